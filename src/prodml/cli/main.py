@@ -1,0 +1,47 @@
+"""The ``prodml`` command: errors become one red line and exit code 1, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from prodml.cli import datasets, runs, store
+from prodml.cli.output import errors
+from prodml.errors import ProdmlError
+
+app = typer.Typer(
+    name="prodml",
+    help="Versioned data, tracked runs and lineage for production ML.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(runs.app, name="runs")
+app.add_typer(datasets.app, name="datasets")
+store.register(app)
+
+
+def run() -> None:
+    """Entry point: Typer reports usage errors; prodml errors become one red line."""
+    try:
+        app()
+    except ProdmlError as error:
+        errors.print(f"[red]Error:[/red] {error}")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        errors.print("Aborted.")
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get("PRODML_DEBUG"):
+            raise
+        errors.print(
+            f"[red]Unexpected error:[/red] {type(error).__name__}: {error}. "
+            "Run again with PRODML_DEBUG=1 for details."
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,100 @@
+"""Store-wide commands: init, lineage, events and gc."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.tree import Tree
+
+import prodml
+from prodml.cli.output import console, emit_json, when
+from prodml.client import default_client
+from prodml.domain.ids import parse_time
+from prodml.domain.lineage import LineageTree
+from prodml.errors import InvalidInputError
+from prodml.stores.gc import GRACE_SECONDS, collect
+
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _time(text: str | None, option: str) -> object:
+    if text is None:
+        return None
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"{option} {text!r} is not a time. Use ISO 8601, e.g. 2026-11-24T09:30:00Z."
+        ) from None
+
+
+def init() -> None:
+    """Create the store (or check an existing one) and say where it is."""
+    client = default_client()
+    client.metadata.record_event("store.opened", ("store", "metadata"), "prodml init")
+    console.print(f"metadata: {client.metadata.describe()}")
+    console.print(f"blobs:    {client.artifacts.url}")
+
+
+def _branch(tree: Tree, node: LineageTree) -> None:
+    for child in node.children:
+        _branch(tree.add(f"[dim]{child.relation}[/dim] {child.node.label}"), child)
+
+
+def lineage(
+    ref: str,
+    upstream: Annotated[bool, typer.Option("--upstream/--downstream", help="Direction.")] = True,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO time.")] = None,
+    json: JSON = False,
+) -> None:
+    """What produced REF (upstream, default) or what REF fed (downstream)."""
+    moment = _time(as_of, "--as-of")
+    walk = prodml.upstream if upstream else prodml.downstream
+    result = walk(ref, as_of=moment)  # type: ignore[arg-type]
+    if json:
+        emit_json(result)
+        return
+    tree = Tree(f"[bold]{result.node.label}[/bold]")
+    _branch(tree, result)
+    console.print(tree)
+
+
+def events(
+    since: Annotated[str | None, typer.Option("--since", help="ISO time.")] = None,
+    json: JSON = False,
+) -> None:
+    """The append-only log of state changes: who, when, what and why."""
+    found = prodml.events(since=_time(since, "--since"))  # type: ignore[arg-type]
+    if json:
+        emit_json(found)
+        return
+    for event in found:
+        reason = f" - {event.reason}" if event.reason else ""
+        console.print(
+            f"{when(event.at)}  {event.actor}  {event.action} "
+            f"{event.subject_kind} {event.subject_id[:12]}{reason}"
+        )
+
+
+def gc(
+    yes: Annotated[bool, typer.Option("--yes", help="Delete (default is a dry run).")] = False,
+    grace: Annotated[
+        float, typer.Option(help="Keep unreferenced blobs younger than this (s).")
+    ] = GRACE_SECONDS,
+) -> None:
+    """Delete blobs that no stored object refers to (dry run unless --yes)."""
+    client = default_client()
+    report = collect(client.metadata, client.artifacts, delete=yes, grace=grace)
+    verb = "Deleted" if yes else "Would delete"
+    console.print(
+        f"{verb} {len(report.unreferenced)} unreferenced blob(s), {report.bytes:,} bytes; "
+        f"kept {report.referenced} referenced and {report.kept_young} younger than {grace:.0f}s."
+    )
+    if not yes and report.unreferenced:
+        console.print("Run again with --yes to delete them.")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (init, lineage, events, gc):
+        app.command()(command)

@@ -1,0 +1,1 @@
+"""Datasets: versions, schemas, summaries and diffs."""

@@ -1,0 +1,135 @@
+"""Logging and reading dataset versions."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from prodml.client import Client
+from prodml.data import files as file_sets
+from prodml.data import tables
+from prodml.domain.dataset import DatasetKind, DatasetVersion
+from prodml.domain.ids import split_ref, utcnow
+from prodml.errors import DataReadError, InvalidInputError, NotFoundError
+from prodml.names import check_name
+
+
+def log_dataset(
+    client: Client,
+    name: str,
+    data: Any,
+    key: str | list[str] | None = None,
+    progress: file_sets.Progress | None = None,
+) -> DatasetVersion:
+    """Store a dataset version; the same content under the same name is the same version."""
+    check_name(name, "dataset")
+    keys = (key,) if isinstance(key, str) else tuple(key or ())
+    if isinstance(data, str | os.PathLike):
+        path = Path(data)
+        if not path.exists():
+            raise DataReadError(f"No file or folder at {path}. Check the path.")
+        if path.is_file() and path.suffix.lower() in tables.TABLE_SUFFIXES:
+            return _log_table(client, name, tables.read_table(path), keys, str(path))
+        if keys:
+            raise InvalidInputError(
+                f"key= applies to tables; {path} is logged as files. Drop key= or pass a table."
+            )
+        return _log_files(client, name, path, progress)
+    return _log_table(client, name, tables.to_arrow(data, name), keys, None)
+
+
+def _log_table(
+    client: Client, name: str, table: pa.Table, key: tuple[str, ...], source: str | None
+) -> DatasetVersion:
+    tables.check_key(table, key, name)
+    digest = tables.content_digest(table)
+    blob = _store_parquet(client, table)
+    version = DatasetVersion(
+        id=digest,
+        name=name,
+        version=0,
+        kind=DatasetKind.TABLE,
+        author=client.settings.user,
+        created_at=utcnow(),
+        num_rows=table.num_rows,
+        num_files=1,
+        num_bytes=table.nbytes,
+        schema={f.name: str(f.type) for f in table.schema},
+        columns=tables.summarise(table),
+        key=key,
+        source=source,
+    )
+    stored, _ = client.metadata.add_dataset_version(version, blob, [])
+    return stored
+
+
+def _store_parquet(client: Client, table: pa.Table) -> str:
+    import pyarrow.parquet as pq
+
+    scratch = client.home / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(suffix=".parquet", dir=scratch)
+    os.close(handle)
+    path = Path(name)
+    try:
+        pq.write_table(table, path, compression="zstd")
+        digest, _ = client.artifacts.put_file(path)
+    finally:
+        path.unlink(missing_ok=True)
+    return digest
+
+
+def _log_files(
+    client: Client, name: str, path: Path, progress: file_sets.Progress | None
+) -> DatasetVersion:
+    entries = file_sets.store_files(path, client.artifacts, progress)
+    version = DatasetVersion(
+        id=file_sets.manifest_digest(entries),
+        name=name,
+        version=0,
+        kind=DatasetKind.FILES,
+        author=client.settings.user,
+        created_at=utcnow(),
+        num_rows=None,
+        num_files=len(entries),
+        num_bytes=sum(entry.size for entry in entries),
+        source=str(path.absolute()),
+    )
+    stored, _ = client.metadata.add_dataset_version(version, None, entries)
+    return stored
+
+
+def get_dataset(client: Client, ref: str) -> DatasetVersion:
+    """``NAME``, ``NAME@3``, ``NAME@latest`` or ``NAME@<digest prefix>``."""
+    name, version = split_ref(ref)
+    return client.metadata.get_dataset_version(name, version)
+
+
+def resolve_input(client: Client, item: DatasetVersion | str) -> DatasetVersion:
+    if isinstance(item, DatasetVersion):
+        return item
+    if isinstance(item, str):
+        return get_dataset(client, item)
+    raise InvalidInputError(
+        f"Run input {item!r} is not a dataset version. Pass the value log_dataset "
+        "returned or a reference such as 'flights@2'."
+    )
+
+
+def load_table(client: Client, version: DatasetVersion) -> pa.Table:
+    """The stored table of a version, read after its blob is verified."""
+    import pyarrow.parquet as pq
+
+    if version.kind is not DatasetKind.TABLE:
+        raise InvalidInputError(
+            f"Dataset {version.ref} is a set of files, not a table. "
+            f"List its files: prodml datasets show {version.ref}"
+        )
+    blob = client.metadata.dataset_blob(version)
+    if blob is None:
+        raise NotFoundError(f"Dataset {version.ref} has no stored table.")
+    return pq.read_table(pa.BufferReader(client.read_blob(blob)))

@@ -1,0 +1,70 @@
+"""Files and folders: hashed and stored as blobs, in parallel, with progress."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import blake3
+
+from prodml.domain.dataset import FileEntry
+from prodml.errors import DataReadError, InvalidInputError
+from prodml.stores.blobs import ArtifactStore
+
+Progress = Callable[[int, int], None]
+_WORKERS = min(8, (os.cpu_count() or 2) * 2)
+
+
+def list_files(root: Path) -> list[Path]:
+    """Every regular file under ``root``, in a stable order."""
+    if root.is_file():
+        return [root]
+    found: list[Path] = []
+    for folder, subfolders, names in os.walk(root, onerror=_unreadable):
+        subfolders.sort()
+        found.extend(Path(folder) / name for name in sorted(names))
+    if not found:
+        raise InvalidInputError(f"Folder {root} has no files to log. Point at a non-empty folder.")
+    return found
+
+
+def _unreadable(error: OSError) -> None:
+    raise DataReadError(f"Cannot read {error.filename}: {error.strerror}. Check its permissions.")
+
+
+def store_files(
+    root: Path, store: ArtifactStore, progress: Progress | None = None
+) -> list[FileEntry]:
+    """Store each file as a blob; paths are relative to ``root`` (a file keeps its name)."""
+    files = list_files(root)
+    base = root.parent if root.is_file() else root
+    total = sum(path.stat().st_size for path in files)
+    done = 0
+
+    def put(path: Path) -> FileEntry:
+        try:
+            digest, size = store.put_file(path)
+        except PermissionError as error:
+            raise DataReadError(
+                f"Cannot read {path}: {error.strerror}. Check its permissions."
+            ) from None
+        return FileEntry(path.relative_to(base).as_posix(), digest, size)
+
+    entries = []
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        for entry in pool.map(put, files):
+            entries.append(entry)
+            done += entry.size
+            if progress is not None:
+                progress(done, total)
+    return entries
+
+
+def manifest_digest(entries: list[FileEntry]) -> str:
+    """The version id of a set of files: BLAKE3 of its sorted manifest."""
+    hasher = blake3.blake3()
+    for entry in sorted(entries, key=lambda e: e.path):
+        hasher.update(f"{entry.path}\t{entry.digest}\t{entry.size}\n".encode())
+    return str(hasher.hexdigest())

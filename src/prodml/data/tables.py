@@ -1,0 +1,131 @@
+"""Tables: any accepted input as an Arrow table, its content digest and summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import blake3
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prodml.domain.dataset import ColumnSummary
+from prodml.errors import DataReadError, InvalidInputError
+
+TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv")
+_BATCH_ROWS = 65_536
+ACCEPTED = "a pandas or polars DataFrame, a pyarrow Table, or a path to a file or folder"
+
+
+def read_table(path: Path) -> pa.Table:
+    """Read a Parquet, CSV or TSV file; errors name the file and what to do."""
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        import pyarrow.csv as pcsv
+
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+    except (OSError, pa.ArrowInvalid) as error:
+        raise DataReadError(
+            f"Cannot read {path} as a table: {error}. Check the file is complete and "
+            "in the format its suffix says."
+        ) from None
+
+
+def to_arrow(data: Any, name: str) -> pa.Table:
+    """pandas, polars, Arrow (or a dict of columns) as an Arrow table without metadata."""
+    module = type(data).__module__.split(".")[0]
+    if isinstance(data, pa.RecordBatch):
+        table = pa.Table.from_batches([data])
+    elif isinstance(data, pa.Table):
+        table = data
+    elif module == "pandas" and hasattr(data, "columns"):
+        index = data.index
+        default = type(index).__name__ == "RangeIndex" and index.name is None
+        table = pa.Table.from_pandas(data if default else data.reset_index(), preserve_index=False)
+    elif module == "polars" and hasattr(data, "to_arrow"):
+        table = data.to_arrow()
+    elif isinstance(data, dict):
+        table = pa.table(data)
+    else:
+        raise InvalidInputError(
+            f"Cannot log {type(data).__name__} as dataset {name!r}: pass {ACCEPTED}."
+        )
+    return table.replace_schema_metadata(None)
+
+
+class _HashSink:
+    def __init__(self) -> None:
+        self.hasher = blake3.blake3()
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.hasher.update(view)
+        return view.nbytes
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def content_digest(table: pa.Table) -> str:
+    """BLAKE3 of the table's Arrow IPC stream in fixed-size batches: the same
+    columns and rows give the same digest whatever the chunking or source."""
+    sink = _HashSink()
+    canonical = table.combine_chunks()
+    with pa.ipc.new_stream(sink, canonical.schema) as writer:
+        for batch in canonical.to_batches(max_chunksize=_BATCH_ROWS):
+            writer.write_batch(batch)
+    return str(sink.hasher.hexdigest())
+
+
+def _scalar(value: pa.Scalar) -> Any:
+    python = value.as_py()
+    if isinstance(python, int | float | str | bool) or python is None:
+        return python
+    return str(python)
+
+
+def summarise(table: pa.Table) -> tuple[ColumnSummary, ...]:
+    """Per column: type, nulls, distinct values, min, max and mean (numeric only)."""
+    summaries = []
+    for field in table.schema:
+        column = table.column(field.name)
+        kind = field.type
+        orderable = not (
+            pa.types.is_nested(kind) or pa.types.is_dictionary(kind) or pa.types.is_null(kind)
+        )
+        low = high = mean = None
+        if orderable and len(column) > column.null_count:
+            bounds = pc.min_max(column)
+            low, high = _scalar(bounds["min"]), _scalar(bounds["max"])
+            if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+                mean = pc.mean(column).as_py()
+        distinct = pc.count_distinct(column, mode="only_valid").as_py() if orderable else None
+        summaries.append(
+            ColumnSummary(field.name, str(kind), column.null_count, distinct, low, high, mean)
+        )
+    return tuple(summaries)
+
+
+def check_key(table: pa.Table, key: tuple[str, ...], name: str) -> None:
+    missing = [column for column in key if column not in table.column_names]
+    if missing:
+        raise InvalidInputError(
+            f"Key column(s) {missing} are not in dataset {name!r}; its columns are "
+            f"{table.column_names}. Pass key= with existing columns."
+        )
+    if key and table.num_rows:
+        groups = table.group_by(list(key)).aggregate([([], "count_all")])
+        duplicated = groups.num_rows < table.num_rows
+        if duplicated:
+            raise InvalidInputError(
+                f"Key {list(key)} of dataset {name!r} is not unique: {table.num_rows} rows "
+                f"have {groups.num_rows} distinct keys. Pass a unique key or none."
+            )

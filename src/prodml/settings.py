@@ -1,0 +1,98 @@
+"""The settings table: each setting is read from ``PRODML_<NAME>``, then
+``prodml.toml`` (in the working directory, key ``[prodml] <name>``), then its default."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Callable[[dict[str, Any]], Any]
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"PRODML_{self.name.upper()}"
+
+
+def _os_user(_: dict[str, Any]) -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+TABLE: tuple[Setting, ...] = (
+    Setting("home", lambda _: ".prodml", str, "folder of the embedded store"),
+    Setting(
+        "metadata_url",
+        lambda s: f"sqlite:///{Path(s['home']).absolute() / 'prodml.db'}",
+        str,
+        "metadata store: sqlite:///PATH or postgresql://USER@HOST/DB",
+    ),
+    Setting(
+        "artifact_url",
+        lambda s: str(Path(s["home"]).absolute() / "blobs"),
+        str,
+        "blob store: a folder, file://PATH or s3://BUCKET/PREFIX",
+    ),
+    Setting("user", _os_user, str, "author recorded on every object and event"),
+    Setting("flush_interval", lambda _: 0.5, float, "seconds between metric flushes"),
+    Setting("busy_timeout", lambda _: 60.0, float, "seconds to wait for a locked store"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: str
+    metadata_url: str
+    artifact_url: str
+    user: str
+    flush_interval: float
+    busy_timeout: float
+
+
+def _toml_values(path: Path) -> Mapping[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInputError(
+            f"Cannot read settings file {path}: {error}. Fix or remove it."
+        ) from None
+    section = document.get("prodml", {})
+    return section if isinstance(section, dict) else {}
+
+
+def load(overrides: Mapping[str, Any] | None = None, toml: Path | None = None) -> Settings:
+    """Resolve every setting: explicit overrides, environment, prodml.toml, default."""
+    from_file = _toml_values(toml or Path("prodml.toml"))
+    values: dict[str, Any] = {}
+    for setting in TABLE:
+        explicit = (overrides or {}).get(setting.name)
+        raw = explicit if explicit is not None else os.environ.get(setting.env)
+        if raw is None:
+            raw = from_file.get(setting.name)
+        try:
+            values[setting.name] = (
+                setting.default(values) if raw is None else setting.parse(str(raw))
+            )
+        except ValueError:
+            raise InvalidInputError(
+                f"Setting {setting.name!r} has the value {raw!r}, which is not valid: "
+                f"{setting.help}. Fix {setting.env} or prodml.toml."
+            ) from None
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""Stores: the metadata store (SQLite or PostgreSQL) and the blob store, chosen by URL."""

@@ -1,0 +1,166 @@
+"""Content-addressed blobs: BLAKE3 digests, atomic writes, verified reads.
+
+A blob lives at ``<root>/<digest[:2]>/<digest[2:]>``. The local store uses the
+operating system directly (a copy is one ``copy_file_range`` in the kernel);
+any other fsspec URL (``s3://``, ``memory://``) goes through fsspec with the same
+layout. Both verify the digest on every read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import blake3
+
+from prodml.errors import DataReadError, IntegrityError, NotFoundError
+
+CHUNK = 8 << 20
+_THREADS_FROM = 64 << 20
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    digest: str
+    size: int
+    modified: float
+
+
+def hash_bytes(data: bytes | memoryview) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+def hash_file(path: Path) -> str:
+    """BLAKE3 of a file: memory-mapped, on all cores for large files."""
+    size = path.stat().st_size
+    if size == 0:
+        return blake3.blake3(b"").hexdigest()
+    threads = blake3.blake3.AUTO if size >= _THREADS_FROM else 1
+    hasher = blake3.blake3(max_threads=threads)
+    if size < CHUNK:
+        hasher.update(path.read_bytes())
+    else:
+        hasher.update_mmap(path)
+    return hasher.hexdigest()
+
+
+class ArtifactStore(Protocol):
+    url: str
+
+    def put_file(self, path: Path, digest: str | None = None) -> tuple[str, int]: ...
+    def put_bytes(self, data: bytes) -> tuple[str, int]: ...
+    def exists(self, digest: str) -> bool: ...
+    def read_bytes(self, digest: str) -> bytes: ...
+    def local_path(self, digest: str) -> Path: ...
+    def list_blobs(self) -> Iterator[BlobInfo]: ...
+    def delete(self, digest: str) -> None: ...
+
+
+def ensure_unchanged(path: Path, before: os.stat_result) -> None:
+    """Refuse a file that was written to while it was being stored."""
+    after = path.stat()
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise DataReadError(
+            f"File {path} changed while it was being stored. Log it again once "
+            "nothing is writing to it."
+        )
+
+
+def integrity_error(digest: str, actual: str) -> IntegrityError:
+    return IntegrityError(
+        f"Blob {digest} is corrupt: its bytes now hash to {actual}. "
+        "Restore it from a backup or re-log the object that references it."
+    )
+
+
+def missing_error(digest: str) -> NotFoundError:
+    return NotFoundError(
+        f"Blob {digest} is missing from the artifact store. "
+        "Restore it from a backup or re-log the object that references it."
+    )
+
+
+class LocalArtifactStore:
+    """Blobs in a local folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = str(root)
+        self._tmp = root / "tmp"
+
+    def _path(self, digest: str) -> Path:
+        return self.root / digest[:2] / digest[2:]
+
+    def _commit(self, temporary: Path, digest: str) -> None:
+        target = self._path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(temporary, 0o444)
+        os.replace(temporary, target)
+
+    def _temporary(self) -> Path:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        return self._tmp / uuid.uuid4().hex
+
+    def put_file(self, path: Path, digest: str | None = None) -> tuple[str, int]:
+        before = path.stat()
+        digest = digest or hash_file(path)
+        if not self.exists(digest):
+            temporary = self._temporary()
+            try:
+                shutil.copyfile(path, temporary)
+                ensure_unchanged(path, before)
+                self._commit(temporary, digest)
+            finally:
+                temporary.unlink(missing_ok=True)
+        return digest, before.st_size
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        digest = hash_bytes(data)
+        if not self.exists(digest):
+            temporary = self._temporary()
+            try:
+                temporary.write_bytes(data)
+                self._commit(temporary, digest)
+            finally:
+                temporary.unlink(missing_ok=True)
+        return digest, len(data)
+
+    def exists(self, digest: str) -> bool:
+        return self._path(digest).is_file()
+
+    def read_bytes(self, digest: str) -> bytes:
+        try:
+            data = self._path(digest).read_bytes()
+        except FileNotFoundError:
+            raise missing_error(digest) from None
+        actual = hash_bytes(data)
+        if actual != digest:
+            raise integrity_error(digest, actual)
+        return data
+
+    def local_path(self, digest: str) -> Path:
+        path = self._path(digest)
+        if not path.is_file():
+            raise missing_error(digest)
+        actual = hash_file(path)
+        if actual != digest:
+            raise integrity_error(digest, actual)
+        return path
+
+    def list_blobs(self) -> Iterator[BlobInfo]:
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                stat = entry.stat()
+                yield BlobInfo(folder.name + entry.name, stat.st_size, stat.st_mtime)
+
+    def delete(self, digest: str) -> None:
+        self._path(digest).unlink(missing_ok=True)

@@ -1,0 +1,28 @@
+"""The stores, chosen by URL: metadata on SQLite or PostgreSQL, blobs in a folder
+or at any fsspec URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prodml.stores.blobs import ArtifactStore, LocalArtifactStore
+from prodml.stores.remote_blobs import FsspecArtifactStore
+from prodml.stores.sql_artifacts import ArtifactQueries
+from prodml.stores.sql_datasets import DatasetQueries
+from prodml.stores.sql_lineage import LineageQueries
+from prodml.stores.sql_runs import RunQueries
+
+
+class MetadataStore(RunQueries, DatasetQueries, ArtifactQueries, LineageQueries):
+    """Every object, link and event of the loop, on one SQL database."""
+
+
+def open_metadata(url: str, user: str, busy_timeout: float = 60.0) -> MetadataStore:
+    return MetadataStore(url, user, busy_timeout)
+
+
+def open_artifacts(url: str, home: Path) -> ArtifactStore:
+    """A folder or ``file://`` URL is the local store; any other URL goes through fsspec."""
+    if "://" not in url or url.startswith("file://"):
+        return LocalArtifactStore(Path(url.removeprefix("file://")))
+    return FsspecArtifactStore(url, home / "cache")

@@ -1,0 +1,146 @@
+"""The metadata schema, shared by every SQL store and by the migrations.
+
+Times are UTC epoch seconds (double precision) so that "as of" filters are plain
+comparisons on every database; documents are JSON text.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+HEAD_REVISION = "0001"
+
+metadata = sa.MetaData()
+
+TIME = sa.Float(precision=53)
+ID = sa.String(64)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("experiment", sa.String(255), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("started_at", TIME, nullable=False, index=True),
+    sa.Column("ended_at", TIME),
+    sa.Column("hypothesis", sa.Text),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.Column("git_commit", sa.String(64)),
+    sa.Column("error", sa.Text),
+)
+
+params = sa.Table(
+    "params",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+metrics = sa.Table(
+    "metrics",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.Float(precision=53)),
+    sa.Column("ts", TIME, nullable=False),
+    sa.Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = sa.Table(
+    "latest_metrics",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("step", sa.BigInteger, nullable=False),
+    sa.Column("value", sa.Float(precision=53)),
+    sa.Column("ts", TIME, nullable=False),
+)
+
+dataset_versions = sa.Table(
+    "dataset_versions",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("id", ID, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("num_rows", sa.BigInteger),
+    sa.Column("num_files", sa.BigInteger, nullable=False),
+    sa.Column("num_bytes", sa.BigInteger, nullable=False),
+    sa.Column("schema", sa.Text, nullable=False),
+    sa.Column("columns", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("source", sa.Text),
+    sa.Column("blob", sa.String(64)),
+    sa.UniqueConstraint("name", "id", name="uq_dataset_versions_name_id"),
+)
+
+dataset_files = sa.Table(
+    "dataset_files",
+    metadata,
+    sa.Column("version_id", ID, primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("owner_kind", sa.String(16), nullable=False),
+    sa.Column("owner_id", ID, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("media_type", sa.String(128), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Index("ix_artifacts_owner", "owner_kind", "owner_id"),
+)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("flavor", sa.String(64), nullable=False),
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("signature", sa.Text, nullable=False),
+    sa.Column("environment", sa.Text, nullable=False),
+    sa.UniqueConstraint("name", "version", name="uq_model_versions_name_version"),
+)
+
+edges = sa.Table(
+    "lineage_edges",
+    metadata,
+    sa.Column("source_kind", sa.String(16), primary_key=True),
+    sa.Column("source_id", ID, primary_key=True),
+    sa.Column("target_kind", sa.String(16), primary_key=True),
+    sa.Column("target_id", ID, primary_key=True),
+    sa.Column("relation", sa.String(32), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Index("ix_lineage_target", "target_kind", "target_id"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", TIME, nullable=False, index=True),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", ID, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Index("ix_events_subject", "subject_kind", "subject_id"),
+)

@@ -1,0 +1,193 @@
+"""Artifacts, model versions and blob references in the SQL store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+
+from prodml.domain.artifact import Artifact, ModelVersion
+from prodml.domain.ids import from_epoch, new_id
+from prodml.errors import NotFoundError
+from prodml.stores import schema
+from prodml.stores.sql_lineage import LineageQueries
+
+
+class ArtifactQueries(LineageQueries):
+    def insert_artifact(self, connection: sa.Connection, artifact: Artifact, relation: str) -> None:
+        created = artifact.created_at.timestamp()
+        connection.execute(
+            schema.artifacts.insert().values(
+                id=artifact.id,
+                owner_kind=artifact.owner_kind,
+                owner_id=artifact.owner_id,
+                name=artifact.name,
+                digest=artifact.digest,
+                size=artifact.size,
+                media_type=artifact.media_type,
+                created_at=created,
+            )
+        )
+        owner = (artifact.owner_kind, artifact.owner_id)
+        self.link(connection, owner, ("artifact", artifact.id), relation, created)
+
+    def add_artifact(self, artifact: Artifact) -> None:
+        with self.write() as connection:
+            self.insert_artifact(connection, artifact, "produced")
+            self.event(
+                connection,
+                "artifact.logged",
+                ("artifact", artifact.id),
+                None,
+                {"name": artifact.name, "digest": artifact.digest, "owner": artifact.owner_id},
+            )
+
+    def list_artifacts(self, owner_kind: str, owner_id: str) -> list[Artifact]:
+        columns = schema.artifacts.c
+        query = (
+            sa.select(schema.artifacts)
+            .where(columns.owner_kind == owner_kind, columns.owner_id == owner_id)
+            .order_by(columns.created_at)
+        )
+        with self.read() as connection:
+            return [_artifact(row) for row in connection.execute(query)]
+
+    def get_artifact(self, artifact_id: str) -> Artifact:
+        query = sa.select(schema.artifacts).where(schema.artifacts.c.id == artifact_id)
+        with self.read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise NotFoundError(
+                f"No artifact {artifact_id!r} in this store. See: prodml runs show RUN"
+            )
+        return _artifact(row)
+
+    def add_model_version(self, model: ModelVersion) -> ModelVersion:
+        """Store a model under the next version of its name, linked to its run."""
+        columns = schema.model_versions.c
+        created = model.created_at.timestamp()
+        with self.write() as connection:
+            latest = connection.execute(
+                sa.select(sa.func.max(columns.version)).where(columns.name == model.name)
+            ).scalar()
+            version = (latest or 0) + 1
+            model_id = new_id()
+            connection.execute(
+                schema.model_versions.insert().values(
+                    id=model_id,
+                    name=model.name,
+                    version=version,
+                    run_id=model.run_id,
+                    digest=model.digest,
+                    flavor=model.flavor,
+                    author=model.author,
+                    created_at=created,
+                    signature=json.dumps(model.signature, sort_keys=True),
+                    environment=json.dumps(model.environment, sort_keys=True),
+                )
+            )
+            self.link(connection, ("run", model.run_id), ("model", model_id), "produced", created)
+            self.event(
+                connection,
+                "model.logged",
+                ("model", model_id),
+                None,
+                {"name": model.name, "version": version, "run": model.run_id},
+                created,
+            )
+        return self.get_model_version(model.name, str(version))
+
+    def get_model_version(self, name: str, version: str | None = None) -> ModelVersion:
+        columns = schema.model_versions.c
+        query = sa.select(schema.model_versions).where(columns.name == name)
+        if version is None or version == "latest":
+            query = query.order_by(columns.version.desc()).limit(1)
+        elif version.isdigit():
+            query = query.where(columns.version == int(version))
+        else:
+            query = query.where(columns.id.startswith(version))
+        with self.read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise NotFoundError(
+                f"No model version {name}@{version or 'latest'} in this store. "
+                f"Log one with run.log_model(model, {name!r})."
+            )
+        return _model(row)
+
+    def get_model_by_id(self, model_id: str) -> ModelVersion:
+        query = sa.select(schema.model_versions).where(schema.model_versions.c.id == model_id)
+        with self.read() as connection:
+            row = connection.execute(query).first()
+        if row is None:
+            raise NotFoundError(f"No model version with id {model_id!r} in this store.")
+        return _model(row)
+
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest that some stored object refers to."""
+        queries = (
+            sa.select(schema.artifacts.c.digest),
+            sa.select(schema.dataset_files.c.digest),
+            sa.select(schema.dataset_versions.c.blob).where(
+                schema.dataset_versions.c.blob.is_not(None)
+            ),
+            sa.select(schema.model_versions.c.digest),
+        )
+        with self.read() as connection:
+            return {digest for query in queries for digest in connection.execute(query).scalars()}
+
+    def references(self, digest: str) -> list[str]:
+        """Human names of the objects that refer to a blob, for error messages."""
+        found: list[str] = []
+        with self.read() as connection:
+            for row in connection.execute(
+                sa.select(schema.artifacts).where(schema.artifacts.c.digest == digest)
+            ):
+                found.append(f"artifact {row.name!r} of {row.owner_kind} {row.owner_id[:12]}")
+            versions = schema.dataset_versions.c
+            for row in connection.execute(
+                sa.select(versions.name, versions.version).where(versions.blob == digest)
+            ):
+                found.append(f"dataset {row.name}@{row.version}")
+            files = schema.dataset_files.c
+            for row in connection.execute(
+                sa.select(versions.name, versions.version, files.path)
+                .join(schema.dataset_versions, versions.id == files.version_id)
+                .where(files.digest == digest)
+            ):
+                found.append(f"file {row.path!r} of dataset {row.name}@{row.version}")
+            models = schema.model_versions.c
+            for row in connection.execute(
+                sa.select(models.name, models.version).where(models.digest == digest)
+            ):
+                found.append(f"model {row.name}@{row.version}")
+        return found
+
+
+def _artifact(row: Any) -> Artifact:
+    return Artifact(
+        id=row.id,
+        owner_kind=row.owner_kind,
+        owner_id=row.owner_id,
+        name=row.name,
+        digest=row.digest,
+        size=row.size,
+        media_type=row.media_type,
+        created_at=from_epoch(row.created_at),
+    )
+
+
+def _model(row: Any) -> ModelVersion:
+    return ModelVersion(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        run_id=row.run_id,
+        digest=row.digest,
+        flavor=row.flavor,
+        author=row.author,
+        created_at=from_epoch(row.created_at),
+        signature=json.loads(row.signature),
+        environment=json.loads(row.environment),
+    )

@@ -1,0 +1,94 @@
+"""The core of the SQL metadata store: connections, transactions, the
+single-writer discipline and the event log. Queries per concept live in the
+``sql_*`` modules and are combined in :mod:`prodml.stores.metadata`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from prodml.errors import StoreBusyError, StoreError
+from prodml.stores import engine as engines
+from prodml.stores import schema
+
+
+class SqlBase:
+    """Owns the engine; every query mixin builds on it."""
+
+    def __init__(self, url: str, user: str, busy_timeout: float = 60.0) -> None:
+        self.url = url
+        self.user = user
+        self.engine = engines.create(url, busy_timeout)
+        self._write_lock = threading.Lock()
+        try:
+            engines.migrate(self.engine)
+        except DBAPIError as error:
+            self.engine.dispose()
+            raise StoreError(
+                f"Cannot open the metadata store {self.describe()}: {error.orig}. "
+                "Check PRODML_METADATA_URL and that the database is reachable."
+            ) from None
+
+    def describe(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        with self._errors(), self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One write transaction; on SQLite one writer per process at a time."""
+        with self._errors(), self._write_lock, self.engine.connect() as connection:
+            connection = connection.execution_options(prodml_write=True)
+            with connection.begin():
+                yield connection
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.OperationalError as error:
+            if "locked" in str(error.orig) or "busy" in str(error.orig):
+                raise StoreBusyError(
+                    f"The metadata store {self.describe()} stayed locked by another writer. "
+                    "Retry, or raise PRODML_BUSY_TIMEOUT."
+                ) from None
+            raise StoreError(f"Metadata store {self.describe()} failed: {error.orig}") from None
+
+    def event(
+        self,
+        connection: sa.Connection,
+        action: str,
+        subject: tuple[str, str],
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        at: float | None = None,
+    ) -> None:
+        """Append one event to the log; called inside the write that makes the change."""
+        connection.execute(
+            schema.events.insert().values(
+                at=at if at is not None else time.time(),
+                actor=self.user,
+                action=action,
+                subject_kind=subject[0],
+                subject_id=subject[1],
+                reason=reason,
+                details=json.dumps(details or {}, default=str, sort_keys=True),
+            )
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,156 @@
+"""Dataset versions and their files in the SQL store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from typing import Any
+
+import sqlalchemy as sa
+
+from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion, FileEntry
+from prodml.domain.ids import from_epoch
+from prodml.errors import NotFoundError
+from prodml.stores import schema
+from prodml.stores.sql_lineage import LineageQueries
+
+DATASETS_HINT = "List datasets: prodml datasets list"
+
+
+class DatasetQueries(LineageQueries):
+    def add_dataset_version(
+        self, version: DatasetVersion, blob: str | None, files: list[FileEntry]
+    ) -> tuple[DatasetVersion, bool]:
+        """Store a version unless the same content is already under this name.
+
+        Returns the stored version and whether it is new."""
+        columns = schema.dataset_versions.c
+        with self.write() as connection:
+            existing = connection.execute(
+                sa.select(schema.dataset_versions).where(
+                    columns.name == version.name, columns.id == version.id
+                )
+            ).first()
+            if existing is not None:
+                return _version(existing), False
+            latest = connection.execute(
+                sa.select(sa.func.max(columns.version)).where(columns.name == version.name)
+            ).scalar()
+            stored = replace(version, version=(latest or 0) + 1)
+            connection.execute(schema.dataset_versions.insert().values(**_row(stored, blob)))
+            self._insert_files(connection, stored.id, files)
+            self.event(
+                connection,
+                "dataset.logged",
+                ("dataset", stored.id),
+                None,
+                {
+                    "name": stored.name,
+                    "version": stored.version,
+                    "rows": stored.num_rows,
+                    "files": stored.num_files,
+                    "bytes": stored.num_bytes,
+                },
+                stored.created_at.timestamp(),
+            )
+        return stored, True
+
+    def _insert_files(self, connection: sa.Connection, digest: str, files: list[FileEntry]) -> None:
+        if not files:
+            return
+        known = connection.execute(
+            sa.select(sa.literal(1)).where(schema.dataset_files.c.version_id == digest).limit(1)
+        ).first()
+        if known is None:
+            connection.execute(
+                schema.dataset_files.insert(),
+                [
+                    {"version_id": digest, "path": f.path, "digest": f.digest, "size": f.size}
+                    for f in files
+                ],
+            )
+
+    def get_dataset_version(self, name: str, version: str | None = None) -> DatasetVersion:
+        """``version`` is a number, ``latest`` (or None), or a digest prefix."""
+        columns = schema.dataset_versions.c
+        query = sa.select(schema.dataset_versions).where(columns.name == name)
+        if version is None or version == "latest":
+            query = query.order_by(columns.version.desc()).limit(1)
+        elif version.isdigit() and len(version) < 6:
+            query = query.where(columns.version == int(version))
+        else:
+            query = query.where(columns.id.startswith(version.lower()))
+        with self.read() as connection:
+            rows = connection.execute(query).all()
+        if not rows:
+            raise NotFoundError(f"No dataset version {name}@{version or 'latest'}. {DATASETS_HINT}")
+        return _version(rows[0])
+
+    def dataset_versions_by_digest(self, digest_prefix: str) -> list[DatasetVersion]:
+        columns = schema.dataset_versions.c
+        query = (
+            sa.select(schema.dataset_versions)
+            .where(columns.id.startswith(digest_prefix.lower()))
+            .order_by(columns.created_at)
+        )
+        with self.read() as connection:
+            return [_version(row) for row in connection.execute(query)]
+
+    def list_dataset_versions(self, name: str | None = None) -> list[DatasetVersion]:
+        columns = schema.dataset_versions.c
+        query = sa.select(schema.dataset_versions).order_by(columns.name, columns.version)
+        if name is not None:
+            query = query.where(columns.name == name)
+        with self.read() as connection:
+            return [_version(row) for row in connection.execute(query)]
+
+    def dataset_blob(self, version: DatasetVersion) -> str | None:
+        columns = schema.dataset_versions.c
+        query = sa.select(columns.blob).where(
+            columns.name == version.name, columns.version == version.version
+        )
+        with self.read() as connection:
+            return connection.execute(query).scalar()
+
+    def dataset_files(self, digest: str) -> list[FileEntry]:
+        files = schema.dataset_files.c
+        query = sa.select(files.path, files.digest, files.size).where(files.version_id == digest)
+        with self.read() as connection:
+            return [FileEntry(*row) for row in connection.execute(query.order_by(files.path))]
+
+
+def _row(version: DatasetVersion, blob: str | None) -> dict[str, Any]:
+    return {
+        "id": version.id,
+        "name": version.name,
+        "version": version.version,
+        "kind": version.kind.value,
+        "author": version.author,
+        "created_at": version.created_at.timestamp(),
+        "num_rows": version.num_rows,
+        "num_files": version.num_files,
+        "num_bytes": version.num_bytes,
+        "schema": json.dumps(version.schema),
+        "key": json.dumps(list(version.key)),
+        "columns": json.dumps([asdict(c) for c in version.columns], default=str),
+        "source": version.source,
+        "blob": blob,
+    }
+
+
+def _version(row: Any) -> DatasetVersion:
+    return DatasetVersion(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        kind=DatasetKind(row.kind),
+        author=row.author,
+        created_at=from_epoch(row.created_at),
+        num_rows=row.num_rows,
+        num_files=row.num_files,
+        num_bytes=row.num_bytes,
+        schema=json.loads(row.schema),
+        columns=tuple(ColumnSummary(**c) for c in json.loads(row.columns)),
+        key=tuple(json.loads(row.key)),
+        source=row.source,
+    )

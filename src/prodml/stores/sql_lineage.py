@@ -1,0 +1,114 @@
+"""Lineage edges and the event log in the SQL store."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from prodml.domain.ids import from_epoch
+from prodml.domain.lineage import Event
+from prodml.stores import schema
+from prodml.stores.sql_base import SqlBase
+
+NodeRef = tuple[str, str]
+
+
+class LineageQueries(SqlBase):
+    def link(
+        self,
+        connection: sa.Connection,
+        source: NodeRef,
+        target: NodeRef,
+        relation: str,
+        at: float | None = None,
+    ) -> None:
+        """Add one edge (idempotent) inside the write that creates it."""
+        edges = schema.edges.c
+        exists = connection.execute(
+            sa.select(sa.literal(1)).where(
+                edges.source_kind == source[0],
+                edges.source_id == source[1],
+                edges.target_kind == target[0],
+                edges.target_id == target[1],
+            )
+        ).first()
+        if exists is None:
+            connection.execute(
+                schema.edges.insert().values(
+                    source_kind=source[0],
+                    source_id=source[1],
+                    target_kind=target[0],
+                    target_id=target[1],
+                    relation=relation,
+                    created_at=at if at is not None else time.time(),
+                )
+            )
+
+    def neighbours(
+        self, node: NodeRef, upstream: bool, as_of: datetime | None = None
+    ) -> list[tuple[NodeRef, str]]:
+        """The nodes one edge away: what fed ``node`` (upstream) or what it fed."""
+        edges = schema.edges.c
+        here, there = (
+            ((edges.target_kind, edges.target_id), (edges.source_kind, edges.source_id))
+            if upstream
+            else ((edges.source_kind, edges.source_id), (edges.target_kind, edges.target_id))
+        )
+        query = (
+            sa.select(there[0], there[1], edges.relation)
+            .where(here[0] == node[0], here[1] == node[1])
+            .order_by(edges.created_at)
+        )
+        if as_of is not None:
+            query = query.where(edges.created_at <= as_of.timestamp())
+        with self.read() as connection:
+            return [
+                ((kind, ident), relation) for kind, ident, relation in connection.execute(query)
+            ]
+
+    def list_events(
+        self,
+        subject: NodeRef | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        columns = schema.events.c
+        query = sa.select(schema.events).order_by(columns.at, columns.id)
+        if subject is not None:
+            query = query.where(
+                columns.subject_kind == subject[0], columns.subject_id == subject[1]
+            )
+        if since is not None:
+            query = query.where(columns.at >= since.timestamp())
+        if until is not None:
+            query = query.where(columns.at <= until.timestamp())
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read() as connection:
+            return [
+                Event(
+                    id=row.id,
+                    at=from_epoch(row.at),
+                    actor=row.actor,
+                    action=row.action,
+                    subject_kind=row.subject_kind,
+                    subject_id=row.subject_id,
+                    reason=row.reason,
+                    details=json.loads(row.details),
+                )
+                for row in connection.execute(query)
+            ]
+
+    def record_event(
+        self,
+        action: str,
+        subject: NodeRef,
+        reason: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        with self.write() as connection:
+            self.event(connection, action, subject, reason, dict(details or {}))

@@ -1,0 +1,220 @@
+"""Runs, params and metrics in the SQL store."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from prodml.domain.artifact import Artifact
+from prodml.domain.ids import from_epoch
+from prodml.domain.run import MetricPoint, Run, RunStatus
+from prodml.errors import ParamConflictError
+from prodml.stores import schema
+from prodml.stores.resolve import by_prefix
+from prodml.stores.sql_artifacts import ArtifactQueries
+from prodml.stores.upsert import upsert_latest
+
+RUNS_HINT = "List runs: prodml runs list"
+MetricRow = tuple[str, str, int, float, float]
+
+
+class RunQueries(ArtifactQueries):
+    def insert_run(self, run: Run, inputs: Sequence[str], code: Artifact | None = None) -> None:
+        """Store a started run with its inputs and code state, in one transaction."""
+        started = run.started_at.timestamp()
+        with self.write() as connection:
+            connection.execute(
+                schema.runs.insert().values(
+                    id=run.id,
+                    experiment=run.experiment,
+                    status=run.status.value,
+                    author=run.author,
+                    started_at=started,
+                    hypothesis=run.hypothesis,
+                    config=json.dumps(run.config, default=str, sort_keys=True),
+                    environment=json.dumps(run.environment, default=str, sort_keys=True),
+                    git_commit=run.git_commit,
+                )
+            )
+            for digest in dict.fromkeys(inputs):
+                self.link(connection, ("dataset", digest), ("run", run.id), "input", started)
+            if code is not None:
+                self.insert_artifact(connection, code, "code")
+            self.event(
+                connection,
+                "run.started",
+                ("run", run.id),
+                run.hypothesis,
+                {"experiment": run.experiment, "inputs": list(inputs)},
+                started,
+            )
+
+    def write_batch(
+        self, params: Sequence[tuple[str, str, str]], points: Sequence[MetricRow]
+    ) -> None:
+        """Store buffered params and metric points of any runs in one transaction."""
+        with self.write() as connection:
+            if params:
+                self._insert_params(connection, params)
+            if points:
+                connection.execute(
+                    schema.metrics.insert(),
+                    [
+                        {"run_id": r, "key": k, "step": s, "value": _nan_to_null(v), "ts": t}
+                        for r, k, s, v, t in points
+                    ],
+                )
+                upsert_latest(connection, _latest(points))
+
+    def _insert_params(
+        self, connection: sa.Connection, params: Sequence[tuple[str, str, str]]
+    ) -> None:
+        run_ids = {run_id for run_id, _, _ in params}
+        stored = {
+            (row.run_id, row.key): row.value
+            for row in connection.execute(
+                sa.select(schema.params).where(schema.params.c.run_id.in_(run_ids))
+            )
+        }
+        fresh: dict[tuple[str, str], str] = {}
+        for run_id, key, value in params:
+            previous = stored.get((run_id, key), fresh.get((run_id, key)))
+            if previous is None:
+                fresh[(run_id, key)] = value
+            elif previous != value:
+                raise ParamConflictError(
+                    f"Param {key!r} of run {run_id[:12]} is already {previous!r}; "
+                    f"it cannot become {value!r}. Log the new value under another name "
+                    "or start a new run."
+                )
+        if fresh:
+            connection.execute(
+                schema.params.insert(),
+                [{"run_id": r, "key": k, "value": v} for (r, k), v in fresh.items()],
+            )
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, ended_at: float, error: str | None = None
+    ) -> None:
+        with self.write() as connection:
+            connection.execute(
+                schema.runs.update()
+                .where(schema.runs.c.id == run_id)
+                .values(status=status.value, ended_at=ended_at, error=error)
+            )
+            self.event(connection, f"run.{status.value}", ("run", run_id), error, at=ended_at)
+
+    def resolve_run(self, prefix: str) -> str:
+        with self.read() as connection:
+            return by_prefix(connection, schema.runs.c.id, prefix, "run", RUNS_HINT)
+
+    def get_run(self, prefix: str) -> Run:
+        run_id = self.resolve_run(prefix)
+        return self.list_runs(ids=[run_id])[0]
+
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        limit: int | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[Run]:
+        query = sa.select(schema.runs).order_by(schema.runs.c.started_at.desc())
+        if experiment is not None:
+            query = query.where(schema.runs.c.experiment == experiment)
+        if ids is not None:
+            query = query.where(schema.runs.c.id.in_(list(ids)))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read() as connection:
+            rows = connection.execute(query).all()
+            found = [row.id for row in rows]
+            params = _grouped(connection, schema.params, found, "value")
+            latest = _grouped(connection, schema.latest_metrics, found, "value")
+            inputs = self._inputs(connection, found)
+        return [
+            _run(row, params.get(row.id, {}), latest.get(row.id, {}), inputs.get(row.id, ()))
+            for row in rows
+        ]
+
+    def _inputs(self, connection: sa.Connection, run_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        edges = schema.edges.c
+        query = sa.select(edges.target_id, edges.source_id).where(
+            edges.target_kind == "run", edges.source_kind == "dataset", edges.target_id.in_(run_ids)
+        )
+        found: dict[str, tuple[str, ...]] = {}
+        for run_id, digest in connection.execute(query):
+            found[run_id] = (*found.get(run_id, ()), digest)
+        return found
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        metrics = schema.metrics.c
+        query = (
+            sa.select(metrics.key, metrics.value, metrics.step, metrics.ts)
+            .where(metrics.run_id == run_id, metrics.key == key)
+            .order_by(metrics.step, metrics.ts)
+        )
+        with self.read() as connection:
+            return [
+                MetricPoint(row.key, _null_to_nan(row.value), row.step, row.ts)
+                for row in connection.execute(query)
+            ]
+
+    def count_metric_points(self, run_id: str) -> int:
+        query = sa.select(sa.func.count()).where(schema.metrics.c.run_id == run_id)
+        with self.read() as connection:
+            return int(connection.execute(query).scalar_one())
+
+
+def _latest(points: Sequence[MetricRow]) -> list[dict[str, Any]]:
+    latest: dict[tuple[str, str], MetricRow] = {}
+    for point in points:
+        known = latest.get((point[0], point[1]))
+        if known is None or (point[2], point[4]) >= (known[2], known[4]):
+            latest[(point[0], point[1])] = point
+    return [
+        {"run_id": r, "key": k, "step": s, "value": _nan_to_null(v), "ts": t}
+        for r, k, s, v, t in latest.values()
+    ]
+
+
+def _grouped(
+    connection: sa.Connection, table: sa.Table, run_ids: list[str], column: str
+) -> dict[str, dict[str, Any]]:
+    grouped: dict[str, dict[str, Any]] = {}
+    query = sa.select(table.c.run_id, table.c.key, table.c[column]).where(
+        table.c.run_id.in_(run_ids)
+    )
+    for run_id, key, value in connection.execute(query):
+        grouped.setdefault(run_id, {})[key] = value
+    return grouped
+
+
+def _nan_to_null(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _null_to_nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _run(row: Any, params: dict[str, str], metrics: dict[str, Any], inputs: tuple[str, ...]) -> Run:
+    return Run(
+        id=row.id,
+        experiment=row.experiment,
+        status=RunStatus(row.status),
+        author=row.author,
+        started_at=from_epoch(row.started_at),
+        ended_at=from_epoch(row.ended_at) if row.ended_at is not None else None,
+        hypothesis=row.hypothesis,
+        config=json.loads(row.config),
+        environment=json.loads(row.environment),
+        git_commit=row.git_commit,
+        error=row.error,
+        params=params,
+        metrics={key: _null_to_nan(value) for key, value in metrics.items()},
+        inputs=inputs,
+    )

@@ -1,0 +1,1 @@
+"""Runs: configs, params, metrics, artifacts and models, buffered and captured."""

@@ -1,0 +1,27 @@
+"""Checking metric values at the edge: numbers only, NaN and infinities allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prodml.errors import InvalidInputError, MetricValueError
+
+
+def as_metric(key: Any, value: Any, run_id: str) -> float:
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError(
+            f"Metric name {key!r} of run {run_id[:12]} must be a non-empty string."
+        )
+    if isinstance(value, bool | str | bytes) or value is None:
+        raise MetricValueError(_message(key, value, run_id))
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise MetricValueError(_message(key, value, run_id)) from None
+
+
+def _message(key: str, value: Any, run_id: str) -> str:
+    return (
+        f"Metric {key!r} of run {run_id[:12]} got {value!r} ({type(value).__name__}), "
+        "not a number. Log numbers only; put text in a param or an artifact."
+    )

@@ -1,0 +1,190 @@
+"""An active run: the object ``prodml.start_run`` returns.
+
+``log_metric`` is the hot path: it checks the value and appends a tuple to the
+client's in-memory queue; a background thread writes batches. ``flush()``, the
+end of the ``with`` block (normal or by exception) and interpreter exit are the
+durability points.
+"""
+
+from __future__ import annotations
+
+import atexit
+import mimetypes
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from prodml.client import Client
+from prodml.domain.artifact import Artifact, ModelVersion
+from prodml.domain.ids import new_id, utcnow
+from prodml.domain.run import RunStatus, param_text
+from prodml.errors import DataReadError, InvalidInputError, ParamConflictError, RunStateError
+from prodml.names import check_name
+from prodml.track import model as models
+from prodml.track.metrics import as_metric
+
+_open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+
+
+class ActiveRun:
+    def __init__(self, client: Client, run_id: str, experiment: str) -> None:
+        self.client = client
+        self.id = run_id
+        self.experiment = experiment
+        self._writer = client.writer
+        self._params: dict[str, str] = {}
+        self._next_step: dict[str, int] = {}
+        self._open = True
+        self._lock = threading.Lock()
+        _open_runs.add(self)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.id[:12]} of {self.experiment!r}>"
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if error is None:
+            self.end()
+        else:
+            text = "".join(traceback.format_exception_only(error)).strip()
+            self.end(RunStatus.FAILED, text)
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise RunStateError(
+                f"Run {self.id[:12]} has ended; nothing more can be logged to it. "
+                "Start a new run with prodml.start_run(...)."
+            )
+
+    def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
+        if not self._open:
+            self._check_open()
+        if value.__class__ is not float or key.__class__ is not str:
+            value = as_metric(key, value, self.id)
+        if step is None:
+            step = self._next_step.get(key, 0)
+        elif step.__class__ is not int:
+            step = _as_step(key, step)
+        self._next_step[key] = step + 1
+        self._writer.add_point((self.id, key, step, value, time.time()))
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        checked = {key: as_metric(key, value, self.id) for key, value in metrics.items()}
+        for key, value in checked.items():
+            self.log_metric(key, value, step)
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Params are write-once: the same value again is fine, a different one is refused."""
+        self._check_open()
+        fresh: dict[str, str] = {}
+        for key, value in params.items():
+            if not isinstance(key, str) or not key:
+                raise InvalidInputError(f"Param name {key!r} must be a non-empty string.")
+            text = param_text(value)
+            previous = self._params.get(key, fresh.get(key))
+            if previous is not None and previous != text:
+                raise ParamConflictError(
+                    f"Param {key!r} of run {self.id[:12]} is already {previous!r}; it cannot "
+                    f"become {text!r}. Log the new value under another name or start a new run."
+                )
+            fresh[key] = text
+        new = {key: text for key, text in fresh.items() if key not in self._params}
+        self._params.update(new)
+        self._writer.add_params([(self.id, key, text) for key, text in new.items()])
+
+    def log_artifact(self, data: bytes | str | Path, name: str | None = None) -> Artifact:
+        """Store a file, or bytes under ``name``, as an artifact of this run."""
+        self._check_open()
+        if isinstance(data, bytes | bytearray):
+            if not name:
+                raise InvalidInputError("log_artifact(bytes) needs a name=, e.g. 'report.html'.")
+            digest, size = self.client.artifacts.put_bytes(bytes(data))
+        else:
+            path = Path(data)
+            if not path.is_file():
+                raise DataReadError(f"No file at {path} to log as an artifact. Check the path.")
+            digest, size = self.client.artifacts.put_file(path)
+            name = name or path.name
+        check_name(name, "artifact")
+        artifact = Artifact(
+            id=new_id(),
+            owner_kind="run",
+            owner_id=self.id,
+            name=name,
+            digest=digest,
+            size=size,
+            media_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+            created_at=utcnow(),
+        )
+        self.client.metadata.add_artifact(artifact)
+        return artifact
+
+    def log_model(self, model: Any, name: str, example: Any = None) -> ModelVersion:
+        """Store a model (anything with ``predict``) as the next version of ``name``."""
+        self._check_open()
+        check_name(name, "model")
+        payload = models.serialise(model, name)
+        digest, _ = self.client.artifacts.put_bytes(payload)
+        return self.client.metadata.add_model_version(
+            ModelVersion(
+                id="",
+                name=name,
+                version=0,
+                run_id=self.id,
+                digest=digest,
+                flavor=models.flavor(model),
+                author=self.client.settings.user,
+                created_at=utcnow(),
+                signature=models.signature(example),
+                environment=models.model_environment(model),
+            )
+        )
+
+    def flush(self) -> None:
+        """Block until every param and metric logged so far is stored."""
+        self._writer.flush()
+
+    def end(self, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            self._open = False
+        try:
+            self._writer.flush()
+        finally:
+            self.client.metadata.finish_run(self.id, status, time.time(), error)
+            _open_runs.discard(self)
+
+
+def _as_step(key: str, step: Any) -> int:
+    if isinstance(step, bool) or not hasattr(step, "__index__"):
+        raise InvalidInputError(f"Step {step!r} of metric {key!r} must be an integer.")
+    return int(step.__index__())
+
+
+def end_open_runs(runs: Iterable[ActiveRun] | None = None) -> None:
+    for run in list(runs if runs is not None else _open_runs):
+        run.end()
+
+
+@atexit.register
+def _end_at_exit() -> None:
+    try:
+        end_open_runs()
+    except Exception as error:  # exit must go on; say what was lost
+        print(f"prodml: could not end open runs at exit: {error}")

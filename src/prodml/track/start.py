@@ -1,0 +1,86 @@
+"""Starting a run: the hypothesis, config, inputs and code state are stored first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prodml.client import Client
+from prodml.data.datasets import resolve_input
+from prodml.domain.artifact import Artifact
+from prodml.domain.dataset import DatasetVersion
+from prodml.domain.ids import new_id, utcnow
+from prodml.domain.run import Run, RunStatus
+from prodml.errors import InvalidInputError
+from prodml.names import check_name
+from prodml.track.environment import code_state, environment
+from prodml.track.run import ActiveRun
+
+
+def start_run(
+    client: Client,
+    experiment: str,
+    config: Mapping[str, Any] | None = None,
+    hypothesis: str | None = None,
+    inputs: Iterable[DatasetVersion | str] = (),
+) -> ActiveRun:
+    check_name(experiment, "experiment")
+    document = _config(config)
+    if hypothesis is not None and not isinstance(hypothesis, str):
+        raise InvalidInputError(f"hypothesis must be text, not {type(hypothesis).__name__}.")
+    versions = [resolve_input(client, item) for item in inputs]
+    code = code_state()
+    run = Run(
+        id=new_id(),
+        experiment=experiment,
+        status=RunStatus.RUNNING,
+        author=client.settings.user,
+        started_at=utcnow(),
+        hypothesis=hypothesis,
+        config=document,
+        environment={
+            **environment(),
+            "git": {
+                "commit": code.commit,
+                "branch": code.branch,
+                "root": code.root,
+                "dirty": bool(code.diff or code.untracked),
+                "untracked": list(code.untracked),
+            },
+        },
+        git_commit=code.commit,
+    )
+    client.metadata.insert_run(
+        run, [v.id for v in versions], _diff_artifact(client, run, code.diff)
+    )
+    return ActiveRun(client, run.id, experiment)
+
+
+def _config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise InvalidInputError(f"config must be a mapping (a dict), not {type(config).__name__}.")
+    try:
+        return dict(json.loads(json.dumps(dict(config), sort_keys=True)))
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(
+            f"config cannot be stored as JSON: {error}. Use numbers, text, lists and dicts."
+        ) from None
+
+
+def _diff_artifact(client: Client, run: Run, diff: bytes) -> Artifact | None:
+    if not diff:
+        return None
+    digest, size = client.artifacts.put_bytes(diff)
+    return Artifact(
+        id=new_id(),
+        owner_kind="run",
+        owner_id=run.id,
+        name="code.diff",
+        digest=digest,
+        size=size,
+        media_type="text/x-diff",
+        created_at=run.started_at,
+    )
