@@ -19,7 +19,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Client",
+    "DatasetVersion",
+    "ModelVersion",
     "ProdmlError",
+    "Run",
     "compare_runs",
     "configure",
     "diff_datasets",
@@ -42,6 +45,9 @@ _HOMES = {
     "Client": "prodml.client",
     "configure": "prodml.client",
     "ProdmlError": "prodml.errors",
+    "DatasetVersion": "prodml.domain.dataset",
+    "ModelVersion": "prodml.domain.artifact",
+    "Run": "prodml.domain.run",
 }
 
 if TYPE_CHECKING:
@@ -63,6 +69,9 @@ if TYPE_CHECKING:
         upstream,
     )
     from prodml.client import Client, configure
+    from prodml.domain.artifact import ModelVersion
+    from prodml.domain.dataset import DatasetVersion
+    from prodml.domain.run import Run
     from prodml.errors import ProdmlError
 
 

@@ -43,9 +43,8 @@ def to_arrow(data: Any, name: str) -> pa.Table:
     elif isinstance(data, pa.Table):
         table = data
     elif module == "pandas" and hasattr(data, "columns"):
-        index = data.index
-        default = type(index).__name__ == "RangeIndex" and index.name is None
-        table = pa.Table.from_pandas(data if default else data.reset_index(), preserve_index=False)
+        named = any(name is not None for name in data.index.names)
+        table = pa.Table.from_pandas(data.reset_index() if named else data, preserve_index=False)
     elif module == "polars" and hasattr(data, "to_arrow"):
         table = data.to_arrow()
     elif isinstance(data, dict):

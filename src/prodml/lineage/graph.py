@@ -23,7 +23,7 @@ def resolve(client: Client, ref: str) -> Node:
         name, version = split_ref(ref)
         try:
             found = store.get_dataset_version(name, version)
-            return Node(NodeKind.DATASET, found.id, found.ref)
+            return label(client, Node(NodeKind.DATASET, found.id, found.ref))
         except NotFoundError:
             pass
         try:
@@ -32,7 +32,7 @@ def resolve(client: Client, ref: str) -> Node:
             raise NotFoundError(
                 f"No dataset or model version {ref!r} in this store. {HINT}"
             ) from None
-        return Node(NodeKind.MODEL, model.id, model.ref)
+        return label(client, Node(NodeKind.MODEL, model.id, model.ref))
     candidates: list[Node] = []
     columns = (
         (NodeKind.RUN, schema.runs.c.id),

@@ -79,15 +79,16 @@ class SqlBase:
     ) -> None:
         """Append one event to the log; called inside the write that makes the change."""
         connection.execute(
-            schema.events.insert().values(
-                at=at if at is not None else time.time(),
-                actor=self.user,
-                action=action,
-                subject_kind=subject[0],
-                subject_id=subject[1],
-                reason=reason,
-                details=json.dumps(details or {}, default=str, sort_keys=True),
-            )
+            schema.events.insert(),
+            {
+                "at": at if at is not None else time.time(),
+                "actor": self.user,
+                "action": action,
+                "subject_kind": subject[0],
+                "subject_id": subject[1],
+                "reason": reason,
+                "details": json.dumps(details or {}, default=str, sort_keys=True),
+            },
         )
 
     def close(self) -> None:

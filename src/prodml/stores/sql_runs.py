@@ -20,6 +20,18 @@ from prodml.stores.upsert import upsert_latest
 
 RUNS_HINT = "List runs: prodml runs list"
 MetricRow = tuple[str, str, int, float, float]
+Finish = tuple[str, RunStatus, float, str | None]
+
+
+_FINISH = (
+    schema.runs.update()
+    .where(schema.runs.c.id == sa.bindparam("run_id"))
+    .values(
+        status=sa.bindparam("status"),
+        ended_at=sa.bindparam("ended_at"),
+        error=sa.bindparam("error"),
+    )
+)
 
 
 class RunQueries(ArtifactQueries):
@@ -28,17 +40,20 @@ class RunQueries(ArtifactQueries):
         started = run.started_at.timestamp()
         with self.write() as connection:
             connection.execute(
-                schema.runs.insert().values(
-                    id=run.id,
-                    experiment=run.experiment,
-                    status=run.status.value,
-                    author=run.author,
-                    started_at=started,
-                    hypothesis=run.hypothesis,
-                    config=json.dumps(run.config, default=str, sort_keys=True),
-                    environment=json.dumps(run.environment, default=str, sort_keys=True),
-                    git_commit=run.git_commit,
-                )
+                schema.runs.insert(),
+                {
+                    "id": run.id,
+                    "experiment": run.experiment,
+                    "status": run.status.value,
+                    "author": run.author,
+                    "started_at": started,
+                    "hypothesis": run.hypothesis,
+                    "config": json.dumps(run.config, default=str, sort_keys=True),
+                    "environment": json.dumps(run.environment, default=str, sort_keys=True),
+                    "git_commit": run.git_commit,
+                    "ended_at": None,
+                    "error": None,
+                },
             )
             for digest in dict.fromkeys(inputs):
                 self.link(connection, ("dataset", digest), ("run", run.id), "input", started)
@@ -54,10 +69,16 @@ class RunQueries(ArtifactQueries):
             )
 
     def write_batch(
-        self, params: Sequence[tuple[str, str, str]], points: Sequence[MetricRow]
+        self,
+        params: Sequence[tuple[str, str, str]],
+        points: Sequence[MetricRow],
+        finish: Finish | None = None,
     ) -> None:
-        """Store buffered params and metric points of any runs in one transaction."""
+        """Store buffered params and metric points of any runs, and optionally the
+        end of a run, in one transaction."""
         with self.write() as connection:
+            if finish is not None:
+                self._finish(connection, *finish)
             if params:
                 self._insert_params(connection, params)
             if points:
@@ -101,12 +122,21 @@ class RunQueries(ArtifactQueries):
         self, run_id: str, status: RunStatus, ended_at: float, error: str | None = None
     ) -> None:
         with self.write() as connection:
-            connection.execute(
-                schema.runs.update()
-                .where(schema.runs.c.id == run_id)
-                .values(status=status.value, ended_at=ended_at, error=error)
-            )
-            self.event(connection, f"run.{status.value}", ("run", run_id), error, at=ended_at)
+            self._finish(connection, run_id, status, ended_at, error)
+
+    def _finish(
+        self,
+        connection: sa.Connection,
+        run_id: str,
+        status: RunStatus,
+        ended_at: float,
+        error: str | None,
+    ) -> None:
+        connection.execute(
+            _FINISH,
+            {"run_id": run_id, "status": status.value, "ended_at": ended_at, "error": error},
+        )
+        self.event(connection, f"run.{status.value}", ("run", run_id), error, at=ended_at)
 
     def resolve_run(self, prefix: str) -> str:
         with self.read() as connection:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,16 +13,20 @@ from prodml.stores import schema
 
 def upsert_latest(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """Keep, per (run, key), the point with the highest (step, timestamp)."""
-    if not rows:
-        return
+    if rows:
+        connection.execute(_statement(connection.dialect.name), rows)
+
+
+@functools.cache
+def _statement(dialect_name: str) -> sa.Executable:
     table = schema.latest_metrics
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(table)
     newer = sa.or_(
         statement.excluded.step > table.c.step,
         sa.and_(statement.excluded.step == table.c.step, statement.excluded.ts >= table.c.ts),
     )
-    statement = statement.on_conflict_do_update(
+    upsert: sa.Executable = statement.on_conflict_do_update(
         index_elements=[table.c.run_id, table.c.key],
         set_={
             "step": statement.excluded.step,
@@ -30,4 +35,4 @@ def upsert_latest(connection: sa.Connection, rows: list[dict[str, Any]]) -> None
         },
         where=newer,
     )
-    connection.execute(statement, rows)
+    return upsert

@@ -23,7 +23,12 @@ from prodml.client import Client
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.ids import new_id, utcnow
 from prodml.domain.run import RunStatus, param_text
-from prodml.errors import DataReadError, InvalidInputError, ParamConflictError, RunStateError
+from prodml.errors import (
+    DataReadError,
+    InvalidInputError,
+    ParamConflictError,
+    RunStateError,
+)
 from prodml.names import check_name
 from prodml.track import model as models
 from prodml.track.metrics import as_metric
@@ -165,9 +170,8 @@ class ActiveRun:
                 return
             self._open = False
         try:
-            self._writer.flush()
+            self._writer.finish((self.id, status, time.time(), error))
         finally:
-            self.client.metadata.finish_run(self.id, status, time.time(), error)
             _open_runs.discard(self)
 
 

@@ -13,8 +13,9 @@ import threading
 import weakref
 from collections import deque
 
-from prodml.errors import InvalidInputError, StoreError
+from prodml.errors import StoreError
 from prodml.stores.metadata import MetadataStore
+from prodml.stores.sql_runs import Finish
 
 Point = tuple[str, str, int, float, float]
 Param = tuple[str, str, str]
@@ -56,21 +57,29 @@ class BatchWriter:
             except Exception as error:  # kept and raised at the next flush
                 self._failure = error
 
-    def drain(self) -> None:
-        """Write everything queued so far, in batches of at most MAX_BATCH points."""
+    def drain(self, finish: Finish | None = None) -> None:
+        """Write everything queued so far, in batches of at most MAX_BATCH points;
+        ``finish`` (a run's end) is written in the same transaction as the last batch."""
         with self._drain_lock:
-            while self.points or self.params:
+            while True:
                 params = [self.params.popleft() for _ in range(len(self.params))]
                 count = min(len(self.points), MAX_BATCH)
                 points = [self.points.popleft() for _ in range(count)]
+                last = not (self.points or self.params)
+                if not (params or points or (last and finish)):
+                    return
                 try:
-                    self.store.write_batch(params, points)
+                    self.store.write_batch(params, points, finish if last else None)
                 except StoreError:
                     self.params.extendleft(reversed(params))
                     self.points.extendleft(reversed(points))
                     raise
-                except InvalidInputError:
-                    raise
+                if last:
+                    return
+
+    def finish(self, finish: Finish) -> None:
+        """Store everything queued and the end of a run, in as few transactions as possible."""
+        self.drain(finish)
 
     def flush(self) -> None:
         """Block until everything logged before this call is stored."""

@@ -1,0 +1,71 @@
+"""Shared fixtures: a client on a fresh store, on SQLite always and on PostgreSQL
+whenever ``PRODML_TEST_POSTGRES_URL`` is set (CI always sets it)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from prodml.client import Client
+
+POSTGRES_URL = os.environ.get("PRODML_TEST_POSTGRES_URL")
+
+
+def _postgres_or_skip() -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    if os.environ.get("CI"):
+        pytest.fail("CI must test the PostgreSQL store: set PRODML_TEST_POSTGRES_URL.")
+    pytest.skip("PRODML_TEST_POSTGRES_URL is not set; the PostgreSQL store is not tested.")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL to a fresh, empty schema on the test PostgreSQL, dropped afterwards."""
+    base = _postgres_or_skip()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {name}")
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store' / 'prodml.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def client(tmp_path: Path, metadata_url: str) -> Iterator[Client]:
+    """A client on a fresh store: metadata on each database, blobs in a temp folder."""
+    made = Client(
+        home=str(tmp_path / "home"),
+        metadata_url=metadata_url,
+        artifact_url=str(tmp_path / "blobs"),
+        user="tester",
+        flush_interval=0.05,
+    )
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def sqlite_client(tmp_path: Path) -> Iterator[Client]:
+    """A client on the embedded default layout under a temp PRODML_HOME."""
+    made = Client(home=str(tmp_path / ".prodml"), user="tester", flush_interval=0.05)
+    yield made
+    made.close()
