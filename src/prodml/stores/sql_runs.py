@@ -82,13 +82,7 @@ class RunQueries(ArtifactQueries):
             if params:
                 self._insert_params(connection, params)
             if points:
-                connection.execute(
-                    schema.metrics.insert(),
-                    [
-                        {"run_id": r, "key": k, "step": s, "value": _nan_to_null(v), "ts": t}
-                        for r, k, s, v, t in points
-                    ],
-                )
+                _insert_points(connection, points)
                 upsert_latest(connection, _latest(points))
 
     def _insert_params(
@@ -197,6 +191,15 @@ class RunQueries(ArtifactQueries):
         query = sa.select(sa.func.count()).where(schema.metrics.c.run_id == run_id)
         with self.read() as connection:
             return int(connection.execute(query).scalar_one())
+
+
+def _insert_points(connection: sa.Connection, points: Sequence[MetricRow]) -> None:
+    """The hot write: tuples straight to the driver's executemany (NaN stored as NULL)."""
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    columns = "run_id, key, step, value, ts"
+    statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * 5)})"
+    rows = [(r, k, s, None if v != v else v, t) for r, k, s, v, t in points]
+    connection.exec_driver_sql(statement, rows)
 
 
 def _latest(points: Sequence[MetricRow]) -> list[dict[str, Any]]:
