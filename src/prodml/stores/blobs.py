@@ -21,6 +21,7 @@ import blake3
 from prodml.errors import DataReadError, IntegrityError, NotFoundError
 
 CHUNK = 8 << 20
+SMALL = 4 << 20
 _THREADS_FROM = 64 << 20
 
 
@@ -92,22 +93,29 @@ class LocalArtifactStore:
         self.root = root
         self.url = str(root)
         self._tmp = root / "tmp"
+        self._folders: set[str] = set()
 
     def _path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
 
     def _commit(self, temporary: Path, digest: str) -> None:
-        target = self._path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        """Rename a complete temporary file into place: readers see all or nothing."""
+        if digest[:2] not in self._folders:
+            (self.root / digest[:2]).mkdir(parents=True, exist_ok=True)
+            self._folders.add(digest[:2])
         os.chmod(temporary, 0o444)
-        os.replace(temporary, target)
+        os.replace(temporary, self._path(digest))
 
     def _temporary(self) -> Path:
-        self._tmp.mkdir(parents=True, exist_ok=True)
+        if "tmp" not in self._folders:
+            self._tmp.mkdir(parents=True, exist_ok=True)
+            self._folders.add("tmp")
         return self._tmp / uuid.uuid4().hex
 
     def put_file(self, path: Path, digest: str | None = None) -> tuple[str, int]:
         before = path.stat()
+        if before.st_size <= SMALL and digest is None:
+            return self.put_bytes(path.read_bytes())
         digest = digest or hash_file(path)
         if not self.exists(digest):
             temporary = self._temporary()
@@ -124,7 +132,11 @@ class LocalArtifactStore:
         if not self.exists(digest):
             temporary = self._temporary()
             try:
-                temporary.write_bytes(data)
+                handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+                try:
+                    os.write(handle, data)
+                finally:
+                    os.close(handle)
                 self._commit(temporary, digest)
             finally:
                 temporary.unlink(missing_ok=True)
