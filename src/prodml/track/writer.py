@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections import deque
 
-from prodml.errors import StoreError
+from prodml.errors import ParamConflictError, StoreError
 from prodml.stores.metadata import MetadataStore
 from prodml.stores.sql_runs import Finish
 
@@ -74,8 +74,23 @@ class BatchWriter:
                     self.params.extendleft(reversed(params))
                     self.points.extendleft(reversed(points))
                     raise
+                except ParamConflictError:
+                    self._write_apart(params, points, finish if last else None)
                 if last:
                     return
+
+    def _write_apart(self, params: list[Param], points: list[Point], finish: Finish | None) -> None:
+        """A param another process set differently must not cost the metrics of its
+        batch: store the points, then each param alone, and report the conflict."""
+        self.store.write_batch([], points, finish)
+        conflict: ParamConflictError | None = None
+        for param in params:
+            try:
+                self.store.write_batch([param], [])
+            except ParamConflictError as error:
+                conflict = conflict or error
+        if conflict is not None:
+            raise conflict
 
     def finish(self, finish: Finish) -> None:
         """Store everything queued and the end of a run, in as few transactions as possible."""
