@@ -23,11 +23,11 @@ def read_table(path: Path) -> pa.Table:
         if path.suffix.lower() in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
-            return pq.read_table(path)
+            return plain(pq.read_table(path))
         import pyarrow.csv as pcsv
 
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+        return plain(pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=delimiter)))
     except (OSError, pa.ArrowInvalid) as error:
         raise DataReadError(
             f"Cannot read {path} as a table: {error}. Check the file is complete and "
@@ -53,7 +53,22 @@ def to_arrow(data: Any, name: str) -> pa.Table:
         raise InvalidInputError(
             f"Cannot log {type(data).__name__} as dataset {name!r}: pass {ACCEPTED}."
         )
-    return table.replace_schema_metadata(None)
+    return plain(table)
+
+
+_ONE_TYPE = {
+    "string": pa.large_string(),
+    "string_view": pa.large_string(),
+    "binary": pa.large_binary(),
+    "binary_view": pa.large_binary(),
+}
+
+
+def plain(table: pa.Table) -> pa.Table:
+    """The table without schema or field metadata and with one type for text and one
+    for bytes, so that the same rows from pandas, polars, CSV or Parquet are equal."""
+    fields = [pa.field(f.name, _ONE_TYPE.get(str(f.type), f.type)) for f in table.schema]
+    return table.cast(pa.schema(fields))
 
 
 class _HashSink:
@@ -74,14 +89,23 @@ class _HashSink:
 
 
 def content_digest(table: pa.Table) -> str:
-    """BLAKE3 of the table's Arrow IPC stream in fixed-size batches: the same
-    columns and rows give the same digest whatever the chunking or source."""
+    """BLAKE3 of the schema and, per column, Arrow IPC streams in fixed-size batches:
+    the same columns and rows give the same digest whatever the chunking or source.
+    A column with nulls is hashed as its validity and its non-null values, because
+    the bytes under null slots differ between sources."""
     sink = _HashSink()
-    canonical = table.combine_chunks()
-    with pa.ipc.new_stream(sink, canonical.schema) as writer:
-        for batch in canonical.to_batches(max_chunksize=_BATCH_ROWS):
-            writer.write_batch(batch)
+    sink.write(table.schema.serialize())
+    for column in table.columns:
+        parts = [pc.is_valid(column), pc.drop_null(column)] if column.null_count else [column]
+        for part in parts:
+            _write_stream(sink, pa.table({"v": part}).combine_chunks())
     return str(sink.hasher.hexdigest())
+
+
+def _write_stream(sink: _HashSink, table: pa.Table) -> None:
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=_BATCH_ROWS):
+            writer.write_batch(batch)
 
 
 def _scalar(value: pa.Scalar) -> Any:

@@ -195,10 +195,16 @@ class RunQueries(ArtifactQueries):
 
 def _insert_points(connection: sa.Connection, points: Sequence[MetricRow]) -> None:
     """The hot write: tuples straight to the driver's executemany (NaN stored as NULL)."""
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     columns = "run_id, key, step, value, ts"
-    statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * 5)})"
     rows = [(r, k, s, None if v != v else v, t) for r, k, s, v, t in points]
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.cursor()
+        with cursor.copy(f"COPY metrics ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * 5)})"
     connection.exec_driver_sql(statement, rows)
 
 
