@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, number, when
@@ -30,7 +32,7 @@ def log(name: str, path: Path, key: KEY = None) -> None:
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task(f"hashing {path.name}", total=None)
+        task = bar.add_task(f"hashing {escape(path.name)}", total=None)
         version = prodml.log_dataset(
             name,
             path,
@@ -73,7 +75,7 @@ def show(ref: str, json: JSON = False) -> None:
     if json:
         emit_json({"version": version, "files": files})
         return
-    console.print(f"[bold]{version.ref}[/bold] {version.id}")
+    console.print(Text.assemble((version.ref, "bold"), f" {version.id}"))
     console.print(
         f"  {version.kind.value}, {number(version.num_rows)} rows, {version.num_bytes:,} bytes, "
         f"by {version.author} at {when(version.created_at)}; key: {', '.join(version.key) or '-'}"
@@ -105,8 +107,10 @@ def diff(before: str, after: str, key: KEY = None, json: JSON = False) -> None:
         emit_json(result)
         return
     console.print(
-        f"[bold]{result.before.ref} -> {result.after.ref}[/bold] "
-        f"(rows matched by {result.matched_by})"
+        Text.assemble(
+            (f"{result.before.ref} -> {result.after.ref}", "bold"),
+            f" (rows matched by {result.matched_by})",
+        )
     )
     console.print(
         f"  rows: {number(result.rows_before)} -> {number(result.rows_after)}; "

@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+from rich.text import Text
 
 from prodml.cli import datasets, runs, store
 from prodml.cli.output import errors
@@ -28,7 +29,7 @@ def run() -> None:
     try:
         app()
     except ProdmlError as error:
-        errors.print(f"[red]Error:[/red] {error}")
+        errors.print(Text.assemble(("Error:", "red"), f" {error}"))
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         errors.print("Aborted.")
@@ -37,8 +38,10 @@ def run() -> None:
         if os.environ.get("PRODML_DEBUG"):
             raise
         errors.print(
-            f"[red]Unexpected error:[/red] {type(error).__name__}: {error}. "
-            "Run again with PRODML_DEBUG=1 for details."
+            Text.assemble(
+                ("Unexpected error:", "red"),
+                f" {type(error).__name__}: {error}. Run again with PRODML_DEBUG=1 for details.",
+            )
         )
         sys.exit(2)
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# No markup or emoji codes: names, hypotheses, errors and ids in brackets print as typed.
+console = Console(highlight=False, markup=False, emoji=False)
+errors = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 
 def plain(value: Any) -> Any:

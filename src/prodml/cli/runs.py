@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, number, when
@@ -57,11 +58,13 @@ def show(run_id: str, json: JSON = False) -> None:
     if json:
         emit_json({"run": run, "artifacts": artifacts})
         return
-    console.print(f"[bold]Run {run.id}[/bold]  {run.experiment}  [{run.status.value}]")
+    console.print(
+        Text.assemble((f"Run {run.id}", "bold"), f"  {run.experiment}  [{run.status.value}]")
+    )
     console.print(f"  author {run.author}, started {when(run.started_at)}, took {_duration(run)}")
     console.print(f"  hypothesis: {run.hypothesis or '-'}")
     if run.error:
-        console.print(f"  [red]error: {run.error}[/red]")
+        console.print(f"  error: {run.error}", style="red")
     git = run.environment.get("git", {})
     console.print(
         f"  code: {git.get('commit') or 'no git'}"

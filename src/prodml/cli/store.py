@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 from rich.tree import Tree
 
 import prodml
@@ -39,7 +40,8 @@ def init() -> None:
 
 def _branch(tree: Tree, node: LineageTree) -> None:
     for child in node.children:
-        _branch(tree.add(f"[dim]{child.relation}[/dim] {child.node.label}"), child)
+        label = Text.assemble((child.relation or "", "dim"), f" {child.node.label}")
+        _branch(tree.add(label), child)
 
 
 def lineage(
@@ -55,7 +57,7 @@ def lineage(
     if json:
         emit_json(result)
         return
-    tree = Tree(f"[bold]{result.node.label}[/bold]")
+    tree = Tree(Text(result.node.label, style="bold"))
     _branch(tree, result)
     console.print(tree)
 

@@ -4,6 +4,7 @@ summaries. Row comparisons run in DuckDB over the verified Parquet blobs."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from prodml.client import Client
@@ -79,7 +80,9 @@ def _column_changes(before: DatasetVersion, after: DatasetVersion) -> tuple[Colu
 
 def _same(was: Any, now: Any) -> bool:
     if isinstance(was, float) and isinstance(now, float):
-        return abs(was - now) <= 1e-12 * max(1.0, abs(was), abs(now))
+        if math.isnan(was) or math.isnan(now):
+            return math.isnan(was) and math.isnan(now)
+        return was == now or abs(was - now) <= 1e-12 * max(1.0, abs(was), abs(now))
     return bool(was == now)
 
 

@@ -36,22 +36,34 @@ def _unreadable(error: OSError) -> None:
     raise DataReadError(f"Cannot read {error.filename}: {error.strerror}. Check its permissions.")
 
 
+def _read_error(path: Path, error: OSError) -> DataReadError:
+    return DataReadError(
+        f"Cannot read {path}: {error.strerror}. Check that it exists (not a broken link) "
+        "and that its permissions let you read it."
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as error:
+        raise _read_error(path, error) from None
+
+
 def store_files(
     root: Path, store: ArtifactStore, progress: Progress | None = None
 ) -> list[FileEntry]:
     """Store each file as a blob; paths are relative to ``root`` (a file keeps its name)."""
     files = list_files(root)
     base = root.parent if root.is_file() else root
-    total = sum(path.stat().st_size for path in files)
+    total = sum(_size(path) for path in files)
     done = 0
 
     def put(path: Path) -> FileEntry:
         try:
             digest, size = store.put_file(path)
-        except PermissionError as error:
-            raise DataReadError(
-                f"Cannot read {path}: {error.strerror}. Check its permissions."
-            ) from None
+        except (PermissionError, FileNotFoundError) as error:
+            raise _read_error(path, error) from None
         return FileEntry(path.relative_to(base).as_posix(), digest, size)
 
     entries = []

@@ -8,6 +8,7 @@ layout. Both verify the digest on every read.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -75,7 +76,7 @@ def ensure_unchanged(path: Path, before: os.stat_result) -> None:
 def integrity_error(digest: str, actual: str) -> IntegrityError:
     return IntegrityError(
         f"Blob {digest} is corrupt: its bytes now hash to {actual}. "
-        "Restore it from a backup or re-log the object that references it."
+        "Restore it from a backup, or log the same content again to rewrite it."
     )
 
 
@@ -117,7 +118,7 @@ class LocalArtifactStore:
         if before.st_size <= SMALL and digest is None:
             return self.put_bytes(path.read_bytes())
         digest = digest or hash_file(path)
-        if not self.exists(digest):
+        if self._missing(digest, before.st_size):
             temporary = self._temporary()
             try:
                 shutil.copyfile(path, temporary)
@@ -129,12 +130,15 @@ class LocalArtifactStore:
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         digest = hash_bytes(data)
-        if not self.exists(digest):
+        if self._missing(digest, len(data)):
             temporary = self._temporary()
             try:
                 handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
                 try:
-                    os.write(handle, data)
+                    with memoryview(data) as view:
+                        written = 0
+                        while written < len(view):  # one write stops short of 2 GiB
+                            written += os.write(handle, view[written:])
                 finally:
                     os.close(handle)
                 self._commit(temporary, digest)
@@ -144,6 +148,21 @@ class LocalArtifactStore:
 
     def exists(self, digest: str) -> bool:
         return self._path(digest).is_file()
+
+    def _missing(self, digest: str, size: int) -> bool:
+        """Whether a put must write the blob: it is absent or damaged. A blob that is
+        already there gets a fresh time, so gc's grace period covers its new use;
+        a damaged one (wrong size, or for small blobs wrong bytes) is rewritten."""
+        path = self._path(digest)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return True
+        if stat.st_size != size or (size <= SMALL and hash_file(path) != digest):
+            return True
+        with contextlib.suppress(PermissionError):  # another user's shared store: still a hit
+            os.utime(path)
+        return False
 
     def read_bytes(self, digest: str) -> bytes:
         try:

@@ -29,7 +29,14 @@ def normalise_url(url: str) -> str:
 def _sqlite_engine(url: sa.URL, busy_timeout: float) -> sa.Engine:
     database = url.database or ""
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"Cannot create the folder {folder} of the metadata store: {error.strerror}. "
+                "Check PRODML_METADATA_URL (or PRODML_HOME) and the folder's permissions."
+            ) from None
     engine = sa.create_engine(
         url,
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
@@ -57,10 +64,13 @@ def _sqlite_engine(url: sa.URL, busy_timeout: float) -> sa.Engine:
 
 
 def create(url: str, busy_timeout: float) -> sa.Engine:
-    parsed = sa.make_url(normalise_url(url))
-    if parsed.get_backend_name() == "sqlite":
+    try:
+        parsed = sa.make_url(normalise_url(url))
+    except sa.exc.ArgumentError:
+        parsed = None
+    if parsed is not None and parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout)
-    if parsed.get_backend_name() == "postgresql":
+    if parsed is not None and parsed.get_backend_name() == "postgresql":
         return sa.create_engine(parsed, pool_pre_ping=True)
     raise StoreError(
         f"Metadata store URL {url!r} is not supported. Use sqlite:///PATH or "

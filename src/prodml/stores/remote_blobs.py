@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from prodml.errors import DataReadError
 from prodml.stores.blobs import (
     BlobInfo,
     ensure_unchanged,
@@ -42,7 +43,11 @@ class FsspecArtifactStore:
             target = self._path(digest)
             self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
             self.fs.put_file(str(path), target)
-            ensure_unchanged(path, before)
+            try:
+                ensure_unchanged(path, before)
+            except DataReadError:
+                self.fs.rm_file(target)  # its bytes may not match the digest
+                raise
         return digest, before.st_size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:

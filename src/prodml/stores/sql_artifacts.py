@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.ids import from_epoch, new_id
-from prodml.errors import NotFoundError
+from prodml.errors import InvalidInputError, NotFoundError
 from prodml.stores import schema
 from prodml.stores.sql_lineage import LineageQueries
 
@@ -68,6 +68,7 @@ class ArtifactQueries(LineageQueries):
         columns = schema.model_versions.c
         created = model.created_at.timestamp()
         with self.write() as connection:
+            self.serialise(connection, f"model:{model.name}")
             latest = connection.execute(
                 sa.select(sa.func.max(columns.version)).where(columns.name == model.name)
             ).scalar()
@@ -106,15 +107,21 @@ class ArtifactQueries(LineageQueries):
         elif version.isdigit():
             query = query.where(columns.version == int(version))
         else:
-            query = query.where(columns.id.startswith(version))
+            prefix = columns.id.startswith(version.lower(), autoescape=True)
+            query = query.where(prefix).order_by(columns.version)
         with self.read() as connection:
-            row = connection.execute(query).first()
-        if row is None:
+            rows = connection.execute(query).all()
+        if not rows:
             raise NotFoundError(
                 f"No model version {name}@{version or 'latest'} in this store. "
                 f"Log one with run.log_model(model, {name!r})."
             )
-        return _model(row)
+        if len(rows) > 1:
+            listed = ", ".join(f"{name}@{row.version}" for row in rows)
+            raise InvalidInputError(
+                f"{name}@{version} matches several versions ({listed}); give more characters."
+            )
+        return _model(rows[0])
 
     def get_model_by_id(self, model_id: str) -> ModelVersion:
         query = sa.select(schema.model_versions).where(schema.model_versions.c.id == model_id)

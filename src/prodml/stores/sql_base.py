@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from prodml.errors import StoreBusyError, StoreError
+from prodml.errors import ProdmlError, StoreBusyError, StoreError
 from prodml.stores import engine as engines
 from prodml.stores import schema
 
@@ -29,6 +29,9 @@ class SqlBase:
         self._write_lock = threading.Lock()
         try:
             engines.migrate(self.engine)
+        except ProdmlError:
+            self.engine.dispose()
+            raise
         except DBAPIError as error:
             self.engine.dispose()
             raise StoreError(
@@ -55,6 +58,14 @@ class SqlBase:
             connection = connection.execution_options(prodml_write=True)
             with connection.begin():
                 yield connection
+
+    def serialise(self, connection: sa.Connection, key: str) -> None:
+        """Hold a lock on ``key`` until the transaction ends, so that two writers numbering
+        versions of one name take turns. SQLite writers already do (BEGIN IMMEDIATE)."""
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:

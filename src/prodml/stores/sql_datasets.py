@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion, FileEntry
 from prodml.domain.ids import from_epoch
-from prodml.errors import NotFoundError
+from prodml.errors import InvalidInputError, NotFoundError
 from prodml.stores import schema
 from prodml.stores.sql_lineage import LineageQueries
 
@@ -26,6 +26,7 @@ class DatasetQueries(LineageQueries):
         Returns the stored version and whether it is new."""
         columns = schema.dataset_versions.c
         with self.write() as connection:
+            self.serialise(connection, f"dataset:{version.name}")
             existing = connection.execute(
                 sa.select(schema.dataset_versions).where(
                     columns.name == version.name, columns.id == version.id
@@ -79,18 +80,25 @@ class DatasetQueries(LineageQueries):
         elif version.isdigit() and len(version) < 6:
             query = query.where(columns.version == int(version))
         else:
-            query = query.where(columns.id.startswith(version.lower()))
+            prefix = columns.id.startswith(version.lower(), autoescape=True)
+            query = query.where(prefix).order_by(columns.version)
         with self.read() as connection:
             rows = connection.execute(query).all()
         if not rows:
             raise NotFoundError(f"No dataset version {name}@{version or 'latest'}. {DATASETS_HINT}")
+        if len(rows) > 1:
+            listed = ", ".join(f"{name}@{row.version}" for row in rows)
+            raise InvalidInputError(
+                f"{name}@{version} matches several versions ({listed}); "
+                "give more characters of the digest."
+            )
         return _version(rows[0])
 
     def dataset_versions_by_digest(self, digest_prefix: str) -> list[DatasetVersion]:
         columns = schema.dataset_versions.c
         query = (
             sa.select(schema.dataset_versions)
-            .where(columns.id.startswith(digest_prefix.lower()))
+            .where(columns.id.startswith(digest_prefix.lower(), autoescape=True))
             .order_by(columns.created_at)
         )
         with self.read() as connection:

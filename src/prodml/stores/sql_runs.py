@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from prodml.domain.artifact import Artifact
 from prodml.domain.ids import from_epoch
 from prodml.domain.run import MetricPoint, Run, RunStatus
-from prodml.errors import ParamConflictError
+from prodml.errors import ParamConflictError, StoreError
 from prodml.stores import schema
 from prodml.stores.resolve import by_prefix
 from prodml.stores.sql_artifacts import ArtifactQueries
@@ -199,9 +199,12 @@ def _insert_points(connection: sa.Connection, points: Sequence[MetricRow]) -> No
     rows = [(r, k, s, None if v != v else v, t) for r, k, s, v, t in points]
     if connection.dialect.name == "postgresql":
         cursor = connection.connection.cursor()
-        with cursor.copy(f"COPY metrics ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with cursor.copy(f"COPY metrics ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except Exception as error:  # the driver's own errors: COPY bypasses SQLAlchemy
+            raise StoreError(f"Storing {len(rows)} metric points failed: {error}") from None
         return
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * 5)})"

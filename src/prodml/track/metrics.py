@@ -6,11 +6,14 @@ from typing import Any
 
 from prodml.errors import InvalidInputError, MetricValueError
 
+MAX_KEY = 255  # the width of metric and param names in the store
+
 
 def as_metric(key: Any, value: Any, run_id: str) -> float:
-    if not isinstance(key, str) or not key:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
         raise InvalidInputError(
-            f"Metric name {key!r} of run {run_id[:12]} must be a non-empty string."
+            f"Metric name {key!r} of run {run_id[:12]} must be a string of 1 to "
+            f"{MAX_KEY} characters."
         )
     if isinstance(value, bool | str | bytes) or value is None:
         raise MetricValueError(_message(key, value, run_id))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import mimetypes
+import sys
 import threading
 import time
 import traceback
@@ -31,9 +32,10 @@ from prodml.errors import (
 )
 from prodml.names import check_name
 from prodml.track import model as models
-from prodml.track.metrics import as_metric
+from prodml.track.metrics import MAX_KEY, as_metric
 
 _open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+MAX_STEP = 2**63 - 1
 
 
 class ActiveRun:
@@ -76,11 +78,11 @@ class ActiveRun:
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         if not self._open:
             self._check_open()
-        if value.__class__ is not float or key.__class__ is not str:
+        if value.__class__ is not float or key.__class__ is not str or key not in self._next_step:
             value = as_metric(key, value, self.id)
         if step is None:
             step = self._next_step.get(key, 0)
-        elif step.__class__ is not int:
+        elif step.__class__ is not int or not -MAX_STEP <= step <= MAX_STEP:
             step = _as_step(key, step)
         self._next_step[key] = step + 1
         self._writer.add_point((self.id, key, step, value, time.time()))
@@ -98,8 +100,10 @@ class ActiveRun:
         self._check_open()
         fresh: dict[str, str] = {}
         for key, value in params.items():
-            if not isinstance(key, str) or not key:
-                raise InvalidInputError(f"Param name {key!r} must be a non-empty string.")
+            if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+                raise InvalidInputError(
+                    f"Param name {key!r} must be a string of 1 to {MAX_KEY} characters."
+                )
             text = param_text(value)
             previous = self._params.get(key, fresh.get(key))
             if previous is not None and previous != text:
@@ -178,17 +182,32 @@ class ActiveRun:
 def _as_step(key: str, step: Any) -> int:
     if isinstance(step, bool) or not hasattr(step, "__index__"):
         raise InvalidInputError(f"Step {step!r} of metric {key!r} must be an integer.")
-    return int(step.__index__())
+    value = int(step.__index__())
+    if not -MAX_STEP <= value <= MAX_STEP:
+        raise InvalidInputError(
+            f"Step {step!r} of metric {key!r} is out of range (|step| < 2**63)."
+        )
+    return value
 
 
-def end_open_runs(runs: Iterable[ActiveRun] | None = None) -> None:
+def end_open_runs(
+    runs: Iterable[ActiveRun] | None = None, error: BaseException | None = None
+) -> None:
+    """End open runs: finished, or failed with the text of ``error``."""
+    text = "".join(traceback.format_exception_only(error)).strip() if error else None
     for run in list(runs if runs is not None else _open_runs):
-        run.end()
+        if text is None:
+            run.end()
+        else:
+            run.end(RunStatus.FAILED, text)
 
 
 @atexit.register
 def _end_at_exit() -> None:
+    # A program that died of an uncaught exception leaves it in sys.last_value
+    # (an interactive session keeps its last error there too, so it is not a crash).
+    crash = None if hasattr(sys, "ps1") else getattr(sys, "last_value", None)
     try:
-        end_open_runs()
+        end_open_runs(error=crash)
     except Exception as error:  # exit must go on; say what was lost
         print(f"prodml: could not end open runs at exit: {error}")
