@@ -36,8 +36,15 @@ def test_domain_imports_only_the_standard_library_and_itself(path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    "path", [*_modules("domain"), *_modules("stores"), *_modules("data"), *_modules("track"),
-             *_modules("lineage")], ids=lambda p: f"{p.parent.name}/{p.name}",
+    "path",
+    [
+        *_modules("domain"),
+        *_modules("stores"),
+        *_modules("data"),
+        *_modules("track"),
+        *_modules("lineage"),
+    ],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_core_imports_no_web_cli_or_cloud_library(path: Path) -> None:
     for name in _imports(path):
@@ -49,8 +56,9 @@ def test_core_imports_no_web_cli_or_cloud_library(path: Path) -> None:
 @pytest.mark.parametrize("path", _modules("stores"), ids=lambda p: p.name)
 def test_stores_do_not_import_capability_packages(path: Path) -> None:
     for name in _imports(path):
-        assert not name.startswith(("prodml.data", "prodml.track", "prodml.lineage", "prodml.api",
-                                    "prodml.client")), f"{path} imports {name}"
+        assert not name.startswith(
+            ("prodml.data", "prodml.track", "prodml.lineage", "prodml.api", "prodml.client")
+        ), f"{path} imports {name}"
 
 
 def _stdlib() -> frozenset[str]:
