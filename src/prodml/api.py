@@ -94,7 +94,8 @@ def get_model(ref: str, client: Client | None = None) -> ModelVersion:
 def load_model(ref: str, client: Client | None = None) -> Any:
     """The model object of ``NAME@VERSION`` (latest without a version), verified."""
     chosen = client or default_client()
-    return models.deserialise(chosen.read_blob(get_model(ref, chosen).digest))
+    version = get_model(ref, chosen)
+    return models.deserialise(chosen.read_blob(version.digest), version.ref, version.environment)
 
 
 def upstream(ref: str, as_of: datetime | None = None, client: Client | None = None) -> LineageTree:

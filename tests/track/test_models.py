@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+import subprocess
 import threading
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from sklearn.linear_model import LogisticRegression
 import prodml.api as prodml
 from prodml.client import Client
 from prodml.errors import DataReadError, InvalidInputError, NotFoundError
+
+RunScript = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _training_frame() -> tuple[pd.DataFrame, np.ndarray]:
@@ -134,3 +138,19 @@ def test_objects_that_are_not_models_are_refused(client: Client) -> None:
         prodml.get_model("not-a-model", client=client)
     with pytest.raises(NotFoundError):
         prodml.get_model("locked", client=client)
+
+
+def test_a_model_whose_class_cannot_be_imported_names_the_version_and_the_fix(
+    client: Client, run_script: RunScript
+) -> None:
+    logged = run_script(
+        client,
+        "import prodml\n"
+        "class Local:\n"
+        "    def predict(self, rows): return rows\n"
+        "with prodml.start_run('local') as run:\n"
+        "    run.log_model(Local(), 'local-model')\n",
+    )
+    assert logged.returncode == 0, logged.stderr
+    with pytest.raises(DataReadError, match=r"local-model@1 cannot be loaded here.*importable"):
+        prodml.load_model("local-model@1", client=client)

@@ -7,7 +7,7 @@ import pickle
 import platform
 from typing import Any
 
-from prodml.errors import InvalidInputError
+from prodml.errors import DataReadError, InvalidInputError
 from prodml.track.environment import package_version
 
 
@@ -31,8 +31,18 @@ def serialise(model: object, name: str) -> bytes:
         ) from None
 
 
-def deserialise(data: bytes) -> Any:
-    return pickle.loads(data)
+def deserialise(data: bytes, ref: str, environment: dict[str, Any]) -> Any:
+    """The model object; a class that cannot be imported here is named with the
+    versions the model was logged with."""
+    try:
+        return pickle.loads(data)
+    except (AttributeError, ImportError, pickle.UnpicklingError, EOFError) as error:
+        packages = ", ".join(f"{k} {v}" for k, v in environment.get("packages", {}).items())
+        raise DataReadError(
+            f"Model {ref} cannot be loaded here: {error}. Make the module that defines its "
+            f"class importable (it was logged with Python {environment.get('python', '?')}"
+            f"{'; ' + packages if packages else ''})."
+        ) from None
 
 
 def model_environment(model: object) -> dict[str, Any]:
