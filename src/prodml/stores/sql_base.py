@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from prodml.errors import ProdmlError, StoreBusyError, StoreError
+from prodml.stores import driver
 from prodml.stores import engine as engines
-from prodml.stores import schema
 
 
 class SqlBase:
@@ -89,17 +89,19 @@ class SqlBase:
         at: float | None = None,
     ) -> None:
         """Append one event to the log; called inside the write that makes the change."""
-        connection.execute(
-            schema.events.insert(),
-            {
-                "at": at if at is not None else time.time(),
-                "actor": self.user,
-                "action": action,
-                "subject_kind": subject[0],
-                "subject_id": subject[1],
-                "reason": reason,
-                "details": json.dumps(details or {}, default=str, sort_keys=True),
-            },
+        driver.execute(
+            connection,
+            "INSERT INTO events (at, actor, action, subject_kind, subject_id, reason, details)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                at if at is not None else time.time(),
+                self.user,
+                action,
+                subject[0],
+                subject[1],
+                reason,
+                json.dumps(details or {}, default=str, sort_keys=True),
+            ),
         )
 
     def close(self) -> None:

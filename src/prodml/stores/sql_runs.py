@@ -13,7 +13,7 @@ from prodml.domain.artifact import Artifact
 from prodml.domain.ids import from_epoch
 from prodml.domain.run import MetricPoint, Run, RunStatus
 from prodml.errors import ParamConflictError, StoreError
-from prodml.stores import schema
+from prodml.stores import driver, schema
 from prodml.stores.resolve import by_prefix
 from prodml.stores.sql_artifacts import ArtifactQueries
 from prodml.stores.upsert import upsert_latest
@@ -23,37 +23,26 @@ MetricRow = tuple[str, str, int, float, float]
 Finish = tuple[str, RunStatus, float, str | None]
 
 
-_FINISH = (
-    schema.runs.update()
-    .where(schema.runs.c.id == sa.bindparam("run_id"))
-    .values(
-        status=sa.bindparam("status"),
-        ended_at=sa.bindparam("ended_at"),
-        error=sa.bindparam("error"),
-    )
-)
-
-
 class RunQueries(ArtifactQueries):
     def insert_run(self, run: Run, inputs: Sequence[str], code: Artifact | None = None) -> None:
         """Store a started run with its inputs and code state, in one transaction."""
         started = run.started_at.timestamp()
         with self.write() as connection:
-            connection.execute(
-                schema.runs.insert(),
-                {
-                    "id": run.id,
-                    "experiment": run.experiment,
-                    "status": run.status.value,
-                    "author": run.author,
-                    "started_at": started,
-                    "hypothesis": run.hypothesis,
-                    "config": json.dumps(run.config, default=str, sort_keys=True),
-                    "environment": json.dumps(run.environment, default=str, sort_keys=True),
-                    "git_commit": run.git_commit,
-                    "ended_at": None,
-                    "error": None,
-                },
+            driver.execute(
+                connection,
+                "INSERT INTO runs (id, experiment, status, author, started_at, hypothesis,"
+                " config, environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.id,
+                    run.experiment,
+                    run.status.value,
+                    run.author,
+                    started,
+                    run.hypothesis,
+                    json.dumps(run.config, default=str, sort_keys=True),
+                    json.dumps(run.environment, default=str, sort_keys=True),
+                    run.git_commit,
+                ),
             )
             for digest in dict.fromkeys(inputs):
                 self.link(connection, ("dataset", digest), ("run", run.id), "input", started)
@@ -88,11 +77,11 @@ class RunQueries(ArtifactQueries):
     def _insert_params(
         self, connection: sa.Connection, params: Sequence[tuple[str, str, str]]
     ) -> None:
-        run_ids = {run_id for run_id, _, _ in params}
         stored = {
-            (row.run_id, row.key): row.value
-            for row in connection.execute(
-                sa.select(schema.params).where(schema.params.c.run_id.in_(run_ids))
+            (run_id, key): value
+            for run in {run_id for run_id, _, _ in params}
+            for run_id, key, value in driver.execute(
+                connection, "SELECT run_id, key, value FROM params WHERE run_id = ?", (run,)
             )
         }
         fresh: dict[tuple[str, str], str] = {}
@@ -106,11 +95,11 @@ class RunQueries(ArtifactQueries):
                     f"it cannot become {value!r}. Log the new value under another name "
                     "or start a new run."
                 )
-        if fresh:
-            connection.execute(
-                schema.params.insert(),
-                [{"run_id": r, "key": k, "value": v} for (r, k), v in fresh.items()],
-            )
+        driver.execute_many(
+            connection,
+            "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)",
+            [(run_id, key, value) for (run_id, key), value in fresh.items()],
+        )
 
     def finish_run(
         self, run_id: str, status: RunStatus, ended_at: float, error: str | None = None
@@ -126,9 +115,10 @@ class RunQueries(ArtifactQueries):
         ended_at: float,
         error: str | None,
     ) -> None:
-        connection.execute(
-            _FINISH,
-            {"run_id": run_id, "status": status.value, "ended_at": ended_at, "error": error},
+        driver.execute(
+            connection,
+            "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
+            (status.value, ended_at, error, run_id),
         )
         self.event(connection, f"run.{status.value}", ("run", run_id), error, at=ended_at)
 
@@ -206,21 +196,16 @@ def _insert_points(connection: sa.Connection, points: Sequence[MetricRow]) -> No
         except Exception as error:  # the driver's own errors: COPY bypasses SQLAlchemy
             raise StoreError(f"Storing {len(rows)} metric points failed: {error}") from None
         return
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * 5)})"
-    connection.exec_driver_sql(statement, rows)
+    driver.execute_many(connection, f"INSERT INTO metrics ({columns}) VALUES (?, ?, ?, ?, ?)", rows)
 
 
-def _latest(points: Sequence[MetricRow]) -> list[dict[str, Any]]:
+def _latest(points: Sequence[MetricRow]) -> list[tuple[Any, ...]]:
     latest: dict[tuple[str, str], MetricRow] = {}
     for point in points:
         known = latest.get((point[0], point[1]))
         if known is None or (point[2], point[4]) >= (known[2], known[4]):
             latest[(point[0], point[1])] = point
-    return [
-        {"run_id": r, "key": k, "step": s, "value": _nan_to_null(v), "ts": t}
-        for r, k, s, v, t in latest.values()
-    ]
+    return [(r, k, s, _nan_to_null(v), t) for r, k, s, v, t in latest.values()]
 
 
 def _grouped(

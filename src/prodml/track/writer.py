@@ -46,7 +46,6 @@ class BatchWriter:
 
     def add_params(self, params: list[Param]) -> None:
         self.params.extend(params)
-        self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop:
