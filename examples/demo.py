@@ -57,6 +57,12 @@ def prepare() -> tuple[prodml.DatasetVersion, prodml.DatasetVersion]:
             rows.to_csv(Path(folder) / f"flights-{month:02d}.csv", index=False)
         files = prodml.log_dataset("flights-raw-export", folder)
         print(f"logged a folder as {files.ref}: {files.num_files} files, {files.num_bytes:,} bytes")
+        restored = Path(folder) / "restored"
+        written = prodml.checkout(files, restored)
+        same = all(
+            (restored / p.name).read_bytes() == p.read_bytes() for p in Path(folder).glob("*.csv")
+        )
+        print(f"checked out {len(written)} files again; byte-identical: {same}")
     return raw_version, clean_version
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ModelVersion",
     "ProdmlError",
     "Run",
+    "checkout",
     "compare_runs",
     "configure",
     "diff_datasets",
@@ -37,6 +38,7 @@ __all__ = [
     "load_table",
     "log_dataset",
     "metric_history",
+    "read_file",
     "start_run",
     "upstream",
 ]
@@ -52,6 +54,7 @@ _HOMES = {
 
 if TYPE_CHECKING:
     from prodml.api import (
+        checkout,
         compare_runs,
         diff_datasets,
         downstream,
@@ -65,6 +68,7 @@ if TYPE_CHECKING:
         load_table,
         log_dataset,
         metric_history,
+        read_file,
         start_run,
         upstream,
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from prodml.client import Client, default_client
+from prodml.data import checkout as checkouts
 from prodml.data import datasets
 from prodml.data.diff import diff_versions
 from prodml.data.files import Progress
@@ -69,6 +72,22 @@ def diff_datasets(
     return diff_versions(
         chosen, datasets.get_dataset(chosen, before), datasets.get_dataset(chosen, after), keys
     )
+
+
+def read_file(ref: str | DatasetVersion, path: str, client: Client | None = None) -> bytes:
+    """The verified bytes of one file of a files-kind dataset version."""
+    chosen = client or default_client()
+    version = ref if isinstance(ref, DatasetVersion) else datasets.get_dataset(chosen, ref)
+    return checkouts.read_file(chosen, version, path)
+
+
+def checkout(
+    ref: str | DatasetVersion, destination: str | os.PathLike[str], client: Client | None = None
+) -> list[Path]:
+    """Restore every file of a files-kind dataset version into an empty folder."""
+    chosen = client or default_client()
+    version = ref if isinstance(ref, DatasetVersion) else datasets.get_dataset(chosen, ref)
+    return checkouts.checkout(chosen, version, Path(destination))
 
 
 def get_run(run_id: str, client: Client | None = None) -> Run:

@@ -14,6 +14,7 @@ import blake3
 import pyarrow as pa
 import pytest
 
+import prodml
 from prodml.client import Client
 from prodml.data.datasets import log_dataset
 from prodml.errors import DataReadError, IntegrityError, NotFoundError
@@ -208,18 +209,24 @@ def test_a_corrupt_dataset_blob_names_the_dataset_that_uses_it(client: Client) -
     assert "dataset d@1" in str(on_path.value)
 
 
-def test_a_missing_file_of_a_folder_dataset_names_the_file(client: Client, tmp_path: Path) -> None:
+def test_a_damaged_pack_of_small_files_names_the_dataset_that_uses_it(
+    client: Client, tmp_path: Path
+) -> None:
     folder = tmp_path / "images"
     (folder / "cats").mkdir(parents=True)
     (folder / "cats" / "tom.png").write_bytes(b"meow")
-    log_dataset(client, "imgs", folder)
-    digest = blake3.blake3(b"meow").hexdigest()
-    client.artifacts.delete(digest)
+    (folder / "dog.png").write_bytes(b"woof")
+    version = log_dataset(client, "imgs", folder)
+    packs = {entry.pack for entry in client.metadata.dataset_files(version.id)}
+    assert len(packs) == 1 and None not in packs
+    pack = packs.pop()
+    assert pack is not None
+    tamper(client.artifacts, pack, b"meow" + b"w00f")
 
-    with pytest.raises(NotFoundError) as raised:
-        client.read_blob(digest)
+    with pytest.raises(IntegrityError) as raised:
+        prodml.read_file(version, "dog.png", client=client)
 
-    assert "file 'cats/tom.png' of dataset imgs@1" in str(raised.value)
+    assert "2 packed files of dataset imgs@1" in str(raised.value)
 
 
 def test_logging_the_same_content_again_repairs_a_damaged_local_blob(tmp_path: Path) -> None:

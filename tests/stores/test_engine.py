@@ -131,3 +131,32 @@ def test_the_cli_reports_an_unreachable_store_in_one_line(prodml_cli: Command) -
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "Error:" in done.stderr and "PRODML_METADATA_URL" in done.stderr
+
+
+def test_a_store_at_an_older_revision_is_upgraded_and_keeps_its_data(metadata_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from prodml.stores import engine as engines
+
+    old = engines.create(metadata_url, busy_timeout=5)
+    config = Config()
+    config.set_main_option("script_location", str(Path(engines.__file__).with_name("migrations")))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql(
+            "INSERT INTO dataset_files (version_id, path, digest, size) "
+            "VALUES ('v1', 'a.txt', 'd1', 3)"
+        )
+    old.dispose()
+
+    store = open_metadata(metadata_url, "tester")
+    try:
+        files = store.dataset_files("v1")
+        with store.read() as connection:
+            revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            assert revision.scalar() == HEAD_REVISION
+    finally:
+        store.close()
+    assert [(f.path, f.digest, f.size, f.pack) for f in files] == [("a.txt", "d1", 3, None)]

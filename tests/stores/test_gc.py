@@ -121,8 +121,8 @@ def test_every_referenced_blob_stays_readable_after_a_collection(
     with pytest.raises(NotFoundError):
         client.read_blob(unused)
     assert prodml.load_table("d@1", client=client).column("x").to_pylist() == [1, 2, 3]
-    files = client.metadata.dataset_files(images.id)
-    assert [client.read_blob(f.digest) for f in files] == [b"meow", b"woof"]
+    assert prodml.read_file(images, "cats/tom.png", client=client) == b"meow"
+    assert prodml.read_file(images, "dog.png", client=client) == b"woof"
     assert client.read_blob(report.digest) == b"<html>report</html>"
     assert prodml.load_model("churn@1", client=client).predict([1, 2]) == [0.5, 0.5]
     assert collect(client.metadata, client.artifacts, delete=False, grace=0).unreferenced == ()

@@ -45,6 +45,13 @@ def log(name: str, path: Path, key: KEY = None) -> None:
     )
 
 
+@app.command("checkout")
+def checkout(ref: str, destination: Path) -> None:
+    """Restore every file of a files-kind version into an empty folder."""
+    written = prodml.checkout(ref, destination)
+    console.print(f"Wrote {len(written)} file(s) of {ref} to {destination}")
+
+
 @app.command("list")
 def list_datasets(name: Annotated[str | None, typer.Argument()] = None, json: JSON = False) -> None:
     """Every dataset version (or every version of NAME)."""

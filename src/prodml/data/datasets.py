@@ -86,7 +86,7 @@ def _store_parquet(client: Client, table: pa.Table) -> str:
 def _log_files(
     client: Client, name: str, path: Path, progress: file_sets.Progress | None
 ) -> DatasetVersion:
-    entries = file_sets.store_files(path, client.artifacts, progress)
+    entries = file_sets.store_files(path, client.artifacts, client.metadata.stored_files, progress)
     version = DatasetVersion(
         id=file_sets.manifest_digest(entries),
         name=name,

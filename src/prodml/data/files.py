@@ -2,7 +2,9 @@
 
 Files are stored one after another: small files cost a few system calls each
 and threads only add lock contention (measured: 2x slower on 5,000 files of
-4 KiB), while a large file is hashed on all cores and copied in the kernel."""
+4 KiB), while a large file is hashed on all cores and copied in the kernel.
+Small files are packed: on this disk creating 20,000 files takes 4-10 s, more
+than reading and hashing them."""
 
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ import blake3
 
 from prodml.domain.dataset import FileEntry
 from prodml.errors import DataReadError, InvalidInputError
-from prodml.stores.blobs import ArtifactStore
+from prodml.stores.blobs import ArtifactStore, hash_bytes
 
 Progress = Callable[[int, int], None]
+Stored = Callable[[list[str]], dict[str, FileEntry]]
+PACK_BELOW = 256 << 10
+PACK_BYTES = 64 << 20
 
 
 def list_files(root: Path) -> list[Path]:
@@ -51,29 +56,90 @@ def _size(path: Path) -> int:
 
 
 def store_files(
-    root: Path, store: ArtifactStore, progress: Progress | None = None
+    root: Path,
+    store: ArtifactStore,
+    stored: Stored,
+    progress: Progress | None = None,
 ) -> list[FileEntry]:
-    """Store each file as a blob; paths are relative to ``root`` (a file keeps its name)."""
+    """Store every file under ``root``; paths are relative to it (a file keeps its name).
+
+    Large files become blobs of their own. Small files of a folder are stored in
+    pack blobs of up to PACK_BYTES: creating one file per 4 KiB costs more than
+    the bytes do. A file already stored by an earlier version is not stored again."""
     files = list_files(root)
     base = root.parent if root.is_file() else root
     total = sum(_size(path) for path in files)
+    packer = _Packer(store, stored)
+    entries: list[FileEntry] = []
     done = 0
-
-    def put(path: Path) -> FileEntry:
-        try:
-            digest, size = store.put_file(path)
-        except (PermissionError, FileNotFoundError) as error:
-            raise _read_error(path, error) from None
-        return FileEntry(path.relative_to(base).as_posix(), digest, size)
-
-    entries = []
     for path in files:
-        entry = put(path)
-        entries.append(entry)
-        done += entry.size
+        name = path.relative_to(base).as_posix()
+        size = _size(path)
+        if size >= PACK_BELOW or root.is_file():
+            entries.append(_put(store, path, name))
+        else:
+            entries.extend(packer.add(name, _read(path)))
+        done += size
         if progress is not None:
             progress(done, total)
-    return entries
+    entries.extend(packer.close())
+    return sorted(entries, key=lambda entry: entry.path)
+
+
+def _put(store: ArtifactStore, path: Path, name: str) -> FileEntry:
+    try:
+        digest, size = store.put_file(path)
+    except (PermissionError, FileNotFoundError) as error:
+        raise _read_error(path, error) from None
+    return FileEntry(name, digest, size)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise _read_error(path, error) from None
+
+
+class _Packer:
+    """Collects small files and writes them as one pack blob per PACK_BYTES."""
+
+    def __init__(self, store: ArtifactStore, stored: Stored) -> None:
+        self.store = store
+        self.stored = stored
+        self.pending: list[tuple[str, str, bytes]] = []
+        self.pending_bytes = 0
+
+    def add(self, name: str, data: bytes) -> list[FileEntry]:
+        self.pending.append((name, hash_bytes(data), data))
+        self.pending_bytes += len(data)
+        return self.close() if self.pending_bytes >= PACK_BYTES else []
+
+    def close(self) -> list[FileEntry]:
+        if not self.pending:
+            return []
+        known = self.stored([digest for _, digest, _ in self.pending])
+        placed: dict[str, tuple[str | None, int | None]] = {
+            digest: (entry.pack, entry.offset) for digest, entry in known.items()
+        }
+        parts: list[bytes] = []
+        offset = 0
+        fresh: list[str] = []
+        for _, digest, data in self.pending:
+            if digest not in placed:
+                placed[digest] = (None, offset)
+                fresh.append(digest)
+                parts.append(data)
+                offset += len(data)
+        pack = self.store.put_bytes(b"".join(parts))[0] if parts else None
+        for digest in fresh:
+            placed[digest] = (pack, placed[digest][1])
+        entries = [
+            FileEntry(name, digest, len(data), *placed[digest])
+            for name, digest, data in self.pending
+        ]
+        self.pending, self.pending_bytes = [], 0
+        return entries
 
 
 def manifest_digest(entries: list[FileEntry]) -> str:

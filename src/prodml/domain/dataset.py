@@ -51,11 +51,14 @@ class DatasetVersion:
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One file of a files-kind dataset version."""
+    """One file of a files-kind dataset version: its own blob, or ``size`` bytes at
+    ``offset`` inside the pack blob ``pack`` (small files are stored together)."""
 
     path: str
     digest: str
     size: int
+    pack: str | None = None
+    offset: int | None = None
 
 
 @dataclass(frozen=True)

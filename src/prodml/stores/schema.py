@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -87,6 +87,8 @@ dataset_files = sa.Table(
     sa.Column("path", sa.Text, primary_key=True),
     sa.Column("digest", sa.String(64), nullable=False, index=True),
     sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("pack", sa.String(64), index=True),
+    sa.Column("pack_offset", sa.BigInteger),
 )
 
 artifacts = sa.Table(

@@ -136,6 +136,7 @@ class ArtifactQueries(LineageQueries):
         queries = (
             sa.select(schema.artifacts.c.digest),
             sa.select(schema.dataset_files.c.digest),
+            sa.select(schema.dataset_files.c.pack).where(schema.dataset_files.c.pack.is_not(None)),
             sa.select(schema.dataset_versions.c.blob).where(
                 schema.dataset_versions.c.blob.is_not(None)
             ),
@@ -164,6 +165,13 @@ class ArtifactQueries(LineageQueries):
                 .where(files.digest == digest)
             ):
                 found.append(f"file {row.path!r} of dataset {row.name}@{row.version}")
+            for row in connection.execute(
+                sa.select(versions.name, versions.version, sa.func.count().label("files"))
+                .join(schema.dataset_versions, versions.id == files.version_id)
+                .where(files.pack == digest)
+                .group_by(versions.name, versions.version)
+            ):
+                found.append(f"{row.files} packed files of dataset {row.name}@{row.version}")
             models = schema.model_versions.c
             for row in connection.execute(
                 sa.select(models.name, models.version).where(models.digest == digest)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion, FileEntry
 from prodml.domain.ids import from_epoch
 from prodml.errors import InvalidInputError, NotFoundError
-from prodml.stores import schema
+from prodml.stores import driver, schema
 from prodml.stores.sql_lineage import LineageQueries
 
 DATASETS_HINT = "List datasets: prodml datasets list"
@@ -63,12 +63,11 @@ class DatasetQueries(LineageQueries):
             sa.select(sa.literal(1)).where(schema.dataset_files.c.version_id == digest).limit(1)
         ).first()
         if known is None:
-            connection.execute(
-                schema.dataset_files.insert(),
-                [
-                    {"version_id": digest, "path": f.path, "digest": f.digest, "size": f.size}
-                    for f in files
-                ],
+            driver.execute_many(
+                connection,
+                "INSERT INTO dataset_files (version_id, path, digest, size, pack, pack_offset)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(digest, f.path, f.digest, f.size, f.pack, f.offset) for f in files],
             )
 
     def get_dataset_version(self, name: str, version: str | None = None) -> DatasetVersion:
@@ -122,9 +121,24 @@ class DatasetQueries(LineageQueries):
 
     def dataset_files(self, digest: str) -> list[FileEntry]:
         files = schema.dataset_files.c
-        query = sa.select(files.path, files.digest, files.size).where(files.version_id == digest)
+        query = sa.select(
+            files.path, files.digest, files.size, files.pack, files.pack_offset
+        ).where(files.version_id == digest)
         with self.read() as connection:
             return [FileEntry(*row) for row in connection.execute(query.order_by(files.path))]
+
+    def stored_files(self, digests: list[str]) -> dict[str, FileEntry]:
+        """Where files with these digests are already stored (by any dataset version)."""
+        files = schema.dataset_files.c
+        found: dict[str, FileEntry] = {}
+        with self.read() as connection:
+            for start in range(0, len(digests), 500):
+                query = sa.select(
+                    files.path, files.digest, files.size, files.pack, files.pack_offset
+                ).where(files.digest.in_(digests[start : start + 500]))
+                for row in connection.execute(query):
+                    found[row.digest] = FileEntry(*row)
+        return found
 
 
 def _row(version: DatasetVersion, blob: str | None) -> dict[str, Any]:
