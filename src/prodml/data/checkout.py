@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from prodml.client import Client
 from prodml.domain.dataset import DatasetKind, DatasetVersion, FileEntry
 from prodml.errors import InvalidInputError, NotFoundError
-from prodml.stores.blobs import hash_bytes, integrity_error
+from prodml.stores.blobs import verified
 
 
 def _files(client: Client, version: DatasetVersion) -> list[FileEntry]:
@@ -27,10 +27,7 @@ def _content(client: Client, entry: FileEntry, packs: dict[str, bytes]) -> bytes
         packs.clear()  # keep one pack in memory at a time
         packs[entry.pack] = client.read_blob(entry.pack)
     start = entry.offset or 0
-    data = packs[entry.pack][start : start + entry.size]
-    if hash_bytes(data) != entry.digest:
-        raise integrity_error(entry.digest, hash_bytes(data))
-    return data
+    return verified(entry.digest, packs[entry.pack][start : start + entry.size])
 
 
 def read_file(client: Client, version: DatasetVersion, path: str) -> bytes:

@@ -73,6 +73,14 @@ def ensure_unchanged(path: Path, before: os.stat_result) -> None:
         )
 
 
+def verified(digest: str, data: bytes) -> bytes:
+    """``data`` if it hashes to ``digest``; else an IntegrityError naming both."""
+    actual = hash_bytes(data)
+    if actual != digest:
+        raise integrity_error(digest, actual)
+    return data
+
+
 def integrity_error(digest: str, actual: str) -> IntegrityError:
     return IntegrityError(
         f"Blob {digest} is corrupt: its bytes now hash to {actual}. "
@@ -169,10 +177,7 @@ class LocalArtifactStore:
             data = self._path(digest).read_bytes()
         except FileNotFoundError:
             raise missing_error(digest) from None
-        actual = hash_bytes(data)
-        if actual != digest:
-            raise integrity_error(digest, actual)
-        return data
+        return verified(digest, data)
 
     def local_path(self, digest: str) -> Path:
         path = self._path(digest)

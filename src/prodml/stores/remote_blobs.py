@@ -13,8 +13,8 @@ from prodml.stores.blobs import (
     ensure_unchanged,
     hash_bytes,
     hash_file,
-    integrity_error,
     missing_error,
+    verified,
 )
 
 
@@ -66,10 +66,7 @@ class FsspecArtifactStore:
             data = bytes(self.fs.cat_file(self._path(digest)))
         except FileNotFoundError:
             raise missing_error(digest) from None
-        actual = hash_bytes(data)
-        if actual != digest:
-            raise integrity_error(digest, actual)
-        return data
+        return verified(digest, data)
 
     def local_path(self, digest: str) -> Path:
         cached = self._cache / digest

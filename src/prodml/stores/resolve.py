@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from prodml.errors import InvalidInputError, NotFoundError
@@ -31,3 +33,29 @@ def by_prefix(
             f"Id {prefix!r} matches several {what}s ({listed}); give more characters."
         )
     return matches[0]
+
+
+def one_version(
+    connection: sa.Connection, table: sa.Table, name: str, version: str | None, missing: str
+) -> Any:
+    """The row of ``name@version`` where version is a number (under 6 digits),
+    ``latest`` (or None), or a prefix of the id; ``missing`` is the not-found
+    message's next step."""
+    columns = table.c
+    query = sa.select(table).where(columns.name == name)
+    if version is None or version == "latest":
+        query = query.order_by(columns.version.desc()).limit(1)
+    elif version.isdigit() and len(version) < 6:
+        query = query.where(columns.version == int(version))
+    else:
+        prefix = columns.id.startswith(version.lower(), autoescape=True)
+        query = query.where(prefix).order_by(columns.version)
+    rows = connection.execute(query).all()
+    if not rows:
+        raise NotFoundError(f"No version {name}@{version or 'latest'} in this store. {missing}")
+    if len(rows) > 1:
+        listed = ", ".join(f"{name}@{row.version}" for row in rows)
+        raise InvalidInputError(
+            f"{name}@{version} matches several versions ({listed}); give more characters."
+        )
+    return rows[0]

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.ids import from_epoch, new_id
-from prodml.errors import InvalidInputError, NotFoundError
+from prodml.errors import NotFoundError
 from prodml.stores import schema
+from prodml.stores.resolve import one_version
 from prodml.stores.sql_lineage import LineageQueries
 
 
@@ -100,28 +101,15 @@ class ArtifactQueries(LineageQueries):
         return self.get_model_version(model.name, str(version))
 
     def get_model_version(self, name: str, version: str | None = None) -> ModelVersion:
-        columns = schema.model_versions.c
-        query = sa.select(schema.model_versions).where(columns.name == name)
-        if version is None or version == "latest":
-            query = query.order_by(columns.version.desc()).limit(1)
-        elif version.isdigit():
-            query = query.where(columns.version == int(version))
-        else:
-            prefix = columns.id.startswith(version.lower(), autoescape=True)
-            query = query.where(prefix).order_by(columns.version)
         with self.read() as connection:
-            rows = connection.execute(query).all()
-        if not rows:
-            raise NotFoundError(
-                f"No model version {name}@{version or 'latest'} in this store. "
-                f"Log one with run.log_model(model, {name!r})."
+            row = one_version(
+                connection,
+                schema.model_versions,
+                name,
+                version,
+                f"Log one with run.log_model(model, {name!r}).",
             )
-        if len(rows) > 1:
-            listed = ", ".join(f"{name}@{row.version}" for row in rows)
-            raise InvalidInputError(
-                f"{name}@{version} matches several versions ({listed}); give more characters."
-            )
-        return _model(rows[0])
+        return _model(row)
 
     def get_model_by_id(self, model_id: str) -> ModelVersion:
         query = sa.select(schema.model_versions).where(schema.model_versions.c.id == model_id)

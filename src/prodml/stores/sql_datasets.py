@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion, FileEntry
 from prodml.domain.ids import from_epoch
-from prodml.errors import InvalidInputError, NotFoundError
 from prodml.stores import driver, schema
+from prodml.stores.resolve import one_version
 from prodml.stores.sql_lineage import LineageQueries
 
 DATASETS_HINT = "List datasets: prodml datasets list"
@@ -72,26 +72,9 @@ class DatasetQueries(LineageQueries):
 
     def get_dataset_version(self, name: str, version: str | None = None) -> DatasetVersion:
         """``version`` is a number, ``latest`` (or None), or a digest prefix."""
-        columns = schema.dataset_versions.c
-        query = sa.select(schema.dataset_versions).where(columns.name == name)
-        if version is None or version == "latest":
-            query = query.order_by(columns.version.desc()).limit(1)
-        elif version.isdigit() and len(version) < 6:
-            query = query.where(columns.version == int(version))
-        else:
-            prefix = columns.id.startswith(version.lower(), autoescape=True)
-            query = query.where(prefix).order_by(columns.version)
         with self.read() as connection:
-            rows = connection.execute(query).all()
-        if not rows:
-            raise NotFoundError(f"No dataset version {name}@{version or 'latest'}. {DATASETS_HINT}")
-        if len(rows) > 1:
-            listed = ", ".join(f"{name}@{row.version}" for row in rows)
-            raise InvalidInputError(
-                f"{name}@{version} matches several versions ({listed}); "
-                "give more characters of the digest."
-            )
-        return _version(rows[0])
+            row = one_version(connection, schema.dataset_versions, name, version, DATASETS_HINT)
+        return _version(row)
 
     def dataset_versions_by_digest(self, digest_prefix: str) -> list[DatasetVersion]:
         columns = schema.dataset_versions.c
