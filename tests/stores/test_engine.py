@@ -160,3 +160,14 @@ def test_a_store_at_an_older_revision_is_upgraded_and_keeps_its_data(metadata_ur
     finally:
         store.close()
     assert [(f.path, f.digest, f.size, f.pack) for f in files] == [("a.txt", "d1", 3, None)]
+
+
+def test_the_event_log_refuses_updates_and_deletes(client: Client) -> None:
+    client.metadata.record_event("note", ("store", "metadata"), "kept forever")
+    for statement in ("UPDATE events SET reason = 'rewritten'", "DELETE FROM events"):
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="append-only"),
+            client.metadata.engine.begin() as connection,
+        ):
+            connection.exec_driver_sql(statement)
+    assert [e.reason for e in client.metadata.list_events()] == ["kept forever"]
