@@ -110,8 +110,9 @@ def compare(left: str, right: str, json: JSON = False) -> None:
     ):
         console.print(_rows(title, rows) if rows else f"{title}: same")
     code = result.code
-    console.print(
-        f"code: A {code.left_commit or '-'} {code.left_diff} | "
-        f"B {code.right_commit or '-'} {code.right_diff}"
-    )
+    if code.same:
+        console.print(f"code: same (commit {(code.left_commit or '-')[:12]}, {code.left_diff})")
+    else:
+        console.print(f"code: A commit {(code.left_commit or '-')[:12]}, {code.left_diff}")
+        console.print(f"      B commit {(code.right_commit or '-')[:12]}, {code.right_diff}")
     console.print(_rows("metrics", result.metrics, delta=True))
