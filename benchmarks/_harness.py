@@ -95,6 +95,35 @@ def import_seconds(
     return loaded - empty
 
 
+def load_warning(seconds: float = 2.0) -> str | None:
+    """A warning when other work is running: these figures need an otherwise idle machine.
+
+    Samples the CPU time spent outside the idle task over ``seconds`` (Linux
+    /proc/stat); elsewhere falls back to the 1-minute load average."""
+    cpus = os.cpu_count() or 1
+    try:
+        before = _cpu_times()
+        time.sleep(seconds)
+        after = _cpu_times()
+    except OSError:
+        busy = os.getloadavg()[0]
+    else:
+        total = sum(after) - sum(before)
+        idle = (after[3] + after[4]) - (before[3] + before[4])
+        busy = cpus * (1 - idle / total) if total else 0.0
+    if busy < 0.3:
+        return None
+    return (
+        f"warning: other processes keep {busy:.1f} of {cpus} CPUs busy;"
+        " the figures will be skewed. Run on an idle machine."
+    )
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat") as stat:
+        return [int(field) for field in stat.readline().split()[1:]]
+
+
 @dataclass(frozen=True)
 class Row:
     figure: str

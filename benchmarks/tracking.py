@@ -38,6 +38,7 @@ from _harness import (
     fmt_seconds,
     import_seconds,
     last_json_line,
+    load_warning,
     print_table,
     prodml_env,
     ratio,
@@ -160,7 +161,7 @@ class Counts:
     mlflow_runs: int
 
 
-FULL = Counts(prodml_values=200_000, mlflow_values=300, prodml_runs=500, mlflow_runs=30)
+FULL = Counts(prodml_values=200_000, mlflow_values=1_000, prodml_runs=500, mlflow_runs=50)
 QUICK = Counts(prodml_values=20_000, mlflow_values=100, prodml_runs=100, mlflow_runs=10)
 
 
@@ -327,6 +328,8 @@ def main(argv: list[str]) -> int:
         f" {platform.python_version()}, {platform.platform()}"
         + (" (quick)" if options.quick else "")
     )
+    if warning := load_warning():
+        print(warning)
     mlflow: Figures | None = None
     prodml: Figures | None = None
     if options.only != "prodml":

@@ -42,7 +42,7 @@ from typing import Any
 
 import blake3
 from _anchor import Anchor, AnchorError, ensure_anchor
-from _harness import REPO, BenchmarkError, print_table, run_prodml_python
+from _harness import REPO, BenchmarkError, load_warning, print_table, run_prodml_python
 
 CHUNK = 8 * 1024 * 1024
 DVC_RATIO_GOAL = 5.0
@@ -318,6 +318,8 @@ def main(argv: list[str]) -> int:
         + (" (quick)" if options.quick else "")
         + f", median of {repeats}"
     )
+    if warning := load_warning():
+        print(warning)
     anchor = ensure_anchor("dvc") if "dvc" in wanted else None
     root = Path(tempfile.mkdtemp(prefix="prodml-bench-versioning-", dir=REPO.parent))
     timings = Timings(floor={}, dvc={}, prodml={})
