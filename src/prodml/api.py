@@ -6,15 +6,10 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client, default_client
-from prodml.data import checkout as checkouts
-from prodml.data import datasets
-from prodml.data.diff import diff_versions
-from prodml.data.files import Progress
+from prodml.data.refs import get_dataset as _get_dataset
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.dataset import DatasetDiff, DatasetVersion
 from prodml.domain.ids import split_ref
@@ -26,6 +21,11 @@ from prodml.track.compare import RunComparison
 from prodml.track.compare import compare_runs as _compare
 from prodml.track.run import ActiveRun
 from prodml.track.start import start_run as _start_run
+
+if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
+    import pyarrow as pa
+
+    from prodml.data.files import Progress
 
 
 def start_run(
@@ -47,11 +47,14 @@ def log_dataset(
     client: Client | None = None,
 ) -> DatasetVersion:
     """Version a table (pandas, polars, Arrow, Parquet, CSV) or a file or folder."""
+    from prodml.data import datasets
+
     return datasets.log_dataset(client or default_client(), name, data, key, progress)
 
 
 def get_dataset(ref: str, client: Client | None = None) -> DatasetVersion:
-    return datasets.get_dataset(client or default_client(), ref)
+    """``NAME``, ``NAME@3``, ``NAME@latest`` or ``NAME@<digest prefix>``."""
+    return _get_dataset(client or default_client(), ref)
 
 
 def list_datasets(name: str | None = None, client: Client | None = None) -> list[DatasetVersion]:
@@ -59,25 +62,29 @@ def list_datasets(name: str | None = None, client: Client | None = None) -> list
 
 
 def load_table(ref: str | DatasetVersion, client: Client | None = None) -> pa.Table:
+    from prodml.data import datasets
+
     chosen = client or default_client()
-    version = ref if isinstance(ref, DatasetVersion) else datasets.get_dataset(chosen, ref)
+    version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
     return datasets.load_table(chosen, version)
 
 
 def diff_datasets(
     before: str, after: str, key: str | list[str] | None = None, client: Client | None = None
 ) -> DatasetDiff:
+    from prodml.data.diff import diff_versions
+
     chosen = client or default_client()
     keys = (key,) if isinstance(key, str) else tuple(key or ())
-    return diff_versions(
-        chosen, datasets.get_dataset(chosen, before), datasets.get_dataset(chosen, after), keys
-    )
+    return diff_versions(chosen, _get_dataset(chosen, before), _get_dataset(chosen, after), keys)
 
 
 def read_file(ref: str | DatasetVersion, path: str, client: Client | None = None) -> bytes:
     """The verified bytes of one file of a files-kind dataset version."""
+    from prodml.data import checkout as checkouts
+
     chosen = client or default_client()
-    version = ref if isinstance(ref, DatasetVersion) else datasets.get_dataset(chosen, ref)
+    version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
     return checkouts.read_file(chosen, version, path)
 
 
@@ -85,8 +92,10 @@ def checkout(
     ref: str | DatasetVersion, destination: str | os.PathLike[str], client: Client | None = None
 ) -> list[Path]:
     """Restore every file of a files-kind dataset version into an empty folder."""
+    from prodml.data import checkout as checkouts
+
     chosen = client or default_client()
-    version = ref if isinstance(ref, DatasetVersion) else datasets.get_dataset(chosen, ref)
+    version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
     return checkouts.checkout(chosen, version, Path(destination))
 
 

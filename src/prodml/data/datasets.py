@@ -13,7 +13,7 @@ from prodml.client import Client
 from prodml.data import files as file_sets
 from prodml.data import tables
 from prodml.domain.dataset import DatasetKind, DatasetVersion
-from prodml.domain.ids import split_ref, utcnow
+from prodml.domain.ids import utcnow
 from prodml.errors import DataReadError, InvalidInputError, NotFoundError
 from prodml.names import check_name
 
@@ -101,23 +101,6 @@ def _log_files(
     )
     stored, _ = client.metadata.add_dataset_version(version, None, entries)
     return stored
-
-
-def get_dataset(client: Client, ref: str) -> DatasetVersion:
-    """``NAME``, ``NAME@3``, ``NAME@latest`` or ``NAME@<digest prefix>``."""
-    name, version = split_ref(ref)
-    return client.metadata.get_dataset_version(name, version)
-
-
-def resolve_input(client: Client, item: DatasetVersion | str) -> DatasetVersion:
-    if isinstance(item, DatasetVersion):
-        return item
-    if isinstance(item, str):
-        return get_dataset(client, item)
-    raise InvalidInputError(
-        f"Run input {item!r} is not a dataset version. Pass the value log_dataset "
-        "returned or a reference such as 'flights@2'."
-    )
 
 
 def load_table(client: Client, version: DatasetVersion) -> pa.Table:

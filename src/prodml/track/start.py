@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prodml.client import Client
-from prodml.data.datasets import resolve_input
+from prodml.data.refs import resolve_input
 from prodml.domain.artifact import Artifact
 from prodml.domain.dataset import DatasetVersion
 from prodml.domain.ids import new_id, utcnow

@@ -1,0 +1,25 @@
+"""Resolving dataset references (``NAME@VERSION``) without loading table libraries."""
+
+from __future__ import annotations
+
+from prodml.client import Client
+from prodml.domain.dataset import DatasetVersion
+from prodml.domain.ids import split_ref
+from prodml.errors import InvalidInputError
+
+
+def get_dataset(client: Client, ref: str) -> DatasetVersion:
+    """``NAME``, ``NAME@3``, ``NAME@latest`` or ``NAME@<digest prefix>``."""
+    name, version = split_ref(ref)
+    return client.metadata.get_dataset_version(name, version)
+
+
+def resolve_input(client: Client, item: DatasetVersion | str) -> DatasetVersion:
+    if isinstance(item, DatasetVersion):
+        return item
+    if isinstance(item, str):
+        return get_dataset(client, item)
+    raise InvalidInputError(
+        f"Run input {item!r} is not a dataset version. Pass the value log_dataset "
+        "returned or a reference such as 'flights@2'."
+    )
