@@ -50,7 +50,7 @@ def test_a_hard_kill_loses_nothing_older_than_the_flush_interval(tmp_path: Path)
         "import sys, time, prodml\n"
         "run = prodml.start_run('killed')\n"
         "for step in range(20000): run.log_metric('loss', 0.5, step=step)\n"
-        "time.sleep(0.6)\n"  # three flush intervals of 0.2 s
+        "time.sleep(1.0)\n"  # five flush intervals of 0.2 s
         "print(run.id, flush=True)\n"
         "time.sleep(60)\n"
     )
