@@ -15,7 +15,7 @@ import prodml
 from prodml.cli.output import console, emit_json, number, when
 from prodml.client import default_client
 
-app = typer.Typer(help="Dataset versions: log, list, show, diff.", no_args_is_help=True)
+app = typer.Typer(help="Dataset versions: log, list, show, diff, checkout.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 KEY = Annotated[list[str] | None, typer.Option("--key", "-k", help="Key column (repeatable).")]
 
