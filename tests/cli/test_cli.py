@@ -216,6 +216,8 @@ def test_runs_show_gives_the_whole_run(store: Store) -> None:
     assert run["params"] == {"trees": "100"}
     assert run["inputs"] == [store.ids["first"]]
     assert [a["name"] for a in shown["artifacts"]] == ["eval.csv"]
+    assert "model: delay-model@1" in out
+    assert [(m["name"], m["version"]) for m in shown["models"]] == [("delay-model", 1)]
 
 
 def test_runs_compare_shows_the_differences(store: Store) -> None:

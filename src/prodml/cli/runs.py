@@ -55,8 +55,9 @@ def show(run_id: str, json: JSON = False) -> None:
     run = prodml.get_run(run_id)
     client = default_client()
     artifacts = client.metadata.list_artifacts("run", run.id)
+    models = client.metadata.models_of_run(run.id)
     if json:
-        emit_json({"run": run, "artifacts": artifacts})
+        emit_json({"run": run, "artifacts": artifacts, "models": models})
         return
     console.print(
         Text.assemble((f"Run {run.id}", "bold"), f"  {run.experiment}  [{run.status.value}]")
@@ -82,6 +83,8 @@ def show(run_id: str, json: JSON = False) -> None:
     for digest in run.inputs:
         names = ", ".join(v.ref for v in client.metadata.dataset_versions_by_digest(digest))
         console.print(f"  input: {names} [{digest[:12]}]")
+    for model in models:
+        console.print(f"  model: {model.ref} ({model.flavor})")
     for artifact in artifacts:
         console.print(f"  artifact: {artifact.name} ({artifact.size:,} bytes) {artifact.id[:12]}")
 

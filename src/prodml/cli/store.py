@@ -72,10 +72,12 @@ def events(
         emit_json(found)
         return
     for event in found:
+        details = event.details
+        named = f" {details['name']}@{details['version']}" if "version" in details else ""
         reason = f" - {event.reason}" if event.reason else ""
         console.print(
             f"{when(event.at)}  {event.actor}  {event.action} "
-            f"{event.subject_kind} {event.subject_id[:12]}{reason}"
+            f"{event.subject_kind} {event.subject_id[:12]}{named}{reason}"
         )
 
 

@@ -111,6 +111,16 @@ class ArtifactQueries(LineageQueries):
             )
         return _model(row)
 
+    def models_of_run(self, run_id: str) -> list[ModelVersion]:
+        columns = schema.model_versions.c
+        query = (
+            sa.select(schema.model_versions)
+            .where(columns.run_id == run_id)
+            .order_by(columns.name, columns.version)
+        )
+        with self.read() as connection:
+            return [_model(row) for row in connection.execute(query)]
+
     def get_model_by_id(self, model_id: str) -> ModelVersion:
         query = sa.select(schema.model_versions).where(schema.model_versions.c.id == model_id)
         with self.read() as connection:
