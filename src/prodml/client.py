@@ -7,7 +7,9 @@ that works with two stores makes a :class:`Client` for each.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ class Client:
         self._artifacts: ArtifactStore | None = None
         self._writer: Any = None
         self._lock = threading.Lock()
+        _clients.add(self)
 
     @property
     def home(self) -> Path:
@@ -83,6 +86,16 @@ class Client:
             self._metadata = None
 
 
+def _after_fork_in_child() -> None:
+    """A forked child gets a writer and connections of its own on first use."""
+    for client in list(_clients):
+        client._writer = None
+        if client._metadata is not None:
+            client._metadata.engine.dispose(close=False)
+
+
+_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+os.register_at_fork(after_in_child=_after_fork_in_child)
 _default: Client | None = None
 _default_lock = threading.Lock()
 

@@ -12,7 +12,8 @@ Every error names the ids involved and the next step a user can take::
     │   ├── StoreVersionError     a store written by a newer prodml
     │   ├── StoreBusyError        the store stayed locked past the busy timeout
     │   └── IntegrityError        a blob whose bytes no longer match its digest
-    └── RunStateError             an operation that a run's state does not allow
+    ├── RunStateError             an operation that a run's state does not allow
+    └── RowsRefusedError          buffered rows the database refused (others were stored)
 
 The CLI prints ``str(error)`` and exits with code 1; HTTP layers map each class
 to one status code.
@@ -65,3 +66,7 @@ class IntegrityError(StoreError):
 
 class RunStateError(ProdmlError):
     """An operation that the run's current state does not allow."""
+
+
+class RowsRefusedError(ProdmlError):
+    """Buffered rows of one run that the database refused; other runs' rows were stored."""

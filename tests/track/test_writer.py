@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,7 +14,12 @@ import pytest
 
 import prodml
 from prodml.client import Client
-from prodml.errors import ParamConflictError
+from prodml.errors import (
+    InvalidInputError,
+    ParamConflictError,
+    RowsRefusedError,
+    StoreBusyError,
+)
 
 
 def test_a_param_set_elsewhere_is_reported_and_the_metrics_of_its_batch_are_kept(
@@ -66,3 +72,86 @@ def test_a_hard_kill_loses_nothing_older_than_the_flush_interval(tmp_path: Path)
         assert reader.metadata.get_run(run_id).status.value == "running"
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("name", ["acc\udc80", "a\x00b", "", "x" * 256])
+def test_a_name_no_store_can_hold_is_refused_when_logged(client: Client, name: str) -> None:
+    with prodml.start_run("names", client=client) as run:
+        with pytest.raises(InvalidInputError, match="UTF-8 without NUL"):
+            run.log_metric(name, 1.0)
+        with pytest.raises(InvalidInputError, match="UTF-8 without NUL"):
+            run.log_param(name, 1)
+        run.log_metric("fine", 1.0)
+    assert client.metadata.get_run(run.id).metrics == {"fine": 1.0}
+
+
+def test_rows_the_database_refuses_cost_no_other_run_its_points(client: Client) -> None:
+    run = prodml.start_run("innocent", client=client)
+    for step in range(100):
+        run.log_metric("loss", float(step))
+    client.writer.add_point(("no-such-run", "loss", 0, 1.0, time.time()))
+    with pytest.raises(RowsRefusedError, match="no-such-run"):
+        run.flush()
+    run.end()
+    assert client.metadata.count_metric_points(run.id) == 100
+    assert client.metadata.get_run(run.id).status.value == "finished"
+
+
+def test_an_end_that_failed_can_be_retried(tmp_path: Path) -> None:
+    client = Client(home=str(tmp_path / ".prodml"), busy_timeout=0.2, flush_interval=60)
+    try:
+        run = prodml.start_run("busy", client=client)
+        run.log_metric("loss", 0.5)
+        blocker = sqlite3.connect(tmp_path / ".prodml" / "prodml.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreBusyError, match="Retry"):
+            run.end()
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        run.end()
+        stored = client.metadata.get_run(run.id)
+        assert (stored.status.value, stored.metrics) == ("finished", {"loss": 0.5})
+    finally:
+        client.close()
+
+
+def test_a_forked_worker_cannot_log_to_its_parents_run_or_store_its_points_twice(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import os, sys, prodml\n"
+        "from prodml.errors import RunStateError\n"
+        "with prodml.start_run('parent') as run:\n"
+        "    for step in range(50): run.log_metric('loss', float(step))\n"
+        "    child = os.fork()\n"
+        "    if child == 0:\n"
+        "        try:\n"
+        "            run.log_metric('loss', 99.0)\n"
+        "        except RunStateError:\n"
+        "            sys.exit(0)\n"  # a normal exit: the exit handlers run in the worker
+        "        sys.exit(1)\n"
+        "    _, status = os.waitpid(child, 0)\n"
+        "    assert os.waitstatus_to_exitcode(status) == 0, 'the worker was not refused'\n"
+        "    run.log_metric('loss', 50.0)\n"
+        "print(run.id)\n"
+    )
+    env = {**os.environ, "PRODML_HOME": str(tmp_path / ".prodml")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    reader = Client(home=str(tmp_path / ".prodml"))
+    try:
+        assert reader.metadata.count_metric_points(result.stdout.strip()) == 51
+    finally:
+        reader.close()
+
+
+def test_numpy_scalars_are_params_like_the_numbers_they_hold(client: Client) -> None:
+    import numpy as np
+
+    with prodml.start_run("numpy", client=client) as run:
+        run.log_param("lr", 0.5)
+        run.log_param("lr", np.float64(0.5))
+        run.log_param("depth", np.int64(6))
+    assert client.metadata.get_run(run.id).params == {"lr": "0.5", "depth": "6"}

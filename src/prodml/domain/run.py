@@ -49,6 +49,8 @@ class MetricPoint:
 
 def param_text(value: object) -> str:
     """The stored text of a param value: the same value always gives the same text."""
+    if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # a numpy scalar reads as the Python number it holds
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, float) and value.is_integer() and not math.isinf(value):

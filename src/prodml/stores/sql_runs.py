@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from prodml.domain.artifact import Artifact
 from prodml.domain.ids import from_epoch
 from prodml.domain.run import MetricPoint, Run, RunStatus
-from prodml.errors import ParamConflictError, StoreError
+from prodml.errors import ParamConflictError, RowsRefusedError, StoreError
 from prodml.stores import driver, schema
 from prodml.stores.resolve import by_prefix
 from prodml.stores.sql_artifacts import ArtifactQueries
@@ -194,7 +194,12 @@ def _insert_points(connection: sa.Connection, points: Sequence[MetricRow]) -> No
                 for row in rows:
                     copy.write_row(row)
         except Exception as error:  # the driver's own errors: COPY bypasses SQLAlchemy
-            raise StoreError(f"Storing {len(rows)} metric points failed: {error}") from None
+            kinds = {kind.__name__ for kind in type(error).__mro__}
+            if kinds & {"OperationalError", "InterfaceError"}:  # worth retrying
+                raise StoreError(f"Storing {len(rows)} metric points failed: {error}") from None
+            raise RowsRefusedError(
+                f"The store refused {len(rows)} metric points: {error}"
+            ) from None
         return
     driver.execute_many(connection, f"INSERT INTO metrics ({columns}) VALUES (?, ?, ?, ?, ?)", rows)
 

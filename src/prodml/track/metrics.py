@@ -9,17 +9,33 @@ from prodml.errors import InvalidInputError, MetricValueError
 MAX_KEY = 255  # the width of metric and param names in the store
 
 
-def as_metric(key: Any, value: Any, run_id: str) -> float:
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+def storable_text(text: str) -> bool:
+    """Text every store accepts: valid UTF-8 (no lone surrogates) and no NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_key(key: Any, what: str, run_id: str) -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY or not storable_text(key):
         raise InvalidInputError(
-            f"Metric name {key!r} of run {run_id[:12]} must be a string of 1 to "
-            f"{MAX_KEY} characters."
+            f"{what.capitalize()} name {key!r} of run {run_id[:12]} must be text of 1 to "
+            f"{MAX_KEY} characters, valid UTF-8 without NUL."
         )
+    return key
+
+
+def as_metric(key: Any, value: Any, run_id: str) -> float:
+    check_key(key, "metric", run_id)
     if isinstance(value, bool | str | bytes) or value is None:
         raise MetricValueError(_message(key, value, run_id))
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise MetricValueError(_message(key, value, run_id)) from None
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import atexit
 import mimetypes
+import os
 import sys
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -32,9 +32,9 @@ from prodml.errors import (
 )
 from prodml.names import check_name
 from prodml.track import model as models
-from prodml.track.metrics import MAX_KEY, as_metric
+from prodml.track.metrics import as_metric, check_key, storable_text
 
-_open_runs: weakref.WeakSet[ActiveRun] = weakref.WeakSet()
+_open_runs: set[ActiveRun] = set()  # ended at exit if their owner never ends them
 MAX_STEP = 2**63 - 1
 
 
@@ -47,6 +47,8 @@ class ActiveRun:
         self._params: dict[str, str] = {}
         self._next_step: dict[str, int] = {}
         self._open = True
+        self._ended = False
+        self._forked = False
         self._lock = threading.Lock()
         _open_runs.add(self)
 
@@ -69,6 +71,12 @@ class ActiveRun:
             self.end(RunStatus.FAILED, text)
 
     def _check_open(self) -> None:
+        if self._forked:
+            raise RunStateError(
+                f"Run {self.id[:12]} belongs to the process that started it; a forked "
+                "worker cannot log to it. Return results to the parent and log them there, "
+                "or start a run in the worker with prodml.start_run(...)."
+            )
         if not self._open:
             raise RunStateError(
                 f"Run {self.id[:12]} has ended; nothing more can be logged to it. "
@@ -100,11 +108,13 @@ class ActiveRun:
         self._check_open()
         fresh: dict[str, str] = {}
         for key, value in params.items():
-            if not isinstance(key, str) or not key or len(key) > MAX_KEY:
-                raise InvalidInputError(
-                    f"Param name {key!r} must be a string of 1 to {MAX_KEY} characters."
-                )
+            check_key(key, "param", self.id)
             text = param_text(value)
+            if not storable_text(text):
+                raise InvalidInputError(
+                    f"Param {key!r} of run {self.id[:12]} has a value with NUL or invalid "
+                    "UTF-8; store such data as an artifact."
+                )
             previous = self._params.get(key, fresh.get(key))
             if previous is not None and previous != text:
                 raise ParamConflictError(
@@ -170,12 +180,11 @@ class ActiveRun:
 
     def end(self, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
         with self._lock:
-            if not self._open:
+            if self._ended or self._forked:
                 return
-            self._open = False
-        try:
+            self._open = False  # nothing more is logged, even if the write below fails
             self._writer.finish((self.id, status, time.time(), error))
-        finally:
+            self._ended = True  # only now: a failed end can be retried
             _open_runs.discard(self)
 
 
@@ -200,6 +209,15 @@ def end_open_runs(
             run.end()
         else:
             run.end(RunStatus.FAILED, text)
+
+
+def _after_fork_in_child() -> None:
+    for run in _open_runs:
+        run._forked, run._open = True, False
+    _open_runs.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

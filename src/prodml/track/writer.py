@@ -9,11 +9,12 @@ a run, and at interpreter exit). Between them, at most one flush interval
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import weakref
 from collections import deque
 
-from prodml.errors import ParamConflictError, StoreError
+from prodml.errors import ProdmlError, RowsRefusedError, StoreError
 from prodml.stores.metadata import MetadataStore
 from prodml.stores.sql_runs import Finish
 
@@ -73,23 +74,40 @@ class BatchWriter:
                     self.params.extendleft(reversed(params))
                     self.points.extendleft(reversed(points))
                     raise
-                except ParamConflictError:
+                except Exception:  # one run's bad rows must not cost the others theirs
                     self._write_apart(params, points, finish if last else None)
                 if last:
                     return
 
     def _write_apart(self, params: list[Param], points: list[Point], finish: Finish | None) -> None:
-        """A param another process set differently must not cost the metrics of its
-        batch: store the points, then each param alone, and report the conflict."""
-        self.store.write_batch([], points, finish)
-        conflict: ParamConflictError | None = None
-        for param in params:
+        """Write each run's rows on their own, so that one run's bad rows (a param that
+        another process set differently, a value the database refuses) cost no other
+        run anything; within a run the points go first, then each param alone. Rows
+        the database refuses are reported at the next flush, not retried forever."""
+        runs = dict.fromkeys([p[0] for p in points] + [p[0] for p in params])
+        if finish is not None:
+            runs[finish[0]] = None
+        failure: Exception | None = None
+        for run_id in runs:
+            own_finish = finish if finish is not None and finish[0] == run_id else None
+            own_points = [point for point in points if point[0] == run_id]
             try:
-                self.store.write_batch([param], [])
-            except ParamConflictError as error:
-                conflict = conflict or error
-        if conflict is not None:
-            raise conflict
+                self.store.write_batch([], own_points, own_finish)
+            except StoreError:
+                self.points.extendleft(reversed(own_points))
+                raise
+            except Exception as error:
+                failure = failure or _lost(run_id, len(own_points), error)
+            for param in (param for param in params if param[0] == run_id):
+                try:
+                    self.store.write_batch([param], [])
+                except StoreError:
+                    self.params.appendleft(param)
+                    raise
+                except Exception as error:
+                    failure = failure or error
+        if failure is not None:
+            raise failure
 
     def finish(self, finish: Finish) -> None:
         """Store everything queued and the end of a run, in as few transactions as possible."""
@@ -107,6 +125,28 @@ class BatchWriter:
         self._wake.set()
         self._thread.join(timeout=5)
         self.flush()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child inherits the parent's queues but not its thread: drop both, so
+    the child never writes the parent's points twice."""
+    for writer in list(_writers):
+        writer.points, writer.params = deque(), deque()
+        writer._stop = True
+        writer._drain_lock = threading.Lock()
+    _writers.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _lost(run_id: str, count: int, error: Exception) -> Exception:
+    if isinstance(error, ProdmlError):
+        return error
+    return RowsRefusedError(
+        f"The store refused {count} metric point(s) of run {run_id[:12]}: {error}. "
+        "Other runs' points were stored."
+    )
 
 
 @atexit.register
