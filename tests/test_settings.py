@@ -61,3 +61,11 @@ def test_import_prodml_loads_no_heavy_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert output.stdout.strip() == "[]"
+
+
+def test_a_flush_interval_of_zero_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PRODML_FLUSH_INTERVAL", "0")
+    with pytest.raises(InvalidInputError, match="> 0"):
+        settings.load(toml=tmp_path / "absent.toml")

@@ -9,6 +9,32 @@ from prodml.errors import InvalidInputError
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/ ]{0,199}$")
 
 
+def check_artifact_name(name: object) -> str:
+    """Artifact names are file names: any printable text but no control characters."""
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > 255
+        or any(ord(char) < 32 or char == "\x7f" for char in name)
+        or not storable_text(name)
+    ):
+        raise InvalidInputError(
+            f"Artifact name {name!r} is not valid: use 1-255 printable characters."
+        )
+    return name
+
+
+def storable_text(text: str) -> bool:
+    """Text every store accepts: valid UTF-8 (no lone surrogates) and no NUL."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_name(name: object, what: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidInputError(

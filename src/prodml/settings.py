@@ -33,6 +33,13 @@ def _os_user(_: dict[str, Any]) -> str:
         return "unknown"
 
 
+def positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise ValueError(text)
+    return value
+
+
 TABLE: tuple[Setting, ...] = (
     Setting("home", lambda _: ".prodml", str, "folder of the embedded store"),
     Setting(
@@ -48,8 +55,8 @@ TABLE: tuple[Setting, ...] = (
         "blob store: a folder, file://PATH or s3://BUCKET/PREFIX",
     ),
     Setting("user", _os_user, str, "author recorded on every object and event"),
-    Setting("flush_interval", lambda _: 0.5, float, "seconds between metric flushes"),
-    Setting("busy_timeout", lambda _: 60.0, float, "seconds to wait for a locked store"),
+    Setting("flush_interval", lambda _: 0.5, positive, "seconds between metric flushes (> 0)"),
+    Setting("busy_timeout", lambda _: 60.0, positive, "seconds to wait for a locked store (> 0)"),
 )
 
 

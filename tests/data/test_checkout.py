@@ -10,7 +10,7 @@ import pytest
 import prodml.api as prodml
 from prodml.client import Client
 from prodml.data.files import PACK_BELOW
-from prodml.errors import InvalidInputError, NotFoundError
+from prodml.errors import IntegrityError, InvalidInputError, NotFoundError
 
 
 def _folder(root: Path, files: dict[str, bytes]) -> Path:
@@ -70,3 +70,31 @@ def test_reading_an_unknown_file_or_a_table_says_what_to_do(client: Client, tmp_
     table = prodml.log_dataset("t", {"a": [1]}, client=client)
     with pytest.raises(InvalidInputError, match="load_table"):
         prodml.checkout(table, tmp_path / "out", client=client)
+
+
+def test_a_checkout_that_fails_leaves_nothing_behind(client: Client, tmp_path: Path) -> None:
+    big = os.urandom(PACK_BELOW + 10)
+    version = prodml.log_dataset(
+        "d", _folder(tmp_path / "src", {"a.txt": b"a", "big.bin": big}), client=client
+    )
+    entry = next(e for e in client.metadata.dataset_files(version.id) if e.path == "big.bin")
+    blob = Path(client.settings.artifact_url) / entry.digest[:2] / entry.digest[2:]
+    blob.chmod(0o644)
+    blob.write_bytes(b"x" * len(big))
+    with pytest.raises(IntegrityError, match=r"big\.bin"):
+        prodml.checkout(version, tmp_path / "out", client=client)
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_names_that_differ_only_in_tabs_and_newlines_are_different_versions(
+    client: Client, tmp_path: Path
+) -> None:
+    import blake3
+
+    plain = prodml.log_dataset(
+        "t", _folder(tmp_path / "one", {"a": b"A", "b": b"B"}), client=client
+    )
+    tricky = f"a\t{blake3.blake3(b'A').hexdigest()}\t1\nb"
+    other = prodml.log_dataset("t", _folder(tmp_path / "two", {tricky: b"B"}), client=client)
+    assert other.id != plain.id and other.version == 2

@@ -277,3 +277,19 @@ def test_the_source_of_a_file_is_its_absolute_path(
     assert table.source == str(tmp_path / "fares.csv")
     assert files.source == str(tmp_path / "docs")
     assert prodml.get_dataset("fares", client=sqlite_client).source == table.source
+
+
+def test_a_csv_keeps_words_like_na_as_values(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "codes.csv"
+    path.write_text("code,flag\nA1,NA\nB2,\n")
+    version = prodml.log_dataset("codes", path, client=client)
+    rows = prodml.load_table(version, client=client).to_pylist()
+    assert rows == [{"code": "A1", "flag": "NA"}, {"code": "B2", "flag": None}]
+
+
+def test_columns_with_one_name_are_refused_naming_it(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text("a,a\n1,2\n")
+    with pytest.raises(InvalidInputError, match=r"\['a'\]"):
+        prodml.log_dataset("twice", path, client=client)
+    assert prodml.list_datasets(client=client) == []

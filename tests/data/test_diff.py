@@ -151,3 +151,20 @@ def test_a_table_cannot_be_diffed_with_files(client: Client, tmp_path: Path) -> 
 
     with pytest.raises(InvalidInputError, match="two tables or two sets of files"):
         prodml.diff_datasets(table, files, client=client)
+
+
+def test_a_column_widened_from_int_to_float_compares_by_value(client: Client) -> None:
+    prodml.log_dataset("widen", pa.table({"id": [1, 2], "x": [1, 2]}), client=client)
+    prodml.log_dataset("widen", pa.table({"id": [1, 2], "x": [1.0, 2.5]}), client=client)
+    diff = prodml.diff_datasets("widen@1", "widen@2", key="id", client=client)
+    assert diff.rows_changed == 1
+    assert [(c.column, c.before, c.after) for c in diff.schema_changes] == [
+        ("x", "int64", "double")
+    ]
+
+
+def test_a_key_that_is_not_unique_is_refused_by_diff(client: Client) -> None:
+    prodml.log_dataset("dupkey", pa.table({"k": [1, 1, 2], "v": [1, 2, 3]}), client=client)
+    prodml.log_dataset("dupkey", pa.table({"k": [1, 1, 2], "v": [1, 2, 4]}), client=client)
+    with pytest.raises(InvalidInputError, match="not unique"):
+        prodml.diff_datasets("dupkey@1", "dupkey@2", key="k", client=client)

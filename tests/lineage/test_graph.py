@@ -217,3 +217,18 @@ def test_events_carry_the_user_of_each_client(client: Client) -> None:
         ("run.started", "tester"),
         ("run.finished", "tester"),
     ]
+
+
+class Echo:
+    def predict(self, rows: object) -> object:
+        return rows
+
+
+def test_a_name_shared_by_a_dataset_and_a_model_must_say_which(client: Client) -> None:
+    prodml.log_dataset("churn", {"a": [1]}, client=client)
+    with prodml.start_run("c", client=client) as run:
+        run.log_model(Echo(), "churn")
+    with pytest.raises(InvalidInputError, match="dataset:churn@1 or model:churn@1"):
+        prodml.upstream("churn@1", client=client)
+    assert prodml.upstream("model:churn@1", client=client).node.label == "model churn@1"
+    assert prodml.upstream("dataset:churn@1", client=client).node.kind.value == "dataset"

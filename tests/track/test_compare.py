@@ -79,3 +79,23 @@ def test_compare_with_an_unknown_run_names_it(client: Client) -> None:
 
     with pytest.raises(NotFoundError, match="'feedface'"):
         prodml.compare_runs(left, "feedface", client=client)
+
+
+def test_two_versions_of_one_dataset_as_inputs_are_compared_as_a_set(client: Client) -> None:
+    one = prodml.log_dataset("churn", {"a": [1]}, client=client)
+    two = prodml.log_dataset("churn", {"a": [2]}, client=client)
+    three = prodml.log_dataset("churn", {"a": [3]}, client=client)
+    with prodml.start_run("c", inputs=[one, two], client=client) as left:
+        pass
+    with prodml.start_run("c", inputs=[one, three], client=client) as right:
+        pass
+    (change,) = prodml.compare_runs(left.id, right.id, client=client).inputs
+    assert "churn@2" in change.left and "churn@3" in change.right
+    assert "churn@1" in change.left and "churn@1" in change.right
+
+
+def test_a_single_reference_is_accepted_as_the_inputs(client: Client) -> None:
+    version = prodml.log_dataset("single", {"a": [1]}, client=client)
+    with prodml.start_run("c", inputs="single@1", client=client) as run:  # type: ignore[arg-type]
+        pass
+    assert client.metadata.get_run(run.id).inputs == (version.id,)

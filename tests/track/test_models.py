@@ -62,7 +62,7 @@ def test_bad_artifacts_are_refused(client: Client, tmp_path: Path) -> None:
             run.log_artifact(b"raw")
         with pytest.raises(DataReadError, match=r"missing\.txt"):
             run.log_artifact(tmp_path / "missing.txt")
-        with pytest.raises(DataReadError, match="No file"):
+        with pytest.raises(InvalidInputError, match="is a folder"):
             run.log_artifact(tmp_path)
 
     assert client.metadata.list_artifacts("run", run.id) == []
@@ -154,3 +154,17 @@ def test_a_model_whose_class_cannot_be_imported_names_the_version_and_the_fix(
     assert logged.returncode == 0, logged.stderr
     with pytest.raises(DataReadError, match=r"local-model@1 cannot be loaded here.*importable"):
         prodml.load_model("local-model@1", client=client)
+
+
+def test_artifacts_keep_ordinary_file_names_and_a_folder_is_pointed_elsewhere(
+    client: Client, tmp_path: Path
+) -> None:
+    with prodml.start_run("names", client=client) as run:
+        names = [run.log_artifact(b"x", name=n).name for n in ("résumé.pdf", "report (1).html")]
+        with pytest.raises(InvalidInputError, match="log_dataset"):
+            run.log_artifact(tmp_path)
+        blobs_before = sorted(Path(client.settings.artifact_url).rglob("*"))
+        with pytest.raises(InvalidInputError, match="printable"):
+            run.log_artifact(b"never stored", name="bad\nname")
+        assert sorted(Path(client.settings.artifact_url).rglob("*")) == blobs_before
+    assert names == ["résumé.pdf", "report (1).html"]

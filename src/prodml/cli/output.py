@@ -41,7 +41,8 @@ def emit_json(value: Any) -> None:
 
 
 def when(value: datetime | None) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+    """Local time with its UTC offset, so it can be pasted back into --as-of or --since."""
+    return value.astimezone().isoformat(sep=" ", timespec="seconds") if value else "-"
 
 
 def number(value: Any) -> str:

@@ -26,7 +26,7 @@ def _duration(run: Run) -> str:
 @app.command("list")
 def list_runs(
     experiment: Annotated[str | None, typer.Option("--experiment", "-e")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
     json: JSON = False,
 ) -> None:
     """Recent runs with their hypothesis and latest metrics."""

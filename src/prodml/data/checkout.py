@@ -4,6 +4,8 @@ folder, each file verified against its digest."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path, PurePosixPath
 
 from prodml.client import Client
@@ -42,22 +44,37 @@ def read_file(client: Client, version: DatasetVersion, path: str) -> bytes:
 
 
 def checkout(client: Client, version: DatasetVersion, destination: Path) -> list[Path]:
-    """Write every file of a version under ``destination`` (which must be empty)."""
+    """Write every file of a version under ``destination`` (new, or an empty folder).
+
+    Files are written into a hidden folder beside it that is renamed into place
+    at the end, so an error leaves nothing half-written; large files are copied
+    from their verified blob, not read into memory."""
     entries = _files(client, version)
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise InvalidInputError(
             f"{destination} exists and is not an empty folder. Check out into a new folder."
         )
-    written: list[Path] = []
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        _write_all(client, entries, staging)
+        if destination.exists():
+            destination.rmdir()
+        os.replace(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return sorted(destination.joinpath(*PurePosixPath(e.path).parts) for e in entries)
+
+
+def _write_all(client: Client, entries: list[FileEntry], root: Path) -> None:
     packs: dict[str, bytes] = {}
     for entry in sorted(entries, key=lambda e: (e.pack or "", e.offset or 0)):
         relative = PurePosixPath(entry.path)
         if relative.is_absolute() or ".." in relative.parts:
-            raise InvalidInputError(f"Refusing to write {entry.path!r} outside {destination}.")
-        target = destination.joinpath(*relative.parts)
+            raise InvalidInputError(f"Refusing to write {entry.path!r} outside the folder.")
+        target = root.joinpath(*relative.parts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.prodml-tmp")
-        temporary.write_bytes(_content(client, entry, packs))
-        os.replace(temporary, target)
-        written.append(target)
-    return sorted(written)
+        if entry.pack is None:
+            shutil.copyfile(client.blob_path(entry.digest), target)
+        else:
+            target.write_bytes(_content(client, entry, packs))

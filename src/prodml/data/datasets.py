@@ -33,7 +33,9 @@ def log_dataset(
         if not path.exists():
             raise DataReadError(f"No file or folder at {path}. Check the path.")
         if path.is_file() and path.suffix.lower() in tables.TABLE_SUFFIXES:
-            return _log_table(client, name, tables.read_table(path), keys, str(path.absolute()))
+            table = tables.read_table(path)
+            tables.check_columns(table, name)
+            return _log_table(client, name, table, keys, str(path.absolute()))
         if keys:
             raise InvalidInputError(
                 f"key= applies to tables; {path} is logged as files. Drop key= or pass a table."

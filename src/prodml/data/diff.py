@@ -10,6 +10,7 @@ from typing import Any
 from prodml.client import Client
 from prodml.data.datasets import load_table
 from prodml.data.files_diff import diff_file_sets
+from prodml.data.tables import check_key
 from prodml.domain.dataset import (
     ColumnChange,
     DatasetDiff,
@@ -90,6 +91,19 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_NUMBERS = ("int", "uint", "float", "double", "halffloat", "decimal")
+
+
+def _comparable(column: str, before: str, after: str) -> str:
+    """A column both versions can be compared on: as is when its type did not
+    change, as a number when it stayed numeric (1 == 1.0), else as text."""
+    if before == after:
+        return _quote(column)
+    numeric = before.startswith(_NUMBERS) and after.startswith(_NUMBERS)
+    kind = "DOUBLE" if numeric else "VARCHAR"
+    return f"CAST({_quote(column)} AS {kind}) AS {_quote(column)}"
+
+
 def _row_changes(
     client: Client,
     before: DatasetVersion,
@@ -104,10 +118,10 @@ def _row_changes(
     old_table, new_table = load_table(client, before), load_table(client, after)
     if not columns:
         return after.num_rows or 0, before.num_rows or 0, 0
-    typed = {c for c in columns if before.schema[c] != after.schema[c]}
-    select = ", ".join(
-        f"CAST({_quote(c)} AS VARCHAR) AS {_quote(c)}" if c in typed else _quote(c) for c in columns
-    )
+    select = ", ".join(_comparable(c, before.schema[c], after.schema[c]) for c in columns)
+    for version, table in ((before, old_table), (after, new_table)):
+        if key:
+            check_key(table, key, version.ref)
     connection = duckdb.connect()
     try:
         connection.register("old_rows", old_table)

@@ -8,6 +8,7 @@ than reading and hashing them."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -146,5 +147,5 @@ def manifest_digest(entries: list[FileEntry]) -> str:
     """The version id of a set of files: BLAKE3 of its sorted manifest."""
     hasher = blake3.blake3()
     for entry in sorted(entries, key=lambda e: e.path):
-        hasher.update(f"{entry.path}\t{entry.digest}\t{entry.size}\n".encode())
+        hasher.update(f"{json.dumps(entry.path)}\t{entry.digest}\t{entry.size}\n".encode())
     return str(hasher.hexdigest())

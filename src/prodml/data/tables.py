@@ -14,6 +14,7 @@ from prodml.errors import DataReadError, InvalidInputError
 
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv")
 _BATCH_ROWS = 65_536
+SUMMARY_TEXT = 200
 ACCEPTED = "a pandas or polars DataFrame, a pyarrow Table, or a path to a file or folder"
 
 
@@ -27,7 +28,14 @@ def read_table(path: Path) -> pa.Table:
         import pyarrow.csv as pcsv
 
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        return plain(pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=delimiter)))
+        return plain(
+            pcsv.read_csv(
+                path,
+                parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                # only an empty field is missing: "NA" or "null" may be real values
+                convert_options=pcsv.ConvertOptions(null_values=[""], strings_can_be_null=True),
+            )
+        )
     except (OSError, pa.ArrowInvalid) as error:
         raise DataReadError(
             f"Cannot read {path} as a table: {error}. Check the file is complete and "
@@ -37,6 +45,26 @@ def read_table(path: Path) -> pa.Table:
 
 def to_arrow(data: Any, name: str) -> pa.Table:
     """pandas, polars, Arrow (or a dict of columns) as an Arrow table without metadata."""
+    try:
+        table = _convert(data, name)
+    except (pa.ArrowException, ValueError, TypeError) as error:
+        raise InvalidInputError(
+            f"Cannot turn the data of dataset {name!r} into a table: {error}. Give each "
+            "column one type and every column a distinct name."
+        ) from None
+    check_columns(table, name)
+    return plain(table)
+
+
+def check_columns(table: pa.Table, name: str) -> None:
+    duplicated = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
+    if duplicated:
+        raise InvalidInputError(
+            f"Dataset {name!r} has more than one column named {duplicated}; rename them."
+        )
+
+
+def _convert(data: Any, name: str) -> pa.Table:
     module = type(data).__module__.split(".")[0]
     if isinstance(data, pa.RecordBatch):
         table = pa.Table.from_batches([data])
@@ -53,7 +81,7 @@ def to_arrow(data: Any, name: str) -> pa.Table:
         raise InvalidInputError(
             f"Cannot log {type(data).__name__} as dataset {name!r}: pass {ACCEPTED}."
         )
-    return plain(table)
+    return table
 
 
 _ONE_TYPE = {
@@ -109,10 +137,14 @@ def _write_stream(sink: _HashSink, table: pa.Table) -> None:
 
 
 def _scalar(value: pa.Scalar) -> Any:
+    """A summary value as JSON-ready Python; long text is cut (summaries are for reading)."""
     python = value.as_py()
-    if isinstance(python, int | float | str | bool) or python is None:
+    if isinstance(python, bytes):
+        python = python.hex()
+    if isinstance(python, int | float | bool) or python is None:
         return python
-    return str(python)
+    text = str(python)
+    return text if len(text) <= SUMMARY_TEXT else text[: SUMMARY_TEXT - 1] + "…"
 
 
 def summarise(table: pa.Table) -> tuple[ColumnSummary, ...]:
@@ -125,12 +157,17 @@ def summarise(table: pa.Table) -> tuple[ColumnSummary, ...]:
             pa.types.is_nested(kind) or pa.types.is_dictionary(kind) or pa.types.is_null(kind)
         )
         low = high = mean = None
-        if orderable and len(column) > column.null_count:
-            bounds = pc.min_max(column)
-            low, high = _scalar(bounds["min"]), _scalar(bounds["max"])
-            if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-                mean = pc.mean(column).as_py()
-        distinct = pc.count_distinct(column, mode="only_valid").as_py() if orderable else None
+        distinct = None
+        try:  # some types (durations, float16, intervals) have no kernel: no statistic
+            if orderable and len(column) > column.null_count:
+                bounds = pc.min_max(column)
+                low, high = _scalar(bounds["min"]), _scalar(bounds["max"])
+                if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+                    mean = pc.mean(column).as_py()
+            if orderable:
+                distinct = pc.count_distinct(column, mode="only_valid").as_py()
+        except pa.ArrowNotImplementedError:
+            pass
         summaries.append(
             ColumnSummary(field.name, str(kind), column.null_count, distinct, low, high, mean)
         )

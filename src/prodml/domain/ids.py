@@ -20,9 +20,9 @@ def utcnow() -> datetime:
 
 
 def parse_time(text: str) -> datetime:
-    """Parse an ISO-8601 time; a time without zone is taken as UTC."""
+    """Parse an ISO-8601 time; a time without zone is local time, as people type it."""
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.astimezone()
 
 
 def split_ref(ref: str) -> tuple[str, str | None]:

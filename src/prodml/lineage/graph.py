@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from prodml.client import Client
@@ -20,19 +21,7 @@ def resolve(client: Client, ref: str) -> Node:
     or an artifact id."""
     store = client.metadata
     if "@" in ref:
-        name, version = split_ref(ref)
-        try:
-            found = store.get_dataset_version(name, version)
-            return label(client, Node(NodeKind.DATASET, found.id, found.ref))
-        except NotFoundError:
-            pass
-        try:
-            model = store.get_model_version(name, version)
-        except NotFoundError:
-            raise NotFoundError(
-                f"No dataset or model version {ref!r} in this store. {HINT}"
-            ) from None
-        return label(client, Node(NodeKind.MODEL, model.id, model.ref))
+        return _versioned(client, ref)
     candidates: list[Node] = []
     columns = (
         (NodeKind.RUN, schema.runs.c.id),
@@ -53,6 +42,30 @@ def resolve(client: Client, ref: str) -> Node:
         kinds = ", ".join(node.kind.value for node in candidates)
         raise InvalidInputError(f"Id {ref!r} matches a {kinds}; give more characters.")
     return label(client, candidates[0])
+
+
+def _versioned(client: Client, ref: str) -> Node:
+    """``NAME@VERSION`` of a dataset or a model; ``dataset:`` or ``model:`` in front
+    says which when both kinds have that name."""
+    kind, _, rest = ref.partition(":") if ref.startswith(("dataset:", "model:")) else ("", "", ref)
+    name, version = split_ref(rest)
+    found: list[Node] = []
+    if kind in ("", "dataset"):
+        with contextlib.suppress(NotFoundError):
+            dataset = client.metadata.get_dataset_version(name, version)
+            found.append(Node(NodeKind.DATASET, dataset.id, dataset.ref))
+    if kind in ("", "model"):
+        with contextlib.suppress(NotFoundError):
+            model = client.metadata.get_model_version(name, version)
+            found.append(Node(NodeKind.MODEL, model.id, model.ref))
+    if not found:
+        raise NotFoundError(f"No dataset or model version {rest!r} in this store. {HINT}")
+    if len(found) > 1:
+        raise InvalidInputError(
+            f"{rest!r} is both a dataset and a model version; say which: "
+            f"dataset:{rest} or model:{rest}."
+        )
+    return label(client, found[0])
 
 
 def label(client: Client, node: Node) -> Node:

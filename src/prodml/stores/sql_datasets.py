@@ -66,7 +66,7 @@ class DatasetQueries(LineageQueries):
             driver.execute_many(
                 connection,
                 "INSERT INTO dataset_files (version_id, path, digest, size, pack, pack_offset)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",  # same files, other name
                 [(digest, f.path, f.digest, f.size, f.pack, f.offset) for f in files],
             )
 

@@ -60,11 +60,12 @@ def _metrics(left: Run, right: Run) -> tuple[Difference, ...]:
 
 
 def _inputs(client: Client, run: Run) -> dict[str, Any]:
-    named: dict[str, Any] = {}
+    """Input versions by dataset name (a run may use several versions of one name)."""
+    named: dict[str, list[str]] = {}
     for digest in run.inputs:
         for version in client.metadata.dataset_versions_by_digest(digest):
-            named[version.name] = f"{version.ref} [{digest[:12]}]"
-    return named
+            named.setdefault(version.name, []).append(f"{version.ref} [{digest[:12]}]")
+    return {name: ", ".join(sorted(refs)) for name, refs in named.items()}
 
 
 def _diff_summary(client: Client, run: Run) -> str:

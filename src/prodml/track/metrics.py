@@ -5,19 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from prodml.errors import InvalidInputError, MetricValueError
+from prodml.names import storable_text
 
 MAX_KEY = 255  # the width of metric and param names in the store
-
-
-def storable_text(text: str) -> bool:
-    """Text every store accepts: valid UTF-8 (no lone surrogates) and no NUL."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def check_key(key: Any, what: str, run_id: str) -> str:

@@ -30,9 +30,9 @@ from prodml.errors import (
     ParamConflictError,
     RunStateError,
 )
-from prodml.names import check_name
+from prodml.names import check_artifact_name, check_name, storable_text
 from prodml.track import model as models
-from prodml.track.metrics import as_metric, check_key, storable_text
+from prodml.track.metrics import as_metric, check_key
 
 _open_runs: set[ActiveRun] = set()  # ended at exit if their owner never ends them
 MAX_STEP = 2**63 - 1
@@ -132,14 +132,19 @@ class ActiveRun:
         if isinstance(data, bytes | bytearray):
             if not name:
                 raise InvalidInputError("log_artifact(bytes) needs a name=, e.g. 'report.html'.")
+            check_artifact_name(name)
             digest, size = self.client.artifacts.put_bytes(bytes(data))
         else:
             path = Path(data)
+            if path.is_dir():
+                raise InvalidInputError(
+                    f"{path} is a folder; log its files one by one, or version it as a "
+                    "dataset with prodml.log_dataset(name, path) and pass it as an input."
+                )
             if not path.is_file():
                 raise DataReadError(f"No file at {path} to log as an artifact. Check the path.")
+            name = check_artifact_name(name or path.name)
             digest, size = self.client.artifacts.put_file(path)
-            name = name or path.name
-        check_name(name, "artifact")
         artifact = Artifact(
             id=new_id(),
             owner_kind="run",

@@ -29,6 +29,8 @@ def start_run(
     document = _config(config)
     if hypothesis is not None and not isinstance(hypothesis, str):
         raise InvalidInputError(f"hypothesis must be text, not {type(hypothesis).__name__}.")
+    if isinstance(inputs, str | DatasetVersion):
+        inputs = [inputs]
     versions = [resolve_input(client, item) for item in inputs]
     code = code_state()
     run = Run(
