@@ -293,3 +293,17 @@ def test_columns_with_one_name_are_refused_naming_it(client: Client, tmp_path: P
     with pytest.raises(InvalidInputError, match=r"\['a'\]"):
         prodml.log_dataset("twice", path, client=client)
     assert prodml.list_datasets(client=client) == []
+
+
+def test_linked_folders_are_followed_once(client: Client, tmp_path: Path) -> None:
+    data, other = tmp_path / "data", tmp_path / "other"
+    (data / "sub").mkdir(parents=True)
+    other.mkdir()
+    (data / "a.txt").write_text("a")
+    (data / "sub" / "s.txt").write_text("s")
+    (other / "o.txt").write_text("o")
+    (data / "linked").symlink_to(other)
+    (data / "sub" / "loop").symlink_to(data)  # a cycle must not be walked forever
+    version = prodml.log_dataset("linked", data, client=client)
+    paths = [f.path for f in client.metadata.dataset_files(version.id)]
+    assert paths == ["a.txt", "linked/o.txt", "sub/s.txt"]

@@ -17,6 +17,7 @@ import blake3
 
 from prodml.domain.dataset import FileEntry
 from prodml.errors import DataReadError, InvalidInputError
+from prodml.names import storable_text
 from prodml.stores.blobs import ArtifactStore, hash_bytes
 
 Progress = Callable[[int, int], None]
@@ -30,9 +31,21 @@ def list_files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
     found: list[Path] = []
-    for folder, subfolders, names in os.walk(root, onerror=_unreadable):
+    seen: set[str] = set()  # linked folders are followed, each real folder once
+    for folder, subfolders, names in os.walk(root, onerror=_unreadable, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
         subfolders.sort()
-        found.extend(Path(folder) / name for name in sorted(names))
+        for name in sorted(names):
+            if not storable_text(name):
+                raise DataReadError(
+                    f"File name {os.path.join(folder, name)!r} is not valid UTF-8; "
+                    "rename it to log the folder."
+                )
+            found.append(Path(folder) / name)
     if not found:
         raise InvalidInputError(f"Folder {root} has no files to log. Point at a non-empty folder.")
     return found

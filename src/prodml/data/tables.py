@@ -182,7 +182,13 @@ def check_key(table: pa.Table, key: tuple[str, ...], name: str) -> None:
             f"{table.column_names}. Pass key= with existing columns."
         )
     if key and table.num_rows:
-        groups = table.group_by(list(key)).aggregate([([], "count_all")])
+        try:
+            groups = table.group_by(list(key)).aggregate([([], "count_all")])
+        except pa.ArrowNotImplementedError:
+            raise InvalidInputError(
+                f"Key {list(key)} of dataset {name!r} has a type that cannot be a key "
+                "(lists, structs); pass plain columns as the key."
+            ) from None
         duplicated = groups.num_rows < table.num_rows
         if duplicated:
             raise InvalidInputError(
