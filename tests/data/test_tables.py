@@ -110,3 +110,21 @@ def test_awkward_columns_can_be_logged_and_loaded(client: Client) -> None:
 
     assert prodml.get_dataset("odd", client=client).columns == version.columns
     assert prodml.load_table("odd", client=client).column("tags").to_pylist() == [["a"], None]
+
+
+def test_a_loaded_table_logged_again_is_the_same_version(client: Client) -> None:
+    import datetime
+
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "day": pa.array([datetime.date(2020, 1, 1)], pa.date64()),
+            "items": pa.array([[1, 2]], pa.list_(pa.int64())),
+            "kind": pa.array(["a"]).dictionary_encode(),
+            "tags": pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64())),
+        }
+    )
+    first = prodml.log_dataset("roundtrip", table, client=client)
+    again = prodml.log_dataset("roundtrip", prodml.load_table(first, client=client), client=client)
+    assert again.version == first.version == 1

@@ -48,8 +48,8 @@ def _log_table(
     client: Client, name: str, table: pa.Table, key: tuple[str, ...], source: str | None
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
+    blob, table = _store_parquet(client, table)
     digest = tables.content_digest(table)
-    blob = _store_parquet(client, table)
     version = DatasetVersion(
         id=digest,
         name=name,
@@ -69,7 +69,11 @@ def _log_table(
     return stored
 
 
-def _store_parquet(client: Client, table: pa.Table) -> str:
+def _store_parquet(client: Client, table: pa.Table) -> tuple[str, pa.Table]:
+    """Store the table as Parquet; return the blob and the table as Parquet gives it
+    back. The version's digest and schema are taken from that table, so what
+    load_table returns, logged again, is the same version (Parquet has no date64,
+    names list items "element", ...)."""
     import pyarrow.parquet as pq
 
     scratch = client.home / "tmp"
@@ -79,10 +83,11 @@ def _store_parquet(client: Client, table: pa.Table) -> str:
     path = Path(name)
     try:
         pq.write_table(table, path, compression="zstd")
+        stored = tables.plain(pq.read_table(path))
         digest, _ = client.artifacts.put_file(path)
     finally:
         path.unlink(missing_ok=True)
-    return digest
+    return digest, stored
 
 
 def _log_files(
@@ -117,4 +122,4 @@ def load_table(client: Client, version: DatasetVersion) -> pa.Table:
     blob = client.metadata.dataset_blob(version)
     if blob is None:
         raise NotFoundError(f"Dataset {version.ref} has no stored table.")
-    return pq.read_table(pa.BufferReader(client.read_blob(blob)))
+    return tables.plain(pq.read_table(pa.BufferReader(client.read_blob(blob))))
