@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import blake3
 
@@ -26,11 +27,20 @@ PACK_BELOW = 256 << 10
 PACK_BYTES = 64 << 20
 
 
-def list_files(root: Path) -> list[Path]:
-    """Every regular file under ``root``, in a stable order."""
+class Listed(NamedTuple):
+    """One file to store: its name in the dataset, where it is, and its size."""
+
+    name: str
+    path: str
+    size: int
+
+
+def list_files(root: Path) -> list[Listed]:
+    """Every regular file under ``root`` in a stable order, named relative to it
+    (a single file keeps its own name)."""
     if root.is_file():
-        return [root]
-    found: list[Path] = []
+        return [Listed(root.name, str(root), _size(str(root)))]
+    found: list[Listed] = []
     seen: set[str] = set()  # linked folders are followed, each real folder once
     for folder, subfolders, names in os.walk(root, onerror=_unreadable, followlinks=True):
         real = os.path.realpath(folder)
@@ -39,13 +49,16 @@ def list_files(root: Path) -> list[Path]:
             continue
         seen.add(real)
         subfolders.sort()
+        relative = os.path.relpath(folder, root)
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         for name in sorted(names):
             if not storable_text(name):
                 raise DataReadError(
                     f"File name {os.path.join(folder, name)!r} is not valid UTF-8; "
                     "rename it to log the folder."
                 )
-            found.append(Path(folder) / name)
+            path = os.path.join(folder, name)
+            found.append(Listed(prefix + name, path, _size(path)))
     if not found:
         raise InvalidInputError(f"Folder {root} has no files to log. Point at a non-empty folder.")
     return found
@@ -55,16 +68,16 @@ def _unreadable(error: OSError) -> None:
     raise DataReadError(f"Cannot read {error.filename}: {error.strerror}. Check its permissions.")
 
 
-def _read_error(path: Path, error: OSError) -> DataReadError:
+def _read_error(path: str, error: OSError) -> DataReadError:
     return DataReadError(
         f"Cannot read {path}: {error.strerror}. Check that it exists (not a broken link) "
         "and that its permissions let you read it."
     )
 
 
-def _size(path: Path) -> int:
+def _size(path: str) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError as error:
         raise _read_error(path, error) from None
 
@@ -81,36 +94,35 @@ def store_files(
     pack blobs of up to PACK_BYTES: creating one file per 4 KiB costs more than
     the bytes do. A file already stored by an earlier version is not stored again."""
     files = list_files(root)
-    base = root.parent if root.is_file() else root
-    total = sum(_size(path) for path in files)
+    total = sum(listed.size for listed in files)
+    single = root.is_file()
     packer = _Packer(store, stored)
     entries: list[FileEntry] = []
     done = 0
-    for path in files:
-        name = path.relative_to(base).as_posix()
-        size = _size(path)
-        if size >= PACK_BELOW or root.is_file():
-            entries.append(_put(store, path, name))
+    for listed in files:
+        if listed.size >= PACK_BELOW or single:
+            entries.append(_put(store, listed))
         else:
-            entries.extend(packer.add(name, _read(path)))
-        done += size
+            entries.extend(packer.add(listed.name, _read(listed.path)))
+        done += listed.size
         if progress is not None:
             progress(done, total)
     entries.extend(packer.close())
     return sorted(entries, key=lambda entry: entry.path)
 
 
-def _put(store: ArtifactStore, path: Path, name: str) -> FileEntry:
+def _put(store: ArtifactStore, listed: Listed) -> FileEntry:
     try:
-        digest, size = store.put_file(path)
+        digest, size = store.put_file(Path(listed.path))
     except (PermissionError, FileNotFoundError) as error:
-        raise _read_error(path, error) from None
-    return FileEntry(name, digest, size)
+        raise _read_error(listed.path, error) from None
+    return FileEntry(listed.name, digest, size)
 
 
-def _read(path: Path) -> bytes:
+def _read(path: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError as error:
         raise _read_error(path, error) from None
 
