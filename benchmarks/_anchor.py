@@ -14,13 +14,17 @@ anchor lives in ``<cache>/<name>``. Delete that folder to force a fresh install.
 
 Run as a script to build anchors ahead of time::
 
-    .venv/bin/python benchmarks/_anchor.py mlflow dvc
+    .venv/bin/python benchmarks/_anchor.py mlflow dvc "evidently=evidently pandas<3 pyarrow"
+
+A spec may name several requirements separated by spaces (split like a shell
+would); the first one is the anchor's own package, whose version is recorded.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import venv
@@ -129,7 +133,7 @@ def ensure_anchor(name: str, spec: str | None = None, *, quiet: bool = False) ->
     venv.EnvBuilder(with_pip=True, clear=True).create(anchor.root)
     pip = [str(anchor.python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     _check_call([*pip, "--upgrade", "pip"])
-    _check_call([*pip, anchor.spec])
+    _check_call([*pip, *shlex.split(anchor.spec)])
     marker.write_text(_pip_show_version(anchor.python, distribution_name(anchor.spec)) + "\n")
     return anchor
 

@@ -1,0 +1,118 @@
+"""Bounds calibrated on history: how far a statistic may move before it is unusual.
+
+For each statistic, the values it took on past batches are its history. A new
+batch is unusual when its value lies outside the prediction interval of that
+history (Student's t with n - 1 degrees of freedom, so a short history widens the
+bounds on its own), at a family-wise false-alarm rate ``ALPHA`` shared by every
+test of the validation (Bonferroni), so a table with 50 columns does not alarm
+more often than one with 5. Statistics are first put on a scale where their
+batch-to-batch variation is roughly normal (shares by arcsine-square-root,
+counts and spreads by log). The standard deviation is never taken below the
+statistic's own sampling noise, and a change smaller than the statistic's
+minimum effect is never an alarm: a p-value that goes to zero on a large sample
+is not a reason to wake anyone."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+ALPHA = 0.01  # family-wise: the share of clean batches allowed to alarm
+SHORT_HISTORY = 5  # fewer past batches than this: the result says the bounds are wide
+ONE_REFERENCE_WIDENING = 2.0  # with one reference, allow twice the sampling noise
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+
+    def forward(self, x: float) -> float:
+        if self.name == "share":
+            return math.asin(math.sqrt(min(max(x, 0.0), 1.0)))
+        if self.name == "log":
+            return math.log(max(x, 1e-300))
+        return x
+
+    def back(self, y: float) -> float:
+        if self.name == "share":
+            return math.sin(min(max(y, 0.0), math.pi / 2)) ** 2
+        if self.name == "log":
+            return math.exp(min(y, 700.0))
+        return y
+
+
+SHARE, LOG, LINEAR = Scale("share"), Scale("log"), Scale("linear")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The interval a statistic is expected in, and how the observation compares."""
+
+    low: float | None
+    high: float | None
+    center: float
+    z: float
+    score: float  # > 1 outside the bound
+    breached: bool
+    history: int
+
+
+def quantile(tests: int, sides: int, history: int) -> float:
+    """The multiple of the standard deviation that bounds one statistic."""
+    tail = ALPHA / max(tests, 1) / sides
+    if history >= 2:
+        return float(scipy_stats.t.ppf(1 - tail, history - 1)) * math.sqrt(1 + 1 / history)
+    return float(scipy_stats.norm.ppf(1 - tail))
+
+
+def judge(
+    history: list[float],
+    observed: float,
+    scale: Scale,
+    floor: float,
+    min_effect: float,
+    sides: int,
+    tests: int,
+    center_if_alone: float | None = None,
+) -> Bound:
+    """Judge ``observed`` against the ``history`` of the same statistic.
+
+    ``floor`` is the sampling noise of the statistic on the transformed scale;
+    ``min_effect`` the smallest change (on the original scale) worth an alarm;
+    ``sides`` 1 when only an increase matters; ``center_if_alone`` the value to
+    expect when history has fewer than two values."""
+    values = np.array([scale.forward(v) for v in history if math.isfinite(v)], dtype=float)
+    count = len(values)
+    if count >= 2:
+        center, spread = float(values.mean()), max(float(values.std(ddof=1)), floor)
+    else:
+        center = float(values[0]) if count and center_if_alone is None else 0.0
+        if center_if_alone is not None:
+            center = scale.forward(center_if_alone)
+        spread = floor * ONE_REFERENCE_WIDENING
+    q = quantile(tests, sides, count)
+    x = scale.forward(observed)
+    z = (x - center) / spread if spread > 0 else (0.0 if x == center else math.copysign(math.inf, x - center))
+    low = scale.back(center - q * spread) if sides == 2 else None
+    high = scale.back(center + q * spread)
+    raw_center = scale.back(center)
+    if high - raw_center < min_effect:
+        high = raw_center + min_effect
+    if low is not None and raw_center - low < min_effect:
+        low = raw_center - min_effect
+    score = _score(observed, raw_center, low, high)
+    return Bound(low, high, raw_center, z, score, score > 1.0, count)
+
+
+def _score(observed: float, center: float, low: float | None, high: float | None) -> float:
+    """How far past its bound: 1.0 on the bound, 2.0 twice as far from the center."""
+    if high is not None and observed > center:
+        width = high - center
+        return (observed - center) / width if width > 0 else math.inf
+    if low is not None and observed < center:
+        width = center - low
+        return (center - observed) / width if width > 0 else math.inf
+    return 0.0

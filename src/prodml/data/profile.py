@@ -1,0 +1,225 @@
+"""Table profiles: per-column sketches plus row counts and duplicate rows.
+
+Profiles of partitions merge into the profile of the whole: counts, nulls, NaN,
+types, min, max, mean and variance exactly; quantile, frequent-item and distinct
+sketches as DataSketches merges them (the same as sketching the whole, within the
+sketches' error bounds). Duplicate rows are exact within a profiled table; across
+merged partitions they are added up, plus the duplicates the partitions share,
+estimated from a bottom-k sample of row hashes (exact while a profile holds fewer
+than 4,096 distinct rows)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from prodml.data.sketches import ColumnProfile, profile_column
+from prodml.errors import DataReadError, InvalidInputError
+
+ROW_SAMPLE = 4096
+FORMAT = 1
+_duckdb_lock = threading.Lock()
+
+
+@dataclass
+class TableProfile:
+    rows: int
+    duplicate_rows: int
+    columns: dict[str, ColumnProfile]
+    row_hashes: np.ndarray = field(repr=False)  # the smallest distinct row hashes, sorted
+    label: str | None = None
+
+    @property
+    def duplicate_share(self) -> float:
+        return self.duplicate_rows / self.rows if self.rows else 0.0
+
+    @property
+    def distinct_rows(self) -> float:
+        if len(self.row_hashes) < ROW_SAMPLE:
+            return float(len(self.row_hashes))
+        kth = float(self.row_hashes[ROW_SAMPLE - 1]) / 2.0**64
+        return (ROW_SAMPLE - 1) / kth if kth > 0 else float(self.rows)
+
+    def merge(self, other: TableProfile) -> TableProfile:
+        names = list(self.columns) + [c for c in other.columns if c not in self.columns]
+        columns = {}
+        for name in names:
+            left, right = self.columns.get(name), other.columns.get(name)
+            if left is None or right is None:
+                present = left or right
+                assert present is not None
+                columns[name] = present.merge(_absent(present, (other if left else self).rows))
+            else:
+                columns[name] = left.merge(right)
+        hashes = np.union1d(self.row_hashes, other.row_hashes)[:ROW_SAMPLE]
+        merged = TableProfile(self.rows + other.rows, 0, columns, hashes)
+        merged.duplicate_rows = self.duplicate_rows + other.duplicate_rows + _shared(self, other, merged)
+        return merged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "rows": self.rows,
+            "duplicate_rows": self.duplicate_rows,
+            "label": self.label,
+            "row_hashes": self.row_hashes.astype("<u8").tobytes().hex(),
+            "columns": [c.to_dict() for c in self.columns.values()],
+        }
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TableProfile:
+        columns = [ColumnProfile.from_dict(c) for c in doc["columns"]]
+        hashes = np.frombuffer(bytes.fromhex(doc["row_hashes"]), dtype="<u8").astype(np.uint64)
+        return cls(
+            doc["rows"], doc["duplicate_rows"], {c.name: c for c in columns}, hashes, doc["label"]
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> TableProfile:
+        return cls.from_dict(json.loads(raw))
+
+
+def profile_table(
+    table: pa.Table, label: str | None = None, mixed: dict[str, dict[str, int]] | None = None
+) -> TableProfile:
+    """Profile every column; ``mixed`` gives the Python types of columns that held more
+    than one (they arrive here as text)."""
+    columns = {name: profile_column(name, table.column(name)) for name in table.column_names}
+    for name, types in (mixed or {}).items():
+        columns[name].types = dict(types)
+        columns[name].type = "mixed"
+    duplicates, hashes = _rows(table)
+    return TableProfile(table.num_rows, duplicates, columns, hashes, label)
+
+
+def profile_partitions(table: pa.Table, partition_by: str) -> dict[str, TableProfile]:
+    """One profile per distinct value of ``partition_by``, in the column's sort order."""
+    if partition_by not in table.column_names:
+        raise InvalidInputError(
+            f"No column {partition_by!r} to partition by; the table has "
+            f"{', '.join(table.column_names[:20])}. Pass one of them as partition_by."
+        )
+    keys = table.column(partition_by)
+    profiles: dict[str, TableProfile] = {}
+    for value in pc.unique(keys).sort().to_pylist():
+        mask = pc.is_null(keys) if value is None else pc.equal(keys, pa.scalar(value, keys.type))
+        label = f"{partition_by}={value}"
+        profiles[label] = profile_table(table.filter(mask), label)
+    return profiles
+
+
+def merge_all(profiles: list[TableProfile]) -> TableProfile:
+    if not profiles:
+        raise InvalidInputError("No profiles to merge.")
+    merged = profiles[0]
+    for other in profiles[1:]:
+        merged = merged.merge(other)
+    return merged
+
+
+def _rows(table: pa.Table) -> tuple[int, np.ndarray]:
+    """Exact duplicate rows (by a 64-bit hash of every column) and the smallest
+    distinct row hashes."""
+    if table.num_rows == 0 or table.num_columns == 0:
+        return 0, np.zeros(0, dtype=np.uint64)
+    import duckdb
+
+    hashable = pa.table(
+        {f"c{i}": _hashable(table.column(i)) for i in range(table.num_columns)}
+    )
+    columns = ", ".join(f'"c{i}"' for i in range(table.num_columns))
+    with _duckdb_lock:  # one connection per call; the lock keeps memory use bounded
+        connection = duckdb.connect()
+        try:
+            connection.register("profiled", hashable)
+            connection.execute(
+                f"CREATE TEMP TABLE h AS SELECT hash({columns}) AS h FROM profiled"
+            )
+            distinct = connection.execute("SELECT count(DISTINCT h) FROM h").fetchone()
+            smallest = connection.execute(
+                f"SELECT DISTINCT h FROM h ORDER BY h LIMIT {ROW_SAMPLE}"
+            ).fetchnumpy()["h"]
+        finally:
+            connection.close()
+    assert distinct is not None
+    return table.num_rows - int(distinct[0]), np.asarray(smallest, dtype=np.uint64)
+
+
+def _hashable(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    """Nested and extension types are hashed as their JSON text."""
+    if pa.types.is_nested(column.type) or isinstance(column.type, pa.ExtensionType):
+        texts = [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()]
+        return pa.array(texts, pa.large_string())
+    return column
+
+
+def _absent(present: ColumnProfile, rows: int) -> ColumnProfile:
+    """A column missing from one side of a merge counts as null there."""
+    empty = ColumnProfile(present.name, present.type, present.kind, rows, rows)
+    return empty
+
+
+def _shared(a: TableProfile, b: TableProfile, merged: TableProfile) -> int:
+    """Rows that appear in both profiles: estimated from the row-hash samples."""
+    union = merged.distinct_rows
+    together = a.distinct_rows + b.distinct_rows
+    if len(merged.row_hashes) < ROW_SAMPLE:
+        return max(0, int(round(together - union)))
+    margin = 3.0 * union / np.sqrt(ROW_SAMPLE)  # the sample's error, ~5%
+    return 0 if together - union <= margin else int(round(together - union))
+
+
+def read_any(data: Any, what: str) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+    """A table from what a user passed (pandas, polars, Arrow, dicts or a table file)
+    and the Python types of any column that mixes types (kept as text)."""
+    import os
+    from pathlib import Path
+
+    from prodml.data import tables
+
+    if isinstance(data, str | os.PathLike):
+        path = Path(data)
+        if not path.is_file():
+            raise DataReadError(f"No file at {path}. Check the path.")
+        if path.suffix.lower() not in tables.TABLE_SUFFIXES:
+            raise DataReadError(
+                f"{path} is not a table file: {what} reads Parquet, CSV or TSV "
+                f"({', '.join(tables.TABLE_SUFFIXES)})."
+            )
+        return tables.read_table(path), {}
+    if type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "columns"):
+        return _from_pandas(data, what)
+    return tables.to_arrow(data, what), {}
+
+
+def _from_pandas(frame: Any, what: str) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+    """Column by column, so one column of mixed types becomes a finding, not an error."""
+    from prodml.data import tables
+
+    arrays: dict[str, pa.Array] = {}
+    mixed: dict[str, dict[str, int]] = {}
+    for name in frame.columns:
+        series = frame[name]
+        try:
+            arrays[str(name)] = pa.array(series, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            values = series.tolist()
+            counts: dict[str, int] = {}
+            for value in values:
+                if value is not None and value == value:
+                    counts[type(value).__name__] = counts.get(type(value).__name__, 0) + 1
+            mixed[str(name)] = counts
+            texts = [None if v is None or v != v else str(v) for v in values]
+            arrays[str(name)] = pa.array(texts, pa.large_string())
+    if len(set(arrays)) != len(frame.columns):
+        raise InvalidInputError(f"The data of {what} has columns with the same name; rename them.")
+    return tables.plain(pa.table(arrays)), mixed

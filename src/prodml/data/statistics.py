@@ -1,0 +1,218 @@
+"""The statistics a batch is judged on, measured on the batch and on each past batch.
+
+Per column: the share of nulls, and either the distribution (numbers: the largest
+standardised gap between the batch's and the history's cumulative distribution on
+a grid of history quantiles; categories: the largest standardised gap between
+category shares), the mean, the spread and the share of values outside the range
+seen before; or, for categories, the share of values never seen before. Per table:
+the row count and the share of duplicate rows.
+
+Distribution gaps of a past batch are taken against the history without it;
+novelty (new values, values out of range) of a past batch against the batches
+before it, in history order, as a new batch is judged."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from prodml.data.calibration import LINEAR, LOG, SHARE, Scale
+from prodml.data.profile import TableProfile
+from prodml.data.sketches import CATEGORICAL, NUMERIC, TEMPORAL, ColumnProfile
+from prodml.domain.validation import FindingKind
+
+GRID = np.linspace(1 / 40, 39 / 40, 39)
+TOP_CATEGORIES = 30
+SHARE_EFFECT = 0.01  # a share must move by a percentage point to alarm
+GAP_EFFECT = 0.05  # standardised distribution gap (about 2.5% of the mass at the median)
+MEAN_EFFECT = 0.1  # in standard deviations of the column
+SPREAD_EFFECT = math.log(1.25)
+ROWS_EFFECT = math.log(1.25)
+
+
+@dataclass
+class Measurement:
+    column: str | None
+    statistic: str
+    kind: FindingKind
+    history: list[float]
+    observed: float
+    scale: Scale
+    floor: float
+    min_effect: float
+    sides: int
+    center_if_alone: float | None = None
+    examples: list[str] = field(default_factory=list)
+
+
+def measure_table(history: list[TableProfile], batch: TableProfile) -> list[Measurement]:
+    found = [
+        Measurement(
+            None, "duplicate_share", FindingKind.SOFT, [h.duplicate_share for h in history],
+            batch.duplicate_share, SHARE, _share_floor(batch.rows, history), SHARE_EFFECT, 1,
+        )
+    ]
+    if len(history) >= 3:
+        found.append(
+            Measurement(
+                None, "row_count", FindingKind.SOFT, [float(h.rows) for h in history],
+                float(batch.rows), LOG, 1 / math.sqrt(max(batch.rows, 1)), 0.0, 2,
+            )
+        )
+        found[-1].min_effect = batch.rows * (1 - math.exp(-ROWS_EFFECT)) if batch.rows else 1.0
+    return found
+
+
+def measure_column(
+    name: str, history: list[ColumnProfile], pooled: ColumnProfile, batch: ColumnProfile
+) -> list[Measurement]:
+    rows = [h.rows for h in history]
+    found = [
+        Measurement(
+            name, "null_share", FindingKind.SOFT, [h.null_share for h in history],
+            batch.null_share, SHARE, _share_floor(batch.rows, rows), SHARE_EFFECT, 1,
+        )
+    ]
+    if batch.valid == 0 or pooled.valid == 0:
+        return found
+    if batch.kind in (NUMERIC, TEMPORAL) and pooled.kll is not None and batch.kll is not None:
+        found += _numeric(name, history, pooled, batch)
+    elif batch.kind == CATEGORICAL and pooled.items is not None and batch.items is not None:
+        found += _categorical(name, history, pooled, batch)
+    return found
+
+
+def _numeric(
+    name: str, history: list[ColumnProfile], pooled: ColumnProfile, batch: ColumnProfile
+) -> list[Measurement]:
+    grid = np.unique(np.asarray(pooled.kll.get_quantiles(GRID.tolist()), dtype=float))
+    reference = np.asarray(pooled.kll.get_cdf(grid.tolist()))[:-1]
+    gaps = [
+        _gap(_cdf(h, grid), reference) / (1 - h.valid / pooled.valid)
+        for h in history
+        if h.kll is not None and h.valid < pooled.valid
+    ]
+    noise = _noise(batch.valid, pooled.valid, len(history))
+    found = [
+        Measurement(
+            name, "distribution", FindingKind.DRIFT, gaps, _gap(_cdf(batch, grid), reference),
+            LOG, 0.1, GAP_EFFECT, 1, center_if_alone=2.5 * noise + 0.02,
+        )
+    ]
+    spread = pooled.std or 0.0
+    scale = max(spread, abs(pooled.mean or 0.0) * 1e-9, 1e-12)
+    if batch.mean is not None and batch.kind == NUMERIC:
+        found.append(
+            Measurement(
+                name, "mean", FindingKind.DRIFT, [h.mean for h in history if h.mean is not None],
+                batch.mean, LINEAR, spread * math.sqrt(1 / batch.valid + 1 / pooled.valid),
+                MEAN_EFFECT * scale, 2,
+            )
+        )
+        found.append(
+            Measurement(
+                name, "std", FindingKind.DRIFT,
+                [(h.std or 0.0) + scale * 1e-6 for h in history if h.valid >= 2],
+                (batch.std or 0.0) + scale * 1e-6, LOG,
+                math.sqrt(2 / max(batch.valid, 2)), (spread + scale * 1e-6) * (1 - math.exp(-SPREAD_EFFECT)), 2,
+            )
+        )
+    found.append(_out_of_range(name, history, batch))
+    return found
+
+
+def _out_of_range(name: str, history: list[ColumnProfile], batch: ColumnProfile) -> Measurement:
+    def outside(profile: ColumnProfile, low: float, high: float) -> float:
+        if profile.minimum >= low and profile.maximum <= high:
+            return 0.0
+        below = float(profile.kll.get_rank(low, inclusive=False)) if profile.minimum < low else 0.0
+        above = 1.0 - float(profile.kll.get_rank(high, inclusive=True)) if profile.maximum > high else 0.0
+        return (below + above) * profile.valid / profile.rows
+
+    ranged = [h for h in history if h.kll is not None and h.minimum is not None]
+    shares = [
+        outside(h, min(p.minimum for p in ranged[:i]), max(p.maximum for p in ranged[:i]))
+        for i, h in enumerate(ranged) if i > 0
+    ]
+    low = min(p.minimum for p in ranged)
+    high = max(p.maximum for p in ranged)
+    observed = outside(batch, low, high)
+    return Measurement(
+        name, "out_of_range_share", FindingKind.SOFT, shares, observed, SHARE,
+        _share_floor(batch.rows, [h.rows for h in history]), SHARE_EFFECT, 1, center_if_alone=0.0,
+        examples=[f"history range [{low:g}, {high:g}]"],
+    )
+
+
+def _categorical(
+    name: str, history: list[ColumnProfile], pooled: ColumnProfile, batch: ColumnProfile
+) -> list[Measurement]:
+    pooled_counts = pooled.counts()
+    top = sorted(pooled_counts, key=pooled_counts.__getitem__, reverse=True)[:TOP_CATEGORIES]
+    reference = _shares(pooled_counts, top, pooled.valid)
+    gaps = [
+        _gap(_shares(h.counts(), top, h.valid), reference) / (1 - h.valid / pooled.valid)
+        for h in history
+        if h.valid and h.valid < pooled.valid
+    ]
+    noise = _noise(batch.valid, pooled.valid, len(history))
+    batch_counts = batch.counts()
+    found = [
+        Measurement(
+            name, "distribution", FindingKind.DRIFT, gaps,
+            _gap(_shares(batch_counts, top, batch.valid), reference), LOG, 0.1,
+            GAP_EFFECT, 1, center_if_alone=2.5 * noise + 0.02,
+        )
+    ]
+    seen: set[str] = set()
+    novelty = []
+    for i, past in enumerate(history):
+        counts = past.counts()
+        if i > 0 and past.rows:
+            novelty.append(max((c for k, c in counts.items() if k not in seen), default=0) / past.rows)
+        seen.update(counts)
+    new = {k: c for k, c in batch_counts.items() if k not in seen}
+    ranked = sorted(new, key=new.__getitem__, reverse=True)
+    total = sum(new.values()) / batch.rows if batch.rows else 0.0
+    found.append(
+        Measurement(
+            name, "new_category_share", FindingKind.SOFT, novelty,
+            new[ranked[0]] / batch.rows if ranked else 0.0, SHARE,
+            _share_floor(batch.rows, [h.rows for h in history]), SHARE_EFFECT, 1,
+            center_if_alone=0.0,
+            examples=[*ranked[:5], f"{len(new)} new value(s) in {total:.1%} of rows"],
+        )
+    )
+    return found
+
+
+def _cdf(profile: ColumnProfile, grid: np.ndarray) -> np.ndarray:
+    return np.asarray(profile.kll.get_cdf(grid.tolist()))[:-1]
+
+
+def _shares(counts: dict[str, int], top: list[str], valid: int) -> np.ndarray:
+    if not valid:
+        return np.zeros(len(top) + 1)
+    shares = np.array([counts.get(k, 0) for k in top], dtype=float) / valid
+    return np.append(shares, max(0.0, 1.0 - shares.sum()))
+
+
+def _gap(current: np.ndarray, reference: np.ndarray) -> float:
+    """The largest gap between two distributions, each point in units of its binomial
+    spread, so a move in a tail counts as much as one at the median."""
+    spread = np.sqrt(np.clip(reference * (1 - reference), 0.0025, None))
+    return float(np.max(np.abs(current - reference) / spread)) if len(reference) else 0.0
+
+
+def _noise(batch: int, pooled: int, batches: int) -> float:
+    """Sampling noise of a standardised gap between a batch and the rest of history."""
+    rest = max(pooled - (pooled // max(batches, 1) if batches > 1 else 0), 1)
+    return math.sqrt(1 / max(batch, 1) + 1 / rest)
+
+
+def _share_floor(rows: int, history: list[int] | list[TableProfile]) -> float:
+    counts = [h if isinstance(h, int) else h.rows for h in history]
+    typical = max(float(np.median(counts)) if counts else 1.0, 1.0)
+    return 0.5 * math.sqrt(1 / max(rows, 1) + 1 / typical)

@@ -1,0 +1,166 @@
+"""Validating a batch against the history of past batches: schema, bounds, drift."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from prodml.data.calibration import SHORT_HISTORY, judge
+from prodml.data.charts import charts_for
+from prodml.data.profile import TableProfile, merge_all
+from prodml.data.sketches import ColumnProfile, family
+from prodml.data.statistics import Measurement, measure_column, measure_table
+from prodml.domain.validation import Finding, FindingKind, ValidationResult
+
+
+def validate_profiles(
+    batch: TableProfile,
+    history: list[TableProfile],
+    history_label: str,
+    subject: str | None = None,
+    extra: list[Finding] | None = None,
+) -> ValidationResult:
+    """Every finding about ``batch``, judged against ``history`` (oldest first)."""
+    findings = list(extra or [])
+    notes: list[str] = []
+    if batch.rows == 0:
+        findings.append(
+            Finding(FindingKind.HARD, None, "row_count", 0, "at least 1 row",
+                    "The batch is empty: it has no rows. Check the query or export that made it.")
+        )
+    common = _schema(batch, history, findings)
+    measurements: list[Measurement] = []
+    if history and batch.rows:
+        pooled = merge_all(history) if len(history) > 1 else history[0]
+        measurements += measure_table(history, batch)
+        for name in common:
+            past = [h.columns[name] for h in history if name in h.columns]
+            measurements += measure_column(name, past, pooled.columns[name], batch.columns[name])
+    tests = len(measurements)
+    for measurement in measurements:
+        finding = _judge(measurement, tests)
+        if finding is not None:
+            findings.append(finding)
+    notes += _history_notes(history, history_label)
+    findings.sort(key=lambda f: (-_rank(f.kind), -f.score if math.isfinite(f.score) else -math.inf))
+    faulty = [f.column for f in findings if f.column]
+    charts = charts_for(batch, history, faulty) if history and batch.rows else ()
+    return ValidationResult(
+        findings=tuple(findings),
+        history=history_label,
+        history_size=len(history),
+        rows=batch.rows,
+        tests=tests,
+        notes=tuple(notes),
+        charts=charts,
+        subject=subject,
+    )
+
+
+def _rank(kind: FindingKind) -> int:
+    return {FindingKind.HARD: 2, FindingKind.SOFT: 0, FindingKind.DRIFT: 0}[kind]
+
+
+def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Finding]) -> list[str]:
+    """Hard findings for missing columns, changed and mixed types; the columns to judge."""
+    for column in batch.columns.values():
+        if column.type == "mixed":
+            kinds = ", ".join(f"{k} ({n})" for k, n in sorted(column.types.items()))
+            findings.append(
+                Finding(FindingKind.HARD, column.name, "type", "mixed", "one type",
+                        f"Column {column.name!r} mixes value types: {kinds}. "
+                        "Give it one type at the source.")
+            )
+    if not history:
+        return []
+    required = [c for c in history[-1].columns if all(c in h.columns for h in history)]
+    known = {c for h in history for c in h.columns}
+    missing = [c for c in required if c not in batch.columns]
+    for name in missing:
+        findings.append(
+            Finding(FindingKind.HARD, name, "missing_column", None, "present",
+                    f"Column {name!r} is missing; every past batch had it. "
+                    "Restore it upstream, or edit the checks if it was dropped on purpose.")
+        )
+    if batch.columns and not set(batch.columns) & known:
+        findings.append(
+            Finding(FindingKind.HARD, None, "columns", sorted(batch.columns)[:10], sorted(known)[:10],
+                    "The batch has no column in common with its history: is it the right table?")
+        )
+    for name in batch.columns:
+        if name not in known:
+            findings.append(
+                Finding(FindingKind.SOFT, name, "new_column", batch.columns[name].type, None,
+                        f"Column {name!r} is new: no past batch had it.", score=1.0)
+            )
+    common = []
+    for name in [c for c in batch.columns if c in known]:
+        column = batch.columns[name]
+        expected = _usual_type(name, history)
+        if column.type == "mixed":
+            continue
+        if column.type != "null" and expected and family(column.type) != family(expected):
+            findings.append(
+                Finding(FindingKind.HARD, name, "type", column.type, expected,
+                        f"Column {name!r} is {column.type}; in history it was {expected}. "
+                        "Fix the type at the source or cast it before validating.")
+            )
+            continue
+        common.append(name)
+    return common
+
+
+def _usual_type(name: str, history: list[TableProfile]) -> str | None:
+    types = Counter(
+        h.columns[name].type for h in history
+        if name in h.columns and h.columns[name].type not in ("null", "mixed")
+    )
+    return types.most_common(1)[0][0] if types else None
+
+
+def _judge(m: Measurement, tests: int) -> Finding | None:
+    bound = judge(m.history, m.observed, m.scale, m.floor, m.min_effect, m.sides, tests,
+                  m.center_if_alone)
+    if not bound.breached:
+        return None
+    expected = [_round(bound.low) if bound.low is not None else None, _round(bound.high)]
+    where = f"column {m.column!r}" if m.column else "the table"
+    unusual = (
+        f"{abs(bound.z):.1f} standard deviations from its history of {bound.history} batch(es)"
+        if math.isfinite(bound.z) else "never seen in history"
+    )
+    detail = f" (most frequent new: {', '.join(m.examples)})" if m.examples and m.statistic == "new_category_share" else ""
+    message = (
+        f"{m.statistic} of {where} is {_round(m.observed)}, expected "
+        f"{_interval(expected)}: {unusual}{detail}."
+    )
+    return Finding(m.kind, m.column, m.statistic, _round(m.observed), expected, message,
+                   score=round(bound.score, 3), z=round(bound.z, 2) if math.isfinite(bound.z) else None)
+
+
+def _interval(expected: list[float | None]) -> str:
+    low, high = expected
+    return f"at most {high}" if low is None else f"between {low} and {high}"
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return value
+    return float(f"{value:.4g}")
+
+
+def _history_notes(history: list[TableProfile], label: str) -> list[str]:
+    if not history:
+        return [f"No history in {label}: only the schema of the batch was checked. "
+                "Log past batches (or partitions) to judge bounds and drift."]
+    if len(history) == 1:
+        return [f"One reference ({label}): bounds allow twice its sampling noise. "
+                "Validate against several past batches for bounds calibrated on real variation."]
+    if len(history) < SHORT_HISTORY:
+        return [f"Short history ({len(history)} batches in {label}): bounds are widened "
+                f"accordingly; {SHORT_HISTORY} or more past batches give tighter ones."]
+    return []
+
+
+def column_of(profile: TableProfile, name: str) -> ColumnProfile | None:
+    return profile.columns.get(name)
