@@ -32,15 +32,18 @@ __all__ = [
     "get_dataset",
     "get_model",
     "get_run",
+    "infer_checks",
     "list_datasets",
     "list_runs",
     "load_model",
     "load_table",
     "log_dataset",
     "metric_history",
+    "profile",
     "read_file",
     "start_run",
     "upstream",
+    "validate",
 ]
 
 _HOMES = {
@@ -62,15 +65,18 @@ if TYPE_CHECKING:
         get_dataset,
         get_model,
         get_run,
+        infer_checks,
         list_datasets,
         list_runs,
         load_model,
         load_table,
         log_dataset,
         metric_history,
+        profile,
         read_file,
         start_run,
         upstream,
+        validate,
     )
     from prodml.client import Client, configure
     from prodml.domain.artifact import ModelVersion

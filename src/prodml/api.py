@@ -25,6 +25,9 @@ from prodml.track.start import start_run as _start_run
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
     import pyarrow as pa
 
+    from prodml.data.profile import TableProfile
+    from prodml.domain.validation import ValidationResult
+
     from prodml.data.files import Progress
 
 
@@ -34,9 +37,15 @@ def start_run(
     hypothesis: str | None = None,
     inputs: Iterable[DatasetVersion | str] = (),
     client: Client | None = None,
+    force_inputs: str | None = None,
 ) -> ActiveRun:
-    """Start a run; use it as a context manager so it ends (or fails) on its own."""
-    return _start_run(client or default_client(), experiment, config, hypothesis, inputs)
+    """Start a run; use it as a context manager so it ends (or fails) on its own.
+
+    An input whose latest validation found hard problems is refused unless
+    ``force_inputs`` gives the reason, which is recorded."""
+    return _start_run(
+        client or default_client(), experiment, config, hypothesis, inputs, force_inputs
+    )
 
 
 def log_dataset(
@@ -147,3 +156,53 @@ def events(
 def compare_runs(left: str, right: str, client: Client | None = None) -> RunComparison:
     """Config, params, inputs, code and metrics of two runs side by side."""
     return _compare(client or default_client(), left, right)
+
+
+def profile(data: Any, partition_by: str | None = None) -> TableProfile | dict[str, TableProfile]:
+    """A mergeable profile of a table (pandas, polars, Arrow, a file), or one per
+    value of ``partition_by``: ``merge`` partitions to get the profile of the whole."""
+    from prodml.data.profile import profile_partitions, profile_table, read_any
+
+    table, mixed = read_any(data, "the profiled table")
+    if partition_by:
+        return profile_partitions(table, partition_by)
+    return profile_table(table, None, mixed)
+
+
+def validate(
+    batch: Any,
+    against: Any,
+    partition_by: str | None = None,
+    checks: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    client: Client | None = None,
+) -> ValidationResult:
+    """Judge a batch against history: ``against`` is a dataset name (its versions, or
+    with ``partition_by`` its latest version's partitions), a version, or profiles.
+
+    ``batch`` is data, a table file, or a logged version (``"flights@4"``), whose
+    result is recorded: hard findings then block it as a run input unless forced."""
+    from prodml.data import checks as checks_file
+    from prodml.data.history import validate as _validate
+
+    document = None
+    if checks is not None:
+        document = dict(checks) if isinstance(checks, Mapping) else checks_file.read(Path(checks))
+    return _validate(client or default_client(), batch, against, partition_by, document)
+
+
+def infer_checks(
+    against: Any,
+    partition_by: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    client: Client | None = None,
+) -> dict[str, Any]:
+    """Checks proposed from the history of a dataset (see ``validate``); written as
+    YAML to ``path`` when given."""
+    from prodml.data import checks as checks_file
+    from prodml.data.history import resolve_history
+
+    history = resolve_history(client or default_client(), against, partition_by, None)
+    document = checks_file.infer(history.profiles, history.label, history.keys)
+    if path is not None:
+        checks_file.write(document, Path(path))
+    return document

@@ -8,13 +8,13 @@ import sys
 import typer
 from rich.text import Text
 
-from prodml.cli import datasets, runs, store
+from prodml.cli import datasets, runs, store, validate
 from prodml.cli.output import errors
 from prodml.errors import ProdmlError
 
 app = typer.Typer(
     name="prodml",
-    help="Versioned data, tracked runs and lineage for production ML.",
+    help="Versioned data, tracked runs, lineage and data validation for production ML.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
 store.register(app)
+validate.register(app)
 
 
 def run() -> None:

@@ -58,6 +58,8 @@ class Bound:
     score: float  # > 1 outside the bound
     breached: bool
     history: int
+    spread: float = 0.0  # standard deviation used, on the transformed scale
+    q: float = 0.0  # the multiple of it the bound allows
 
 
 def quantile(tests: int, sides: int, history: int) -> float:
@@ -104,7 +106,7 @@ def judge(
     if low is not None and raw_center - low < min_effect:
         low = raw_center - min_effect
     score = _score(observed, raw_center, low, high)
-    return Bound(low, high, raw_center, z, score, score > 1.0, count)
+    return Bound(low, high, raw_center, z, score, score > 1.0, count, spread, q)
 
 
 def _score(observed: float, center: float, low: float | None, high: float | None) -> float:

@@ -66,6 +66,9 @@ def _log_table(
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [])
+    from prodml.data.stored_profiles import store_profile
+
+    store_profile(client, stored, table)
     return stored
 
 

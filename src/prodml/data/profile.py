@@ -72,6 +72,14 @@ class TableProfile:
             "columns": [c.to_dict() for c in self.columns.values()],
         }
 
+    def to_summary(self) -> dict[str, Any]:
+        """What a person reads: per column counts, distinct values and quantiles."""
+        return {
+            "rows": self.rows,
+            "duplicate_rows": self.duplicate_rows,
+            "columns": [c.summary() for c in self.columns.values()],
+        }
+
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
 

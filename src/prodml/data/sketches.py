@@ -95,6 +95,25 @@ class ColumnProfile:
         rows = self.items.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
         return {str(item): int(estimate) for item, estimate, _, _ in rows}
 
+    def summary(self) -> dict[str, Any]:
+        median = float(self.kll.get_quantile(0.5)) if self.kll is not None else None
+        counts = self.counts()
+        top = sorted(counts, key=counts.__getitem__, reverse=True)[:5]
+        return {
+            "name": self.name,
+            "type": self.type,
+            "rows": self.rows,
+            "nulls": self.nulls,
+            "nans": self.nans,
+            "distinct": round(self.distinct),
+            "min": self.minimum,
+            "median": median,
+            "max": self.maximum,
+            "mean": self.mean,
+            "std": self.std,
+            "top": {k: counts[k] for k in top},
+        }
+
     def merge(self, other: ColumnProfile) -> ColumnProfile:
         merged = ColumnProfile(self.name, self.type, self.kind)
         merged.rows, merged.nulls = self.rows + other.rows, self.nulls + other.nulls

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 
+from typing import Any
+
 from prodml.data.calibration import SHORT_HISTORY, judge
+from prodml.data.checks import apply as apply_checks
 from prodml.data.charts import charts_for
 from prodml.data.profile import TableProfile, merge_all
-from prodml.data.sketches import ColumnProfile, family
+from prodml.data.sketches import family
 from prodml.data.statistics import Measurement, measure_column, measure_table
 from prodml.domain.validation import Finding, FindingKind, ValidationResult
 
@@ -19,8 +22,12 @@ def validate_profiles(
     history_label: str,
     subject: str | None = None,
     extra: list[Finding] | None = None,
+    checks: dict[str, Any] | None = None,
 ) -> ValidationResult:
-    """Every finding about ``batch``, judged against ``history`` (oldest first)."""
+    """Every finding about ``batch``, judged against ``history`` (oldest first).
+
+    With a ``checks`` document, schema and bounds come from it (as the team edited
+    them) and only drift is judged against history."""
     findings = list(extra or [])
     notes: list[str] = []
     if batch.rows == 0:
@@ -28,7 +35,12 @@ def validate_profiles(
             Finding(FindingKind.HARD, None, "row_count", 0, "at least 1 row",
                     "The batch is empty: it has no rows. Check the query or export that made it.")
         )
-    common = _schema(batch, history, findings)
+    if checks is not None:
+        findings += apply_checks(checks, batch)
+        common = [c for c in batch.columns if all(f.column != c or f.kind is not FindingKind.HARD for f in findings)]
+        common = [c for c in common if history and c in history[-1].columns]
+    else:
+        common = _schema(batch, history, findings)
     measurements: list[Measurement] = []
     if history and batch.rows:
         pooled = merge_all(history) if len(history) > 1 else history[0]
@@ -36,6 +48,8 @@ def validate_profiles(
         for name in common:
             past = [h.columns[name] for h in history if name in h.columns]
             measurements += measure_column(name, past, pooled.columns[name], batch.columns[name])
+    if checks is not None:
+        measurements = [m for m in measurements if m.kind is FindingKind.DRIFT]
     tests = len(measurements)
     for measurement in measurements:
         finding = _judge(measurement, tests)
@@ -161,6 +175,3 @@ def _history_notes(history: list[TableProfile], label: str) -> list[str]:
                 f"accordingly; {SHORT_HISTORY} or more past batches give tighter ones."]
     return []
 
-
-def column_of(profile: TableProfile, name: str) -> ColumnProfile | None:
-    return profile.columns.get(name)

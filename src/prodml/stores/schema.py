@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = sa.MetaData()
 
@@ -145,4 +145,28 @@ events = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("details", sa.Text, nullable=False),
     sa.Index("ix_events_subject", "subject_kind", "subject_id"),
+)
+
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("version_id", ID, primary_key=True),
+    sa.Column("partition_by", sa.String(255), primary_key=True),  # "" for the whole table
+    sa.Column("blob", sa.String(64), nullable=False),
+    sa.Column("partitions", sa.Integer, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+validations = sa.Table(
+    "validations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("version_id", ID, index=True),  # the dataset version validated, if logged
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("against", sa.Text, nullable=False),
+    sa.Column("alarm", sa.Boolean, nullable=False),
+    sa.Column("blocked", sa.Boolean, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
 )

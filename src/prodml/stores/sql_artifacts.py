@@ -139,6 +139,7 @@ class ArtifactQueries(LineageQueries):
                 schema.dataset_versions.c.blob.is_not(None)
             ),
             sa.select(schema.model_versions.c.digest),
+            sa.select(schema.profiles.c.blob),
         )
         with self.read() as connection:
             return {digest for query in queries for digest in connection.execute(query).scalars()}
@@ -175,6 +176,14 @@ class ArtifactQueries(LineageQueries):
                 sa.select(models.name, models.version).where(models.digest == digest)
             ):
                 found.append(f"model {row.name}@{row.version}")
+            profiles = schema.profiles.c
+            for row in connection.execute(
+                sa.select(versions.name, versions.version, profiles.partition_by)
+                .join(schema.dataset_versions, versions.id == profiles.version_id)
+                .where(profiles.blob == digest)
+            ):
+                by = f" by {row.partition_by}" if row.partition_by else ""
+                found.append(f"profile{by} of dataset {row.name}@{row.version}")
         return found
 
 

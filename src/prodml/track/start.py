@@ -24,6 +24,7 @@ def start_run(
     config: Mapping[str, Any] | None = None,
     hypothesis: str | None = None,
     inputs: Iterable[DatasetVersion | str] = (),
+    force_inputs: str | None = None,
 ) -> ActiveRun:
     check_name(experiment, "experiment")
     document = _config(config)
@@ -32,6 +33,7 @@ def start_run(
     if isinstance(inputs, str | DatasetVersion):
         inputs = [inputs]
     versions = [resolve_input(client, item) for item in inputs]
+    forced = _gate(client, versions, force_inputs)
     code = code_state()
     run = Run(
         id=new_id(),
@@ -56,7 +58,40 @@ def start_run(
     client.metadata.insert_run(
         run, [v.id for v in versions], _diff_artifact(client, run, code.diff)
     )
+    for version, validation in forced:
+        client.metadata.record_event(
+            "run.input_forced",
+            ("run", run.id),
+            force_inputs,
+            {"dataset": version.ref, "version_id": version.id, "validation": validation},
+        )
     return ActiveRun(client, run.id, experiment)
+
+
+def _gate(
+    client: Client, versions: list[DatasetVersion], why: str | None
+) -> list[tuple[DatasetVersion, str]]:
+    """Inputs whose latest validation found hard problems are refused unless forced
+    with a reason; returns the forced ones with their validation ids."""
+    if why is not None and (not isinstance(why, str) or not why.strip()):
+        raise InvalidInputError("force_inputs needs a reason: say why the run may use the inputs.")
+    blocked = []
+    for version in versions:
+        latest = client.metadata.latest_validation(version.id)
+        if latest is not None and latest["blocked"]:
+            blocked.append((version, latest))
+    if blocked and why is None:
+        lines = "; ".join(
+            f"{v.ref} (validation {r['id'][:12]}: "
+            + ", ".join(f"{f['statistic']} of {f['column']}" for f in r["findings"] if f["kind"] == "hard")
+            + ")"
+            for v, r in blocked
+        )
+        raise InvalidInputError(
+            f"Inputs failed validation with hard findings: {lines}. Fix the data and log it "
+            "again, or use them anyway with start_run(..., force_inputs='why')."
+        )
+    return [(v, str(r["id"])) for v, r in blocked]
 
 
 def _config(config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,0 +1,142 @@
+"""What a batch is judged against, and validations that are recorded.
+
+``against`` is a dataset name (its logged versions, oldest first, are the history;
+with ``partition_by``, the partitions of its latest version), a dataset version
+(that version, or its partitions), a profile, or a list of profiles."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodml.client import Client
+from prodml.data.profile import TableProfile, profile_table, read_any
+from prodml.data.refs import get_dataset
+from prodml.data.stored_profiles import profiles_of
+from prodml.data.validation import validate_profiles
+from prodml.domain.dataset import DatasetKind, DatasetVersion
+from prodml.domain.ids import new_id, split_ref
+from prodml.domain.validation import Finding, FindingKind, ValidationResult
+from prodml.errors import InvalidInputError, NotFoundError
+
+
+@dataclass
+class Batch:
+    profile: TableProfile
+    label: str
+    version: DatasetVersion | None = None
+    key_findings: tuple[Finding, ...] = ()
+
+
+@dataclass
+class History:
+    profiles: list[TableProfile]
+    label: str
+    keys: tuple[str, ...] = ()
+
+
+def read_batch(client: Client, data: Any, keys: tuple[str, ...] = ()) -> Batch:
+    """A batch from data in memory, a table file, or a logged dataset version."""
+    version = _as_version(client, data)
+    if version is not None:
+        return Batch(profiles_of(client, version)[0], version.ref, version)
+    table, mixed = read_any(data, "the batch")
+    label = str(data) if isinstance(data, str | os.PathLike) else f"a {type(data).__name__}"
+    findings = _key_findings(table, keys)
+    return Batch(profile_table(table, label, mixed), label, None, findings)
+
+
+def resolve_history(
+    client: Client, against: Any, partition_by: str | None, exclude: DatasetVersion | None
+) -> History:
+    if isinstance(against, TableProfile):
+        return History([against], against.label or "the given profile")
+    if isinstance(against, list) and all(isinstance(p, TableProfile) for p in against):
+        return History(list(against), f"{len(against)} given profiles")
+    if isinstance(against, DatasetVersion):
+        return _of_version(client, against, partition_by)
+    if not isinstance(against, str) or not against:
+        raise InvalidInputError(
+            "against must be a dataset name ('flights'), a version ('flights@3'), "
+            f"a profile or a list of profiles, not {type(against).__name__}."
+        )
+    name, number = split_ref(against)
+    if "@" in against:
+        return _of_version(client, get_dataset(client, against), partition_by)
+    versions = [v for v in client.metadata.list_dataset_versions(name) if v.kind is DatasetKind.TABLE]
+    if not versions:
+        raise NotFoundError(
+            f"No table versions of dataset {name!r} to validate against. "
+            f"Log one first: prodml datasets log {name} FILE"
+        )
+    versions.sort(key=lambda v: v.version)
+    if partition_by:
+        return _of_version(client, versions[-1], partition_by)
+    if exclude is not None:
+        versions = [v for v in versions if v.id != exclude.id and (
+            v.name != exclude.name or v.version < exclude.version)]
+    clean = [v for v in versions if not _blocked(client, v)]
+    left_out = f"; {len(versions) - len(clean)} blocked version(s) left out" if len(clean) < len(versions) else ""
+    profiles = [profiles_of(client, v)[0] for v in clean]
+    span = f"{clean[0].ref}..{clean[-1].ref}" if clean else "none"
+    keys = clean[-1].key if clean else ()
+    return History(profiles, f"{len(clean)} version(s) of {name} ({span}{left_out})", keys)
+
+
+def _blocked(client: Client, version: DatasetVersion) -> bool:
+    """A version whose latest validation found hard problems is not clean history."""
+    latest = client.metadata.latest_validation(version.id)
+    return bool(latest and latest["blocked"])
+
+
+def _of_version(client: Client, version: DatasetVersion, partition_by: str | None) -> History:
+    profiles = profiles_of(client, version, partition_by)
+    if partition_by:
+        return History(profiles, f"{len(profiles)} partitions of {version.ref} by {partition_by}", version.key)
+    return History(profiles, version.ref, version.key)
+
+
+def validate(
+    client: Client,
+    data: Any,
+    against: Any,
+    partition_by: str | None = None,
+    checks: dict[str, Any] | None = None,
+) -> ValidationResult:
+    """Validate and, when the batch is a logged dataset version, record the result
+    (a version with hard findings then cannot be a run input unless forced)."""
+    version = _as_version(client, data)
+    history = resolve_history(client, against, partition_by, version)
+    batch = read_batch(client, data, history.keys)
+    result = validate_profiles(
+        batch.profile, history.profiles, history.label, batch.label, list(batch.key_findings), checks
+    )
+    if version is not None:
+        client.metadata.add_validation(new_id(), version.id, version.ref, history.label, result.to_dict())
+    return result
+
+
+def _as_version(client: Client, data: Any) -> DatasetVersion | None:
+    if isinstance(data, DatasetVersion):
+        return data
+    if isinstance(data, str) and not Path(data).exists() and "@" in data:
+        return get_dataset(client, data)
+    return None
+
+
+def _key_findings(table: Any, keys: tuple[str, ...]) -> tuple[Finding, ...]:
+    """Rows that share a key: exact, on the batch's table."""
+    present = [k for k in keys if k in table.column_names]
+    if not present or table.num_rows == 0:
+        return ()
+    distinct = table.group_by(present).aggregate([]).num_rows
+    repeated = table.num_rows - distinct
+    if not repeated:
+        return ()
+    return (
+        Finding(FindingKind.SOFT, present[0], "unique_key", repeated, 0,
+                f"{repeated} row(s) repeat a key ({', '.join(present)}) that should be unique.",
+                score=float(repeated)),
+    )

@@ -1,0 +1,62 @@
+"""Profiles of dataset versions, stored as blobs beside the version and made on demand."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from prodml.client import Client
+from prodml.data.profile import TableProfile, profile_partitions, profile_table
+from prodml.domain.dataset import DatasetKind, DatasetVersion
+from prodml.errors import InvalidInputError
+
+
+def store_profile(client: Client, version: DatasetVersion, table: pa.Table) -> TableProfile:
+    """Profile a freshly logged table version and store the profile (once per version)."""
+    known = client.metadata.profile_blob(version.id)
+    if known is not None:
+        return _load(client, known)[0]
+    profile = profile_table(table, version.ref)
+    _store(client, version, "", [profile])
+    return profile
+
+
+def profiles_of(
+    client: Client, version: DatasetVersion, partition_by: str | None = None
+) -> list[TableProfile]:
+    """The version's profile, or one per partition (in partition order); made and
+    stored on first use."""
+    if version.kind is not DatasetKind.TABLE:
+        raise InvalidInputError(
+            f"Dataset {version.ref} is a set of files; only tables have profiles. "
+            "Validate a table dataset instead."
+        )
+    key = partition_by or ""
+    blob = client.metadata.profile_blob(version.id, key)
+    if blob is not None:
+        return [_relabel(p, version, partition_by) for p in _load(client, blob)]
+    from prodml.data.datasets import load_table
+
+    table = load_table(client, version)
+    if partition_by:
+        profiles = list(profile_partitions(table, partition_by).values())
+    else:
+        profiles = [profile_table(table, version.ref)]
+    _store(client, version, key, profiles)
+    return [_relabel(p, version, partition_by) for p in profiles]
+
+
+def _relabel(profile: TableProfile, version: DatasetVersion, partition_by: str | None) -> TableProfile:
+    profile.label = f"{version.ref} {profile.label}" if partition_by else version.ref
+    return profile
+
+
+def _store(client: Client, version: DatasetVersion, key: str, profiles: list[TableProfile]) -> None:
+    raw = json.dumps([p.to_dict() for p in profiles], separators=(",", ":")).encode()
+    digest, _ = client.artifacts.put_bytes(raw)
+    client.metadata.put_profile(version.id, key, digest, len(profiles))
+
+
+def _load(client: Client, digest: str) -> list[TableProfile]:
+    return [TableProfile.from_dict(doc) for doc in json.loads(client.read_blob(digest))]
