@@ -11,7 +11,6 @@ than 4,096 distinct rows)."""
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +18,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prodml.data import workers
+from prodml.data.rows import ROW_SAMPLE, duplicate_rows
 from prodml.data.sketches import ColumnProfile, profile_column
 from prodml.errors import DataReadError, InvalidInputError
 
-ROW_SAMPLE = 4096
 FORMAT = 1
-_duckdb_lock = threading.Lock()
 
 
 @dataclass
@@ -101,11 +100,14 @@ def profile_table(
 ) -> TableProfile:
     """Profile every column; ``mixed`` gives the Python types of columns that held more
     than one (they arrive here as text)."""
-    columns = {name: profile_column(name, table.column(name)) for name in table.column_names}
+    if workers.worth_it(table):
+        columns, (duplicates, hashes) = workers.profile_columns(table, duplicate_rows)
+    else:
+        columns = {name: profile_column(name, table.column(name)) for name in table.column_names}
+        duplicates, hashes = duplicate_rows(table)
     for name, types in (mixed or {}).items():
         columns[name].types = dict(types)
         columns[name].type = "mixed"
-    duplicates, hashes = _rows(table)
     return TableProfile(table.num_rows, duplicates, columns, hashes, label)
 
 
@@ -132,42 +134,6 @@ def merge_all(profiles: list[TableProfile]) -> TableProfile:
     for other in profiles[1:]:
         merged = merged.merge(other)
     return merged
-
-
-def _rows(table: pa.Table) -> tuple[int, np.ndarray]:
-    """Exact duplicate rows (by a 64-bit hash of every column) and the smallest
-    distinct row hashes."""
-    if table.num_rows == 0 or table.num_columns == 0:
-        return 0, np.zeros(0, dtype=np.uint64)
-    import duckdb
-
-    hashable = pa.table(
-        {f"c{i}": _hashable(table.column(i)) for i in range(table.num_columns)}
-    )
-    columns = ", ".join(f'"c{i}"' for i in range(table.num_columns))
-    with _duckdb_lock:  # one connection per call; the lock keeps memory use bounded
-        connection = duckdb.connect()
-        try:
-            connection.register("profiled", hashable)
-            connection.execute(
-                f"CREATE TEMP TABLE h AS SELECT hash({columns}) AS h FROM profiled"
-            )
-            distinct = connection.execute("SELECT count(DISTINCT h) FROM h").fetchone()
-            smallest = connection.execute(
-                f"SELECT DISTINCT h FROM h ORDER BY h LIMIT {ROW_SAMPLE}"
-            ).fetchnumpy()["h"]
-        finally:
-            connection.close()
-    assert distinct is not None
-    return table.num_rows - int(distinct[0]), np.asarray(smallest, dtype=np.uint64)
-
-
-def _hashable(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    """Nested and extension types are hashed as their JSON text."""
-    if pa.types.is_nested(column.type) or isinstance(column.type, pa.ExtensionType):
-        texts = [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()]
-        return pa.array(texts, pa.large_string())
-    return column
 
 
 def _absent(present: ColumnProfile, rows: int) -> ColumnProfile:

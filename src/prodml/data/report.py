@@ -11,10 +11,10 @@ from prodml.domain.validation import ColumnChart, Finding, FindingKind, Validati
 
 REFERENCE_COLOUR = "#adb5bd"
 CURRENT_COLOUR = "#5f3dc4"
-WIDTH, HEIGHT = 640, 300
-LEFT, RIGHT, TOP, BOTTOM = 60, 12, 36, 100
-PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-LABEL_CHARS = 16
+WIDTH, LEFT, RIGHT, TOP = 640, 60, 12, 36
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, 164
+BOTTOM_ROTATED, BOTTOM_FLAT = 104, 44
+LABEL_CHARS = 14
 CHAR_WIDTH = 6.2
 STEPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25)
 
@@ -181,16 +181,17 @@ def _svg(chart: ColumnChart) -> str:
         _group(i, label, pair, top, group, rotate)
         for i, (label, pair) in enumerate(zip(chart.labels, pairs, strict=True))
     )
+    height = TOP + PLOT_H + (BOTTOM_ROTATED if rotate else BOTTOM_FLAT)
     caption = "value range" if chart.kind == "numeric" else "category"
     label = f"Share of rows per {caption} of {chart.column}: reference vs current"
     return (
-        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" '
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
         f'aria-label="{_e(label)}" font-size="11" font-family="system-ui,sans-serif">'
-        f"{_axes(top, step, caption)}{_legend()}{bars}</svg>"
+        f"{_axes(top, step, caption, height)}{_legend()}{bars}</svg>"
     )
 
 
-def _axes(top: float, step: float, caption: str) -> str:
+def _axes(top: float, step: float, caption: str, height: int) -> str:
     parts = []
     for k in range(round(top / step) + 1):
         y = TOP + PLOT_H * (1 - k * step / top)
@@ -203,7 +204,7 @@ def _axes(top: float, step: float, caption: str) -> str:
     parts.append(
         f'<text x="14" y="{middle:.1f}" transform="rotate(-90 14 {middle:.1f})" '
         f'text-anchor="middle" fill="#495057">share of rows</text>'
-        f'<text x="{LEFT + PLOT_W / 2:.1f}" y="{HEIGHT - 4}" text-anchor="middle" '
+        f'<text x="{LEFT + PLOT_W / 2:.1f}" y="{height - 4}" text-anchor="middle" '
         f'fill="#495057">{caption}</text>'
     )
     return "".join(parts)
