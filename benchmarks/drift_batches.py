@@ -17,13 +17,27 @@ CORRUPTIONS = (
     "constant_column",
 )
 NUMERIC = (
-    "dep_time", "sched_dep_time", "dep_delay", "arr_time", "sched_arr_time", "arr_delay",
-    "flight", "air_time", "distance", "hour", "minute",
+    "dep_time",
+    "sched_dep_time",
+    "dep_delay",
+    "arr_time",
+    "sched_arr_time",
+    "arr_delay",
+    "flight",
+    "air_time",
+    "distance",
+    "hour",
+    "minute",
 )
 CATEGORICAL = ("carrier", "tailnum", "origin", "dest")
 SWAPPABLE = (
-    ("dep_delay", "arr_delay"), ("dep_time", "arr_time"), ("sched_dep_time", "sched_arr_time"),
-    ("origin", "dest"), ("air_time", "distance"), ("carrier", "origin"), ("hour", "minute"),
+    ("dep_delay", "arr_delay"),
+    ("dep_time", "arr_time"),
+    ("sched_dep_time", "sched_arr_time"),
+    ("origin", "dest"),
+    ("air_time", "distance"),
+    ("carrier", "origin"),
+    ("hour", "minute"),
 )
 
 
@@ -42,7 +56,9 @@ def weeks(table: pd.DataFrame) -> list[pd.DataFrame]:
     return [group for week, group in table.groupby(number) if 2 <= week <= 52]
 
 
-def corrupt(batch: pd.DataFrame, kind: str, rng: np.random.Generator, period: pd.DataFrame) -> pd.DataFrame:
+def corrupt(
+    batch: pd.DataFrame, kind: str, rng: np.random.Generator, period: pd.DataFrame
+) -> pd.DataFrame:
     """One fault of ``kind`` in a randomly chosen column of a copy of ``batch``."""
     out = batch.copy()
     n = len(out)
@@ -65,7 +81,9 @@ def corrupt(batch: pd.DataFrame, kind: str, rng: np.random.Generator, period: pd
     elif kind == "duplicated_rows_30pct":
         copies = int(n * 0.3)
         kept = out.iloc[: n - copies]
-        out = pd.concat([kept, kept.sample(copies, random_state=int(rng.integers(2**31)))], ignore_index=True)
+        out = pd.concat(
+            [kept, kept.sample(copies, random_state=int(rng.integers(2**31)))], ignore_index=True
+        )
     elif kind == "new_category":
         column = str(rng.choice(CATEGORICAL))
         rows = rng.choice(n, int(n * rng.uniform(0.05, 0.2)), replace=False)
@@ -85,5 +103,7 @@ def _swap_labels(batch: pd.DataFrame, column: str, period: pd.DataFrame) -> pd.D
     shares = period[column].value_counts(normalize=True)
     first = shares.index[0]
     second = shares[shares <= shares.iloc[0] / 2].index[0]
-    batch[column] = batch[column].map(lambda v: second if v == first else first if v == second else v)
+    batch[column] = batch[column].map(
+        lambda v: second if v == first else first if v == second else v
+    )
     return batch

@@ -25,10 +25,9 @@ from prodml.track.start import start_run as _start_run
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
     import pyarrow as pa
 
+    from prodml.data.files import Progress
     from prodml.data.profile import TableProfile
     from prodml.domain.validation import ValidationResult
-
-    from prodml.data.files import Progress
 
 
 def start_run(

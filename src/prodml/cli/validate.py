@@ -73,7 +73,11 @@ def _summary(result: ValidationResult) -> None:
         return
     table = Table("kind", "column", "statistic", "observed", "expected", "z (how unusual)")
     for finding in result.findings:
-        low, high = (finding.expected + [None, None])[:2] if isinstance(finding.expected, list) else (None, finding.expected)
+        low, high = (
+            ([*finding.expected, None, None])[:2]
+            if isinstance(finding.expected, list)
+            else (None, finding.expected)
+        )
         table.add_row(
             Text(finding.kind.value, STYLE[finding.kind]),
             finding.column or "(table)",
@@ -84,7 +88,9 @@ def _summary(result: ValidationResult) -> None:
         )
     console.print(table)
     for finding in result.findings[:10]:
-        console.print(Text.assemble((f"{finding.kind.value}: ", STYLE[finding.kind]), finding.message))
+        console.print(
+            Text.assemble((f"{finding.kind.value}: ", STYLE[finding.kind]), finding.message)
+        )
     if result.columns_at_fault:
         console.print("Most likely at fault: " + ", ".join(result.columns_at_fault[:5]))
 
@@ -117,11 +123,24 @@ def profile(
         emit_json({label: p.to_summary() for label, p in profiles.items()})
         return
     for label, one in profiles.items():
-        table = Table("column", "type", "nulls", "distinct", "min", "median", "max", "mean",
-                      title=f"{label}: {one.rows:,} rows, {one.duplicate_rows:,} duplicate rows")
+        table = Table(
+            "column",
+            "type",
+            "nulls",
+            "distinct",
+            "min",
+            "median",
+            "max",
+            "mean",
+            title=f"{label}: {one.rows:,} rows, {one.duplicate_rows:,} duplicate rows",
+        )
         for row in one.to_summary()["columns"]:
-            table.add_row(*(number(row[k]) for k in ("name", "type", "nulls", "distinct", "min",
-                                                       "median", "max", "mean")))
+            table.add_row(
+                *(
+                    number(row[k])
+                    for k in ("name", "type", "nulls", "distinct", "min", "median", "max", "mean")
+                )
+            )
         console.print(table)
 
 

@@ -97,7 +97,11 @@ def judge(
         spread = floor * ONE_REFERENCE_WIDENING
     q = quantile(tests, sides, count)
     x = scale.forward(observed)
-    z = (x - center) / spread if spread > 0 else (0.0 if x == center else math.copysign(math.inf, x - center))
+    z = (
+        (x - center) / spread
+        if spread > 0
+        else (0.0 if x == center else math.copysign(math.inf, x - center))
+    )
     low = scale.back(center - q * spread) if sides == 2 else None
     high = scale.back(center + q * spread)
     raw_center = scale.back(center)

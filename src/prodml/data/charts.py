@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from prodml.data.profile import TableProfile, merge_all
@@ -41,19 +43,26 @@ def _chart(name: str, reference: ColumnProfile, current: ColumnProfile) -> Colum
         inner = edges[1:-1].tolist()
         ref = np.diff(np.concatenate([[0.0], reference.kll.get_cdf(inner)[:-1], [1.0]]))
         cur = np.diff(np.concatenate([[0.0], current.kll.get_cdf(inner)[:-1], [1.0]]))
-        labels = tuple(f"{a:.4g} to {b:.4g}" for a, b in zip(edges[:-1], edges[1:], strict=True))
+        labels = tuple(f"{a:.4g} to {b:.4g}" for a, b in itertools.pairwise(edges))
         return ColumnChart(name, "numeric", labels, _r(ref), _r(cur))
     if current.kind == CATEGORICAL and reference.items is not None:
         ref_counts, cur_counts = reference.counts(), current.counts()
         top = sorted(ref_counts, key=ref_counts.__getitem__, reverse=True)[:CATEGORIES]
-        new = [k for k in sorted(cur_counts, key=cur_counts.__getitem__, reverse=True) if k not in ref_counts]
+        new = [
+            k
+            for k in sorted(cur_counts, key=cur_counts.__getitem__, reverse=True)
+            if k not in ref_counts
+        ]
         top += new[:3]
-        ref = [ref_counts.get(k, 0) / max(reference.valid, 1) for k in top]
-        cur = [cur_counts.get(k, 0) / max(current.valid, 1) for k in top]
+        ref_shares = [ref_counts.get(k, 0) / max(reference.valid, 1) for k in top]
+        cur_shares = [cur_counts.get(k, 0) / max(current.valid, 1) for k in top]
         labels = (*top, "(other)")
         return ColumnChart(
-            name, "categorical", labels, _r([*ref, max(0.0, 1 - sum(ref))]),
-            _r([*cur, max(0.0, 1 - sum(cur))]),
+            name,
+            "categorical",
+            labels,
+            _r([*ref_shares, max(0.0, 1 - sum(ref_shares))]),
+            _r([*cur_shares, max(0.0, 1 - sum(cur_shares))]),
         )
     return None
 

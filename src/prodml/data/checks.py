@@ -96,13 +96,15 @@ def _typical(history: list[TableProfile]) -> TableProfile:
 def _bound(m: Measurement, tests: int) -> dict[str, Any]:
     values = [v for v in m.history if math.isfinite(v)]
     center = sum(values) / len(values) if values else 0.0
-    bound = judge(m.history, center, m.scale, m.floor, m.min_effect, m.sides, tests, m.center_if_alone)
+    bound = judge(
+        m.history, center, m.scale, m.floor, m.min_effect, m.sides, tests, m.center_if_alone
+    )
     spread = f"{bound.q:.2f} sd ({m.scale.name} scale, sd {bound.spread:.3g})"
     source = (
         f"mean {center:.4g} over {len(values)} batches + {spread}, for a {ALPHA:.0%} "
         f"false-alarm rate over {tests} checks; at least {m.min_effect:.3g} from the mean"
     )
-    high = min(bound.high, 1.0) if m.scale.name == "share" else bound.high
+    high = bound.high if bound.high is None or m.scale.name != "share" else min(bound.high, 1.0)
     doc: dict[str, Any] = {"max": _round(high)}
     if bound.low is not None:
         doc = {"min": _round(max(bound.low, 0.0)), **doc}
@@ -143,15 +145,31 @@ def apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
         column = batch.columns.get(name)
         if column is None:
             if (spec.get("required") or {}).get("expect", True):
-                found.append(_hard(name, "missing_column", None, "present",
-                                   f"Column {name!r} is missing; the checks require it."))
+                found.append(
+                    _hard(
+                        name,
+                        "missing_column",
+                        None,
+                        "present",
+                        f"Column {name!r} is missing; the checks require it.",
+                    )
+                )
             continue
         expected_type = (spec.get("type") or {}).get("expect")
-        if expected_type and column.type not in ("null",) and (
-            column.type == "mixed" or family(column.type) != family(str(expected_type))
+        if (
+            expected_type
+            and column.type not in ("null",)
+            and (column.type == "mixed" or family(column.type) != family(str(expected_type)))
         ):
-            found.append(_hard(name, "type", column.type, expected_type,
-                               f"Column {name!r} is {column.type}; the checks expect {expected_type}."))
+            found.append(
+                _hard(
+                    name,
+                    "type",
+                    column.type,
+                    expected_type,
+                    f"Column {name!r} is {column.type}; the checks expect {expected_type}.",
+                )
+            )
             continue
         found += _column_bounds(name, spec, column, batch.rows)
     if "duplicate_share" in table:
@@ -160,8 +178,17 @@ def apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
         found += _over(None, "row_count", float(batch.rows), table["row_count"])
     for name in batch.columns:
         if name not in (doc.get("columns") or {}):
-            found.append(Finding(FindingKind.SOFT, name, "new_column", batch.columns[name].type,
-                                 None, f"Column {name!r} is not in the checks.", score=1.0))
+            found.append(
+                Finding(
+                    FindingKind.SOFT,
+                    name,
+                    "new_column",
+                    batch.columns[name].type,
+                    None,
+                    f"Column {name!r} is not in the checks.",
+                    score=1.0,
+                )
+            )
     return found
 
 
@@ -176,22 +203,35 @@ def _column_bounds(name: str, spec: dict[str, Any], column: Any, rows: int) -> l
             outside += float(column.kll.get_rank(low, inclusive=False)) * column.valid / rows
         if high is not None and column.maximum > high:
             outside += (1 - float(column.kll.get_rank(high, inclusive=True))) * column.valid / rows
-        found += _over(name, "out_of_range_share", outside,
-                       {"max": spec["range"].get("max_outside_share", 0.0)})
+        found += _over(
+            name,
+            "out_of_range_share",
+            outside,
+            {"max": spec["range"].get("max_outside_share", 0.0)},
+        )
     if "categories" in spec and column.items is not None and rows:
         allowed = spec["categories"].get("allowed")
         if allowed is not None:
             counts = column.counts()
             new = {k: c for k, c in counts.items() if k not in set(map(str, allowed))}
             top = max(new.values(), default=0) / rows
-            found += _over(name, "new_category_share", top,
-                           {"max": spec["categories"].get("max_new_share", 0.0)},
-                           sorted(new, key=new.__getitem__, reverse=True)[:5])
+            found += _over(
+                name,
+                "new_category_share",
+                top,
+                {"max": spec["categories"].get("max_new_share", 0.0)},
+                sorted(new, key=new.__getitem__, reverse=True)[:5],
+            )
     return found
 
 
-def _over(column: str | None, statistic: str, observed: float, spec: dict[str, Any],
-          examples: list[str] | None = None) -> list[Finding]:
+def _over(
+    column: str | None,
+    statistic: str,
+    observed: float,
+    spec: dict[str, Any],
+    examples: list[str] | None = None,
+) -> list[Finding]:
     low, high = spec.get("min"), spec.get("max")
     if (high is None or observed <= high) and (low is None or observed >= low):
         return []
@@ -199,10 +239,18 @@ def _over(column: str | None, statistic: str, observed: float, spec: dict[str, A
     limit = high if high is not None and observed > high else low
     score = abs(observed) / abs(limit) if limit else math.inf
     extra = f" (new: {', '.join(examples)})" if examples else ""
-    return [Finding(FindingKind.SOFT, column, statistic, _round(observed), [low, high],
-                    f"{statistic} of {where} is {_round(observed)}, the checks allow "
-                    f"{low if low is not None else '-'} to {high if high is not None else '-'}{extra}.",
-                    score=round(score, 3))]
+    return [
+        Finding(
+            FindingKind.SOFT,
+            column,
+            statistic,
+            _round(observed),
+            [low, high],
+            f"{statistic} of {where} is {_round(observed)}, the checks allow "
+            f"{low if low is not None else '-'} to {high if high is not None else '-'}{extra}.",
+            score=round(score, 3),
+        )
+    ]
 
 
 def _hard(column: str, statistic: str, observed: Any, expected: Any, message: str) -> Finding:

@@ -62,10 +62,12 @@ def resolve_history(
             "against must be a dataset name ('flights'), a version ('flights@3'), "
             f"a profile or a list of profiles, not {type(against).__name__}."
         )
-    name, number = split_ref(against)
+    name, _number = split_ref(against)
     if "@" in against:
         return _of_version(client, get_dataset(client, against), partition_by)
-    versions = [v for v in client.metadata.list_dataset_versions(name) if v.kind is DatasetKind.TABLE]
+    versions = [
+        v for v in client.metadata.list_dataset_versions(name) if v.kind is DatasetKind.TABLE
+    ]
     if not versions:
         raise NotFoundError(
             f"No table versions of dataset {name!r} to validate against. "
@@ -75,10 +77,17 @@ def resolve_history(
     if partition_by:
         return _of_version(client, versions[-1], partition_by)
     if exclude is not None:
-        versions = [v for v in versions if v.id != exclude.id and (
-            v.name != exclude.name or v.version < exclude.version)]
+        versions = [
+            v
+            for v in versions
+            if v.id != exclude.id and (v.name != exclude.name or v.version < exclude.version)
+        ]
     clean = [v for v in versions if not _blocked(client, v)]
-    left_out = f"; {len(versions) - len(clean)} blocked version(s) left out" if len(clean) < len(versions) else ""
+    left_out = (
+        f"; {len(versions) - len(clean)} blocked version(s) left out"
+        if len(clean) < len(versions)
+        else ""
+    )
     profiles = [profiles_of(client, v)[0] for v in clean]
     span = f"{clean[0].ref}..{clean[-1].ref}" if clean else "none"
     keys = clean[-1].key if clean else ()
@@ -94,7 +103,9 @@ def _blocked(client: Client, version: DatasetVersion) -> bool:
 def _of_version(client: Client, version: DatasetVersion, partition_by: str | None) -> History:
     profiles = profiles_of(client, version, partition_by)
     if partition_by:
-        return History(profiles, f"{len(profiles)} partitions of {version.ref} by {partition_by}", version.key)
+        return History(
+            profiles, f"{len(profiles)} partitions of {version.ref} by {partition_by}", version.key
+        )
     return History(profiles, version.ref, version.key)
 
 
@@ -111,10 +122,17 @@ def validate(
     history = resolve_history(client, against, partition_by, version)
     batch = read_batch(client, data, history.keys)
     result = validate_profiles(
-        batch.profile, history.profiles, history.label, batch.label, list(batch.key_findings), checks
+        batch.profile,
+        history.profiles,
+        history.label,
+        batch.label,
+        list(batch.key_findings),
+        checks,
     )
     if version is not None:
-        client.metadata.add_validation(new_id(), version.id, version.ref, history.label, result.to_dict())
+        client.metadata.add_validation(
+            new_id(), version.id, version.ref, history.label, result.to_dict()
+        )
     return result
 
 
@@ -136,7 +154,13 @@ def _key_findings(table: Any, keys: tuple[str, ...]) -> tuple[Finding, ...]:
     if not repeated:
         return ()
     return (
-        Finding(FindingKind.SOFT, present[0], "unique_key", repeated, 0,
-                f"{repeated} row(s) repeat a key ({', '.join(present)}) that should be unique.",
-                score=float(repeated)),
+        Finding(
+            FindingKind.SOFT,
+            present[0],
+            "unique_key",
+            repeated,
+            0,
+            f"{repeated} row(s) repeat a key ({', '.join(present)}) that should be unique.",
+            score=float(repeated),
+        ),
     )

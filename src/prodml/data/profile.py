@@ -58,7 +58,9 @@ class TableProfile:
                 columns[name] = left.merge(right)
         hashes = np.union1d(self.row_hashes, other.row_hashes)[:ROW_SAMPLE]
         merged = TableProfile(self.rows + other.rows, 0, columns, hashes)
-        merged.duplicate_rows = self.duplicate_rows + other.duplicate_rows + _shared(self, other, merged)
+        merged.duplicate_rows = (
+            self.duplicate_rows + other.duplicate_rows + _shared(self, other, merged)
+        )
         return merged
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,9 +149,9 @@ def _shared(a: TableProfile, b: TableProfile, merged: TableProfile) -> int:
     union = merged.distinct_rows
     together = a.distinct_rows + b.distinct_rows
     if len(merged.row_hashes) < ROW_SAMPLE:
-        return max(0, int(round(together - union)))
+        return max(0, round(together - union))
     margin = 3.0 * union / np.sqrt(ROW_SAMPLE)  # the sample's error, ~5%
-    return 0 if together - union <= margin else int(round(together - union))
+    return 0 if together - union <= margin else round(together - union)
 
 
 def read_any(data: Any, what: str) -> tuple[pa.Table, dict[str, dict[str, int]]]:

@@ -19,17 +19,13 @@ def duplicate_rows(table: pa.Table) -> tuple[int, np.ndarray]:
         return 0, np.zeros(0, dtype=np.uint64)
     import duckdb
 
-    hashable = pa.table(
-        {f"c{i}": _hashable(table.column(i)) for i in range(table.num_columns)}
-    )
+    hashable = pa.table({f"c{i}": _hashable(table.column(i)) for i in range(table.num_columns)})
     columns = ", ".join(f'"c{i}"' for i in range(table.num_columns))
     with _lock:  # one connection per call; the lock keeps memory use bounded
         connection = duckdb.connect()
         try:
             connection.register("profiled", hashable)
-            connection.execute(
-                f"CREATE TEMP TABLE h AS SELECT hash({columns}) AS h FROM profiled"
-            )
+            connection.execute(f"CREATE TEMP TABLE h AS SELECT hash({columns}) AS h FROM profiled")
             distinct = connection.execute("SELECT count(DISTINCT h) FROM h").fetchone()
             smallest = connection.execute(
                 f"SELECT DISTINCT h FROM h ORDER BY h LIMIT {ROW_SAMPLE}"
@@ -46,5 +42,3 @@ def _hashable(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         texts = [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()]
         return pa.array(texts, pa.large_string())
     return column
-
-

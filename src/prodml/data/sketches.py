@@ -118,7 +118,9 @@ class ColumnProfile:
         merged = ColumnProfile(self.name, self.type, self.kind)
         merged.rows, merged.nulls = self.rows + other.rows, self.nulls + other.nulls
         merged.nans = self.nans + other.nans
-        merged.types = {k: self.types.get(k, 0) + other.types.get(k, 0) for k in {**self.types, **other.types}}
+        merged.types = {
+            k: self.types.get(k, 0) + other.types.get(k, 0) for k in {**self.types, **other.types}
+        }
         merged.minimum = _pick(min, self.minimum, other.minimum)
         merged.maximum = _pick(max, self.maximum, other.maximum)
         merged.mean, merged.m2 = _merge_moments(self, other)
@@ -157,9 +159,7 @@ class ColumnProfile:
         profile.minimum, profile.maximum = doc["min"], doc["max"]
         profile.mean, profile.m2 = doc["mean"], doc["m2"]
         profile.kll = _decode(doc["kll"], ds.kll_doubles_sketch.deserialize)
-        profile.items = _decode(
-            doc["items"], lambda b: ds.frequent_strings_sketch.deserialize(b)
-        )
+        profile.items = _decode(doc["items"], lambda b: ds.frequent_strings_sketch.deserialize(b))
         profile.hll = _decode(doc["hll"], ds.hll_sketch.deserialize)
         return profile
 
@@ -180,7 +180,11 @@ def numbers_of(column: pa.ChunkedArray) -> np.ndarray:
     """Non-null values as float64 (times as integers of their unit)."""
     arrow_type = column.type
     if pa.types.is_temporal(arrow_type):
-        width = pa.int32() if pa.types.is_date32(arrow_type) or arrow_type.bit_width == 32 else pa.int64()
+        width = (
+            pa.int32()
+            if pa.types.is_date32(arrow_type) or arrow_type.bit_width == 32
+            else pa.int64()
+        )
         column = pc.cast(column, width)
     elif not pa.types.is_floating(arrow_type):
         column = pc.cast(column, pa.float64())

@@ -50,15 +50,29 @@ class Measurement:
 def measure_table(history: list[TableProfile], batch: TableProfile) -> list[Measurement]:
     found = [
         Measurement(
-            None, "duplicate_share", FindingKind.SOFT, [h.duplicate_share for h in history],
-            batch.duplicate_share, SHARE, _share_floor(batch.rows, history), SHARE_EFFECT, 1,
+            None,
+            "duplicate_share",
+            FindingKind.SOFT,
+            [h.duplicate_share for h in history],
+            batch.duplicate_share,
+            SHARE,
+            _share_floor(batch.rows, history),
+            SHARE_EFFECT,
+            1,
         )
     ]
     if len(history) >= 3:
         found.append(
             Measurement(
-                None, "row_count", FindingKind.SOFT, [float(h.rows) for h in history],
-                float(batch.rows), LOG, 1 / math.sqrt(max(batch.rows, 1)), 0.0, 2,
+                None,
+                "row_count",
+                FindingKind.SOFT,
+                [float(h.rows) for h in history],
+                float(batch.rows),
+                LOG,
+                1 / math.sqrt(max(batch.rows, 1)),
+                0.0,
+                2,
             )
         )
         found[-1].min_effect = batch.rows * (1 - math.exp(-ROWS_EFFECT)) if batch.rows else 1.0
@@ -71,8 +85,15 @@ def measure_column(
     rows = [h.rows for h in history]
     found = [
         Measurement(
-            name, "null_share", FindingKind.SOFT, [h.null_share for h in history],
-            batch.null_share, SHARE, _share_floor(batch.rows, rows), SHARE_EFFECT, 1,
+            name,
+            "null_share",
+            FindingKind.SOFT,
+            [h.null_share for h in history],
+            batch.null_share,
+            SHARE,
+            _share_floor(batch.rows, rows),
+            SHARE_EFFECT,
+            1,
         )
     ]
     if batch.valid == 0 or pooled.valid == 0:
@@ -97,8 +118,16 @@ def _numeric(
     noise = _noise(batch.valid, pooled.valid, len(history))
     found = [
         Measurement(
-            name, "distribution", FindingKind.DRIFT, gaps, _gap(_cdf(batch, grid), reference),
-            LOG, 0.1, GAP_EFFECT, 1, center_if_alone=2.5 * noise + 0.02,
+            name,
+            "distribution",
+            FindingKind.DRIFT,
+            gaps,
+            _gap(_cdf(batch, grid), reference),
+            LOG,
+            0.1,
+            GAP_EFFECT,
+            1,
+            center_if_alone=2.5 * noise + 0.02,
         )
     ]
     spread = pooled.std or 0.0
@@ -106,17 +135,28 @@ def _numeric(
     if batch.mean is not None and batch.kind == NUMERIC:
         found.append(
             Measurement(
-                name, "mean", FindingKind.DRIFT, [h.mean for h in history if h.mean is not None],
-                batch.mean, LINEAR, spread * math.sqrt(1 / batch.valid + 1 / pooled.valid),
-                MEAN_EFFECT * scale, 2,
+                name,
+                "mean",
+                FindingKind.DRIFT,
+                [h.mean for h in history if h.mean is not None],
+                batch.mean,
+                LINEAR,
+                spread * math.sqrt(1 / batch.valid + 1 / pooled.valid),
+                MEAN_EFFECT * scale,
+                2,
             )
         )
         found.append(
             Measurement(
-                name, "std", FindingKind.DRIFT,
+                name,
+                "std",
+                FindingKind.DRIFT,
                 [(h.std or 0.0) + scale * 1e-6 for h in history if h.valid >= 2],
-                (batch.std or 0.0) + scale * 1e-6, LOG,
-                math.sqrt(2 / max(batch.valid, 2)), (spread + scale * 1e-6) * (1 - math.exp(-SPREAD_EFFECT)), 2,
+                (batch.std or 0.0) + scale * 1e-6,
+                LOG,
+                math.sqrt(2 / max(batch.valid, 2)),
+                (spread + scale * 1e-6) * (1 - math.exp(-SPREAD_EFFECT)),
+                2,
             )
         )
     found.append(_out_of_range(name, history, batch))
@@ -128,20 +168,33 @@ def _out_of_range(name: str, history: list[ColumnProfile], batch: ColumnProfile)
         if profile.minimum >= low and profile.maximum <= high:
             return 0.0
         below = float(profile.kll.get_rank(low, inclusive=False)) if profile.minimum < low else 0.0
-        above = 1.0 - float(profile.kll.get_rank(high, inclusive=True)) if profile.maximum > high else 0.0
+        above = (
+            1.0 - float(profile.kll.get_rank(high, inclusive=True))
+            if profile.maximum > high
+            else 0.0
+        )
         return (below + above) * profile.valid / profile.rows
 
     ranged = [h for h in history if h.kll is not None and h.minimum is not None]
     shares = [
         outside(h, min(p.minimum for p in ranged[:i]), max(p.maximum for p in ranged[:i]))
-        for i, h in enumerate(ranged) if i > 0
+        for i, h in enumerate(ranged)
+        if i > 0
     ]
     low = min(p.minimum for p in ranged)
     high = max(p.maximum for p in ranged)
     observed = outside(batch, low, high)
     return Measurement(
-        name, "out_of_range_share", FindingKind.SOFT, shares, observed, SHARE,
-        _share_floor(batch.rows, [h.rows for h in history]), SHARE_EFFECT, 1, center_if_alone=0.0,
+        name,
+        "out_of_range_share",
+        FindingKind.SOFT,
+        shares,
+        observed,
+        SHARE,
+        _share_floor(batch.rows, [h.rows for h in history]),
+        SHARE_EFFECT,
+        1,
+        center_if_alone=0.0,
         examples=[f"history range [{low:g}, {high:g}]"],
     )
 
@@ -161,9 +214,16 @@ def _categorical(
     batch_counts = batch.counts()
     found = [
         Measurement(
-            name, "distribution", FindingKind.DRIFT, gaps,
-            _gap(_shares(batch_counts, top, batch.valid), reference), LOG, 0.1,
-            GAP_EFFECT, 1, center_if_alone=2.5 * noise + 0.02,
+            name,
+            "distribution",
+            FindingKind.DRIFT,
+            gaps,
+            _gap(_shares(batch_counts, top, batch.valid), reference),
+            LOG,
+            0.1,
+            GAP_EFFECT,
+            1,
+            center_if_alone=2.5 * noise + 0.02,
         )
     ]
     seen: set[str] = set()
@@ -171,16 +231,24 @@ def _categorical(
     for i, past in enumerate(history):
         counts = past.counts()
         if i > 0 and past.rows:
-            novelty.append(max((c for k, c in counts.items() if k not in seen), default=0) / past.rows)
+            novelty.append(
+                max((c for k, c in counts.items() if k not in seen), default=0) / past.rows
+            )
         seen.update(counts)
     new = {k: c for k, c in batch_counts.items() if k not in seen}
     ranked = sorted(new, key=new.__getitem__, reverse=True)
     total = sum(new.values()) / batch.rows if batch.rows else 0.0
     found.append(
         Measurement(
-            name, "new_category_share", FindingKind.SOFT, novelty,
-            new[ranked[0]] / batch.rows if ranked else 0.0, SHARE,
-            _share_floor(batch.rows, [h.rows for h in history]), SHARE_EFFECT, 1,
+            name,
+            "new_category_share",
+            FindingKind.SOFT,
+            novelty,
+            new[ranked[0]] / batch.rows if ranked else 0.0,
+            SHARE,
+            _share_floor(batch.rows, [h.rows for h in history]),
+            SHARE_EFFECT,
+            1,
             center_if_alone=0.0,
             examples=[*ranked[:5], f"{len(new)} new value(s) in {total:.1%} of rows"],
         )

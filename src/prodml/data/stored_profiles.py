@@ -47,7 +47,9 @@ def profiles_of(
     return [_relabel(p, version, partition_by) for p in profiles]
 
 
-def _relabel(profile: TableProfile, version: DatasetVersion, partition_by: str | None) -> TableProfile:
+def _relabel(
+    profile: TableProfile, version: DatasetVersion, partition_by: str | None
+) -> TableProfile:
     profile.label = f"{version.ref} {profile.label}" if partition_by else version.ref
     return profile
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-
 from typing import Any
 
 from prodml.data.calibration import SHORT_HISTORY, judge
-from prodml.data.checks import apply as apply_checks
 from prodml.data.charts import charts_for
+from prodml.data.checks import apply as apply_checks
 from prodml.data.profile import TableProfile, merge_all
 from prodml.data.sketches import family
 from prodml.data.statistics import Measurement, measure_column, measure_table
@@ -32,12 +31,22 @@ def validate_profiles(
     notes: list[str] = []
     if batch.rows == 0:
         findings.append(
-            Finding(FindingKind.HARD, None, "row_count", 0, "at least 1 row",
-                    "The batch is empty: it has no rows. Check the query or export that made it.")
+            Finding(
+                FindingKind.HARD,
+                None,
+                "row_count",
+                0,
+                "at least 1 row",
+                "The batch is empty: it has no rows. Check the query or export that made it.",
+            )
         )
     if checks is not None:
         findings += apply_checks(checks, batch)
-        common = [c for c in batch.columns if all(f.column != c or f.kind is not FindingKind.HARD for f in findings)]
+        common = [
+            c
+            for c in batch.columns
+            if all(f.column != c or f.kind is not FindingKind.HARD for f in findings)
+        ]
         common = [c for c in common if history and c in history[-1].columns]
     else:
         common = _schema(batch, history, findings)
@@ -81,9 +90,15 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
         if column.type == "mixed":
             kinds = ", ".join(f"{k} ({n})" for k, n in sorted(column.types.items()))
             findings.append(
-                Finding(FindingKind.HARD, column.name, "type", "mixed", "one type",
-                        f"Column {column.name!r} mixes value types: {kinds}. "
-                        "Give it one type at the source.")
+                Finding(
+                    FindingKind.HARD,
+                    column.name,
+                    "type",
+                    "mixed",
+                    "one type",
+                    f"Column {column.name!r} mixes value types: {kinds}. "
+                    "Give it one type at the source.",
+                )
             )
     if not history:
         return []
@@ -92,20 +107,39 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
     missing = [c for c in required if c not in batch.columns]
     for name in missing:
         findings.append(
-            Finding(FindingKind.HARD, name, "missing_column", None, "present",
-                    f"Column {name!r} is missing; every past batch had it. "
-                    "Restore it upstream, or edit the checks if it was dropped on purpose.")
+            Finding(
+                FindingKind.HARD,
+                name,
+                "missing_column",
+                None,
+                "present",
+                f"Column {name!r} is missing; every past batch had it. "
+                "Restore it upstream, or edit the checks if it was dropped on purpose.",
+            )
         )
     if batch.columns and not set(batch.columns) & known:
         findings.append(
-            Finding(FindingKind.HARD, None, "columns", sorted(batch.columns)[:10], sorted(known)[:10],
-                    "The batch has no column in common with its history: is it the right table?")
+            Finding(
+                FindingKind.HARD,
+                None,
+                "columns",
+                sorted(batch.columns)[:10],
+                sorted(known)[:10],
+                "The batch has no column in common with its history: is it the right table?",
+            )
         )
     for name in batch.columns:
         if name not in known:
             findings.append(
-                Finding(FindingKind.SOFT, name, "new_column", batch.columns[name].type, None,
-                        f"Column {name!r} is new: no past batch had it.", score=1.0)
+                Finding(
+                    FindingKind.SOFT,
+                    name,
+                    "new_column",
+                    batch.columns[name].type,
+                    None,
+                    f"Column {name!r} is new: no past batch had it.",
+                    score=1.0,
+                )
             )
     common = []
     for name in [c for c in batch.columns if c in known]:
@@ -115,9 +149,15 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
             continue
         if column.type != "null" and expected and family(column.type) != family(expected):
             findings.append(
-                Finding(FindingKind.HARD, name, "type", column.type, expected,
-                        f"Column {name!r} is {column.type}; in history it was {expected}. "
-                        "Fix the type at the source or cast it before validating.")
+                Finding(
+                    FindingKind.HARD,
+                    name,
+                    "type",
+                    column.type,
+                    expected,
+                    f"Column {name!r} is {column.type}; in history it was {expected}. "
+                    "Fix the type at the source or cast it before validating.",
+                )
             )
             continue
         common.append(name)
@@ -126,30 +166,45 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
 
 def _usual_type(name: str, history: list[TableProfile]) -> str | None:
     types = Counter(
-        h.columns[name].type for h in history
+        h.columns[name].type
+        for h in history
         if name in h.columns and h.columns[name].type not in ("null", "mixed")
     )
     return types.most_common(1)[0][0] if types else None
 
 
 def _judge(m: Measurement, tests: int) -> Finding | None:
-    bound = judge(m.history, m.observed, m.scale, m.floor, m.min_effect, m.sides, tests,
-                  m.center_if_alone)
+    bound = judge(
+        m.history, m.observed, m.scale, m.floor, m.min_effect, m.sides, tests, m.center_if_alone
+    )
     if not bound.breached:
         return None
     expected = [_round(bound.low) if bound.low is not None else None, _round(bound.high)]
     where = f"column {m.column!r}" if m.column else "the table"
     unusual = (
         f"{abs(bound.z):.1f} standard deviations from its history of {bound.history} batch(es)"
-        if math.isfinite(bound.z) else "never seen in history"
+        if math.isfinite(bound.z)
+        else "never seen in history"
     )
-    detail = f" (most frequent new: {', '.join(m.examples)})" if m.examples and m.statistic == "new_category_share" else ""
+    detail = (
+        f" (most frequent new: {', '.join(m.examples)})"
+        if m.examples and m.statistic == "new_category_share"
+        else ""
+    )
     message = (
         f"{m.statistic} of {where} is {_round(m.observed)}, expected "
         f"{_interval(expected)}: {unusual}{detail}."
     )
-    return Finding(m.kind, m.column, m.statistic, _round(m.observed), expected, message,
-                   score=round(bound.score, 3), z=round(bound.z, 2) if math.isfinite(bound.z) else None)
+    return Finding(
+        m.kind,
+        m.column,
+        m.statistic,
+        _round(m.observed),
+        expected,
+        message,
+        score=round(bound.score, 3),
+        z=round(bound.z, 2) if math.isfinite(bound.z) else None,
+    )
 
 
 def _interval(expected: list[float | None]) -> str:
@@ -165,13 +220,18 @@ def _round(value: float | None) -> float | None:
 
 def _history_notes(history: list[TableProfile], label: str) -> list[str]:
     if not history:
-        return [f"No history in {label}: only the schema of the batch was checked. "
-                "Log past batches (or partitions) to judge bounds and drift."]
+        return [
+            f"No history in {label}: only the schema of the batch was checked. "
+            "Log past batches (or partitions) to judge bounds and drift."
+        ]
     if len(history) == 1:
-        return [f"One reference ({label}): bounds allow twice its sampling noise. "
-                "Validate against several past batches for bounds calibrated on real variation."]
+        return [
+            f"One reference ({label}): bounds allow twice its sampling noise. "
+            "Validate against several past batches for bounds calibrated on real variation."
+        ]
     if len(history) < SHORT_HISTORY:
-        return [f"Short history ({len(history)} batches in {label}): bounds are widened "
-                f"accordingly; {SHORT_HISTORY} or more past batches give tighter ones."]
+        return [
+            f"Short history ({len(history)} batches in {label}): bounds are widened "
+            f"accordingly; {SHORT_HISTORY} or more past batches give tighter ones."
+        ]
     return []
-

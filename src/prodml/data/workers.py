@@ -52,7 +52,12 @@ def _by_cost(table: pa.Table) -> list[int]:
     """Numeric columns first (the quantile sketch costs most), so the tail is short."""
     return sorted(
         range(table.num_columns),
-        key=lambda i: not (pa.types.is_integer(table.schema[i].type) or pa.types.is_floating(table.schema[i].type)),
+        key=lambda i: (
+            not (
+                pa.types.is_integer(table.schema[i].type)
+                or pa.types.is_floating(table.schema[i].type)
+            )
+        ),
     )
 
 

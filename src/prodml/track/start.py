@@ -83,7 +83,9 @@ def _gate(
     if blocked and why is None:
         lines = "; ".join(
             f"{v.ref} (validation {r['id'][:12]}: "
-            + ", ".join(f"{f['statistic']} of {f['column']}" for f in r["findings"] if f["kind"] == "hard")
+            + ", ".join(
+                f"{f['statistic']} of {f['column']}" for f in r["findings"] if f["kind"] == "hard"
+            )
             + ")"
             for v, r in blocked
         )
