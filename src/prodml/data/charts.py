@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from prodml.data.profile import TableProfile, merge_all
+from prodml.data.profile import TableProfile
 from prodml.data.sketches import CATEGORICAL, ColumnProfile
 from prodml.domain.validation import ColumnChart
 
@@ -16,10 +16,10 @@ CATEGORIES = 10
 
 
 def charts_for(
-    batch: TableProfile, history: list[TableProfile], first: list[str]
+    batch: TableProfile, pooled: TableProfile, first: list[str]
 ) -> tuple[ColumnChart, ...]:
-    """Charts of the columns in ``first`` (those at fault), then of the others."""
-    pooled = merge_all(history) if len(history) > 1 else history[0]
+    """Charts of the columns in ``first`` (those at fault), then of the others, the
+    batch against ``pooled``, the merged profile of its history."""
     order = list(dict.fromkeys([*first, *batch.columns]))
     charts = []
     for name in order:

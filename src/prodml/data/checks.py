@@ -41,7 +41,9 @@ def infer(history: list[TableProfile], label: str, keys: tuple[str, ...] = ()) -
     measurements = measure_table(history, typical)
     for name in pooled.columns:
         past = [h.columns[name] for h in history if name in h.columns]
-        measurements += measure_column(name, past, pooled.columns[name], typical.columns[name])
+        measurements += measure_column(
+            name, past, pooled.columns[name], typical.columns[name], name in keys
+        )
     soft = [m for m in measurements if m.kind is FindingKind.SOFT]
     bounds = {(m.column, m.statistic): _bound(m, len(soft)) for m in soft}
     n = len(history)

@@ -68,6 +68,7 @@ class ColumnProfile:
     kll: Any = None
     items: Any = None
     hll: Any = None
+    _counts: tuple[Any, dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def valid(self) -> int:
@@ -92,8 +93,10 @@ class ColumnProfile:
         """Category counts (exact while the column has at most 3,072 distinct values)."""
         if self.items is None or self.items.is_empty():
             return {}
-        rows = self.items.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
-        return {str(item): int(estimate) for item, estimate, _, _ in rows}
+        if self._counts is None or self._counts[0] is not self.items:
+            rows = self.items.get_frequent_items(ds.frequent_items_error_type.NO_FALSE_NEGATIVES)
+            self._counts = (self.items, {str(item): int(estimate) for item, estimate, _, _ in rows})
+        return self._counts[1]
 
     def summary(self) -> dict[str, Any]:
         median = float(self.kll.get_quantile(0.5)) if self.kll is not None else None

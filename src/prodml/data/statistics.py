@@ -80,8 +80,14 @@ def measure_table(history: list[TableProfile], batch: TableProfile) -> list[Meas
 
 
 def measure_column(
-    name: str, history: list[ColumnProfile], pooled: ColumnProfile, batch: ColumnProfile
+    name: str,
+    history: list[ColumnProfile],
+    pooled: ColumnProfile,
+    batch: ColumnProfile,
+    key: bool = False,
 ) -> list[Measurement]:
+    """The column's statistics; a key column (an identifier, new values by design) is
+    judged on completeness only."""
     rows = [h.rows for h in history]
     found = [
         Measurement(
@@ -96,7 +102,7 @@ def measure_column(
             1,
         )
     ]
-    if batch.valid == 0 or pooled.valid == 0:
+    if key or batch.valid == 0 or pooled.valid == 0:
         return found
     if batch.kind in (NUMERIC, TEMPORAL) and pooled.kll is not None and batch.kll is not None:
         found += _numeric(name, history, pooled, batch)

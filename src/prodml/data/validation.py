@@ -22,6 +22,7 @@ def validate_profiles(
     subject: str | None = None,
     extra: list[Finding] | None = None,
     checks: dict[str, Any] | None = None,
+    keys: tuple[str, ...] = (),
 ) -> ValidationResult:
     """Every finding about ``batch``, judged against ``history`` (oldest first).
 
@@ -51,12 +52,14 @@ def validate_profiles(
     else:
         common = _schema(batch, history, findings)
     measurements: list[Measurement] = []
-    if history and batch.rows:
-        pooled = merge_all(history) if len(history) > 1 else history[0]
+    pooled = (merge_all(history) if len(history) > 1 else history[0]) if history else None
+    if pooled is not None and batch.rows:
         measurements += measure_table(history, batch)
         for name in common:
             past = [h.columns[name] for h in history if name in h.columns]
-            measurements += measure_column(name, past, pooled.columns[name], batch.columns[name])
+            measurements += measure_column(
+                name, past, pooled.columns[name], batch.columns[name], name in keys
+            )
     if checks is not None:
         measurements = [m for m in measurements if m.kind is FindingKind.DRIFT]
     tests = len(measurements)
@@ -67,7 +70,7 @@ def validate_profiles(
     notes += _history_notes(history, history_label)
     findings.sort(key=lambda f: (-_rank(f.kind), -f.score if math.isfinite(f.score) else -math.inf))
     faulty = [f.column for f in findings if f.column]
-    charts = charts_for(batch, history, faulty) if history and batch.rows else ()
+    charts = charts_for(batch, pooled, faulty) if pooled is not None and batch.rows else ()
     return ValidationResult(
         findings=tuple(findings),
         history=history_label,
