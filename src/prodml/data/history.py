@@ -53,14 +53,19 @@ def resolve_history(
 ) -> History:
     if isinstance(against, TableProfile):
         return History([against], against.label or "the given profile")
-    if isinstance(against, list) and all(isinstance(p, TableProfile) for p in against):
-        return History(list(against), f"{len(against)} given profiles")
+    if isinstance(against, list | tuple) and against:
+        return History([_as_profile(p) for p in against], f"{len(against)} given batches")
     if isinstance(against, DatasetVersion):
         return _of_version(client, against, partition_by)
+    if isinstance(against, str | os.PathLike) and Path(against).is_file():
+        return History([_as_profile(against)], f"the reference table {against}")
+    if not isinstance(against, str) and _table_like(against):
+        return History([_as_profile(against)], f"the reference {type(against).__name__}")
     if not isinstance(against, str) or not against:
         raise InvalidInputError(
-            "against must be a dataset name ('flights'), a version ('flights@3'), "
-            f"a profile or a list of profiles, not {type(against).__name__}."
+            "against must be a dataset name ('flights'), a version ('flights@3'), a "
+            "reference table, or a list of past batches (profiles or tables), "
+            f"not {type(against).__name__ if against is not None else 'None'}."
         )
     name, _number = split_ref(against)
     if "@" in against:
@@ -98,6 +103,27 @@ def _blocked(client: Client, version: DatasetVersion) -> bool:
     """A version whose latest validation found hard problems is not clean history."""
     latest = client.metadata.latest_validation(version.id)
     return bool(latest and latest["blocked"])
+
+
+def _table_like(data: Any) -> bool:
+    return type(data).__module__.split(".")[0] in ("pandas", "polars", "pyarrow") or isinstance(
+        data, dict
+    )
+
+
+def _as_profile(item: Any) -> TableProfile:
+    """A past batch given as a profile, a table in memory or a table file."""
+    if isinstance(item, TableProfile):
+        return item
+    if isinstance(item, str | os.PathLike) or _table_like(item):
+        table, mixed = read_any(item, "a reference batch")
+        return profile_table(
+            table, str(item) if isinstance(item, str | os.PathLike) else None, mixed
+        )
+    raise InvalidInputError(
+        f"A past batch must be a profile, a DataFrame, an Arrow table or a table file, "
+        f"not {type(item).__name__}."
+    )
 
 
 def _of_version(client: Client, version: DatasetVersion, partition_by: str | None) -> History:

@@ -172,10 +172,15 @@ def profile_column(name: str, column: pa.ChunkedArray) -> ColumnProfile:
     profile = ColumnProfile(name, str(arrow_type), kind_of(arrow_type), len(column))
     profile.nulls = column.null_count
     profile.types = {str(arrow_type): len(column) - column.null_count}
-    if profile.kind in (NUMERIC, TEMPORAL):
-        _numbers(profile, column)
-    elif profile.kind == CATEGORICAL:
-        _categories(profile, column)
+    try:
+        if profile.kind in (NUMERIC, TEMPORAL):
+            _numbers(profile, column)
+        elif profile.kind == CATEGORICAL:
+            _categories(profile, column)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        # a type without an order or text form (intervals, ...): counted, not sketched
+        profile = ColumnProfile(name, str(arrow_type), OTHER, len(column), column.null_count)
+        profile.types = {str(arrow_type): len(column) - column.null_count}
     return profile
 
 
