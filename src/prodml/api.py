@@ -53,11 +53,15 @@ def log_dataset(
     key: str | list[str] | None = None,
     progress: Progress | None = None,
     client: Client | None = None,
+    partition_by: str | None = None,
 ) -> DatasetVersion:
-    """Version a table (pandas, polars, Arrow, Parquet, CSV) or a file or folder."""
+    """Version a table (pandas, polars, Arrow, Parquet, CSV) or a file or folder.
+
+    Tables get their profile stored; with ``partition_by`` (e.g. ``"date"``) one per
+    partition too, the history ``validate(..., partition_by=...)`` judges against."""
     from prodml.data import datasets
 
-    return datasets.log_dataset(client or default_client(), name, data, key, progress)
+    return datasets.log_dataset(client or default_client(), name, data, key, progress, partition_by)
 
 
 def get_dataset(ref: str, client: Client | None = None) -> DatasetVersion:

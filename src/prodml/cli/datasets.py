@@ -21,7 +21,14 @@ KEY = Annotated[list[str] | None, typer.Option("--key", "-k", help="Key column (
 
 
 @app.command("log")
-def log(name: str, path: Path, key: KEY = None) -> None:
+def log(
+    name: str,
+    path: Path,
+    key: KEY = None,
+    partition_by: Annotated[
+        str | None, typer.Option("--partition-by", help="Also profile each partition.")
+    ] = None,
+) -> None:
     """Version a table file (Parquet, CSV) or any file or folder."""
     columns = [TimeRemainingColumn()]
     with Progress(
@@ -38,6 +45,7 @@ def log(name: str, path: Path, key: KEY = None) -> None:
             path,
             key=key,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            partition_by=partition_by,
         )
     console.print(
         f"{version.ref} [{version.id[:12]}] {version.kind.value}: "

@@ -24,8 +24,11 @@ def log_dataset(
     data: Any,
     key: str | list[str] | None = None,
     progress: file_sets.Progress | None = None,
+    partition_by: str | None = None,
 ) -> DatasetVersion:
-    """Store a dataset version; the same content under the same name is the same version."""
+    """Store a dataset version; the same content under the same name is the same version.
+
+    A table's profile is stored with it; with ``partition_by``, one per partition too."""
     check_name(name, "dataset")
     keys = (key,) if isinstance(key, str) else tuple(key or ())
     if isinstance(data, str | os.PathLike):
@@ -35,19 +38,29 @@ def log_dataset(
         if path.is_file() and path.suffix.lower() in tables.TABLE_SUFFIXES:
             table = tables.read_table(path)
             tables.check_columns(table, name)
-            return _log_table(client, name, table, keys, str(path.absolute()))
+            return _log_table(client, name, table, keys, str(path.absolute()), partition_by)
         if keys:
             raise InvalidInputError(
                 f"key= applies to tables; {path} is logged as files. Drop key= or pass a table."
             )
         return _log_files(client, name, path, progress)
-    return _log_table(client, name, tables.to_arrow(data, name), keys, None)
+    return _log_table(client, name, tables.to_arrow(data, name), keys, None, partition_by)
 
 
 def _log_table(
-    client: Client, name: str, table: pa.Table, key: tuple[str, ...], source: str | None
+    client: Client,
+    name: str,
+    table: pa.Table,
+    key: tuple[str, ...],
+    source: str | None,
+    partition_by: str | None = None,
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
+    if partition_by is not None and partition_by not in table.column_names:
+        raise InvalidInputError(
+            f"No column {partition_by!r} to partition dataset {name!r} by. "
+            f"Columns: {', '.join(table.column_names[:20])}."
+        )
     blob, table = _store_parquet(client, table)
     digest = tables.content_digest(table)
     version = DatasetVersion(
@@ -66,9 +79,11 @@ def _log_table(
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [])
-    from prodml.data.stored_profiles import store_profile
+    from prodml.data.stored_profiles import profiles_of, store_profile
 
     store_profile(client, stored, table)
+    if partition_by:
+        profiles_of(client, stored, partition_by, table)
     return stored
 
 

@@ -23,7 +23,10 @@ def store_profile(client: Client, version: DatasetVersion, table: pa.Table) -> T
 
 
 def profiles_of(
-    client: Client, version: DatasetVersion, partition_by: str | None = None
+    client: Client,
+    version: DatasetVersion,
+    partition_by: str | None = None,
+    table: pa.Table | None = None,
 ) -> list[TableProfile]:
     """The version's profile, or one per partition (in partition order); made and
     stored on first use."""
@@ -36,9 +39,10 @@ def profiles_of(
     blob = client.metadata.profile_blob(version.id, key)
     if blob is not None:
         return [_relabel(p, version, partition_by) for p in _load(client, blob)]
-    from prodml.data.datasets import load_table
+    if table is None:
+        from prodml.data.datasets import load_table
 
-    table = load_table(client, version)
+        table = load_table(client, version)
     if partition_by:
         profiles = list(profile_partitions(table, partition_by).values())
     else:
