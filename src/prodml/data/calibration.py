@@ -10,7 +10,10 @@ batch-to-batch variation is roughly normal (shares by arcsine-square-root,
 counts and spreads by log). The standard deviation is never taken below the
 statistic's own sampling noise, and a change smaller than the statistic's
 minimum effect is never an alarm: a p-value that goes to zero on a large sample
-is not a reason to wake anyone."""
+is not a reason to wake anyone. Nor is a value that at least ``PRECEDENTS`` past
+batches already reached: statistics whose history is a mixture (the first day of
+each month brings a new month) are judged by what history has shown, not only by
+its mean and spread."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from scipy import special
 ALPHA = 0.01  # family-wise: the share of clean batches allowed to alarm
 SHORT_HISTORY = 5  # fewer past batches than this: the result says the bounds are wide
 ONE_REFERENCE_WIDENING = 2.0  # with one reference, allow twice the sampling noise
+PRECEDENTS = 2  # a value reached by this many past batches is not unusual
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,15 @@ def judge(
     if low is not None and raw_center - low < min_effect:
         low = raw_center - min_effect
     score = _score(observed, raw_center, low, high)
-    return Bound(low, high, raw_center, z, score, score > 1.0, count, spread, q)
+    breached = score > 1.0 and not _has_precedent(values, x, center)
+    return Bound(low, high, raw_center, z, score, breached, count, spread, q)
+
+
+def _has_precedent(values: np.ndarray, x: float, center: float) -> bool:
+    """At least PRECEDENTS past values as far out as ``x``, on its side of the center."""
+    if x > center:
+        return int((values >= x).sum()) >= PRECEDENTS
+    return int((values <= x).sum()) >= PRECEDENTS
 
 
 def _score(observed: float, center: float, low: float | None, high: float | None) -> float:
