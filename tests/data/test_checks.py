@@ -31,9 +31,15 @@ def _trips(seed: int, rows: int = 2000) -> pd.DataFrame:
     )
 
 
+def _profile(data: object) -> TableProfile:
+    made = prodml.profile(data)
+    assert isinstance(made, TableProfile)
+    return made
+
+
 @pytest.fixture(scope="module")
 def history() -> list[TableProfile]:
-    return [prodml.profile(_trips(seed)) for seed in range(8)]  # type: ignore[misc]
+    return [_profile(_trips(seed)) for seed in range(8)]
 
 
 @pytest.fixture
@@ -248,7 +254,7 @@ def test_editing_the_unique_columns_changes_the_result(client: Client, tmp_path:
 
 def test_no_clean_history_to_infer_from_is_a_clear_error(client: Client) -> None:
     prodml.log_dataset("trips", _trips(34), client=client)
-    reference = prodml.profile(_trips(35).assign(tip=1.0))
+    reference = _profile(_trips(35).assign(tip=1.0))
     assert prodml.validate("trips@1", against=reference, client=client).blocked  # no tip
 
     with pytest.raises(InvalidInputError) as raised:

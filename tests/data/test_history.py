@@ -11,6 +11,7 @@ import pytest
 import prodml.api as prodml
 from prodml.client import Client
 from prodml.domain.dataset import DatasetVersion
+from prodml.domain.lineage import Event
 from prodml.domain.validation import ValidationResult
 from prodml.errors import InvalidInputError, NotFoundError
 
@@ -51,7 +52,7 @@ def _found(result: ValidationResult) -> set[tuple[str, str | None, str]]:
     return {(f.kind.value, f.column, f.statistic) for f in result.findings}
 
 
-def _events(client: Client, action: str) -> list[object]:
+def _events(client: Client, action: str) -> list[Event]:
     return [e for e in client.metadata.list_events() if e.action == action]
 
 
@@ -135,7 +136,9 @@ def test_a_version_with_hard_findings_is_refused_as_a_run_input(client: Client) 
     assert prodml.list_runs(client=client) == []
     with prodml.start_run("fares", inputs=["trips@6"], client=client) as run:
         pass  # a clean version is accepted
-    assert prodml.get_run(run.id, client=client).inputs == (prodml.get_dataset("trips@6", client=client).id,)
+    assert prodml.get_run(run.id, client=client).inputs == (
+        prodml.get_dataset("trips@6", client=client).id,
+    )
 
 
 def test_forcing_a_blocked_input_records_the_reason(client: Client) -> None:

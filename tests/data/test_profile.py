@@ -35,9 +35,22 @@ def _trips(seed: int, rows: int = 2000) -> pa.Table:
     )
 
 
+def _profile(data: object) -> TableProfile:
+    made = prodml.profile(data)
+    assert isinstance(made, TableProfile)
+    return made
+
+
+def _partitions(data: object, partition_by: str) -> dict[str, TableProfile]:
+    made = prodml.profile(data, partition_by=partition_by)
+    assert isinstance(made, dict)
+    return made
+
+
 def _valid(table: pa.Table, column: str) -> np.ndarray:
-    values = table.column(column).to_numpy(zero_copy_only=False).astype(float)
-    return values[np.isfinite(values)]
+    values = np.asarray(table.column(column).to_numpy(zero_copy_only=False), dtype=float)
+    finite: np.ndarray = values[np.isfinite(values)]
+    return finite
 
 
 def _near_rank(values: np.ndarray, estimate: float, q: float) -> bool:
@@ -68,7 +81,7 @@ def test_min_max_mean_and_std_are_exact() -> None:
     table = _trips(1)
     values = _valid(table, "fare")
 
-    fare = prodml.profile(table).columns["fare"]
+    fare = _profile(table).columns["fare"]
 
     assert (fare.minimum, fare.maximum) == (values.min(), values.max())
     assert fare.mean == pytest.approx(values.mean(), rel=1e-12)
@@ -85,20 +98,19 @@ def test_distinct_values_are_within_the_sketch_error() -> None:
         }
     )
 
-    made = prodml.profile(table)
+    made = _profile(table)
 
     assert made.columns["id"].distinct == pytest.approx(3000, rel=0.05)
     assert round(made.columns["city"].distinct) == 5
-    assert made.columns["city"].counts() == {
-        city: int(n) for city, n in zip(*np.unique(table.column("city"), return_counts=True))
-    }
+    expected = table.column("city").to_pandas().value_counts()
+    assert made.columns["city"].counts() == {city: int(n) for city, n in expected.items()}
 
 
 def test_quantiles_are_within_the_sketch_error() -> None:
     table = _trips(3, rows=20_000)
     values = _valid(table, "fare")
 
-    fare = prodml.profile(table).columns["fare"]
+    fare = _profile(table).columns["fare"]
 
     for q in QUANTILES:
         assert _near_rank(values, fare.kll.get_quantile(q), q), q
@@ -107,9 +119,9 @@ def test_quantiles_are_within_the_sketch_error() -> None:
 
 def test_partitions_merge_into_the_profile_of_the_whole() -> None:
     table = _trips(4, rows=6000)
-    whole = prodml.profile(table)
-    parts = prodml.profile(table, partition_by="city")
-    assert isinstance(parts, dict) and len(parts) == 5
+    whole = _profile(table)
+    parts = _partitions(table, "city")
+    assert len(parts) == 5
 
     merged = functools.reduce(TableProfile.merge, parts.values())
 
@@ -139,13 +151,13 @@ def test_duplicates_that_partitions_share_are_counted_once_merged() -> None:
     rng = np.random.default_rng(5)
     rows = pa.table({"a": pa.array(rng.permutation(1000)), "b": pa.array(np.arange(1000) % 7)})
     table = pa.concat_tables([rows, rows.slice(0, 300)])  # 300 rows seen twice
-    first = prodml.profile(table.slice(0, 1000))
-    second = prodml.profile(table.slice(1000))
+    first = _profile(table.slice(0, 1000))
+    second = _profile(table.slice(1000))
     assert (first.duplicate_rows, second.duplicate_rows) == (0, 0)
 
     merged = first.merge(second)
 
-    assert merged.duplicate_rows == prodml.profile(table).duplicate_rows == 300
+    assert merged.duplicate_rows == _profile(table).duplicate_rows == 300
     assert merged.duplicate_share == pytest.approx(300 / 1300)
 
 
@@ -155,15 +167,15 @@ def test_duplicates_within_partitions_add_up_when_not_shared() -> None:
     left = pa.concat_tables([rows.slice(0, 500), rows.slice(0, 100)])
     right = pa.concat_tables([rows.slice(500), rows.slice(500, 50), rows.slice(500, 50)])
 
-    merged = prodml.profile(left).merge(prodml.profile(right))
+    merged = _profile(left).merge(_profile(right))
 
     assert merged.duplicate_rows == 100 + 100
-    assert merged.duplicate_rows == prodml.profile(pa.concat_tables([left, right])).duplicate_rows
+    assert merged.duplicate_rows == _profile(pa.concat_tables([left, right])).duplicate_rows
 
 
 def test_a_column_missing_from_one_partition_counts_as_null_there() -> None:
-    first = prodml.profile(pa.table({"x": [1.0, 2.0], "y": ["a", "b"]}))
-    second = prodml.profile(pa.table({"x": [3.0, 4.0, 5.0]}))
+    first = _profile(pa.table({"x": [1.0, 2.0], "y": ["a", "b"]}))
+    second = _profile(pa.table({"x": [3.0, 4.0, 5.0]}))
 
     merged = first.merge(second)
 
@@ -172,7 +184,7 @@ def test_a_column_missing_from_one_partition_counts_as_null_there() -> None:
 
 
 def test_a_profile_survives_bytes() -> None:
-    original = prodml.profile(_trips(7))
+    original = _profile(_trips(7))
     original.label = "trips@7"
 
     restored = TableProfile.from_bytes(original.to_bytes())
@@ -190,7 +202,7 @@ def test_a_profile_survives_bytes() -> None:
             assert again.kll.get_quantiles(list(QUANTILES)) == column.kll.get_quantiles(
                 list(QUANTILES)
             )
-    other = prodml.profile(_trips(8))
+    other = _profile(_trips(8))
     assert restored.merge(other).to_summary()["rows"] == 4000
     assert restored.merge(other).columns["fare"].mean == pytest.approx(
         original.merge(other).columns["fare"].mean, rel=1e-12
@@ -198,7 +210,7 @@ def test_a_profile_survives_bytes() -> None:
 
 
 def test_an_empty_table_profiles_and_survives_bytes() -> None:
-    empty = prodml.profile(_trips(9).slice(0, 0))
+    empty = _profile(_trips(9).slice(0, 0))
 
     restored = TableProfile.from_bytes(empty.to_bytes())
 
@@ -209,18 +221,30 @@ def test_an_empty_table_profiles_and_survives_bytes() -> None:
 def test_partition_by_gives_one_profile_per_value_in_order() -> None:
     frame = pd.DataFrame({"k": ["b", None, "a", "b", "a", "a"], "v": [1, 2, 3, 4, 5, 6]})
 
-    parts = prodml.profile(frame, partition_by="k")
+    parts = _partitions(frame, "k")
 
-    assert isinstance(parts, dict)
     assert list(parts) == ["k=a", "k=b", "k=None"]
     assert [p.rows for p in parts.values()] == [3, 2, 1]
     assert parts["k=a"].columns["v"].mean == pytest.approx(14 / 3)
     assert parts["k=b"].label == "k=b"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="src bug: profile_partitions matches NaN keys with pc.equal, which is never true "
+    "for NaN, so rows whose key is NaN are silently dropped",
+)
+def test_partitions_by_a_float_column_with_nan_keep_every_row() -> None:
+    table = pa.table({"k": [1.0, float("nan"), 2.0, None, float("nan")], "v": [1, 2, 3, 4, 5]})
+
+    parts = _partitions(table, "k")
+
+    assert sum(p.rows for p in parts.values()) == 5
+
+
 def test_partition_by_a_missing_column_names_it() -> None:
     with pytest.raises(InvalidInputError) as raised:
-        prodml.profile(_trips(10), partition_by="daay")
+        _partitions(_trips(10), "daay")
 
     message = str(raised.value)
     assert "'daay'" in message
@@ -230,7 +254,7 @@ def test_partition_by_a_missing_column_names_it() -> None:
 def test_a_column_of_mixed_types_is_profiled_with_its_types() -> None:
     frame = pd.DataFrame({"code": pd.Series([1, "A7", 2, None, "B1", 3], dtype=object)})
 
-    code = prodml.profile(frame).columns["code"]
+    code = _profile(frame).columns["code"]
 
     assert code.type == "mixed"
     assert code.types == {"int": 3, "str": 2}
@@ -241,7 +265,7 @@ def test_ten_thousand_categories_profile() -> None:
     rng = np.random.default_rng(11)
     ids = pa.array([f"user-{i}" for i in rng.permutation(10_000)])
 
-    made = prodml.profile(pa.table({"user": ids, "n": pa.array(rng.integers(0, 9, 10_000))}))
+    made = _profile(pa.table({"user": ids, "n": pa.array(rng.integers(0, 9, 10_000))}))
 
     user = made.columns["user"]
     assert user.distinct == pytest.approx(10_000, rel=0.03)
@@ -254,8 +278,8 @@ def test_table_files_profile_like_the_table(tmp_path: Path) -> None:
     path = tmp_path / "trips.parquet"
     pq.write_table(table, path)
 
-    from_file = prodml.profile(path).to_summary()
-    from_memory = prodml.profile(table).to_summary()
+    from_file = _profile(path).to_summary()
+    from_memory = _profile(table).to_summary()
 
     medians = [c.pop("median") for c in from_file["columns"]]  # KLL compacts at random
     assert _near_rank(_valid(table, "fare"), medians[0], 0.5)
@@ -280,7 +304,7 @@ def test_a_file_that_is_not_a_table_is_a_clear_error(
         path.write_text(content)
 
     with pytest.raises(DataReadError) as raised:
-        prodml.profile(path)
+        _profile(path)
 
     message = str(raised.value)
     assert says in message and name in message

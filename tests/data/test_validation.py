@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import prodml.api as prodml
@@ -35,10 +36,16 @@ def _trips(seed: int, rows: int = 2000, shift: float = 0.0) -> pd.DataFrame:
     )
 
 
+def _profile(data: object) -> TableProfile:
+    made = prodml.profile(data)
+    assert isinstance(made, TableProfile)
+    return made
+
+
 @pytest.fixture(scope="module")
 def history() -> list[TableProfile]:
     """Twelve past batches of 2,000 rows from the same distribution."""
-    return [prodml.profile(_trips(seed)) for seed in range(12)]  # type: ignore[misc]
+    return [_profile(_trips(seed)) for seed in range(12)]
 
 
 def _check(client: Client, batch: object, against: object) -> ValidationResult:
@@ -233,10 +240,8 @@ def _wide(seed: int, columns: int, rows: int = 500) -> pa.Table:
 
 
 @pytest.mark.parametrize("columns", [5, 50])
-def test_many_columns_do_not_alarm_more_often_than_few(
-    sqlite_client: Client, columns: int
-) -> None:
-    history = [prodml.profile(_wide(seed, columns)) for seed in range(12)]
+def test_many_columns_do_not_alarm_more_often_than_few(sqlite_client: Client, columns: int) -> None:
+    history = [_profile(_wide(seed, columns)) for seed in range(12)]
 
     results = [_check(sqlite_client, _wide(1000 + i, columns), history) for i in range(20)]
 
@@ -246,10 +251,10 @@ def test_many_columns_do_not_alarm_more_often_than_few(
 
 
 def test_one_changed_column_of_fifty_is_still_caught(sqlite_client: Client) -> None:
-    history = [prodml.profile(_wide(seed, 50)) for seed in range(12)]
+    history = [_profile(_wide(seed, 50)) for seed in range(12)]
     batch = _wide(2000, 50)
     batch = batch.set_column(
-        batch.column_names.index("x20"), "x20", pa.compute.multiply(batch.column("x20"), 100)
+        batch.column_names.index("x20"), "x20", pc.multiply(batch.column("x20"), 100)
     )
 
     result = _check(sqlite_client, batch, history)
@@ -365,7 +370,7 @@ def test_ten_thousand_categories_validate(sqlite_client: Client) -> None:
         users = [f"user-{seed}-{i}" for i in range(10_000)]
         return pa.table({"user": users, "clicks": rng.poisson(3.0, 10_000)})
 
-    history = [prodml.profile(batch(seed)) for seed in range(5)]
+    history = [_profile(batch(seed)) for seed in range(5)]
     result = _check(sqlite_client, batch(5), history)
 
     assert not result.alarm, [f.message for f in result.findings]
