@@ -180,17 +180,7 @@ def apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
         found += _over(None, "row_count", float(batch.rows), table["row_count"])
     for name in batch.columns:
         if name not in (doc.get("columns") or {}):
-            found.append(
-                Finding(
-                    FindingKind.SOFT,
-                    name,
-                    "new_column",
-                    batch.columns[name].type,
-                    None,
-                    f"Column {name!r} is not in the checks.",
-                    score=1.0,
-                )
-            )
+            found.append(new_column(name, batch.columns[name].type, "is not in the checks"))
     return found
 
 
@@ -253,6 +243,12 @@ def _over(
             score=round(score, 3),
         )
     ]
+
+
+def new_column(name: str, type_name: str, why: str) -> Finding:
+    return Finding(
+        FindingKind.SOFT, name, "new_column", type_name, None, f"Column {name!r} {why}.", score=1.0
+    )
 
 
 def _hard(column: str, statistic: str, observed: Any, expected: Any, message: str) -> Finding:

@@ -47,18 +47,41 @@ class Measurement:
     examples: list[str] = field(default_factory=list)
 
 
+def share(
+    column: str | None,
+    statistic: str,
+    history: list[float],
+    observed: float,
+    rows: int,
+    history_rows: list[int],
+    examples: list[str] | None = None,
+) -> Measurement:
+    """A share of rows (nulls, duplicates, new values...) that alarms only upwards."""
+    return Measurement(
+        column,
+        statistic,
+        FindingKind.SOFT,
+        history,
+        observed,
+        SHARE,
+        _share_floor(rows, history_rows),
+        SHARE_EFFECT,
+        1,
+        center_if_alone=0.0 if statistic in ("new_category_share", "out_of_range_share") else None,
+        examples=examples or [],
+    )
+
+
 def measure_table(history: list[TableProfile], batch: TableProfile) -> list[Measurement]:
+    rows = [h.rows for h in history]
     found = [
-        Measurement(
+        share(
             None,
             "duplicate_share",
-            FindingKind.SOFT,
             [h.duplicate_share for h in history],
             batch.duplicate_share,
-            SHARE,
-            _share_floor(batch.rows, history),
-            SHARE_EFFECT,
-            1,
+            batch.rows,
+            rows,
         )
     ]
     if len(history) >= 3:
@@ -90,16 +113,8 @@ def measure_column(
     judged on completeness only."""
     rows = [h.rows for h in history]
     found = [
-        Measurement(
-            name,
-            "null_share",
-            FindingKind.SOFT,
-            [h.null_share for h in history],
-            batch.null_share,
-            SHARE,
-            _share_floor(batch.rows, rows),
-            SHARE_EFFECT,
-            1,
+        share(
+            name, "null_share", [h.null_share for h in history], batch.null_share, batch.rows, rows
         )
     ]
     if key or batch.valid == 0 or pooled.valid == 0:
@@ -190,18 +205,9 @@ def _out_of_range(name: str, history: list[ColumnProfile], batch: ColumnProfile)
     low = min(p.minimum for p in ranged)
     high = max(p.maximum for p in ranged)
     observed = outside(batch, low, high)
-    return Measurement(
-        name,
-        "out_of_range_share",
-        FindingKind.SOFT,
-        shares,
-        observed,
-        SHARE,
-        _share_floor(batch.rows, [h.rows for h in history]),
-        SHARE_EFFECT,
-        1,
-        center_if_alone=0.0,
-        examples=[f"history range [{low:g}, {high:g}]"],
+    rows = [h.rows for h in history]
+    return share(
+        name, "out_of_range_share", shares, observed, batch.rows, rows, [f"[{low:g}, {high:g}]"]
     )
 
 
@@ -245,18 +251,14 @@ def _categorical(
     ranked = sorted(new, key=new.__getitem__, reverse=True)
     total = sum(new.values()) / batch.rows if batch.rows else 0.0
     found.append(
-        Measurement(
+        share(
             name,
             "new_category_share",
-            FindingKind.SOFT,
             novelty,
             new[ranked[0]] / batch.rows if ranked else 0.0,
-            SHARE,
-            _share_floor(batch.rows, [h.rows for h in history]),
-            SHARE_EFFECT,
-            1,
-            center_if_alone=0.0,
-            examples=[*ranked[:5], f"{len(new)} new value(s) in {total:.1%} of rows"],
+            batch.rows,
+            [h.rows for h in history],
+            [*ranked[:5], f"{len(new)} new value(s) in {total:.1%} of rows"],
         )
     )
     return found
@@ -286,7 +288,7 @@ def _noise(batch: int, pooled: int, batches: int) -> float:
     return math.sqrt(1 / max(batch, 1) + 1 / rest)
 
 
-def _share_floor(rows: int, history: list[int] | list[TableProfile]) -> float:
-    counts = [h if isinstance(h, int) else h.rows for h in history]
-    typical = max(float(np.median(counts)) if counts else 1.0, 1.0)
+def _share_floor(rows: int, history_rows: list[int]) -> float:
+    """Binomial sampling noise of a share, on the arcsine-square-root scale."""
+    typical = max(float(np.median(history_rows)) if history_rows else 1.0, 1.0)
     return 0.5 * math.sqrt(1 / max(rows, 1) + 1 / typical)

@@ -9,6 +9,7 @@ from typing import Any
 from prodml.data.calibration import SHORT_HISTORY, judge
 from prodml.data.charts import charts_for
 from prodml.data.checks import apply as apply_checks
+from prodml.data.checks import new_column
 from prodml.data.profile import TableProfile, merge_all
 from prodml.data.sketches import family
 from prodml.data.statistics import Measurement, measure_column, measure_table
@@ -134,15 +135,7 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
     for name in batch.columns:
         if name not in known:
             findings.append(
-                Finding(
-                    FindingKind.SOFT,
-                    name,
-                    "new_column",
-                    batch.columns[name].type,
-                    None,
-                    f"Column {name!r} is new: no past batch had it.",
-                    score=1.0,
-                )
+                new_column(name, batch.columns[name].type, "is new: no past batch had it")
             )
     common = []
     for name in [c for c in batch.columns if c in known]:
