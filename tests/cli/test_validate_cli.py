@@ -129,7 +129,7 @@ def test_validate_json_says_whether_to_alarm_and_exits_1_only_when_blocked(store
     )
     assert (text_code, text["alarm"], text["blocked"]) == (1, True, True)
     assert text["columns_at_fault"] == ["fare"]
-    assert text["findings"][0]["score"] == "inf"  # JSON has no infinity
+    assert text["findings"][0]["score"] is None  # JSON has no infinity: hard findings have none
 
 
 def test_checks_infer_writes_a_file_that_validate_uses(store: Store) -> None:

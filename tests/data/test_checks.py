@@ -236,10 +236,6 @@ def test_checks_inferred_from_a_logged_dataset_keep_its_key(client: Client, tmp_
     assert _found(result) == {("soft", "id", "unique_key")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: checks.apply ignores table.unique, so editing it changes nothing",
-)
 def test_editing_the_unique_columns_changes_the_result(client: Client, tmp_path: Path) -> None:
     for seed in range(4):
         prodml.log_dataset("trips", _trips(seed), key="id", client=client)

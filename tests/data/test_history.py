@@ -225,11 +225,6 @@ def test_repeated_keys_of_the_dataset_are_a_soft_finding(client: Client) -> None
     assert not result.blocked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: history.validate does not pass the dataset's key to validate_profiles, "
-    "so a key column is judged on its mean and range, not on completeness only",
-)
 def test_a_key_is_judged_on_completeness_only(client: Client) -> None:
     for seed in range(6):
         prodml.log_dataset("trips", _trips(seed, first_id=2000 * seed), key="id", client=client)
@@ -275,11 +270,6 @@ def test_partition_by_judges_against_partitions_of_the_latest_version(client: Cl
     assert changed.columns_at_fault == ("fare",)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: the partition column is judged too, so the next partition always "
-    "drifts on it (distribution of column 'day')",
-)
 def test_the_next_partition_is_not_flagged_for_its_new_partition_value(client: Client) -> None:
     prodml.log_dataset("arrivals", _days(1, 12, seed=4), client=client)
 

@@ -229,11 +229,6 @@ def test_partition_by_gives_one_profile_per_value_in_order() -> None:
     assert parts["k=b"].label == "k=b"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: profile_partitions matches NaN keys with pc.equal, which is never true "
-    "for NaN, so rows whose key is NaN are silently dropped",
-)
 def test_partitions_by_a_float_column_with_nan_keep_every_row() -> None:
     table = pa.table({"k": [1.0, float("nan"), 2.0, None, float("nan")], "v": [1, 2, 3, 4, 5]})
 

@@ -17,6 +17,7 @@ its mean and spread."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ ALPHA = 0.01  # family-wise: the share of clean batches allowed to alarm
 SHORT_HISTORY = 5  # fewer past batches than this: the result says the bounds are wide
 ONE_REFERENCE_WIDENING = 2.0  # with one reference, allow twice the sampling noise
 PRECEDENTS = 2  # a value reached by this many past batches is not unusual
+WIDEST = 3.0  # a short history widens a bound up to this many times the long-history one
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,16 @@ class Bound:
     q: float = 0.0  # the multiple of it the bound allows
 
 
+@functools.lru_cache(maxsize=4096)
 def quantile(tests: int, sides: int, history: int) -> float:
-    """The multiple of the standard deviation that bounds one statistic."""
+    """The multiple of the standard deviation that bounds one statistic: Student's t
+    prediction quantile, widened by a short history up to WIDEST times the normal one."""
     tail = ALPHA / max(tests, 1) / sides
+    normal = float(special.ndtri(1 - tail))
     if history >= 2:
-        return float(special.stdtrit(history - 1, 1 - tail)) * math.sqrt(1 + 1 / history)
-    return float(special.ndtri(1 - tail))
+        t = float(special.stdtrit(history - 1, 1 - tail)) * math.sqrt(1 + 1 / history)
+        return min(t, WIDEST * normal)
+    return normal
 
 
 def judge(
@@ -89,16 +95,21 @@ def judge(
     ``floor`` is the sampling noise of the statistic on the transformed scale;
     ``min_effect`` the smallest change (on the original scale) worth an alarm;
     ``sides`` 1 when only an increase matters; ``center_if_alone`` the value to
-    expect when history has fewer than two values."""
+    expect when history has no value.
+
+    A statistic that never varied in a short history, and has no sampling noise to
+    go by (a column constant over three batches), is not judged: nothing says how
+    far it may move."""
     values = np.array([scale.forward(v) for v in history if math.isfinite(v)], dtype=float)
     count = len(values)
     if count >= 2:
         center, spread = float(values.mean()), max(float(values.std(ddof=1)), floor)
+    elif count == 1:
+        center, spread = float(values[0]), floor * ONE_REFERENCE_WIDENING
     else:
-        center = float(values[0]) if count and center_if_alone is None else 0.0
-        if center_if_alone is not None:
-            center = scale.forward(center_if_alone)
+        center = scale.forward(center_if_alone if center_if_alone is not None else observed)
         spread = floor * ONE_REFERENCE_WIDENING
+    unknown = spread == 0 and count < SHORT_HISTORY
     q = quantile(tests, sides, count)
     x = scale.forward(observed)
     z = (
@@ -114,7 +125,7 @@ def judge(
     if low is not None and raw_center - low < min_effect:
         low = raw_center - min_effect
     score = _score(observed, raw_center, low, high)
-    breached = score > 1.0 and not _has_precedent(values, x, center)
+    breached = score > 1.0 and not unknown and not _has_precedent(values, x, center)
     return Bound(low, high, raw_center, z, score, breached, count, spread, q)
 
 

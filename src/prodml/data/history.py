@@ -53,7 +53,12 @@ def resolve_history(
 ) -> History:
     if isinstance(against, TableProfile):
         return History([against], against.label or "the given profile")
-    if isinstance(against, list | tuple) and against:
+    if isinstance(against, list | tuple):
+        if not against:
+            raise InvalidInputError(
+                "against is an empty list: give at least one past batch (a profile or a "
+                "table), or a dataset name whose versions are the history."
+            )
         return History([_as_profile(p) for p in against], f"{len(against)} given batches")
     if isinstance(against, DatasetVersion):
         return _of_version(client, against, partition_by)
@@ -79,8 +84,6 @@ def resolve_history(
             f"Log one first: prodml datasets log {name} FILE"
         )
     versions.sort(key=lambda v: v.version)
-    if partition_by:
-        return _of_version(client, versions[-1], partition_by)
     if exclude is not None:
         versions = [
             v
@@ -88,6 +91,8 @@ def resolve_history(
             if v.id != exclude.id and (v.name != exclude.name or v.version < exclude.version)
         ]
     clean = [v for v in versions if not _blocked(client, v)]
+    if partition_by and clean:
+        return _of_version(client, clean[-1], partition_by)
     left_out = (
         f"; {len(versions) - len(clean)} blocked version(s) left out"
         if len(clean) < len(versions)
@@ -146,7 +151,9 @@ def validate(
     (a version with hard findings then cannot be a run input unless forced)."""
     version = _as_version(client, data)
     history = resolve_history(client, against, partition_by, version)
-    batch = read_batch(client, data, history.keys)
+    unique = ((checks or {}).get("table") or {}).get("unique") or {}
+    keys = tuple(unique.get("columns") or ()) if checks is not None else history.keys
+    batch = read_batch(client, data, keys)
     result = validate_profiles(
         batch.profile,
         history.profiles,
@@ -154,6 +161,7 @@ def validate(
         batch.label,
         list(batch.key_findings),
         checks,
+        (*history.keys, *([partition_by] if partition_by else [])),
     )
     if version is not None:
         client.metadata.add_validation(

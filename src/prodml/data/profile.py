@@ -114,18 +114,27 @@ def profile_table(
 
 
 def profile_partitions(table: pa.Table, partition_by: str) -> dict[str, TableProfile]:
-    """One profile per distinct value of ``partition_by``, in the column's sort order."""
+    """One profile per distinct value of ``partition_by`` (NaN and null are values too),
+    in the column's sort order; the table is sorted once, not scanned per value."""
     if partition_by not in table.column_names:
         raise InvalidInputError(
             f"No column {partition_by!r} to partition by; the table has "
             f"{', '.join(table.column_names[:20])}. Pass one of them as partition_by."
         )
-    keys = table.column(partition_by)
+    encoded = pc.dictionary_encode(table.column(partition_by).combine_chunks())
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    values = encoded.dictionary
+    rank_of = np.empty(len(values) + 1, dtype=np.int64)
+    rank_of[pc.sort_indices(values).to_numpy()] = np.arange(len(values))
+    rank_of[-1] = len(values)  # nulls last (code -1)
+    ranks = rank_of[codes]
+    rows = np.argsort(ranks, kind="stable")
+    starts = np.flatnonzero(np.diff(ranks[rows])) + 1
     profiles: dict[str, TableProfile] = {}
-    for value in pc.unique(keys).sort().to_pylist():
-        mask = pc.is_null(keys) if value is None else pc.equal(keys, pa.scalar(value, keys.type))
-        label = f"{partition_by}={value}"
-        profiles[label] = profile_table(table.filter(mask), label)
+    for start, end in zip([0, *starts], [*starts, len(rows)], strict=True):
+        code = int(codes[rows[start]])
+        label = f"{partition_by}={values[code].as_py() if code >= 0 else None}"
+        profiles[label] = profile_table(table.take(pa.array(rows[start:end])), label)
     return profiles
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from prodml.data.calibration import LINEAR, LOG, SHARE, Scale
 from prodml.data.profile import TableProfile
-from prodml.data.sketches import CATEGORICAL, NUMERIC, TEMPORAL, ColumnProfile
+from prodml.data.sketches import CATEGORICAL, NUMERIC, ColumnProfile
 from prodml.domain.validation import FindingKind
 
 GRID = np.linspace(1 / 40, 39 / 40, 39)
@@ -109,8 +109,8 @@ def measure_column(
     batch: ColumnProfile,
     key: bool = False,
 ) -> list[Measurement]:
-    """The column's statistics; a key column (an identifier, new values by design) is
-    judged on completeness only."""
+    """The column's statistics. Key columns (identifiers) and times move by design:
+    they are judged on completeness only."""
     rows = [h.rows for h in history]
     found = [
         share(
@@ -119,7 +119,7 @@ def measure_column(
     ]
     if key or batch.valid == 0 or pooled.valid == 0:
         return found
-    if batch.kind in (NUMERIC, TEMPORAL) and pooled.kll is not None and batch.kll is not None:
+    if batch.kind == NUMERIC and pooled.kll is not None and batch.kll is not None:
         found += _numeric(name, history, pooled, batch)
     elif batch.kind == CATEGORICAL and pooled.items is not None and batch.items is not None:
         found += _categorical(name, history, pooled, batch)
@@ -153,7 +153,7 @@ def _numeric(
     ]
     spread = pooled.std or 0.0
     scale = max(spread, abs(pooled.mean or 0.0) * 1e-9, 1e-12)
-    if batch.mean is not None and batch.kind == NUMERIC:
+    if batch.mean is not None:
         found.append(
             Measurement(
                 name,
@@ -167,7 +167,8 @@ def _numeric(
                 2,
             )
         )
-        found.append(
+    if batch.mean is not None and any((h.std or 0.0) > 0 for h in history):
+        found.append(  # a spread that was always zero has no scale to move on
             Measurement(
                 name,
                 "std",

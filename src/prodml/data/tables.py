@@ -38,8 +38,8 @@ def read_table(path: Path) -> pa.Table:
         )
     except (OSError, pa.ArrowInvalid) as error:
         raise DataReadError(
-            f"Cannot read {path} as a table: {error}. Check the file is complete and "
-            "in the format its suffix says."
+            f"Cannot read {path} as a table: {str(error).rstrip('.')}. Check the file is "
+            "complete and in the format its suffix says."
         ) from None
 
 

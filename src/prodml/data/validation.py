@@ -177,8 +177,13 @@ def _judge(m: Measurement, tests: int) -> Finding | None:
         return None
     expected = [_round(bound.low) if bound.low is not None else None, _round(bound.high)]
     where = f"column {m.column!r}" if m.column else "the table"
+    against = (
+        f"its history of {bound.history} batches"
+        if bound.history >= 2
+        else "the reference (allowing twice its sampling noise)"
+    )
     unusual = (
-        f"{abs(bound.z):.1f} standard deviations from its history of {bound.history} batch(es)"
+        f"{abs(bound.z):.1f} standard deviations from {against}"
         if math.isfinite(bound.z)
         else "never seen in history"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +46,8 @@ class Finding:
         out = asdict(self)
         out["kind"] = self.kind.value
         out["action"] = self.action
+        if not math.isfinite(self.score):  # hard findings: JSON has no infinity
+            out["score"] = None
         return out
 
 
