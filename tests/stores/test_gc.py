@@ -77,7 +77,7 @@ def test_a_dry_run_reports_unreferenced_blobs_and_deletes_nothing(client: Client
     report = collect(client.metadata, client.artifacts, delete=False)
 
     assert [(b.digest, b.size) for b in report.unreferenced] == [(unused, 6)]
-    assert (report.bytes, report.referenced, report.deleted) == (6, 1, False)
+    assert (report.bytes, report.referenced, report.deleted) == (6, 2, False)  # table, profile
     assert client.read_blob(unused) == b"orphan"
     assert [e for e in client.metadata.list_events() if e.action == "gc.deleted"] == []
 
@@ -92,7 +92,7 @@ def test_only_unreferenced_blobs_older_than_the_grace_period_are_deleted(client:
     report = collect(client.metadata, client.artifacts, delete=True, grace=3600)
 
     assert [b.digest for b in report.unreferenced] == [old]
-    assert (report.kept_young, report.referenced, report.deleted) == (1, 1, True)
+    assert (report.kept_young, report.referenced, report.deleted) == (1, 2, True)
     assert not client.artifacts.exists(old)
     assert client.read_blob(young) == b"young orphan"
     assert prodml.load_table("d@1", client=client).column("x").to_pylist() == [1, 2, 3]
@@ -139,14 +139,14 @@ def test_the_gc_command_deletes_only_when_told_yes(tmp_path: Path, prodml_cli: C
 
     assert dry.returncode == 0, dry.stderr
     assert "Would delete 1 unreferenced blob(s), 10 bytes" in dry.stdout
-    assert "kept 1 referenced and 1 younger than 3600s" in dry.stdout
+    assert "kept 2 referenced and 1 younger than 3600s" in dry.stdout
     assert "Run again with --yes" in dry.stdout
     assert client.artifacts.exists(old) and client.artifacts.exists(young)
 
     done = prodml_cli("gc", "--yes", "--grace", "0", PRODML_HOME=str(home))
 
     assert done.returncode == 0, done.stderr
-    assert "Deleted 2 unreferenced blob(s), 22 bytes; kept 1 referenced" in done.stdout
+    assert "Deleted 2 unreferenced blob(s), 22 bytes; kept 2 referenced" in done.stdout
     assert not client.artifacts.exists(old) and not client.artifacts.exists(young)
     reopened = Client(home=str(home), user="tester")
     try:
