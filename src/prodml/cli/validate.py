@@ -35,7 +35,8 @@ def validate(
     """Judge a batch against a dataset's history: hard, soft and drift findings.
 
     Exits 1 when a hard finding blocks the batch, 0 otherwise."""
-    result = prodml.validate(batch, against, partition_by=partition_by, checks=checks)
+    with console.status(f"Profiling {batch} and judging it against {against} ..."):
+        result = prodml.validate(batch, against, partition_by=partition_by, checks=checks)
     if html is not None:
         from prodml.data.report import render_html
 
@@ -103,7 +104,8 @@ def infer(
 ) -> None:
     """Propose checks from the history of NAME's versions (or partitions) as YAML."""
     path = out or Path(f"{name.split('@')[0]}.checks.yaml")
-    document = prodml.infer_checks(name, partition_by=partition_by, path=path)
+    with console.status(f"Reading the history of {name} ..."):
+        document = prodml.infer_checks(name, partition_by=partition_by, path=path)
     columns = document["columns"]
     console.print(
         f"Wrote {path}: {len(columns)} columns, from {document['history']}. "
@@ -117,7 +119,8 @@ def profile(
     json: JSON = False,
 ) -> None:
     """Profile a table file: per-column counts, nulls, quantiles, distinct values."""
-    made = prodml.profile(path, partition_by=partition_by)
+    with console.status(f"Profiling {path} ..."):
+        made = prodml.profile(path, partition_by=partition_by)
     profiles = made if isinstance(made, dict) else {str(path): made}
     if json:
         emit_json({label: p.to_summary() for label, p in profiles.items()})
