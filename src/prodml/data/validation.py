@@ -84,6 +84,18 @@ def validate_profiles(
     )
 
 
+DESCRIBED = {
+    "null_share": "The share of missing values",
+    "duplicate_share": "The share of duplicate rows",
+    "row_count": "The row count",
+    "out_of_range_share": "The share of values outside the range seen before",
+    "new_category_share": "The share of rows holding the most frequent new value",
+    "distribution": "The distribution's largest gap from history (in standard errors)",
+    "mean": "The mean",
+    "std": "The standard deviation",
+}
+
+
 def _rank(kind: FindingKind) -> int:
     return {FindingKind.HARD: 2, FindingKind.SOFT: 0, FindingKind.DRIFT: 0}[kind]
 
@@ -193,8 +205,8 @@ def _judge(m: Measurement, tests: int) -> Finding | None:
         else ""
     )
     message = (
-        f"{m.statistic} of {where} is {_round(m.observed)}, expected "
-        f"{_interval(expected)}: {unusual}{detail}."
+        f"{DESCRIBED.get(m.statistic, m.statistic)} of {where} is {_round(m.observed)}, "
+        f"expected {_interval(expected)}: {unusual}{detail}."
     )
     return Finding(
         m.kind,
