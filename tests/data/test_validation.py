@@ -265,7 +265,7 @@ def test_one_changed_column_of_fifty_is_still_caught(sqlite_client: Client) -> N
 def test_a_short_history_says_so_and_widens_its_bounds(
     sqlite_client: Client, history: list[TableProfile]
 ) -> None:
-    batch = _trips(112, shift=0.5)
+    batch = _trips(112, shift=3.0)
 
     long = _check(sqlite_client, batch, history)
     short = {n: _check(sqlite_client, batch, history[-n:]) for n in (2, 3)}

@@ -12,6 +12,7 @@ from rich.text import Text
 import prodml
 from prodml.cli.output import console, emit_json, number
 from prodml.domain.validation import FindingKind, ValidationResult
+from prodml.errors import InvalidInputError
 
 checks_app = typer.Typer(help="Checks inferred from a dataset's history.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -40,7 +41,12 @@ def validate(
     if html is not None:
         from prodml.data.report import render_html
 
-        html.write_text(render_html(result), encoding="utf-8")
+        try:
+            html.write_text(render_html(result), encoding="utf-8")
+        except OSError as error:
+            raise InvalidInputError(
+                f"Cannot write the report to {html}: {error.strerror}. Choose a folder that exists."
+            ) from None
     if json:
         emit_json(result.to_dict())
     else:

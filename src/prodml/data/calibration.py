@@ -40,6 +40,8 @@ class Scale:
             return math.asin(math.sqrt(min(max(x, 0.0), 1.0)))
         if self.name == "log":
             return math.log(max(x, 1e-300))
+        if self.name == "gap":  # gaps under one standard error are all noise alike
+            return math.log(max(x, 1.0))
         return x
 
     def back(self, y: float) -> float:
@@ -47,10 +49,12 @@ class Scale:
             return math.sin(min(max(y, 0.0), math.pi / 2)) ** 2
         if self.name == "log":
             return math.exp(min(y, 700.0))
+        if self.name == "gap":
+            return math.exp(min(y, 700.0))
         return y
 
 
-SHARE, LOG, LINEAR = Scale("share"), Scale("log"), Scale("linear")
+SHARE, LOG, GAP, LINEAR = Scale("share"), Scale("log"), Scale("gap"), Scale("linear")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ def quantile(tests: int, sides: int, history: int) -> float:
     return normal
 
 
+@functools.lru_cache(maxsize=1024)
+def noise_quantile(tests: int, points: int) -> float:
+    """The largest of ``points`` standard normal errors (either sign) at the family-wise rate."""
+    return float(special.ndtri(1 - ALPHA / max(tests, 1) / (2 * max(points, 1))))
+
+
 def judge(
     history: list[float],
     observed: float,
@@ -89,21 +99,25 @@ def judge(
     sides: int,
     tests: int,
     center_if_alone: float | None = None,
+    noise_points: int = 0,
 ) -> Bound:
     """Judge ``observed`` against the ``history`` of the same statistic.
 
     ``floor`` is the sampling noise of the statistic on the transformed scale;
     ``min_effect`` the smallest change (on the original scale) worth an alarm;
     ``sides`` 1 when only an increase matters; ``center_if_alone`` the value to
-    expect when history has no value.
+    expect when history has no value; ``noise_points`` > 0 marks a maximum of that
+    many standardised sampling errors (a distribution gap), whose bound is never
+    below what pure sampling noise reaches at the family-wise rate.
 
     A statistic that never varied in a short history, and has no sampling noise to
     go by (a column constant over three batches), is not judged: nothing says how
     far it may move."""
     values = np.array([scale.forward(v) for v in history if math.isfinite(v)], dtype=float)
     count = len(values)
-    if count >= 2:
-        center, spread = float(values.mean()), max(float(values.std(ddof=1)), floor)
+    if count >= 2:  # two values say little about spread: keep the one-reference widening
+        widen = ONE_REFERENCE_WIDENING if count < 3 else 1.0
+        center, spread = float(values.mean()), max(float(values.std(ddof=1)), floor * widen)
     elif count == 1:
         center, spread = float(values[0]), floor * ONE_REFERENCE_WIDENING
     else:
@@ -118,12 +132,18 @@ def judge(
         else (0.0 if x == center else math.copysign(math.inf, x - center))
     )
     low = scale.back(center - q * spread) if sides == 2 else None
+    if low is not None and scale.name in ("share", "log", "gap"):
+        low = max(low, 0.0)
     high = scale.back(center + q * spread)
     raw_center = scale.back(center)
+    if noise_points:
+        high = max(high, noise_quantile(tests, noise_points))
     if high - raw_center < min_effect:
         high = raw_center + min_effect
     if low is not None and raw_center - low < min_effect:
-        low = raw_center - min_effect
+        low = (
+            max(raw_center - min_effect, 0.0) if scale.name != "linear" else raw_center - min_effect
+        )
     score = _score(observed, raw_center, low, high)
     breached = score > 1.0 and not unknown and not _has_precedent(values, x, center)
     return Bound(low, high, raw_center, z, score, breached, count, spread, q)

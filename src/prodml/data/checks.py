@@ -99,7 +99,15 @@ def _bound(m: Measurement, tests: int) -> dict[str, Any]:
     values = [v for v in m.history if math.isfinite(v)]
     center = sum(values) / len(values) if values else 0.0
     bound = judge(
-        m.history, center, m.scale, m.floor, m.min_effect, m.sides, tests, m.center_if_alone
+        m.history,
+        center,
+        m.scale,
+        m.floor,
+        m.min_effect,
+        m.sides,
+        tests,
+        m.center_if_alone,
+        m.noise_points,
     )
     spread = f"{bound.q:.2f} sd ({m.scale.name} scale, sd {bound.spread:.3g})"
     source = (
@@ -121,7 +129,13 @@ def _round(value: float | None) -> float | None:
 
 
 def write(doc: dict[str, Any], path: Path) -> None:
-    path.write_text(_HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100))
+    text = _HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InvalidInputError(
+            f"Cannot write the checks to {path}: {error.strerror}. Choose a folder that exists."
+        ) from None
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -138,8 +152,33 @@ def read(path: Path) -> dict[str, Any]:
     return doc
 
 
+def unique_columns(doc: dict[str, Any]) -> tuple[str, ...]:
+    """The key columns a checks document declares unique."""
+    table = doc.get("table") or {}
+    unique = table.get("unique") if isinstance(table, dict) else None
+    columns = unique.get("columns") if isinstance(unique, dict) else None
+    if (table and not isinstance(table, dict)) or (unique and not isinstance(columns, list)):
+        raise InvalidInputError(
+            "The checks' 'table' must be a mapping, and 'table: unique: columns:' a list of "
+            "column names; infer a fresh file to compare: prodml checks infer NAME"
+        )
+    return tuple(str(c) for c in columns or ())
+
+
 def apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
-    """Hard and soft findings of a batch against a checks document."""
+    """Hard and soft findings of a batch against a checks document; a check edited
+    into a shape it cannot have is refused with its column named."""
+    try:
+        return _apply(doc, batch)
+    except (TypeError, AttributeError, ValueError, KeyError) as error:
+        raise InvalidInputError(
+            f"The checks cannot be applied: {error}. Each check is a mapping and each bound "
+            "a number (e.g. 'null_share: {max: 0.05}'); infer a fresh file to compare: "
+            "prodml checks infer NAME"
+        ) from None
+
+
+def _apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
     found: list[Finding] = []
     table = doc.get("table") or {}
     for name, spec in (doc.get("columns") or {}).items():

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from prodml.client import Client
-from prodml.data.profile import TableProfile, profile_table, read_any
+from prodml.data.checks import unique_columns
+from prodml.data.profile import TableProfile, profile_partitions, profile_table, read_any
 from prodml.data.refs import get_dataset
+from prodml.data.sketches import family
 from prodml.data.stored_profiles import profiles_of
 from prodml.data.validation import validate_profiles
 from prodml.domain.dataset import DatasetKind, DatasetVersion
@@ -37,12 +42,16 @@ class History:
     keys: tuple[str, ...] = ()
 
 
-def read_batch(client: Client, data: Any, keys: tuple[str, ...] = ()) -> Batch:
+def read_batch(
+    client: Client, data: Any, keys: tuple[str, ...] = (), history: list[TableProfile] | None = None
+) -> Batch:
     """A batch from data in memory, a table file, or a logged dataset version."""
     version = _as_version(client, data)
     if version is not None:
         return Batch(profiles_of(client, version)[0], version.ref, version)
     table, mixed = read_any(data, "the batch")
+    if isinstance(data, str | os.PathLike) and str(data).lower().endswith((".csv", ".tsv")):
+        table = _as_text_where_history_was(table, history or [])
     label = str(data) if isinstance(data, str | os.PathLike) else f"a {type(data).__name__}"
     findings = _key_findings(table, keys)
     return Batch(profile_table(table, label, mixed), label, None, findings)
@@ -62,10 +71,10 @@ def resolve_history(
         return History([_as_profile(p) for p in against], f"{len(against)} given batches")
     if isinstance(against, DatasetVersion):
         return _of_version(client, against, partition_by)
-    if isinstance(against, str | os.PathLike) and Path(against).is_file():
-        return History([_as_profile(against)], f"the reference table {against}")
-    if not isinstance(against, str) and _table_like(against):
-        return History([_as_profile(against)], f"the reference {type(against).__name__}")
+    if (isinstance(against, str | os.PathLike) and Path(against).is_file()) or (
+        not isinstance(against, str) and _table_like(against)
+    ):
+        return _of_table(against, partition_by)
     if not isinstance(against, str) or not against:
         raise InvalidInputError(
             "against must be a dataset name ('flights'), a version ('flights@3'), a "
@@ -80,8 +89,7 @@ def resolve_history(
     ]
     if not versions:
         raise NotFoundError(
-            f"No table versions of dataset {name!r} to validate against. "
-            f"Log one first: prodml datasets log {name} FILE"
+            f"No table versions of dataset {name!r}. Log one first: prodml datasets log {name} FILE"
         )
     versions.sort(key=lambda v: v.version)
     if exclude is not None:
@@ -131,6 +139,18 @@ def _as_profile(item: Any) -> TableProfile:
     )
 
 
+def _of_table(data: Any, partition_by: str | None) -> History:
+    """A reference table in memory or in a file, whole or by partition."""
+    name = str(data) if isinstance(data, str | os.PathLike) else type(data).__name__
+    if not partition_by:
+        return History([_as_profile(data)], f"the reference {name}")
+    table, _ = read_any(data, "the reference table")
+    profiles = list(profile_partitions(table, partition_by).values())
+    return History(
+        profiles, f"{len(profiles)} partitions of the reference {name} by {partition_by}"
+    )
+
+
 def _of_version(client: Client, version: DatasetVersion, partition_by: str | None) -> History:
     profiles = profiles_of(client, version, partition_by)
     if partition_by:
@@ -151,9 +171,8 @@ def validate(
     (a version with hard findings then cannot be a run input unless forced)."""
     version = _as_version(client, data)
     history = resolve_history(client, against, partition_by, version)
-    unique = ((checks or {}).get("table") or {}).get("unique") or {}
-    keys = tuple(unique.get("columns") or ()) if checks is not None else history.keys
-    batch = read_batch(client, data, keys)
+    keys = unique_columns(checks) if checks is not None else history.keys
+    batch = read_batch(client, data, keys, history.profiles)
     result = validate_profiles(
         batch.profile,
         history.profiles,
@@ -176,6 +195,19 @@ def _as_version(client: Client, data: Any) -> DatasetVersion | None:
     if isinstance(data, str) and not Path(data).exists() and "@" in data:
         return get_dataset(client, data)
     return None
+
+
+def _as_text_where_history_was(table: pa.Table, history: list[TableProfile]) -> pa.Table:
+    """CSV has no types: a column the reader took for dates or numbers is read as the
+    text history holds, instead of being blocked as a type change."""
+    if not history:
+        return table
+    for index, name in enumerate(table.column_names):
+        past = history[-1].columns.get(name)
+        column = table.column(index)
+        if past is not None and family(past.type) == "text" and family(str(column.type)) != "text":
+            table = table.set_column(index, name, pc.cast(column, pa.large_string()))
+    return table
 
 
 def _key_findings(table: Any, keys: tuple[str, ...]) -> tuple[Finding, ...]:

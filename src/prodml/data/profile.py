@@ -119,7 +119,7 @@ def profile_partitions(table: pa.Table, partition_by: str) -> dict[str, TablePro
     if partition_by not in table.column_names:
         raise InvalidInputError(
             f"No column {partition_by!r} to partition by; the table has "
-            f"{', '.join(table.column_names[:20])}. Pass one of them as partition_by."
+            f"{', '.join(table.column_names)}. Pass one of them as partition_by."
         )
     encoded = pc.dictionary_encode(table.column(partition_by).combine_chunks())
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
@@ -180,8 +180,15 @@ def read_any(data: Any, what: str) -> tuple[pa.Table, dict[str, dict[str, int]]]
                 f"{path} is not a table file: {what} reads Parquet, CSV or TSV "
                 f"({', '.join(tables.TABLE_SUFFIXES)})."
             )
-        return tables.read_table(path), {}
+        table = tables.read_table(path)
+        tables.check_columns(table, what)
+        return table, {}
     if type(data).__module__.split(".")[0] == "pandas" and hasattr(data, "columns"):
+        repeated = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+        if repeated:
+            raise InvalidInputError(
+                f"The data of {what} has more than one column named {repeated}; rename them."
+            )
         return _from_pandas(data, what)
     return tables.to_arrow(data, what), {}
 

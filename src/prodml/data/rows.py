@@ -41,4 +41,6 @@ def _hashable(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     if pa.types.is_nested(column.type) or isinstance(column.type, pa.ExtensionType):
         texts = [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()]
         return pa.array(texts, pa.large_string())
+    if pa.types.is_float16(column.type):  # DuckDB has no half floats
+        return column.cast(pa.float32())
     return column

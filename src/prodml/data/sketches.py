@@ -41,11 +41,11 @@ def kind_of(arrow_type: pa.DataType) -> str:
 def family(type_name: str) -> str:
     """Types that hold the same kind of value: int64 and double are both numbers (pandas
     turns an integer column with nulls into floats), string and large_string are text."""
+    if type_name.startswith("dictionary<values="):  # pandas Categorical, Arrow dictionary
+        return family(type_name.removeprefix("dictionary<values=").split(",")[0])
     if type_name.startswith(("int", "uint", "double", "float", "halffloat", "decimal")):
         return "number"
-    if type_name in ("string", "large_string", "utf8", "large_utf8") or type_name.startswith(
-        "dictionary<values=string"
-    ):
+    if type_name in ("string", "large_string", "utf8", "large_utf8"):
         return "text"
     if type_name.startswith(("timestamp", "date")):
         return "time"
@@ -194,7 +194,7 @@ def numbers_of(column: pa.ChunkedArray) -> np.ndarray:
             else pa.int64()
         )
         column = pc.cast(column, width)
-    elif not pa.types.is_floating(arrow_type):
+    elif not pa.types.is_floating(arrow_type) or pa.types.is_float16(arrow_type):
         column = pc.cast(column, pa.float64())
     values = pc.drop_null(column).to_numpy()
     return np.asarray(values, dtype=np.float64)
@@ -211,8 +211,10 @@ def _numbers(profile: ColumnProfile, column: pa.ChunkedArray) -> None:
     profile.minimum, profile.maximum = float(values.min()), float(values.max())
     if not (math.isfinite(profile.minimum) and math.isfinite(profile.maximum)):
         values = values[np.isfinite(values)]  # infinities are counted, not averaged
-    profile.mean = float(values.mean()) if len(values) else None
-    profile.m2 = float(((values - profile.mean) ** 2).sum()) if len(values) else 0.0
+    if not len(values):
+        return
+    profile.mean = float(values.mean())
+    profile.m2 = float(((values - profile.mean) ** 2).sum())
     profile.kll = ds.kll_doubles_sketch(KLL_K)
     if not values.flags.writeable:  # the binding takes only writeable arrays
         values = values.copy()

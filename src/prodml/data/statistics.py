@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prodml.data.calibration import LINEAR, LOG, SHARE, Scale
+from prodml.data.calibration import GAP, LINEAR, LOG, SHARE, Scale
 from prodml.data.profile import TableProfile
 from prodml.data.sketches import CATEGORICAL, NUMERIC, ColumnProfile
 from prodml.domain.validation import FindingKind
@@ -26,6 +26,9 @@ from prodml.domain.validation import FindingKind
 GRID = np.linspace(1 / 40, 39 / 40, 39)
 TOP_CATEGORIES = 30
 SHARE_EFFECT = 0.01  # a share must move by a percentage point to alarm
+GAP_SCALE = GAP  # log of the noise-scaled gap, gaps under 1 counting as 1
+GAP_FLOOR = 0.1
+NULL_GAP = 2.5  # a noise-scaled gap expected between two samples of one distribution
 GAP_EFFECT = 0.05  # standardised distribution gap (about 2.5% of the mass at the median)
 MEAN_EFFECT = 0.1  # in standard deviations of the column
 SPREAD_EFFECT = math.log(1.25)
@@ -45,6 +48,7 @@ class Measurement:
     sides: int
     center_if_alone: float | None = None
     examples: list[str] = field(default_factory=list)
+    noise_points: int = 0  # for gaps: how many standardised errors the maximum is over
 
 
 def share(
@@ -98,7 +102,8 @@ def measure_table(history: list[TableProfile], batch: TableProfile) -> list[Meas
                 2,
             )
         )
-        found[-1].min_effect = batch.rows * (1 - math.exp(-ROWS_EFFECT)) if batch.rows else 1.0
+        typical = float(np.median([h.rows for h in history]))
+        found[-1].min_effect = typical * (1 - math.exp(-ROWS_EFFECT))
     return found
 
 
@@ -132,24 +137,12 @@ def _numeric(
     grid = np.unique(np.asarray(pooled.kll.get_quantiles(GRID.tolist()), dtype=float))
     reference = np.asarray(pooled.kll.get_cdf(grid.tolist()))[:-1]
     gaps = [
-        _gap(_cdf(h, grid), reference) / (1 - h.valid / pooled.valid)
+        _gap(_cdf(h, grid), reference) / (1 - h.valid / pooled.valid) / _noise(h.valid, pooled)
         for h in history
         if h.kll is not None and h.valid < pooled.valid
     ]
-    noise = _noise(batch.valid, pooled.valid, len(history))
     found = [
-        Measurement(
-            name,
-            "distribution",
-            FindingKind.DRIFT,
-            gaps,
-            _gap(_cdf(batch, grid), reference),
-            LOG,
-            0.1,
-            GAP_EFFECT,
-            1,
-            center_if_alone=2.5 * noise + 0.02,
-        )
+        _distribution(name, gaps, _gap(_cdf(batch, grid), reference), batch, pooled, len(grid))
     ]
     spread = pooled.std or 0.0
     scale = max(spread, abs(pooled.mean or 0.0) * 1e-9, 1e-12)
@@ -219,26 +212,15 @@ def _categorical(
     top = sorted(pooled_counts, key=pooled_counts.__getitem__, reverse=True)[:TOP_CATEGORIES]
     reference = _shares(pooled_counts, top, pooled.valid)
     gaps = [
-        _gap(_shares(h.counts(), top, h.valid), reference) / (1 - h.valid / pooled.valid)
+        _gap(_shares(h.counts(), top, h.valid), reference)
+        / (1 - h.valid / pooled.valid)
+        / _noise(h.valid, pooled)
         for h in history
         if h.valid and h.valid < pooled.valid
     ]
-    noise = _noise(batch.valid, pooled.valid, len(history))
     batch_counts = batch.counts()
-    found = [
-        Measurement(
-            name,
-            "distribution",
-            FindingKind.DRIFT,
-            gaps,
-            _gap(_shares(batch_counts, top, batch.valid), reference),
-            LOG,
-            0.1,
-            GAP_EFFECT,
-            1,
-            center_if_alone=2.5 * noise + 0.02,
-        )
-    ]
+    observed = _gap(_shares(batch_counts, top, batch.valid), reference)
+    found = [_distribution(name, gaps, observed, batch, pooled, len(top) + 1)]
     seen: set[str] = set()
     novelty = []
     for i, past in enumerate(history):
@@ -283,10 +265,35 @@ def _gap(current: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(current - reference) / spread)) if len(reference) else 0.0
 
 
-def _noise(batch: int, pooled: int, batches: int) -> float:
-    """Sampling noise of a standardised gap between a batch and the rest of history."""
-    rest = max(pooled - (pooled // max(batches, 1) if batches > 1 else 0), 1)
-    return math.sqrt(1 / max(batch, 1) + 1 / rest)
+def _distribution(
+    name: str,
+    gaps: list[float],
+    gap: float,
+    batch: ColumnProfile,
+    pooled: ColumnProfile,
+    points: int,
+) -> Measurement:
+    """The distribution gap in units of its sampling noise, so batches of any size
+    compare with a history of batches of another size."""
+    noise = math.sqrt(1 / max(batch.valid, 1) + 1 / max(pooled.valid, 1))
+    return Measurement(
+        name,
+        "distribution",
+        FindingKind.DRIFT,
+        gaps,
+        gap / noise,
+        GAP_SCALE,
+        GAP_FLOOR,
+        GAP_EFFECT / noise,
+        1,
+        center_if_alone=NULL_GAP,
+        noise_points=points,
+    )
+
+
+def _noise(valid: int, pooled: ColumnProfile) -> float:
+    """Sampling noise of the gap between one past batch and the rest of history."""
+    return math.sqrt(1 / max(valid, 1) + 1 / max(pooled.valid - valid, 1))
 
 
 def _share_floor(rows: int, history_rows: list[int]) -> float:

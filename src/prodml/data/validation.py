@@ -31,6 +31,12 @@ def validate_profiles(
     them) and only drift is judged against history."""
     findings = list(extra or [])
     notes: list[str] = []
+    empty = [h for h in history if h.rows == 0]
+    if empty:
+        history = [h for h in history if h.rows]
+        notes.append(
+            f"{len(empty)} past batch(es) in {history_label} have no rows and were left out."
+        )
     if batch.rows == 0:
         findings.append(
             Finding(
@@ -183,7 +189,15 @@ def _usual_type(name: str, history: list[TableProfile]) -> str | None:
 
 def _judge(m: Measurement, tests: int) -> Finding | None:
     bound = judge(
-        m.history, m.observed, m.scale, m.floor, m.min_effect, m.sides, tests, m.center_if_alone
+        m.history,
+        m.observed,
+        m.scale,
+        m.floor,
+        m.min_effect,
+        m.sides,
+        tests,
+        m.center_if_alone,
+        m.noise_points,
     )
     if not bound.breached:
         return None
