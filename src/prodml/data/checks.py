@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from prodml.data.calibration import ALPHA, judge
+from prodml.data.calibration import ALPHA
 from prodml.data.profile import TableProfile, merge_all
 from prodml.data.sketches import CATEGORICAL, family
 from prodml.data.statistics import Measurement, measure_column, measure_table
@@ -98,17 +98,7 @@ def _typical(history: list[TableProfile]) -> TableProfile:
 def _bound(m: Measurement, tests: int) -> dict[str, Any]:
     values = [v for v in m.history if math.isfinite(v)]
     center = sum(values) / len(values) if values else 0.0
-    bound = judge(
-        m.history,
-        center,
-        m.scale,
-        m.floor,
-        m.min_effect,
-        m.sides,
-        tests,
-        m.center_if_alone,
-        m.noise_points,
-    )
+    bound = m.judge(tests, center)
     spread = f"{bound.q:.2f} sd ({m.scale.name} scale, sd {bound.spread:.3g})"
     source = (
         f"mean {center:.4g} over {len(values)} batches + {spread}, for a {ALPHA:.0%} "

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prodml.data.calibration import GAP, LINEAR, LOG, SHARE, Scale
+from prodml.data.calibration import GAP, LINEAR, LOG, SHARE, Bound, Scale, judge
 from prodml.data.profile import TableProfile
 from prodml.data.sketches import CATEGORICAL, NUMERIC, ColumnProfile
 from prodml.domain.validation import FindingKind
@@ -50,6 +50,21 @@ class Measurement:
     examples: list[str] = field(default_factory=list)
     noise_points: int = 0  # for gaps: how many standardised errors the maximum is over
 
+    def judge(self, tests: int, observed: float | None = None) -> Bound:
+        """The bound of this statistic among ``tests`` tests, and how ``observed``
+        (the batch's value unless given) compares with it."""
+        return judge(
+            self.history,
+            self.observed if observed is None else observed,
+            self.scale,
+            self.floor,
+            self.min_effect,
+            self.sides,
+            tests,
+            self.center_if_alone,
+            self.noise_points,
+        )
+
 
 def share(
     column: str | None,
@@ -59,8 +74,10 @@ def share(
     rows: int,
     history_rows: list[int],
     examples: list[str] | None = None,
+    novelty: bool = False,
 ) -> Measurement:
-    """A share of rows (nulls, duplicates, new values...) that alarms only upwards."""
+    """A share of rows (nulls, duplicates, new values...) that alarms only upwards;
+    a ``novelty`` share (values never seen) is expected to be 0 without history."""
     return Measurement(
         column,
         statistic,
@@ -71,7 +88,7 @@ def share(
         _share_floor(rows, history_rows),
         SHARE_EFFECT,
         1,
-        center_if_alone=0.0 if statistic in ("new_category_share", "out_of_range_share") else None,
+        center_if_alone=0.0 if novelty else None,
         examples=examples or [],
     )
 
@@ -201,7 +218,14 @@ def _out_of_range(name: str, history: list[ColumnProfile], batch: ColumnProfile)
     observed = outside(batch, low, high)
     rows = [h.rows for h in history]
     return share(
-        name, "out_of_range_share", shares, observed, batch.rows, rows, [f"[{low:g}, {high:g}]"]
+        name,
+        "out_of_range_share",
+        shares,
+        observed,
+        batch.rows,
+        rows,
+        [f"[{low:g}, {high:g}]"],
+        novelty=True,
     )
 
 
@@ -242,6 +266,7 @@ def _categorical(
             batch.rows,
             [h.rows for h in history],
             [*ranked[:5], f"{len(new)} new value(s) in {total:.1%} of rows"],
+            novelty=True,
         )
     )
     return found

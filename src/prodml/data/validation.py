@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from prodml.data.calibration import SHORT_HISTORY, judge
+from prodml.data.calibration import SHORT_HISTORY
 from prodml.data.charts import charts_for
 from prodml.data.checks import apply as apply_checks
 from prodml.data.checks import new_column
@@ -188,17 +188,7 @@ def _usual_type(name: str, history: list[TableProfile]) -> str | None:
 
 
 def _judge(m: Measurement, tests: int) -> Finding | None:
-    bound = judge(
-        m.history,
-        m.observed,
-        m.scale,
-        m.floor,
-        m.min_effect,
-        m.sides,
-        tests,
-        m.center_if_alone,
-        m.noise_points,
-    )
+    bound = m.judge(tests)
     if not bound.breached:
         return None
     expected = [_round(bound.low) if bound.low is not None else None, _round(bound.high)]

@@ -15,14 +15,8 @@ from prodml.stores.sql_base import SqlBase
 class ProfileQueries(SqlBase):
     def put_profile(self, version_id: str, partition_by: str, blob: str, partitions: int) -> None:
         """Record the blob holding a version's profile (or its partitions' profiles)."""
-        columns = schema.profiles.c
         with self.write() as connection:
-            known = connection.execute(
-                sa.select(columns.blob).where(
-                    columns.version_id == version_id, columns.partition_by == partition_by
-                )
-            ).first()
-            if known is None:
+            if _blob(connection, version_id, partition_by) is None:
                 connection.execute(
                     schema.profiles.insert().values(
                         version_id=version_id,
@@ -34,14 +28,8 @@ class ProfileQueries(SqlBase):
                 )
 
     def profile_blob(self, version_id: str, partition_by: str = "") -> str | None:
-        columns = schema.profiles.c
         with self.read() as connection:
-            row = connection.execute(
-                sa.select(columns.blob).where(
-                    columns.version_id == version_id, columns.partition_by == partition_by
-                )
-            ).first()
-        return None if row is None else str(row[0])
+            return _blob(connection, version_id, partition_by)
 
     def add_validation(
         self,
@@ -97,3 +85,13 @@ class ProfileQueries(SqlBase):
         if row is None:
             return None
         return {"id": row.id, "created_at": row.created_at, **json.loads(row.result)}
+
+
+def _blob(connection: sa.Connection, version_id: str, partition_by: str) -> str | None:
+    columns = schema.profiles.c
+    row = connection.execute(
+        sa.select(columns.blob).where(
+            columns.version_id == version_id, columns.partition_by == partition_by
+        )
+    ).first()
+    return None if row is None else str(row[0])
