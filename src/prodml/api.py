@@ -12,7 +12,6 @@ from prodml.client import Client, default_client
 from prodml.data.refs import get_dataset as _get_dataset
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.dataset import DatasetDiff, DatasetVersion
-from prodml.domain.ids import split_ref
 from prodml.domain.lineage import Event, LineageTree
 from prodml.domain.run import MetricPoint, Run
 from prodml.lineage import graph
@@ -126,9 +125,14 @@ def metric_history(run_id: str, key: str, client: Client | None = None) -> list[
     return chosen.metadata.metric_history(chosen.metadata.resolve_run(run_id), key)
 
 
-def get_model(ref: str, client: Client | None = None) -> ModelVersion:
-    name, version = split_ref(ref)
-    return (client or default_client()).metadata.get_model_version(name, version)
+def get_model(
+    ref: str, client: Client | None = None, as_of: datetime | None = None
+) -> ModelVersion:
+    """``NAME@VERSION``, ``NAME@alias`` (e.g. ``churn@champion``, as of a time if given)
+    or ``NAME`` for the latest version."""
+    from prodml.deploy.registry import get
+
+    return get(client or default_client(), ref, as_of)
 
 
 def load_model(ref: str, client: Client | None = None) -> Any:

@@ -13,6 +13,7 @@ Every error names the ids involved and the next step a user can take::
     │   ├── StoreBusyError        the store stayed locked past the busy timeout
     │   └── IntegrityError        a blob whose bytes no longer match its digest
     ├── RunStateError             an operation that a run's state does not allow
+    ├── GateRefusedError          a promotion the evaluation gate did not pass
     └── RowsRefusedError          buffered rows the database refused (others were stored)
 
 The CLI prints ``str(error)`` and exits with code 1; HTTP layers map each class
@@ -66,6 +67,10 @@ class IntegrityError(StoreError):
 
 class RunStateError(ProdmlError):
     """An operation that the run's current state does not allow."""
+
+
+class GateRefusedError(ProdmlError):
+    """A move of a protected alias that the suite's gate failed or could not decide."""
 
 
 class RowsRefusedError(ProdmlError):

@@ -9,12 +9,22 @@ from prodml.stores.blobs import ArtifactStore, LocalArtifactStore
 from prodml.stores.remote_blobs import FsspecArtifactStore
 from prodml.stores.sql_artifacts import ArtifactQueries
 from prodml.stores.sql_datasets import DatasetQueries
+from prodml.stores.sql_evaluations import EvaluationQueries
 from prodml.stores.sql_lineage import LineageQueries
 from prodml.stores.sql_profiles import ProfileQueries
+from prodml.stores.sql_registry import RegistryQueries
 from prodml.stores.sql_runs import RunQueries
 
 
-class MetadataStore(RunQueries, DatasetQueries, ArtifactQueries, ProfileQueries, LineageQueries):
+class MetadataStore(
+    RunQueries,
+    DatasetQueries,
+    ArtifactQueries,
+    ProfileQueries,
+    RegistryQueries,
+    EvaluationQueries,
+    LineageQueries,
+):
     """Every object, link and event of the loop, on one SQL database."""
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 metadata = sa.MetaData()
 
@@ -169,4 +169,74 @@ validations = sa.Table(
     sa.Column("result", sa.Text, nullable=False),
     sa.Column("author", sa.String(255), nullable=False),
     sa.Column("created_at", TIME, nullable=False),
+)
+
+suites = sa.Table(
+    "suites",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),  # the model name it evaluates
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+evaluations = sa.Table(
+    "evaluations",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("model_id", ID, nullable=False, index=True),
+    sa.Column("suite_version", sa.Integer, nullable=False),
+    sa.Column("baseline_id", ID),  # the evaluation compared against, if any
+    sa.Column("verdict", sa.String(16)),  # the gate's, when one was judged
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+guardrails = sa.Table(
+    "guardrails",
+    metadata,
+    sa.Column("model_id", ID, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("artifact_id", ID, nullable=False),
+    sa.Column("author", sa.String(255), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+)
+
+alias_moves = sa.Table(
+    "alias_moves",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("alias", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer),  # None: the alias was removed
+    sa.Column("previous", sa.Integer),
+    sa.Column("at", TIME, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("forced", sa.Boolean, nullable=False),
+    sa.Column("evaluation_id", ID),
+    sa.Column("verdict", sa.String(16)),
+    sa.Index("ix_alias_moves_name_alias", "name", "alias"),
+)
+
+protected_aliases = sa.Table(
+    "protected_aliases",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("alias", sa.String(255), primary_key=True),
+    sa.Column("protected", sa.Boolean, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("at", TIME, nullable=False),
+)
+
+model_tags = sa.Table(
+    "model_tags",
+    metadata,
+    sa.Column("model_id", ID, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("at", TIME, nullable=False),
 )

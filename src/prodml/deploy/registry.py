@@ -1,0 +1,204 @@
+"""The model registry: versions resolved by number or alias, aliases moved with a
+reason, protected aliases, tags, registration from a run, guardrails attached."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from prodml.client import Client
+from prodml.deploy import guardrails as rails
+from prodml.deploy.predictor import Predictor
+from prodml.domain.artifact import Artifact, ModelVersion
+from prodml.domain.ids import new_id, split_ref, utcnow
+from prodml.domain.registry import AliasMove
+from prodml.errors import InvalidInputError, NotFoundError
+from prodml.names import check_name
+from prodml.track import model as models
+
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$")
+
+
+def check_alias(alias: str) -> str:
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias == "latest":
+        raise InvalidInputError(
+            f"Alias {alias!r} is not valid: start with a letter, then letters, digits, '_' or "
+            "'-' (not 'latest', which always means the newest version)."
+        )
+    return alias
+
+
+def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion:
+    """``NAME``, ``NAME@3``, ``NAME@latest``, ``NAME@champion`` (any alias, at ``as_of``)
+    or ``NAME@<id prefix>``."""
+    name, version = split_ref(ref)
+    store = client.metadata
+    if version and version != "latest" and not version.isdigit():
+        number = store.alias_version(name, version, as_of.timestamp() if as_of else None)
+        if number is not None:
+            return store.get_model_version(name, str(number))
+        if not _is_hex(version):
+            when = f" at {as_of.isoformat()}" if as_of else ""
+            raise NotFoundError(
+                f"Model {name!r} has no alias {version!r}{when}. "
+                f"See its aliases: prodml models history {name}"
+            )
+    return store.get_model_version(name, version)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text.lower())
+
+
+def predictor(client: Client, ref: str | ModelVersion, guardrails: int | None = None) -> Predictor:
+    """The model ready to predict: signature enforced, guardrails (latest) applied."""
+    version = ref if isinstance(ref, ModelVersion) else get(client, ref)
+    model = models.deserialise(client.read_blob(version.digest), version.ref, version.environment)
+    return Predictor(version, model, load_guardrails(client, version, guardrails))
+
+
+def load_guardrails(
+    client: Client, version: ModelVersion, number: int | None = None
+) -> rails.Guardrails | None:
+    found = client.metadata.guardrails_artifact(version.id, number)
+    if found is None:
+        if number is not None:
+            raise NotFoundError(f"Model {version.ref} has no guardrails version {number}.")
+        return None
+    artifact = client.metadata.get_artifact(found[1])
+    return rails.parse(yaml.safe_load(client.read_blob(artifact.digest)), found[0])
+
+
+def attach_guardrails(client: Client, ref: str, rules: Any) -> int:
+    """Store rules (a YAML file, its text or a mapping) as the next guardrails version
+    of a model version; it applies wherever that version predicts from now on."""
+    version = get(client, ref)
+    if isinstance(rules, str | Path) and Path(rules).is_file():
+        text = Path(rules).read_text()
+    elif isinstance(rules, str):
+        text = rules
+    else:
+        text = yaml.safe_dump(rules, sort_keys=False)
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidInputError(f"Guardrails are not valid YAML: {error}".splitlines()[0]) from None
+    rails.parse(document)
+    digest, size = client.artifacts.put_bytes(text.encode())
+    artifact = Artifact(
+        new_id(), "model", version.id, "guardrails.yaml", digest, size, "application/yaml", utcnow()
+    )
+    client.metadata.add_artifact(artifact)
+    return client.metadata.add_guardrails(version.id, artifact.id)
+
+
+def set_alias(client: Client, ref: str, alias: str, reason: str | None = None) -> AliasMove:
+    """Point an unprotected alias at a version; protected ones move only by promote."""
+    version = get(client, ref)
+    check_alias(alias)
+    if alias in client.metadata.protected(version.name):
+        raise InvalidInputError(
+            f"Alias {alias!r} of {version.name!r} is protected: it moves only through the gate. "
+            f"Run: prodml models promote {version.name} {version.version} --to {alias}"
+        )
+    return client.metadata.move_alias(version.name, alias, version.version, version.id, reason)
+
+
+def remove_alias(client: Client, name: str, alias: str, reason: str | None = None) -> AliasMove:
+    current = client.metadata.alias_version(name, alias)
+    if current is None:
+        raise NotFoundError(
+            f"Model {name!r} has no alias {alias!r}. See: prodml models history {name}"
+        )
+    if alias in client.metadata.protected(name) and not reason:
+        raise InvalidInputError(
+            f"Alias {alias!r} of {name!r} is protected: give a reason to remove it."
+        )
+    version = client.metadata.get_model_version(name, str(current))
+    return client.metadata.move_alias(name, alias, None, version.id, reason, forced=bool(reason))
+
+
+def protect(client: Client, name: str, alias: str, protected: bool = True) -> None:
+    client.metadata.get_model_version(name, None)
+    client.metadata.set_protected(name, check_alias(alias), protected)
+
+
+def tag(client: Client, ref: str, key: str, value: str) -> None:
+    version = get(client, ref)
+    if not key or len(key) > 255:
+        raise InvalidInputError(f"Tag key {key!r} is not valid: use 1-255 characters.")
+    client.metadata.set_tag(version.id, key, str(value))
+
+
+def register(client: Client, run_id: str, name: str, source: str | None = None) -> ModelVersion:
+    """A new version of ``name`` from a run: one of the models it logged (``source`` names
+    it when there are several) or a pickled-model artifact of the run named ``source``."""
+    check_name(name, "model")
+    store = client.metadata
+    run = store.get_run(store.resolve_run(run_id))
+    logged = store.models_of_run(run.id)
+    chosen = [m for m in logged if source is None or m.name == source or m.ref == source]
+    if len(chosen) == 1:
+        base = chosen[0]
+        return store.add_model_version(
+            ModelVersion(
+                "",
+                name,
+                0,
+                run.id,
+                base.digest,
+                base.flavor,
+                client.settings.user,
+                utcnow(),
+                base.signature,
+                base.environment,
+            )
+        )
+    artifacts = [
+        a for a in store.list_artifacts("run", run.id) if source is not None and a.name == source
+    ]
+    if artifacts:
+        payload = client.read_blob(artifacts[0].digest)
+        model = models.deserialise(payload, f"artifact {source}", run.environment)
+        models.serialise(model, name)  # refuses an object without predict
+        return store.add_model_version(
+            ModelVersion(
+                "",
+                name,
+                0,
+                run.id,
+                artifacts[0].digest,
+                models.flavor(model),
+                client.settings.user,
+                utcnow(),
+                {},
+                models.model_environment(model),
+            )
+        )
+    names = ", ".join(m.ref for m in logged) or "none"
+    raise InvalidInputError(
+        f"Run {run.id[:12]} has {'no model' if not logged else 'several models'} to register "
+        f"(models logged: {names}). Name one with --from NAME, or a pickled model artifact."
+    )
+
+
+@dataclass(frozen=True)
+class History:
+    name: str
+    moves: list[AliasMove]
+    aliases: dict[str, int]
+    as_of: datetime | None
+
+
+def history(client: Client, name: str, as_of: datetime | None = None) -> History:
+    """Every alias move of ``name`` and the aliases it had at ``as_of`` (now by default)."""
+    client.metadata.get_model_version(name, None)
+    when = as_of.timestamp() if as_of else None
+    return History(
+        name, client.metadata.alias_moves(name), client.metadata.aliases(name, when), as_of
+    )

@@ -1,0 +1,133 @@
+"""From what a model returned (and its guardrails did) to :class:`Outcomes`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from prodml.deploy import guardrails as rails
+from prodml.deploy.predictor import Predictor, answers_of
+from prodml.domain.evaluation import EvaluationFinding
+from prodml.evaluate.outcomes import Outcomes, Task
+
+
+def index_of(values: np.ndarray, classes: tuple[Any, ...]) -> np.ndarray:
+    """The position of each value in ``classes``; -1 for a value not among them."""
+    lookup = {_key(c): i for i, c in enumerate(classes)}
+    return np.fromiter((lookup.get(_key(v), -1) for v in values), dtype=np.int64, count=len(values))
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _fast_index(values: np.ndarray, classes: tuple[Any, ...]) -> np.ndarray:
+    """``index_of`` for numeric labels without a Python loop."""
+    try:
+        known = np.asarray(classes, dtype=np.float64)
+        numbers = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return index_of(values, classes)
+    order = np.argsort(known)
+    position = np.clip(np.searchsorted(known[order], numbers), 0, len(known) - 1)
+    found = known[order][position] == numbers
+    return np.where(found, order[position], -1)
+
+
+def outcomes(
+    task: Task,
+    predictor: Predictor,
+    table: pa.Table,
+    label: str,
+    threshold: float,
+    valset: str,
+) -> tuple[Outcomes, list[EvaluationFinding]]:
+    """The model's answers on ``table`` beside the truth in ``label``, with findings for
+    rows it raised on, unknown or missing labels, and guardrail changes."""
+    findings: list[EvaluationFinding] = []
+    raw = predictor.raw(table, probabilities=task is Task.CLASSIFICATION)
+    if raw.error is not None:
+        failed = int(raw.failed.sum())
+        findings.append(
+            EvaluationFinding(
+                "model_error",
+                f"Model {predictor.ref} raised on {failed:,} of {len(table):,} rows of {valset} "
+                f"(first: {raw.error}); those rows count as unanswered.",
+                valset,
+            )
+        )
+    truth_column = table.column(label)
+    known = ~truth_column.is_null().to_numpy(zero_copy_only=False)
+    if not known.all():
+        findings.append(
+            EvaluationFinding(
+                "missing_labels",
+                f"{int((~known).sum()):,} rows of {valset} have no {label!r}; they are left out.",
+                valset,
+            )
+        )
+    truth_values = truth_column.to_numpy(zero_copy_only=False)
+    if raw.failed.all():
+        empty = np.zeros(len(table), dtype=bool)
+        zeros = np.zeros(len(table))
+        return Outcomes(task, zeros, zeros, empty, None, raw.classes or (0, 1)), findings
+    answers = answers_of(raw, threshold) if task is Task.CLASSIFICATION else _values(raw)
+    before = answers.predicted.copy()
+    if predictor.guardrails is not None:
+        hits = rails.apply(predictor.guardrails, table, answers)
+        for rule, count in hits.items():
+            findings.append(
+                EvaluationFinding(
+                    "guardrail",
+                    f"Guardrail {rule!r} changed {count:,} of {len(table):,} answers on {valset}.",
+                    valset,
+                )
+            )
+    answered = answers.answered & known
+    if task is Task.REGRESSION:
+        truth = np.where(known, np.asarray(truth_values, dtype=np.float64), 0.0)
+        predicted = np.asarray(answers.predicted, dtype=np.float64)
+        answered &= np.isfinite(predicted)
+        return Outcomes(task, truth, np.where(answered, predicted, 0.0), answered), findings
+    classes = raw.classes or tuple(sorted({*_plain(truth_values[known]), *_plain(before)}, key=str))
+    truth = _fast_index(truth_values, classes)
+    unknown = int((known & (truth < 0)).sum())
+    if unknown:
+        findings.append(
+            EvaluationFinding(
+                "unknown_labels",
+                f"{unknown:,} rows of {valset} have a {label!r} the model never predicts "
+                f"(its classes: {', '.join(map(str, classes))}); they count as wrong.",
+                valset,
+            )
+        )
+    predicted = _fast_index(answers.predicted, classes)
+    score = _score(raw, predicted, answers.predicted != before)
+    return Outcomes(task, truth, predicted, answered, score, tuple(classes)), findings
+
+
+def _plain(values: np.ndarray) -> list[Any]:
+    return [_key(v) for v in values.tolist()] if len(values) < 10_000_000 else []
+
+
+def _values(raw: Any) -> rails.Answers:
+    predicted = np.asarray(raw.labels, dtype=np.float64).reshape(len(raw.failed), -1)[:, 0]
+    return rails.Answers(predicted, None, ~raw.failed)
+
+
+def _score(raw: Any, predicted: np.ndarray, overridden: np.ndarray) -> np.ndarray | None:
+    """Probabilities, with rows whose answer a guardrail replaced made certain of it."""
+    if raw.probabilities is None:
+        return None
+    proba = np.asarray(raw.probabilities, dtype=np.float64)
+    if overridden.any():
+        proba = proba.copy()
+        proba[overridden] = 0.0
+        proba[overridden, np.clip(predicted[overridden], 0, proba.shape[1] - 1)] = 1.0
+    return proba[:, 1] if proba.shape[1] == 2 else proba

@@ -1,0 +1,314 @@
+"""One pass of a suite over its validation sets for one model, or for a baseline and a
+candidate on the same rows and the same bootstrap draws (so differences are paired)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from prodml.deploy.predictor import Predictor
+from prodml.domain.evaluation import ALL, Difference, Estimate, EvaluationFinding, Score
+from prodml.errors import InvalidInputError
+from prodml.evaluate import functions as user
+from prodml.evaluate import metrics as built_ins
+from prodml.evaluate import slices as slicing
+from prodml.evaluate.answers import outcomes as outcomes_of
+from prodml.evaluate.bootstrap import Resampler
+from prodml.evaluate.outcomes import Outcomes, Task
+from prodml.evaluate.suite import FunctionMetric, Suite
+
+TABLE_RESAMPLES = 200  # a function called once per resample gets at most this many
+Key = tuple[str, str, str]  # valset, slice, metric
+
+
+@dataclass(frozen=True)
+class Valset:
+    ref: str
+    id: str
+    table: pa.Table
+    scenario: bool = False
+
+
+@dataclass
+class Scored:
+    """Everything one model's evaluation found."""
+
+    scores: list[Score] = field(default_factory=list)
+    findings: list[EvaluationFinding] = field(default_factory=list)
+    replicates: dict[Key, np.ndarray] = field(default_factory=dict)
+    slices: dict[str, str] = field(default_factory=dict)
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+
+
+def run(suite: Suite, predictors: list[Predictor], valsets: list[Valset]) -> list[Scored]:
+    results = [Scored() for _ in predictors]
+    loaded = {m.name: user.load(m) for m in suite.functions}
+    for valset in valsets:
+        _check_label(suite, valset)
+        _one_valset(suite, predictors, valset, results, loaded)
+    return results
+
+
+def differences(suite: Suite, baseline: Scored, candidate: Scored) -> list[Difference]:
+    """Candidate minus baseline wherever both have a score, with the paired interval."""
+    scale = Resampler.make(1, 0, suite.confidence, 0)
+    found = []
+    before = {(s.valset, s.slice, s.metric): s.estimate for s in baseline.scores}
+    for score in candidate.scores:
+        key = (score.valset, score.slice, score.metric)
+        if key not in before:
+            continue
+        left, right = before[key], score.estimate
+        reps = candidate.replicates[key]
+        base = baseline.replicates[key]
+        count = min(len(reps), len(base))
+        low, high = scale.interval(reps[:count] - base[:count])
+        diff = Estimate(right.value - left.value, low, high, min(left.rows, right.rows))
+        higher = candidate.higher_is_better.get(score.metric, True)
+        found.append(Difference(*key, left, right, diff, higher))
+    return found
+
+
+def _check_label(suite: Suite, valset: Valset) -> None:
+    if suite.label not in valset.table.column_names:
+        raise InvalidInputError(
+            f"Validation set {valset.ref} has no label column {suite.label!r} (suite field "
+            f"'label'). Its columns: {', '.join(valset.table.column_names)}. Add the labels "
+            "to the set (prodml valsets add) or fix the suite's label."
+        )
+    if valset.table.num_rows == 0:
+        raise InvalidInputError(
+            f"Validation set {valset.ref} has no rows. Add rows with prodml valsets add, or "
+            "remove it from the suite."
+        )
+
+
+def _slices(suite: Suite, valset: Valset) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if valset.scenario:
+        return found
+    for spec in suite.slices:
+        if spec.by:
+            found.update(slicing.by_value(valset.table, spec.by, spec.limit, valset.ref))
+        else:
+            found[spec.name] = spec.where
+    return found
+
+
+def _one_valset(
+    suite: Suite,
+    predictors: list[Predictor],
+    valset: Valset,
+    results: list[Scored],
+    loaded: dict[str, Callable[..., Any]],
+) -> None:
+    table = valset.table
+    wheres = _slices(suite, valset)
+    answers = []
+    for predictor, result in zip(predictors, results, strict=True):
+        outcome, findings = outcomes_of(
+            suite.task, predictor, table, suite.label, suite.threshold, valset.ref
+        )
+        answers.append(outcome)
+        result.findings += findings
+    if not valset.scenario and suite.auto_count:
+        columns = _candidate_columns(suite, predictors[0], table)
+        for outcome in answers:
+            found = slicing.worst(
+                table, outcome.loss(), columns, suite.auto_count, suite.auto_min_rows
+            )
+            wheres.update({k: v for k, v in found.items() if k not in wheres})
+    masks = slicing.masks(table, wheres, valset.ref)
+    index = {ALL: np.arange(table.num_rows), **{k: np.flatnonzero(m) for k, m in masks.items()}}
+    for name, rows in index.items():
+        if not len(rows):
+            for result in results:
+                result.findings.append(
+                    EvaluationFinding(
+                        "empty_slice",
+                        f"Slice {name!r} ({wheres.get(name)}) matches no rows of {valset.ref}; "
+                        "its checks are inconclusive.",
+                        valset.ref,
+                        name,
+                    )
+                )
+    resampler = Resampler.make(table.num_rows, suite.resamples, suite.confidence, suite.seed)
+    for predictor, outcome, result in zip(predictors, answers, results, strict=True):
+        result.slices.update(wheres)
+        scorer = _Scorer(suite, valset, outcome, index, resampler, result)
+        scorer.built_ins(predictor)
+        if not valset.scenario:
+            for metric in suite.functions:
+                scorer.function(metric, loaded[metric.name], table)
+
+
+def _candidate_columns(suite: Suite, predictor: Predictor, table: pa.Table) -> list[str]:
+    from prodml.deploy.signature import columns
+
+    names = list(suite.features or columns(predictor.version.signature) or table.column_names)
+    return [
+        n for n in names if n in table.column_names and n != suite.label and not n.startswith("_")
+    ]
+
+
+class _Scorer:
+    def __init__(
+        self,
+        suite: Suite,
+        valset: Valset,
+        outcome: Outcomes,
+        index: dict[str, np.ndarray],
+        resampler: Resampler,
+        result: Scored,
+    ) -> None:
+        self.suite, self.valset, self.outcome = suite, valset, outcome
+        self.index, self.resampler, self.result = index, resampler, result
+
+    def add(self, slice_name: str, metric: str, point: float, reps: np.ndarray, rows: int) -> None:
+        key = (self.valset.ref, slice_name, metric)
+        if not len(self.index[slice_name]):
+            point, reps = float("nan"), np.full(len(reps), np.nan)
+        self.result.scores.append(Score(*key, self.resampler.estimate(point, reps, rows)))
+        self.result.replicates[key] = reps
+
+    def built_ins(self, predictor: Predictor) -> None:
+        o = self.outcome
+        if self.valset.scenario:
+            chosen = [_passed(self.suite)]
+        else:
+            chosen = [built_ins.BUILT_IN[name] for name in self.suite.metrics]
+            if predictor.guardrails and any(r.abstain for r in predictor.guardrails.rules):
+                chosen.append(built_ins.COVERAGE)
+        for metric in chosen:
+            reason = built_ins.applicable(metric, o)
+            if reason:
+                self.result.findings.append(
+                    EvaluationFinding(
+                        "metric_unavailable",
+                        f"{reason} ({self.valset.ref}).",
+                        self.valset.ref,
+                        None,
+                        metric.name,
+                    )
+                )
+                continue
+            self.result.higher_is_better[metric.name] = metric.higher_is_better
+            if metric is built_ins.AUC:
+                self._auc()
+                continue
+            columns = metric.columns(o)
+            for name, rows in self.index.items():
+                totals = self.resampler.totals(columns, rows)
+                point = float(metric.value(totals.sum(axis=0)))
+                counted = (
+                    len(rows)
+                    if metric.name in ("coverage", "passed")
+                    else int(o.answered[rows].sum())
+                )
+                self.add(
+                    name,
+                    metric.name,
+                    point,
+                    self.resampler.replicates(totals, metric.value),
+                    counted,
+                )
+
+    def _auc(self) -> None:
+        o = self.outcome
+        assert o.score is not None
+        bins = built_ins.auc_bins(o.score)
+        codes = np.clip(o.truth, 0, 1) * built_ins.AUC_BINS + bins
+        for name, rows in self.index.items():
+            kept = rows[o.answered[rows] & (o.truth[rows] >= 0)]
+            totals = self.resampler.histogram(codes, kept, 2 * built_ins.AUC_BINS)
+            binned = float(built_ins.auc_value(totals.sum(axis=0)))
+            exact = built_ins.exact_auc(o.score[kept], o.truth[kept])
+            reps = self.resampler.replicates(totals, built_ins.auc_value) + (exact - binned)
+            self.add(name, "auc", exact, reps, len(kept))
+
+    def function(
+        self, metric: FunctionMetric, function: Callable[..., Any], table: pa.Table
+    ) -> None:
+        self.result.higher_is_better[metric.name] = metric.higher_is_better
+        o = self.outcome
+        answered = np.flatnonzero(o.answered)
+        if metric.per_row:
+            values = np.zeros(o.rows)
+            values[answered] = user.per_row(
+                metric, function, self._arguments(table, answered), len(answered)
+            )
+            nan = int(np.isnan(values).sum())
+            if nan:
+                self._nan_finding(metric, f"returned NaN for {nan:,} rows")
+            columns = np.column_stack([values, o.answered.astype(np.float64)])
+            for name, rows in self.index.items():
+                totals = self.resampler.totals(columns, rows)
+                point = float(built_ins._ratio(totals.sum(axis=0)))
+                reps = self.resampler.replicates(totals, built_ins._ratio)
+                self.add(name, metric.name, point, reps, int(o.answered[rows].sum()))
+            return
+        wants_weight = "sample_weight" in user.wanted(function)
+        for name, rows in self.index.items():
+            kept = rows[o.answered[rows]]
+            arguments = self._arguments(table, kept)
+            point = user.one_number(metric, function, arguments) if len(kept) else float("nan")
+            if not np.isfinite(point) and len(kept):
+                self._nan_finding(metric, f"returned {point} on slice {name!r}")
+            drawn_reps: list[float] = []
+            for resample in range(
+                min(self.resampler.resamples, TABLE_RESAMPLES) if len(kept) else 0
+            ):
+                weights = self.resampler.row_weights(resample, kept)
+                if wants_weight:
+                    weighted = {**arguments, "sample_weight": weights}
+                    drawn_reps.append(user.one_number(metric, function, weighted))
+                else:
+                    drawn = np.repeat(kept, weights.astype(np.int64))
+                    resampled = self._arguments(table, drawn)
+                    drawn_reps.append(user.one_number(metric, function, resampled))
+            self.add(name, metric.name, point, np.asarray(drawn_reps), len(kept))
+
+    def _nan_finding(self, metric: FunctionMetric, what: str) -> None:
+        self.result.findings.append(
+            EvaluationFinding(
+                "nan_metric",
+                f"Metric {metric.name!r} ({metric.function}) {what} on {self.valset.ref}; "
+                "its value there is undefined and its checks inconclusive.",
+                self.valset.ref,
+                None,
+                metric.name,
+            )
+        )
+
+    def _arguments(self, table: pa.Table, rows: np.ndarray) -> dict[str, Any]:
+        o = self.outcome
+        classes = np.asarray(o.classes, dtype=object) if o.classes else None
+        truth = table.column(self.suite.label).take(pa.array(rows)).to_numpy(zero_copy_only=False)
+        predicted = classes[o.predicted[rows]] if classes is not None else o.predicted[rows]
+        available: dict[str, Any] = {"y_true": truth, "y_pred": predicted}
+        available["y_score"] = None if o.score is None else o.score[rows]
+        available["rows"] = lambda: _frame(table.take(pa.array(rows)))
+        return available
+
+
+def _frame(table: pa.Table) -> Any:
+    """A DataFrame when pandas is installed, else the Arrow table."""
+    try:
+        return table.to_pandas()
+    except ImportError:
+        return table
+
+
+def _passed(suite: Suite) -> built_ins.Metric:
+    def columns(o: Outcomes) -> np.ndarray:
+        if o.task is Task.REGRESSION:
+            hit = o.answered & (np.abs(o.predicted - o.truth) <= suite.scenario_tolerance)
+        else:
+            hit = o.answered & (o.predicted == o.truth)
+        return np.column_stack([hit.astype(np.float64), np.ones(o.rows)])
+
+    return built_ins.Metric("passed", True, columns, built_ins._ratio)

@@ -1,0 +1,207 @@
+"""Gates: the suite's rules judged on an evaluation (and its differences from the
+baseline), each check pass, fail or inconclusive; never "no data means pass".
+
+- A regression rule fails where the candidate is worse than the baseline by more
+  than the tolerance with the suite's confidence (the whole interval is past it).
+- A bound (at_least, at_most) fails where the value is past it with confidence, and
+  is inconclusive where the value is past it but the interval still reaches it.
+- Must-pass sets fail on any row not passed.
+- A slice with fewer than ``min_rows`` rows, or a value that is undefined, is
+  inconclusive; so is a regression rule with no baseline to compare with.
+"""
+
+from __future__ import annotations
+
+from prodml.domain.evaluation import (
+    ALL,
+    Check,
+    Difference,
+    Estimate,
+    Evaluation,
+    GateResult,
+    Verdict,
+    combine,
+)
+from prodml.evaluate.suite import Rule, Suite
+
+
+def judge(
+    suite: Suite,
+    candidate: Evaluation,
+    baseline: Evaluation | None,
+    differences: list[Difference],
+) -> GateResult:
+    checks: list[Check] = []
+    notes: list[str] = []
+    for finding in candidate.findings:
+        if finding.kind == "model_error":
+            checks.append(
+                Check("the model answers every row", Verdict.FAIL, finding.message, finding.valset)
+            )
+    scenario_sets = set(suite.scenarios)
+    for rule in suite.rules:
+        if rule.must_pass:
+            checks += _must_pass(candidate, scenario_sets)
+        elif rule.max_regression is not None and baseline is None:
+            notes.append(f"no {suite.against} to compare with: '{rule.describe()}' is not judged")
+        elif rule.max_regression is not None:
+            checks += _regression(suite, rule, candidate, baseline, differences, scenario_sets)
+        else:
+            checks += _bound(suite, rule, candidate, scenario_sets)
+    if not checks:
+        why = "no rule could be judged" + (f" ({'; '.join(notes)})" if notes else "")
+        checks.append(Check("at least one rule judged", Verdict.INCONCLUSIVE, why))
+    verdict = combine([check.verdict for check in checks])
+    return GateResult(verdict, tuple(checks), baseline.model if baseline else None, tuple(notes))
+
+
+def _places(
+    rule: Rule, evaluation: Evaluation, scenario_sets: set[str], metric: str
+) -> list[tuple[str, str, Estimate | None]]:
+    """(valset, slice, estimate) for every place the rule looks at."""
+    places = []
+    for valset in evaluation.valsets:
+        if valset.split("@")[0] in scenario_sets:
+            continue
+        present = [s.slice for s in evaluation.scores if s.valset == valset and s.metric == metric]
+        wanted = (
+            list(rule.slices) if rule.slices is not None else list(dict.fromkeys([ALL, *present]))
+        )
+        for name in wanted:
+            places.append((valset, name, evaluation.estimate(valset, name, metric)))
+    return places
+
+
+def _too_little(suite: Suite, estimate: Estimate | None, what: str) -> str | None:
+    if estimate is None:
+        return f"{what}: no such slice or metric in this evaluation"
+    if estimate.rows < suite.min_rows:
+        return f"{what}: only {estimate.rows:,} rows (the gate needs {suite.min_rows:,})"
+    if not estimate.defined:
+        return f"{what}: the value is undefined (see the findings)"
+    return None
+
+
+def _regression(
+    suite: Suite,
+    rule: Rule,
+    candidate: Evaluation,
+    baseline: Evaluation | None,
+    differences: list[Difference],
+    scenario_sets: set[str],
+) -> list[Check]:
+    metric = str(rule.metric)
+    assert baseline is not None
+    by_place = {(d.valset, d.slice): d for d in differences if d.metric == metric}
+    checks = []
+    for valset, name, estimate in _places(rule, candidate, scenario_sets, metric):
+        where = f"{metric} on {name!r} of {valset}"
+        difference = by_place.get((valset, name))
+        base = baseline.estimate(valset, name, metric)
+        short = _too_little(suite, estimate, where) or _too_little(
+            suite, base, f"{where} (baseline)"
+        )
+        if short or difference is None:
+            checks.append(
+                Check(rule.describe(), Verdict.INCONCLUSIVE, short or where, valset, name, metric)
+            )
+            continue
+        tolerance = suite.tolerance(name)
+        tolerance = rule.max_regression if tolerance is None else tolerance
+        assert tolerance is not None
+        d = difference.diff
+        change = (
+            f"{where}: {difference.baseline.value:.4g} -> {difference.candidate.value:.4g} "
+            f"(change {d.value:+.4g}, {candidate.confidence:.0%} interval "
+            f"[{d.low:+.4g}, {d.high:+.4g}], tolerance {tolerance:g})"
+        )
+        if not d.defined or d.low != d.low:
+            checks.append(
+                Check(
+                    rule.describe(),
+                    Verdict.INCONCLUSIVE,
+                    f"{where}: no interval",
+                    valset,
+                    name,
+                    metric,
+                )
+            )
+        elif difference.certain_regression_beyond(tolerance):
+            checks.append(
+                Check(rule.describe(), Verdict.FAIL, "regressed: " + change, valset, name, metric)
+            )
+        else:
+            note = "possible regression, not certain: " if difference.worse_by > tolerance else ""
+            checks.append(Check(rule.describe(), Verdict.PASS, note + change, valset, name, metric))
+    return checks
+
+
+def _bound(suite: Suite, rule: Rule, candidate: Evaluation, scenario_sets: set[str]) -> list[Check]:
+    metric = str(rule.metric)
+    checks = []
+    for valset, name, estimate in _places(rule, candidate, scenario_sets, metric):
+        where = f"{metric} on {name!r} of {valset}"
+        short = _too_little(suite, estimate, where)
+        if short or estimate is None:
+            checks.append(
+                Check(rule.describe(), Verdict.INCONCLUSIVE, short or where, valset, name, metric)
+            )
+            continue
+        low_side = rule.at_least is not None
+        bound = rule.at_least if low_side else rule.at_most
+        assert bound is not None
+        past = estimate.value < bound if low_side else estimate.value > bound
+        certain = estimate.high < bound if low_side else estimate.low > bound
+        interval = f"[{estimate.low:.4g}, {estimate.high:.4g}]"
+        text = f"{where} is {estimate.value:.4g} {interval}; bound {bound:g}"
+        if not past:
+            checks.append(Check(rule.describe(), Verdict.PASS, text, valset, name, metric))
+        elif certain:
+            checks.append(
+                Check(
+                    rule.describe(), Verdict.FAIL, "past the bound: " + text, valset, name, metric
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    rule.describe(),
+                    Verdict.INCONCLUSIVE,
+                    "past the bound within noise: " + text,
+                    valset,
+                    name,
+                    metric,
+                )
+            )
+    return checks
+
+
+def _must_pass(candidate: Evaluation, scenario_sets: set[str]) -> list[Check]:
+    checks = []
+    for valset in candidate.valsets:
+        if valset.split("@")[0] not in scenario_sets:
+            continue
+        estimate = candidate.estimate(valset, ALL, "passed")
+        if estimate is None or estimate.rows == 0 or not estimate.defined:
+            checks.append(
+                Check(
+                    "must-pass sets at 100%",
+                    Verdict.INCONCLUSIVE,
+                    f"{valset} has no rows to pass",
+                    valset,
+                    ALL,
+                    "passed",
+                )
+            )
+            continue
+        failed = round((1 - estimate.value) * estimate.rows)
+        verdict = Verdict.PASS if failed == 0 else Verdict.FAIL
+        text = f"{valset}: {estimate.rows - failed:,} of {estimate.rows:,} rows passed"
+        checks.append(Check("must-pass sets at 100%", verdict, text, valset, ALL, "passed"))
+    if not checks:
+        checks.append(
+            Check(
+                "must-pass sets at 100%", Verdict.INCONCLUSIVE, "the suite lists no scenario sets"
+            )
+        )
+    return checks

@@ -1,0 +1,224 @@
+"""Built-in metrics, each written as per-row sums and a function of their totals, so
+that slices and bootstrap resamples are sums over buckets, never a loop over rows.
+
+A metric gives ``columns(outcomes)``: an (n, k) array of per-row terms (zero for rows
+without an answer), and ``value(totals)``: the metric from (..., k) sums. AUC keeps a
+histogram of scores per class instead and has an exact point estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+from prodml.errors import InvalidInputError
+from prodml.evaluate.outcomes import Outcomes, Task
+
+AUC_BINS = 128
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    higher_is_better: bool
+    columns: Callable[[Outcomes], np.ndarray]
+    value: Callable[[np.ndarray], np.ndarray]
+    needs_score: bool = False
+    binary_only: bool = False
+
+
+def _ratio(totals: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(
+            np.where(totals[..., 1] > 0, totals[..., 0] / totals[..., 1], np.nan), dtype=np.float64
+        )
+
+
+def _stack(*parts: np.ndarray) -> np.ndarray:
+    return np.column_stack([part.astype(np.float64) for part in parts])
+
+
+def _hit(o: Outcomes) -> np.ndarray:
+    return np.asarray(o.answered & (o.predicted == o.truth), dtype=bool)
+
+
+def _accuracy(o: Outcomes) -> np.ndarray:
+    return _stack(_hit(o), o.answered)
+
+
+def _positives(o: Outcomes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    said = o.answered & (o.predicted == 1)
+    true = o.answered & (o.truth == 1)
+    return said & true, said & ~true, ~said & true & o.answered
+
+
+def _precision(o: Outcomes) -> np.ndarray:
+    tp, fp, _ = _positives(o)
+    return _stack(tp, tp | fp)
+
+
+def _recall(o: Outcomes) -> np.ndarray:
+    tp, _, fn = _positives(o)
+    return _stack(tp, tp | fn)
+
+
+def _f1(o: Outcomes) -> np.ndarray:
+    tp, fp, fn = _positives(o)
+    return _stack(2 * tp, 2 * tp + fp + fn)
+
+
+def _macro_f1_columns(o: Outcomes) -> np.ndarray:
+    parts = []
+    for index in range(len(o.classes)):
+        said = o.answered & (o.predicted == index)
+        true = o.answered & (o.truth == index)
+        parts += [said & true, said & ~true, ~said & true]
+    return _stack(*parts)
+
+
+def _macro_f1_value(totals: np.ndarray) -> np.ndarray:
+    tp, fp, fn = totals[..., 0::3], totals[..., 1::3], totals[..., 2::3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_class = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+        present = np.isfinite(per_class)
+        count = present.sum(axis=-1)
+        return np.where(count > 0, np.where(present, per_class, 0).sum(axis=-1) / count, np.nan)
+
+
+def _log_loss(o: Outcomes) -> np.ndarray:
+    loss = -np.log(np.clip(o.truth_probability(), 1e-15, 1.0))
+    return _stack(np.where(o.answered, loss, 0.0), o.answered)
+
+
+def _brier(o: Outcomes) -> np.ndarray:
+    assert o.score is not None
+    return _stack(np.where(o.answered, (o.score - o.truth) ** 2, 0.0), o.answered)
+
+
+def _error(o: Outcomes) -> np.ndarray:
+    return np.where(o.answered, o.predicted - o.truth, 0.0)
+
+
+def _mae(o: Outcomes) -> np.ndarray:
+    return _stack(np.abs(_error(o)), o.answered)
+
+
+def _mse(o: Outcomes) -> np.ndarray:
+    return _stack(_error(o) ** 2, o.answered)
+
+
+def _rmse_value(totals: np.ndarray) -> np.ndarray:
+    return np.asarray(np.sqrt(_ratio(totals)), dtype=np.float64)
+
+
+def _r2(o: Outcomes) -> np.ndarray:
+    truth = np.where(o.answered, o.truth, 0.0)
+    return _stack(_error(o) ** 2, truth, truth**2, o.answered)
+
+
+def _r2_value(totals: np.ndarray) -> np.ndarray:
+    sse, sy, syy, n = (totals[..., i] for i in range(4))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sst = syy - np.where(n > 0, sy**2 / n, np.nan)
+        fitted = np.where(sst > 1e-12 * np.maximum(syy, 1.0), 1.0 - sse / sst, np.nan)
+        return np.asarray(fitted, dtype=np.float64)
+
+
+def _coverage(o: Outcomes) -> np.ndarray:
+    return _stack(o.answered, np.ones(o.rows))
+
+
+def auc_bins(score: np.ndarray) -> np.ndarray:
+    """Each row's score bin; edges are quantiles of the scores, so bins are equally full."""
+    finite = score[np.isfinite(score)]
+    if not len(finite):
+        return np.zeros(len(score), dtype=np.int64)
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, AUC_BINS + 1)[1:-1]))
+    return np.searchsorted(edges, score, side="right").astype(np.int64)
+
+
+def auc_value(totals: np.ndarray) -> np.ndarray:
+    """AUC from per-class score histograms (..., 2 * AUC_BINS): negatives, then positives."""
+    negatives, positives = totals[..., :AUC_BINS], totals[..., AUC_BINS:]
+    below = np.cumsum(negatives, axis=-1) - negatives
+    wins = (positives * (below + 0.5 * negatives)).sum(axis=-1)
+    pairs = negatives.sum(axis=-1) * positives.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pairs > 0, wins / pairs, np.nan)
+
+
+def exact_auc(score: np.ndarray, truth: np.ndarray) -> float:
+    """The Mann-Whitney AUC with ties counted half."""
+    positives = int((truth == 1).sum())
+    negatives = len(truth) - positives
+    if positives == 0 or negatives == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float(
+        (ranks[truth == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
+
+
+def _no_columns(o: Outcomes) -> np.ndarray:
+    raise AssertionError("AUC is summed by histogram")  # pragma: no cover
+
+
+AUC = Metric("auc", True, _no_columns, auc_value, needs_score=True, binary_only=True)
+COVERAGE = Metric("coverage", True, _coverage, _ratio)
+
+BUILT_IN = {
+    metric.name: metric
+    for metric in (
+        Metric("accuracy", True, _accuracy, _ratio),
+        AUC,
+        Metric("log_loss", False, _log_loss, _ratio, needs_score=True),
+        Metric("brier", False, _brier, _ratio, needs_score=True, binary_only=True),
+        Metric("precision", True, _precision, _ratio, binary_only=True),
+        Metric("recall", True, _recall, _ratio, binary_only=True),
+        Metric("f1", True, _f1, _ratio, binary_only=True),
+        Metric("macro_f1", True, _macro_f1_columns, _macro_f1_value),
+        Metric("mae", False, _mae, _ratio),
+        Metric("mse", False, _mse, _ratio),
+        Metric("rmse", False, _mse, _rmse_value),
+        Metric("r2", True, _r2, _r2_value),
+        COVERAGE,
+    )
+}
+FOR_TASK = {
+    Task.CLASSIFICATION: (
+        "accuracy",
+        "auc",
+        "log_loss",
+        "brier",
+        "precision",
+        "recall",
+        "f1",
+        "macro_f1",
+    ),
+    Task.REGRESSION: ("mae", "mse", "rmse", "r2"),
+}
+DEFAULTS = {
+    Task.CLASSIFICATION: ("auc", "accuracy", "log_loss", "recall"),
+    Task.REGRESSION: ("mae", "rmse", "r2"),
+}
+
+
+def built_in(name: str, task: Task) -> Metric:
+    if name not in FOR_TASK[task]:
+        known = ", ".join(FOR_TASK[task])
+        raise InvalidInputError(
+            f"Suite field 'metrics': {name!r} is not a built-in {task} metric ({known}). "
+            "Add your own under 'custom_metrics' with a 'function: module:name'."
+        )
+    return BUILT_IN[name]
+
+
+def applicable(metric: Metric, outcomes: Outcomes) -> str | None:
+    """Why ``metric`` cannot be computed on these outcomes, or None."""
+    if metric.needs_score and outcomes.score is None:
+        return f"{metric.name} needs probabilities and the model has no predict_proba"
+    if metric.binary_only and not outcomes.binary:
+        return f"{metric.name} is defined for two classes; this set has {len(outcomes.classes)}"
+    return None
