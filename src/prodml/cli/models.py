@@ -1,0 +1,193 @@
+"""``prodml models``: versions, aliases, protection, tags, guardrails and promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+import prodml
+from prodml.cli.output import console, emit_json, when
+from prodml.client import default_client
+from prodml.domain.ids import parse_time
+from prodml.errors import InvalidInputError
+
+app = typer.Typer(help="The model registry: versions, aliases, promotion.", no_args_is_help=True)
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+REASON = Annotated[str | None, typer.Option("--why", help="Why: recorded with the change.")]
+
+
+@app.command("list")
+def list_models(json: JSON = False) -> None:
+    """Every model name with its version count and aliases."""
+    models = default_client().metadata.registered_models()
+    if json:
+        emit_json(models)
+        return
+    table = Table("model", "versions", "latest", "aliases", "protected")
+    for model in models:
+        aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(model.aliases.items()))
+        table.add_row(
+            model.name, str(model.versions), when(model.latest_at), aliases or "-",
+            ", ".join(sorted(model.protected)),
+        )  # fmt: skip
+    console.print(table if models else "No models yet. Log one with run.log_model(model, NAME).")
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME@alias")], json: JSON = False
+) -> None:
+    """One version: its run, signature, aliases, tags, guardrails and evaluations."""
+    client = default_client()
+    version = prodml.get_model(ref)
+    aliases = [a for a, v in client.metadata.aliases(version.name).items() if v == version.version]
+    tags = client.metadata.tags(version.id)
+    guardrails = client.metadata.guardrails_artifact(version.id)
+    evaluations = client.metadata.evaluations(version.id)
+    if json:
+        emit_json({"model": version, "aliases": aliases, "tags": tags, "evaluations": evaluations})
+        return
+    console.print(Text.assemble((f"Model {version.ref}", "bold"), f"  {version.flavor}"))
+    console.print(f"  run {version.run_id[:12]}, by {version.author}, {when(version.created_at)}")
+    console.print(f"  aliases: {', '.join(aliases) or '-'}")
+    columns = version.signature.get("columns", [])
+    signature = ", ".join(f"{c['name']}:{c['type']}" for c in columns)
+    console.print(f"  signature: {signature or '-'}")
+    for tag in tags:
+        console.print(f"  tag {tag.key} = {tag.value}")
+    console.print(f"  guardrails: {'version ' + str(guardrails[0]) if guardrails else '-'}")
+    for evaluation in evaluations[:5]:
+        verdict = evaluation.get("verdict") or "-"
+        made = evaluation["created_at"][:19]
+        console.print(f"  evaluation {evaluation['id'][:12]} ({made}), gate: {verdict}")
+
+
+@app.command("register")
+def register(
+    run_id: str,
+    name: str,
+    source: Annotated[
+        str | None, typer.Option("--from", help="Model or artifact of the run.")
+    ] = None,
+) -> None:
+    """A new version of NAME from a run's logged model (or pickled-model artifact)."""
+    version = prodml.register_model(run_id, name, source)
+    console.print(f"Registered {version.ref} from run {version.run_id[:12]}.")
+
+
+@app.command("alias")
+def alias(
+    ref: str, alias_name: Annotated[str, typer.Argument(metavar="ALIAS")], why: REASON = None
+) -> None:
+    """Point an unprotected alias (e.g. challenger) at NAME@VERSION."""
+    move = prodml.set_alias(ref, alias_name, why)
+    was = f" (was v{move.previous})" if move.previous else ""
+    console.print(f"{move.model}@{move.alias} -> v{move.version}{was}")
+
+
+@app.command("unalias")
+def unalias(
+    name: str, alias_name: Annotated[str, typer.Argument(metavar="ALIAS")], why: REASON = None
+) -> None:
+    """Remove an alias (a protected one needs --why)."""
+    from prodml.deploy.registry import remove_alias
+
+    move = remove_alias(default_client(), name, alias_name, why)
+    console.print(f"{move.model}@{move.alias} removed (was v{move.previous})")
+
+
+@app.command("protect")
+def protect(
+    name: str,
+    alias_name: Annotated[str, typer.Argument(metavar="ALIAS")],
+    off: Annotated[bool, typer.Option("--off", help="Unprotect instead.")] = False,
+) -> None:
+    """Make ALIAS of NAME move only through the gate (champion always is)."""
+    prodml.protect_alias(name, alias_name, not off)
+    console.print(f"{name}@{alias_name} is {'no longer ' if off else ''}protected.")
+
+
+@app.command("tag")
+def tag(ref: str, pairs: Annotated[list[str], typer.Argument(help="KEY=VALUE ...")]) -> None:
+    """Tag a version: prodml models tag churn@3 owner=risk ticket=ML-42"""
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInputError(f"Tag {pair!r} is not KEY=VALUE.")
+        prodml.tag_model(ref, key, value)
+    console.print(f"Tagged {ref}: {', '.join(pairs)}")
+
+
+@app.command("guardrails")
+def guardrails(
+    ref: str, rules: Annotated[Path, typer.Argument(help="YAML file of rules.")]
+) -> None:
+    """Attach post-prediction rules to NAME@VERSION; they apply wherever it predicts."""
+    if not rules.is_file():
+        raise InvalidInputError(f"No guardrails file at {rules}.")
+    version = prodml.attach_guardrails(ref, rules)
+    console.print(f"Guardrails version {version} attached to {ref}.")
+
+
+@app.command("promote")
+def promote(
+    name: str,
+    version: str,
+    to: Annotated[str, typer.Option("--to", help="The alias to move.")] = "champion",
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the gate refuses.")
+    ] = False,
+    why: REASON = None,
+) -> None:
+    """Run the suite's gate (candidate vs the current holder) and move the alias if it passes."""
+    with console.status(f"Evaluating {name}@{version} against the current {to} ..."):
+        promotion = prodml.promote(name, version, to, why, force)
+    move = promotion.move
+    gate = promotion.comparison.gate if promotion.comparison else None
+    verdict = gate.verdict.value if gate else "no gate"
+    if move.forced:
+        console.print(
+            Text.assemble(
+                ("Forced: ", "yellow"),
+                f"{name}@{to} -> v{move.version} (gate: {verdict}); reason recorded: {move.reason}",
+            )
+        )
+    else:
+        console.print(
+            Text.assemble(
+                ("Promoted: ", "green"), f"{name}@{to} -> v{move.version} (gate: {verdict})"
+            )
+        )
+    if gate:
+        for note in gate.notes:
+            console.print(f"  note: {note}")
+
+
+@app.command("history")
+def history(
+    name: str,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time: aliases at that moment.")
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Every alias move (who, when, why, gate verdict) and the aliases at --as-of."""
+    moment = parse_time(as_of) if as_of else None
+    result = prodml.model_history(name, moment)
+    if json:
+        emit_json(result)
+        return
+    table = Table("when", "alias", "change", "by", "gate", "reason", title=f"alias moves of {name}")
+    for move in result.moves:
+        change = (
+            f"v{move.previous or '-'} -> {'v' + str(move.version) if move.version else 'removed'}"
+        )
+        gate = (move.verdict or "-") + (" (forced)" if move.forced else "")
+        table.add_row(when(move.at), move.alias, change, move.actor, gate, move.reason or "")
+    console.print(table if result.moves else f"No alias of {name} has moved yet.")
+    state = ", ".join(f"{a} = v{v}" for a, v in sorted(result.aliases.items())) or "none"
+    console.print(f"Aliases {'at ' + when(moment) if moment else 'now'}: {state}")

@@ -1,0 +1,54 @@
+"""``prodml valsets``: validation sets that grow from production failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+import prodml
+from prodml.cli.output import console, emit_json, when
+
+app = typer.Typer(help="Dynamic validation sets: add rows, see growth.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    name: str,
+    rows: Annotated[Path, typer.Argument(help="A .csv or .parquet file of rows with labels.")],
+    source: Annotated[
+        str | None, typer.Option("--source", help="Where the rows came from.")
+    ] = None,
+) -> None:
+    """Append rows to validation set NAME as its next version (rows already in it are skipped)."""
+    from prodml.client import default_client
+    from prodml.evaluate.valsets import add as add_rows
+
+    version, added = add_rows(default_client(), name, rows, source)
+    if added == 0:
+        console.print(f"Nothing new: every row is already in {version.ref}.")
+    else:
+        console.print(f"{version.ref}: {added:,} rows added, {version.num_rows or 0:,} in all.")
+
+
+@app.command("history")
+def history(name: str, json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each version of NAME: rows, rows added and where they came from."""
+    growth = prodml.valset_history(name)
+    if json:
+        emit_json(growth)
+        return
+    table = Table("version", "when", "by", "rows", "added", "sources of added rows", title=name)
+    for step in growth:
+        sources = ", ".join(f"{k} ({v:,})" for k, v in step.sources.items())
+        table.add_row(
+            step.ref,
+            when(step.created_at),
+            step.author,
+            f"{step.rows:,}",
+            f"+{step.added:,}",
+            sources,
+        )
+    console.print(table)
