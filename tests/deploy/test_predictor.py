@@ -70,7 +70,7 @@ def test_text_where_a_number_is_expected_is_refused_by_name(client: Client) -> N
 
 
 def test_conform_orders_columns_drops_extras_and_keeps_numbers_as_sent() -> None:
-    example = pd.DataFrame({"distance": [1.5], "hour": [3], "carrier": ["UA"]})
+    example = pa.table({"distance": [1.5], "hour": [3], "carrier": ["UA"]})
     wanted = signature(example)
     table = pa.table(
         {
@@ -85,14 +85,14 @@ def test_conform_orders_columns_drops_extras_and_keeps_numbers_as_sent() -> None
 
     assert conformed.column_names == ["distance", "hour", "carrier"]
     assert conformed.column("hour").to_pylist() == [2.0, 7.0]
-    assert conformed.column("carrier").type == pa.string()
+    assert str(conformed.column("carrier").type) == wanted["columns"][2]["type"]  # not dictionary
     assert conformed.column("carrier").to_pylist() == ["AA", "DL"]
 
 
 def test_conform_refuses_by_column_and_passes_tables_without_a_signature() -> None:
-    wanted = signature(pd.DataFrame({"distance": [1.5], "carrier": ["UA"]}))
+    wanted = signature(pa.table({"distance": [1.5], "carrier": ["UA"]}))
 
-    with pytest.raises(InvalidInputError, match="Input column 'carrier'.*Send text values"):
+    with pytest.raises(InvalidInputError, match=r"Input column 'carrier'.*Send text values"):
         conform(pa.table({"distance": [1.0], "carrier": [3]}), wanted, "m@1")
     with pytest.raises(InvalidInputError, match="lacks column\\(s\\) 'carrier'"):
         conform(pa.table({"distance": [1.0]}), wanted, "m@1")

@@ -16,6 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 import prodml
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
+from prodml.domain.evaluation import Estimate, Evaluation
 
 FEATURES = ["usage", "tenure"]
 LABEL = "churned"
@@ -108,6 +109,13 @@ def suite(**fields: Any) -> dict[str, Any]:
     return document
 
 
+def estimate(evaluation: Evaluation, valset: str, slice_name: str, metric: str) -> Estimate:
+    """The score of one metric on one slice, which must be there."""
+    found = evaluation.estimate(valset, slice_name, metric)
+    assert found is not None, f"no {metric} on {slice_name!r} of {valset}"
+    return found
+
+
 class Fussy:
     """A model that refuses customers with a negative balance, as a real service might."""
 
@@ -121,11 +129,11 @@ class Fussy:
 
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
         self._check(rows)
-        return np.asarray(self.inner.predict_proba(rows[FEATURES].to_numpy()))
+        return np.asarray(self.inner.predict_proba(rows[FEATURES]))
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
         self._check(rows)
-        return np.asarray(self.inner.predict(rows[FEATURES].to_numpy()))
+        return np.asarray(self.inner.predict(rows[FEATURES]))
 
 
 # Metric functions named by the suites in the tests.
@@ -157,3 +165,7 @@ def undefined(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def cost_unknown_in_east(y_true: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
     """A per-row metric with no value for eastern customers."""
     return np.where(rows["region"].to_numpy() == "east", np.nan, 1.0)
+
+
+def broken(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    raise ZeroDivisionError("no churners in this slice")

@@ -48,6 +48,8 @@ def promote(
         )
         return Promotion(move, None)
     baseline = client.metadata.alias_version(name, suite.against)
+    if baseline == candidate.version:  # e.g. the champion promoted to another alias
+        baseline = None
     comparison = evaluations.compare(
         client, name, None if baseline is None else str(baseline), candidate
     )

@@ -142,7 +142,8 @@ def register(client: Client, run_id: str, name: str, source: str | None = None) 
     store = client.metadata
     run = store.get_run(store.resolve_run(run_id))
     logged = store.models_of_run(run.id)
-    chosen = [m for m in logged if source is None or m.name == source or m.ref == source]
+    matching = [m for m in logged if source is None or m.name == source or m.ref == source]
+    chosen = list({m.digest: m for m in reversed(matching)}.values())  # one per model content
     if len(chosen) == 1:
         base = chosen[0]
         return store.add_model_version(
