@@ -257,7 +257,7 @@ class _Scorer:
             arguments = self._arguments(table, kept)
             point = user.one_number(metric, function, arguments) if len(kept) else float("nan")
             if not np.isfinite(point) and len(kept):
-                self._nan_finding(metric, f"returned {point} on slice {name!r}")
+                self._nan_finding(metric, f"returned {point:.6g} on slice {name!r}", name)
             drawn_reps: list[float] = []
             for resample in range(
                 min(self.resampler.resamples, TABLE_RESAMPLES) if len(kept) else 0
@@ -272,14 +272,16 @@ class _Scorer:
                     drawn_reps.append(user.one_number(metric, function, resampled))
             self.add(name, metric.name, point, np.asarray(drawn_reps), len(kept))
 
-    def _nan_finding(self, metric: FunctionMetric, what: str) -> None:
+    def _nan_finding(
+        self, metric: FunctionMetric, what: str, slice_name: str | None = None
+    ) -> None:
         self.result.findings.append(
             EvaluationFinding(
                 "nan_metric",
                 f"Metric {metric.name!r} ({metric.function}) {what} on {self.valset.ref}; "
                 "its value there is undefined and its checks inconclusive.",
                 self.valset.ref,
-                None,
+                slice_name,
                 metric.name,
             )
         )

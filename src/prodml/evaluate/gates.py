@@ -120,7 +120,12 @@ def _regression(
                 Check(
                     rule.describe(),
                     Verdict.INCONCLUSIVE,
-                    f"{where}: no interval",
+                    f"{where}: no interval"
+                    + (
+                        " (the suite draws no resamples: set bootstrap.resamples)"
+                        if not candidate.resamples
+                        else ""
+                    ),
                     valset,
                     name,
                     metric,
