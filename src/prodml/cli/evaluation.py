@@ -12,7 +12,14 @@ from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json
-from prodml.domain.evaluation import Comparison, Estimate, Evaluation, GateResult, Verdict
+from prodml.domain.evaluation import (
+    Comparison,
+    Difference,
+    Estimate,
+    Evaluation,
+    GateResult,
+    Verdict,
+)
 from prodml.errors import InvalidInputError
 
 suites_app = typer.Typer(help="Evaluation suites, one per model.", no_args_is_help=True)
@@ -31,14 +38,6 @@ def _interval(estimate: Estimate) -> str:
 
 def _number(estimate: Estimate) -> str:
     return f"{estimate.value:.4g}" if math.isfinite(estimate.value) else "n/a"
-
-
-def _bounds(estimate: Estimate) -> str:
-    if not math.isfinite(estimate.value):
-        return "n/a"
-    if not math.isfinite(estimate.low):
-        return f"{estimate.value:+.4g}"
-    return f"{estimate.value:+.4g} [{estimate.low:+.3g}, {estimate.high:+.3g}]"
 
 
 def evaluate(
@@ -118,36 +117,44 @@ def _evaluation(evaluation: Evaluation) -> None:
 def _comparison(comparison: Comparison) -> None:
     base = comparison.baseline.model if comparison.baseline else "nothing"
     console.print(
-        Text.assemble(("Compare ", "bold"), f"{base} (A) with {comparison.candidate.model} (B)")
+        Text.assemble(("Compare ", "bold"), f"A = {base} with B = {comparison.candidate.model}")
     )
-    table = Table("set", "slice", "metric", "A", "B", "B - A [95% interval]", "")
-    for d in comparison.differences:
-        mark = (
-            ("worse", "bold red")
-            if d.certain_regression
-            else ("better", "green")
-            if _certain_gain(d)
-            else ("", "")
+    console.print(
+        "Cells: B - A ± half its 95% interval; red: certainly worse, green: certainly better."
+    )
+    for valset in comparison.candidate.valsets:
+        diffs = [d for d in comparison.differences if d.valset == valset]
+        metrics = list(dict.fromkeys(d.metric for d in diffs))
+        found = {(d.slice, d.metric): d for d in diffs}
+        overall = ", ".join(
+            f"{d.metric} {_number(d.baseline)} -> {_number(d.candidate)}"
+            for d in diffs
+            if d.slice == "all"
         )
-        table.add_row(
-            d.valset,
-            d.slice,
-            d.metric,
-            _number(d.baseline),
-            _number(d.candidate),
-            _bounds(d.diff),
-            Text(mark[0], style=mark[1]),
-        )
-    console.print(table)
+        table = Table("slice", "rows", *metrics, title=f"{valset}: {overall}")
+        for name in dict.fromkeys(d.slice for d in diffs):
+            rows = max(d.diff.rows for d in diffs if d.slice == name)
+            cells = [_change(found.get((name, metric))) for metric in metrics]
+            table.add_row(name, f"{rows:,}", *cells)
+        console.print(table)
     _findings(comparison.candidate)
     if comparison.gate:
         _gate(comparison.gate)
 
 
-def _certain_gain(d: object) -> bool:
-    from prodml.domain.evaluation import Difference
+def _change(difference: Difference | None) -> Text:
+    if difference is None:
+        return Text("-")
+    d = difference.diff
+    if not math.isfinite(d.value):
+        return Text("n/a")
+    text = f"{d.value:+.3g}" + (f" ±{(d.high - d.low) / 2:.1g}" if math.isfinite(d.low) else "")
+    if difference.certain_regression:
+        return Text(text + " worse", style="bold red")
+    return Text(text + " better", style="green") if _certain_gain(difference) else Text(text)
 
-    assert isinstance(d, Difference)
+
+def _certain_gain(d: Difference) -> bool:
     if not d.diff.defined or not math.isfinite(d.diff.low):
         return False
     return d.diff.low > 0 if d.higher_is_better else d.diff.high < 0

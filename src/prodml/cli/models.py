@@ -182,12 +182,12 @@ def history(
         emit_json(result)
         return
     table = Table("when", "alias", "change", "by", "gate", "reason", title=f"alias moves of {name}")
-    for move in result.moves:
-        change = (
-            f"v{move.previous or '-'} -> {'v' + str(move.version) if move.version else 'removed'}"
-        )
+    moves = [m for m in result.moves if moment is None or m.at <= moment]
+    for move in moves:
+        before = f"v{move.previous}" if move.previous else "-"
+        change = f"{before} -> {'v' + str(move.version) if move.version else 'removed'}"
         gate = (move.verdict or "-") + (" (forced)" if move.forced else "")
         table.add_row(when(move.at), move.alias, change, move.actor, gate, move.reason or "")
-    console.print(table if result.moves else f"No alias of {name} has moved yet.")
+    console.print(table if moves else f"No alias of {name} had moved by then.")
     state = ", ".join(f"{a} = v{v}" for a, v in sorted(result.aliases.items())) or "none"
     console.print(f"Aliases {'at ' + when(moment) if moment else 'now'}: {state}")

@@ -175,6 +175,26 @@ class _Scorer:
         self.result.scores.append(Score(*key, self.resampler.estimate(point, reps, rows)))
         self.result.replicates[key] = reps
 
+    def add_defined(
+        self, slice_name: str, metric: str, point: float, reps: np.ndarray, rows: int
+    ) -> None:
+        """Add a built-in metric's score, unless the slice's rows leave it undefined by
+        construction (AUC where every row is one class, recall with no positives): then
+        the slice is left out for that metric, with a finding saying so."""
+        if np.isfinite(point) or not rows:
+            self.add(slice_name, metric, point, reps, rows)
+            return
+        self.result.findings.append(
+            EvaluationFinding(
+                "metric_undefined",
+                f"{metric} is undefined on slice {slice_name!r} of {self.valset.ref} "
+                f"({rows:,} rows, e.g. all of one class); that slice is not judged on {metric}.",
+                self.valset.ref,
+                slice_name,
+                metric,
+            )
+        )
+
     def built_ins(self, predictor: Predictor) -> None:
         o = self.outcome
         if self.valset.scenario:
@@ -209,13 +229,8 @@ class _Scorer:
                     if metric.name in ("coverage", "passed")
                     else int(o.answered[rows].sum())
                 )
-                self.add(
-                    name,
-                    metric.name,
-                    point,
-                    self.resampler.replicates(totals, metric.value),
-                    counted,
-                )
+                reps = self.resampler.replicates(totals, metric.value)
+                self.add_defined(name, metric.name, point, reps, counted)
 
     def _auc(self) -> None:
         o = self.outcome
@@ -228,7 +243,7 @@ class _Scorer:
             binned = float(built_ins.auc_value(totals.sum(axis=0)))
             exact = built_ins.exact_auc(o.score[kept], o.truth[kept])
             reps = self.resampler.replicates(totals, built_ins.auc_value) + (exact - binned)
-            self.add(name, "auc", exact, reps, len(kept))
+            self.add_defined(name, "auc", exact, reps, len(kept))
 
     def function(
         self, metric: FunctionMetric, function: Callable[..., Any], table: pa.Table
