@@ -18,7 +18,8 @@ automatic slices.
   slice scikit-learn's roc_auc_score, accuracy_score, log_loss and recall_score
   on the slice and on row-level bootstrap resamples (numpy index draws). 1,000
   resamples at 1M rows would take hours, so it runs ``--anchor-resamples`` of them
-  and its time is extrapolated linearly to 1,000.
+  and its time is extrapolated linearly to 1,000. Its point estimates are compared
+  with prodml's on every slice and metric (they must be the same numbers).
 - interval agreement: on 50,000 rows, prodml's 95% interval widths (bucketed
   bootstrap) against a plain row-level bootstrap of 1,000 resamples, for auc,
   accuracy and log_loss on the whole set and 3 slices; a second row-level
@@ -89,6 +90,7 @@ BIG = 2_000_000  # above this many rows a size is run at most twice
 GOAL_ROWS = 1_000_000
 GOAL_SECONDS = 10.0
 GOAL_EXPONENT = 1.1
+SAME_VALUES = 1e-9  # largest difference from scikit-learn's point estimates
 TRAIN_ROWS = 50_000
 AGREEMENT_ROWS = 50_000
 AGREEMENT_SLICES = (ALL, "JFK", "evening", "over 2500 mi")
@@ -110,7 +112,7 @@ class Size:
     evaluate_s: list[float]
     predict_s: list[float]
     scores: int
-    all_slice: dict[str, float]  # prodml's point estimates on the whole set
+    points: dict[tuple[str, str], float]  # prodml's point estimates, by (slice, metric)
 
     @property
     def evaluate(self) -> float:
@@ -128,7 +130,7 @@ class Notebook:
     setup_s: float  # predict_proba and the slice masks
     points_s: float  # the 4 metrics on the 21 slices once
     resamples_s: float  # the 4 metrics on the 21 slices, ``resamples`` times
-    all_slice: dict[str, float]
+    points: dict[tuple[str, str], float]  # scikit-learn's, by (slice, metric)
 
     @property
     def measured(self) -> float:
@@ -158,6 +160,7 @@ def main(argv: list[str]) -> int:
     )
     if warning := load_warning():
         print(warning)
+    others = OtherLoad()
     flights = load_flights()
     model = fit_model(flights)
     print(
@@ -180,7 +183,47 @@ def main(argv: list[str]) -> int:
     notebook = notebook_way(frame, model, anchor_resamples)
     del frame
     report(measured, notebook, agreement, reference_resamples)
+    print(others.summary())
     return 0
+
+
+class OtherLoad:
+    """CPU time other processes used while the benchmark ran (Linux /proc/stat): the
+    figures are only good when it is small."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.busy = self._busy_seconds()
+        self.own = self._own_seconds()
+
+    @staticmethod
+    def _busy_seconds() -> float | None:
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(field) for field in stat.readline().split()[1:]]
+        except OSError:
+            return None
+        # user, nice, system, irq, softirq: not idle, iowait, steal or guest (counted in user)
+        busy = sum(fields[i] for i in (0, 1, 2, 5, 6))
+        return busy / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own_seconds() -> float:
+        times = os.times()
+        return times.user + times.system + times.children_user + times.children_system
+
+    def summary(self) -> str:
+        busy = self._busy_seconds()
+        wall = time.perf_counter() - self.started
+        if busy is None or self.busy is None:
+            return f"\ntotal {wall:.0f} s"
+        others = max(0.0, busy - self.busy - (self._own_seconds() - self.own))
+        share = others / (wall * _cpus())
+        text = f"\ntotal {wall:.0f} s; other processes used {others:.0f} CPU-s"
+        text += f" ({share:.0%} of the CPUs)"
+        if share > 0.05:
+            text += ": the figures are skewed, run again on an idle machine"
+        return text
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -270,12 +313,8 @@ def measure_size(flights: pd.DataFrame, model: Any, rows: int, runs: int, folder
     expected = (len(SLICES) + 1) * len(METRICS)
     if len(evaluation.scores) != expected:
         print(f"warning: {len(evaluation.scores)} scores at {rows:,} rows; expected {expected}")
-    all_slice = {
-        metric: estimate.value
-        for metric in METRICS
-        if (estimate := evaluation.estimate(VALSET + "@1", ALL, metric)) is not None
-    }
-    size = Size(rows, evaluate_s, predict_s, len(evaluation.scores), all_slice)
+    points = {(score.slice, score.metric): score.estimate.value for score in evaluation.scores}
+    size = Size(rows, evaluate_s, predict_s, len(evaluation.scores), points)
     print(
         f"{rows:>10,} rows: evaluate_model {', '.join(f'{s:.2f}' for s in evaluate_s)} s;"
         f" predict_proba {size.predict:.2f} s; {len(evaluation.scores)} scores"
@@ -318,7 +357,16 @@ def notebook_way(frame: pd.DataFrame, model: Any, resamples: int) -> Notebook:
             intervals[name, metric] = np.quantile(values, [0.025, 0.975])
     done = time.perf_counter()
     notebook = Notebook(
-        len(frame), resamples, prepared - started, pointed - prepared, done - pointed, points[ALL]
+        len(frame),
+        resamples,
+        prepared - started,
+        pointed - prepared,
+        done - pointed,
+        {
+            (name, metric): value
+            for name, found in points.items()
+            for metric, value in found.items()
+        },
     )
     print(
         f"notebook way at {len(frame):,} rows: predict + masks {notebook.setup_s:.2f} s, point"
@@ -403,6 +451,32 @@ def _rows(rows: int) -> str:
     return f"{rows:,}"
 
 
+def same_values(size: Size, notebook: Notebook) -> Row:
+    """prodml's point estimates against scikit-learn's on the same rows, every slice
+    and metric: the speed figures mean little if the numbers differ."""
+    shared = [key for key in notebook.points if key in size.points]
+    gaps = sorted(
+        ((abs(size.points[key] - notebook.points[key]), key) for key in shared), reverse=True
+    )
+    largest = gaps[0][0] if gaps else math.nan
+    met = len(shared) == len(notebook.points) and largest <= SAME_VALUES
+    if not met:
+        print(f"warning: prodml's point estimates differ from scikit-learn's at {size.rows:,} rows")
+        for gap, (name, metric) in gaps[:5]:
+            print(
+                f"  {name} {metric}: prodml {size.points[name, metric]:.4f},"
+                f" scikit-learn {notebook.points[name, metric]:.4f} (difference {gap:.1e})"
+            )
+    return Row(
+        f"point estimates at {_rows(size.rows)} rows, {len(shared)} of {len(notebook.points)}",
+        f"largest difference {largest:.1e}",
+        "roc_auc_score, accuracy_score, log_loss, recall_score",
+        "",
+        f"same values (<= {SAME_VALUES:g})",
+        met,
+    )
+
+
 def report(
     measured: list[Size], notebook: Notebook, agreement: list[Agreement], reference: int
 ) -> None:
@@ -425,16 +499,7 @@ def report(
         ],
     )
     compared = next((s for s in measured if s.rows == notebook.rows), None)
-    if compared is not None:
-        differences = [
-            abs(compared.all_slice[m] - notebook.all_slice[m])
-            for m in METRICS
-            if m in compared.all_slice
-        ]
-        print(
-            f"point estimates on 'all' at {notebook.rows:,} rows, prodml against scikit-learn:"
-            f" largest difference {max(differences):.1e}"
-        )
+    same = None if compared is None else same_values(compared, notebook)
     rows = []
     goal_size = next((s for s in measured if s.rows == GOAL_ROWS), None)
     if compared is not None:
@@ -469,6 +534,8 @@ def report(
                 exponent(small, large) <= GOAL_EXPONENT,
             )
         )
+    if same is not None:
+        rows.append(same)
     print()
     headers = ["figure", "prodml", "notebook way (scikit-learn)", "prodml vs notebook"]
     print_table([*headers, "goal", "met"], [row.cells() for row in rows])

@@ -16,6 +16,7 @@ AUTO_PREFIX = "auto: "
 CANDIDATE_VALUES = 50
 NUMERIC_BINS = 5
 MIN_Z = 3.0
+ROW = "__prodml_row"
 
 
 def quote(column: str) -> str:
@@ -57,19 +58,28 @@ def masks(table: pa.Table, slices: Mapping[str, str], valset: str) -> dict[str, 
     if not slices:
         return {}
     connection = duckdb.connect()
-    connection.register("rows", table)
+    # DuckDB may return the rows of a many-chunk table out of order: carry each row's
+    # position through the query and put every answer back in its place.
+    positions = pa.array(np.arange(table.num_rows, dtype=np.int64))
+    connection.register("rows", table.append_column(ROW, positions))
     names = list(slices)
     select = ", ".join(
         f"coalesce(({slices[n]})::BOOLEAN, FALSE) AS s{i}" for i, n in enumerate(names)
     )
     try:
-        result = connection.execute(f"SELECT {select} FROM rows").fetchnumpy()
+        result = connection.execute(f'SELECT "{ROW}", {select} FROM rows').fetchnumpy()
     except duckdb.Error:
         _name_the_bad_slice(connection, slices, valset, table.column_names)
         raise
     finally:
         connection.close()
-    return {name: np.asarray(result[f"s{i}"], dtype=bool) for i, name in enumerate(names)}
+    order = np.asarray(result[ROW], dtype=np.int64)
+    found = {}
+    for i, name in enumerate(names):
+        mask = np.zeros(table.num_rows, dtype=bool)
+        mask[order] = np.asarray(result[f"s{i}"], dtype=bool)
+        found[name] = mask
+    return found
 
 
 def _name_the_bad_slice(
