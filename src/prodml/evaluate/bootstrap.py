@@ -36,12 +36,11 @@ class Resampler:
 
     def totals(self, columns: np.ndarray, index: np.ndarray) -> np.ndarray:
         """(size, k) sums of ``columns`` over the rows ``index``, per bucket."""
-        buckets = self.buckets[index]
+        whole = len(index) == len(self.buckets)  # the "all" slice: no gather needed
+        buckets = self.buckets if whole else self.buckets[index]
+        chosen = (columns if whole else columns[index]).T.copy()  # each column contiguous
         return np.column_stack(
-            [
-                np.bincount(buckets, weights=columns[index, j], minlength=self.size)
-                for j in range(columns.shape[1])
-            ]
+            [np.bincount(buckets, weights=row, minlength=self.size) for row in chosen]
         )
 
     def histogram(self, codes: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:

@@ -237,13 +237,16 @@ class _Scorer:
         assert o.score is not None
         bins = built_ins.auc_bins(o.score)
         codes = np.clip(o.truth, 0, 1) * built_ins.AUC_BINS + bins
-        for name, rows in self.index.items():
-            kept = rows[o.answered[rows] & (o.truth[rows] >= 0)]
-            totals = self.resampler.histogram(codes, kept, 2 * built_ins.AUC_BINS)
+        kept = {
+            name: rows[o.answered[rows] & (o.truth[rows] >= 0)] for name, rows in self.index.items()
+        }
+        exact_values = built_ins.slice_aucs(o.score, o.truth, kept)
+        for name, rows in kept.items():
+            totals = self.resampler.histogram(codes, rows, 2 * built_ins.AUC_BINS)
             binned = float(built_ins.auc_value(totals.sum(axis=0)))
-            exact = built_ins.exact_auc(o.score[kept], o.truth[kept])
+            exact = exact_values[name]
             reps = self.resampler.replicates(totals, built_ins.auc_value) + (exact - binned)
-            self.add_defined(name, "auc", exact, reps, len(kept))
+            self.add_defined(name, "auc", exact, reps, len(rows))
 
     def function(
         self, metric: FunctionMetric, function: Callable[..., Any], table: pa.Table

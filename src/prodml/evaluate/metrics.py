@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from prodml.errors import InvalidInputError
 from prodml.evaluate.outcomes import Outcomes, Task
@@ -151,14 +150,44 @@ def auc_value(totals: np.ndarray) -> np.ndarray:
 
 def exact_auc(score: np.ndarray, truth: np.ndarray) -> float:
     """The Mann-Whitney AUC with ties counted half."""
-    positives = int((truth == 1).sum())
+    order = np.argsort(score, kind="stable")
+    return sorted_auc(score[order], truth[order])
+
+
+def slice_aucs(
+    score: np.ndarray, truth: np.ndarray, slices: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """``exact_auc`` of many row subsets with one sort: rows are put in score order
+    once, slice memberships travel as bits (32 slices a word, one reordering per word)
+    and each slice is then a sequential pass."""
+    order = np.argsort(score, kind="stable")
+    ordered_score, ordered_truth = score[order], truth[order]
+    names = list(slices)
+    found: dict[str, float] = {}
+    for start in range(0, len(names), 32):
+        group = names[start : start + 32]
+        member = np.zeros(len(score), dtype=np.uint32)
+        for bit, name in enumerate(group):
+            member[slices[name]] |= np.uint32(1 << bit)
+        ordered = member[order]
+        for bit, name in enumerate(group):
+            inside = (ordered & np.uint32(1 << bit)).astype(bool)
+            found[name] = sorted_auc(ordered_score[inside], ordered_truth[inside])
+    return found
+
+
+def sorted_auc(score: np.ndarray, truth: np.ndarray) -> float:
+    """``exact_auc`` of rows already in ascending score order, in linear time."""
+    positive = truth == 1
+    positives = int(positive.sum())
     negatives = len(truth) - positives
     if positives == 0 or negatives == 0:
         return float("nan")
-    ranks = rankdata(score)
-    return float(
-        (ranks[truth == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
-    )
+    starts = np.flatnonzero(np.r_[True, score[1:] != score[:-1]])  # groups of tied scores
+    pos = np.add.reduceat(positive.astype(np.float64), starts)
+    neg = np.add.reduceat((~positive).astype(np.float64), starts)
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + 0.5 * neg)).sum() / (positives * negatives))
 
 
 def _no_columns(o: Outcomes) -> np.ndarray:
