@@ -28,7 +28,7 @@ SUITE = {
     "label": "late",
     "validation_sets": [HOLDOUT],
     "scenarios": ["late-arrivals-must-pass"],
-    "metrics": ["auc", "accuracy", "log_loss", "recall"],
+    "metrics": ["auc", "accuracy", "log_loss", "recall", "coverage"],
     "product_metrics": [
         {"name": "cost_per_flight", "function": "flight_costs:cost", "higher_is_better": False}
     ],
@@ -48,6 +48,7 @@ SUITE = {
             {"metric": "auc", "max_regression": 0.005},
             {"metric": "cost_per_flight", "max_regression": 0.25, "slices": ["all"]},
             {"metric": "accuracy", "at_least": 0.8, "slices": ["all"]},
+            {"metric": "coverage", "at_least": 0.95, "slices": ["all"]},
             {"must_pass": True},
         ],
     },
@@ -82,7 +83,7 @@ def _flights() -> pd.DataFrame:
 
 def run(folder: Path) -> None:
     flights = _flights()
-    say("8. Evaluation: one standard suite for the model, with slices and intervals")
+    say("7. Evaluation: one standard suite for the model, with slices and intervals")
     april = flights[flights["month"] == 4][COLUMNS].reset_index(drop=True)
     prodml.add_to_valset(HOLDOUT, april, source="April 2013 flights")
     gone_late = april[(april["dep_delay"] >= 120) & (april["late"] == 1)].head(40)
@@ -92,12 +93,12 @@ def run(folder: Path) -> None:
     cli("suites", "register", MODEL, str(suite))
     cli("evaluate", f"{MODEL}@1")
 
-    say("9. The first champion: no champion to regress from, so the bounds decide")
+    say("8. The first champion: no champion to regress from, so the bounds decide")
     cli("models", "promote", MODEL, "1")
     crowned = time.time()
     time.sleep(1.0)
 
-    say("10. A candidate trained on a filtered export (short-haul flights only) is refused")
+    say("9. A candidate trained on a filtered export (short-haul flights only) is refused")
     version = _train_short_haul(flights)
     report = Path(prodml.Client().settings.home) / "evaluation-report.html"  # kept
     cli(
@@ -113,12 +114,12 @@ def run(folder: Path) -> None:
     print(f"HTML report for product people: {report} ({report.stat().st_size:,} bytes)")
     cli("models", "promote", MODEL, str(version.version), may_fail=True)
 
-    say("11. Production failures grow the validation set")
+    say("10. Production failures grow the validation set")
     misses = _champion_misses(flights, folder)
     cli("valsets", "add", HOLDOUT, str(misses), "--source", "May 2013: champion's confident misses")
     cli("valsets", "history", HOLDOUT)
 
-    say("12. Guardrails beside the challenger, applied wherever it predicts")
+    say("11. Guardrails beside the challenger, applied wherever it predicts")
     rules = folder / "guardrails.yaml"
     rules.write_text(yaml.safe_dump(GUARDRAILS, sort_keys=False))
     cli("models", "guardrails", f"{MODEL}@2", str(rules))
@@ -135,7 +136,9 @@ def run(folder: Path) -> None:
     except prodml.ProdmlError as error:
         print(f"a request without dep_delay is refused: {error}")
 
-    say("13. The challenger is promoted through the gate")
+    say("12. The challenger, with its guardrails, against the champion on the grown set")
+    cli("evaluate", "compare", MODEL, "champion", "challenger", may_fail=True)
+    say("13. The winner is promoted through the gate; what was champion when")
     cli("models", "promote", MODEL, "2")
     cli("models", "history", MODEL)
     cli(

@@ -201,7 +201,8 @@ class _Scorer:
             chosen = [_passed(self.suite)]
         else:
             chosen = [built_ins.BUILT_IN[name] for name in self.suite.metrics]
-            if predictor.guardrails and any(r.abstain for r in predictor.guardrails.rules):
+            abstains = predictor.guardrails and any(r.abstain for r in predictor.guardrails.rules)
+            if abstains and built_ins.COVERAGE not in chosen:
                 chosen.append(built_ins.COVERAGE)
         for metric in chosen:
             reason = built_ins.applicable(metric, o)

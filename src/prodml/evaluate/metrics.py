@@ -225,8 +225,9 @@ FOR_TASK = {
         "recall",
         "f1",
         "macro_f1",
+        "coverage",
     ),
-    Task.REGRESSION: ("mae", "mse", "rmse", "r2"),
+    Task.REGRESSION: ("mae", "mse", "rmse", "r2", "coverage"),
 }
 DEFAULTS = {
     Task.CLASSIFICATION: ("auc", "accuracy", "log_loss", "recall"),
