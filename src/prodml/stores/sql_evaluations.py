@@ -45,12 +45,7 @@ class EvaluationQueries(LineageQueries):
         return version
 
     def get_suite(self, name: str, version: int | None = None) -> tuple[int, dict[str, Any]]:
-        table = schema.suites
-        query = sa.select(table).where(table.c.name == name)
-        if version is None:
-            query = query.order_by(table.c.version.desc()).limit(1)
-        else:
-            query = query.where(table.c.version == version)
+        query = _one_version(schema.suites, schema.suites.c.name == name, version)
         with self.read() as connection:
             row = connection.execute(query).first()
         if row is None:
@@ -152,12 +147,15 @@ class EvaluationQueries(LineageQueries):
         self, model_id: str, version: int | None = None
     ) -> tuple[int, str] | None:
         """(version, artifact id) of a model version's guardrails: the latest by default."""
-        table = schema.guardrails
-        query = sa.select(table).where(table.c.model_id == model_id)
-        if version is None:
-            query = query.order_by(table.c.version.desc()).limit(1)
-        else:
-            query = query.where(table.c.version == version)
+        query = _one_version(schema.guardrails, schema.guardrails.c.model_id == model_id, version)
         with self.read() as connection:
             row = connection.execute(query).first()
         return None if row is None else (int(row.version), str(row.artifact_id))
+
+
+def _one_version(table: sa.Table, owner: Any, version: int | None) -> sa.Select[Any]:
+    """The row of one version of ``owner``'s documents in ``table``: the latest by default."""
+    query = sa.select(table).where(owner)
+    if version is None:
+        return query.order_by(table.c.version.desc()).limit(1)
+    return query.where(table.c.version == version)
