@@ -155,6 +155,11 @@ def test_promotion_is_gated_forced_with_a_reason_and_answerable_as_of_a_time(hom
         (2, True, "fail"),
     ]
     assert moves[1]["reason"] == "hotfix for INC-7" and moves[1]["actor"] == "dana"
+    log = _prodml(home, "events")
+    assert log.returncode == 0, log.stderr
+    assert "model.alias_forced model" in log.stdout
+    assert "m@champion v1 -> v2 - hotfix for INC-7" in log.stdout
+    assert "suite.registered model_name m version 1" in log.stdout
 
 
 def test_protected_aliases_refuse_a_direct_move_and_others_move_freely(home: Path) -> None:

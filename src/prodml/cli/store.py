@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -72,13 +72,27 @@ def events(
         emit_json(found)
         return
     for event in found:
-        details = event.details
-        named = f" {details['name']}@{details['version']}" if "version" in details else ""
+        named = _named(event.details)
         reason = f" - {event.reason}" if event.reason else ""
         console.print(
             f"{when(event.at)}  {event.actor}  {event.action} "
             f"{event.subject_kind} {event.subject_id[:12]}{named}{reason}"
         )
+
+
+def _named(details: dict[str, Any]) -> str:
+    """What an event is about, in the words a person uses: ``churn@3``, an alias move."""
+    if "alias" in details and "name" in details:
+        before = f"v{details['from']}" if details.get("from") else "-"
+        after = f"v{details['to']}" if details.get("to") else "removed"
+        return f" {details['name']}@{details['alias']} {before} -> {after}"
+    if "name" in details and "version" in details:
+        return f" {details['name']}@{details['version']}"
+    if "ref" in details:
+        return f" {details['ref']}"
+    if "version" in details:
+        return f" version {details['version']}"
+    return ""
 
 
 def gc(
