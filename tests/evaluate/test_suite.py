@@ -63,7 +63,7 @@ def test_a_full_suite_is_read_as_written() -> None:
         ("heavy", "usage > 1", ""),
         ("", "", "region"),
     ]
-    assert parsed.tolerance("east") == 0.05 and parsed.tolerance("heavy") is None
+    assert parsed.tolerance("east", "auc") == 0.05 and parsed.tolerance("heavy", "auc") is None
     assert parsed.rules == (
         Rule(metric="auc", max_regression=0.01, slices=("all", "east")),
         Rule(metric="cost", at_most=0.8),

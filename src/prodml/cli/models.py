@@ -176,7 +176,12 @@ def history(
     json: JSON = False,
 ) -> None:
     """Every alias move (who, when, why, gate verdict) and the aliases at --as-of."""
-    moment = parse_time(as_of) if as_of else None
+    try:
+        moment = parse_time(as_of) if as_of else None
+    except ValueError:
+        raise InvalidInputError(
+            f"--as-of {as_of!r} is not a time. Use ISO 8601, e.g. 2026-11-24T09:30:00Z."
+        ) from None
     result = prodml.model_history(name, moment)
     if json:
         emit_json(result)

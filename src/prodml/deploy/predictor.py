@@ -59,8 +59,22 @@ class Predictor:
         proba = probabilities and callable(getattr(self.model, "predict_proba", None))
         call = self.model.predict_proba if proba else self.model.predict
         outputs, failed, error = _robust(call, frame, len(table))
+        if not failed.all():
+            self._check_shape(outputs, len(table), "predict_proba" if proba else "predict")
         classes = tuple(getattr(self.model, "classes_", ()))
         return Raw(None if proba else outputs, outputs if proba else None, classes, failed, error)
+
+    def _check_shape(self, outputs: np.ndarray, rows: int, method: str) -> None:
+        wrong = len(outputs) != rows or (method == "predict_proba" and outputs.ndim != 2)
+        if wrong:
+            raise InvalidInputError(
+                f"Model {self.ref}'s {method} returned shape {outputs.shape} for {rows:,} rows; "
+                + (
+                    "expected one row of class probabilities per input row."
+                    if method == "predict_proba"
+                    else "expected one answer per input row."
+                )
+            )
 
     def predict(self, rows: Any) -> list[Any]:
         """Answers for ``rows`` (a table, DataFrame or list of dicts) after the guardrails;
@@ -68,16 +82,31 @@ class Predictor:
         from prodml.data.tables import to_arrow
 
         table = pa.Table.from_pylist(rows) if isinstance(rows, list) else to_arrow(rows, "input")
-        raw = self.raw(table, probabilities=self.guardrails is not None)
+        raw = self.raw(table, probabilities=False)  # the model's own answers, as without rules
         if raw.error is not None:
             raise InvalidInputError(f"Model {self.ref} raised on the input: {raw.error}")
         answers = answers_of(raw, 0.5)
         if self.guardrails is not None:
+            if any(rule.confidence_below is not None for rule in self.guardrails.rules):
+                answers.confidence = self._confidence(table, answers.predicted)
             rails.apply(self.guardrails, table, answers)
         return [
             v if ok else None
             for v, ok in zip(answers.predicted.tolist(), answers.answered, strict=True)
         ]
+
+    def _confidence(self, table: pa.Table, predicted: np.ndarray) -> np.ndarray | None:
+        """The probability the model gives each answer it made (None without predict_proba)."""
+        if not callable(getattr(self.model, "predict_proba", None)):
+            return None
+        raw = self.raw(table, probabilities=True)
+        assert raw.probabilities is not None
+        proba = np.asarray(raw.probabilities, dtype=np.float64)
+        classes = list(raw.classes) or list(range(proba.shape[1]))
+        lookup = {value: i for i, value in enumerate(classes)}
+        index = np.array([lookup.get(value, -1) for value in predicted.tolist()])
+        chosen = proba[np.arange(len(index)), np.clip(index, 0, proba.shape[1] - 1)]
+        return np.where(index >= 0, chosen, np.nan)
 
 
 def answers_of(raw: Raw, threshold: float) -> rails.Answers:

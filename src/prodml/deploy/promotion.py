@@ -47,6 +47,7 @@ def promote(
             name, to, candidate.version, candidate.id, why, forced=True
         )
         return Promotion(move, None)
+    holder = client.metadata.alias_version(name, to)
     baseline = client.metadata.alias_version(name, suite.against)
     if baseline == candidate.version:  # e.g. the champion promoted to another alias
         baseline = None
@@ -58,12 +59,28 @@ def promote(
     evaluation = comparison.candidate.id
     if gate.verdict is Verdict.PASS:
         move = client.metadata.move_alias(
-            name, to, candidate.version, candidate.id, why, False, evaluation, gate.verdict.value
+            name,
+            to,
+            candidate.version,
+            candidate.id,
+            why,
+            False,
+            evaluation,
+            gate.verdict.value,
+            holder,
         )
         return Promotion(move, comparison)
     if force:
         move = client.metadata.move_alias(
-            name, to, candidate.version, candidate.id, why, True, evaluation, gate.verdict.value
+            name,
+            to,
+            candidate.version,
+            candidate.id,
+            why,
+            True,
+            evaluation,
+            gate.verdict.value,
+            holder,
         )
         return Promotion(move, comparison)
     raise GateRefusedError(_refusal(candidate.ref, to, comparison))

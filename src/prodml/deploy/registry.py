@@ -21,6 +21,7 @@ from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
 from prodml.track import model as models
 
+MIN_ID_PREFIX = 6  # a shorter hex word is read as an alias, never as a version id
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$")
 
 
@@ -42,7 +43,8 @@ def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion
         number = store.alias_version(name, version, as_of.timestamp() if as_of else None)
         if number is not None:
             return store.get_model_version(name, str(number))
-        if not _is_hex(version):
+        ever = any(move.alias == version for move in store.alias_moves(name))
+        if ever or not _is_hex(version) or len(version) < MIN_ID_PREFIX:
             when = f" at {as_of.isoformat()}" if as_of else ""
             raise NotFoundError(
                 f"Model {name!r} has no alias {version!r}{when}. "

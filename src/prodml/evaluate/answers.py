@@ -10,6 +10,7 @@ import pyarrow as pa
 from prodml.deploy import guardrails as rails
 from prodml.deploy.predictor import Predictor, answers_of
 from prodml.domain.evaluation import EvaluationFinding
+from prodml.errors import InvalidInputError
 from prodml.evaluate.outcomes import Outcomes, Task
 
 
@@ -91,11 +92,11 @@ def outcomes(
             )
     answered = answers.answered & known
     if task is Task.REGRESSION:
-        truth = np.where(known, np.asarray(truth_values, dtype=np.float64), 0.0)
+        truth = np.where(known, _numbers(truth_values, label, valset), 0.0)
         predicted = np.asarray(answers.predicted, dtype=np.float64)
         answered &= np.isfinite(predicted)
         return Outcomes(task, truth, np.where(answered, predicted, 0.0), answered), findings
-    classes = raw.classes or tuple(sorted({*_plain(truth_values[known]), *_plain(before)}, key=str))
+    classes = raw.classes or _ordered({*_plain(truth_values[known]), *_plain(before)})
     truth = _fast_index(truth_values, classes)
     unknown = int((known & (truth < 0)).sum())
     if unknown:
@@ -112,12 +113,42 @@ def outcomes(
     return Outcomes(task, truth, predicted, answered, score, tuple(classes)), findings
 
 
+def _ordered(values: set[Any]) -> tuple[Any, ...]:
+    """Labels in the order scikit-learn gives them: numbers by value, else as text."""
+    try:
+        return tuple(sorted(values))
+    except TypeError:
+        return tuple(sorted(values, key=str))
+
+
 def _plain(values: np.ndarray) -> list[Any]:
     return [_key(v) for v in values.tolist()] if len(values) < 10_000_000 else []
 
 
+def _numbers(values: np.ndarray, label: str, valset: str) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"Label column {label!r} of {valset} holds {type(values[0]).__name__} values; a "
+            "regression suite needs numbers. Fix the labels, or use task: classification."
+        ) from None
+
+
 def _values(raw: Any) -> rails.Answers:
-    predicted = np.asarray(raw.labels, dtype=np.float64).reshape(len(raw.failed), -1)[:, 0]
+    outputs = np.asarray(raw.labels)
+    if outputs.ndim > 1 and outputs.shape[1] != 1:
+        raise InvalidInputError(
+            f"The model's predict returned {outputs.shape[1]} values per row; a regression "
+            "suite scores one. Wrap the model to return the predicted value."
+        )
+    try:
+        predicted = outputs.astype(np.float64).reshape(len(raw.failed))
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            "The model's predict returned values that are not numbers; a regression suite "
+            "needs numbers (use task: classification for labels)."
+        ) from None
     return rails.Answers(predicted, None, ~raw.failed)
 
 

@@ -44,8 +44,9 @@ class Resampler:
         )
 
     def histogram(self, codes: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
-        """(size, width) counts of integer ``codes`` in [0, width) per bucket."""
-        flat = self.buckets[index] * width + codes[index]
+        """(size, width) counts of integer ``codes`` (one per row of ``index``) in
+        [0, width) per bucket."""
+        flat = self.buckets[index] * width + codes
         return (
             np.bincount(flat, minlength=self.size * width)
             .reshape(self.size, width)

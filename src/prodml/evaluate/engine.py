@@ -178,22 +178,36 @@ class _Scorer:
     def add_defined(
         self, slice_name: str, metric: str, point: float, reps: np.ndarray, rows: int
     ) -> None:
-        """Add a built-in metric's score, unless the slice's rows leave it undefined by
-        construction (AUC where every row is one class, recall with no positives): then
-        the slice is left out for that metric, with a finding saying so."""
-        if np.isfinite(point) or not rows:
+        """Add a built-in metric's score, unless the slice's labels leave it undefined by
+        construction (AUC where every row is one class, recall with no positives, R2 of
+        a constant): then the slice is left out for that metric, with a finding saying
+        so. A value undefined because of what the model said stays, as NaN, and the gate
+        finds it inconclusive."""
+        if np.isfinite(point) or not rows or not self._labels_leave_undefined(metric, slice_name):
             self.add(slice_name, metric, point, reps, rows)
             return
         self.result.findings.append(
             EvaluationFinding(
                 "metric_undefined",
                 f"{metric} is undefined on slice {slice_name!r} of {self.valset.ref} "
-                f"({rows:,} rows, e.g. all of one class); that slice is not judged on {metric}.",
+                f"(its {rows:,} labels allow no value); that slice is not judged on {metric}.",
                 self.valset.ref,
                 slice_name,
                 metric,
             )
         )
+
+    def _labels_leave_undefined(self, metric: str, slice_name: str) -> bool:
+        o = self.outcome
+        rows = self.index[slice_name]
+        truth = o.truth[rows[o.answered[rows]]]
+        if metric == "auc":
+            return bool((truth == 1).all() or (truth != 1).all())
+        if metric == "recall":
+            return not (truth == 1).any()
+        if metric == "r2":
+            return bool(len(truth) < 2 or np.ptp(truth) == 0)
+        return False
 
     def built_ins(self, predictor: Predictor) -> None:
         o = self.outcome
@@ -236,16 +250,15 @@ class _Scorer:
     def _auc(self) -> None:
         o = self.outcome
         assert o.score is not None
-        bins = built_ins.auc_bins(o.score)
-        codes = np.clip(o.truth, 0, 1) * built_ins.AUC_BINS + bins
         kept = {
             name: rows[o.answered[rows] & (o.truth[rows] >= 0)] for name, rows in self.index.items()
         }
-        exact_values = built_ins.slice_aucs(o.score, o.truth, kept)
-        for name, rows in kept.items():
+        for name, (exact, edges) in built_ins.slice_aucs(o.score, o.truth, kept).items():
+            rows = kept[name]
+            bins = np.searchsorted(edges, o.score[rows], side="right")
+            codes = np.clip(o.truth[rows], 0, 1) * built_ins.AUC_BINS + bins
             totals = self.resampler.histogram(codes, rows, 2 * built_ins.AUC_BINS)
             binned = float(built_ins.auc_value(totals.sum(axis=0)))
-            exact = exact_values[name]
             reps = self.resampler.replicates(totals, built_ins.auc_value) + (exact - binned)
             self.add_defined(name, "auc", exact, reps, len(rows))
 

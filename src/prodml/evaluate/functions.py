@@ -67,7 +67,14 @@ def call(metric: FunctionMetric, function: Callable[..., Any], available: dict[s
 def per_row(
     metric: FunctionMetric, function: Callable[..., Any], available: dict[str, Any], rows: int
 ) -> np.ndarray:
-    values = np.asarray(call(metric, function, available), dtype=np.float64).reshape(-1)
+    returned = call(metric, function, available)
+    try:
+        values = np.asarray(returned, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"Metric {metric.name!r} ({metric.function}) returned values that are not "
+            "numbers; a per-row metric returns one number per row."
+        ) from None
     if len(values) != rows:
         raise InvalidInputError(
             f"Metric {metric.name!r} ({metric.function}) returned {len(values)} values for "

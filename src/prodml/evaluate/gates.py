@@ -38,7 +38,7 @@ def judge(
             checks.append(
                 Check("the model answers every row", Verdict.FAIL, finding.message, finding.valset)
             )
-    scenario_sets = set(suite.scenarios)
+    scenario_sets = {_name(ref) for ref in suite.scenarios}
     for rule in suite.rules:
         if rule.must_pass:
             checks += _must_pass(candidate, scenario_sets)
@@ -56,14 +56,20 @@ def judge(
 
 
 def _places(
-    rule: Rule, evaluation: Evaluation, scenario_sets: set[str], metric: str
+    rule: Rule,
+    evaluation: Evaluation,
+    scenario_sets: set[str],
+    metric: str,
+    baseline: Evaluation | None = None,
 ) -> list[tuple[str, str, Estimate | None]]:
-    """(valset, slice, estimate) for every place the rule looks at."""
+    """(valset, slice, estimate) for every place the rule looks at: the slices either
+    side has a score for (one missing on the candidate's side is then inconclusive)."""
     places = []
+    scored = [*evaluation.scores, *(baseline.scores if baseline else ())]
     for valset in evaluation.valsets:
-        if valset.split("@")[0] in scenario_sets:
+        if _name(valset) in scenario_sets:
             continue
-        present = [s.slice for s in evaluation.scores if s.valset == valset and s.metric == metric]
+        present = [s.slice for s in scored if s.valset == valset and s.metric == metric]
         wanted = (
             list(rule.slices) if rule.slices is not None else list(dict.fromkeys([ALL, *present]))
         )
@@ -94,7 +100,7 @@ def _regression(
     assert baseline is not None
     by_place = {(d.valset, d.slice): d for d in differences if d.metric == metric}
     checks = []
-    for valset, name, estimate in _places(rule, candidate, scenario_sets, metric):
+    for valset, name, estimate in _places(rule, candidate, scenario_sets, metric, baseline):
         where = f"{metric} on {name!r} of {valset}"
         difference = by_place.get((valset, name))
         base = baseline.estimate(valset, name, metric)
@@ -106,7 +112,7 @@ def _regression(
                 Check(rule.describe(), Verdict.INCONCLUSIVE, short or where, valset, name, metric)
             )
             continue
-        tolerance = suite.tolerance(name)
+        tolerance = suite.tolerance(name, metric)
         tolerance = rule.max_regression if tolerance is None else tolerance
         assert tolerance is not None
         d = difference.diff
@@ -184,7 +190,7 @@ def _bound(suite: Suite, rule: Rule, candidate: Evaluation, scenario_sets: set[s
 def _must_pass(candidate: Evaluation, scenario_sets: set[str]) -> list[Check]:
     checks = []
     for valset in candidate.valsets:
-        if valset.split("@")[0] not in scenario_sets:
+        if _name(valset) not in scenario_sets:
             continue
         estimate = candidate.estimate(valset, ALL, "passed")
         if estimate is None or estimate.rows == 0 or not estimate.defined:
@@ -210,3 +216,8 @@ def _must_pass(candidate: Evaluation, scenario_sets: set[str]) -> list[Check]:
             )
         )
     return checks
+
+
+def _name(ref: str) -> str:
+    """The dataset name of ``NAME`` or ``NAME@VERSION``."""
+    return ref.split("@")[0]

@@ -93,7 +93,8 @@ def _log_loss(o: Outcomes) -> np.ndarray:
 
 def _brier(o: Outcomes) -> np.ndarray:
     assert o.score is not None
-    return _stack(np.where(o.answered, (o.score - o.truth) ** 2, 0.0), o.answered)
+    error = np.where(o.truth < 0, 1.0, (o.score - o.truth) ** 2)  # an unknown label: worst
+    return _stack(np.where(o.answered, error, 0.0), o.answered)
 
 
 def _error(o: Outcomes) -> np.ndarray:
@@ -129,15 +130,6 @@ def _coverage(o: Outcomes) -> np.ndarray:
     return _stack(o.answered, np.ones(o.rows))
 
 
-def auc_bins(score: np.ndarray) -> np.ndarray:
-    """Each row's score bin; edges are quantiles of the scores, so bins are equally full."""
-    finite = score[np.isfinite(score)]
-    if not len(finite):
-        return np.zeros(len(score), dtype=np.int64)
-    edges = np.unique(np.quantile(finite, np.linspace(0, 1, AUC_BINS + 1)[1:-1]))
-    return np.searchsorted(edges, score, side="right").astype(np.int64)
-
-
 def auc_value(totals: np.ndarray) -> np.ndarray:
     """AUC from per-class score histograms (..., 2 * AUC_BINS): negatives, then positives."""
     negatives, positives = totals[..., :AUC_BINS], totals[..., AUC_BINS:]
@@ -156,14 +148,17 @@ def exact_auc(score: np.ndarray, truth: np.ndarray) -> float:
 
 def slice_aucs(
     score: np.ndarray, truth: np.ndarray, slices: dict[str, np.ndarray]
-) -> dict[str, float]:
-    """``exact_auc`` of many row subsets with one sort: rows are put in score order
-    once, slice memberships travel as bits (32 slices a word, one reordering per word)
-    and each slice is then a sequential pass."""
+) -> dict[str, tuple[float, np.ndarray]]:
+    """Per slice, ``exact_auc`` and the slice's own histogram bin edges (quantiles of
+    its scores, so a slice whose scores span a narrow range still gets every bin).
+
+    One sort serves all: rows are put in score order once, slice memberships travel
+    as bits (32 slices a word, one reordering per word) and each slice is then a
+    sequential pass."""
     order = np.argsort(score, kind="stable")
     ordered_score, ordered_truth = score[order], truth[order]
     names = list(slices)
-    found: dict[str, float] = {}
+    found: dict[str, tuple[float, np.ndarray]] = {}
     for start in range(0, len(names), 32):
         group = names[start : start + 32]
         member = np.zeros(len(score), dtype=np.uint32)
@@ -172,7 +167,10 @@ def slice_aucs(
         ordered = member[order]
         for bit, name in enumerate(group):
             inside = (ordered & np.uint32(1 << bit)).astype(bool)
-            found[name] = sorted_auc(ordered_score[inside], ordered_truth[inside])
+            scores = ordered_score[inside]
+            cuts = (np.arange(1, AUC_BINS) * len(scores)) // AUC_BINS
+            edges = np.unique(scores[cuts]) if len(scores) else np.empty(0)
+            found[name] = (sorted_auc(scores, ordered_truth[inside]), edges)
     return found
 
 

@@ -50,8 +50,11 @@ class Outcomes:
         return np.where(self.answered, error, np.nan)
 
     def truth_probability(self) -> np.ndarray:
+        """The probability the model gave the true class; 0 for a label it does not know."""
         assert self.score is not None
         if self.score.ndim == 1:
-            return np.where(self.truth == 1, self.score, 1.0 - self.score)
-        index = np.clip(self.truth, 0, self.score.shape[1] - 1)
-        return np.asarray(self.score[np.arange(len(index)), index], dtype=np.float64)
+            given = np.where(self.truth == 1, self.score, 1.0 - self.score)
+        else:
+            index = np.clip(self.truth, 0, self.score.shape[1] - 1)
+            given = self.score[np.arange(len(index)), index]
+        return np.asarray(np.where(self.truth < 0, 0.0, given), dtype=np.float64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -67,6 +68,7 @@ def masks(table: pa.Table, slices: Mapping[str, str], valset: str) -> dict[str, 
         f"coalesce(({slices[n]})::BOOLEAN, FALSE) AS s{i}" for i, n in enumerate(names)
     )
     try:
+        _check_boolean(connection, slices, valset)
         result = connection.execute(f'SELECT "{ROW}", {select} FROM rows').fetchnumpy()
     except duckdb.Error:
         _name_the_bad_slice(connection, slices, valset, table.column_names)
@@ -80,6 +82,18 @@ def masks(table: pa.Table, slices: Mapping[str, str], valset: str) -> dict[str, 
         mask[order] = np.asarray(result[f"s{i}"], dtype=bool)
         found[name] = mask
     return found
+
+
+def _check_boolean(connection: Any, slices: Mapping[str, str], valset: str) -> None:
+    """Refuse a clause that is not a condition (``x * 2``, a bare column name)."""
+    columns = ", ".join(f"({where}) AS s{i}" for i, where in enumerate(slices.values()))
+    kinds = connection.execute(f"DESCRIBE SELECT {columns} FROM rows").fetchall()
+    for (name, where), kind in zip(slices.items(), kinds, strict=True):
+        if str(kind[1]) not in ("BOOLEAN", '"NULL"', "NULL"):
+            raise InvalidInputError(
+                f"Slice {name!r} (where: {where}) is {kind[1]}, not a condition, on {valset}. "
+                "Write a comparison, e.g. distance > 1500."
+            )
 
 
 def _name_the_bad_slice(

@@ -12,7 +12,7 @@
     product_metrics:               # per-row values from predictions and rows; mean reported
       - {name: cost, function: "flight_metrics:cost", higher_is_better: false}
     slices:
-      - {name: long-haul, where: "distance > 1500", tolerance: 0.02}
+      - {name: long-haul, where: "distance > 1500", tolerance: {auc: 0.02}}  # or one number
       - {by: origin}               # one slice per value
     auto_slices: {count: 5, min_rows: 200}
     bootstrap: {resamples: 1000, confidence: 0.95, seed: 0}
@@ -54,7 +54,7 @@ class SliceSpec:
     where: str = ""
     by: str = ""  # one slice per value of this column
     limit: int = 20
-    tolerance: float | None = None
+    tolerance: float | dict[str, float] | None = None  # one for every metric, or per metric
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,13 @@ class Suite:
     def metric_names(self) -> list[str]:
         return [*self.metrics, *(function.name for function in self.functions)]
 
-    def tolerance(self, slice_name: str) -> float | None:
-        return next((s.tolerance for s in self.slices if s.name == slice_name), None)
+    def tolerance(self, slice_name: str, metric: str) -> float | None:
+        """The slice's own tolerance for ``metric`` (slices made by ``by:`` share theirs)."""
+        for spec in self.slices:
+            if spec.name == slice_name or (spec.by and slice_name.startswith(f"{spec.by}=")):
+                found = spec.tolerance
+                return found.get(metric) if isinstance(found, dict) else found
+        return None
 
 
 def parse(document: Any, version: int = 0) -> Suite:
@@ -225,8 +230,7 @@ def _slice(item: Any, field: str) -> SliceSpec:
         raise InvalidInputError(
             f"Suite field {field!r} must be a mapping with name and where, or by."
         )
-    tolerance = item.get("tolerance")
-    tolerance = None if tolerance is None else _number(tolerance, f"{field}.tolerance", 0, math.inf)
+    tolerance = _tolerance(item.get("tolerance"), f"{field}.tolerance")
     if "by" in item:
         limit = _number(item.get("limit", 20), f"{field}.limit", 1, 1000, integer=True)
         return SliceSpec(
@@ -240,6 +244,14 @@ def _slice(item: Any, field: str) -> SliceSpec:
     return SliceSpec(
         name=name, where=where_of(item.get("where"), f"{field}.where"), tolerance=tolerance
     )
+
+
+def _tolerance(value: Any, field: str) -> float | dict[str, float] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _number(v, f"{field}.{k}", 0, math.inf) for k, v in value.items()}
+    return float(_number(value, field, 0, math.inf))
 
 
 def _function(item: Any, field: str, product: bool) -> FunctionMetric:

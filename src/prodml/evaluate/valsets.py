@@ -49,9 +49,10 @@ def add(
     try:
         latest = client.metadata.get_dataset_version(name, None)
     except NotFoundError:
-        version = datasets.log_dataset(client, name, new)
-        _record(client, version, new.num_rows, 0, label)
-        return version, new.num_rows
+        fresh = _without_known(new, new.slice(0, 0))  # a row twice in one batch counts once
+        version = datasets.log_dataset(client, name, fresh)
+        _record(client, version, fresh.num_rows, new.num_rows - fresh.num_rows, label)
+        return version, fresh.num_rows
     existing = datasets.load_table(client, latest)
     if SOURCE not in existing.column_names:
         existing = existing.append_column(SOURCE, pa.nulls(existing.num_rows, pa.string()))
@@ -105,7 +106,8 @@ def _conform(new: pa.Table, schema: pa.Schema, name: str, ref: str) -> pa.Table:
 
 
 def _without_known(new: pa.Table, existing: pa.Table) -> pa.Table:
-    """``new`` without the rows ``existing`` already has (every column but the source)."""
+    """``new`` without the rows ``existing`` already has, and each of its own rows once
+    (compared on every column but the source; NULLs compare equal)."""
     import duckdb
 
     names = [f'"{c}"' for c in new.column_names if c != SOURCE]

@@ -4,12 +4,13 @@ read back), protected aliases, tags, and the list of model names."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from prodml.domain.ids import from_epoch
 from prodml.domain.registry import PROTECTED_BY_DEFAULT, AliasMove, RegisteredModel, Tag
+from prodml.errors import RunStateError
 from prodml.stores import schema
 from prodml.stores.sql_base import SqlBase
 
@@ -25,13 +26,21 @@ class RegistryQueries(SqlBase):
         forced: bool = False,
         evaluation_id: str | None = None,
         verdict: str | None = None,
+        expected: int | Literal["any"] | None = "any",
     ) -> AliasMove:
         """Point ``alias`` of ``name`` at ``version`` (None removes it), as one record and
-        one event in the same transaction."""
+        one event in the same transaction. With ``expected``, refuse if the alias no
+        longer points where it did when the move was decided (say, by a gate)."""
         now = time.time()
         with self.write() as connection:
             self.serialise(connection, f"model:{name}")
             previous = _current(connection, name, alias, None)
+            if expected != "any" and previous != expected:
+                was = f"v{expected}" if expected else "unset"
+                raise RunStateError(
+                    f"{name}@{alias} moved to v{previous} while v{version} was judged against "
+                    f"{was}. Run the promotion again to judge it against the new holder."
+                )
             connection.execute(
                 schema.alias_moves.insert().values(
                     name=name,
