@@ -43,16 +43,6 @@ class Resampler:
             [np.bincount(buckets, weights=row, minlength=self.size) for row in chosen]
         )
 
-    def histogram(self, codes: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
-        """(size, width) counts of integer ``codes`` (one per row of ``index``) in
-        [0, width) per bucket."""
-        flat = self.buckets[index] * width + codes
-        return (
-            np.bincount(flat, minlength=self.size * width)
-            .reshape(self.size, width)
-            .astype(np.float64)
-        )
-
     def replicates(
         self, totals: np.ndarray, value: Callable[[np.ndarray], np.ndarray]
     ) -> np.ndarray:

@@ -253,11 +253,11 @@ class _Scorer:
         kept = {
             name: rows[o.answered[rows] & (o.truth[rows] >= 0)] for name, rows in self.index.items()
         }
-        for name, (exact, edges) in built_ins.slice_aucs(o.score, o.truth, kept).items():
+        found = built_ins.slice_aucs(
+            o.score, o.truth, kept, self.resampler.buckets, self.resampler.size
+        )
+        for name, (exact, totals) in found.items():
             rows = kept[name]
-            bins = np.searchsorted(edges, o.score[rows], side="right")
-            codes = np.clip(o.truth[rows], 0, 1) * built_ins.AUC_BINS + bins
-            totals = self.resampler.histogram(codes, rows, 2 * built_ins.AUC_BINS)
             binned = float(built_ins.auc_value(totals.sum(axis=0)))
             reps = self.resampler.replicates(totals, built_ins.auc_value) + (exact - binned)
             self.add_defined(name, "auc", exact, reps, len(rows))

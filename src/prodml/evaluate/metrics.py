@@ -147,30 +147,45 @@ def exact_auc(score: np.ndarray, truth: np.ndarray) -> float:
 
 
 def slice_aucs(
-    score: np.ndarray, truth: np.ndarray, slices: dict[str, np.ndarray]
+    score: np.ndarray,
+    truth: np.ndarray,
+    slices: dict[str, np.ndarray],
+    buckets: np.ndarray,
+    size: int,
 ) -> dict[str, tuple[float, np.ndarray]]:
-    """Per slice, ``exact_auc`` and the slice's own histogram bin edges (quantiles of
-    its scores, so a slice whose scores span a narrow range still gets every bin).
+    """Per slice, ``exact_auc`` and its (size, 2 * AUC_BINS) per-bucket score histograms
+    (negatives, then positives) on the slice's own quantile bins, so a slice whose
+    scores span a narrow range still gets every bin.
 
     One sort serves all: rows are put in score order once, slice memberships travel
     as bits (32 slices a word, one reordering per word) and each slice is then a
     sequential pass."""
     order = np.argsort(score, kind="stable")
-    ordered_score, ordered_truth = score[order], truth[order]
+    ordered_score = score[order]
+    # bucket and label ride along with the 32 membership bits: one reordering per word
+    extra = (buckets.astype(np.uint64) << np.uint64(33)) | (
+        np.clip(truth, 0, 1).astype(np.uint64) << np.uint64(32)
+    )
     names = list(slices)
+    width = 2 * AUC_BINS
     found: dict[str, tuple[float, np.ndarray]] = {}
     for start in range(0, len(names), 32):
         group = names[start : start + 32]
-        member = np.zeros(len(score), dtype=np.uint32)
+        member = extra.copy()
         for bit, name in enumerate(group):
-            member[slices[name]] |= np.uint32(1 << bit)
+            member[slices[name]] |= np.uint64(1 << bit)
         ordered = member[order]
+        ordered_truth = ((ordered >> np.uint64(32)) & np.uint64(1)).astype(np.int64)
+        ordered_bucket = (ordered >> np.uint64(33)).astype(np.int64)
         for bit, name in enumerate(group):
-            inside = (ordered & np.uint32(1 << bit)).astype(bool)
-            scores = ordered_score[inside]
+            inside = (ordered & np.uint64(1 << bit)).astype(bool)
+            scores, labels = ordered_score[inside], ordered_truth[inside]
             cuts = (np.arange(1, AUC_BINS) * len(scores)) // AUC_BINS
             edges = np.unique(scores[cuts]) if len(scores) else np.empty(0)
-            found[name] = (sorted_auc(scores, ordered_truth[inside]), edges)
+            bins = np.searchsorted(edges, scores, side="right")
+            flat = ordered_bucket[inside] * width + labels * AUC_BINS + bins
+            counts = np.bincount(flat, minlength=size * width).reshape(size, width)
+            found[name] = (sorted_auc(scores, labels), counts.astype(np.float64))
     return found
 
 
