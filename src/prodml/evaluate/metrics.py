@@ -142,7 +142,7 @@ def auc_value(totals: np.ndarray) -> np.ndarray:
 
 def exact_auc(score: np.ndarray, truth: np.ndarray) -> float:
     """The Mann-Whitney AUC with ties counted half."""
-    order = np.argsort(score, kind="stable")
+    order = np.argsort(score)  # ties are grouped by value, so their order is free
     return sorted_auc(score[order], truth[order])
 
 
@@ -160,7 +160,7 @@ def slice_aucs(
     One sort serves all: rows are put in score order once, slice memberships travel
     as bits (32 slices a word, one reordering per word) and each slice is then a
     sequential pass."""
-    order = np.argsort(score, kind="stable")
+    order = np.argsort(score)  # ties are grouped by value, so their order is free
     ordered_score = score[order]
     # bucket and label ride along with the 32 membership bits: one reordering per word
     extra = (buckets.astype(np.uint64) << np.uint64(33)) | (
