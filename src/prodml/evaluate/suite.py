@@ -16,6 +16,8 @@
       - {by: origin}               # one slice per value
     auto_slices: {count: 5, min_rows: 200}
     bootstrap: {resamples: 1000, confidence: 0.95, seed: 0}
+    threshold: 0.5                 # binary: the probability from which evaluation counts a
+                                   # positive (serving answers with the model's own predict)
     gate:
       against: champion
       min_rows: 100
