@@ -56,34 +56,21 @@ def promote(
     )
     gate = comparison.gate
     assert gate is not None
-    evaluation = comparison.candidate.id
-    if gate.verdict is Verdict.PASS:
-        move = client.metadata.move_alias(
-            name,
-            to,
-            candidate.version,
-            candidate.id,
-            why,
-            False,
-            evaluation,
-            gate.verdict.value,
-            holder,
-        )
-        return Promotion(move, comparison)
-    if force:
-        move = client.metadata.move_alias(
-            name,
-            to,
-            candidate.version,
-            candidate.id,
-            why,
-            True,
-            evaluation,
-            gate.verdict.value,
-            holder,
-        )
-        return Promotion(move, comparison)
-    raise GateRefusedError(_refusal(candidate.ref, to, comparison))
+    passed = gate.verdict is Verdict.PASS
+    if not (passed or force):
+        raise GateRefusedError(_refusal(candidate.ref, to, comparison))
+    move = client.metadata.move_alias(
+        name,
+        to,
+        candidate.version,
+        candidate.id,
+        why,
+        forced=not passed,
+        evaluation_id=comparison.candidate.id,
+        verdict=gate.verdict.value,
+        expected=holder,
+    )
+    return Promotion(move, comparison)
 
 
 def _refusal(ref: str, to: str, comparison: Comparison) -> str:
