@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from prodml import yaml_text
 from prodml.data.calibration import ALPHA
 from prodml.data.profile import TableProfile, merge_all
 from prodml.data.sketches import CATEGORICAL, family
@@ -129,12 +130,7 @@ def write(doc: dict[str, Any], path: Path) -> None:
 
 
 def read(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise InvalidInputError(f"Cannot read checks file {path}: {error.strerror}.") from None
-    except yaml.YAMLError as error:
-        raise InvalidInputError(f"Checks file {path} is not valid YAML: {error}.") from None
+    doc = yaml_text.read(path, "checks file")
     if not isinstance(doc, dict) or not isinstance(doc.get("columns"), dict):
         raise InvalidInputError(
             f"Checks file {path} has no 'columns' mapping. Make one with: prodml checks infer NAME"

@@ -113,11 +113,7 @@ def answers_of(raw: Raw, threshold: float) -> rails.Answers:
     answered = ~raw.failed
     if raw.probabilities is None:
         assert raw.labels is not None
-        return rails.Answers(
-            np.asarray(raw.labels, dtype=object if raw.labels.dtype == object else None),
-            None,
-            answered,
-        )
+        return rails.Answers(np.asarray(raw.labels), None, answered)
     proba = np.asarray(raw.probabilities, dtype=np.float64)
     classes = np.asarray(raw.classes) if raw.classes else np.arange(proba.shape[1])
     if proba.shape[1] == 2:

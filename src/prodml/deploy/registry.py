@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from prodml import yaml_text
 from prodml.client import Client
 from prodml.deploy import guardrails as rails
 from prodml.deploy.predictor import Predictor
@@ -73,7 +74,8 @@ def load_guardrails(
             raise NotFoundError(f"Model {version.ref} has no guardrails version {number}.")
         return None
     artifact = client.metadata.get_artifact(found[1])
-    return rails.parse(yaml.safe_load(client.read_blob(artifact.digest)), found[0])
+    text = client.read_blob(artifact.digest).decode()
+    return rails.parse(yaml_text.parse(text, f"Guardrails of {version.ref}", "are"), found[0])
 
 
 def attach_guardrails(client: Client, ref: str, rules: Any) -> int:
@@ -86,10 +88,7 @@ def attach_guardrails(client: Client, ref: str, rules: Any) -> int:
         text = rules
     else:
         text = yaml.safe_dump(rules, sort_keys=False)
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise InvalidInputError(f"Guardrails are not valid YAML: {error}".splitlines()[0]) from None
+    document = yaml_text.parse(text, "Guardrails", "are")
     rails.parse(document)
     digest, size = client.artifacts.put_bytes(text.encode())
     artifact = Artifact(

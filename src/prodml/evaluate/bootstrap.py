@@ -58,10 +58,14 @@ class Resampler:
         return Estimate(float(point), low, high, rows)
 
     def interval(self, replicates: np.ndarray) -> tuple[float, float]:
-        """The percentile interval; undefined when most resamples are undefined."""
-        finite = replicates[np.isfinite(replicates)]
-        if not len(finite) or len(finite) < 0.5 * len(replicates):
-            return NAN, NAN
-        tail = (1.0 - self.confidence) / 2
-        low, high = np.quantile(finite, [tail, 1.0 - tail])
-        return float(low), float(high)
+        return interval(replicates, self.confidence)
+
+
+def interval(replicates: np.ndarray, confidence: float) -> tuple[float, float]:
+    """The percentile interval; undefined when most resamples are undefined."""
+    finite = replicates[np.isfinite(replicates)]
+    if not len(finite) or len(finite) < 0.5 * len(replicates):
+        return NAN, NAN
+    tail = (1.0 - confidence) / 2
+    low, high = np.quantile(finite, [tail, 1.0 - tail])
+    return float(low), float(high)

@@ -17,7 +17,7 @@ from prodml.evaluate import functions as user
 from prodml.evaluate import metrics as built_ins
 from prodml.evaluate import slices as slicing
 from prodml.evaluate.answers import outcomes as outcomes_of
-from prodml.evaluate.bootstrap import Resampler
+from prodml.evaluate.bootstrap import Resampler, interval
 from prodml.evaluate.outcomes import Outcomes, Task
 from prodml.evaluate.suite import FunctionMetric, Suite
 
@@ -55,7 +55,6 @@ def run(suite: Suite, predictors: list[Predictor], valsets: list[Valset]) -> lis
 
 def differences(suite: Suite, baseline: Scored, candidate: Scored) -> list[Difference]:
     """Candidate minus baseline wherever both have a score, with the paired interval."""
-    scale = Resampler.make(1, 0, suite.confidence, 0)
     found = []
     before = {(s.valset, s.slice, s.metric): s.estimate for s in baseline.scores}
     for score in candidate.scores:
@@ -66,7 +65,7 @@ def differences(suite: Suite, baseline: Scored, candidate: Scored) -> list[Diffe
         reps = candidate.replicates[key]
         base = baseline.replicates[key]
         count = min(len(reps), len(base))
-        low, high = scale.interval(reps[:count] - base[:count])
+        low, high = interval(reps[:count] - base[:count], suite.confidence)
         diff = Estimate(right.value - left.value, low, high, min(left.rows, right.rows))
         higher = candidate.higher_is_better.get(score.metric, True)
         found.append(Difference(*key, left, right, diff, higher))
@@ -279,8 +278,8 @@ class _Scorer:
             columns = np.column_stack([values, o.answered.astype(np.float64)])
             for name, rows in self.index.items():
                 totals = self.resampler.totals(columns, rows)
-                point = float(built_ins._ratio(totals.sum(axis=0)))
-                reps = self.resampler.replicates(totals, built_ins._ratio)
+                point = float(built_ins.ratio(totals.sum(axis=0)))
+                reps = self.resampler.replicates(totals, built_ins.ratio)
                 self.add(name, metric.name, point, reps, int(o.answered[rows].sum()))
             return
         wants_weight = "sample_weight" in user.wanted(function)
@@ -345,4 +344,4 @@ def _passed(suite: Suite) -> built_ins.Metric:
             hit = o.answered & (o.predicted == o.truth)
         return np.column_stack([hit.astype(np.float64), np.ones(o.rows)])
 
-    return built_ins.Metric("passed", True, columns, built_ins._ratio)
+    return built_ins.Metric("passed", True, columns, built_ins.ratio)

@@ -28,7 +28,7 @@ class Metric:
     binary_only: bool = False
 
 
-def _ratio(totals: np.ndarray) -> np.ndarray:
+def ratio(totals: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(
             np.where(totals[..., 1] > 0, totals[..., 0] / totals[..., 1], np.nan), dtype=np.float64
@@ -110,7 +110,7 @@ def _mse(o: Outcomes) -> np.ndarray:
 
 
 def _rmse_value(totals: np.ndarray) -> np.ndarray:
-    return np.asarray(np.sqrt(_ratio(totals)), dtype=np.float64)
+    return np.asarray(np.sqrt(ratio(totals)), dtype=np.float64)
 
 
 def _r2(o: Outcomes) -> np.ndarray:
@@ -208,21 +208,21 @@ def _no_columns(o: Outcomes) -> np.ndarray:
 
 
 AUC = Metric("auc", True, _no_columns, auc_value, needs_score=True, binary_only=True)
-COVERAGE = Metric("coverage", True, _coverage, _ratio)
+COVERAGE = Metric("coverage", True, _coverage, ratio)
 
 BUILT_IN = {
     metric.name: metric
     for metric in (
-        Metric("accuracy", True, _accuracy, _ratio),
+        Metric("accuracy", True, _accuracy, ratio),
         AUC,
-        Metric("log_loss", False, _log_loss, _ratio, needs_score=True),
-        Metric("brier", False, _brier, _ratio, needs_score=True, binary_only=True),
-        Metric("precision", True, _precision, _ratio, binary_only=True),
-        Metric("recall", True, _recall, _ratio, binary_only=True),
-        Metric("f1", True, _f1, _ratio, binary_only=True),
+        Metric("log_loss", False, _log_loss, ratio, needs_score=True),
+        Metric("brier", False, _brier, ratio, needs_score=True, binary_only=True),
+        Metric("precision", True, _precision, ratio, binary_only=True),
+        Metric("recall", True, _recall, ratio, binary_only=True),
+        Metric("f1", True, _f1, ratio, binary_only=True),
         Metric("macro_f1", True, _macro_f1_columns, _macro_f1_value),
-        Metric("mae", False, _mae, _ratio),
-        Metric("mse", False, _mse, _ratio),
+        Metric("mae", False, _mae, ratio),
+        Metric("mse", False, _mse, ratio),
         Metric("rmse", False, _mse, _rmse_value),
         Metric("r2", True, _r2, _r2_value),
         COVERAGE,

@@ -35,8 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from prodml import yaml_text
 from prodml.domain.registry import CHAMPION
 from prodml.errors import InvalidInputError
 from prodml.evaluate import metrics as built_ins
@@ -328,13 +327,7 @@ def _number(value: Any, field: str, low: float, high: float, integer: bool = Fal
 
 def read(path: Path) -> dict[str, Any]:
     """A suite document from a YAML file."""
-    try:
-        document = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise InvalidInputError(f"Cannot read suite file {path}: {error.strerror}.") from None
-    except yaml.YAMLError as error:
-        first = str(error).splitlines()[0]
-        raise InvalidInputError(f"Suite file {path} is not valid YAML: {first}.") from None
+    document = yaml_text.read(path, "suite file")
     if not isinstance(document, dict):
         raise InvalidInputError(f"Suite file {path} must hold a mapping (task, label, ...).")
     return document
