@@ -14,6 +14,7 @@ Every error names the ids involved and the next step a user can take::
     │   └── IntegrityError        a blob whose bytes no longer match its digest
     ├── RunStateError             an operation that a run's state does not allow
     ├── GateRefusedError          a promotion the evaluation gate did not pass
+    ├── AccessDeniedError         a token missing or without the role an action needs
     └── RowsRefusedError          buffered rows the database refused (others were stored)
 
 The CLI prints ``str(error)`` and exits with code 1; HTTP layers map each class
@@ -71,6 +72,12 @@ class RunStateError(ProdmlError):
 
 class GateRefusedError(ProdmlError):
     """A move of a protected alias that the suite's gate failed or could not decide."""
+
+
+class AccessDeniedError(ProdmlError):
+    """A token missing, unknown, revoked or without the role an action needs."""
+
+    exit_code = 3
 
 
 class RowsRefusedError(ProdmlError):

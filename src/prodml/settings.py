@@ -40,6 +40,12 @@ def positive(text: str) -> float:
     return value
 
 
+def auth_mode(text: str) -> str:
+    if text not in ("off", "admin", "all"):
+        raise ValueError(text)
+    return text
+
+
 TABLE: tuple[Setting, ...] = (
     Setting("home", lambda _: ".prodml", str, "folder of the embedded store"),
     Setting(
@@ -57,6 +63,17 @@ TABLE: tuple[Setting, ...] = (
     Setting("user", _os_user, str, "author recorded on every object and event"),
     Setting("flush_interval", lambda _: 0.5, positive, "seconds between metric flushes (> 0)"),
     Setting("busy_timeout", lambda _: 60.0, positive, "seconds to wait for a locked store (> 0)"),
+    Setting(
+        "log_url",
+        lambda s: str(Path(s["home"]).absolute() / "predictions"),
+        str,
+        "folder of the prediction log's Parquet segments",
+    ),
+    Setting(
+        "log_flush_interval", lambda _: 1.0, positive, "seconds between prediction-log segments"
+    ),
+    Setting("auth", lambda _: "off", auth_mode, "off, admin (deploy actions need a token) or all"),
+    Setting("token", lambda _: "", str, "the access token this process presents"),
 )
 
 
@@ -68,6 +85,10 @@ class Settings:
     user: str
     flush_interval: float
     busy_timeout: float
+    log_url: str
+    log_flush_interval: float
+    auth: str
+    token: str
 
 
 def _toml_values(path: Path) -> Mapping[str, Any]:

@@ -58,7 +58,7 @@ class Predictor:
         frame = self.model_input(self.features(table))
         proba = probabilities and callable(getattr(self.model, "predict_proba", None))
         call = self.model.predict_proba if proba else self.model.predict
-        outputs, failed, error = _robust(call, frame, len(table))
+        outputs, failed, error = robust(call, frame, len(table))
         if not failed.all():
             self._check_shape(outputs, len(table), "predict_proba" if proba else "predict")
         classes = tuple(getattr(self.model, "classes_", ()))
@@ -124,7 +124,7 @@ def answers_of(raw: Raw, threshold: float) -> rails.Answers:
     return rails.Answers(classes[index], np.where(answered, confidence, np.nan), answered)
 
 
-def _robust(call: Any, frame: Any, rows: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+def robust(call: Any, frame: Any, rows: int) -> tuple[np.ndarray, np.ndarray, str | None]:
     """The model's outputs over all rows; where it raises, halve until the failing rows
     are found (at most MAX_CALLS calls; past that the rest of a failing part is failed)."""
     failed = np.zeros(rows, dtype=bool)

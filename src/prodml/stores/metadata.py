@@ -13,6 +13,7 @@ from prodml.stores.sql_evaluations import EvaluationQueries
 from prodml.stores.sql_lineage import LineageQueries
 from prodml.stores.sql_profiles import ProfileQueries
 from prodml.stores.sql_registry import RegistryQueries
+from prodml.stores.sql_rollouts import RolloutQueries
 from prodml.stores.sql_runs import RunQueries
 
 
@@ -24,6 +25,7 @@ class MetadataStore(
     RegistryQueries,
     EvaluationQueries,
     LineageQueries,
+    RolloutQueries,
 ):
     """Every object, link and event of the loop, on one SQL database."""
 

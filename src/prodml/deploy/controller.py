@@ -1,0 +1,170 @@
+"""The rollout controller: each tick judges every running rollout's current step on
+the prediction log and acts. Any failed check rolls back; all checks passing
+advances to the next step (or makes the candidate champion after the last); an
+inconclusive step waits, and is rolled back once past its ``max_duration``.
+Every action is an event carrying its reason and the figures behind it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodml.client import Client
+from prodml.deploy import criteria, evidence, rollouts
+from prodml.deploy.criteria import FAIL, INCONCLUSIVE, PASS, Check
+from prodml.domain.rollout import RUNNING, SHADOW, Rollout, Step
+from prodml.errors import RunStateError
+
+
+@dataclass(frozen=True)
+class Judgement:
+    rollout: Rollout
+    verdict: str
+    checks: tuple[Check, ...]
+    figures: dict[str, Any]
+
+    def reasons(self, verdict: str) -> str:
+        return "; ".join(c.reason for c in self.checks if c.verdict == verdict)
+
+    def details(self) -> dict[str, Any]:
+        return {**self.figures, "checks": [c.as_dict() for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class Decision:
+    rollout: Rollout  # after the action
+    action: str  # advanced, completed, rolled_back, waiting
+    reason: str
+    judgement: Judgement
+
+
+def judge(client: Client, rollout: Rollout, now: float | None = None) -> Judgement:
+    step = rollout.current
+    found = evidence.gather(Path(client.settings.log_url), rollout)
+    elapsed = (now or time.time()) - rollout.step_started_at.timestamp()
+    checks = [*_minimums(step, elapsed, found.requests), *_checks(step, found)]
+    figures = {**found.figures(), "elapsed_s": round(elapsed, 1)}
+    return Judgement(rollout, criteria.combine(checks), tuple(checks), figures)
+
+
+def _minimums(step: Step, elapsed: float, requests: int) -> list[Check]:
+    waited = elapsed >= step.min_duration
+    enough = requests >= step.min_requests
+    return [
+        Check(
+            "min_duration", PASS if waited else INCONCLUSIVE, elapsed, None, None,
+            step.min_duration, requests,
+            f"{elapsed:.0f} s in step of at least {step.min_duration:.0f} s",
+        ),
+        Check(
+            "min_requests", PASS if enough else INCONCLUSIVE, float(requests), None, None,
+            float(step.min_requests), requests,
+            f"{requests:,} requests of at least {step.min_requests:,}",
+        ),
+    ]  # fmt: skip
+
+
+def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
+    rules = step.criteria
+    level = rules.confidence
+    checks: list[Check] = []
+    if rules.max_error_rate is not None:
+        checks.append(
+            criteria.error_rate(
+                found.candidate_errors, found.candidate_calls, rules.max_error_rate, level
+            )
+        )
+    if step.stage != SHADOW and rules.max_p99_ms is not None:
+        checks.append(criteria.p99_ms(found.candidate_ms, rules.max_p99_ms, level))
+    if step.stage != SHADOW and rules.max_p99_ratio is not None:
+        checks.append(
+            criteria.p99_ratio(found.candidate_ms, found.baseline_ms, rules.max_p99_ratio, level)
+        )
+    if rules.min_agreement is not None:
+        same = [_same(a, b) for a, b in zip(found.candidate, found.baseline, strict=True)]
+        checks.append(criteria.agreement(_bools(same), rules.min_agreement, level))
+    if rules.max_distance is not None:
+        checks.append(criteria.distance(found.candidate, found.baseline, rules.max_distance, level))
+    if rules.metric is not None and rules.max_metric_drop is not None:
+        labelled = found.labelled
+        checks.append(
+            criteria.metric_difference(
+                found.labels[labelled], found.candidate[labelled], found.baseline[labelled],
+                rules.metric, rules.max_metric_drop, level, rules.min_labels,
+            )
+        )  # fmt: skip
+    return checks
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return bool(a == b)
+
+
+def _bools(values: list[bool]) -> Any:
+    import numpy as np
+
+    return np.asarray(values, dtype=bool)
+
+
+def tick(client: Client, now: float | None = None) -> list[Decision]:
+    """Judge every running rollout once and act on each verdict."""
+    decisions = []
+    for row in client.metadata.rollouts(active=True):
+        rollout = rollouts.of(row)
+        if rollout.state != RUNNING:
+            continue
+        try:
+            decisions.append(act(client, judge(client, rollout, now), now))
+        except RunStateError:
+            continue  # another controller or a person acted on it first
+    return decisions
+
+
+def act(client: Client, judgement: Judgement, now: float | None = None) -> Decision:
+    rollout = judgement.rollout
+    step = rollout.current
+    details = judgement.details()
+    if judgement.verdict == FAIL:
+        reason = f"{step.label} failed: {judgement.reasons(FAIL)}"
+        return Decision(
+            rollouts.roll_back(client, rollout, reason, details), "rolled_back", reason, judgement
+        )
+    if judgement.verdict == PASS:
+        if rollout.step + 1 >= len(rollout.plan.steps):
+            reason = f"every step passed; {step.label}: {judgement.reasons(PASS)}"
+            done = rollouts.complete(client, rollout, reason, details)
+            return Decision(done, "completed", reason, judgement)
+        following = rollout.plan.steps[rollout.step + 1]
+        reason = f"{step.label} passed, on to {following.label}: {judgement.reasons(PASS)}"
+        moved = rollouts.change(
+            client, rollout, "rollout.advanced", {"step": rollout.step + 1}, reason, details
+        )
+        return Decision(moved, "advanced", reason, judgement)
+    elapsed = (now or time.time()) - rollout.step_started_at.timestamp()
+    if step.max_duration is not None and elapsed > step.max_duration:
+        reason = (
+            f"{step.label} reached no verdict within {step.max_duration:.0f} s: "
+            f"{judgement.reasons(INCONCLUSIVE)}"
+        )
+        return Decision(
+            rollouts.roll_back(client, rollout, reason, details), "rolled_back", reason, judgement
+        )
+    return Decision(rollout, "waiting", judgement.reasons(INCONCLUSIVE), judgement)
+
+
+def watch(client: Client, interval: float, stop: Any = None, report: Any = None) -> None:
+    """Tick every ``interval`` seconds until ``stop`` (a threading.Event) is set."""
+    while stop is None or not stop.is_set():
+        started = time.monotonic()
+        for decision in tick(client):
+            if report is not None:
+                report(decision)
+        pause = max(0.0, interval - (time.monotonic() - started))
+        if stop is None:
+            time.sleep(pause)
+        elif stop.wait(pause):
+            return

@@ -1,0 +1,200 @@
+"""Rollouts by hand: start one, pause, resume, abort, promote at once, and roll a
+model back. The controller (``controller.py``) makes the same moves on evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from prodml.client import Client
+from prodml.deploy import plan as plans
+from prodml.deploy import registry
+from prodml.domain.ids import from_epoch, new_id
+from prodml.domain.registry import CHAMPION, AliasMove
+from prodml.domain.rollout import (
+    ABORTED,
+    COMPLETED,
+    PAUSED,
+    ROLLED_BACK,
+    RUNNING,
+    Plan,
+    Rollout,
+)  # fmt: skip
+from prodml.errors import InvalidInputError, NotFoundError
+
+
+def of(row: dict[str, Any]) -> Rollout:
+    return Rollout(
+        id=row["id"],
+        model=row["name"],
+        candidate=row["candidate"],
+        baseline=row["baseline"],
+        plan=plans.parse(json.loads(row["plan"])),
+        state=row["state"],
+        step=row["step"],
+        step_started_at=from_epoch(row["step_started_at"]),
+        created_at=from_epoch(row["created_at"]),
+        updated_at=from_epoch(row["updated_at"]),
+        actor=row["actor"],
+        reason=row["reason"],
+    )
+
+
+def start(
+    client: Client,
+    name: str,
+    version: str,
+    plan: str | Path | dict[str, Any] | None = None,
+    why: str | None = None,
+) -> Rollout:
+    """Take ``version`` of ``name`` through ``plan`` against the current champion."""
+    candidate = registry.get(client, version if "@" in version else f"{name}@{version}")
+    if candidate.name != name:
+        raise InvalidInputError(f"{candidate.ref} is not a version of {name!r}.")
+    champion = client.metadata.alias_version(name, CHAMPION)
+    if champion is None:
+        raise NotFoundError(
+            f"Model {name!r} has no champion to roll out against. Make one first: "
+            f"prodml models promote {name} VERSION"
+        )
+    if champion == candidate.version:
+        raise InvalidInputError(f"{candidate.ref} is already the champion; nothing to roll out.")
+    chosen: Plan = plans.load(plan)
+    row = {
+        "id": new_id(),
+        "name": name,
+        "candidate": candidate.version,
+        "baseline": champion,
+        "plan": json.dumps(chosen.document or plans.DEFAULT_PLAN),
+        "state": RUNNING,
+        "reason": why,
+    }
+    details = {"candidate": candidate.version, "champion": champion, "steps": _labels(chosen)}
+    return of(client.metadata.add_rollout(row, details))
+
+
+def _labels(plan: Plan) -> list[str]:
+    return [step.label for step in plan.steps]
+
+
+def get(client: Client, name_or_id: str) -> Rollout:
+    """The active rollout of a model name, else a rollout by id (or id prefix)."""
+    active = client.metadata.rollouts(name_or_id, active=True)
+    if active:
+        return of(active[0])
+    try:
+        return of(client.metadata.rollout(name_or_id))
+    except NotFoundError:
+        raise NotFoundError(
+            f"No rollout in progress for {name_or_id!r} and no rollout with that id. "
+            "List them: prodml rollout status"
+        ) from None
+
+
+def active(client: Client, name: str) -> Rollout | None:
+    rows = client.metadata.rollouts(name, active=True)
+    return of(rows[0]) if rows else None
+
+
+def listing(client: Client, name: str | None = None) -> list[Rollout]:
+    return [of(row) for row in client.metadata.rollouts(name)]
+
+
+def change(
+    client: Client,
+    rollout: Rollout,
+    action: str,
+    changes: dict[str, Any],
+    reason: str | None,
+    details: dict[str, Any] | None = None,
+) -> Rollout:
+    facts = {
+        "model": rollout.model, "candidate": rollout.candidate, "champion": rollout.baseline,
+        "step": rollout.current.label, **(details or {}),
+    }  # fmt: skip
+    row = client.metadata.update_rollout(
+        rollout.id, (rollout.state, rollout.step), changes, action, reason, facts
+    )
+    return of(row)
+
+
+def _active(client: Client, name_or_id: str) -> Rollout:
+    rollout = get(client, name_or_id)
+    if not rollout.active:
+        raise InvalidInputError(
+            f"Rollout {rollout.id[:12]} of {rollout.model} is {rollout.state}; nothing to change."
+        )
+    return rollout
+
+
+def pause(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
+    """Hold the rollout at its step: traffic stays as it is, the controller waits."""
+    rollout = _active(client, name_or_id)
+    if rollout.state == PAUSED:
+        raise InvalidInputError(f"Rollout {rollout.id[:12]} is already paused.")
+    return change(client, rollout, "rollout.paused", {"state": PAUSED}, why)
+
+
+def resume(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
+    rollout = _active(client, name_or_id)
+    if rollout.state != PAUSED:
+        raise InvalidInputError(f"Rollout {rollout.id[:12]} is not paused.")
+    return change(client, rollout, "rollout.resumed", {"state": RUNNING, "step": rollout.step}, why)
+
+
+def abort(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
+    """Stop the rollout: every request goes to the champion again."""
+    rollout = _active(client, name_or_id)
+    return change(client, rollout, "rollout.aborted", {"state": ABORTED}, why)
+
+
+def roll_back(
+    client: Client, rollout: Rollout, reason: str, details: dict[str, Any] | None = None
+) -> Rollout:
+    return change(client, rollout, "rollout.rolled_back", {"state": ROLLED_BACK}, reason, details)
+
+
+def complete(
+    client: Client, rollout: Rollout, reason: str, details: dict[str, Any] | None = None,
+    forced: bool = False,
+) -> Rollout:  # fmt: skip
+    """Make the candidate champion (only if the champion is still the rollout's baseline)."""
+    version = client.metadata.get_model_version(rollout.model, str(rollout.candidate))
+    client.metadata.move_alias(
+        rollout.model, CHAMPION, rollout.candidate, version.id,
+        f"rollout {rollout.id[:12]}: {reason}", forced=forced,
+        verdict="forced" if forced else "pass", expected=rollout.baseline,
+    )  # fmt: skip
+    return change(client, rollout, "rollout.completed", {"state": COMPLETED}, reason, details)
+
+
+def promote(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
+    """Finish the rollout now: the candidate becomes champion, recorded as an override."""
+    rollout = _active(client, name_or_id)
+    if not (why and why.strip()):
+        raise InvalidInputError(
+            "Promoting a rollout before its plan finishes skips its checks: give --why TEXT."
+        )
+    return complete(client, rollout, why, forced=True)
+
+
+def rollback(client: Client, name: str, why: str | None = None) -> AliasMove | Rollout:
+    """Undo the last change to what serves ``name``: an active rollout is rolled back;
+    otherwise ``champion`` moves back to the version it had before."""
+    current = active(client, name)
+    if current is not None:
+        return roll_back(client, current, why or "rolled back by hand")
+    moves = [m for m in client.metadata.alias_moves(name) if m.alias == CHAMPION]
+    if not moves:
+        raise NotFoundError(f"Model {name!r} has no champion to roll back.")
+    last = moves[-1]
+    if last.previous is None:
+        raise InvalidInputError(
+            f"{name}@champion (v{last.version}) has no earlier version to go back to."
+        )
+    version = client.metadata.get_model_version(name, str(last.previous))
+    return client.metadata.move_alias(
+        name, CHAMPION, last.previous, version.id, f"rollback: {why or 'by hand'}",
+        verdict="rollback", expected=last.version,
+    )  # fmt: skip

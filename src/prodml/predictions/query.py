@@ -1,0 +1,101 @@
+"""SQL over the prediction log with DuckDB: a ``predictions`` view over every
+segment and a ``labels`` view over every ingested label file (the latest label per
+request), and ``labelled`` joining the two."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from prodml.errors import InvalidInputError
+
+LABELS = "_labels"  # the folder of label segments, beside the models' folders
+
+EMPTY_PREDICTIONS = """
+SELECT NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS model,
+       NULL::INTEGER AS version, NULL::INTEGER AS assigned, NULL::VARCHAR AS variant,
+       NULL::VARCHAR AS rollout_id, NULL::VARCHAR AS step, NULL::VARCHAR AS routing_key,
+       NULL::VARCHAR AS status, NULL::VARCHAR AS error, NULL::VARCHAR AS fallback,
+       NULL::DOUBLE AS latency_ms, NULL::DOUBLE AS output, NULL::INTEGER AS shadow_version,
+       NULL::DOUBLE AS shadow_output, NULL::VARCHAR AS shadow_error
+WHERE false
+"""
+EMPTY_LABELS = """
+SELECT NULL::VARCHAR AS request_id, NULL::VARCHAR AS model, NULL::DOUBLE AS label,
+       NULL::TIMESTAMPTZ AS labelled_at, NULL::TIMESTAMPTZ AS ingested_at,
+       NULL::DOUBLE AS lag_seconds, NULL::VARCHAR AS source
+WHERE false
+"""
+
+
+def prediction_files(
+    folder: Path, model: str | None = None, since: datetime | None = None
+) -> list[str]:
+    """Segment files of one model (or all), from the day of ``since`` on."""
+    models = [folder / model] if model else [p for p in folder.glob("*") if p.name != LABELS]
+    first = since.astimezone(UTC).strftime("%Y-%m-%d") if since else ""
+    return sorted(
+        str(path)
+        for m in models
+        for day in m.glob("*")
+        if day.name >= first
+        for path in day.glob("*.parquet")
+    )
+
+
+def label_files(folder: Path) -> list[str]:
+    return sorted(str(p) for p in (folder / LABELS).glob("*/*.parquet"))
+
+
+def connect(
+    folder: Path, model: str | None = None, since: datetime | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the views ``predictions``, ``labels`` and ``labelled``."""
+    connection = duckdb.connect()
+    files = prediction_files(folder, model, since)
+    connection.execute(
+        f"CREATE VIEW predictions AS SELECT * FROM read_parquet({files!r}, union_by_name=true)"
+        if files
+        else f"CREATE VIEW predictions AS {EMPTY_PREDICTIONS}"
+    )
+    labels = label_files(folder)
+    source = (
+        f"SELECT * FROM read_parquet({labels!r}, union_by_name=true)" if labels else EMPTY_LABELS
+    )
+    connection.execute(
+        "CREATE VIEW labels AS SELECT * EXCLUDE (rank) FROM (SELECT *, row_number() OVER "
+        f"(PARTITION BY request_id ORDER BY ingested_at DESC) AS rank FROM ({source})) "
+        "WHERE rank = 1"
+    )
+    connection.execute(
+        "CREATE VIEW labelled AS SELECT p.*, l.label, l.labelled_at, l.lag_seconds "
+        "FROM predictions p JOIN labels l USING (request_id)"
+    )
+    return connection
+
+
+def query(folder: Path, sql: str, model: str | None = None) -> pa.Table:
+    """Run ``sql`` over the log; a mistake in it is reported with DuckDB's message."""
+    connection = connect(folder, model)
+    try:
+        return connection.execute(sql).to_arrow_table()
+    except duckdb.Error as error:
+        first = str(error).splitlines()[0]
+        raise InvalidInputError(
+            f"The query failed: {first}. Tables: predictions, labels, labelled "
+            "(see: prodml predictions query 'DESCRIBE predictions')."
+        ) from None
+    finally:
+        connection.close()
+
+
+def rows(folder: Path, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    connection = connect(folder)
+    try:
+        return connection.execute(sql, parameters or []).fetchall()
+    finally:
+        connection.close()

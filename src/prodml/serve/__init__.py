@@ -1,0 +1,1 @@
+"""The ASGI gateway: routing, shadow, fallback, the prediction log and metrics."""

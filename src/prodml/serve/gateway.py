@@ -1,0 +1,136 @@
+"""The request path, free of any web framework: route, predict, fall back, record.
+
+A request is checked against the version routing assigned it, answered by that
+version's batcher, and, when the model raises or passes its timeout, by the next
+in the fallback chain (the champion when a candidate failed, the previous champion,
+then a declared default). The answer goes back at once; the shadow prediction and
+the log row are left to the recorder."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodml.client import Client
+from prodml.errors import NotFoundError, ProdmlError
+from prodml.serve.recorder import Entry, Recorder
+from prodml.serve.routing import Route, Router
+from prodml.serve.served import Outcome, Served
+from prodml.serve.telemetry import Telemetry
+
+NO_DEFAULT = object()
+
+
+class UnansweredError(ProdmlError):
+    """Neither the model nor any fallback could answer."""
+
+
+@dataclass(frozen=True)
+class Options:
+    timeout: float = 2.0  # seconds a model may take before the fallback answers
+    default: Any = NO_DEFAULT  # the last answer in the fallback chain
+    max_body: int = 1 << 20
+    poll: float = 0.25
+
+
+@dataclass(frozen=True)
+class Answer:
+    request_id: str
+    model: str
+    version: int | None
+    variant: str
+    answers: list[Any]
+    fallback: str | None
+    error: str | None
+
+
+class Gateway:
+    def __init__(self, client: Client, names: list[str], options: Options) -> None:
+        self.client = client
+        self.options = options
+        self.router = Router(client, names, options.timeout, options.poll)
+        self.recorder: Recorder | None = None
+        self.telemetry = Telemetry()
+
+    def start(self) -> None:
+        self.router.start()
+        self.recorder = Recorder(
+            Path(self.client.settings.log_url), self.client.settings.log_flush_interval
+        )
+
+    def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+        self.router.close()
+
+    def route(self, name: str) -> Route:
+        route = self.router.routes.get(name)
+        if route is None:
+            served = ", ".join(sorted(self.router.routes)) or "none"
+            raise NotFoundError(f"This gateway does not serve model {name!r}; it serves: {served}.")
+        return route
+
+    async def answer(
+        self, name: str, body: Any, headers: Mapping[str, str], route_label: str
+    ) -> Answer:
+        route = self.route(name)
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        first = body[0] if isinstance(body, list) and body else body
+        key = route.key_of(headers, first)
+        served, shadow, variant = route.assign(key or request_id)
+        rows = served.spec.records(body)
+        started = time.perf_counter()
+        outcome, answered_by, fallback = await self._predict(route, served, rows)
+        elapsed = time.perf_counter() - started
+        error = outcome.error
+        if error is not None:
+            self.telemetry.errors.labels(name, str(served.number), route_label).inc()
+        rollout = route.rollout
+        if self.recorder is not None:
+            self.recorder.add(
+                Entry(
+                    name, request_id, time.time(), rows, outcome.answers, served, answered_by,
+                    shadow, variant, rollout.id if rollout else None,
+                    rollout.step if rollout else None, key, elapsed * 1000.0, error, fallback,
+                )
+            )  # fmt: skip
+        if error is not None and fallback is None:
+            raise UnansweredError(
+                f"Model {served.ref} failed ({error}) and no fallback could answer. "
+                "Declare a last answer with: prodml serve --fallback-default VALUE"
+            )
+        if fallback is not None:
+            self.telemetry.fallbacks.labels(name, str(served.number), route_label, fallback).inc()
+        number = None if answered_by is None else answered_by.number
+        return Answer(request_id, name, number, variant, outcome.answers, fallback, error)
+
+    async def _predict(
+        self, route: Route, served: Served, rows: list[Any]
+    ) -> tuple[Outcome, Served | None, str | None]:
+        """The outcome, who answered, and which fallback answered (None: no fallback)."""
+        outcome = await _attempt(served, rows)
+        if outcome.error is None:
+            return outcome, served, None
+        for other in route.chain(served):
+            try:
+                other.spec.records(rows)
+            except ProdmlError:
+                continue
+            answer = await _attempt(other, rows)
+            if answer.error is None:
+                return Outcome(answer.answers, outcome.error), other, other.ref
+        if self.options.default is not NO_DEFAULT:
+            answers = [self.options.default] * len(rows)
+            return Outcome(answers, outcome.error), None, "default"
+        return Outcome([], outcome.error), None, None
+
+
+async def _attempt(served: Served, rows: list[Any]) -> Outcome:
+    try:
+        return await served.predict(rows)
+    except TimeoutError:
+        return Outcome([], f"timed out after {served.timeout * 1000:.0f} ms")

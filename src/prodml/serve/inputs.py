@@ -1,0 +1,158 @@
+"""Request bodies read against a model version's signature, fast enough for the
+request path: one record or many, as records or columns, each field checked by
+name and kind before the model sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from prodml.domain.artifact import ModelVersion
+from prodml.errors import InvalidInputError
+
+MAX_ROWS = 10_000
+
+
+class Rejected(InvalidInputError):
+    """A request the gateway refuses, with the HTTP status and the field at fault."""
+
+    def __init__(self, message: str, field: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+def family(kind: str) -> str:
+    if kind.startswith(("int", "uint", "float", "double", "halffloat", "bool", "decimal")):
+        return "number"
+    if kind.startswith(("string", "large_string", "dictionary<values=string")):
+        return "text"
+    if kind.startswith(("timestamp", "date")):
+        return "time"
+    return "any"
+
+
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "number": (int, float),
+    "text": (str,),
+    "time": (str, int, float),
+}
+
+
+class InputSpec:
+    """What one model version accepts, compiled once when the version is loaded."""
+
+    def __init__(self, version: ModelVersion, model: Any) -> None:
+        signature = version.signature or {}
+        self.ref = version.ref
+        self.tensor = signature.get("kind") == "tensor"
+        self.width = (signature.get("shape") or [-1, 0])[-1] if self.tensor else 0
+        columns = signature.get("columns") if signature.get("kind") == "columns" else None
+        self.columns: list[tuple[str, str]] = [
+            (c["name"], family(c["type"])) for c in columns or []
+        ]
+        self.names = [name for name, _ in self.columns]
+        numeric = bool(self.columns) and all(kind == "number" for _, kind in self.columns)
+        plain_sklearn = version.flavor == "sklearn" and not hasattr(model, "feature_names_in_")
+        self.as_array = self.tensor or (numeric and plain_sklearn)
+
+    def records(self, body: Any) -> list[Any]:
+        """The rows of a parsed JSON body: ``{"records": [...]}``, ``{"columns": {...}}``,
+        ``{"instances": [...]}``, a list of records or one record."""
+        rows = self._rows(body)
+        if not rows:
+            raise Rejected("The request holds no rows; send at least one record.", "records")
+        if len(rows) > MAX_ROWS:
+            raise Rejected(
+                f"The request holds {len(rows):,} rows; send at most {MAX_ROWS:,} per request.",
+                "records",
+                413,
+            )
+        for index, row in enumerate(rows):
+            self._check(row, index)
+        return rows
+
+    def _rows(self, body: Any) -> list[Any]:
+        if isinstance(body, list):
+            return body
+        if not isinstance(body, Mapping):
+            raise Rejected("The body must be a JSON object or a list of records.", "body")
+        for key in ("records", "instances", "inputs"):
+            if key in body:
+                value = body[key]
+                if not isinstance(value, list):
+                    raise Rejected(f"Field {key!r} must be a list of records.", key)
+                return value
+        if "columns" in body and isinstance(body["columns"], Mapping):
+            return _from_columns(body["columns"])
+        return [body]
+
+    def _check(self, row: Any, index: int) -> None:
+        if self.tensor:
+            if not isinstance(row, list) or (self.width > 0 and len(row) != self.width):
+                raise Rejected(
+                    f"Row {index} must be a list of {self.width} numbers for {self.ref}.",
+                    f"records[{index}]",
+                )
+            return
+        if not isinstance(row, Mapping):
+            raise Rejected(
+                f"Row {index} must be an object of field: value for {self.ref}.",
+                f"records[{index}]",
+            )
+        for name, kind in self.columns:
+            if name not in row:
+                raise Rejected(
+                    f"Row {index} lacks field {name!r}; model {self.ref} expects: "
+                    f"{', '.join(self.names)}.",
+                    name,
+                )
+            value = row[name]
+            accepted = _ACCEPTS.get(kind)
+            if value is not None and accepted is not None and not isinstance(value, accepted):
+                raise Rejected(
+                    f"Field {name!r} of row {index} is {type(value).__name__} "
+                    f"{_short(value)}; model {self.ref} expects a {kind} there.",
+                    name,
+                )
+
+    def model_input(self, rows: list[Any]) -> Any:
+        """Rows as the model was fitted on them: a 2-D array or a DataFrame."""
+        if self.tensor:
+            return np.asarray(rows, dtype=np.float64)
+        if self.as_array:
+            return np.array([[row[name] for name in self.names] for row in rows], dtype=float)
+        import pandas as pd
+
+        if not self.columns:
+            return pd.DataFrame.from_records(rows)
+        frame = pd.DataFrame({name: [row[name] for row in rows] for name in self.names})
+        for name, kind in self.columns:
+            if kind == "time":
+                frame[name] = pd.to_datetime(frame[name], errors="coerce", utc=True)
+        return frame
+
+    def logged(self, row: Any) -> dict[str, Any]:
+        """The part of a row written to the prediction log: the signature's fields."""
+        if self.tensor:
+            return {"values": row}
+        if not self.columns:
+            return dict(row)
+        return {name: row[name] for name in self.names}
+
+
+def _from_columns(columns: Mapping[str, Any]) -> list[Any]:
+    lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+    if len(lengths) != 1 or -1 in lengths:
+        raise Rejected(
+            "Field 'columns' must map each name to a list, all of one length.", "columns"
+        )
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,78 @@
+"""``prodml serve``: the gateway on uvicorn, with the rollout controller beside it.
+
+With several workers, uvicorn starts each from :func:`from_environment`; the
+settings travel in environment variables. The controller runs once, in the
+process that starts the workers, so the workers only serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from typing import Any
+
+from prodml.client import Client, default_client
+from prodml.deploy import controller
+from prodml.serve.app import create_app
+from prodml.serve.gateway import NO_DEFAULT, Options
+
+ENVIRONMENT = "PRODML_SERVE_OPTIONS"
+
+
+def from_environment() -> Any:
+    """The app for one uvicorn worker, from the options ``run`` left in the environment."""
+    spec = json.loads(os.environ[ENVIRONMENT])
+    default = spec["default"][0] if spec["default"] else NO_DEFAULT
+    options = Options(timeout=spec["timeout"], default=default, max_body=spec["max_body"])
+    return create_app(default_client(), spec["names"], options)
+
+
+def run(
+    names: list[str],
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    timeout: float = 2.0,
+    default: Any = NO_DEFAULT,
+    max_body: int = 1 << 20,
+    control: float | None = 2.0,
+    client: Client | None = None,
+) -> None:
+    import uvicorn
+
+    client = client or default_client()
+    for name in names:  # refuse an unknown model before starting anything
+        client.metadata.get_model_version(name, None)
+    stop = threading.Event()
+    if control:
+        thread = threading.Thread(
+            target=controller.watch, args=(client, control, stop), daemon=True,
+            name="prodml-controller",
+        )  # fmt: skip
+        thread.start()
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    try:
+        if workers <= 1:
+            options = Options(timeout=timeout, default=default, max_body=max_body)
+            uvicorn.run(create_app(client, names, options), **settings)
+            return
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prodml-metrics-")
+        )
+        os.environ[ENVIRONMENT] = json.dumps(
+            {
+                "names": names, "timeout": timeout, "max_body": max_body,
+                "default": [] if default is NO_DEFAULT else [default],
+            }
+        )  # fmt: skip
+        uvicorn.run(
+            "prodml.serve.server:from_environment", factory=True, workers=workers, **settings
+        )
+    finally:
+        stop.set()

@@ -1,0 +1,60 @@
+"""Prometheus metrics of the gateway: requests, errors, fallbacks and latency per
+model, version and route. With several worker processes the metrics are shared
+through ``PROMETHEUS_MULTIPROC_DIR`` so every scrape sees all of them."""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)  # fmt: skip
+
+LABELS = ("model", "version", "route")
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "prodml_requests", "Requests answered, by status code.", (*LABELS, "status"),
+            registry=self.registry,
+        )  # fmt: skip
+        self.errors = Counter(
+            "prodml_model_errors", "Model calls that raised or timed out.", LABELS,
+            registry=self.registry,
+        )  # fmt: skip
+        self.fallbacks = Counter(
+            "prodml_fallbacks", "Requests answered by a fallback.", (*LABELS, "answered_by"),
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "prodml_request_seconds", "Time from request to response.", LABELS,
+            buckets=BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self._children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
+
+    def observe(self, model: str, version: str, route: str, status: int, seconds: float) -> None:
+        key = (model, version, route, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(model, version, route, str(status)),
+                self.latency.labels(model, version, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
