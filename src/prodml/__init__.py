@@ -27,8 +27,10 @@ __all__ = [
     "attach_guardrails",
     "checkout",
     "compare_models",
+    "compare_rollout",
     "compare_runs",
     "configure",
+    "create_token",
     "diff_datasets",
     "downstream",
     "evaluate_model",
@@ -37,6 +39,7 @@ __all__ = [
     "get_model",
     "get_run",
     "infer_checks",
+    "ingest_labels",
     "list_datasets",
     "list_runs",
     "load_model",
@@ -48,10 +51,15 @@ __all__ = [
     "profile",
     "promote",
     "protect_alias",
+    "query_predictions",
     "read_file",
     "register_model",
     "register_suite",
+    "rollback",
+    "rollout_action",
+    "rollout_status",
     "set_alias",
+    "start_rollout",
     "start_run",
     "tag_model",
     "upstream",
@@ -79,6 +87,14 @@ _HOMES = {
     "set_alias": "prodml.api_models",
     "tag_model": "prodml.api_models",
     "valset_history": "prodml.api_models",
+    "compare_rollout": "prodml.api_serving",
+    "create_token": "prodml.api_serving",
+    "ingest_labels": "prodml.api_serving",
+    "query_predictions": "prodml.api_serving",
+    "rollback": "prodml.api_serving",
+    "rollout_action": "prodml.api_serving",
+    "rollout_status": "prodml.api_serving",
+    "start_rollout": "prodml.api_serving",
 }
 
 if TYPE_CHECKING:
@@ -118,6 +134,16 @@ if TYPE_CHECKING:
         set_alias,
         tag_model,
         valset_history,
+    )
+    from prodml.api_serving import (
+        compare_rollout,
+        create_token,
+        ingest_labels,
+        query_predictions,
+        rollback,
+        rollout_action,
+        rollout_status,
+        start_rollout,
     )
     from prodml.client import Client, configure
     from prodml.domain.artifact import ModelVersion

@@ -122,9 +122,12 @@ def promote(
 ) -> Promotion:
     """Move alias ``to`` to a version if the suite's gate passes; refused otherwise,
     unless ``force`` with a reason in ``why`` (recorded as an override)."""
+    from prodml.deploy import tokens
     from prodml.deploy.promotion import promote as _promote
 
-    return _promote(client or default_client(), name, str(version), to, why, force)
+    client = client or default_client()
+    tokens.check(client, client.settings.token or None, "promote")
+    return _promote(client, name, str(version), to, why, force)
 
 
 def add_to_valset(

@@ -8,13 +8,24 @@ import sys
 import typer
 from rich.text import Text
 
-from prodml.cli import datasets, evaluation, models, runs, store, validate, valsets
+from prodml.cli import (
+    datasets,
+    evaluation,
+    models,
+    rollout,
+    runs,
+    serving,
+    store,
+    validate,
+    valsets,
+)  # fmt: skip
 from prodml.cli.output import errors
 from prodml.errors import ProdmlError
 
 app = typer.Typer(
     name="prodml",
-    help="Versioned data, tracked runs, lineage, validation, evaluation and the model registry.",
+    help="Versioned data, tracked runs, lineage, validation, evaluation, the model registry "
+    "and staged deployment.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -23,9 +34,11 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(models.app, name="models")
 app.add_typer(valsets.app, name="valsets")
+app.add_typer(rollout.app, name="rollout")
 evaluation.register_commands(app)
 store.register(app)
 validate.register(app)
+serving.register(app)
 
 
 def run() -> None:

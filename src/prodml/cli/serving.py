@@ -1,0 +1,174 @@
+"""``prodml serve``, ``prodml rollback``, ``prodml predictions``, ``prodml labels``
+and ``prodml tokens``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+import prodml
+from prodml.cli.output import console, emit_json, number, when
+from prodml.domain.ids import from_epoch
+from prodml.domain.registry import AliasMove
+
+predictions = typer.Typer(help="SQL over the prediction log.", no_args_is_help=True)
+labels = typer.Typer(help="Ground truth joined to logged predictions.", no_args_is_help=True)
+tokens = typer.Typer(help="Access tokens (stored hashed).", no_args_is_help=True)
+JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def serve(
+    names: Annotated[list[str], typer.Argument(metavar="MODEL...", help="Model names to serve.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    timeout_ms: Annotated[float, typer.Option(help="Model timeout before fallback.")] = 2000.0,
+    fallback_default: Annotated[
+        str | None, typer.Option(help="Last answer of the fallback chain (JSON value).")
+    ] = None,
+    controller: Annotated[
+        bool, typer.Option(help="Run the rollout controller in this process.")
+    ] = True,
+    tick: Annotated[float, typer.Option(help="Seconds between controller ticks.")] = 2.0,
+) -> None:
+    """Serve MODEL's champion (and any rollout of it) on uvicorn."""
+    import orjson
+
+    from prodml.serve import gateway, server
+
+    default: Any = gateway.NO_DEFAULT
+    if fallback_default is not None:
+        try:
+            default = orjson.loads(fallback_default)
+        except orjson.JSONDecodeError:
+            default = fallback_default
+    console.print(f"Serving {', '.join(names)} on http://{host}:{port} ({workers} worker(s)).")
+    server.run(
+        names, host, port, workers, timeout_ms / 1000.0, default,
+        control=tick if controller else None,
+    )  # fmt: skip
+
+
+def rollback(
+    name: str,
+    why: Annotated[str | None, typer.Option("--why", help="Recorded with the rollback.")] = None,
+) -> None:
+    """Move champion back to its previous version (or end the active rollout)."""
+    done = prodml.rollback(name, why)
+    if isinstance(done, AliasMove):
+        console.print(
+            f"{name}@champion -> v{done.version} (was v{done.previous}), by {done.actor}. "
+            "Gateways follow within a second."
+        )
+    else:
+        console.print(
+            f"Rollout {done.id[:12]} of {name} v{done.candidate} rolled back: every request "
+            f"goes to champion v{done.baseline} again."
+        )
+
+
+@predictions.command("query")
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over predictions, labels, labelled.")],
+    json: JSON = False,
+    limit: Annotated[int, typer.Option(help="Rows shown.")] = 50,
+) -> None:
+    """Run SQL over the prediction log with DuckDB."""
+    table = prodml.query_predictions(sql)
+    if json:
+        emit_json(table.slice(0, limit).to_pylist())
+        return
+    shown = Table(*table.column_names)
+    for row in table.slice(0, limit).to_pylist():
+        shown.add_row(*(number(value) for value in row.values()))
+    console.print(shown)
+    if table.num_rows > limit:
+        console.print(f"({table.num_rows:,} rows; {limit} shown, see --limit)")
+
+
+@labels.command("ingest")
+def ingest(
+    file: Path,
+    key: Annotated[str, typer.Option(help="Column holding the request id.")] = "request_id",
+    label: Annotated[str, typer.Option(help="Column holding the label.")] = "label",
+    at: Annotated[
+        str | None, typer.Option("--time", help="Column of when each label became known.")
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Join labels in FILE (CSV or Parquet) to logged predictions by request id."""
+    report = prodml.ingest_labels(file, key, label, at)
+    if json:
+        emit_json(report)
+        return
+    console.print(
+        f"{report.matched:,} of {report.rows:,} labels joined to logged requests"
+        + (f"; {report.relabelled:,} replaced an earlier label" if report.relabelled else "")
+        + (f"; {report.repeated_in_file:,} repeated in the file (last kept)"
+           if report.repeated_in_file else "")
+        + "."
+    )  # fmt: skip
+    if report.unknown:
+        console.print(
+            f"{report.unknown:,} label(s) name request ids not in the log and were not stored, "
+            f"e.g. {', '.join(report.unknown_examples)}."
+        )
+    if report.lag_median_s is not None:
+        console.print(
+            f"Label lag: median {_span(report.lag_median_s)}, 90th percentile "
+            f"{_span(report.lag_p90_s or 0.0)}."
+        )
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"
+
+
+@tokens.command("create")
+def create(
+    name: str,
+    role: Annotated[str, typer.Option(help="deployer or predictor")] = "deployer",
+) -> None:
+    """Make a token; it is shown once and stored only as a digest."""
+    token = prodml.create_token(name, role)
+    console.print(f"Token {name!r} ({role}); keep it now, it is not shown again:")
+    console.print(token)
+
+
+@tokens.command("list")
+def list_tokens(json: JSON = False) -> None:
+    from prodml.client import default_client
+
+    rows = default_client().metadata.tokens()
+    if json:
+        emit_json(rows)
+        return
+    table = Table("name", "role", "created", "by", "revoked")
+    for row in rows:
+        revoked = when(from_epoch(row["revoked_at"])) if row["revoked_at"] else "-"
+        table.add_row(
+            row["name"], row["role"], when(from_epoch(row["created_at"])), row["actor"], revoked
+        )
+    console.print(table)
+
+
+@tokens.command("revoke")
+def revoke(name: str) -> None:
+    from prodml.client import default_client
+
+    default_client().metadata.revoke_token(name)
+    console.print(f"Token {name!r} revoked.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("rollback")(rollback)
+    app.add_typer(predictions, name="predictions")
+    app.add_typer(labels, name="labels")
+    app.add_typer(tokens, name="tokens")
