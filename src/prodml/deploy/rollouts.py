@@ -79,10 +79,13 @@ def _labels(plan: Plan) -> list[str]:
 
 
 def get(client: Client, name_or_id: str) -> Rollout:
-    """The active rollout of a model name, else a rollout by id (or id prefix)."""
+    """The active rollout of a model name, else its latest, else a rollout by id prefix."""
     active = client.metadata.rollouts(name_or_id, active=True)
     if active:
         return of(active[0])
+    latest = client.metadata.rollouts(name_or_id)
+    if latest:
+        return of(latest[0])
     try:
         return of(client.metadata.rollout(name_or_id))
     except NotFoundError:

@@ -4,6 +4,7 @@ value of a column, and automatic slices where a model's errors are worst."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,7 +59,7 @@ def masks(table: pa.Table, slices: Mapping[str, str], valset: str) -> dict[str, 
 
     if not slices:
         return {}
-    connection = duckdb.connect()
+    connection = _connection()
     # DuckDB may return the rows of a many-chunk table out of order: carry each row's
     # position through the query and put every answer back in its place.
     positions = pa.array(np.arange(table.num_rows, dtype=np.int64))
@@ -74,7 +75,7 @@ def masks(table: pa.Table, slices: Mapping[str, str], valset: str) -> dict[str, 
         _name_the_bad_slice(connection, slices, valset, table.column_names)
         raise
     finally:
-        connection.close()
+        connection.unregister("rows")
     order = np.asarray(result[ROW], dtype=np.int64)
     found = {}
     for i, name in enumerate(names):
@@ -82,6 +83,20 @@ def masks(table: pa.Table, slices: Mapping[str, str], valset: str) -> dict[str, 
         mask[order] = np.asarray(result[f"s{i}"], dtype=bool)
         found[name] = mask
     return found
+
+
+_local = threading.local()
+
+
+def _connection() -> Any:
+    """This thread's DuckDB connection: opening one costs milliseconds, so it is kept."""
+    import duckdb
+
+    connection = getattr(_local, "connection", None)
+    if connection is None:
+        connection = duckdb.connect()
+        _local.connection = connection
+    return connection
 
 
 def _check_boolean(connection: Any, slices: Mapping[str, str], valset: str) -> None:

@@ -132,7 +132,9 @@ def _predict(shadow: Served, rows: list[Any]) -> tuple[list[Any], np.ndarray, st
     if not rows:
         return [], np.zeros(0, bool), None
     try:
-        return shadow.executor.submit(shadow.predict_now, rows).result(timeout=shadow.timeout * 10)
+        return shadow.shadow_executor.submit(shadow.predict_now, rows).result(
+            timeout=shadow.timeout * 10
+        )
     except Exception as problem:  # a shadow must never take the gateway down
         return [None] * len(rows), np.ones(len(rows), bool), f"{type(problem).__name__}: {problem}"
 

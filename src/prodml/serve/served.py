@@ -35,6 +35,8 @@ class Served:
         self.timeout = timeout
         self.spec = InputSpec(predictor.version, predictor.model)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"prodml-{self.ref}")
+        # shadow batches run on a thread of their own, never ahead of live requests
+        self.shadow_executor = ThreadPoolExecutor(1, thread_name_prefix=f"shadow-{self.ref}")
         self._pending: list[tuple[int, asyncio.Future[Outcome]]] = []
         self._rows: list[Any] = []
         self._busy = False
@@ -46,34 +48,41 @@ class Served:
     def predict_now(self, rows: list[Any]) -> tuple[list[Any], np.ndarray, str | None]:
         """Answers for rows (None where a rule abstained or the model raised), the rows
         the model raised on, and its first error."""
-        model = self.predictor.model
         frame = self.spec.model_input(rows)
-        outputs, failed, error = robust(model.predict, frame, len(rows))
-        if failed.all():
-            return [None] * len(rows), failed, error
-        if len(outputs) != len(rows):
-            shape = getattr(outputs, "shape", None)
-            return [None] * len(rows), np.ones(len(rows), bool), f"predict returned {shape}"
         guardrails = self.predictor.guardrails
-        if guardrails is None:
-            answers = outputs.tolist()
-            if failed.any():
-                answers = [None if bad else v for v, bad in zip(answers, failed, strict=True)]
-            return answers, failed, error
-        return self._guarded(rows, outputs, failed, guardrails), failed, error
-
-    def _guarded(
-        self, rows: list[Any], outputs: np.ndarray, failed: np.ndarray, rules: rails.Guardrails
-    ) -> list[Any]:
-        table = pa.Table.from_pylist([self.spec.logged(row) for row in rows])
+        if guardrails is not None and self._wants_confidence(guardrails):
+            return self._from_probabilities(rows, frame, guardrails)
+        outputs, failed, error = robust(self.predictor.model.predict, frame, len(rows))
+        if failed.all() or len(outputs) != len(rows):
+            return [None] * len(rows), np.ones(len(rows), bool), error or "wrong output shape"
         answers = rails.Answers(np.asarray(outputs), None, ~failed)
-        if any(rule.confidence_below is not None for rule in rules.rules):
-            answers.confidence = self.predictor._confidence(table, answers.predicted)
+        if guardrails is not None:
+            self._guard(rows, answers, guardrails)
+        return _listed(answers), failed, error
+
+    def _wants_confidence(self, guardrails: rails.Guardrails) -> bool:
+        needed = any(rule.confidence_below is not None for rule in guardrails.rules)
+        return needed and callable(getattr(self.predictor.model, "predict_proba", None))
+
+    def _from_probabilities(
+        self, rows: list[Any], frame: Any, guardrails: rails.Guardrails
+    ) -> tuple[list[Any], np.ndarray, str | None]:
+        """One predict_proba call gives both the answer (the likeliest class, as
+        classifiers' predict does) and its confidence for confidence rules."""
+        model = self.predictor.model
+        proba, failed, error = robust(model.predict_proba, frame, len(rows))
+        if failed.all() or proba.ndim != 2 or len(proba) != len(rows):
+            return [None] * len(rows), np.ones(len(rows), bool), error or "wrong output shape"
+        classes = np.asarray(getattr(model, "classes_", np.arange(proba.shape[1])))
+        index = np.argmax(proba, axis=1)
+        confidence = np.where(failed, np.nan, proba[np.arange(len(index)), index])
+        answers = rails.Answers(classes[index], confidence, ~failed)
+        self._guard(rows, answers, guardrails)
+        return _listed(answers), failed, error
+
+    def _guard(self, rows: list[Any], answers: rails.Answers, rules: rails.Guardrails) -> None:
+        table = pa.Table.from_pylist([self.spec.logged(row) for row in rows])
         rails.apply(rules, table, answers)
-        return [
-            v if ok else None
-            for v, ok in zip(answers.predicted.tolist(), answers.answered, strict=True)
-        ]
 
     async def predict(self, rows: list[Any]) -> Outcome:
         """Answers for one request, batched with the requests waiting beside it;
@@ -126,6 +135,14 @@ class Served:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.shadow_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _listed(answers: rails.Answers) -> list[Any]:
+    return [
+        v if ok else None
+        for v, ok in zip(answers.predicted.tolist(), answers.answered, strict=True)
+    ]
 
 
 def _expire(future: asyncio.Future[Outcome]) -> None:
