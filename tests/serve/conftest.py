@@ -37,3 +37,14 @@ def client(tmp_path: Path, metadata_url: str) -> Iterator[Client]:
     )
     yield made
     made.close()
+
+
+@pytest.fixture
+def sqlite_client(tmp_path: Path) -> Iterator[Client]:
+    """The same on SQLite only, for what does not depend on the database."""
+    made = Client(
+        home=str(tmp_path / "home"), user="tester", flush_interval=0.05, log_flush_interval=0.1,
+        auth="off", token="",
+    )  # fmt: skip
+    yield made
+    made.close()

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 import prodml
-from prodml.cli.output import console, emit_json, number, when
+from prodml.cli.output import console, emit_json, when
 from prodml.deploy.controller import Decision, Judgement
 from prodml.domain.rollout import Rollout
 
@@ -139,6 +139,10 @@ def promote(name: str, why: REASON = None) -> None:
     _act("promote", name, why)
 
 
+def _f(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 @app.command("compare")
 def compare(
     name: str,
@@ -150,18 +154,14 @@ def compare(
     if json:
         emit_json({"rollout": rollout.id, "slices": slices})
         return
-    table = Table(
-        "slice", "pairs", "agreement", "labels", "metric", "champion", "candidate",
-        "drop [interval]",
-    )  # fmt: skip
+    table = Table("slice", "pairs", "agree", "labels", "metric", "champion", "candidate", "drop")
     for row in slices:
         drop = row.drop
-        interval = (
-            f"{number(drop.value)} [{number(drop.low)}, {number(drop.high)}]" if drop else "-"
-        )
+        shown = "-" if drop is None else f"{_f(drop.value)} [{_f(drop.low)}, {_f(drop.high)}]"
+        agree = "-" if row.agreement is None else f"{row.agreement:.1%}"
         table.add_row(
-            row.slice, f"{row.pairs:,}", number(row.agreement), f"{row.labels:,}",
-            row.metric or "-", number(row.baseline), number(row.candidate), interval,
+            row.slice, f"{row.pairs:,}", agree, f"{row.labels:,}", row.metric or "-",
+            _f(row.baseline), _f(row.candidate), shown,
         )  # fmt: skip
     console.print(
         f"Rollout {rollout.id[:12]}: {rollout.model} v{rollout.candidate} (candidate) "

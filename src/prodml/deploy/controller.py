@@ -6,6 +6,7 @@ Every action is an event carrying its reason and the figures behind it."""
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,9 +161,12 @@ def watch(client: Client, interval: float, stop: Any = None, report: Any = None)
     """Tick every ``interval`` seconds until ``stop`` (a threading.Event) is set."""
     while stop is None or not stop.is_set():
         started = time.monotonic()
-        for decision in tick(client):
-            if report is not None:
-                report(decision)
+        try:
+            for decision in tick(client):
+                if report is not None:
+                    report(decision)
+        except Exception as error:  # a bad tick must not stop the controller
+            print(f"prodml: rollout controller tick failed: {error}", file=sys.stderr, flush=True)
         pause = max(0.0, interval - (time.monotonic() - started))
         if stop is None:
             time.sleep(pause)

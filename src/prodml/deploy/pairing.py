@@ -20,7 +20,7 @@ from prodml.predictions import query
 PAIRED = """
 SELECT CASE WHEN assigned = $candidate THEN output ELSE shadow_output END AS __candidate,
        CASE WHEN assigned = $candidate THEN shadow_output ELSE output END AS __baseline,
-       l.label AS __label, p.inputs.*
+       l.label AS __label, unnest(p.inputs)
 FROM predictions p LEFT JOIN labels l USING (request_id)
 WHERE p.rollout_id = $rollout AND p.status = 'ok' AND p.shadow_version IS NOT NULL
   AND p.shadow_error IS NULL
@@ -43,7 +43,7 @@ def paired(client: Client, rollout: Rollout) -> pa.Table:
     connection = query.connect(Path(client.settings.log_url), rollout.model)
     try:
         parameters = {"rollout": rollout.id, "candidate": rollout.candidate}
-        return connection.execute(PAIRED, parameters).to_arrow_table()
+        return connection.sql(PAIRED, params=parameters).to_arrow_table()
     except Exception as error:  # no logged inputs yet: nothing to pair
         if "inputs" in str(error):
             return pa.table({"__candidate": [], "__baseline": [], "__label": []})
@@ -75,7 +75,8 @@ def _one(
 ) -> SliceComparison:  # fmt: skip
     pairs = int(mask.sum())
     agree = [a == b for a, b in zip(candidate[mask], baseline[mask], strict=True)]
-    labelled = mask & np.array([v is not None for v in labels], dtype=bool)
+    both = np.array([_present(a) and _present(b) for a, b in zip(candidate, baseline, strict=True)])
+    labelled = mask & both & np.array([_present(v) for v in labels], dtype=bool)
     count = int(labelled.sum())
     if count == 0:
         return SliceComparison(name, pairs, _mean(agree), 0, None, None, None, None)
@@ -87,11 +88,16 @@ def _one(
     )  # fmt: skip
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
 def _mean(values: list[Any]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
 def _score(metric: str, truth: np.ndarray, answers: np.ndarray) -> float:
+    """The metric of ``answers`` on rows both models answered and a label arrived for."""
     if metric in ("accuracy", "error_rate"):
         right = float(np.mean([a == t for a, t in zip(answers, truth, strict=True)]))
         return right if metric == "accuracy" else 1.0 - right

@@ -82,7 +82,7 @@ def query(folder: Path, sql: str, model: str | None = None) -> pa.Table:
     """Run ``sql`` over the log; a mistake in it is reported with DuckDB's message."""
     connection = connect(folder, model)
     try:
-        return connection.execute(sql).to_arrow_table()
+        return connection.sql(sql).to_arrow_table()
     except duckdb.Error as error:
         first = str(error).splitlines()[0]
         raise InvalidInputError(
