@@ -25,8 +25,12 @@ def test_canary_steps_expand_into_one_step_per_share() -> None:
     )
 
     assert [s.label for s in plan.steps] == [
-        "shadow", "canary 5%", "canary 25%", "canary 50%", "full",
-    ]  # fmt: skip
+        "shadow",
+        "canary 5%",
+        "canary 25%",
+        "canary 50%",
+        "full",
+    ]
     assert [s.share for s in plan.steps] == [0.0, 0.05, 0.25, 0.5, 1.0]
     assert [s.min_duration for s in plan.steps] == [30.0, 300.0, 300.0, 300.0, 60.0]
     assert [s.min_requests for s in plan.steps] == [200, 100, 100, 100, 100]
@@ -36,9 +40,19 @@ def test_canary_steps_expand_into_one_step_per_share() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30.0), ("5m", 300.0), ("2h", 7200.0), ("1d", 86400.0), ("250ms", 0.25),
-     ("1.5m", 90.0), (" 10 ", 10.0), (45, 45.0), (0, 0.0), (2.5, 2.5)],
-)  # fmt: skip
+    [
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("2h", 7200.0),
+        ("1d", 86400.0),
+        ("250ms", 0.25),
+        ("1.5m", 90.0),
+        (" 10 ", 10.0),
+        (45, 45.0),
+        (0, 0.0),
+        (2.5, 2.5),
+    ],
+)
 def test_durations_read_as_seconds(text: Any, seconds: float) -> None:
     assert plans.duration(text, "f") == seconds
 
@@ -68,9 +82,11 @@ def test_criteria_inherit_the_plans_defaults_and_a_stage_overrides_them() -> Non
 
 @pytest.mark.parametrize(
     ("key", "expected"),
-    [({"header": "X-User-Id"}, RoutingKey("header", "x-user-id")),
-     ({"field": "user_id"}, RoutingKey("field", "user_id"))],
-)  # fmt: skip
+    [
+        ({"header": "X-User-Id"}, RoutingKey("header", "x-user-id")),
+        ({"field": "user_id"}, RoutingKey("field", "user_id")),
+    ],
+)
 def test_a_routing_key_is_a_header_or_a_field(key: Any, expected: RoutingKey) -> None:
     plan = plans.parse({"routing_key": key, "stages": [{"stage": "canary", "steps": [10]}]})
     assert plan.routing_key == expected
@@ -80,12 +96,16 @@ BAD: list[tuple[Any, str]] = [
     ("just text", "needs a 'stages' list"),
     ({"stages": {"stage": "shadow"}}, "needs a 'stages' list"),
     ({"stages": []}, "'stages' is empty"),
-    ({"stages": [{"stage": "shadow"}], "rollback": True}, "unknown field(s) rollback; known: "
-     "stages, criteria, routing_key"),
+    (
+        {"stages": [{"stage": "shadow"}], "rollback": True},
+        "unknown field(s) rollback; known: stages, criteria, routing_key",
+    ),
     ({"stages": [{"stage": "blue"}]}, "stages[0].stage must be one of shadow, canary, full"),
     ({"stages": ["shadow"]}, "stages[0].stage must be one of"),
-    ({"stages": [{"stage": "shadow", "min_requets": 5}]}, "stages[0] has unknown field(s) "
-     "min_requets"),
+    (
+        {"stages": [{"stage": "shadow", "min_requets": 5}]},
+        "stages[0] has unknown field(s) min_requets",
+    ),
     ({"stages": [{"stage": "canary", "steps": [25, 5]}]}, "stages[0].steps must be rising"),
     ({"stages": [{"stage": "canary", "steps": [5, 100]}]}, "stages[0].steps must be rising"),
     ({"stages": [{"stage": "canary", "steps": [0, 5]}]}, "between 0 and 100"),
@@ -94,37 +114,60 @@ BAD: list[tuple[Any, str]] = [
     ({"stages": [{"stage": "canary", "steps": [True]}]}, "stages[0].steps must be rising"),
     ({"stages": [{"stage": "shadow", "steps": [5]}]}, "stages[0]: only a canary stage has"),
     ({"stages": [{"stage": "full"}, {"stage": "shadow"}]}, "must not lower the candidate's share"),
-    ({"stages": [{"stage": "canary", "steps": [50]}, {"stage": "canary", "steps": [10]}]},
-     "must not lower"),
-    ({"stages": [{"stage": "shadow", "min_requests": 0}]}, "stages[0].min_requests must be a "
-     "whole number >= 1"),
+    (
+        {"stages": [{"stage": "canary", "steps": [50]}, {"stage": "canary", "steps": [10]}]},
+        "must not lower",
+    ),
+    (
+        {"stages": [{"stage": "shadow", "min_requests": 0}]},
+        "stages[0].min_requests must be a whole number >= 1",
+    ),
     ({"stages": [{"stage": "shadow", "min_requests": 2.5}]}, "min_requests must be a whole"),
-    ({"stages": [{"stage": "shadow", "max_duration": "soon"}]}, "stages[0].max_duration is "
-     "'soon'"),
-    ({"criteria": {"metric": "accuracy"}, "stages": [{"stage": "shadow"}]}, "criteria: give "
-     "'metric' and 'max_metric_drop' together"),
-    ({"stages": [{"stage": "shadow", "criteria": {"max_metric_drop": 0.1}}]},
-     "stages[0].criteria: give 'metric' and 'max_metric_drop' together"),
-    ({"criteria": {"metric": "auc", "max_metric_drop": 0.1}, "stages": [{"stage": "full"}]},
-     "criteria.metric is 'auc'; known metrics: accuracy"),
-    ({"criteria": {"max_error_rate": 1.5}, "stages": [{"stage": "full"}]},
-     "criteria.max_error_rate is a share"),
-    ({"criteria": {"max_p99_ms": -1}, "stages": [{"stage": "full"}]},
-     "criteria.max_p99_ms must be a number >= 0"),
-    ({"criteria": {"max_p99_ms": "fast"}, "stages": [{"stage": "full"}]},
-     "criteria.max_p99_ms must be a number"),
-    ({"criteria": {"min_labels": 0}, "stages": [{"stage": "full"}]},
-     "criteria.min_labels must be a whole number >= 1"),
-    ({"criteria": {"max_erorr_rate": 0.1}, "stages": [{"stage": "full"}]},
-     "criteria has unknown field(s) max_erorr_rate"),
+    ({"stages": [{"stage": "shadow", "max_duration": "soon"}]}, "stages[0].max_duration is 'soon'"),
+    (
+        {"criteria": {"metric": "accuracy"}, "stages": [{"stage": "shadow"}]},
+        "criteria: give 'metric' and 'max_metric_drop' together",
+    ),
+    (
+        {"stages": [{"stage": "shadow", "criteria": {"max_metric_drop": 0.1}}]},
+        "stages[0].criteria: give 'metric' and 'max_metric_drop' together",
+    ),
+    (
+        {"criteria": {"metric": "auc", "max_metric_drop": 0.1}, "stages": [{"stage": "full"}]},
+        "criteria.metric is 'auc'; known metrics: accuracy",
+    ),
+    (
+        {"criteria": {"max_error_rate": 1.5}, "stages": [{"stage": "full"}]},
+        "criteria.max_error_rate is a share",
+    ),
+    (
+        {"criteria": {"max_p99_ms": -1}, "stages": [{"stage": "full"}]},
+        "criteria.max_p99_ms must be a number >= 0",
+    ),
+    (
+        {"criteria": {"max_p99_ms": "fast"}, "stages": [{"stage": "full"}]},
+        "criteria.max_p99_ms must be a number",
+    ),
+    (
+        {"criteria": {"min_labels": 0}, "stages": [{"stage": "full"}]},
+        "criteria.min_labels must be a whole number >= 1",
+    ),
+    (
+        {"criteria": {"max_erorr_rate": 0.1}, "stages": [{"stage": "full"}]},
+        "criteria has unknown field(s) max_erorr_rate",
+    ),
     ({"criteria": [0.1], "stages": [{"stage": "full"}]}, "criteria must be a mapping"),
-    ({"routing_key": "user", "stages": [{"stage": "full"}]}, "routing_key must be {header: "
-     "NAME} or {field: NAME}"),
+    (
+        {"routing_key": "user", "stages": [{"stage": "full"}]},
+        "routing_key must be {header: NAME} or {field: NAME}",
+    ),
     ({"routing_key": {"cookie": "u"}, "stages": [{"stage": "full"}]}, "routing_key must be"),
     ({"routing_key": {"header": ""}, "stages": [{"stage": "full"}]}, "routing_key must be"),
-    ({"routing_key": {"header": "a", "field": "b"}, "stages": [{"stage": "full"}]},
-     "routing_key must be"),
-]  # fmt: skip
+    (
+        {"routing_key": {"header": "a", "field": "b"}, "stages": [{"stage": "full"}]},
+        "routing_key must be",
+    ),
+]
 
 
 @pytest.mark.parametrize(("document", "words"), BAD)
@@ -140,14 +183,21 @@ def test_plans_load_from_yaml_text_a_file_a_mapping_or_the_default(tmp_path: Pat
     path.write_text(text)
 
     from_text, from_file = plans.load(text), plans.load(path)
-    from_mapping = plans.load({"stages": [{"stage": "shadow", "min_duration": 30}, {"stage": "canary", "steps": [10]}]})
+    from_mapping = plans.load(
+        {"stages": [{"stage": "shadow", "min_duration": 30}, {"stage": "canary", "steps": [10]}]}
+    )
 
     assert from_text == from_file == from_mapping
-    assert from_file.document == {"stages": [{"stage": "shadow", "min_duration": "30s"},
-                                             {"stage": "canary", "steps": [10]}]}  # fmt: skip
+    assert from_file.document == {
+        "stages": [{"stage": "shadow", "min_duration": "30s"}, {"stage": "canary", "steps": [10]}]
+    }
     default = plans.load(None)
     assert [s.label for s in default.steps] == [
-        "shadow", "canary 5%", "canary 25%", "canary 50%", "full",
-    ]  # fmt: skip
-    with pytest.raises(InvalidInputError, match="missing.yaml does not exist"):
+        "shadow",
+        "canary 5%",
+        "canary 25%",
+        "canary 50%",
+        "full",
+    ]
+    with pytest.raises(InvalidInputError, match=r"missing\.yaml does not exist"):
         plans.load(tmp_path / "missing.yaml")

@@ -58,8 +58,12 @@ def test_labels_join_by_request_id_and_unknown_ids_are_reported_not_stored(
         {"request_id": "r3", "output": 1.0, "label": 0.0},
     ]
     (event,) = [e for e in logged.metadata.list_events() if e.action == "labels.ingested"]
-    assert event.details == {"rows": 6, "matched": 3, "unknown": 2,
-                             "lag_median_s": report.lag_median_s}  # fmt: skip
+    assert event.details == {
+        "rows": 6,
+        "matched": 3,
+        "unknown": 2,
+        "lag_median_s": report.lag_median_s,
+    }
 
 
 def test_a_relabelled_request_keeps_its_latest_label(logged: Client) -> None:
@@ -93,8 +97,11 @@ def test_labels_from_a_csv_with_their_own_times_and_key(logged: Client, tmp_path
 def test_a_missing_column_is_named_with_the_columns_there_are(logged: Client) -> None:
     table = pa.table({"id": ["r1"], "label": [1]})
 
-    with pytest.raises(InvalidInputError, match=r"no column 'request_id' \(given as --key\); "
-                                                r"they have: id, label"):  # fmt: skip
+    with pytest.raises(
+        InvalidInputError,
+        match=r"no column 'request_id' \(given as --key\); "
+        r"they have: id, label",
+    ):
         prodml.ingest_labels(table, client=logged)
     with pytest.raises(InvalidInputError, match="no column 'truth'"):
         prodml.ingest_labels(table, key="id", label="truth", client=logged)

@@ -128,7 +128,9 @@ def test_query_predictions_reads_the_clients_log_and_names_the_tables_on_a_mista
         prodml.query_predictions("SELEC 1", client=client)
 
 
-def test_a_segment_is_written_whole_or_not_at_all(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_segment_is_written_whole_or_not_at_all(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def crash(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 

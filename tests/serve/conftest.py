@@ -43,8 +43,12 @@ def client(tmp_path: Path, metadata_url: str) -> Iterator[Client]:
 def sqlite_client(tmp_path: Path) -> Iterator[Client]:
     """The same on SQLite only, for what does not depend on the database."""
     made = Client(
-        home=str(tmp_path / "home"), user="tester", flush_interval=0.05, log_flush_interval=0.1,
-        auth="off", token="",
-    )  # fmt: skip
+        home=str(tmp_path / "home"),
+        user="tester",
+        flush_interval=0.05,
+        log_flush_interval=0.1,
+        auth="off",
+        token="",
+    )
     yield made
     made.close()

@@ -40,9 +40,11 @@ def test_the_rollback_route_needs_a_deployer_token(guarded: Client) -> None:
             await http.post("/v1/models/m/rollback"),
             await http.post("/v1/models/m/rollback", headers=_bearer("pml_wrong")),
             await http.post("/v1/models/m/rollback", headers=_bearer(predictor)),
-            await http.post("/v1/models/m/rollback", json={"why": "bad"}, headers=_bearer(deployer)),
+            await http.post(
+                "/v1/models/m/rollback", json={"why": "bad"}, headers=_bearer(deployer)
+            ),
             await predict(http, row()),
-        ]  # fmt: skip
+        ]
 
     before, bare, wrong, weak, done, after = talk(gateway(guarded), scenario)
 

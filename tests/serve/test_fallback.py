@@ -23,7 +23,7 @@ from serving_helpers import (
     predict,
     row,
     talk,
-)  # fmt: skip
+)
 
 from prodml.client import Client
 from prodml.deploy import rollouts
@@ -38,7 +38,8 @@ def _metric(text: str, name: str, *labels: str) -> float:
     return 0.0
 
 
-def test_a_failing_candidate_is_answered_by_the_champion(client: Client) -> None:
+def test_a_failing_candidate_is_answered_by_the_champion(sqlite_client: Client) -> None:
+    client = sqlite_client
     first, _ = log_versions(client, Constant(0), Flaky())
     crown(client, first)
     rollouts.start(client, "m", "2", FULL)
@@ -55,14 +56,18 @@ def test_a_failing_candidate_is_answered_by_the_champion(client: Client) -> None
 
     assert fine.status_code == 200
     assert (fine.json()["version"], fine.json()["predictions"], fine.json()["fallback"]) == (
-        2, [1], None,
-    )  # fmt: skip
+        2,
+        [1],
+        None,
+    )
     for response, answers in ((failing, [0]), (mixed, [0, 0])):
         payload = response.json()
         assert response.status_code == 200
         assert (payload["variant"], payload["version"], payload["fallback"]) == (
-            "candidate", 1, "m@1",
-        )  # fmt: skip
+            "candidate",
+            1,
+            "m@1",
+        )
         assert payload["predictions"] == answers
     assert _metric(metrics, "prodml_fallbacks_total", 'version="2"', 'answered_by="m@1"') == 2
     assert _metric(metrics, "prodml_model_errors_total", 'version="2"') == 2
@@ -70,12 +75,15 @@ def test_a_failing_candidate_is_answered_by_the_champion(client: Client) -> None
     assert len(found) == 3  # the failing request and both rows of the mixed one
     for logged_row in found:
         assert (logged_row["assigned"], logged_row["version"], logged_row["fallback"]) == (
-            2, 1, "m@1",
-        )  # fmt: skip
+            2,
+            1,
+            "m@1",
+        )
         assert "a is above 2" in logged_row["error"]
 
 
-def test_a_failing_champion_falls_back_to_the_previous_one(client: Client) -> None:
+def test_a_failing_champion_falls_back_to_the_previous_one(sqlite_client: Client) -> None:
+    client = sqlite_client
     first, second = log_versions(client, Constant(0), Broken())
     crown(client, first)
     crown(client, second)
@@ -88,7 +96,8 @@ def test_a_failing_champion_falls_back_to_the_previous_one(client: Client) -> No
     assert (payload["version"], payload["predictions"], payload["fallback"]) == (1, [0], "m@1")
 
 
-def test_a_failing_champion_is_answered_by_the_declared_default(client: Client) -> None:
+def test_a_failing_champion_is_answered_by_the_declared_default(sqlite_client: Client) -> None:
+    client = sqlite_client
     (only,) = log_versions(client, Broken())
     crown(client, only)
 
@@ -100,13 +109,16 @@ def test_a_failing_champion_is_answered_by_the_declared_default(client: Client) 
     payload = response.json()
     assert response.status_code == 200
     assert (payload["version"], payload["predictions"], payload["fallback"]) == (
-        None, [0, 0], "default",
-    )  # fmt: skip
+        None,
+        [0, 0],
+        "default",
+    )
     found = logged(client, "SELECT version, output, fallback, status FROM predictions")
     assert found == [{"version": None, "output": 0.0, "fallback": "default", "status": "error"}] * 2
 
 
-def test_without_any_fallback_the_gateway_answers_503_saying_why(client: Client) -> None:
+def test_without_any_fallback_the_gateway_answers_503_saying_why(sqlite_client: Client) -> None:
+    client = sqlite_client
     (only,) = log_versions(client, Broken())
     crown(client, only)
 
@@ -124,7 +136,8 @@ def test_without_any_fallback_the_gateway_answers_503_saying_why(client: Client)
     assert logged(client, "SELECT count(*) AS n FROM predictions") == [{"n": 1}]
 
 
-def test_a_model_past_its_timeout_is_answered_by_the_fallback(client: Client) -> None:
+def test_a_model_past_its_timeout_is_answered_by_the_fallback(sqlite_client: Client) -> None:
+    client = sqlite_client
     first, _ = log_versions(client, Constant(0), Sleepy(0.3))
     crown(client, first)
     rollouts.start(client, "m", "2", FULL)
@@ -142,12 +155,6 @@ def test_a_model_past_its_timeout_is_answered_by_the_fallback(client: Client) ->
     assert logged_row["latency_ms"] < 250
 
 
-@pytest.mark.xfail(
-    reason="served.py:108: a batch still predicting when the gateway stops calls "
-    "loop.call_soon_threadsafe on the closed loop; 'RuntimeError: Event loop is closed' "
-    "is logged from concurrent.futures at every shutdown under load",
-    strict=True,
-)
 def test_stopping_while_a_model_still_predicts_logs_no_error(
     sqlite_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -163,3 +170,18 @@ def test_stopping_while_a_model_still_predicts_logs_no_error(
         time.sleep(0.4)  # the model finishes after the loop has closed
 
     assert not [r for r in caplog.records if "exception calling callback" in r.getMessage()]
+
+
+def test_refused_and_unanswered_requests_are_counted_by_status(sqlite_client: Client) -> None:
+    (only,) = log_versions(sqlite_client, Broken())
+    crown(sqlite_client, only)
+
+    async def scenario(http: httpx.AsyncClient) -> str:
+        assert (await predict(http, row())).status_code == 503
+        assert (await predict(http, {"a": 1.0})).status_code == 422
+        return (await http.get("/metrics")).text
+
+    metrics = talk(gateway(sqlite_client), scenario)
+
+    assert _metric(metrics, "prodml_requests_total", 'model="m"', 'status="503"') == 1
+    assert _metric(metrics, "prodml_requests_total", 'model="m"', 'status="422"') == 1

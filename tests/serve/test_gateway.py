@@ -14,10 +14,18 @@ from prodml.client import Client
 
 @pytest.fixture
 def served(client: Client) -> Client:
-    """Model ``m``: v1 a logistic regression on a and b, the champion."""
+    """Model ``m``: v1 a logistic regression on a and b, the champion (on each database)."""
     (first,) = log_versions(client, classifier())
     crown(client, first)
     return client
+
+
+@pytest.fixture
+def local(sqlite_client: Client) -> Client:
+    """The same on SQLite only, for what does not depend on the database."""
+    (first,) = log_versions(sqlite_client, classifier())
+    crown(sqlite_client, first)
+    return sqlite_client
 
 
 def _expected(rows: list[dict[str, float]]) -> list[int]:
@@ -51,11 +59,11 @@ def test_predict_answers_with_the_champion_in_every_body_shape(served: Client) -
         assert response.headers["x-request-id"] == payload["request_id"]
 
 
-def test_a_request_id_sent_by_the_caller_is_kept(served: Client) -> None:
+def test_a_request_id_sent_by_the_caller_is_kept(local: Client) -> None:
     async def scenario(http: httpx.AsyncClient) -> httpx.Response:
         return await predict(http, row(), headers={"x-request-id": "order-17"})
 
-    response = talk(gateway(served), scenario)
+    response = talk(gateway(local), scenario)
 
     assert response.json()["request_id"] == "order-17"
     assert response.headers["x-request-id"] == "order-17"
@@ -73,11 +81,11 @@ MALFORMED: list[tuple[Any, str, str]] = [
 ]
 
 
-def test_a_malformed_request_is_refused_with_422_naming_the_field(served: Client) -> None:
+def test_a_malformed_request_is_refused_with_422_naming_the_field(local: Client) -> None:
     async def scenario(http: httpx.AsyncClient) -> list[httpx.Response]:
         return [await predict(http, body) for body, _, _ in MALFORMED]
 
-    responses = talk(gateway(served), scenario)
+    responses = talk(gateway(local), scenario)
 
     for (body, field, words), response in zip(MALFORMED, responses, strict=True):
         assert response.status_code == 422, body
@@ -86,13 +94,13 @@ def test_a_malformed_request_is_refused_with_422_naming_the_field(served: Client
         assert words in payload["error"], body
 
 
-def test_invalid_json_is_400_and_an_oversized_body_is_413(served: Client) -> None:
+def test_invalid_json_is_400_and_an_oversized_body_is_413(local: Client) -> None:
     async def scenario(http: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
         broken = await http.post("/v1/models/m/predict", content=b'{"a": 1.0,')
         big = await predict(http, {"records": [row()] * 20})
         return broken, big
 
-    broken, big = talk(gateway(served, max_body=200), scenario)
+    broken, big = talk(gateway(local, max_body=200), scenario)
 
     assert broken.status_code == 400
     assert "not valid JSON" in broken.json()["error"]
@@ -109,12 +117,14 @@ def test_an_unknown_model_is_404_naming_the_served_ones(served: Client) -> None:
         assert "does not serve model 'churn'; it serves: m" in response.json()["error"]
 
 
-def test_open_inference_protocol_health_metadata_and_infer(served: Client) -> None:
+def test_open_inference_protocol_health_metadata_and_infer(local: Client) -> None:
     rows = frame().head(3)[["a", "b"]].to_dict("records")
 
     async def scenario(http: httpx.AsyncClient) -> dict[str, httpx.Response]:
-        tensors = [{"name": n, "datatype": "FP64", "shape": [3], "data": [r[n] for r in rows]}
-                   for n in ("a", "b")]  # fmt: skip
+        tensors = [
+            {"name": n, "datatype": "FP64", "shape": [3], "data": [r[n] for r in rows]}
+            for n in ("a", "b")
+        ]
         return {
             "live": await http.get("/v2/health/live"),
             "ready": await http.get("/v2/health/ready"),
@@ -123,13 +133,16 @@ def test_open_inference_protocol_health_metadata_and_infer(served: Client) -> No
             "infer": await http.post("/v2/models/m/infer", json={"id": "q1", "inputs": tensors}),
             "nested": await http.post(
                 "/v2/models/m/infer",
-                json={"inputs": [{"name": t["name"], "data": [[v] for v in t["data"]]}
-                                 for t in tensors]},
-            ),  # fmt: skip
+                json={
+                    "inputs": [
+                        {"name": t["name"], "data": [[v] for v in t["data"]]} for t in tensors
+                    ]
+                },
+            ),
             "no_inputs": await http.post("/v2/models/m/infer", json={"id": "x"}),
         }
 
-    got = talk(gateway(served), scenario)
+    got = talk(gateway(local), scenario)
 
     assert got["live"].json() == {"live": True}
     assert got["ready"].json()["ready"] is True
@@ -150,35 +163,40 @@ def test_open_inference_protocol_health_metadata_and_infer(served: Client) -> No
 
 
 def test_metrics_count_requests_by_model_and_version_with_a_latency_histogram(
-    served: Client,
+    local: Client,
 ) -> None:
     async def scenario(http: httpx.AsyncClient) -> str:
         for _ in range(3):
             assert (await predict(http, row())).status_code == 200
         return (await http.get("/metrics")).text
 
-    text = talk(gateway(served), scenario)
+    text = talk(gateway(local), scenario)
 
     lines = text.splitlines()
     counted = [
-        line for line in lines
-        if line.startswith("prodml_requests_total{") and 'model="m"' in line
-        and 'version="1"' in line and 'route="predict"' in line
-    ]  # fmt: skip
+        line
+        for line in lines
+        if line.startswith("prodml_requests_total{")
+        and 'model="m"' in line
+        and 'version="1"' in line
+        and 'route="predict"' in line
+    ]
     assert len(counted) == 1 and counted[0].endswith(" 3.0")
     assert any(
-        line.startswith("prodml_request_seconds_bucket{") and 'le="+Inf"' in line
-        and 'model="m"' in line and line.endswith(" 3.0")
+        line.startswith("prodml_request_seconds_bucket{")
+        and 'le="+Inf"' in line
+        and 'model="m"' in line
+        and line.endswith(" 3.0")
         for line in lines
-    )  # fmt: skip
+    )
     assert any(line.startswith("prodml_request_seconds_count{") for line in lines)
 
 
-def test_openapi_lists_the_models_fields_as_required_properties(served: Client) -> None:
+def test_openapi_lists_the_models_fields_as_required_properties(local: Client) -> None:
     async def scenario(http: httpx.AsyncClient) -> Any:
         return (await http.get("/openapi.json")).json()
 
-    document = talk(gateway(served), scenario)
+    document = talk(gateway(local), scenario)
 
     operation = document["paths"]["/v1/models/m/predict"]["post"]
     record = operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]

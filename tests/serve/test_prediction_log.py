@@ -13,7 +13,8 @@ from serving_helpers import classifier, crown, gateway, log_versions, logged, pr
 from prodml.client import Client
 
 
-def test_every_answered_request_is_exactly_one_row(client: Client) -> None:
+def test_every_answered_request_is_exactly_one_row(sqlite_client: Client) -> None:
+    client = sqlite_client
     (first,) = log_versions(client, classifier())
     crown(client, first)
     bodies = [row(a=i / 10) if i % 5 else {"a": 1.0} for i in range(60)]  # every 5th refused
@@ -35,7 +36,8 @@ def test_every_answered_request_is_exactly_one_row(client: Client) -> None:
         assert logged_row["output"] == payload["predictions"][0]
 
 
-def test_a_multi_row_request_logs_one_row_per_record(client: Client) -> None:
+def test_a_multi_row_request_logs_one_row_per_record(sqlite_client: Client) -> None:
+    client = sqlite_client
     (first,) = log_versions(client, classifier())
     crown(client, first)
 
@@ -52,14 +54,15 @@ def test_a_multi_row_request_logs_one_row_per_record(client: Client) -> None:
     assert [r["output"] for r in found] == response.json()["predictions"]
 
 
-def test_segments_are_valid_parquet_in_the_log_folder(client: Client) -> None:
+def test_segments_are_valid_parquet_in_the_log_folder(sqlite_client: Client) -> None:
+    client = sqlite_client
     (first,) = log_versions(client, classifier())
     crown(client, first)
 
     async def scenario(http: httpx.AsyncClient) -> None:
-        for _ in range(3):
-            await asyncio.gather(*(predict(http, row()) for _ in range(10)))
-            await asyncio.sleep(0.3)  # more than one flush
+        for _ in range(2):
+            await asyncio.gather(*(predict(http, row()) for _ in range(15)))
+            await asyncio.sleep(0.35)  # past a flush
 
     talk(gateway(client), scenario)
 
@@ -69,7 +72,17 @@ def test_segments_are_valid_parquet_in_the_log_folder(client: Client) -> None:
     assert not list(folder.rglob("*.tmp"))
     assert sum(pq.read_table(s).num_rows for s in segments) == 30
     schema = pq.read_schema(segments[0])
-    for column in ("request_id", "ts", "model", "version", "variant", "status", "output",
-                   "latency_ms", "shadow_output", "inputs"):  # fmt: skip
+    for column in (
+        "request_id",
+        "ts",
+        "model",
+        "version",
+        "variant",
+        "status",
+        "output",
+        "latency_ms",
+        "shadow_output",
+        "inputs",
+    ):
         assert column in schema.names
     assert str(schema.field("ts").type) == "timestamp[us, tz=UTC]"

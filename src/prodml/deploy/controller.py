@@ -15,7 +15,8 @@ from typing import Any
 from prodml.client import Client
 from prodml.deploy import criteria, evidence, rollouts
 from prodml.deploy.criteria import FAIL, INCONCLUSIVE, PASS, Check
-from prodml.domain.rollout import RUNNING, SHADOW, Rollout, Step
+from prodml.domain.registry import CHAMPION
+from prodml.domain.rollout import ABORTED, RUNNING, SHADOW, Rollout, Step
 from prodml.errors import RunStateError
 
 
@@ -119,10 +120,26 @@ def tick(client: Client, now: float | None = None) -> list[Decision]:
         if rollout.state != RUNNING:
             continue
         try:
+            champion = client.metadata.alias_version(rollout.model, CHAMPION)
+            if champion != rollout.baseline:
+                decisions.append(_abandon(client, rollout, champion))
+                continue
             decisions.append(act(client, judge(client, rollout, now), now))
         except RunStateError:
             continue  # another controller or a person acted on it first
     return decisions
+
+
+def _abandon(client: Client, rollout: Rollout, champion: int | None) -> Decision:
+    """The champion moved by other means mid-rollout: the comparison no longer holds."""
+    now = f"v{champion}" if champion is not None else "no version"
+    reason = (
+        f"champion moved from v{rollout.baseline} to {now} outside the rollout; "
+        "start a new rollout against the new champion"
+    )
+    ended = rollouts.change(client, rollout, "rollout.aborted", {"state": ABORTED}, reason)
+    judgement = Judgement(rollout, INCONCLUSIVE, (), {})
+    return Decision(ended, "aborted", reason, judgement)
 
 
 def act(client: Client, judgement: Judgement, now: float | None = None) -> Decision:

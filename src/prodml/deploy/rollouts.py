@@ -111,13 +111,14 @@ def change(
     changes: dict[str, Any],
     reason: str | None,
     details: dict[str, Any] | None = None,
+    move: dict[str, Any] | None = None,
 ) -> Rollout:
     facts = {
         "model": rollout.model, "candidate": rollout.candidate, "champion": rollout.baseline,
         "step": rollout.current.label, **(details or {}),
     }  # fmt: skip
     row = client.metadata.update_rollout(
-        rollout.id, (rollout.state, rollout.step), changes, action, reason, facts
+        rollout.id, (rollout.state, rollout.step), changes, action, reason, facts, move
     )
     return of(row)
 
@@ -162,14 +163,16 @@ def complete(
     client: Client, rollout: Rollout, reason: str, details: dict[str, Any] | None = None,
     forced: bool = False,
 ) -> Rollout:  # fmt: skip
-    """Make the candidate champion (only if the champion is still the rollout's baseline)."""
+    """Make the candidate champion and end the rollout, in one transaction: refused if
+    the rollout or the champion changed since the decision."""
     version = client.metadata.get_model_version(rollout.model, str(rollout.candidate))
-    client.metadata.move_alias(
-        rollout.model, CHAMPION, rollout.candidate, version.id,
-        f"rollout {rollout.id[:12]}: {reason}", forced=forced,
-        verdict="forced" if forced else "pass", expected=rollout.baseline,
-    )  # fmt: skip
-    return change(client, rollout, "rollout.completed", {"state": COMPLETED}, reason, details)
+    move = {
+        "name": rollout.model, "alias": CHAMPION, "version": rollout.candidate,
+        "model_id": version.id, "reason": f"rollout {rollout.id[:12]}: {reason}",
+        "forced": forced, "verdict": "forced" if forced else "pass",
+        "expected": rollout.baseline,
+    }  # fmt: skip
+    return change(client, rollout, "rollout.completed", {"state": COMPLETED}, reason, details, move)
 
 
 def promote(client: Client, name_or_id: str, why: str | None = None) -> Rollout:

@@ -74,12 +74,12 @@ def lookup(client: Client, token: str | None) -> Grant | None:
     """The grant of a token, cached for a few seconds (a revocation takes that long)."""
     if not token:
         return None
-    key = digest(token)
+    key = f"{client.settings.metadata_url} {digest(token)}"
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < CACHE_SECONDS:
         return hit[1]
-    row = client.metadata.token(key)
+    row = client.metadata.token(digest(token))
     grant = None if row is None else Grant(row["name"], row["role"])
     _cache[key] = (now, grant)
     return grant

@@ -5,6 +5,7 @@ routes for rollback and rollouts. Errors map to status codes in one place."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,7 +28,7 @@ from prodml.errors import (
     StoreError,
 )  # fmt: skip
 from prodml.serve import oip, openapi
-from prodml.serve.gateway import Gateway, Options, UnansweredError
+from prodml.serve.gateway import Answer, Gateway, Options, UnansweredError
 from prodml.serve.inputs import Rejected
 
 STATUS: tuple[tuple[type[ProdmlError], int], ...] = (
@@ -103,31 +104,41 @@ def create_app(client: Client, names: list[str], options: Options | None = None)
         token = header.removeprefix("Bearer ").strip() or None
         await run_in_threadpool(tokens.check, client, token, action)
 
+    async def answer(name: str, parsed: Any, headers: Any, route: str, started: float) -> Answer:
+        try:
+            return await gateway.answer(name, parsed, headers, route)
+        except ProdmlError as error:  # counted by status, then answered by the handler
+            elapsed = time.perf_counter() - started
+            gateway.telemetry.observe(name, "none", route, status_of(error), elapsed)
+            raise
+
     async def predict(request: Request) -> Response:
         name = request.path_params["name"]
+        started = time.perf_counter()
         await allow(request, "predict")
-        started = _clock()
-        answer = await gateway.answer(name, await body(request), request.headers, "predict")
+        done = await answer(name, await body(request), request.headers, "predict", started)
         payload = {
-            "predictions": answer.answers, "model": answer.model, "version": answer.version,
-            "variant": answer.variant, "fallback": answer.fallback,
-            "request_id": answer.request_id,
+            "predictions": done.answers, "model": done.model, "version": done.version,
+            "variant": done.variant, "fallback": done.fallback,
+            "request_id": done.request_id,
         }  # fmt: skip
-        gateway.telemetry.observe(name, str(answer.version), "predict", 200, _clock() - started)
-        return json(payload, headers={"x-request-id": answer.request_id})
+        elapsed = time.perf_counter() - started
+        gateway.telemetry.observe(name, str(done.version), "predict", 200, elapsed)
+        return json(payload, headers={"x-request-id": done.request_id})
 
     async def infer(request: Request) -> Response:
         name = request.path_params["name"]
+        started = time.perf_counter()
         await allow(request, "predict")
-        started = _clock()
         parsed = await body(request)
         headers = dict(request.headers)
         if isinstance(parsed, dict) and isinstance(parsed.get("id"), str):
             headers.setdefault("x-request-id", parsed["id"])
-        answer = await gateway.answer(name, oip.records(parsed), headers, "infer")
-        gateway.telemetry.observe(name, str(answer.version), "infer", 200, _clock() - started)
-        payload = oip.response(answer.model, answer.version, answer.request_id, answer.answers)
-        return json(payload, headers={"x-request-id": answer.request_id})
+        done = await answer(name, oip.records(parsed), headers, "infer", started)
+        elapsed = time.perf_counter() - started
+        gateway.telemetry.observe(name, str(done.version), "infer", 200, elapsed)
+        payload = oip.response(done.model, done.version, done.request_id, done.answers)
+        return json(payload, headers={"x-request-id": done.request_id})
 
     async def ready(request: Request) -> Response:
         routes = gateway.router.routes
@@ -202,12 +213,6 @@ def create_app(client: Client, names: list[str], options: Options | None = None)
     )
     app.state.gateway = gateway
     return app
-
-
-def _clock() -> float:
-    import time
-
-    return time.perf_counter()
 
 
 def _routing(gateway: Gateway) -> dict[str, Any]:

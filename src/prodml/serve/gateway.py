@@ -17,6 +17,7 @@ from typing import Any
 
 from prodml.client import Client
 from prodml.errors import NotFoundError, ProdmlError
+from prodml.serve.inputs import rows_of
 from prodml.serve.recorder import Entry, Recorder
 from prodml.serve.routing import Route, Router
 from prodml.serve.served import Outcome, Served
@@ -79,10 +80,10 @@ class Gateway:
     ) -> Answer:
         route = self.route(name)
         request_id = headers.get("x-request-id") or uuid.uuid4().hex
-        first = body[0] if isinstance(body, list) and body else body
-        key = route.key_of(headers, first)
+        rows = rows_of(body)
+        key = route.key_of(headers, rows[0])
         served, shadow, variant = route.assign(key or request_id)
-        rows = served.spec.records(body)
+        served.spec.check(rows)
         started = time.perf_counter()
         outcome, answered_by, fallback = await self._predict(route, served, rows)
         elapsed = time.perf_counter() - started
@@ -117,7 +118,7 @@ class Gateway:
             return outcome, served, None
         for other in route.chain(served):
             try:
-                other.spec.records(rows)
+                other.spec.check(rows)
             except ProdmlError:
                 continue
             answer = await _attempt(other, rows)

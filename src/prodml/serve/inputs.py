@@ -53,41 +53,21 @@ class InputSpec:
         self.columns: list[tuple[str, str]] = [
             (c["name"], family(c["type"])) for c in columns or []
         ]
+        self.required = {c["name"] for c in columns or [] if c.get("nullable") is False}
         self.names = [name for name, _ in self.columns]
         numeric = bool(self.columns) and all(kind == "number" for _, kind in self.columns)
         plain_sklearn = version.flavor == "sklearn" and not hasattr(model, "feature_names_in_")
         self.as_array = self.tensor or (numeric and plain_sklearn)
 
     def records(self, body: Any) -> list[Any]:
-        """The rows of a parsed JSON body: ``{"records": [...]}``, ``{"columns": {...}}``,
-        ``{"instances": [...]}``, a list of records or one record."""
-        rows = self._rows(body)
-        if not rows:
-            raise Rejected("The request holds no rows; send at least one record.", "records")
-        if len(rows) > MAX_ROWS:
-            raise Rejected(
-                f"The request holds {len(rows):,} rows; send at most {MAX_ROWS:,} per request.",
-                "records",
-                413,
-            )
-        for index, row in enumerate(rows):
-            self._check(row, index)
+        """The rows of a parsed JSON body, each checked against the signature."""
+        rows = rows_of(body)
+        self.check(rows)
         return rows
 
-    def _rows(self, body: Any) -> list[Any]:
-        if isinstance(body, list):
-            return body
-        if not isinstance(body, Mapping):
-            raise Rejected("The body must be a JSON object or a list of records.", "body")
-        for key in ("records", "instances", "inputs"):
-            if key in body:
-                value = body[key]
-                if not isinstance(value, list):
-                    raise Rejected(f"Field {key!r} must be a list of records.", key)
-                return value
-        if "columns" in body and isinstance(body["columns"], Mapping):
-            return _from_columns(body["columns"])
-        return [body]
+    def check(self, rows: list[Any]) -> None:
+        for index, row in enumerate(rows):
+            self._check(row, index)
 
     def _check(self, row: Any, index: int) -> None:
         if self.tensor:
@@ -110,6 +90,12 @@ class InputSpec:
                     name,
                 )
             value = row[name]
+            if value is None and name in self.required:
+                raise Rejected(
+                    f"Field {name!r} of row {index} is null; model {self.ref} needs a {kind} "
+                    "there (it was fitted without missing values in it).",
+                    name,
+                )
             accepted = _ACCEPTS.get(kind)
             if value is not None and accepted is not None and not isinstance(value, accepted):
                 raise Rejected(
@@ -141,6 +127,37 @@ class InputSpec:
         if not self.columns:
             return dict(row)
         return {name: row[name] for name in self.names}
+
+
+def rows_of(body: Any) -> list[Any]:
+    """The rows of a parsed JSON body: ``{"records": [...]}``, ``{"columns": {...}}``,
+    ``{"instances": [...]}``, a list of records or one record."""
+    rows = _rows(body)
+    if not rows:
+        raise Rejected("The request holds no rows; send at least one record.", "records")
+    if len(rows) > MAX_ROWS:
+        raise Rejected(
+            f"The request holds {len(rows):,} rows; send at most {MAX_ROWS:,} per request.",
+            "records",
+            413,
+        )
+    return rows
+
+
+def _rows(body: Any) -> list[Any]:
+    if isinstance(body, list):
+        return body
+    if not isinstance(body, Mapping):
+        raise Rejected("The body must be a JSON object or a list of records.", "body")
+    for key in ("records", "instances", "inputs"):
+        if key in body:
+            value = body[key]
+            if not isinstance(value, list):
+                raise Rejected(f"Field {key!r} must be a list of records.", key)
+            return value
+    if "columns" in body and isinstance(body["columns"], Mapping):
+        return _from_columns(body["columns"])
+    return [body]
 
 
 def _from_columns(columns: Mapping[str, Any]) -> list[Any]:

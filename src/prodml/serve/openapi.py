@@ -23,7 +23,8 @@ def _record(route: Route) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            c["name"]: {**_KINDS.get(family(c["type"]), {}), "nullable": True} for c in columns
+            c["name"]: {**_KINDS.get(family(c["type"]), {}), "nullable": c.get("nullable", True)}
+            for c in columns
         },
         "required": [c["name"] for c in columns],
     }

@@ -116,7 +116,9 @@ class Router:
                 f"prodml models promote {name} VERSION"
             )
         moves = [m for m in store.alias_moves(name) if m.alias == CHAMPION]
-        previous = moves[-1].previous if moves else None
+        # after a rollback the version before is the one rolled back from: no fallback
+        rolled_back = bool(moves) and moves[-1].verdict == "rollback"
+        previous = moves[-1].previous if moves and not rolled_back else None
         rollout = rollouts.active(self.client, name)
         return Route(
             name,

@@ -6,6 +6,7 @@ many requests and at rest a request waits for nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -104,9 +105,7 @@ class Served:
         self._pending, self._rows = [], []
         self._busy = True
         work = self.executor.submit(self.predict_now, rows)
-        work.add_done_callback(
-            lambda done: loop.call_soon_threadsafe(self._finish, loop, batch, done)
-        )
+        work.add_done_callback(lambda done: _deliver(loop, self._finish, loop, batch, done))
 
     def _finish(
         self,
@@ -143,6 +142,12 @@ def _listed(answers: rails.Answers) -> list[Any]:
         v if ok else None
         for v, ok in zip(answers.predicted.tolist(), answers.answered, strict=True)
     ]
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    """Hand a finished batch back to the event loop, unless the gateway has stopped."""
+    with contextlib.suppress(RuntimeError):  # the loop closed while the model predicted
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _expire(future: asyncio.Future[Outcome]) -> None:

@@ -31,57 +31,68 @@ class RegistryQueries(SqlBase):
         """Point ``alias`` of ``name`` at ``version`` (None removes it), as one record and
         one event in the same transaction. With ``expected``, refuse if the alias no
         longer points where it did when the move was decided (say, by a gate)."""
-        now = time.time()
         with self.write() as connection:
-            self.serialise(connection, f"model:{name}")
-            previous = _current(connection, name, alias, None)
-            if expected != "any" and previous != expected:
-                was = f"v{expected}" if expected else "unset"
-                raise RunStateError(
-                    f"{name}@{alias} moved to v{previous} while v{version} was judged against "
-                    f"{was}. Run the promotion again to judge it against the new holder."
-                )
-            connection.execute(
-                schema.alias_moves.insert().values(
-                    name=name,
-                    alias=alias,
-                    version=version,
-                    previous=previous,
-                    at=now,
-                    actor=self.user,
-                    reason=reason,
-                    forced=forced,
-                    evaluation_id=evaluation_id,
-                    verdict=verdict,
-                )
+            return self.move_alias_in(
+                connection, name, alias, version, model_id, reason, forced, evaluation_id,
+                verdict, expected,
+            )  # fmt: skip
+
+    def move_alias_in(
+        self,
+        connection: sa.Connection,
+        name: str,
+        alias: str,
+        version: int | None,
+        model_id: str,
+        reason: str | None = None,
+        forced: bool = False,
+        evaluation_id: str | None = None,
+        verdict: str | None = None,
+        expected: int | Literal["any"] | None = "any",
+    ) -> AliasMove:
+        """:meth:`move_alias` inside a write transaction the caller holds."""
+        now = time.time()
+        self.serialise(connection, f"model:{name}")
+        previous = _current(connection, name, alias, None)
+        if expected != "any" and previous != expected:
+            was = f"v{expected}" if expected else "unset"
+            raise RunStateError(
+                f"{name}@{alias} moved to v{previous} while v{version} was judged against "
+                f"{was}. Run the promotion again to judge it against the new holder."
             )
-            self.event(
-                connection,
-                "model.alias_forced" if forced else "model.alias_moved",
-                ("model", model_id),
-                reason,
-                {
-                    "name": name,
-                    "alias": alias,
-                    "from": previous,
-                    "to": version,
-                    "evaluation": evaluation_id,
-                    "verdict": verdict,
-                },
-                now,
+        connection.execute(
+            schema.alias_moves.insert().values(
+                name=name,
+                alias=alias,
+                version=version,
+                previous=previous,
+                at=now,
+                actor=self.user,
+                reason=reason,
+                forced=forced,
+                evaluation_id=evaluation_id,
+                verdict=verdict,
             )
-        return AliasMove(
-            name,
-            alias,
-            version,
-            previous,
-            from_epoch(now),
-            self.user,
-            reason,
-            forced,
-            evaluation_id,
-            verdict,
         )
+        self.event(
+            connection,
+            "model.alias_forced" if forced else "model.alias_moved",
+            ("model", model_id),
+            reason,
+            {
+                "name": name,
+                "alias": alias,
+                "from": previous,
+                "to": version,
+                "evaluation": evaluation_id,
+                "verdict": verdict,
+            },
+            now,
+        )
+        return AliasMove(
+            name, alias, version, previous, from_epoch(now), self.user, reason, forced,
+            evaluation_id, verdict,
+        )  # fmt: skip
 
     def alias_version(self, name: str, alias: str, as_of: float | None = None) -> int | None:
         with self.read() as connection:

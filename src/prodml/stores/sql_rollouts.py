@@ -79,8 +79,10 @@ class RolloutQueries(SqlBase):
         action: str,
         reason: str | None,
         details: dict[str, Any],
+        move: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Apply ``changes`` if the rollout is still in ``expected`` (state, step)."""
+        """Apply ``changes`` if the rollout is still in ``expected`` (state, step); with
+        ``move`` (arguments of :meth:`move_alias`), move an alias in the same transaction."""
         table = schema.rollouts
         now = time.time()
         values = {**changes, "updated_at": now}
@@ -102,6 +104,8 @@ class RolloutQueries(SqlBase):
                     "see: prodml rollout status"
                 )
             self.event(connection, action, ("rollout", rollout_id), reason, details, now)
+            if move is not None:
+                self.move_alias_in(connection, **move)  # type: ignore[attr-defined]
             row = connection.execute(sa.select(table).where(table.c.id == rollout_id)).mappings()
             return dict(row.one())
 

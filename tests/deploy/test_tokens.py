@@ -1,0 +1,170 @@
+"""Access tokens: with auth ``admin`` every deploy action needs a deployer token and a
+refusal is an event; the store keeps only a token's SHA-256 digest."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Iterator
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from sklearn.linear_model import LogisticRegression
+
+import prodml
+from prodml.client import Client
+from prodml.deploy import tokens
+from prodml.errors import AccessDeniedError, InvalidInputError, NotFoundError
+
+
+@cache
+def _data() -> tuple[pd.DataFrame, np.ndarray]:
+    generator = np.random.default_rng(9)
+    frame = pd.DataFrame({"a": generator.normal(size=60), "b": generator.normal(size=60)})
+    return frame, (frame["a"] > 0).to_numpy().astype(int)
+
+
+@pytest.fixture
+def store(client: Client) -> Client:
+    """Model ``m`` with v1 then v2 champion and v3 unused."""
+    frame, labels = _data()
+    with prodml.start_run("fit", client=client) as run:
+        versions = [
+            run.log_model(LogisticRegression(C=c).fit(frame, labels), "m", frame.head())
+            for c in (1.0, 2.0, 3.0)
+        ]
+    for version in versions[:2]:
+        client.metadata.move_alias("m", "champion", version.version, version.id, "setup")
+    return client
+
+
+@pytest.fixture
+def as_(store: Client) -> Iterator[Callable[..., Client]]:
+    """Clients on the same store with other settings, e.g. ``as_(auth="admin")``."""
+    made: list[Client] = []
+
+    def client(**changes: str) -> Client:
+        made.append(Client(**{**dataclasses.asdict(store.settings), **changes}))
+        return made[-1]
+
+    yield client
+    for one in made:
+        one.close()
+
+
+DEPLOY_ACTIONS: dict[str, Callable[[Client], object]] = {
+    "promote": lambda c: prodml.promote("m", 3, why="test", force=True, client=c),
+    "rollback": lambda c: prodml.rollback("m", "test", client=c),
+    "rollout": lambda c: prodml.start_rollout("m", 1, {"stages": [{"stage": "full"}]}, client=c),
+}
+
+
+@pytest.mark.parametrize("action", DEPLOY_ACTIONS)
+def test_without_a_token_deploy_actions_are_refused_and_recorded(
+    as_: Callable[..., Client], action: str
+) -> None:
+    admin = as_(auth="admin")
+
+    with pytest.raises(AccessDeniedError) as refused:
+        DEPLOY_ACTIONS[action](admin)
+
+    assert refused.value.exit_code == 3
+    assert str(refused.value).startswith(
+        f"{action} needs a token with the deployer role (no token given)"
+    )
+    assert "prodml tokens create NAME --role deployer" in str(refused.value)
+    (event,) = [e for e in admin.metadata.list_events() if e.action == "auth.refused"]
+    assert (event.subject_kind, event.subject_id) == ("action", action)
+    assert event.details == {"token": "no token"}
+    assert admin.metadata.alias_version("m", "champion") == 2
+    assert admin.metadata.rollouts("m") == []
+
+
+def test_a_deployer_token_may_do_every_deploy_action(as_: Callable[..., Client]) -> None:
+    token = prodml.create_token("ci", "deployer", client=as_())
+    deployer = as_(auth="admin", token=token)
+
+    back = prodml.rollback("m", "v2 is slow", client=deployer)
+    rollout = prodml.start_rollout("m", 3, {"stages": [{"stage": "full"}]}, client=deployer)
+    paused = prodml.rollout_action("pause", "m", client=deployer)
+    aborted = prodml.rollout_action("abort", "m", client=deployer)
+    promoted = prodml.promote("m", 3, why="hotfix", force=True, client=deployer)
+
+    assert back.version == 1  # type: ignore[union-attr]
+    assert (rollout.candidate, paused.state, aborted.state) == (3, "paused", "aborted")
+    assert promoted.move.version == 3
+    assert not [e for e in deployer.metadata.list_events() if e.action == "auth.refused"]
+
+
+def test_a_predictor_token_an_unknown_one_or_a_revoked_one_is_refused(
+    as_: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens, "CACHE_SECONDS", 0.0)
+    predictor = tokens.create(as_(), "app", tokens.PREDICTOR)
+    deployer = tokens.create(as_(), "old-ci", tokens.DEPLOYER)
+    as_().metadata.revoke_token("old-ci")
+
+    for token, who in (
+        (predictor, "app"),
+        ("pml_guessed", "unknown token"),
+        (deployer, "unknown token"),
+    ):
+        with pytest.raises(AccessDeniedError, match=rf"\({who} given\)"):
+            prodml.rollback("m", client=as_(auth="admin", token=token))
+    refused = [
+        e.details["token"] for e in as_().metadata.list_events() if e.action == "auth.refused"
+    ]
+    assert refused == ["app", "unknown token", "unknown token"]
+    with pytest.raises(NotFoundError, match="No active token 'old-ci'"):
+        as_().metadata.revoke_token("old-ci")
+
+
+def test_the_store_keeps_only_the_digest_of_a_token(as_: Callable[..., Client]) -> None:
+    client = as_()
+    token = tokens.create(client, "ci", tokens.DEPLOYER)
+
+    assert token.startswith("pml_") and len(token) > 40
+    with client.metadata.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT * FROM tokens")).mappings().all()
+        events = connection.execute(sa.text("SELECT * FROM events")).mappings().all()
+    (row,) = rows
+    assert row["digest"] == hashlib.sha256(token.encode()).hexdigest()
+    assert (row["name"], row["role"], row["actor"]) == ("ci", "deployer", "tester")
+    stored = " ".join(str(v) for r in [*rows, *events] for v in r.values())
+    assert token not in stored and token[4:] not in stored
+    listed = client.metadata.tokens()
+    assert [(t["name"], t["role"]) for t in listed] == [("ci", "deployer")]
+    assert "digest" not in listed[0]
+    assert tokens.lookup(client, token) == tokens.Grant("ci", "deployer")
+
+
+def test_tokens_are_made_with_a_known_role_and_a_fresh_name(as_: Callable[..., Client]) -> None:
+    client = as_()
+    tokens.create(client, "ci", tokens.DEPLOYER)
+
+    with pytest.raises(
+        InvalidInputError, match="Role 'admin' is not known; use one of: deployer, predictor"
+    ):
+        tokens.create(client, "ops", "admin")
+    with pytest.raises(InvalidInputError, match="A token named 'ci' exists"):
+        tokens.create(client, "ci", tokens.PREDICTOR)
+    with pytest.raises(InvalidInputError):
+        tokens.create(client, "bad name!", tokens.PREDICTOR)
+
+
+def test_what_each_auth_mode_guards(as_: Callable[..., Client]) -> None:
+    off, admin, every = as_(auth="off"), as_(auth="admin"), as_(auth="all")
+    predictor = tokens.create(off, "app", tokens.PREDICTOR)
+
+    assert [tokens.needed(off, a) for a in ("predict", "rollback", "promote")] == [None] * 3
+    assert tokens.needed(admin, "predict") is None
+    assert tokens.needed(admin, "rollout") == tokens.DEPLOYER
+    assert tokens.needed(every, "predict") == tokens.PREDICTOR
+    assert tokens.check(off, None, "rollback") is None
+    assert tokens.check(every, predictor, "predict") == tokens.Grant("app", "predictor")
+    with pytest.raises(AccessDeniedError, match="predict needs a token with the predictor"):
+        tokens.check(every, None, "predict")
+    assert prodml.rollback("m", client=off).version == 1  # type: ignore[union-attr]
