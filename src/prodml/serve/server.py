@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import threading
+from pathlib import Path
 from typing import Any
 
 from prodml.client import Client, default_client
@@ -26,6 +27,17 @@ def from_environment() -> Any:
     default = spec["default"][0] if spec["default"] else NO_DEFAULT
     options = Options(timeout=spec["timeout"], default=default, max_body=spec["max_body"])
     return create_app(default_client(), spec["names"], options)
+
+
+def _metrics_folder() -> None:
+    """Workers share metrics through files in one folder, emptied at each start."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prodml-metrics-")
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
 
 
 def run(
