@@ -11,9 +11,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -170,6 +172,20 @@ def run(folder: Path, flights: pd.DataFrame, crowned: float) -> None:
         "GROUP BY ALL ORDER BY requests DESC")  # fmt: skip
 
 
+def _watch(url: str, row: dict[str, Any], before: dict[str, Any], seen: list[float]) -> None:
+    """Ask every 20 ms until a different version answers; note when."""
+    deadline = time.time() + 10
+    with httpx.Client(base_url=url) as http:
+        while time.time() < deadline:
+            if (
+                http.post(f"/v1/models/{MODEL}/predict", json=row).json()["version"]
+                != before["version"]
+            ):
+                seen.append(time.time())
+                return
+            time.sleep(0.02)
+
+
 def _ready(url: str) -> None:
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -221,16 +237,17 @@ def _fail_and_roll_back(traffic: Traffic, folder: Path, flights: pd.DataFrame) -
 def _rollback(traffic: Traffic, url: str, crowned: float) -> None:
     say("17. One command rolls the champion back; every gateway follows within a second")
     before = httpx.post(f"{url}/v1/models/{MODEL}/predict", json=traffic.rows[0]).json()
-    started = time.time()
+    switched: list[float] = []
+    watcher = threading.Thread(target=_watch, args=(url, traffic.rows[0], before, switched))
+    watcher.start()
     cli("rollback", MODEL, "--why", "demo: back to the logistic model")
-    while time.time() - started < 5:
-        answer = httpx.post(f"{url}/v1/models/{MODEL}/predict", json=traffic.rows[0]).json()
-        if answer["version"] != before["version"]:
-            break
-        time.sleep(0.05)
+    watcher.join(timeout=10)
+    moved = prodml.model_history(MODEL).moves[-1]
+    answer = httpx.post(f"{url}/v1/models/{MODEL}/predict", json=traffic.rows[0]).json()
+    lag = switched[0] - moved.at.timestamp() if switched else float("nan")
     print(
-        f"served by v{before['version']} before, v{answer['version']} now, "
-        f"{time.time() - started:.2f} s after the command was typed"
+        f"served by v{before['version']} before, v{answer['version']} now: the gateway "
+        f"answered with v{answer['version']} {lag:.2f} s after champion moved"
     )
     cli("models", "history", MODEL)
     moment = datetime.fromtimestamp(crowned).astimezone().isoformat()
