@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -29,15 +30,18 @@ def from_environment() -> Any:
     return create_app(default_client(), spec["names"], options)
 
 
-def _metrics_folder() -> None:
-    """Workers share metrics through files in one folder, emptied at each start."""
+def _metrics_folder() -> str | None:
+    """Workers share metrics through files in one folder, emptied at each start; the
+    folder made here (None when the environment named one)."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prodml-metrics-")
-        return
+        made = tempfile.mkdtemp(prefix="prodml-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+        return made
     Path(folder).mkdir(parents=True, exist_ok=True)
     for stale in Path(folder).glob("*.db"):
         stale.unlink()
+    return None
 
 
 def run(
@@ -69,6 +73,7 @@ def run(
         "log_level": "warning",
         "access_log": False,
     }
+    made: str | None = None
     try:
         if workers <= 1:
             options = Options(timeout=timeout, default=default, max_body=max_body)
@@ -88,3 +93,5 @@ def run(
         )
     finally:
         stop.set()
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
