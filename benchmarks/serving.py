@@ -21,9 +21,12 @@ Each server gets one JSON record per request (MLflow: ``{"dataframe_records":
 [record]}``) from 32 connections: ``wrk -t1 -c32`` for throughput, after a
 warm-up, then ``hey -c 32`` for the latency distribution (its 99% line). After
 the prodml run the script queries the prediction log to show that the rows and
-their shadow outputs were really written.
+their shadow outputs were really written. During each run it also reads how much
+of CPU 0 other processes took (``/proc/stat`` less the server's own time) and
+warns above 5%: the figures are only worth keeping on an otherwise idle machine.
 
-    .venv/bin/python benchmarks/serving.py                 # about 1.5 min
+    .venv/bin/python benchmarks/serving.py                 # about 2 min
+    .venv/bin/python benchmarks/serving.py --rounds 3      # medians of 3, ~3.5 min
     .venv/bin/python benchmarks/serving.py --skip-mlflow   # prodml and bare only
 """
 
@@ -40,6 +43,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,6 +72,7 @@ SERVER_CPU = "0"
 LOAD_CPU = "1"
 CONNECTIONS = 32
 WARMUP_SECONDS = 3
+OTHERS_LIMIT = 0.05  # warn when other processes take more of the server's CPU than this
 THROUGHPUT_VS_BARE_GOAL = 0.7
 P99_VS_BARE_GOAL = 1.5
 THROUGHPUT_VS_MLFLOW_GOAL = 3.0
@@ -80,9 +85,10 @@ QUIET_MLFLOW = {
     "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING": "false",
 }
 
-# argv: workdir. Fits two models on the same rows (v2 more regularised), logs both as
-# versions of one model, makes v1 champion, holds v2 in a shadow rollout, and writes
-# v1 pickled to <workdir>/model.pkl for the anchors. Prints one JSON object.
+# argv: workdir, features (JSON), model name, rollout plan (JSON). Fits two models on
+# the same rows (v2 more regularised), logs both as versions of one model, makes v1
+# champion, holds v2 in a shadow rollout, and writes v1 pickled to <workdir>/model.pkl
+# for the anchors. Prints one JSON object.
 SETUP_WORKER = """
 import json, pickle, sys
 from pathlib import Path
@@ -162,6 +168,7 @@ class Figures:
     hey_rate: float | None
     bad_hey: int
     sent: int  # every request of the warm-up, wrk and hey runs
+    others: float  # the largest share of CPU 0 other processes took during wrk or hey
 
 
 # --- servers -----------------------------------------------------------------------
@@ -215,6 +222,49 @@ class Servers:
                 continue
         with contextlib.suppress(ProcessLookupError):  # any child left behind
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def cpu_ticks(cpu: str) -> int:
+    """Busy clock ticks of one CPU so far (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                if line.startswith(f"cpu{cpu} "):
+                    fields = [int(v) for v in line.split()[1:]]
+                    return sum(fields) - fields[3] - fields[4]  # less idle and iowait
+    except OSError:
+        pass
+    return 0
+
+
+def group_ticks(group: int) -> int:
+    """Clock ticks used so far by every process in a process group (all threads)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp; then utime and stime are fields 12 and 13
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+class Interference:
+    """Share of CPU 0 that processes other than the server used meanwhile."""
+
+    def __init__(self, group: int) -> None:
+        self.group = group
+        self.cpu = cpu_ticks(SERVER_CPU)
+        self.own = group_ticks(group)
+        self.started = time.monotonic()
+
+    def share(self) -> float:
+        elapsed = time.monotonic() - self.started
+        others = (cpu_ticks(SERVER_CPU) - self.cpu) - (group_ticks(self.group) - self.own)
+        return max(0.0, others / (elapsed * os.sysconf("SC_CLK_TCK"))) if elapsed else 0.0
 
 
 def free_port() -> int:
@@ -315,12 +365,16 @@ def run_hey(url: str, body: bytes, seconds: int) -> dict[str, Any]:
     }
 
 
-def load(name: str, url: str, body: bytes, seconds: int, workdir: Path) -> Figures:
+def load(name: str, url: str, body: bytes, seconds: int, workdir: Path, group: int) -> Figures:
     script = workdir / f"{name}.lua"
     script.write_text(WRK_SCRIPT.format(body=body.decode()))
     warm = run_wrk(url, script, WARMUP_SECONDS)
+    watch = Interference(group)
     wrk = run_wrk(url, script, seconds)
+    wrk_others = watch.share()
+    watch = Interference(group)
     hey = run_hey(url, body, seconds)
+    hey_others = watch.share()
     figures = Figures(
         server=name,
         rate=wrk["rate"],
@@ -332,6 +386,7 @@ def load(name: str, url: str, body: bytes, seconds: int, workdir: Path) -> Figur
         hey_rate=hey["rate"],
         bad_hey=hey["bad"],
         sent=warm["requests"] + wrk["requests"] + hey["requests"],
+        others=max(wrk_others, hey_others),
     )
     if figures.bad_wrk or figures.bad_hey:
         print(
@@ -341,9 +396,15 @@ def load(name: str, url: str, body: bytes, seconds: int, workdir: Path) -> Figur
     print(
         f"{name}: wrk {fmt_rate(figures.rate)} ({figures.wrk_requests:,} requests in"
         f" {seconds} s, p99 {_ms(figures.wrk_p99_ms)}); hey {fmt_rate(figures.hey_rate)},"
-        f" p50 {_ms(figures.p50_ms)}, p99 {_ms(figures.p99_ms)}",
+        f" p50 {_ms(figures.p50_ms)}, p99 {_ms(figures.p99_ms)}; other processes took"
+        f" {wrk_others:.0%} / {hey_others:.0%} of CPU {SERVER_CPU}",
         flush=True,
     )
+    if figures.others > OTHERS_LIMIT:
+        print(
+            f"warning: other processes took {figures.others:.0%} of the server's CPU during"
+            f" {name}'s run; its figures are skewed"
+        )
     return figures
 
 
@@ -370,14 +431,14 @@ def measure_prodml(
     port = free_port()
     env = prodml_env(home)
     args = [*prodml_command(), "serve", MODEL_NAME, "--port", str(port), "--no-controller"]
-    servers.start("prodml", args, env, workdir)
+    process = servers.start("prodml", args, env, workdir)
     url = f"http://127.0.0.1:{port}/v1/models/{MODEL_NAME}/predict"
     body = json.dumps(record).encode()
     answer = json.loads(wait_ready(servers, "prodml", url, body))
     print(f"prodml answers: {json.dumps(answer)}")
     if answer.get("variant") != "champion" or answer.get("fallback") is not None:
         print("warning: prodml's answer did not come from the champion without fallback")
-    figures = load("prodml", url, body, seconds, workdir)
+    figures = load("prodml", url, body, seconds, workdir, process.pid)
     time.sleep(2.5)  # the recorder drains every 0.2 s and writes a segment every 1 s
     logged = query_log(env, workdir)
     servers.stop("prodml")
@@ -410,11 +471,11 @@ def measure_bare(
     args = [sys.executable, str(BARE_APP), str(workdir / "model.pkl")]
     args += ["--features", ",".join(FEATURES), "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
-    servers.start("bare", args, env, workdir)
+    process = servers.start("bare", args, env, workdir)
     url = f"http://127.0.0.1:{port}/predict"
     body = json.dumps(record).encode()
     print(f"bare answers: {wait_ready(servers, 'bare', url, body).decode()}")
-    figures = load("bare", url, body, seconds, workdir)
+    figures = load("bare", url, body, seconds, workdir, process.pid)
     servers.stop("bare")
     return figures
 
@@ -435,11 +496,11 @@ def measure_mlflow(
     args = [str(anchor.bin_dir / "mlflow"), "models", "serve", "-m", str(saved)]
     args += ["--env-manager", "local", "--workers", "1", "--host", "127.0.0.1"]
     args += ["--port", str(port)]
-    servers.start("mlflow", args, anchor.environment(QUIET_MLFLOW), workdir)
+    process = servers.start("mlflow", args, anchor.environment(QUIET_MLFLOW), workdir)
     url = f"http://127.0.0.1:{port}/invocations"
     body = json.dumps({"dataframe_records": [setup_out["record"]]}).encode()
     print(f"MLflow answers: {wait_ready(servers, 'mlflow', url, body).decode()}")
-    figures = load("mlflow", url, body, seconds, workdir)
+    figures = load("mlflow", url, body, seconds, workdir, process.pid)
     servers.stop("mlflow")
     return figures
 
@@ -509,12 +570,35 @@ def summary_rows(prodml: Figures | None, bare: Figures | None, mlflow: Figures |
     ]
 
 
+def median_of(figures: Sequence[Figures]) -> Figures:
+    """Each figure's median over rounds (the per-round values are printed beside it)."""
+
+    def middle(name: str) -> Any:
+        values = [getattr(f, name) for f in figures if getattr(f, name) is not None]
+        return statistics.median(values) if values else None
+
+    fields = {name: middle(name) for name in Figures.__dataclass_fields__ if name != "server"}
+    return Figures(server=figures[0].server, **fields)
+
+
+def print_rounds(rounds: dict[str, list[Figures]]) -> None:
+    for index, (bare, prodml) in enumerate(zip(rounds["bare"], rounds["prodml"], strict=True)):
+        rate = bare.rate and prodml.rate / bare.rate
+        p99 = prodml.p99_ms / bare.p99_ms if prodml.p99_ms and bare.p99_ms else None
+        print(
+            f"round {index + 1}: prodml / bare requests/s {_fraction(rate)}"
+            f" ({fmt_rate(prodml.rate)} / {fmt_rate(bare.rate)}), p99 {_fraction(p99)}"
+            f" ({_ms(prodml.p99_ms)} / {_ms(bare.p99_ms)})"
+        )
+
+
 def _fraction(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
 def print_servers(measured: Sequence[Figures]) -> None:
     headers = ["server", "req/s (wrk)", "p99 (wrk)", "req/s (hey)", "p50 (hey)", "p99 (hey)"]
+    headers.append(f"others on CPU {SERVER_CPU}")
     rows = [
         [
             f.server,
@@ -523,6 +607,7 @@ def print_servers(measured: Sequence[Figures]) -> None:
             fmt_rate(f.hey_rate),
             _ms(f.p50_ms),
             _ms(f.p99_ms),
+            f"{f.others:.0%}",
         ]
         for f in measured
     ]
@@ -538,6 +623,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--seconds", type=int, default=10, help="length of each wrk and hey run (default 10)"
     )
     parser.add_argument("--skip-mlflow", action="store_true", help="measure prodml and bare only")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure bare and prodml this many times, alternating which goes first, and"
+        " report the medians (MLflow once; default 1)",
+    )
     return parser.parse_args(argv)
 
 
@@ -585,8 +677,8 @@ def main(argv: list[str]) -> int:
         anchor, found = mlflow_anchor()
         if anchor is not None:
             print("MLflow venv: " + ", ".join(f"{k} {v}" for k, v in found.items()))
-    measured: list[Figures] = []
-    prodml = bare = mlflow = None
+    rounds: dict[str, list[Figures]] = {"bare": [], "prodml": []}
+    mlflow: Figures | None = None
     logged: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory(prefix="prodml-bench-serving-") as tmp,
@@ -602,17 +694,26 @@ def main(argv: list[str]) -> int:
             f" a shadow rollout; set up in {time.perf_counter() - started:.1f} s"
         )
         print(f"request: {json.dumps(out['record'])} (model says {out['answer']})")
-        bare = measure_bare(servers, workdir, out["record"], options.seconds)
-        measured.append(bare)
-        prodml, logged = measure_prodml(servers, workdir, home, out["record"], options.seconds)
-        measured.append(prodml)
-        if anchor is not None:
-            try:
-                mlflow = measure_mlflow(servers, anchor, workdir, out, options.seconds)
-                measured.append(mlflow)
-            except (BenchmarkFailure, AnchorError) as error:
-                print(f"MLflow skipped: {error}")
-    sent = prodml.sent + 1  # and the first request, that checked it was up
+        for turn in range(options.rounds):
+            if options.rounds > 1:
+                print(f"round {turn + 1} of {options.rounds}")
+            order = ("bare", "prodml") if turn % 2 == 0 else ("prodml", "bare")
+            for name in order:
+                if name == "bare":
+                    rounds["bare"].append(
+                        measure_bare(servers, workdir, out["record"], options.seconds)
+                    )
+                else:
+                    figures, logged = measure_prodml(
+                        servers, workdir, home, out["record"], options.seconds
+                    )
+                    rounds["prodml"].append(figures)
+            if turn == 0 and anchor is not None:
+                try:
+                    mlflow = measure_mlflow(servers, anchor, workdir, out, options.seconds)
+                except (BenchmarkFailure, AnchorError) as error:
+                    print(f"MLflow skipped: {error}")
+    sent = sum(f.sent + 1 for f in rounds["prodml"])  # +1: the request that saw it was up
     print(
         f"prodml's prediction log: {logged.get('rows', 0):,} rows, {logged.get('shadowed', 0):,}"
         f" with a shadow output ({logged.get('shadow_versions', 0)} shadow version), of about"
@@ -620,6 +721,10 @@ def main(argv: list[str]) -> int:
     )
     if not logged.get("rows") or logged.get("shadowed") != logged.get("rows"):
         print("warning: the log or the shadow was not fully on; prodml's figures flatter it")
+    bare, prodml = median_of(rounds["bare"]), median_of(rounds["prodml"])
+    measured = [bare, prodml, *([mlflow] if mlflow else [])]
+    if options.rounds > 1:
+        print_rounds(rounds)
     print()
     print_servers(measured)
     print()

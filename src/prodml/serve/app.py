@@ -5,6 +5,7 @@ routes for rollback and rollouts. Errors map to status codes in one place."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -78,6 +79,10 @@ def create_app(client: Client, names: list[str], options: Options | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await run_in_threadpool(gateway.start)
+        # What startup loaded (modules, models) lives as long as the gateway: keep it out
+        # of the collector's full passes, which otherwise pause every request in flight.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
