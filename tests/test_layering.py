@@ -45,6 +45,7 @@ def test_domain_imports_only_the_standard_library_and_itself(path: Path) -> None
         *_modules("lineage"),
         *_modules("evaluate"),
         *_modules("deploy"),
+        *_modules("predictions"),
     ],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )

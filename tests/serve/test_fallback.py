@@ -27,6 +27,7 @@ from serving_helpers import (
 
 from prodml.client import Client
 from prodml.deploy import rollouts
+from prodml.deploy.registry import attach_guardrails
 
 FULL = {"stages": [{"stage": "full"}]}
 
@@ -115,6 +116,29 @@ def test_a_failing_champion_is_answered_by_the_declared_default(sqlite_client: C
     )
     found = logged(client, "SELECT version, output, fallback, status FROM predictions")
     assert found == [{"version": None, "output": 0.0, "fallback": "default", "status": "error"}] * 2
+
+
+def test_a_failing_champion_is_answered_by_its_guardrail_rules_then_the_default(
+    sqlite_client: Client,
+) -> None:
+    client = sqlite_client
+    (only,) = log_versions(client, Broken())
+    crown(client, only)
+    attach_guardrails(client, "m@1", {"rules": [{"name": "big", "when": "a > 2", "set": 1}]})
+
+    async def scenario(http: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await predict(http, [row(a=3.0), row(a=0.0)]), await predict(http, row(a=0.0))]
+
+    covered, uncovered = talk(gateway(client), scenario)
+    with_default, by_default = talk(gateway(client, default=0), scenario)
+
+    assert covered.status_code == 503  # the second row has no rule and no default
+    assert uncovered.status_code == 503
+    assert (with_default.json()["predictions"], with_default.json()["fallback"]) == (
+        [1, 0],
+        "rules",
+    )
+    assert (by_default.json()["predictions"], by_default.json()["fallback"]) == ([0], "default")
 
 
 def test_without_any_fallback_the_gateway_answers_503_saying_why(sqlite_client: Client) -> None:

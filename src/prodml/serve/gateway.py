@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from prodml.client import Client
 from prodml.errors import NotFoundError, ProdmlError
+from prodml.evaluate.slices import masks
 from prodml.serve.inputs import rows_of
 from prodml.serve.recorder import Entry, Recorder
 from prodml.serve.routing import Route, Router
@@ -124,10 +128,34 @@ class Gateway:
             answer = await _attempt(other, rows)
             if answer.error is None:
                 return Outcome(answer.answers, outcome.error), other, other.ref
-        if self.options.default is not NO_DEFAULT:
-            answers = [self.options.default] * len(rows)
-            return Outcome(answers, outcome.error), None, "default"
+        ruled = _by_rules(served, rows, self.options.default)
+        if ruled is not None:
+            return Outcome(ruled[0], outcome.error), None, ruled[1]
         return Outcome([], outcome.error), None, None
+
+
+def _by_rules(served: Served, rows: list[Any], default: Any) -> tuple[list[Any], str] | None:
+    """Answers from the failed version's guardrail ``set`` rules (the first whose
+    ``when`` holds for a row), the declared default for rows no rule covers; None
+    when some row is left without an answer."""
+    rules = served.predictor.guardrails
+    setting = [r for r in rules.rules if r.set is not None] if rules is not None else []
+    answers: list[Any] = [NO_DEFAULT] * len(rows)
+    if setting:
+        table = pa.Table.from_pylist([served.spec.logged(row) for row in rows])
+        try:
+            conditions = masks(table, {r.name: r.when for r in setting if r.when}, "the request")
+        except ProdmlError:  # a rule the request cannot be judged by answers nothing
+            conditions = {r.name: np.zeros(len(rows), dtype=bool) for r in setting if r.when}
+        for rule in reversed(setting):  # the first matching rule in order wins
+            hits = conditions.get(rule.name, np.ones(len(rows), dtype=bool))
+            answers = [rule.set if hit else a for a, hit in zip(answers, hits, strict=True)]
+    by_rules = any(a is not NO_DEFAULT for a in answers)
+    if default is not NO_DEFAULT:
+        answers = [default if a is NO_DEFAULT else a for a in answers]
+    if any(a is NO_DEFAULT for a in answers):
+        return None
+    return answers, "rules" if by_rules else "default"
 
 
 async def _attempt(served: Served, rows: list[Any]) -> Outcome:
