@@ -228,7 +228,11 @@ def _fail_and_roll_back(traffic: Traffic, folder: Path, flights: pd.DataFrame) -
     version = _broken_candidate(flights)
     plan = folder / "broken.yaml"
     plan.write_text(yaml.safe_dump(BROKEN_PLAN, sort_keys=False))
-    cli("rollout", "start", MODEL, str(version.version), "--plan", str(plan))
+    cli("rollout", "start", MODEL, str(version.version), "--plan", str(plan), may_fail=True)
+    cli(
+        "rollout", "start", MODEL, str(version.version), "--plan", str(plan), "--force",
+        "--why", "a new feature: judge it on a 10% canary",
+    )  # fmt: skip
     state = _drive(traffic, folder, 1500, time.time() + 120)
     print(f"rollout ended: {state}; every request was still answered: {traffic.variants}")
     cli("rollout", "status", MODEL)

@@ -28,14 +28,16 @@ def _deployer(client: Client, action: str) -> Client:
 
 def start_rollout(
     name: str, version: str | int, plan: Any = None, why: str | None = None,
-    client: Client | None = None,
+    force: bool = False, client: Client | None = None,
 ) -> Rollout:  # fmt: skip
     """Take a version through a rollout plan (a YAML file, text or mapping; None: the
-    default shadow, canary 5/25/50%, full) against the current champion."""
+    default shadow, canary 5/25/50%, full) against the current champion. With a suite,
+    the version must have passed the gate against the champion offline, unless
+    ``force`` with a reason in ``why``."""
     from prodml.deploy import rollouts
 
     client = _deployer(client or default_client(), "rollout")
-    return rollouts.start(client, name, str(version), plan, why)
+    return rollouts.start(client, name, str(version), plan, why, force)
 
 
 def rollout_action(

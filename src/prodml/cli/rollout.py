@@ -29,9 +29,13 @@ def start(
         typer.Option("--plan", help="Rollout plan YAML (default: shadow, 5/25/50%, full)."),
     ] = None,
     why: REASON = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Start without a passed offline gate (needs --why).")
+    ] = False,
 ) -> None:
-    """Take VERSION of NAME through a plan against the champion."""
-    rollout = prodml.start_rollout(name, version, plan, why)
+    """Take VERSION of NAME through a plan against the champion (the suite's gate must
+    have passed offline: prodml evaluate compare NAME champion VERSION)."""
+    rollout = prodml.start_rollout(name, version, plan, why, force)
     steps = " -> ".join(step.label for step in rollout.plan.steps)
     console.print(
         f"Rollout {rollout.id[:12]}: {name} v{rollout.candidate} against champion "

@@ -10,6 +10,7 @@ from typing import Any
 from prodml.client import Client
 from prodml.deploy import plan as plans
 from prodml.deploy import registry
+from prodml.domain.artifact import ModelVersion
 from prodml.domain.ids import from_epoch, new_id
 from prodml.domain.registry import CHAMPION, AliasMove
 from prodml.domain.rollout import (
@@ -21,7 +22,7 @@ from prodml.domain.rollout import (
     Plan,
     Rollout,
 )  # fmt: skip
-from prodml.errors import InvalidInputError, NotFoundError
+from prodml.errors import GateRefusedError, InvalidInputError, NotFoundError
 
 
 def of(row: dict[str, Any]) -> Rollout:
@@ -47,8 +48,11 @@ def start(
     version: str,
     plan: str | Path | dict[str, Any] | None = None,
     why: str | None = None,
+    force: bool = False,
 ) -> Rollout:
-    """Take ``version`` of ``name`` through ``plan`` against the current champion."""
+    """Take ``version`` of ``name`` through ``plan`` against the current champion. With
+    a suite, the version must have passed its gate against that champion offline
+    (``prodml evaluate compare``), unless ``force`` with a reason in ``why``."""
     candidate = registry.get(client, version if "@" in version else f"{name}@{version}")
     if candidate.name != name:
         raise InvalidInputError(f"{candidate.ref} is not a version of {name!r}.")
@@ -61,6 +65,7 @@ def start(
     if champion == candidate.version:
         raise InvalidInputError(f"{candidate.ref} is already the champion; nothing to roll out.")
     chosen: Plan = plans.load(plan)
+    offline = _offline_gate(client, candidate, champion, force, why)
     row = {
         "id": new_id(),
         "name": name,
@@ -70,8 +75,36 @@ def start(
         "state": RUNNING,
         "reason": why,
     }
-    details = {"candidate": candidate.version, "champion": champion, "steps": _labels(chosen)}
+    details = {
+        "candidate": candidate.version, "champion": champion, "steps": _labels(chosen),
+        "offline_gate": offline, "forced": force,
+    }  # fmt: skip
     return of(client.metadata.add_rollout(row, details))
+
+
+def _offline_gate(
+    client: Client, candidate: ModelVersion, champion: int, force: bool, why: str | None
+) -> str:
+    """What the offline gate said of the candidate against the champion."""
+    from prodml.evaluate import evaluations
+
+    if force and not (why and why.strip()):
+        raise InvalidInputError("--force needs --why TEXT: the reason is recorded.")
+    try:
+        evaluations.load_suite(client, candidate.name)
+    except NotFoundError:
+        return "no suite"
+    holder = client.metadata.get_model_version(candidate.name, str(champion))
+    found = client.metadata.gate_verdict(candidate.id, holder.id)
+    verdict = found[1] if found else None
+    if verdict == "pass" or force:
+        return verdict or "not compared"
+    said = f"its latest comparison was {verdict}" if verdict else "it was never compared"
+    raise GateRefusedError(
+        f"{candidate.ref} has not passed its suite's gate against champion v{champion} "
+        f"({said}). Run: prodml evaluate compare {candidate.name} champion "
+        f"{candidate.version}; or start with --force --why TEXT."
+    )
 
 
 def _labels(plan: Plan) -> list[str]:

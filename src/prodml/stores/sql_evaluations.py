@@ -101,6 +101,21 @@ class EvaluationQueries(LineageQueries):
                 now,
             )
 
+    def gate_verdict(self, candidate_id: str, baseline_id: str) -> tuple[str, str | None] | None:
+        """(evaluation id, verdict) of the latest comparison of one model version against
+        another, or None when they were never compared."""
+        candidate, baseline = schema.evaluations, schema.evaluations.alias("baseline")
+        query = (
+            sa.select(candidate.c.id, candidate.c.verdict)
+            .join(baseline, baseline.c.id == candidate.c.baseline_id)
+            .where(candidate.c.model_id == candidate_id, baseline.c.model_id == baseline_id)
+            .order_by(candidate.c.created_at.desc())
+            .limit(1)
+        )
+        with self.read() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (str(row.id), row.verdict)
+
     def evaluations(
         self, model_id: str | None = None, evaluation_id: str | None = None
     ) -> list[dict[str, Any]]:
