@@ -66,6 +66,8 @@ def test_a_rollout_starts_against_the_champion_with_the_default_plan(ready: Clie
         "candidate": 2,
         "champion": 1,
         "steps": ["shadow", "canary 5%", "canary 25%", "canary 50%", "full"],
+        "offline_gate": "no suite",
+        "forced": False,
     }
     assert rollouts.get(ready, "m") == rollout
     assert rollouts.get(ready, rollout.id[:10]) == rollout
