@@ -20,13 +20,14 @@ from typing import Any
 import httpx
 import pandas as pd
 import yaml
+from evaluation_demo import cli, say
 from route_lookup import RouteLookupModel
 
 import prodml
 
 MODEL = "late-arrivals"
 FEATURES = ["month", "day", "dep_delay", "sched_dep_time", "sched_arr_time", "distance", "hour"]
-CLI = [sys.executable, "-m", "prodml.cli.main"]
+CLI = [sys.executable, "-m", "prodml.cli.main"]  # the gateway runs as its own process
 PLAN = {
     "routing_key": {"field": "tailnum"},
     "criteria": {
@@ -50,18 +51,6 @@ BROKEN_PLAN = {
     "criteria": {"max_error_rate": 0.02},
     "stages": [{"stage": "canary", "steps": [10], "min_duration": "30s", "min_requests": 2000}],
 }
-
-
-def say(text: str) -> None:
-    print(f"\n=== {text}", flush=True)
-
-
-def cli(*args: str, may_fail: bool = False) -> int:
-    print(f"$ prodml {' '.join(args)}", flush=True)
-    code = subprocess.run([*CLI, *args], check=not may_fail).returncode
-    if may_fail:
-        print(f"(exit code {code})")
-    return code
 
 
 def _port() -> int:

@@ -45,14 +45,9 @@ def rollout_action(
 ) -> Rollout:
     """``pause``, ``resume``, ``abort`` or ``promote`` the rollout of ``name`` by hand."""
     from prodml.deploy import rollouts
-    from prodml.errors import InvalidInputError
 
-    moves = {"pause": rollouts.pause, "resume": rollouts.resume, "abort": rollouts.abort,
-             "promote": rollouts.promote}  # fmt: skip
-    if action not in moves:
-        raise InvalidInputError(f"No rollout action {action!r}; use one of: {', '.join(moves)}.")
     client = _deployer(client or default_client(), "rollout")
-    return moves[action](client, name, why)
+    return rollouts.act(client, action, name, why)
 
 
 def rollout_status(

@@ -25,16 +25,7 @@ def helpers_importable(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def client(tmp_path: Path, metadata_url: str) -> Iterator[Client]:
     """A client on a fresh store (each database) whose prediction log flushes every 0.1 s."""
-    made = Client(
-        home=str(tmp_path / "home"),
-        metadata_url=metadata_url,
-        artifact_url=str(tmp_path / "blobs"),
-        user="tester",
-        flush_interval=0.05,
-        log_flush_interval=0.1,
-        auth="off",
-        token="",
-    )
+    made = _client(tmp_path, metadata_url=metadata_url, artifact_url=str(tmp_path / "blobs"))
     yield made
     made.close()
 
@@ -42,13 +33,13 @@ def client(tmp_path: Path, metadata_url: str) -> Iterator[Client]:
 @pytest.fixture
 def sqlite_client(tmp_path: Path) -> Iterator[Client]:
     """The same on SQLite only, for what does not depend on the database."""
-    made = Client(
-        home=str(tmp_path / "home"),
-        user="tester",
-        flush_interval=0.05,
-        log_flush_interval=0.1,
-        auth="off",
-        token="",
-    )
+    made = _client(tmp_path)
     yield made
     made.close()
+
+
+def _client(tmp_path: Path, **stores: str) -> Client:
+    return Client(
+        home=str(tmp_path / "home"), user="tester", flush_interval=0.05,
+        log_flush_interval=0.1, auth="off", token="", **stores,
+    )  # fmt: skip

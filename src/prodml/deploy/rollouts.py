@@ -237,3 +237,13 @@ def rollback(client: Client, name: str, why: str | None = None) -> AliasMove | R
         name, CHAMPION, last.previous, version.id, f"rollback: {why or 'by hand'}",
         verdict="rollback", expected=last.version,
     )  # fmt: skip
+
+
+ACTIONS = {"pause": pause, "resume": resume, "abort": abort, "promote": promote}
+
+
+def act(client: Client, action: str, name_or_id: str, why: str | None = None) -> Rollout:
+    """``pause``, ``resume``, ``abort`` or ``promote`` a rollout by hand."""
+    if action not in ACTIONS:
+        raise NotFoundError(f"No rollout action {action!r}; use one of: {', '.join(ACTIONS)}.")
+    return ACTIONS[action](client, name_or_id, why)

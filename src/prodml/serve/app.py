@@ -188,11 +188,9 @@ def create_app(client: Client, names: list[str], options: Options | None = None)
         await allow(request, "rollout")
         parsed = await body(request) if await request.body() else {}
         why = parsed.get("why") if isinstance(parsed, dict) else None
-        moves = {"pause": rollouts.pause, "resume": rollouts.resume, "abort": rollouts.abort,
-                 "promote": rollouts.promote}  # fmt: skip
-        if action not in moves:
-            raise NotFoundError(f"No rollout action {action!r}; use one of: {', '.join(moves)}.")
-        done = await run_in_threadpool(moves[action], client, request.path_params["name"], why)
+        done = await run_in_threadpool(
+            rollouts.act, client, action, request.path_params["name"], why
+        )
         await run_in_threadpool(gateway.router.refresh)
         return json({"rollout": done.id, "state": done.state, "step": done.current.label})
 
