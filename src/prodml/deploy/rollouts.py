@@ -245,5 +245,5 @@ ACTIONS = {"pause": pause, "resume": resume, "abort": abort, "promote": promote}
 def act(client: Client, action: str, name_or_id: str, why: str | None = None) -> Rollout:
     """``pause``, ``resume``, ``abort`` or ``promote`` a rollout by hand."""
     if action not in ACTIONS:
-        raise NotFoundError(f"No rollout action {action!r}; use one of: {', '.join(ACTIONS)}.")
+        raise InvalidInputError(f"No rollout action {action!r}; use one of: {', '.join(ACTIONS)}.")
     return ACTIONS[action](client, name_or_id, why)
