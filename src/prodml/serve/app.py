@@ -188,6 +188,9 @@ def create_app(client: Client, names: list[str], options: Options | None = None)
         await allow(request, "rollout")
         parsed = await body(request) if await request.body() else {}
         why = parsed.get("why") if isinstance(parsed, dict) else None
+        if action not in rollouts.ACTIONS:
+            known = ", ".join(rollouts.ACTIONS)
+            raise NotFoundError(f"No rollout action {action!r}; use one of: {known}.")
         done = await run_in_threadpool(
             rollouts.act, client, action, request.path_params["name"], why
         )
