@@ -16,6 +16,8 @@ class ProfileQueries(SqlBase):
     def put_profile(self, version_id: str, partition_by: str, blob: str, partitions: int) -> None:
         """Record the blob holding a version's profile (or its partitions' profiles)."""
         with self.write() as connection:
+            # two processes logging the same content profile the same version at once
+            self.serialise(connection, f"profile:{version_id}:{partition_by}")
             if _blob(connection, version_id, partition_by) is None:
                 connection.execute(
                     schema.profiles.insert().values(
