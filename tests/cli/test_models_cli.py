@@ -198,3 +198,15 @@ def test_a_bad_suite_is_one_red_line_naming_the_field(home: Path, tmp_path: Path
 
     assert result.returncode == 1
     assert "Suite field 'task' is 'ranking'" in result.stderr
+
+
+def test_serving_a_model_without_a_champion_is_refused_before_anything_starts(
+    home: Path,
+) -> None:
+    refused = _prodml(home, "serve", "m", "--port", "1")
+    assert refused.returncode == 1
+    assert "Model 'm' has no champion to serve" in refused.stderr
+    assert "prodml models promote m VERSION" in refused.stderr
+    assert "Serving" not in refused.stdout
+    unknown = _prodml(home, "serve", "nosuch", "--port", "1")
+    assert unknown.returncode == 1 and "nosuch" in unknown.stderr

@@ -45,6 +45,7 @@ def serve(
             default = orjson.loads(fallback_default)
         except orjson.JSONDecodeError:
             default = fallback_default
+    server.check(names)
     console.print(f"Serving {', '.join(names)} on http://{host}:{port} ({workers} worker(s)).")
     server.run(
         names, host, port, workers, timeout_ms / 1000.0, default,

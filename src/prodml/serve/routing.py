@@ -66,6 +66,18 @@ class Route:
         return chosen
 
 
+def champion_of(client: Client, name: str) -> int:
+    """The version ``name`` serves; a model without a champion cannot be served."""
+    client.metadata.get_model_version(name, None)  # refuses an unknown name
+    number = client.metadata.alias_version(name, CHAMPION)
+    if number is None:
+        raise NotFoundError(
+            f"Model {name!r} has no champion to serve. Promote a version first: "
+            f"prodml models promote {name} VERSION"
+        )
+    return number
+
+
 def bucket(salt: str, key: str) -> int:
     """A stable bucket in [0, BUCKETS) for a routing key within one rollout."""
     digest = hashlib.blake2b(f"{salt}:{key}".encode(), digest_size=8).digest()
@@ -109,12 +121,7 @@ class Router:
 
     def _route(self, name: str) -> Route:
         store = self.client.metadata
-        number = store.alias_version(name, CHAMPION)
-        if number is None:
-            raise NotFoundError(
-                f"Model {name!r} has no champion to serve. Promote a version first: "
-                f"prodml models promote {name} VERSION"
-            )
+        number = champion_of(self.client, name)
         moves = [m for m in store.alias_moves(name) if m.alias == CHAMPION]
         # after a rollback the version before is the one rolled back from: no fallback
         rolled_back = bool(moves) and moves[-1].verdict == "rollback"

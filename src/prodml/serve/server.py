@@ -19,6 +19,7 @@ from prodml.client import Client, default_client
 from prodml.deploy import controller
 from prodml.serve.app import create_app
 from prodml.serve.gateway import NO_DEFAULT, Options
+from prodml.serve.routing import champion_of
 
 ENVIRONMENT = "PRODML_SERVE_OPTIONS"
 
@@ -30,6 +31,12 @@ def from_environment() -> Any:
     default = spec["default"][0] if spec["default"] else NO_DEFAULT
     options = Options(timeout=spec["timeout"], default=default, max_body=spec["max_body"])
     return create_app(default_client(), spec["names"], options)
+
+
+def check(names: list[str], client: Client | None = None) -> None:
+    """Refuse, before anything starts, a model that is unknown or has no champion."""
+    for name in names:
+        champion_of(client or default_client(), name)
 
 
 def _metrics_folder() -> str | None:
@@ -63,8 +70,7 @@ def run(
     # Requests waiting on a batch keep many small objects alive; a larger first
     # generation keeps the collector from running once per batch under load.
     gc.set_threshold(20_000, 10, 10)
-    for name in names:  # refuse an unknown model before starting anything
-        client.metadata.get_model_version(name, None)
+    check(names, client)
     stop = threading.Event()
     if control:
         thread = threading.Thread(
