@@ -210,3 +210,31 @@ def test_serving_a_model_without_a_champion_is_refused_before_anything_starts(
     assert "Serving" not in refused.stdout
     unknown = _prodml(home, "serve", "nosuch", "--port", "1")
     assert unknown.returncode == 1 and "nosuch" in unknown.stderr
+
+
+def test_logged_misses_with_their_labels_grow_a_validation_set(home: Path) -> None:
+    from prodml.predictions.segments import table_of, write_segment
+
+    def logged(request_id: str, x1: float, output: int) -> dict[str, Any]:
+        return {
+            "request_id": request_id, "ts": datetime.now().astimezone(), "model": "m",
+            "version": 1, "status": "ok", "output": output,
+            "inputs": {"x1": x1, "x2": 0.5, "region": "east"},
+        }  # fmt: skip
+
+    folder = home / "predictions"
+    rows = [logged("r1", 1.0, 1), logged("r2", 2.0, 1), logged("r3", 3.0, 0)]
+    write_segment(folder, "m", table_of(rows, ("output",)))
+    labels = home.parent / "labels.csv"
+    pd.DataFrame({"request_id": ["r1", "r2", "r3"], "y": [1, 0, 1]}).to_csv(labels, index=False)
+    assert _prodml(home, "labels", "ingest", str(labels), "--label", "y").returncode == 0
+
+    misses = "SELECT unnest(inputs), label::BIGINT AS y FROM labelled WHERE output <> label"
+    added = _prodml(home, "valsets", "add", "holdout", "--query", misses)
+    assert added.returncode == 0, added.stderr
+    assert "holdout@2: 2 rows added" in added.stdout
+    growth = _json(home, "valsets", "history", "holdout")
+    assert growth[-1]["added"] == 2
+    assert any("prediction log" in source for source in growth[-1]["sources"])
+    both = _prodml(home, "valsets", "add", "holdout", str(labels), "--query", misses)
+    assert both.returncode == 1 and "one of the two" in both.stderr

@@ -17,16 +17,32 @@ app = typer.Typer(help="Dynamic validation sets: add rows, see growth.", no_args
 @app.command("add")
 def add(
     name: str,
-    rows: Annotated[Path, typer.Argument(help="A .csv or .parquet file of rows with labels.")],
+    rows: Annotated[
+        Path | None, typer.Argument(help="A .csv or .parquet file of rows with labels.")
+    ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(
+            "--query",
+            help="SQL over the prediction log instead of a file, e.g. SELECT unnest(inputs), "
+            "label AS late FROM labelled WHERE output <> label",
+        ),
+    ] = None,
     source: Annotated[
         str | None, typer.Option("--source", help="Where the rows came from.")
     ] = None,
 ) -> None:
-    """Append rows to validation set NAME as its next version (rows already in it are skipped)."""
+    """Append rows to validation set NAME as its next version (rows already in it are skipped):
+    from a file, or from logged predictions with their labels (--query)."""
     from prodml.client import default_client
+    from prodml.errors import InvalidInputError
     from prodml.evaluate.valsets import add as add_rows
 
-    version, added = add_rows(default_client(), name, rows, source)
+    if (rows is None) == (query is None):
+        raise InvalidInputError("Give the rows as a FILE or as --query SQL (one of the two).")
+    data = rows if rows is not None else prodml.query_predictions(str(query))
+    origin = source or (f"prediction log: {query}" if query else None)
+    version, added = add_rows(default_client(), name, data, origin)
     if added == 0:
         console.print(f"Nothing new: every row is already in {version.ref}.")
     else:
