@@ -85,8 +85,7 @@ def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
             criteria.p99_ratio(found.candidate_ms, found.baseline_ms, rules.max_p99_ratio, level)
         )
     if rules.min_agreement is not None:
-        same = [_same(a, b) for a, b in zip(found.candidate, found.baseline, strict=True)]
-        checks.append(criteria.agreement(_bools(same), rules.min_agreement, level))
+        checks.append(criteria.agreement(found.agreeing, rules.min_agreement, level))
     if rules.max_distance is not None:
         checks.append(criteria.distance(found.candidate, found.baseline, rules.max_distance, level))
     if rules.metric is not None and rules.max_metric_drop is not None:
@@ -98,18 +97,6 @@ def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
             )
         )  # fmt: skip
     return checks
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
-    return bool(a == b)
-
-
-def _bools(values: list[bool]) -> Any:
-    import numpy as np
-
-    return np.asarray(values, dtype=bool)
 
 
 def tick(client: Client, now: float | None = None) -> list[Decision]:

@@ -34,6 +34,11 @@ class Evidence:
     labels: np.ndarray  # label per pair (None where none arrived)
 
     @property
+    def agreeing(self) -> np.ndarray:
+        """Per pair, whether both models gave the same answer."""
+        return agree(self.candidate, self.baseline)
+
+    @property
     def labelled(self) -> np.ndarray:
         return np.array([label is not None for label in self.labels], dtype=bool)
 
@@ -45,6 +50,17 @@ class Evidence:
             "pairs": len(self.candidate),
             "labels": int(self.labelled.sum()),
         }
+
+
+def agree(candidate: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Pairwise equality of two models' answers (numbers equal within rounding)."""
+    return np.array([_same(a, b) for a, b in zip(candidate, baseline, strict=True)], dtype=bool)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return bool(a == b)
 
 
 def gather(folder: Path, rollout: Rollout, since: datetime | None = None) -> Evidence:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from prodml.client import Client
-from prodml.deploy import criteria
+from prodml.deploy import criteria, evidence
 from prodml.domain.rollout import Rollout
 from prodml.errors import NotFoundError
 from prodml.predictions import query
@@ -40,14 +40,13 @@ class SliceComparison:
 
 
 def paired(client: Client, rollout: Rollout) -> pa.Table:
-    connection = query.connect(Path(client.settings.log_url), rollout.model)
+    folder = Path(client.settings.log_url)
+    if not query.prediction_files(folder, rollout.model):  # nothing logged yet
+        return pa.table({"__candidate": [], "__baseline": [], "__label": []})
+    connection = query.connect(folder, rollout.model)
     try:
         parameters = {"rollout": rollout.id, "candidate": rollout.candidate}
         return connection.sql(PAIRED, params=parameters).to_arrow_table()
-    except Exception as error:  # no logged inputs yet: nothing to pair
-        if "inputs" in str(error):
-            return pa.table({"__candidate": [], "__baseline": [], "__label": []})
-        raise
     finally:
         connection.close()
 
@@ -62,38 +61,38 @@ def compare(client: Client, rollout: Rollout, metric: str | None = None) -> list
     baseline = np.asarray(table.column("__baseline").to_pylist(), dtype=object)
     labels = np.asarray(table.column("__label").to_pylist(), dtype=object)
     name = metric or ("accuracy" if _categorical(labels) else "mae")
+    agreeing = evidence.agree(candidate, baseline)
+    judged = np.array(  # both models answered and a label arrived
+        [_present(a) and _present(b) and _present(t) for a, b, t in zip(
+            candidate, baseline, labels, strict=True)], dtype=bool,
+    )  # fmt: skip
     found = []
     for slice_name in slices:
         mask = chosen.get(slice_name, np.zeros(len(candidate), bool))
-        found.append(_one(slice_name, mask, candidate, baseline, labels, name))
+        found.append(_one(slice_name, mask, agreeing, judged, candidate, baseline, labels, name))
     return found
 
 
 def _one(
-    name: str, mask: np.ndarray, candidate: np.ndarray, baseline: np.ndarray,
-    labels: np.ndarray, metric: str,
+    name: str, mask: np.ndarray, agreeing: np.ndarray, judged: np.ndarray,
+    candidate: np.ndarray, baseline: np.ndarray, labels: np.ndarray, metric: str,
 ) -> SliceComparison:  # fmt: skip
     pairs = int(mask.sum())
-    agree = [a == b for a, b in zip(candidate[mask], baseline[mask], strict=True)]
-    both = np.array([_present(a) and _present(b) for a, b in zip(candidate, baseline, strict=True)])
-    labelled = mask & both & np.array([_present(v) for v in labels], dtype=bool)
+    agreement = float(agreeing[mask].mean()) if pairs else None
+    labelled = mask & judged
     count = int(labelled.sum())
     if count == 0:
-        return SliceComparison(name, pairs, _mean(agree), 0, None, None, None, None)
+        return SliceComparison(name, pairs, agreement, 0, None, None, None, None)
     truth, cand, base = labels[labelled], candidate[labelled], baseline[labelled]
     check = criteria.metric_difference(truth, cand, base, metric, 0.0, min_labels=1)
     return SliceComparison(
-        name, pairs, _mean(agree), count, metric, _score(metric, truth, cand),
+        name, pairs, agreement, count, metric, _score(metric, truth, cand),
         _score(metric, truth, base), check,
     )  # fmt: skip
 
 
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and np.isnan(value))
-
-
-def _mean(values: list[Any]) -> float | None:
-    return float(np.mean(values)) if values else None
 
 
 def _score(metric: str, truth: np.ndarray, answers: np.ndarray) -> float:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -89,13 +88,5 @@ def query(folder: Path, sql: str, model: str | None = None) -> pa.Table:
             f"The query failed: {first}. Tables: predictions, labels, labelled "
             "(see: prodml predictions query 'DESCRIBE predictions')."
         ) from None
-    finally:
-        connection.close()
-
-
-def rows(folder: Path, sql: str, parameters: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    connection = connect(folder)
-    try:
-        return connection.execute(sql, parameters or []).fetchall()
     finally:
         connection.close()

@@ -67,9 +67,9 @@ class InputSpec:
 
     def check(self, rows: list[Any]) -> None:
         for index, row in enumerate(rows):
-            self._check(row, index)
+            self.check_row(row, index)
 
-    def _check(self, row: Any, index: int) -> None:
+    def check_row(self, row: Any, index: int) -> None:
         if self.tensor:
             if not isinstance(row, list) or (self.width > 0 and len(row) != self.width):
                 raise Rejected(

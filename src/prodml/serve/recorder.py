@@ -48,7 +48,6 @@ class Recorder:
     def __init__(self, folder: Path, flush_interval: float, interval: float = 0.2) -> None:
         self.writer = SegmentWriter(folder, flush_interval)
         self.interval = interval
-        self.logged = 0
         self._entries: list[Entry] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -74,7 +73,6 @@ class Recorder:
             by_model[entry.model].extend(_rows(entry, shadows.get(index)))
         for model, rows in by_model.items():
             self.writer.append(model, rows)
-            self.logged += len(rows)
 
     def close(self) -> None:
         self._stop.set()
@@ -100,7 +98,7 @@ def _shadow_answers(entries: list[Entry]) -> dict[int, tuple[list[Any], list[str
         for index in indexes:
             for position, row in enumerate(entries[index].rows):
                 try:
-                    shadow.spec._check(row, position)
+                    shadow.spec.check_row(row, position)
                 except Rejected as refusal:
                     errors[(index, position)] = str(refusal)
                     continue

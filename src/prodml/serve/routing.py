@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from prodml.client import Client
@@ -31,7 +31,6 @@ class Route:
     previous: Served | None = None  # the champion before, first in the fallback chain
     candidate: Served | None = None
     rollout: Rollout | None = None
-    fallbacks: tuple[Served, ...] = field(default=())
 
     def key_of(self, headers: Mapping[str, str], row: Any) -> str | None:
         key = self.rollout.plan.routing_key if self.rollout else None
@@ -56,7 +55,7 @@ class Route:
 
     def chain(self, failed: Served) -> list[Served]:
         """Who answers when ``failed`` raised or timed out, in order."""
-        order = [self.champion, self.previous, *self.fallbacks]
+        order = [self.champion, self.previous]
         seen = {failed.version.id}
         chosen = []
         for served in order:

@@ -26,11 +26,17 @@ ENVIRONMENT = "PRODML_SERVE_OPTIONS"
 
 def from_environment() -> Any:
     """The app for one uvicorn worker, from the options ``run`` left in the environment."""
-    gc.set_threshold(20_000, 10, 10)
+    _tune_collector()
     spec = json.loads(os.environ[ENVIRONMENT])
     default = spec["default"][0] if spec["default"] else NO_DEFAULT
     options = Options(timeout=spec["timeout"], default=default, max_body=spec["max_body"])
     return create_app(default_client(), spec["names"], options)
+
+
+def _tune_collector() -> None:
+    """Requests waiting on a batch keep many small objects alive; a larger first
+    generation keeps the collector from running once per batch under load."""
+    gc.set_threshold(20_000, 10, 10)
 
 
 def check(names: list[str], client: Client | None = None) -> None:
@@ -67,9 +73,7 @@ def run(
     import uvicorn
 
     client = client or default_client()
-    # Requests waiting on a batch keep many small objects alive; a larger first
-    # generation keeps the collector from running once per batch under load.
-    gc.set_threshold(20_000, 10, 10)
+    _tune_collector()
     check(names, client)
     stop = threading.Event()
     if control:
