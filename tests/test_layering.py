@@ -46,6 +46,7 @@ def test_domain_imports_only_the_standard_library_and_itself(path: Path) -> None
         *_modules("evaluate"),
         *_modules("deploy"),
         *_modules("predictions"),
+        *_modules("monitor"),
     ],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )

@@ -74,6 +74,16 @@ TABLE: tuple[Setting, ...] = (
     ),
     Setting("auth", lambda _: "off", auth_mode, "off, admin (deploy actions need a token) or all"),
     Setting("token", lambda _: "", str, "the access token this process presents"),
+    Setting(
+        "notify_webhook", lambda _: "", str, "URL that alerts are posted to (Slack-style JSON)"
+    ),
+    Setting(
+        "notify_file",
+        lambda _: "",
+        str,
+        "file that alerts are appended to as JSON lines; - is stdout",
+    ),
+    Setting("alert_link", lambda _: "", str, "base URL of alert pages, e.g. a dashboard's /alerts"),
 )
 
 
@@ -89,6 +99,9 @@ class Settings:
     log_flush_interval: float
     auth: str
     token: str
+    notify_webhook: str
+    notify_file: str
+    alert_link: str
 
 
 def _toml_values(path: Path) -> Mapping[str, Any]:

@@ -11,7 +11,9 @@ from rich.text import Text
 from prodml.cli import (
     datasets,
     evaluation,
+    incidents,
     models,
+    monitor,
     rollout,
     runs,
     serving,
@@ -25,7 +27,7 @@ from prodml.errors import ProdmlError
 app = typer.Typer(
     name="prodml",
     help="Versioned data, tracked runs, lineage, validation, evaluation, the model registry "
-    "and staged deployment.",
+    "staged deployment, monitoring and incidents.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -39,6 +41,8 @@ evaluation.register_commands(app)
 store.register(app)
 validate.register(app)
 serving.register(app)
+monitor.register(app)
+incidents.register(app)
 
 
 def run() -> None:

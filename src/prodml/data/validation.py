@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from prodml.data.calibration import SHORT_HISTORY
+from prodml.data.calibration import ALPHA, SHORT_HISTORY
 from prodml.data.charts import charts_for
 from prodml.data.checks import apply as apply_checks
 from prodml.data.checks import new_column
@@ -24,8 +24,10 @@ def validate_profiles(
     extra: list[Finding] | None = None,
     checks: dict[str, Any] | None = None,
     keys: tuple[str, ...] = (),
+    alpha: float = ALPHA,
 ) -> ValidationResult:
-    """Every finding about ``batch``, judged against ``history`` (oldest first).
+    """Every finding about ``batch``, judged against ``history`` (oldest first), at the
+    family-wise false-alarm rate ``alpha``.
 
     With a ``checks`` document, schema and bounds come from it (as the team edited
     them) and only drift is judged against history."""
@@ -70,8 +72,9 @@ def validate_profiles(
     if checks is not None:
         measurements = [m for m in measurements if m.kind is FindingKind.DRIFT]
     tests = len(measurements)
+    weighted = max(1, round(tests * ALPHA / alpha))  # a lower alpha is more tests at ALPHA
     for measurement in measurements:
-        finding = _judge(measurement, tests)
+        finding = _judge(measurement, weighted)
         if finding is not None:
             findings.append(finding)
     notes += _history_notes(history, history_label)

@@ -180,14 +180,14 @@ def _limit(key: str, value: Any, field: str) -> Any:
     return float(value)
 
 
-def duration(value: Any, field: str) -> float:
+def duration(value: Any, field: str, what: str = "Rollout plan") -> float:
     """Seconds from a number or text such as 30s, 5m, 2h."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     match = _DURATION.match(str(value)) if isinstance(value, str) else None
     if match is None:
         raise InvalidInputError(
-            f"Rollout plan {field} is {value!r}; give seconds or a duration such as 30s, 5m, 2h."
+            f"{what} {field} is {value!r}; give seconds or a duration such as 30s, 5m, 2h."
         )
     return float(match.group(1)) * _UNITS[match.group(2)]
 

@@ -34,11 +34,12 @@ class Growth:
 
 
 def add(
-    client: Client, name: str, rows: Any, source: str | None = None
+    client: Client, name: str, rows: Any, source: str | None = None, fill_missing: bool = False
 ) -> tuple[DatasetVersion, int]:
     """Append ``rows`` (a table file, DataFrame or Arrow table) to validation set ``name``
     as its next version; rows already in it are skipped. Returns the version and how
-    many rows were new."""
+    many rows were new. With ``fill_missing``, columns of the set that the rows lack
+    (context the prediction log never held) are left empty instead of refused."""
     check_name(name, "validation set")
     new, origin = _read(rows)
     if new.num_rows == 0:
@@ -56,7 +57,7 @@ def add(
     existing = datasets.load_table(client, latest)
     if SOURCE not in existing.column_names:
         existing = existing.append_column(SOURCE, pa.nulls(existing.num_rows, pa.string()))
-    new = _conform(new, existing.schema, name, latest.ref)
+    new = _conform(new, existing.schema, name, latest.ref, fill_missing)
     fresh = _without_known(new, existing)
     duplicates = new.num_rows - fresh.num_rows
     if fresh.num_rows == 0:
@@ -75,8 +76,11 @@ def _read(rows: Any) -> tuple[pa.Table, str | None]:
     return tables.to_arrow(rows, "the rows to add"), None
 
 
-def _conform(new: pa.Table, schema: pa.Schema, name: str, ref: str) -> pa.Table:
+def _conform(
+    new: pa.Table, schema: pa.Schema, name: str, ref: str, fill_missing: bool = False
+) -> pa.Table:
     missing = [f.name for f in schema if f.name not in new.column_names and f.name != SOURCE]
+    missing = [] if fill_missing else missing
     extra = [c for c in new.column_names if c not in schema.names]
     if missing or extra:
         problems = []

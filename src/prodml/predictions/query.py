@@ -32,16 +32,20 @@ WHERE false
 
 
 def prediction_files(
-    folder: Path, model: str | None = None, since: datetime | None = None
+    folder: Path,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[str]:
-    """Segment files of one model (or all), from the day of ``since`` on."""
+    """Segment files of one model (or all), from the day of ``since`` to that of ``until``."""
     models = [folder / model] if model else [p for p in folder.glob("*") if p.name != LABELS]
     first = since.astimezone(UTC).strftime("%Y-%m-%d") if since else ""
+    last = until.astimezone(UTC).strftime("%Y-%m-%d") if until else "9999"
     return sorted(
         str(path)
         for m in models
         for day in m.glob("*")
-        if day.name >= first
+        if first <= day.name <= last
         for path in day.glob("*.parquet")
     )
 
@@ -51,13 +55,20 @@ def label_files(folder: Path) -> list[str]:
 
 
 def connect(
-    folder: Path, model: str | None = None, since: datetime | None = None
+    folder: Path,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    filename: bool = False,
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the views ``predictions``, ``labels`` and ``labelled``."""
+    """An in-memory DuckDB with the views ``predictions``, ``labels`` and ``labelled``
+    (``since`` and ``until`` narrow ``predictions`` to the day folders between them;
+    ``filename`` adds the segment each row came from)."""
     connection = duckdb.connect()
-    files = prediction_files(folder, model, since)
+    files = prediction_files(folder, model, since, until)
     connection.execute(
-        f"CREATE VIEW predictions AS SELECT * FROM read_parquet({files!r}, union_by_name=true)"
+        "CREATE VIEW predictions AS SELECT * FROM read_parquet("
+        f"{files!r}, union_by_name=true{', filename=true' if filename else ''})"
         if files
         else f"CREATE VIEW predictions AS {EMPTY_PREDICTIONS}"
     )

@@ -22,9 +22,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def write_segment(folder: Path, model: str, table: pa.Table, kind: str = "") -> Path:
-    """Write ``table`` as one segment atomically; the path it now has."""
-    now = time.time()
+def write_segment(
+    folder: Path, model: str, table: pa.Table, kind: str = "", at: float | None = None
+) -> Path:
+    """Write ``table`` as one segment atomically, in the day folder of ``at`` (epoch
+    seconds; default now, as a gateway does; a replay of past traffic gives its time)."""
+    now = time.time() if at is None else at
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
     stamp = time.strftime("%H%M%S", time.gmtime(now))
     name = f"{kind}{stamp}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"

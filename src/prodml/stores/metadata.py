@@ -7,10 +7,12 @@ from pathlib import Path
 
 from prodml.stores.blobs import ArtifactStore, LocalArtifactStore
 from prodml.stores.remote_blobs import FsspecArtifactStore
+from prodml.stores.sql_alerts import AlertQueries
 from prodml.stores.sql_artifacts import ArtifactQueries
 from prodml.stores.sql_datasets import DatasetQueries
 from prodml.stores.sql_evaluations import EvaluationQueries
 from prodml.stores.sql_lineage import LineageQueries
+from prodml.stores.sql_monitors import MonitorQueries
 from prodml.stores.sql_profiles import ProfileQueries
 from prodml.stores.sql_registry import RegistryQueries
 from prodml.stores.sql_rollouts import RolloutQueries
@@ -26,6 +28,8 @@ class MetadataStore(
     EvaluationQueries,
     LineageQueries,
     RolloutQueries,
+    MonitorQueries,
+    AlertQueries,
 ):
     """Every object, link and event of the loop, on one SQL database."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 metadata = sa.MetaData()
 
@@ -267,4 +267,62 @@ tokens = sa.Table(
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("revoked_at", TIME),
+)
+
+monitors = sa.Table(
+    "monitors",
+    metadata,
+    sa.Column("model", sa.String(255), primary_key=True),
+    sa.Column("spec", sa.Text, nullable=False),
+    sa.Column("updated_at", TIME, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+)
+
+monitor_windows = sa.Table(
+    "monitor_windows",
+    metadata,
+    sa.Column("model", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("start", TIME, primary_key=True),
+    sa.Column("end", TIME, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("profile", sa.String(128)),
+    sa.Column("stats", sa.Text, nullable=False),
+    sa.Column("alert_id", ID),
+    sa.Column("evaluated_at", TIME, nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("signals", sa.Text, nullable=False),
+    sa.Column("window_start", TIME, nullable=False),
+    sa.Column("window_end", TIME, nullable=False, index=True),
+    sa.Column("windows", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("context", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.String(255)),
+    sa.Column("decided_at", TIME),
+    sa.Column("why", sa.Text),
+    sa.Column("incident_id", ID),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("model", sa.String(255), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("opened_at", TIME, nullable=False, index=True),
+    sa.Column("opened_by", sa.String(255), nullable=False),
+    sa.Column("alert_ids", sa.Text, nullable=False),
+    sa.Column("closed_at", TIME),
+    sa.Column("resolution", sa.Text),
 )

@@ -140,6 +140,9 @@ class ArtifactQueries(LineageQueries):
             ),
             sa.select(schema.model_versions.c.digest),
             sa.select(schema.profiles.c.blob),
+            sa.select(schema.monitor_windows.c.profile).where(
+                schema.monitor_windows.c.profile.is_not(None)
+            ),
         )
         with self.read() as connection:
             return {digest for query in queries for digest in connection.execute(query).scalars()}

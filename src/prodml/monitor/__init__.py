@@ -1,0 +1,1 @@
+"""Monitors over the prediction log, alerts, incidents and notifications."""

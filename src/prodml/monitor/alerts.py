@@ -1,0 +1,165 @@
+"""The alert policy: one alert per upstream cause, not one per statistic.
+
+Every signal of one model's window becomes one alert (five columns broken by one
+upstream change are one page, not five). A window whose signals come within
+``dedupe`` of an alert's windows folds into that alert as a repeat, so an incident
+that lasts ten hours, or whose labels arrive a day later, is still one alert. An
+alert people marked *ignored* swallows its own repeats quietly; a new kind of
+signal raises a new alert."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prodml.client import Client
+from prodml.domain.ids import new_id
+from prodml.domain.monitoring import SEVERITIES, Alert, AlertClass, AlertState, Signal, at
+from prodml.errors import InvalidInputError
+from prodml.monitor.spec import MonitorSpec
+
+RANK = {AlertClass.DRIFT: 0, AlertClass.SOFT: 1, AlertClass.HARD: 2}
+SHOWN_SIGNALS = 30
+
+
+def alert_of(row: dict[str, Any]) -> Alert:
+    return Alert(
+        id=row["id"],
+        model=row["model"],
+        kind=AlertClass(row["kind"]),
+        severity=row["severity"],
+        title=row["title"],
+        signals=tuple(Signal.from_dict(s) for s in json.loads(row["signals"])),
+        window_start=at(row["window_start"]),
+        window_end=at(row["window_end"]),
+        windows=row["windows"],
+        state=AlertState(row["state"]),
+        created_at=at(row["created_at"]),
+        context=json.loads(row["context"]),
+        decided_by=row["decided_by"],
+        decided_at=at(row["decided_at"]) if row["decided_at"] else None,
+        why=row["why"],
+        incident_id=row["incident_id"],
+    )
+
+
+def raise_or_fold(
+    client: Client,
+    spec: MonitorSpec,
+    start: float,
+    end: float,
+    signals: list[Signal],
+    context: Callable[[], dict[str, Any]],
+) -> tuple[Alert, bool]:
+    """The alert these signals belong to, and whether it is new."""
+    store = client.metadata
+    near = store.alerts(spec.model, since=start - spec.dedupe, until=end + spec.dedupe)
+    keys = {s.key for s in signals}
+    for row in near:
+        known = {s["monitor"] + ":" + s["subject"] + ":" + s["statistic"]
+                 for s in json.loads(row["signals"])}  # fmt: skip
+        if row["incident_id"] and store.incident(row["incident_id"])["state"] == "closed":
+            continue  # resolved: a recurrence is news
+        if row["state"] != AlertState.IGNORED or keys <= known:
+            return _fold(client, row, start, end, signals), False
+    return _new(client, spec, start, end, signals, context()), True
+
+
+def _new(
+    client: Client, spec: MonitorSpec, start: float, end: float, signals: list[Signal],
+    context: dict[str, Any],
+) -> Alert:  # fmt: skip
+    ranked = _ranked(signals)
+    kind = max((s.kind for s in ranked), key=RANK.__getitem__)
+    row = {
+        "id": new_id(),
+        "model": spec.model,
+        "kind": kind.value,
+        "severity": severity(ranked),
+        "title": title(ranked),
+        "signals": json.dumps([s.to_dict() for s in ranked[:SHOWN_SIGNALS]], default=str),
+        "window_start": start,
+        "window_end": end,
+        "windows": 1,
+        "state": AlertState.OPEN.value,
+        "created_at": time.time(),
+        "context": json.dumps(context, default=str),
+        "decided_by": None,
+        "decided_at": None,
+        "why": None,
+        "incident_id": None,
+    }
+    details = {"model": spec.model, "class": kind.value, "severity": row["severity"],
+               "window_start": at(start).isoformat(), "signals": len(signals)}  # fmt: skip
+    client.metadata.add_alert(row, details)
+    return alert_of(row)
+
+
+def _fold(
+    client: Client, row: dict[str, Any], start: float, end: float, signals: list[Signal]
+) -> Alert:
+    merged = {s.key: s for s in (Signal.from_dict(d) for d in json.loads(row["signals"]))}
+    for signal in signals:
+        known = merged.get(signal.key)
+        if known is None or _score(signal) > _score(known):
+            merged[signal.key] = signal
+    ranked = _ranked(list(merged.values()))
+    kind = max((s.kind for s in ranked), key=RANK.__getitem__)
+    changes = {
+        "signals": json.dumps([s.to_dict() for s in ranked[:SHOWN_SIGNALS]], default=str),
+        "window_start": min(row["window_start"], start),
+        "window_end": max(row["window_end"], end),
+        "windows": row["windows"] + 1,
+        "kind": kind.value,
+        "severity": max(row["severity"], severity(ranked), key=SEVERITIES.index),
+        "title": title(ranked),
+    }
+    client.metadata.update_alert(row["id"], changes)
+    return alert_of({**row, **changes})
+
+
+def _score(signal: Signal) -> float:
+    return signal.score if math.isfinite(signal.score) else 1e9
+
+
+def _ranked(signals: list[Signal]) -> list[Signal]:
+    return sorted(signals, key=lambda s: (-RANK[s.kind], -_score(s), s.key))
+
+
+def severity(signals: list[Signal]) -> str:
+    if any(s.kind is AlertClass.HARD for s in signals):
+        return "critical"
+    if any(s.kind is AlertClass.SOFT for s in signals):
+        return "high"
+    return "warning" if max(_score(s) for s in signals) >= 2 else "info"
+
+
+def title(signals: list[Signal]) -> str:
+    """What a person reads first: what moved, grouped by monitor, gravest first."""
+    parts = []
+    for monitor, noun in (
+        ("slo", "SLO breached"), ("operations", "serving"), ("quality", "worse on"),
+        ("inputs", "inputs changed"), ("predictions", "predictions shifted"),
+    ):  # fmt: skip
+        subjects = list(dict.fromkeys(s.subject for s in signals if s.monitor == monitor))
+        if not subjects:
+            continue
+        named = ", ".join(subjects[:4]) + (
+            f" and {len(subjects) - 4} more" if len(subjects) > 4 else ""
+        )
+        parts.append(f"{noun}: {named}" if monitor != "predictions" else noun)
+    return "; ".join(parts)
+
+
+def decide(client: Client, alert_id: str, state: str, why: str | None) -> Alert:
+    if state not in (AlertState.ACKED, AlertState.IGNORED):
+        raise InvalidInputError(f"An alert is marked acked or ignored, not {state!r}.")
+    if not why or not why.strip():
+        raise InvalidInputError(
+            f"Say why with --why: the reason is what tunes the monitor later (prodml alerts "
+            f"{'ack' if state == AlertState.ACKED else 'ignore'} ID --why '...')."
+        )
+    return alert_of(client.metadata.decide_alert(alert_id, state, why.strip()))

@@ -1,0 +1,131 @@
+"""What changed in and just before a window: the context an alert carries, and the
+answer to "what changed since yesterday" on its own (``prodml changes``).
+
+Changes are read from the event log (alias moves, rollout steps, model versions,
+dataset versions, validation-set growth, monitor configuration, guardrails), so
+they are the same facts every other view shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prodml.client import Client
+from prodml.domain.lineage import Event
+from prodml.domain.monitoring import Signal, at
+
+CHANGES = ("model.", "rollout.", "dataset.logged", "valset.", "suite.", "monitor.", "alert.",
+           "incident.")  # fmt: skip
+LOOKBACK = 86400.0  # changes up to a day before the window are shown with it
+SHOWN = 25
+
+
+def changes(
+    client: Client, since: datetime, until: datetime | None = None, model: str | None = None
+) -> list[dict[str, Any]]:
+    """State changes between ``since`` and ``until`` (oldest first); with ``model``,
+    those about that model and those about data (which any model may read)."""
+    events = client.metadata.list_events(since=since, until=until)
+    rollouts = {r["id"]: r["name"] for r in client.metadata.rollouts()}
+    out = []
+    for event in events:
+        if not event.action.startswith(CHANGES):
+            continue
+        about = _model_of(event, rollouts)
+        if model is not None and about not in (model, None):
+            continue
+        out.append(_change(event, about))
+    return out
+
+
+def _model_of(event: Event, rollouts: dict[str, str]) -> str | None:
+    if event.subject_kind == "rollout":
+        return rollouts.get(event.subject_id)
+    for key in ("name", "model"):
+        value = event.details.get(key)
+        if isinstance(value, str) and event.action.startswith(("model.", "monitor.", "alert.",
+                                                                "incident.")):  # fmt: skip
+            return value
+    if event.action.startswith("monitor."):
+        return event.subject_id
+    return None
+
+
+def _change(event: Event, model: str | None) -> dict[str, Any]:
+    details = {k: v for k, v in event.details.items() if k not in ("spec",)}
+    return {
+        "at": event.at.astimezone(UTC).isoformat(),
+        "action": event.action,
+        "model": model,
+        "subject": f"{event.subject_kind}:{event.subject_id[:12]}",
+        "actor": event.actor,
+        "reason": event.reason,
+        "details": details,
+    }
+
+
+def for_window(
+    client: Client,
+    model: str,
+    start: float,
+    end: float,
+    stats: dict[str, Any],
+    signals: list[Signal],
+    samples: list[str],
+) -> dict[str, Any]:
+    """The context stored on a new alert."""
+    before = [
+        c
+        for c in changes(client, at(start - LOOKBACK), at(end), model)
+        if not c["action"].startswith(("alert.", "incident."))
+    ]
+    return {
+        "window": {"start": at(start).isoformat(), "end": at(end).isoformat()},
+        "versions_served": stats.get("versions", []),
+        "processes": stats.get("sources", []),
+        "changes": before[-SHOWN:],
+        "dataset_versions": [
+            f"{c['details'].get('name')}@{c['details'].get('version')}"
+            for c in before
+            if c["action"] == "dataset.logged"
+        ],
+        "rollout_steps": [c for c in before if c["action"].startswith("rollout.")][-SHOWN:],
+        "config": _config(client, model),
+        "samples": {"request_ids": samples, "query": sample_query(model, start, end, signals)},
+    }
+
+
+def _config(client: Client, model: str) -> dict[str, Any]:
+    from prodml.monitor.spec import MonitorSpec
+
+    text = client.metadata.monitor_specs(model).get(model)
+    if text is None:
+        return {}
+    spec = MonitorSpec.from_json(text)
+    return {"window_s": spec.window, "history": spec.history, "sensitivity": spec.sensitivity,
+            "dedupe_s": spec.dedupe, "slos": [s.name for s in spec.slos]}  # fmt: skip
+
+
+def sample_query(model: str, start: float, end: float, signals: list[Signal]) -> str:
+    """SQL for ``prodml predictions query`` that shows rows of the affected slice."""
+    columns = []
+    for signal in signals:
+        if signal.monitor == "inputs" and signal.subject != "(all inputs)":
+            columns.append(f'inputs."{signal.subject}"')
+    shown = ", ".join(dict.fromkeys(["request_id", "ts", "version", *columns[:6], "output"]))
+    where = [
+        f"model = '{model}'",
+        f"ts >= TIMESTAMPTZ '{at(start).isoformat()}'",
+        f"ts < TIMESTAMPTZ '{at(end).isoformat()}'",
+    ]
+    slices = [s.subject for s in signals if s.monitor == "quality" and "=" in s.subject]
+    if slices:
+        column, value = slices[0].split("=", 1)
+        where.append(f"inputs.\"{column}\"::VARCHAR = '{value}'")
+    failing = [s for s in signals if s.monitor == "operations" and s.subject == "failure_rate"]
+    if failing:
+        where.append("status <> 'ok'")
+    table = "labelled" if any(s.monitor == "quality" for s in signals) else "predictions"
+    if table == "labelled":
+        shown += ", label"
+    return f"SELECT {shown} FROM {table} WHERE {' AND '.join(where)} LIMIT 20"

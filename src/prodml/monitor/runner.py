@@ -1,0 +1,179 @@
+"""Evaluate every due window of every monitor once: ``prodml monitor run``.
+
+Traffic windows are judged when they close (inputs, predictions, serving figures,
+traffic SLOs); label windows once their labels have had ``labels.wait`` to arrive
+(metrics per slice, label SLOs). A window's history is the monitor's past windows
+that raised no alert, or whose alert people marked ignored: an incident does not
+teach the monitor that broken is normal, and a false alarm does."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prodml.client import Client
+from prodml.data.profile import TableProfile, profile_table
+from prodml.domain.monitoring import Alert, AlertState, Signal, at
+from prodml.errors import InvalidInputError, NotFoundError
+from prodml.monitor import alerts, context, judge, quality, slos, windows
+from prodml.monitor.spec import MonitorSpec
+
+TRAFFIC, LABELS = "traffic", "labels"
+_PROFILES: OrderedDict[str, TableProfile] = OrderedDict()  # digest -> profile, newest last
+_CACHED = 1024
+
+
+@dataclass
+class Outcome:
+    model: str
+    kind: str
+    start: float
+    end: float
+    rows: int
+    signals: list[Signal] = field(default_factory=list)
+    alert: Alert | None = None
+    new: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def specs(client: Client, model: str | None = None) -> list[MonitorSpec]:
+    found = client.metadata.monitor_specs(model)
+    if model is not None and not found:
+        raise NotFoundError(
+            f"Model {model!r} has no monitor. Declare one: prodml monitor set {model} SPEC.yaml"
+        )
+    return [MonitorSpec.from_json(text) for text in found.values()]
+
+
+def run(
+    client: Client,
+    model: str | None = None,
+    now: float | None = None,
+    on_alert: Callable[[Alert], None] | None = None,
+) -> list[Outcome]:
+    """Evaluate all due windows; ``on_alert`` is called with each new alert."""
+    moment = time.time() if now is None else now
+    outcomes: list[Outcome] = []
+    for spec in specs(client, model):
+        for outcome in [*_traffic(client, spec, moment), *_labels(client, spec, moment)]:
+            outcomes.append(outcome)
+            if outcome.new and outcome.alert is not None and on_alert is not None:
+                on_alert(outcome.alert)
+    return outcomes
+
+
+def _traffic(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
+    folder, store = Path(client.settings.log_url), client.metadata
+    last = store.last_window(spec.model, TRAFFIC)
+    first = windows.first_logged(folder, spec.model) if last is None else None
+    outcomes = []
+    for start in windows.due(spec, last, first, now):
+        window = windows.read(folder, spec, start, start + spec.window)
+        outcome = Outcome(spec.model, TRAFFIC, start, window.end, window.rows, notes=window.notes)
+        digest = None
+        if window.rows and window.inputs is not None:
+            profile = profile_table(window.inputs, f"{spec.model} {at(start).isoformat()}")
+            digest, _ = client.artifacts.put_bytes(profile.to_bytes())
+            _remember(digest, profile)
+            past = _history(client, spec, TRAFFIC, start)
+            if len(past) >= judge.MIN_HISTORY:
+                profiles = [_profile(client, w["profile"]) for w in past]
+                stats = [json.loads(w["stats"]) for w in past]
+                outcome.signals += judge.inputs(spec, profile, profiles)
+                outcome.signals += judge.operations(spec, window.stats, stats)
+            else:
+                outcome.notes.append(f"learning: {len(past)} of {judge.MIN_HISTORY} past windows")
+            outcome.signals += judge.slos(spec, slos.traffic(folder, spec, window))
+        stored = json.dumps(window.stats)
+        row = {"model": spec.model, "kind": TRAFFIC, "start": start, "end": window.end,
+               "rows": window.rows, "profile": digest, "stats": stored}  # fmt: skip
+        if store.add_window(row):
+            _alert(client, spec, outcome, window.stats)
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _labels(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
+    folder, store = Path(client.settings.log_url), client.metadata
+    last = store.last_window(spec.model, LABELS)
+    ready = [
+        w
+        for w in reversed(
+            store.windows(spec.model, TRAFFIC, since=None if last is None else last + 1)
+        )
+        if w["rows"] and w["end"] + spec.labels.wait <= now
+    ]
+    outcomes = []
+    for traffic in ready:
+        start, end = traffic["start"], traffic["end"]
+        stats = quality.read(folder, spec, start, end, now)
+        outcome = Outcome(spec.model, LABELS, start, end, stats["labelled"], notes=stats["notes"])
+        if stats["labelled"]:
+            past = [json.loads(w["stats"]) for w in _history(client, spec, LABELS, start)]
+            outcome.signals += judge.quality(spec, stats, past)
+            outcome.signals += judge.slos(spec, slos.labels(client, spec, start, end, stats))
+        row = {"model": spec.model, "kind": LABELS, "start": start, "end": end,
+               "rows": stats["labelled"], "profile": None, "stats": json.dumps(stats)}  # fmt: skip
+        if store.add_window(row):
+            _alert(client, spec, outcome, json.loads(traffic["stats"]))
+            outcomes.append(outcome)
+    return outcomes
+
+
+def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str, Any]) -> None:
+    if not outcome.signals:
+        return
+
+    def gather() -> dict[str, Any]:
+        sql = context.sample_query(spec.model, outcome.start, outcome.end, outcome.signals)
+        return context.for_window(
+            client, spec.model, outcome.start, outcome.end, stats, outcome.signals,
+            _samples(client, sql),
+        )  # fmt: skip
+
+    alert, new = alerts.raise_or_fold(
+        client, spec, outcome.start, outcome.end, outcome.signals, gather
+    )
+    client.metadata.mark_windows(spec.model, outcome.kind, [outcome.start], alert.id)
+    outcome.alert, outcome.new = alert, new
+
+
+def _samples(client: Client, sql: str) -> list[str]:
+    from prodml.predictions import query
+
+    try:
+        table = query.query(Path(client.settings.log_url), sql.replace("LIMIT 20", "LIMIT 5"))
+    except InvalidInputError:  # samples are a convenience; the alert matters more
+        return []
+    return [str(v) for v in table.column("request_id").to_pylist()]
+
+
+def _history(client: Client, spec: MonitorSpec, kind: str, before: float) -> list[dict[str, Any]]:
+    """Up to ``spec.history`` past windows with rows and no unignored alert, oldest first."""
+    past = client.metadata.windows(spec.model, kind, before=before, limit=spec.history * 2)
+    usable = [
+        w
+        for w in past
+        if w["rows"] and (w["alert_id"] is None or w["alert_state"] == AlertState.IGNORED)
+    ]
+    return usable[: spec.history][::-1]
+
+
+def _profile(client: Client, digest: str) -> TableProfile:
+    known = _PROFILES.get(digest)
+    if known is None:
+        known = TableProfile.from_bytes(client.artifacts.read_bytes(digest))
+        _remember(digest, known)
+    return known
+
+
+def _remember(digest: str, profile: TableProfile) -> None:
+    _PROFILES[digest] = profile
+    _PROFILES.move_to_end(digest)
+    while len(_PROFILES) > _CACHED:
+        _PROFILES.popitem(last=False)
