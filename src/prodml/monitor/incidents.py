@@ -43,7 +43,9 @@ def incident_of(row: dict[str, Any]) -> Incident:
 def open_incident(
     client: Client, alert_ids: list[str], model: str | None = None, title: str | None = None
 ) -> Incident:
-    found = [alerting.alert_of(client.metadata.alert(a)) for a in alert_ids]
+    found = list(
+        {a.id: a for a in (alerting.alert_of(client.metadata.alert(i)) for i in alert_ids)}.values()
+    )
     models = {a.model for a in found} | ({model} if model else set())
     if not models:
         raise InvalidInputError(
@@ -61,8 +63,9 @@ def open_incident(
                 f"Alert {alert.id[:8]} belongs to incident {alert.incident_id[:8]} already; "
                 f"see: prodml incidents show {alert.incident_id[:8]}"
             )
+    incident_id = new_id()
     row = {
-        "id": new_id(),
+        "id": incident_id,
         "model": models.pop(),
         "title": title or (found[0].title if found else "incident"),
         "state": "open",
@@ -73,6 +76,9 @@ def open_incident(
         "resolution": None,
     }
     client.metadata.add_incident(row, [a.id for a in found])
+    for alert in found:  # taking an alert on is acting on it
+        if alert.state.value == "open":
+            client.metadata.decide_alert(alert.id, "acked", f"incident {incident_id[:8]} opened")
     return incident_of(row)
 
 
@@ -106,8 +112,10 @@ def timeline(client: Client, incident: Incident) -> list[Moment]:
             a.startswith(subject) for a in incident.alert_ids
         ):
             continue  # another alert of the model
-        if change["action"].startswith("incident.") and not incident.id.startswith(subject):
-            continue
+        if change["action"].startswith("incident.") and (
+            change["action"] == "incident.response" or not incident.id.startswith(subject)
+        ):
+            continue  # responses come with their results below
         moments.append(_moment(change))
     for event in client.metadata.list_events(subject=("incident", incident.id)):
         if event.action == "incident.response":
@@ -123,8 +131,11 @@ def _moment(change: dict[str, Any]) -> Moment:
     details = change["details"]
     text = change["reason"] or ""
     if change["action"] in ("model.alias_moved", "model.alias_forced"):
-        moved = f"v{details.get('from')} -> v{details.get('to')}"
-        text = f"{details.get('name')}@{details.get('alias')}: {moved} ({text})"
+        before, after = details.get("from"), details.get("to")
+        moved = f"{f'v{before}' if before else 'none'} -> {f'v{after}' if after else 'none'}"
+        text = f"{details.get('name')}@{details.get('alias')}: {moved}" + (
+            f" ({text})" if text else ""
+        )
     elif change["action"] == "dataset.logged":
         text = f"{details.get('name')} v{details.get('version')} ({details.get('rows')} rows)"
     elif change["action"] == "model.logged":

@@ -102,6 +102,11 @@ def add_failures(
             "yet: ingest the labels first (prodml labels ingest), or widen --where."
         )
     rows = rows.drop_columns(["_request_id"])
+    if rows.column_names.count(label_as) > 1:
+        raise InvalidInputError(
+            f"--label-as {label_as!r} is also an input of {incident.model!r}; give the "
+            "validation set's label column (e.g. the column the suite names as label)."
+        )
     version, added = valsets.add(
         client, valset, rows, f"incident {incident.id[:8]}", fill_missing=True
     )

@@ -38,6 +38,7 @@ TRAFFIC_METRICS = ("p50_ms", "p99_ms", "failure_rate", "fallback_rate")
 MONITORS = ("inputs", "predictions", "operations", "quality")
 _FIELDS = {"model", "window", "history", "settle", "features", "ignore", "sensitivity", "dedupe",
            "labels", "slos", "since"}  # fmt: skip
+_SLO_FIELDS = {"name", "metric", "min", "max", "over"}
 _LABEL_FIELDS = {"wait", "metric", "slice_by", "slices", "min_labels", "top"}
 
 
@@ -102,7 +103,7 @@ def load(source: str | Path | Mapping[str, Any], model: str | None = None) -> Mo
     """A spec from a YAML file, YAML text or a mapping; ``model`` fills in a missing name."""
     if isinstance(source, Mapping):
         document: Any = dict(source)
-    elif isinstance(source, Path) or (isinstance(source, str) and Path(source).is_file()):
+    elif isinstance(source, Path) or (isinstance(source, str) and _is_file(source)):
         document = yaml_text.read(Path(source), WHAT)
     elif isinstance(source, str) and source.endswith((".yaml", ".yml")):
         raise InvalidInputError(f"{WHAT} file {source} does not exist.")
@@ -115,6 +116,16 @@ def load(source: str | Path | Mapping[str, Any], model: str | None = None) -> Mo
     if model is not None:
         document.setdefault("model", model)
     return parse(document)
+
+
+def _is_file(text: str) -> bool:
+    """A path to a file, as opposed to YAML text (which may be too long to be a name)."""
+    if "\n" in text or len(text) > 1024:
+        return False
+    try:
+        return Path(text).is_file()
+    except OSError:
+        return False
 
 
 def parse(doc: dict[str, Any]) -> MonitorSpec:
@@ -189,6 +200,12 @@ def _slo(doc: Any, index: int) -> Slo:
     where = f"slos[{index}]"
     if not isinstance(doc, dict):
         raise InvalidInputError(f"{WHAT} {where} must be a mapping: {{name, metric, min|max}}.")
+    unknown = set(doc) - _SLO_FIELDS
+    if unknown:
+        raise InvalidInputError(
+            f"{WHAT} {where} has unknown field(s) {', '.join(sorted(unknown))}; known: "
+            f"{', '.join(sorted(_SLO_FIELDS))}."
+        )
     metric = doc.get("metric")
     if metric not in LABEL_METRICS + TRAFFIC_METRICS:
         raise InvalidInputError(
