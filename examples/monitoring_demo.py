@@ -25,6 +25,7 @@ WINDOW = 5.0  # seconds: short windows so the demo sees many of them
 SPEC = {
     "window": f"{WINDOW:g}s",
     "settle": "1.5s",
+    "warmup": 6,
     "labels": {"wait": "2s", "slices": {"long-haul": "distance > 1500"}, "min_labels": 30},
     "slos": [
         {"name": "p99", "metric": "p99_ms", "max": 1000},

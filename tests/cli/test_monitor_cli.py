@@ -61,7 +61,7 @@ def home(tmp_path: Path) -> Path:
             _window(Path(client.settings.log_url), hour, 1000.0 if hour == HOURS - 1 else 1.0, rng)
     finally:
         client.close()
-    spec = {"window": "1h", "since": datetime.fromtimestamp(START, UTC).isoformat()}
+    spec = {"window": "1h", "warmup": 6, "since": datetime.fromtimestamp(START, UTC).isoformat()}
     (tmp_path / "monitor.yaml").write_text(str(spec).replace("'", '"'))
     return home
 

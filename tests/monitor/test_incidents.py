@@ -92,7 +92,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
         client = _client(folder / "home")
         try:
             _register(client)
-            prodml.set_monitor(NAME, {"window": "1h", "labels": {"wait": "1h"}}, client=client)
+            prodml.set_monitor(
+                NAME, {"window": "1h", "warmup": 6, "labels": {"wait": "1h"}}, client=client
+            )
             inputs, outputs = _traffic(client, epoch)
             end = epoch + (NORMAL + BROKEN) * 3600 + 600
             ran = prodml.run_monitors(NAME, now=end, notify=False, client=client)

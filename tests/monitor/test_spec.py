@@ -3,6 +3,7 @@ a message that names it, and a stored spec reads back as the same spec."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ FULL = """
 model: delays
 window: 30m
 history: 48
+warmup: 12
+since: 2026-09-01T00:00:00Z
 settle: 10s
 features: [distance, carrier]
 ignore: [tailnum]
@@ -47,8 +50,9 @@ def test_an_empty_spec_is_every_default() -> None:
     assert (spec.window, spec.history, spec.settle, spec.dedupe) == (3600.0, 168, 5.0, 86400.0)
     assert (spec.features, spec.ignore, spec.slos) == ((), (), ())
     assert spec.sensitivity == dict.fromkeys(MONITORS, 0.01)
-    assert spec.labels == Labels(wait=86400.0, metric=None, slice_by=(), slices={},
-                                 min_labels=50, top=10)  # fmt: skip
+    assert spec.labels == Labels(
+        wait=86400.0, metric=None, slice_by=(), slices={}, min_labels=50, top=10
+    )
 
 
 @pytest.fixture
@@ -65,12 +69,21 @@ def test_a_yaml_file_sets_every_field_and_unset_sensitivities_keep_their_default
     spec = full
 
     assert (spec.model, spec.window, spec.history, spec.settle) == ("delays", 1800.0, 48, 10.0)
-    assert (spec.features, spec.ignore, spec.dedupe) == (("distance", "carrier"), ("tailnum",),
-                                                         43200.0)  # fmt: skip
-    assert spec.sensitivity == {"inputs": 0.001, "predictions": 0.01, "operations": 0.01,
-                                "quality": 0.05}  # fmt: skip
-    assert spec.labels == Labels(21600.0, "accuracy", ("carrier",),
-                                 {"long-haul": "distance > 1500"}, 30, 5)  # fmt: skip
+    assert (spec.warmup, spec.since) == (12, datetime(2026, 9, 1, tzinfo=UTC).timestamp())
+    assert (spec.features, spec.ignore, spec.dedupe) == (
+        ("distance", "carrier"),
+        ("tailnum",),
+        43200.0,
+    )
+    assert spec.sensitivity == {
+        "inputs": 0.001,
+        "predictions": 0.01,
+        "operations": 0.01,
+        "quality": 0.05,
+    }
+    assert spec.labels == Labels(
+        21600.0, "accuracy", ("carrier",), {"long-haul": "distance > 1500"}, 30, 5
+    )
     assert spec.slos == (
         Slo("accuracy-7d", "accuracy", 0.9, None, 7 * 86400.0),
         Slo("p99", "p99_ms", None, 50.0, 0.0),
@@ -82,10 +95,28 @@ def test_a_yaml_file_sets_every_field_and_unset_sensitivities_keep_their_default
 def test_yaml_text_is_read_and_the_given_model_fills_a_missing_name() -> None:
     spec = load("window: 30m\nlabels: {wait: 6h, slice_by: [carrier]}\n", model="delays")
 
-    assert spec == MonitorSpec("delays", window=1800.0,
-                               labels=Labels(wait=21600.0, slice_by=("carrier",)))  # fmt: skip
+    assert spec == MonitorSpec(
+        "delays", window=1800.0, labels=Labels(wait=21600.0, slice_by=("carrier",))
+    )
     assert load("model: other", model="delays").model == "other"
     assert load("", model="delays") == MonitorSpec("delays")
+
+
+@pytest.mark.parametrize(
+    ("window", "warmup"), [("1h", 24), ("30m", 24), ("2h", 12), ("6h", 6), ("1d", 6)]
+)
+def test_the_warmup_is_a_day_of_windows_between_6_and_24(window: str, warmup: int) -> None:
+    assert load({"window": window}, "delays").warmup == warmup
+    assert load({"window": window, "warmup": 3}, "delays").warmup == 3
+
+
+def test_since_is_an_iso_time_in_text_or_yaml() -> None:
+    nov_1 = datetime(2026, 11, 1, tzinfo=UTC).timestamp()
+
+    assert load({"since": "2026-11-01T00:00:00Z"}, "delays").since == nov_1
+    assert load("since: 2026-11-01T00:00:00Z", "delays").since == nov_1
+    assert load({"since": nov_1}, "delays").since == nov_1
+    assert load({}, "delays").since is None
 
 
 def test_a_single_sensitivity_applies_to_every_monitor() -> None:
@@ -99,7 +130,7 @@ def test_a_file_given_by_name_is_read_and_a_missing_one_is_named(
     path.write_text(FULL.replace("model: delays\n", ""))
 
     assert load(str(path), model="delays") == full
-    with pytest.raises(InvalidInputError, match="missing.yaml does not exist"):
+    with pytest.raises(InvalidInputError, match=r"missing\.yaml does not exist"):
         load(str(tmp_path / "missing.yaml"), model="delays")
 
 
@@ -159,6 +190,10 @@ def test_to_json_and_from_json_round_trip(full: MonitorSpec) -> None:
         ({"slos": [{"metric": "accuracy"}]}, "slos[0]"),
         ({"slos": [{"metric": "accuracy", "min": 0.9, "over": "ages"}]}, "slos[0].over"),
         ({"slos": ["p99_ms < 5"]}, "slos[0]"),
+        ({"warmup": 1}, "warmup"),
+        ({"warmup": "a day"}, "warmup"),
+        ({"since": "yesterday"}, "since"),
+        ({"slos": [{"metric": "p99_ms", "max": 5, "ovre": "3h"}]}, "ovre"),
     ],
 )
 def test_a_bad_field_is_refused_naming_it(doc: dict[str, Any], named: str) -> None:
@@ -176,8 +211,10 @@ def test_an_unknown_field_is_refused_with_the_known_ones() -> None:
 def test_an_unknown_field_of_an_slo_is_refused() -> None:
     """Bug: the top level and labels refuse unknown fields, an SLO does not, so a typo
     such as ``ovre: 3h`` silently judges the SLO on one window instead of three hours."""
-    doc = {"model": "delays",
-           "slos": [{"name": "acc", "metric": "accuracy", "min": 0.9, "ovre": "3h"}]}  # fmt: skip
+    doc = {
+        "model": "delays",
+        "slos": [{"name": "acc", "metric": "accuracy", "min": 0.9, "ovre": "3h"}],
+    }
     try:
         spec = parse(doc)
     except InvalidInputError as refused:

@@ -54,7 +54,8 @@ def raise_or_fold(
     signals: list[Signal],
     context: Callable[[], dict[str, Any]],
 ) -> tuple[Alert, bool]:
-    """The alert these signals belong to, and whether it is new."""
+    """The alert these signals belong to, and whether to page for it: it is new, or a
+    repeat that became graver (a drift alert whose requests now fail)."""
     store = client.metadata
     near = store.alerts(spec.model, since=start - spec.dedupe, until=end + spec.dedupe)
     keys = {s.key for s in signals}
@@ -64,7 +65,9 @@ def raise_or_fold(
         if row["incident_id"] and store.incident(row["incident_id"])["state"] == "closed":
             continue  # resolved: a recurrence is news
         if row["state"] != AlertState.IGNORED or keys <= known:
-            return _fold(client, row, start, end, signals), False
+            folded = _fold(client, row, start, end, signals)
+            graver = SEVERITIES.index(folded.severity) > SEVERITIES.index(row["severity"])
+            return folded, graver and row["state"] == AlertState.OPEN
     return _new(client, spec, start, end, signals, context()), True
 
 

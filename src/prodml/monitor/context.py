@@ -121,7 +121,8 @@ def sample_query(model: str, start: float, end: float, signals: list[Signal]) ->
     slices = [s.subject for s in signals if s.monitor == "quality" and "=" in s.subject]
     if slices:
         column, value = slices[0].split("=", 1)
-        where.append(f"inputs.\"{column}\"::VARCHAR = '{value}'")
+        quoted = value.replace("'", "''")
+        where.append(f"inputs.\"{column}\"::VARCHAR = '{quoted}'")
     failing = [s for s in signals if s.monitor == "operations" and s.subject == "failure_rate"]
     if failing:
         where.append("status <> 'ok'")

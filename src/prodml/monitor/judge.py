@@ -19,7 +19,6 @@ from prodml.domain.validation import Finding
 from prodml.monitor.spec import MonitorSpec, Slo
 from prodml.monitor.windows import PREDICTION
 
-MIN_HISTORY = 6  # fewer past windows: the monitor is still learning and stays quiet
 SHARES = {"failure_rate": "failed requests", "fallback_rate": "answers from a fallback"}
 LATENCIES = {"p50_ms": "median latency", "p99_ms": "p99 latency"}
 
@@ -79,7 +78,7 @@ def quality(
     for name, now in judged.items():
         past = [h["slices"][name] for h in history if name in h.get("slices", {})]
         past = [p for p in past if p["n"] >= spec.labels.min_labels]
-        if len(past) < MIN_HISTORY:
+        if len(past) < spec.warmup:
             continue
         if metric in ("accuracy", "error_rate"):
             error = [_error(metric, p["value"]) for p in past]
@@ -91,8 +90,10 @@ def quality(
             bound = judge(error, observed, LOG, 1 / math.sqrt(now["n"]), 0.1 * typical, 1, tests)
         if bound.breached:
             what = f"{metric} on slice {name}"
+            accuracy = metric == "accuracy"
+            kind = AlertClass.SOFT
             signals.append(
-                _signal("quality", name, what, now["value"], bound, AlertClass.SOFT, metric)
+                _signal("quality", name, what, now["value"], bound, kind, metric, accuracy)
             )
     return signals
 
@@ -136,12 +137,17 @@ def span(seconds: float) -> str:
 
 def _signal(
     monitor: str, subject: str, what: str, observed: float, bound: Any, kind: AlertClass,
-    statistic: str | None = None,
+    statistic: str | None = None, accuracy: bool = False,
 ) -> Signal:  # fmt: skip
+    """``accuracy``: the bound was set on the error rate (1 - accuracy); say it as accuracy."""
     expected = [_round(bound.low), _round(bound.high)]
+    limit = f"at most {expected[1]}"
+    if accuracy and bound.high is not None:
+        expected = [_round(1.0 - bound.high), None]
+        limit = f"at least {expected[0]}"
     against = f"its last {bound.history} windows" if bound.history else "the first window"
     message = (
-        f"The {what} is {_round(observed)}, expected at most {expected[1]}: "
+        f"The {what} is {_round(observed)}, expected {limit}: "
         f"{abs(bound.z):.1f} standard deviations from {against}."
         if math.isfinite(bound.z)
         else f"The {what} is {_round(observed)}, never seen in {against}."

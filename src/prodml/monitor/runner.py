@@ -81,13 +81,13 @@ def _traffic(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
             digest, _ = client.artifacts.put_bytes(profile.to_bytes())
             _remember(digest, profile)
             past = _history(client, spec, TRAFFIC, start)
-            if len(past) >= judge.MIN_HISTORY:
+            if len(past) >= spec.warmup:
                 profiles = [_profile(client, w["profile"]) for w in past]
                 stats = [json.loads(w["stats"]) for w in past]
                 outcome.signals += judge.inputs(spec, profile, profiles)
                 outcome.signals += judge.operations(spec, window.stats, stats)
             else:
-                outcome.notes.append(f"learning: {len(past)} of {judge.MIN_HISTORY} past windows")
+                outcome.notes.append(f"learning: {len(past)} of {spec.warmup} past windows")
             outcome.signals += judge.slos(spec, slos.traffic(folder, spec, window))
         stored = json.dumps(window.stats)
         row = {"model": spec.model, "kind": TRAFFIC, "start": start, "end": window.end,

@@ -4,6 +4,7 @@ the inputs it watches, how labels are judged, and the model's SLOs.
 ```yaml
 window: 1h            # one window per hour of the prediction log
 history: 168          # judge each window against up to 168 past ones
+warmup: 24            # quiet until this many past windows (default: a day's worth, 6-24)
 ignore: [tailnum]     # inputs not worth watching (ids, free text)
 sensitivity: 0.01     # share of normal windows allowed to alert, per monitor
 since: 2026-11-01T00:00:00Z  # optional: windows before it are never evaluated
@@ -22,6 +23,7 @@ slos:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,7 +39,8 @@ LABEL_METRICS = ("accuracy", "error_rate", "mae", "rmse")
 TRAFFIC_METRICS = ("p50_ms", "p99_ms", "failure_rate", "fallback_rate")
 MONITORS = ("inputs", "predictions", "operations", "quality")
 _FIELDS = {"model", "window", "history", "settle", "features", "ignore", "sensitivity", "dedupe",
-           "labels", "slos", "since"}  # fmt: skip
+           "labels", "slos", "since", "warmup"}  # fmt: skip
+DAY = 86400.0
 _SLO_FIELDS = {"name", "metric", "min", "max", "over"}
 _LABEL_FIELDS = {"wait", "metric", "slice_by", "slices", "min_labels", "top"}
 
@@ -90,6 +93,7 @@ class MonitorSpec:
     labels: Labels = field(default_factory=Labels)
     slos: tuple[Slo, ...] = ()
     since: float | None = None  # epoch seconds: windows before it are never evaluated
+    warmup: int = 24  # past windows needed before it alerts (default: a day, 6 to 24 windows)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -153,7 +157,13 @@ def parse(doc: dict[str, Any]) -> MonitorSpec:
         labels=_labels(doc.get("labels") or {}),
         slos=tuple(_slo(item, index) for index, item in enumerate(doc.get("slos") or [])),
         since=_since(doc.get("since")),
+        warmup=_count(doc.get("warmup", _day_of(window)), "warmup", 2),
     )
+
+
+def _day_of(window: float) -> int:
+    """Enough past windows to have seen a day's cycle, between 6 and 24."""
+    return int(min(24, max(6, math.ceil(DAY / window))))
 
 
 def _since(value: Any) -> float | None:
