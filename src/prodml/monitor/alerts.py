@@ -67,7 +67,7 @@ def raise_or_fold(
         if row["state"] != AlertState.IGNORED or keys <= known:
             folded = _fold(client, row, start, end, signals)
             graver = SEVERITIES.index(folded.severity) > SEVERITIES.index(row["severity"])
-            return folded, graver and row["state"] == AlertState.OPEN
+            return folded, graver and row["state"] != AlertState.IGNORED
     return _new(client, spec, start, end, signals, context()), True
 
 
