@@ -177,7 +177,7 @@ class Traffic:
         picks = pool[self.rng.integers(0, len(pool), count)]
         inputs = {c: self.columns[c][picks].copy() for c in LOGGED}
         ts = start + np.sort(self.rng.uniform(0, HOUR, count))
-        busy = count / 3000
+        busy = min(count / 3000, 1.0)  # the serving host is saturated beyond that
         latency = self.rng.lognormal(
             np.log(4.0 * (1 + 0.15 * busy)) + self.rng.normal(0, 0.05), 0.4, count
         )
