@@ -55,20 +55,33 @@ def raise_or_fold(
     context: Callable[[], dict[str, Any]],
 ) -> tuple[Alert, bool]:
     """The alert these signals belong to, and whether to page for it: it is new, or a
-    repeat that became graver (a drift alert whose requests now fail)."""
+    repeat that turned critical (a drift alert whose requests now fail).
+
+    Signals fold into an alert whose windows they touch (the same incident going on,
+    or its labels arriving later), or, within ``dedupe``, one that names the same
+    column, slice, figure or SLO (a drift that comes and goes). Anything else is a
+    new cause and pages on its own."""
     store = client.metadata
     near = store.alerts(spec.model, since=start - spec.dedupe, until=end + spec.dedupe)
     keys = {s.key for s in signals}
     for row in near:
-        known = {s["monitor"] + ":" + s["subject"] + ":" + s["statistic"]
-                 for s in json.loads(row["signals"])}  # fmt: skip
+        known = [Signal.from_dict(s) for s in json.loads(row["signals"])]
+        touching = (
+            row["window_start"] - spec.window <= end and start <= row["window_end"] + spec.window
+        )
+        if not touching and not _subjects(known) & _subjects(signals):
+            continue
         if row["incident_id"] and store.incident(row["incident_id"])["state"] == "closed":
             continue  # resolved: a recurrence is news
-        if row["state"] != AlertState.IGNORED or keys <= known:
+        if row["state"] != AlertState.IGNORED or keys <= {s.key for s in known}:
             folded = _fold(client, row, start, end, signals)
-            graver = SEVERITIES.index(folded.severity) > SEVERITIES.index(row["severity"])
-            return folded, graver and row["state"] != AlertState.IGNORED
+            critical = folded.severity == "critical" != row["severity"]
+            return folded, critical and row["state"] != AlertState.IGNORED
     return _new(client, spec, start, end, signals, context()), True
+
+
+def _subjects(signals: list[Signal]) -> set[tuple[str, str]]:
+    return {(s.monitor, s.subject) for s in signals if s.subject != "(all inputs)"}
 
 
 def _new(

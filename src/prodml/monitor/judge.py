@@ -66,7 +66,7 @@ def operations(
 
 
 def quality(
-    spec: MonitorSpec, stats: dict[str, Any], history: list[dict[str, Any]]
+    spec: MonitorSpec, stats: dict[str, Any], history: list[dict[str, Any]], least: int
 ) -> list[Signal]:
     """Slices whose label metric got worse than their own history."""
     slices = stats.get("slices", {})
@@ -78,7 +78,7 @@ def quality(
     for name, now in judged.items():
         past = [h["slices"][name] for h in history if name in h.get("slices", {})]
         past = [p for p in past if p["n"] >= spec.labels.min_labels]
-        if len(past) < spec.warmup:
+        if len(past) < least:
             continue
         if metric in ("accuracy", "error_rate"):
             error = [_error(metric, p["value"]) for p in past]

@@ -30,7 +30,9 @@ _METRIC_SQL = {
 
 def read(folder: Path, spec: MonitorSpec, start: float, end: float, now: float) -> dict[str, Any]:
     """The window's labelled rows summarised: count, label lag, metric per slice, notes."""
-    connection = query.connect(folder, spec.model, at(start), at(end) + timedelta(minutes=5))
+    connection = query.connect(
+        folder, spec.model, at(start), at(end) + timedelta(minutes=5), between=(start, end)
+    )
     try:
         connection.execute(
             "CREATE TEMP TABLE rows AS SELECT unnest(inputs), output, label, lag_seconds "

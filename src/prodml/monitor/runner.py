@@ -26,6 +26,7 @@ from prodml.monitor.spec import MonitorSpec
 TRAFFIC, LABELS = "traffic", "labels"
 _PROFILES: OrderedDict[str, TableProfile] = OrderedDict()  # digest -> profile, newest last
 _CACHED = 1024
+SEASONAL_LEAST = 3  # same-time-of-day windows needed before they become the history
 
 
 @dataclass
@@ -80,8 +81,8 @@ def _traffic(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
             profile = profile_table(window.inputs, f"{spec.model} {at(start).isoformat()}")
             digest, _ = client.artifacts.put_bytes(profile.to_bytes())
             _remember(digest, profile)
-            past = _history(client, spec, TRAFFIC, start)
-            if len(past) >= spec.warmup:
+            past, ready = _history(client, spec, TRAFFIC, start)
+            if ready:
                 profiles = [_profile(client, w["profile"]) for w in past]
                 stats = [json.loads(w["stats"]) for w in past]
                 outcome.signals += judge.inputs(spec, profile, profiles)
@@ -114,8 +115,10 @@ def _labels(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
         stats = quality.read(folder, spec, start, end, now)
         outcome = Outcome(spec.model, LABELS, start, end, stats["labelled"], notes=stats["notes"])
         if stats["labelled"]:
-            past = [json.loads(w["stats"]) for w in _history(client, spec, LABELS, start)]
-            outcome.signals += judge.quality(spec, stats, past)
+            windows_past, enough = _history(client, spec, LABELS, start)
+            past = [json.loads(w["stats"]) for w in windows_past]
+            least = min(len(windows_past), spec.warmup) if enough else spec.warmup
+            outcome.signals += judge.quality(spec, stats, past, least)
             outcome.signals += judge.slos(spec, slos.labels(client, spec, start, end, stats))
         row = {"model": spec.model, "kind": LABELS, "start": start, "end": end,
                "rows": stats["labelled"], "profile": None, "stats": json.dumps(stats)}  # fmt: skip
@@ -153,15 +156,39 @@ def _samples(client: Client, sql: str) -> list[str]:
     return [str(v) for v in table.column("request_id").to_pylist()]
 
 
-def _history(client: Client, spec: MonitorSpec, kind: str, before: float) -> list[dict[str, Any]]:
-    """Up to ``spec.history`` past windows with rows and no unignored alert, oldest first."""
-    past = client.metadata.windows(spec.model, kind, before=before, limit=spec.history * 2)
-    usable = [
+def _history(
+    client: Client, spec: MonitorSpec, kind: str, before: float
+) -> tuple[list[dict[str, Any]], bool]:
+    """The past windows to judge against (oldest first), and whether the monitor has
+    seen enough (``warmup``) to judge at all. Past windows count when they have rows and
+    no alert, or an ignored one. With a ``season`` and at least SEASONAL_LEAST usable
+    windows at the same time of day, those are the history: hourly traffic is then
+    compared with the same hour of past days, not with the night before."""
+    recent = [
         w
-        for w in past
-        if w["rows"] and (w["alert_id"] is None or w["alert_state"] == AlertState.IGNORED)
+        for w in client.metadata.windows(spec.model, kind, before=before, limit=spec.history * 2)
+        if _usable(w)
     ]
-    return usable[: spec.history][::-1]
+    ready = len(recent) >= spec.warmup
+    if spec.season and ready:
+        days = max(SEASONAL_LEAST, round(spec.history * spec.window / spec.season))
+        older = client.metadata.windows(
+            spec.model, kind, before=before, since=before - days * spec.season - 1
+        )
+        same = [w for w in older if _usable(w) and _phase(before - w["start"], spec.season)]
+        if len(same) >= SEASONAL_LEAST:
+            return same[:days][::-1], True
+    return recent[: spec.history][::-1], ready
+
+
+def _usable(window: dict[str, Any]) -> bool:
+    return bool(window["rows"]) and (
+        window["alert_id"] is None or window["alert_state"] == AlertState.IGNORED
+    )
+
+
+def _phase(gap: float, season: float) -> bool:
+    return abs(gap / season - round(gap / season)) < 1e-6
 
 
 def _profile(client: Client, digest: str) -> TableProfile:

@@ -68,7 +68,9 @@ def _pair(metric: str) -> str:
 def _quantile(
     folder: Path, model: str, start: float, end: float, q: float
 ) -> tuple[float | None, int]:
-    connection = query.connect(folder, model, at(start), at(end) + timedelta(minutes=5))
+    connection = query.connect(
+        folder, model, at(start), at(end) + timedelta(minutes=5), between=(start, end)
+    )
     try:
         row = connection.execute(
             f"SELECT quantile_cont(latency_ms, {q}), count(*) FROM predictions WHERE "
@@ -84,7 +86,9 @@ def _rate(
     folder: Path, model: str, start: float, end: float, metric: str
 ) -> tuple[float | None, int]:
     condition = "status <> 'ok'" if metric == "failure_rate" else "fallback IS NOT NULL"
-    connection = query.connect(folder, model, at(start), at(end) + timedelta(minutes=5))
+    connection = query.connect(
+        folder, model, at(start), at(end) + timedelta(minutes=5), between=(start, end)
+    )
     try:
         row = connection.execute(
             f"SELECT avg(({condition})::INT), count(*) FROM predictions WHERE "

@@ -5,6 +5,7 @@ the inputs it watches, how labels are judged, and the model's SLOs.
 window: 1h            # one window per hour of the prediction log
 history: 168          # judge each window against up to 168 past ones
 warmup: 24            # quiet until this many past windows (default: a day's worth, 6-24)
+season: 1d            # judge against the same hour of past days once 3 exist (none: off)
 ignore: [tailnum]     # inputs not worth watching (ids, free text)
 sensitivity: 0.01     # share of normal windows allowed to alert, per monitor
 since: 2026-11-01T00:00:00Z  # optional: windows before it are never evaluated
@@ -39,7 +40,7 @@ LABEL_METRICS = ("accuracy", "error_rate", "mae", "rmse")
 TRAFFIC_METRICS = ("p50_ms", "p99_ms", "failure_rate", "fallback_rate")
 MONITORS = ("inputs", "predictions", "operations", "quality")
 _FIELDS = {"model", "window", "history", "settle", "features", "ignore", "sensitivity", "dedupe",
-           "labels", "slos", "since", "warmup"}  # fmt: skip
+           "labels", "slos", "since", "warmup", "season"}  # fmt: skip
 DAY = 86400.0
 _SLO_FIELDS = {"name", "metric", "min", "max", "over"}
 _LABEL_FIELDS = {"wait", "metric", "slice_by", "slices", "min_labels", "top"}
@@ -94,6 +95,7 @@ class MonitorSpec:
     slos: tuple[Slo, ...] = ()
     since: float | None = None  # epoch seconds: windows before it are never evaluated
     warmup: int = 24  # past windows needed before it alerts (default: a day, 6 to 24 windows)
+    season: float | None = DAY  # seconds: judge against windows at the same time of day
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -158,7 +160,24 @@ def parse(doc: dict[str, Any]) -> MonitorSpec:
         slos=tuple(_slo(item, index) for index, item in enumerate(doc.get("slos") or [])),
         since=_since(doc.get("since")),
         warmup=_count(doc.get("warmup", _day_of(window)), "warmup", 2),
+        season=_season(doc.get("season", "default"), window),
     )
+
+
+def _season(value: Any, window: float) -> float | None:
+    """A day for windows from 10 minutes to a day that divide it; ``none`` turns it off."""
+    if value == "default":
+        fits = 600 <= window < DAY and DAY % window == 0
+        return DAY if fits else None
+    if value in (None, "none", 0):
+        return None
+    season = duration(value, "season", WHAT)
+    if season < 2 * window or season % window:
+        raise InvalidInputError(
+            f"{WHAT} season is {value!r}; give a whole number of windows, at least two (e.g. "
+            "1d for hourly windows), or none."
+        )
+    return season
 
 
 def _day_of(window: float) -> int:

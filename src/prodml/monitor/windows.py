@@ -70,8 +70,9 @@ def first_logged(folder: Path, model: str) -> float | None:
 
 def read(folder: Path, spec: MonitorSpec, start: float, end: float) -> Window:
     connection = query.connect(
-        folder, spec.model, at(start), at(end + spec.settle) + timedelta(minutes=5), filename=True
-    )
+        folder, spec.model, at(start), at(end + spec.settle) + timedelta(minutes=5),
+        filename=True, between=(start, end),
+    )  # fmt: skip
     try:
         where = "model = $model AND ts >= to_timestamp($start) AND ts < to_timestamp($end)"
         params = {"model": spec.model, "start": start, "end": end}

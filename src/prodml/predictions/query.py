@@ -4,11 +4,13 @@ request), and ``labelled`` joining the two."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from prodml.errors import InvalidInputError
 
@@ -50,6 +52,28 @@ def prediction_files(
     )
 
 
+@functools.lru_cache(maxsize=262_144)  # segments never change once renamed into place
+def _time_span(path: str) -> tuple[float, float] | None:
+    """The earliest and latest ``ts`` in a segment, from its footer (None: unknown)."""
+    try:
+        metadata = pq.read_metadata(path)
+        column = metadata.schema.names.index("ts")
+        lows, highs = [], []
+        for group in range(metadata.num_row_groups):
+            statistics = metadata.row_group(group).column(column).statistics
+            if statistics is None or not statistics.has_min_max:
+                return None
+            lows.append(statistics.min.timestamp())
+            highs.append(statistics.max.timestamp())
+    except (OSError, ValueError, AttributeError, pa.ArrowException):
+        return None
+    return (min(lows), max(highs)) if lows else None
+
+
+def _overlaps(span: tuple[float, float] | None, between: tuple[float, float]) -> bool:
+    return span is None or (span[1] >= between[0] and span[0] < between[1])
+
+
 def label_files(folder: Path) -> list[str]:
     return sorted(str(p) for p in (folder / LABELS).glob("*/*.parquet"))
 
@@ -60,12 +84,17 @@ def connect(
     since: datetime | None = None,
     until: datetime | None = None,
     filename: bool = False,
+    between: tuple[float, float] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the views ``predictions``, ``labels`` and ``labelled``
     (``since`` and ``until`` narrow ``predictions`` to the day folders between them;
-    ``filename`` adds the segment each row came from)."""
+    ``between`` to the segments holding rows in that span of epoch seconds, so that one
+    segment's schema does not leak into windows it has no rows in; ``filename`` adds
+    the segment each row came from)."""
     connection = duckdb.connect()
     files = prediction_files(folder, model, since, until)
+    if between is not None:
+        files = [f for f in files if _overlaps(_time_span(f), between)]
     connection.execute(
         "CREATE VIEW predictions AS SELECT * FROM read_parquet("
         f"{files!r}, union_by_name=true{', filename=true' if filename else ''})"
