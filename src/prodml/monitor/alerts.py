@@ -1,11 +1,11 @@
 """The alert policy: one alert per upstream cause, not one per statistic.
 
 Every signal of one model's window becomes one alert (five columns broken by one
-upstream change are one page, not five). A window whose signals come within
-``dedupe`` of an alert's windows folds into that alert as a repeat, so an incident
-that lasts ten hours, or whose labels arrive a day later, is still one alert. An
-alert people marked *ignored* swallows its own repeats quietly; a new kind of
-signal raises a new alert."""
+upstream change are one page, not five). Later signals fold into an alert whose
+windows they touch, or, within ``dedupe``, one naming the same subject, so an
+incident that lasts ten hours, or whose labels arrive a day later, is still one
+alert. An alert people marked *ignored* swallows its own repeats quietly; a new
+cause raises a new alert."""
 
 from __future__ import annotations
 

@@ -68,31 +68,27 @@ def _pair(metric: str) -> str:
 def _quantile(
     folder: Path, model: str, start: float, end: float, q: float
 ) -> tuple[float | None, int]:
-    connection = query.connect(
-        folder, model, at(start), at(end) + timedelta(minutes=5), between=(start, end)
-    )
-    try:
-        row = connection.execute(
-            f"SELECT quantile_cont(latency_ms, {q}), count(*) FROM predictions WHERE "
-            "status = 'ok' AND ts >= to_timestamp($1) AND ts < to_timestamp($2)",
-            [start, end],
-        ).fetchone()
-    finally:
-        connection.close()
-    return (None, 0) if row is None else (row[0], int(row[1]))
+    return _scan(folder, model, start, end, f"quantile_cont(latency_ms, {q})", "status = 'ok'")
 
 
 def _rate(
     folder: Path, model: str, start: float, end: float, metric: str
 ) -> tuple[float | None, int]:
     condition = "status <> 'ok'" if metric == "failure_rate" else "fallback IS NOT NULL"
+    return _scan(folder, model, start, end, f"avg(({condition})::INT)", "true")
+
+
+def _scan(
+    folder: Path, model: str, start: float, end: float, figure: str, where: str
+) -> tuple[float | None, int]:
+    """One figure over the log between ``start`` and ``end``, and the rows it is on."""
     connection = query.connect(
         folder, model, at(start), at(end) + timedelta(minutes=5), between=(start, end)
     )
     try:
         row = connection.execute(
-            f"SELECT avg(({condition})::INT), count(*) FROM predictions WHERE "
-            "ts >= to_timestamp($1) AND ts < to_timestamp($2)",
+            f"SELECT {figure}, count(*) FROM predictions WHERE {where} "
+            "AND ts >= to_timestamp($1) AND ts < to_timestamp($2)",
             [start, end],
         ).fetchone()
     finally:
