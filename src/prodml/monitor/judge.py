@@ -19,6 +19,9 @@ from prodml.domain.validation import Finding
 from prodml.monitor.spec import MonitorSpec, Slo
 from prodml.monitor.windows import PREDICTION
 
+# Traffic volume follows the users, and a log repeats popular requests: neither is news
+# about the inputs (volume and failures are the operations monitor's business).
+NOT_NEWS = ("row_count", "duplicate_share")
 SHARES = {"failure_rate": "failed requests", "fallback_rate": "answers from a fallback"}
 LATENCIES = {"p50_ms": "median latency", "p99_ms": "p99 latency"}
 
@@ -27,7 +30,7 @@ def inputs(spec: MonitorSpec, batch: TableProfile, history: list[TableProfile]) 
     result = validate_profiles(
         batch, history, f"{len(history)} past windows", alpha=spec.sensitivity["inputs"]
     )
-    return [_from_finding(f) for f in result.findings if f.statistic != "row_count"]
+    return [_from_finding(f) for f in result.findings if f.statistic not in NOT_NEWS]
 
 
 def _from_finding(finding: Finding) -> Signal:

@@ -90,6 +90,7 @@ def _traffic(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
             else:
                 outcome.notes.append(f"learning: {len(past)} of {spec.warmup} past windows")
             outcome.signals += judge.slos(spec, slos.traffic(folder, spec, window))
+            _hold_if_mild(client, spec, outcome, window.stats)
         stored = json.dumps(window.stats)
         row = {"model": spec.model, "kind": TRAFFIC, "start": start, "end": window.end,
                "rows": window.rows, "profile": digest, "stats": stored}  # fmt: skip
@@ -126,6 +127,23 @@ def _labels(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
             _alert(client, spec, outcome, json.loads(traffic["stats"]))
             outcomes.append(outcome)
     return outcomes
+
+
+def _hold_if_mild(
+    client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str, Any]
+) -> None:
+    """A mild drift (severity info) alerts only when the window before it was unusual too:
+    at the family-wise rate, about one clean window in a hundred crosses a bound by a
+    little, and one such window is not worth a page."""
+    if not outcome.signals or alerts.severity(outcome.signals) != "info":
+        return
+    before = client.metadata.windows(spec.model, TRAFFIC, before=outcome.start, limit=1)
+    adjacent = bool(before) and before[0]["start"] == outcome.start - spec.window
+    if adjacent and (before[0]["alert_id"] or json.loads(before[0]["stats"]).get("held")):
+        return
+    stats["held"] = [s.to_dict() for s in outcome.signals]
+    outcome.signals = []
+    outcome.notes.append("held: a mild drift; it alerts if the next window shows one too")
 
 
 def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str, Any]) -> None:
