@@ -23,6 +23,7 @@ from prodml.monitor.spec import MonitorSpec
 
 RANK = {AlertClass.DRIFT: 0, AlertClass.SOFT: 1, AlertClass.HARD: 2}
 SHOWN_SIGNALS = 30
+GAP = 4  # windows: an incident need not show in every window to stay one alert
 
 
 def alert_of(row: dict[str, Any]) -> Alert:
@@ -57,18 +58,18 @@ def raise_or_fold(
     """The alert these signals belong to, and whether to page for it: it is new, or a
     repeat that turned critical (a drift alert whose requests now fail).
 
-    Signals fold into an alert whose windows they touch (the same incident going on,
-    or its labels arriving later), or, within ``dedupe``, one that names the same
-    column, slice, figure or SLO (a drift that comes and goes). Anything else is a
-    new cause and pages on its own."""
+    Signals fold into an alert whose windows they touch, allowing a gap of up to
+    ``GAP`` windows (the same incident going on, seen in most windows but not all, or
+    its labels arriving later), or, within ``dedupe``, one that names the same column,
+    slice, figure or SLO (a drift that comes and goes). Anything else is a new cause
+    and pages on its own."""
     store = client.metadata
     near = store.alerts(spec.model, since=start - spec.dedupe, until=end + spec.dedupe)
     keys = {s.key for s in signals}
     for row in near:
         known = [Signal.from_dict(s) for s in json.loads(row["signals"])]
-        touching = (
-            row["window_start"] - spec.window <= end and start <= row["window_end"] + spec.window
-        )
+        slack = min(spec.dedupe, GAP * spec.window)
+        touching = row["window_start"] - slack <= end and start <= row["window_end"] + slack
         if not touching and not _subjects(known) & _subjects(signals):
             continue
         if row["incident_id"] and store.incident(row["incident_id"])["state"] == "closed":
