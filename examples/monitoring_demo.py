@@ -32,7 +32,7 @@ SPEC = {
         {"name": "accuracy-1m", "metric": "accuracy", "min": 0.5, "over": "1m"},
     ],
 }
-CALM_WINDOWS, CHANGED_WINDOWS, REQUESTS = 8, 2, 300
+CALM_WINDOWS, CHANGED_WINDOWS, REQUESTS = 8, 3, 300
 
 
 def run(folder: Path, flights: pd.DataFrame) -> None:

@@ -137,9 +137,10 @@ def _hold_if_mild(
     little, and one such window is not worth a page."""
     if not outcome.signals or alerts.severity(outcome.signals) != "info":
         return
-    before = client.metadata.windows(spec.model, TRAFFIC, before=outcome.start, limit=1)
-    adjacent = bool(before) and before[0]["start"] == outcome.start - spec.window
-    if adjacent and (before[0]["alert_id"] or json.loads(before[0]["stats"]).get("held")):
+    earlier = client.metadata.windows(spec.model, TRAFFIC, before=outcome.start, limit=3)
+    busy = [w for w in earlier if w["rows"]][:1]  # a window without traffic between is no news
+    recent = bool(busy) and outcome.start - busy[0]["start"] <= 3 * spec.window
+    if recent and (busy[0]["alert_id"] or json.loads(busy[0]["stats"]).get("held")):
         return
     stats["held"] = [s.to_dict() for s in outcome.signals]
     outcome.signals = []
@@ -200,9 +201,10 @@ def _history(
 
 
 def _usable(window: dict[str, Any]) -> bool:
-    return bool(window["rows"]) and (
-        window["alert_id"] is None or window["alert_state"] == AlertState.IGNORED
-    )
+    """Rows, no alert (or an ignored one), and no mild drift held back for confirmation."""
+    if not window["rows"] or '"held"' in window["stats"]:
+        return False
+    return window["alert_id"] is None or window["alert_state"] == AlertState.IGNORED
 
 
 def _phase(gap: float, season: float) -> bool:
