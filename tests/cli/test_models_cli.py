@@ -4,9 +4,7 @@ them: real processes on a real store, exit code 1 whenever the gate does not pas
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -16,13 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cli_process import run_prodml
 from sklearn.linear_model import LogisticRegression
 
 import prodml.api as prodml
 from prodml.client import Client
 
-SCRIPT = Path(sys.executable).parent / "prodml"
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "prodml.cli.main"]
 SUITE = {
     "task": "classification",
     "label": "y",
@@ -72,19 +69,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def _prodml(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
-    result = subprocess.run(
-        [*COMMAND, *args],
-        env={**kept, "PRODML_HOME": str(home), "PRODML_USER": "dana", "COLUMNS": "1000"},
-        cwd=home.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    assert "Unexpected error" not in result.stderr, result.stderr
-    return result
+    return run_prodml(home, *args)
 
 
 def _json(home: Path, *args: str) -> Any:

@@ -3,9 +3,7 @@ them: real processes on a real store and a real prediction log."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,14 +11,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from cli_process import run_prodml
 from sklearn.linear_model import LogisticRegression
 
 import prodml.api as prodml
 from prodml.client import Client
 from prodml.predictions.segments import write_segment
 
-SCRIPT = Path(sys.executable).parent / "prodml"
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "prodml.cli.main"]
 START = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
 HOURS = 10  # 9 normal hours, then x arrives in other units
 
@@ -67,19 +64,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def _prodml(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
-    result = subprocess.run(
-        [*COMMAND, *args],
-        env={**kept, "PRODML_HOME": str(home), "PRODML_USER": "dana", "COLUMNS": "200"},
-        cwd=home.parent,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    assert "Unexpected error" not in result.stderr, result.stderr
-    return result
+    return run_prodml(home, *args, columns=200)
 
 
 def test_a_unit_change_becomes_one_alert_an_incident_and_a_report(home: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from prodml.client import Client
 from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Signal, at
+from prodml.monitor.spec import MonitorSpec
 
 CHANGES = ("model.", "rollout.", "dataset.logged", "valset.", "suite.", "monitor.", "alert.",
            "incident.")  # fmt: skip
@@ -96,8 +97,6 @@ def for_window(
 
 
 def _config(client: Client, model: str) -> dict[str, Any]:
-    from prodml.monitor.spec import MonitorSpec
-
     text = client.metadata.monitor_specs(model).get(model)
     if text is None:
         return {}

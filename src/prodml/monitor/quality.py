@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from prodml.domain.monitoring import at
 from prodml.monitor.spec import MonitorSpec
@@ -121,14 +120,3 @@ def pooled(windows: list[dict[str, Any]], metric: str) -> tuple[float, int] | No
     if metric == "rmse":
         return math.sqrt(sum(p["value"] ** 2 * p["n"] for p in parts) / size), size
     return sum(p["value"] * p["n"] for p in parts) / size, size
-
-
-def table_of(stats: dict[str, Any]) -> pa.Table:
-    slices = stats.get("slices", {})
-    return pa.table(
-        {
-            "slice": list(slices),
-            "labels": [s["n"] for s in slices.values()],
-            stats.get("metric", "value"): [s["value"] for s in slices.values()],
-        }
-    )

@@ -15,6 +15,7 @@ import shlex
 import subprocess
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from prodml.client import Client
@@ -22,7 +23,9 @@ from prodml.deploy.rollouts import rollback as roll_back
 from prodml.domain.monitoring import Incident
 from prodml.domain.registry import CHAMPION
 from prodml.errors import InvalidInputError, NotFoundError
+from prodml.evaluate import valsets
 from prodml.monitor.incidents import record_response, span
+from prodml.predictions import query
 
 FALLBACK = "fallback"
 
@@ -89,11 +92,6 @@ def add_failures(
     client: Client, incident: Incident, valset: str, label_as: str, where: str | None,
     why: str | None,
 ) -> tuple[str, int]:  # fmt: skip
-    from pathlib import Path
-
-    from prodml.evaluate import valsets
-    from prodml.predictions import query
-
     sql = failures_query(client, incident, label_as, where)
     rows = query.query(Path(client.settings.log_url), sql)
     if not rows.num_rows:

@@ -22,6 +22,7 @@ from prodml.domain.monitoring import Alert, AlertState, Signal, at
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.monitor import alerts, context, judge, quality, slos, windows
 from prodml.monitor.spec import MonitorSpec
+from prodml.predictions import query
 
 TRAFFIC, LABELS = "traffic", "labels"
 _PROFILES: OrderedDict[str, TableProfile] = OrderedDict()  # digest -> profile, newest last
@@ -166,8 +167,6 @@ def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str,
 
 
 def _samples(client: Client, sql: str) -> list[str]:
-    from prodml.predictions import query
-
     try:
         table = query.query(Path(client.settings.log_url), sql.replace("LIMIT 20", "LIMIT 5"))
     except InvalidInputError:  # samples are a convenience; the alert matters more
