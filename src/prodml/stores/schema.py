@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 metadata = sa.MetaData()
 
@@ -325,4 +325,11 @@ incidents = sa.Table(
     sa.Column("alert_ids", sa.Text, nullable=False),
     sa.Column("closed_at", TIME),
     sa.Column("resolution", sa.Text),
+)
+
+store_counters = sa.Table(
+    "store_counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from prodml.errors import NotFoundError
-from prodml.stores import schema
+from prodml.stores import counters, schema
 from prodml.stores.sql_lineage import LineageQueries
 
 
@@ -156,6 +156,7 @@ class EvaluationQueries(LineageQueries):
                 None,
                 {"version": version, "artifact": artifact_id},
             )
+            counters.bump(connection, counters.ROUTING)
         return version
 
     def guardrails_artifact(

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from prodml.domain.ids import from_epoch
 from prodml.domain.registry import PROTECTED_BY_DEFAULT, AliasMove, RegisteredModel, Tag
 from prodml.errors import RunStateError
-from prodml.stores import schema
+from prodml.stores import counters, schema
 from prodml.stores.sql_base import SqlBase
 
 
@@ -89,6 +89,7 @@ class RegistryQueries(SqlBase):
             },
             now,
         )
+        counters.bump(connection, counters.ROUTING)
         return AliasMove(
             name, alias, version, previous, from_epoch(now), self.user, reason, forced,
             evaluation_id, verdict,
