@@ -1,5 +1,4 @@
-"""``prodml serve``, ``prodml rollback``, ``prodml predictions``, ``prodml labels``
-and ``prodml tokens``."""
+"""``prodml serve``, ``prodml rollback``, ``prodml predictions`` and ``prodml labels``."""
 
 from __future__ import annotations
 
@@ -10,13 +9,11 @@ import typer
 from rich.table import Table
 
 import prodml
-from prodml.cli.output import console, emit_json, number, when
-from prodml.domain.ids import from_epoch
+from prodml.cli.output import console, emit_json, number
 from prodml.domain.registry import AliasMove
 
 predictions = typer.Typer(help="SQL over the prediction log.", no_args_is_help=True)
 labels = typer.Typer(help="Ground truth joined to logged predictions.", no_args_is_help=True)
-tokens = typer.Typer(help="Access tokens (stored hashed).", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
@@ -33,6 +30,10 @@ def serve(
         bool, typer.Option(help="Run the rollout controller in this process.")
     ] = True,
     tick: Annotated[float, typer.Option(help="Seconds between controller ticks.")] = 2.0,
+    allow_unsigned: Annotated[
+        bool,
+        typer.Option(help="Serve versions logged without an input signature (inputs unchecked)."),
+    ] = False,
 ) -> None:
     """Serve MODEL's champion (and any rollout of it) on uvicorn."""
     import orjson
@@ -45,11 +46,11 @@ def serve(
             default = orjson.loads(fallback_default)
         except orjson.JSONDecodeError:
             default = fallback_default
-    server.check(names)
+    server.check(names, allow_unsigned=allow_unsigned)
     console.print(f"Serving {', '.join(names)} on http://{host}:{port} ({workers} worker(s)).")
     server.run(
         names, host, port, workers, timeout_ms / 1000.0, default,
-        control=tick if controller else None,
+        control=tick if controller else None, allow_unsigned=allow_unsigned,
     )  # fmt: skip
 
 
@@ -131,45 +132,8 @@ def _span(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
-@tokens.command("create")
-def create(
-    name: str,
-    role: Annotated[str, typer.Option(help="deployer or predictor")] = "deployer",
-) -> None:
-    """Make a token; it is shown once and stored only as a digest."""
-    token = prodml.create_token(name, role)
-    console.print(f"Token {name!r} ({role}); keep it now, it is not shown again:")
-    console.print(token)
-
-
-@tokens.command("list")
-def list_tokens(json: JSON = False) -> None:
-    from prodml.client import default_client
-
-    rows = default_client().metadata.tokens()
-    if json:
-        emit_json(rows)
-        return
-    table = Table("name", "role", "created", "by", "revoked")
-    for row in rows:
-        revoked = when(from_epoch(row["revoked_at"])) if row["revoked_at"] else "-"
-        table.add_row(
-            row["name"], row["role"], when(from_epoch(row["created_at"])), row["actor"], revoked
-        )
-    console.print(table)
-
-
-@tokens.command("revoke")
-def revoke(name: str) -> None:
-    from prodml.client import default_client
-
-    default_client().metadata.revoke_token(name)
-    console.print(f"Token {name!r} revoked.")
-
-
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("rollback")(rollback)
     app.add_typer(predictions, name="predictions")
     app.add_typer(labels, name="labels")
-    app.add_typer(tokens, name="tokens")

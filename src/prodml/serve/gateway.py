@@ -8,6 +8,7 @@ the log row are left to the recorder."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ import pyarrow as pa
 from prodml.client import Client
 from prodml.errors import NotFoundError, ProdmlError
 from prodml.evaluate.slices import masks
+from prodml.serve import values
 from prodml.serve.inputs import rows_of
 from prodml.serve.recorder import Entry, Recorder
 from prodml.serve.routing import Route, Router
@@ -40,6 +42,7 @@ class Options:
     default: Any = NO_DEFAULT  # the last answer in the fallback chain
     max_body: int = 1 << 20
     poll: float = 0.25
+    allow_unsigned: bool = False  # serve versions logged without an input signature
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Gateway:
     def __init__(self, client: Client, names: list[str], options: Options) -> None:
         self.client = client
         self.options = options
-        self.router = Router(client, names, options.timeout, options.poll)
+        self.router = Router(client, names, options.timeout, options.poll, options.allow_unsigned)
         self.recorder: Recorder | None = None
         self.telemetry = Telemetry()
 
@@ -83,9 +86,14 @@ class Gateway:
         self, name: str, body: Any, headers: Mapping[str, str], route_label: str
     ) -> Answer:
         route = self.route(name)
-        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = values.request_id(headers.get("x-request-id")) or uuid.uuid4().hex
         rows = rows_of(body)
         key = route.key_of(headers, rows[0])
+        if key is not None and len(key) > values.MAX_KEY:
+            raise values.Rejected(
+                f"The routing key has {len(key):,} characters; the limit is {values.MAX_KEY}.",
+                "routing_key",
+            )
         served, shadow, variant = route.assign(key or request_id)
         served.spec.check(rows)
         started = time.perf_counter()
@@ -128,7 +136,8 @@ class Gateway:
             answer = await _attempt(other, rows)
             if answer.error is None:
                 return Outcome(answer.answers, outcome.error), other, other.ref
-        ruled = _by_rules(served, rows, self.options.default)
+        # guardrail rules read the rows with Arrow and DuckDB: off the event loop
+        ruled = await asyncio.to_thread(_by_rules, served, rows, self.options.default)
         if ruled is not None:
             return Outcome(ruled[0], outcome.error), None, ruled[1]
         return Outcome([], outcome.error), None, None

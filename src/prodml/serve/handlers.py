@@ -4,10 +4,10 @@ Protocol v2's), health, metrics, OpenAPI and the admin routes, over one
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,10 +16,10 @@ from starlette.routing import Route
 from prodml.client import Client
 from prodml.deploy import rollouts, tokens
 from prodml.errors import NotFoundError, ProdmlError
-from prodml.serve import oip, openapi
+from prodml.serve import bodies, oip, openapi, values
 from prodml.serve.gateway import Answer, Gateway
-from prodml.serve.inputs import Rejected
 from prodml.serve.responses import json, status_of
+from prodml.serve.routing import RoutingError
 
 
 class Handlers:
@@ -45,18 +45,7 @@ class Handlers:
         ]
 
     async def body(self, request: Request) -> Any:
-        raw = await request.body()
-        if len(raw) > self.gateway.options.max_body:
-            raise Rejected(
-                f"The body has {len(raw):,} bytes; the limit is {self.gateway.options.max_body:,}. "
-                "Split the rows over several requests.",
-                "body",
-                413,
-            )
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise Rejected(f"The body is not valid JSON: {error}.", "body", 400) from None
+        return await bodies.parsed(request, self.gateway.options.max_body)
 
     async def allow(self, request: Request, action: str) -> None:
         if tokens.needed(self.client, action) is None:
@@ -71,17 +60,26 @@ class Handlers:
         try:
             return await self.gateway.answer(name, parsed, headers, route)
         except ProdmlError as error:  # counted by status, then answered by the handler
-            elapsed = time.perf_counter() - started
-            self.gateway.telemetry.observe(name, "none", route, status_of(error), elapsed)
+            self._refused(name, route, error, started)
             raise
+
+    def _refused(self, name: str, route: str, error: ProdmlError, started: float) -> None:
+        """Count a refusal; a name the gateway does not serve is counted as
+        ``unknown``, so URLs cannot grow the metrics without bound."""
+        known = name if name in self.gateway.router.routes else "unknown"
+        elapsed = time.perf_counter() - started
+        self.gateway.telemetry.observe(known, "none", route, status_of(error), elapsed)
 
     async def predict(self, request: Request) -> Response:
         name = request.path_params["name"]
         started = time.perf_counter()
-        await self.allow(request, "predict")
-        done = await self.answer(
-            name, await self.body(request), request.headers, "predict", started
-        )
+        try:
+            await self.allow(request, "predict")
+            parsed = await self.body(request)
+        except ProdmlError as error:
+            self._refused(name, "predict", error, started)
+            raise
+        done = await self.answer(name, parsed, request.headers, "predict", started)
         payload = {
             "predictions": done.answers, "model": done.model, "version": done.version,
             "variant": done.variant, "fallback": done.fallback,
@@ -94,16 +92,27 @@ class Handlers:
     async def infer(self, request: Request) -> Response:
         name = request.path_params["name"]
         started = time.perf_counter()
-        await self.allow(request, "predict")
-        parsed = await self.body(request)
-        headers = dict(request.headers)
-        if isinstance(parsed, dict) and isinstance(parsed.get("id"), str):
-            headers.setdefault("x-request-id", parsed["id"])
-        done = await self.answer(name, oip.records(parsed), headers, "infer", started)
+        try:
+            await self.allow(request, "predict")
+            parsed = await self.body(request)
+            headers = dict(request.headers)
+            if isinstance(parsed, dict) and "id" in parsed:
+                headers.setdefault("x-request-id", values.request_id(parsed["id"], "id") or "")
+            records = oip.records(parsed)
+        except ProdmlError as error:
+            self._refused(name, "infer", error, started)
+            raise
+        done = await self.answer(name, records, headers, "infer", started)
         elapsed = time.perf_counter() - started
         self.gateway.telemetry.observe(name, str(done.version), "infer", 200, elapsed)
         payload = oip.response(done.model, done.version, done.request_id, done.answers)
         return json(payload, headers={"x-request-id": done.request_id})
+
+    async def _follow(self) -> None:
+        """Take up the change an admin action made now; a part that cannot be loaded
+        is shown by /healthz and retried by the routing thread."""
+        with contextlib.suppress(RoutingError):
+            await run_in_threadpool(self.gateway.router.refresh)
 
     async def ready(self, request: Request) -> Response:
         routes = self.gateway.router.routes
@@ -137,26 +146,24 @@ class Handlers:
 
     async def rollback(self, request: Request) -> Response:
         await self.allow(request, "rollback")
-        parsed = await self.body(request) if await request.body() else {}
-        why = parsed.get("why") if isinstance(parsed, dict) else None
+        why = await bodies.why_of(request, self.gateway.options.max_body)
         name = request.path_params["name"]
         self.gateway.route(name)
         done = await run_in_threadpool(rollouts.rollback, self.client, name, why)
-        await run_in_threadpool(self.gateway.router.refresh)
+        await self._follow()
         return json({"model": name, "done": repr(done)})
 
     async def rollout_action(self, request: Request) -> Response:
         action = request.path_params["action"]
-        await self.allow(request, "rollout")
-        parsed = await self.body(request) if await request.body() else {}
-        why = parsed.get("why") if isinstance(parsed, dict) else None
         if action not in rollouts.ACTIONS:
             known = ", ".join(rollouts.ACTIONS)
-            raise NotFoundError(f"No rollout action {action!r}; use one of: {known}.")
+            raise NotFoundError(f"No rollout action {action[:40]!r}; use one of: {known}.")
+        await self.allow(request, "rollout")
+        why = await bodies.why_of(request, self.gateway.options.max_body)
         done = await run_in_threadpool(
             rollouts.act, self.client, action, request.path_params["name"], why
         )
-        await run_in_threadpool(self.gateway.router.refresh)
+        await self._follow()
         return json({"rollout": done.id, "state": done.state, "step": done.current.label})
 
 

@@ -1,6 +1,8 @@
 """Request bodies read against a model version's signature, fast enough for the
 request path: one record or many, as records or columns, each field checked by
-name and kind before the model sees it."""
+name and kind (``values.py``) before the model sees it. A model without a
+signature is served only when that was chosen (``prodml serve --allow-unsigned``);
+its records then need plain field names and scalar values of one type per field."""
 
 from __future__ import annotations
 
@@ -10,21 +12,17 @@ from typing import Any
 import numpy as np
 
 from prodml.domain.artifact import ModelVersion
-from prodml.errors import InvalidInputError
+from prodml.serve import values
+from prodml.serve.values import Rejected
 
 MAX_ROWS = 10_000
+MAX_FIELDS = 1_000  # fields of one record for a model without a signature
 
-
-class Rejected(InvalidInputError):
-    """A request the gateway refuses, with the HTTP status and the field at fault."""
-
-    def __init__(self, message: str, field: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = field
-        self.status = status
+__all__ = ["MAX_ROWS", "InputSpec", "Rejected", "family", "rows_of"]
 
 
 def family(kind: str) -> str:
+    """The coarse kind of a signature type: number, text, time or any."""
     if kind.startswith(("int", "uint", "float", "double", "halffloat", "bool", "decimal")):
         return "number"
     if kind.startswith(("string", "large_string", "dictionary<values=string")):
@@ -34,25 +32,21 @@ def family(kind: str) -> str:
     return "any"
 
 
-_ACCEPTS: dict[str, tuple[type, ...]] = {
-    "number": (int, float),
-    "text": (str,),
-    "time": (str, int, float),
-}
-
-
 class InputSpec:
     """What one model version accepts, compiled once when the version is loaded."""
 
     def __init__(self, version: ModelVersion, model: Any) -> None:
         signature = version.signature or {}
         self.ref = version.ref
+        self.signed = signature.get("kind") in ("tensor", "columns")
         self.tensor = signature.get("kind") == "tensor"
         self.width = (signature.get("shape") or [-1, 0])[-1] if self.tensor else 0
         columns = signature.get("columns") if signature.get("kind") == "columns" else None
         self.columns: list[tuple[str, str]] = [
             (c["name"], family(c["type"])) for c in columns or []
         ]
+        self.types = {c["name"]: c["type"] for c in columns or []}
+        self.kinds = {c["name"]: values.kind_of(c["type"]) for c in columns or []}
         self.required = {c["name"] for c in columns or [] if c.get("nullable") is False}
         self.names = [name for name, _ in self.columns]
         numeric = bool(self.columns) and all(kind == "number" for _, kind in self.columns)
@@ -66,23 +60,33 @@ class InputSpec:
         return rows
 
     def check(self, rows: list[Any]) -> None:
+        if not self.signed:
+            types: dict[str, str] = {}
+            for index, row in enumerate(rows):
+                if isinstance(row, Mapping) and len(row) > MAX_FIELDS:
+                    raise Rejected(
+                        f"Row {index} has {len(row):,} fields; the limit is {MAX_FIELDS:,}.",
+                        f"records[{index}]",
+                        413,
+                    )
+                values.unsigned_row(row, index, types)
+            return
         for index, row in enumerate(rows):
             self.check_row(row, index)
 
     def check_row(self, row: Any, index: int) -> None:
         if self.tensor:
-            if not isinstance(row, list) or (self.width > 0 and len(row) != self.width):
-                raise Rejected(
-                    f"Row {index} must be a list of {self.width} numbers for {self.ref}.",
-                    f"records[{index}]",
-                )
+            self._check_tensor(row, index)
+            return
+        if not self.signed:
+            values.unsigned_row(row, index, {})
             return
         if not isinstance(row, Mapping):
             raise Rejected(
                 f"Row {index} must be an object of field: value for {self.ref}.",
                 f"records[{index}]",
             )
-        for name, kind in self.columns:
+        for name, _ in self.columns:
             if name not in row:
                 raise Rejected(
                     f"Row {index} lacks field {name!r}; model {self.ref} expects: "
@@ -90,19 +94,29 @@ class InputSpec:
                     name,
                 )
             value = row[name]
-            if value is None and name in self.required:
-                raise Rejected(
-                    f"Field {name!r} of row {index} is null; model {self.ref} needs a {kind} "
-                    "there (it was fitted without missing values in it).",
-                    name,
-                )
-            accepted = _ACCEPTS.get(kind)
-            if value is not None and accepted is not None and not isinstance(value, accepted):
-                raise Rejected(
-                    f"Field {name!r} of row {index} is {type(value).__name__} "
-                    f"{_short(value)}; model {self.ref} expects a {kind} there.",
-                    name,
-                )
+            if value is None:
+                if name in self.required:
+                    raise Rejected(
+                        f"Field {name!r} of row {index} is null; model {self.ref} needs a "
+                        f"{self.kinds[name]} there (it was fitted without missing values in it).",
+                        name,
+                    )
+                continue
+            values.check(value, self.kinds[name], self.types[name], name)
+
+    def _check_tensor(self, row: Any, index: int) -> None:
+        field = f"records[{index}]"
+        if not isinstance(row, list) or (self.width > 0 and len(row) != self.width):
+            raise Rejected(
+                f"Row {index} must be a list of {self.width} numbers for {self.ref}.", field
+            )
+        for position, value in enumerate(row):
+            kind = type(value)
+            if kind is float or kind is int:
+                if kind is float or abs(value) > values.EXACT:
+                    values.number(value, f"{field}[{position}]")
+                continue
+            values.number(value, f"{field}[{position}]")
 
     def model_input(self, rows: list[Any]) -> Any:
         """Rows as the model was fitted on them: a 2-D array or a DataFrame."""
@@ -135,13 +149,17 @@ def rows_of(body: Any) -> list[Any]:
     rows = _rows(body)
     if not rows:
         raise Rejected("The request holds no rows; send at least one record.", "records")
-    if len(rows) > MAX_ROWS:
+    _bounded(len(rows), "records")
+    return rows
+
+
+def _bounded(count: int, field: str) -> None:
+    if count > MAX_ROWS:
         raise Rejected(
-            f"The request holds {len(rows):,} rows; send at most {MAX_ROWS:,} per request.",
-            "records",
+            f"The request holds {count:,} rows; send at most {MAX_ROWS:,} per request.",
+            field,
             413,
         )
-    return rows
 
 
 def _rows(body: Any) -> list[Any]:
@@ -166,10 +184,6 @@ def _from_columns(columns: Mapping[str, Any]) -> list[Any]:
         raise Rejected(
             "Field 'columns' must map each name to a list, all of one length.", "columns"
         )
+    _bounded(lengths.pop(), "columns")  # before the rows are built, not after
     names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return [dict(zip(names, cells, strict=True)) for cells in zip(*columns.values(), strict=True)]

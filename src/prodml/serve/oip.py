@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from prodml.serve.inputs import Rejected, family
+from prodml.serve.inputs import MAX_ROWS, Rejected, family
 from prodml.serve.served import Served
 
 DATATYPES = {"number": "FP64", "text": "BYTES", "time": "BYTES", "any": "BYTES"}
@@ -23,6 +23,12 @@ def records(body: Any) -> list[dict[str, Any]]:
         if not isinstance(data, list):
             raise Rejected(
                 f"inputs[{index}] ({tensor['name']}) needs 'data', a list.", f"inputs[{index}].data"
+            )
+        if len(data) > MAX_ROWS:
+            raise Rejected(
+                f"inputs[{index}] holds {len(data):,} values; send at most {MAX_ROWS:,} rows.",
+                f"inputs[{index}].data",
+                413,
             )
         columns[tensor["name"]] = _flat(data)
     lengths = {len(values) for values in columns.values()}

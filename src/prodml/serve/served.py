@@ -1,11 +1,19 @@
 """A model version loaded in the gateway: its input spec, and a batcher that runs
 its predictions on one thread of its own. While a batch is predicting, requests that
 arrive wait and go together in the next one, so under load one model call answers
-many requests and at rest a request waits for nothing."""
+many requests and at rest a request waits for nothing.
+
+One request never fails another: a batch whose input cannot be built or guarded is
+retried request by request; a batch holds at most ``MAX_BATCH_ROWS`` rows, and a
+request that timed out leaves the queue. A model still busy past its timeout has its
+thread abandoned (Python cannot stop it) and the next batch runs on a fresh one; with
+``MAX_ABANDONED`` threads stuck, the version is hung and its requests go straight to
+the fallback chain until one returns."""
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +26,10 @@ from prodml.deploy import guardrails as rails
 from prodml.deploy.predictor import Predictor, robust
 from prodml.serve.inputs import InputSpec
 
+MAX_BATCH_ROWS = 4096  # rows of one model call; later requests wait for the next
+MAX_ABANDONED = 4  # threads a hung model may hold before its requests skip it
+Prediction = tuple[list[Any], np.ndarray, str | None]
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -25,6 +37,12 @@ class Outcome:
 
     answers: list[Any]
     error: str | None
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    rows: list[Any]
+    future: asyncio.Future[Outcome]
 
 
 class Served:
@@ -35,18 +53,27 @@ class Served:
         self.number = predictor.version.version
         self.timeout = timeout
         self.spec = InputSpec(predictor.version, predictor.model)
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"prodml-{self.ref}")
+        self.executor = self._thread("prodml")
         # shadow batches run on a thread of their own, never ahead of live requests
-        self.shadow_executor = ThreadPoolExecutor(1, thread_name_prefix=f"shadow-{self.ref}")
-        self._pending: list[tuple[int, asyncio.Future[Outcome]]] = []
-        self._rows: list[Any] = []
+        self.shadow_executor = self._thread("shadow")
+        self.abandoned = 0  # threads still running a call that passed the timeout
+        self._pending: list[_Waiting] = []
         self._busy = False
+        self._generation = 0  # which executor's results are still awaited
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    def _thread(self, role: str) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(1, thread_name_prefix=f"{role}-{self.ref}")
+
+    @property
+    def hung(self) -> bool:
+        return self.abandoned >= MAX_ABANDONED
 
     @property
     def guardrails_version(self) -> int:
         return self.predictor.guardrails.version if self.predictor.guardrails else 0
 
-    def predict_now(self, rows: list[Any]) -> tuple[list[Any], np.ndarray, str | None]:
+    def predict_now(self, rows: list[Any]) -> Prediction:
         """Answers for rows (None where a rule abstained or the model raised), the rows
         the model raised on, and its first error."""
         frame = self.spec.model_input(rows)
@@ -85,13 +112,42 @@ class Served:
         table = pa.Table.from_pylist([self.spec.logged(row) for row in rows])
         rails.apply(rules, table, answers)
 
+    def predict_batch(self, requests: list[list[Any]]) -> list[Outcome]:
+        """Outcomes of several requests from one model call; when the call cannot be
+        made (an input that cannot be built or guarded, a wrong output shape), each
+        request is tried on its own, so only the one at fault fails."""
+        rows = [row for request in requests for row in request]
+        try:
+            answers, failed, error = self.predict_now(rows)
+        except Exception as problem:
+            if len(requests) == 1:
+                return [Outcome([], _text(problem))]
+            return [self._alone(request) for request in requests]
+        if len(requests) > 1 and failed.all() and len(answers) == len(rows) and error:
+            return [self._alone(request) for request in requests]
+        outcomes, start = [], 0
+        for request in requests:
+            stop = start + len(request)
+            bad = bool(failed[start:stop].any())
+            outcomes.append(Outcome(answers[start:stop], error if bad else None))
+            start = stop
+        return outcomes
+
+    def _alone(self, rows: list[Any]) -> Outcome:
+        try:
+            answers, failed, error = self.predict_now(rows)
+        except Exception as problem:
+            return Outcome([], _text(problem))
+        return Outcome(answers, error if failed.any() else None)
+
     async def predict(self, rows: list[Any]) -> Outcome:
         """Answers for one request, batched with the requests waiting beside it;
         raises TimeoutError past the version's timeout."""
+        if self.hung:
+            return Outcome([], f"model {self.ref} is hung: {self.abandoned} calls still running")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
-        self._pending.append((len(rows), future))
-        self._rows.extend(rows)
+        self._pending.append(_Waiting(rows, future))
         if not self._busy:
             self._launch(loop)
         timer = loop.call_later(self.timeout, _expire, future)
@@ -101,36 +157,74 @@ class Served:
             timer.cancel()
 
     def _launch(self, loop: asyncio.AbstractEventLoop) -> None:
-        batch, rows = self._pending, self._rows
-        self._pending, self._rows = [], []
+        batch: list[_Waiting] = []
+        size = 0
+        waiting = [w for w in self._pending if not w.future.done()]  # expired ones leave
+        while waiting and (not batch or size + len(waiting[0].rows) <= MAX_BATCH_ROWS):
+            size += len(waiting[0].rows)
+            batch.append(waiting.pop(0))
+        self._pending = waiting
+        if not batch:
+            self._busy = False
+            return
         self._busy = True
-        work = self.executor.submit(self.predict_now, rows)
-        work.add_done_callback(lambda done: _deliver(loop, self._finish, loop, batch, done))
+        generation = self._generation
+        work = self.executor.submit(self.predict_batch, [w.rows for w in batch])
+        work.add_done_callback(
+            lambda done: _deliver(loop, self._finish, loop, generation, batch, done)
+        )
+        self._watchdog = loop.call_later(self.timeout, self._abandon, loop, generation)
+
+    def _abandon(self, loop: asyncio.AbstractEventLoop, generation: int) -> None:
+        """The model is still on a batch past its timeout: leave that thread to finish
+        on its own and run the next batch on a new one."""
+        if generation != self._generation or not self._busy:
+            return
+        self._generation += 1
+        self.abandoned += 1
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._thread("prodml")
+        self._busy = False
+        if self._pending:
+            self._launch(loop)
 
     def _finish(
         self,
         loop: asyncio.AbstractEventLoop,
-        batch: list[tuple[int, asyncio.Future[Outcome]]],
-        done: Future[tuple[list[Any], np.ndarray, str | None]],
+        generation: int,
+        batch: list[_Waiting],
+        done: Future[list[Outcome]],
     ) -> None:
+        if generation != self._generation:  # an abandoned call came back at last
+            self.abandoned = max(0, self.abandoned - 1)
+            return
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         self._busy = False
         try:
-            answers, failed, error = done.result()
-        except Exception as problem:  # the model input could not be built
-            message = f"{type(problem).__name__}: {problem}"
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(Outcome([], message))
-        else:
-            start = 0
-            for count, future in batch:
-                stop = start + count
-                if not future.done():
-                    bad = bool(failed[start:stop].any())
-                    future.set_result(Outcome(answers[start:stop], error if bad else None))
-                start = stop
+            outcomes = done.result()
+        except (Exception, concurrent.futures.CancelledError) as problem:
+            outcomes = [Outcome([], _text(problem))] * len(batch)
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if not waiting.future.done():
+                waiting.future.set_result(outcome)
         if self._pending:
             self._launch(loop)
+
+    def shadow(self, rows: list[Any]) -> Prediction:
+        """Answers of this version as a shadow, from a thread off the event loop: at
+        most the timeout is waited for; a hung call's thread is left behind."""
+        if not rows:
+            return [], np.zeros(0, bool), None
+        try:
+            return self.shadow_executor.submit(self.predict_now, rows).result(self.timeout)
+        except concurrent.futures.TimeoutError:
+            self.shadow_executor.shutdown(wait=False, cancel_futures=True)
+            self.shadow_executor = self._thread("shadow")
+            error = f"timed out after {self.timeout * 1000:.0f} ms"
+        except Exception as problem:  # a shadow must never take the gateway down
+            error = _text(problem)
+        return [None] * len(rows), np.ones(len(rows), bool), error
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
@@ -142,6 +236,10 @@ def _listed(answers: rails.Answers) -> list[Any]:
         v if ok else None
         for v, ok in zip(answers.predicted.tolist(), answers.answered, strict=True)
     ]
+
+
+def _text(problem: BaseException) -> str:
+    return f"{type(problem).__name__}: {problem}"
 
 
 def _deliver(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:

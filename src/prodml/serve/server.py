@@ -17,6 +17,7 @@ from typing import Any
 
 from prodml.client import Client, default_client
 from prodml.deploy import controller
+from prodml.errors import InvalidInputError
 from prodml.serve.app import create_app
 from prodml.serve.gateway import NO_DEFAULT, Options
 from prodml.serve.routing import champion_of
@@ -29,7 +30,10 @@ def from_environment() -> Any:
     _tune_collector()
     spec = json.loads(os.environ[ENVIRONMENT])
     default = spec["default"][0] if spec["default"] else NO_DEFAULT
-    options = Options(timeout=spec["timeout"], default=default, max_body=spec["max_body"])
+    options = Options(
+        timeout=spec["timeout"], default=default, max_body=spec["max_body"],
+        allow_unsigned=spec["allow_unsigned"],
+    )  # fmt: skip
     return create_app(default_client(), spec["names"], options)
 
 
@@ -39,10 +43,19 @@ def _tune_collector() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
-def check(names: list[str], client: Client | None = None) -> None:
-    """Refuse, before anything starts, a model that is unknown or has no champion."""
+def check(names: list[str], client: Client | None = None, allow_unsigned: bool = False) -> None:
+    """Refuse, before anything starts, a model that is unknown, has no champion, or
+    whose champion has no input signature (unless that was chosen)."""
+    client = client or default_client()
     for name in names:
-        champion_of(client or default_client(), name)
+        number = champion_of(client, name)
+        version = client.metadata.get_model_version(name, str(number))
+        if version.signature is None and not allow_unsigned:
+            raise InvalidInputError(
+                f"The champion of {name!r} (v{number}) has no input signature, so the gateway "
+                "could not check its inputs. Log the model with example=..., or serve it with "
+                "--allow-unsigned (its records then need plain field names and scalar values)."
+            )
 
 
 def _metrics_folder() -> str | None:
@@ -69,12 +82,13 @@ def run(
     max_body: int = 1 << 20,
     control: float | None = 2.0,
     client: Client | None = None,
+    allow_unsigned: bool = False,
 ) -> None:
     import uvicorn
 
     client = client or default_client()
     _tune_collector()
-    check(names, client)
+    check(names, client, allow_unsigned)
     stop = threading.Event()
     if control:
         thread = threading.Thread(
@@ -91,16 +105,17 @@ def run(
     made: str | None = None
     try:
         if workers <= 1:
-            options = Options(timeout=timeout, default=default, max_body=max_body)
+            options = Options(
+                timeout=timeout, default=default, max_body=max_body, allow_unsigned=allow_unsigned
+            )
             uvicorn.run(create_app(client, names, options), **settings)
             return
-        os.environ.setdefault(
-            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prodml-metrics-")
-        )
+        made = _metrics_folder()
         os.environ[ENVIRONMENT] = json.dumps(
             {
                 "names": names, "timeout": timeout, "max_body": max_body,
                 "default": [] if default is NO_DEFAULT else [default],
+                "allow_unsigned": allow_unsigned,
             }
         )  # fmt: skip
         uvicorn.run(

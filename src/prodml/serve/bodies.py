@@ -1,0 +1,75 @@
+"""Request bodies and headers read with limits: the body's declared length is
+checked before a byte is read and the stream is read with a cap, so a client cannot
+make the gateway buffer more than the limit; request ids and admin bodies are
+checked by field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from prodml.serve.values import Rejected
+
+MAX_WHY = 2_000
+
+
+async def read(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to pass ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Rejected("The Content-Length header is not a number.", "content-length", 400)
+        if int(declared) > limit:
+            raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit, "at least ")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, bound: str = "") -> Rejected:
+    return Rejected(
+        f"The body has {bound}{size:,} bytes; the limit is {limit:,}. "
+        "Split the rows over several requests.",
+        "body",
+        413,
+    )
+
+
+async def parsed(request: Request, limit: int) -> Any:
+    """The body as JSON (400 when it is not)."""
+    raw = await read(request, limit)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise Rejected(f"The body is not valid JSON: {error}.", "body", 400) from None
+
+
+async def why_of(request: Request, limit: int) -> str | None:
+    """The reason an admin action carries: an optional body ``{"why": "..."}``."""
+    raw = await read(request, limit)
+    if not raw.strip():
+        return None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise Rejected(f"The body is not valid JSON: {error}.", "body", 400) from None
+    if body is None:
+        return None
+    if not isinstance(body, Mapping):
+        raise Rejected('The body must be a JSON object such as {"why": "..."}.', "body")
+    unknown = sorted(str(key) for key in body if key != "why")
+    if unknown:
+        raise Rejected(
+            f"Unknown field {unknown[0][:40]!r}; an admin action takes only 'why'.", unknown[0][:40]
+        )
+    why = body.get("why")
+    if why is not None and (not isinstance(why, str) or len(why) > MAX_WHY):
+        raise Rejected(f"Field 'why' must be a text of at most {MAX_WHY:,} characters.", "why")
+    return why
