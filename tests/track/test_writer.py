@@ -8,7 +8,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +157,55 @@ def test_numpy_scalars_are_params_like_the_numbers_they_hold(client: Client) -> 
         run.log_param("lr", np.float64(0.5))
         run.log_param("depth", np.int64(6))
     assert client.metadata.get_run(run.id).params == {"lr": "0.5", "depth": "6"}
+
+
+class BusyOnce:
+    """The store's ``write_batch``, with another process's write lock held during call
+    number ``busy_call`` only: that write fails as busy, like a real lock contention."""
+
+    def __init__(self, client: Client, database: Path, busy_call: int) -> None:
+        self.write_batch = client.metadata.write_batch
+        self.database, self.busy_call, self.calls = database, busy_call, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.calls += 1
+        if self.calls != self.busy_call:
+            return self.write_batch(*args, **kwargs)
+        blocker = sqlite3.connect(self.database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            return self.write_batch(*args, **kwargs)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+
+@pytest.fixture
+def busy_client(tmp_path: Path) -> Iterator[Client]:
+    """A SQLite client that gives up on a locked store at once and never flushes by itself."""
+    made = Client(home=str(tmp_path / ".prodml"), busy_timeout=0.1, flush_interval=600)
+    yield made
+    made.close()
+
+
+@pytest.mark.parametrize("busy_call", [2, 3], ids=["on-the-refused-run", "on-the-other-run"])
+def test_a_busy_store_while_one_run_is_refused_costs_the_other_run_no_points(
+    busy_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, busy_call: int
+) -> None:
+    client = busy_client
+    run = prodml.start_run("innocent", client=client)
+    client.writer.add_point(("no-such-run", "loss", 0, 1.0, time.time()))  # refused: no run
+    for step in range(100):
+        run.log_metric("loss", float(step))
+    # call 1 writes the whole batch and is refused; then each run alone, the refused first
+    busy = BusyOnce(client, tmp_path / ".prodml" / "prodml.db", busy_call)
+    monkeypatch.setattr(client.metadata, "write_batch", busy)
+
+    with pytest.raises(StoreBusyError):
+        run.flush()
+    with pytest.raises(RowsRefusedError, match="no-such-run"):
+        run.flush()
+
+    run.end()
+    assert client.metadata.count_metric_points(run.id) == 100
+    assert client.metadata.get_run(run.id).status.value == "finished"

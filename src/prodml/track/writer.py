@@ -55,7 +55,13 @@ class BatchWriter:
             try:
                 self.drain()
             except Exception as error:  # kept and raised at the next flush
-                self._failure = error
+                self._keep(error)
+
+    def _keep(self, error: Exception) -> None:
+        """Hold a failure for the next flush; a refusal is never replaced by a store
+        error, which only says to retry."""
+        if self._failure is None or isinstance(self._failure, StoreError):
+            self._failure = error
 
     def drain(self, finish: Finish | None = None) -> None:
         """Write everything queued so far, in batches of at most MAX_BATCH points;
@@ -71,52 +77,71 @@ class BatchWriter:
                 try:
                     self.store.write_batch(params, points, finish if last else None)
                 except StoreError:
-                    self.params.extendleft(reversed(params))
-                    self.points.extendleft(reversed(points))
+                    self._requeue(params, points)
                     raise
                 except Exception:  # one run's bad rows must not cost the others theirs
                     self._write_apart(params, points, finish if last else None)
                 if last:
                     return
 
+    def _requeue(self, params: list[Param], points: list[Point]) -> None:
+        """Put rows back at the front of the queues, in their order, for the next drain."""
+        self.params.extendleft(reversed(params))
+        self.points.extendleft(reversed(points))
+
     def _write_apart(self, params: list[Param], points: list[Point], finish: Finish | None) -> None:
         """Write each run's rows on their own, so that one run's bad rows (a param that
         another process set differently, a value the database refuses) cost no other
         run anything; within a run the points go first, then each param alone. Rows
-        the database refuses are reported at the next flush, not retried forever."""
-        runs = dict.fromkeys([p[0] for p in points] + [p[0] for p in params])
-        if finish is not None:
-            runs[finish[0]] = None
-        failure: Exception | None = None
-        for run_id in runs:
-            own_finish = finish if finish is not None and finish[0] == run_id else None
-            own_points = [point for point in points if point[0] == run_id]
+        the database refuses are reported at the next flush, not retried forever; when
+        the store fails (busy, unreachable), every row not yet written is queued again."""
+        pending = _Pending(params, points, finish)
+        refusals: list[Exception] = []
+        try:
+            for run_id in pending.runs:
+                own_finish = finish if finish is not None and finish[0] == run_id else None
+                self._write_run(run_id, pending, own_finish, refusals)
+        except StoreError:
+            self._requeue(*pending.rows())
+            if refusals:
+                self._keep(refusals[0])
+            raise
+        if refusals:
+            raise refusals[0]
+
+    def _write_run(
+        self, run_id: str, pending: _Pending, finish: Finish | None, refusals: list[Exception]
+    ) -> None:
+        """Write one run's points (with its end), then its params one at a time; each row
+        leaves ``pending`` once stored or refused."""
+        own_points = pending.points[run_id]
+        try:
+            if own_points or finish is not None:
+                self.store.write_batch([], own_points, finish)
+        except StoreError:
+            raise
+        except Exception as error:
+            refusals.append(_lost(run_id, len(own_points), error))
+        pending.points[run_id] = []
+        own_params = pending.params[run_id]
+        while own_params:
             try:
-                self.store.write_batch([], own_points, own_finish)
+                self.store.write_batch([own_params[0]], [])
             except StoreError:
-                self.points.extendleft(reversed(own_points))
                 raise
             except Exception as error:
-                failure = failure or _lost(run_id, len(own_points), error)
-            for param in (param for param in params if param[0] == run_id):
-                try:
-                    self.store.write_batch([param], [])
-                except StoreError:
-                    self.params.appendleft(param)
-                    raise
-                except Exception as error:
-                    failure = failure or error
-        if failure is not None:
-            raise failure
+                refusals.append(error)
+            own_params.popleft()
 
     def finish(self, finish: Finish) -> None:
         """Store everything queued and the end of a run, in as few transactions as possible."""
         self.drain(finish)
 
     def flush(self) -> None:
-        """Block until everything logged before this call is stored."""
-        failure, self._failure = self._failure, None
+        """Block until everything logged before this call is stored; raise what a
+        background write had refused since the last flush."""
         self.drain()
+        failure, self._failure = self._failure, None
         if failure is not None and not isinstance(failure, StoreError):
             raise failure
 
@@ -138,6 +163,24 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Pending:
+    """The rows of a batch not yet stored or refused, by run in the order they came."""
+
+    def __init__(self, params: list[Param], points: list[Point], finish: Finish | None) -> None:
+        ended = [finish[0]] if finish is not None else []
+        self.runs = list(dict.fromkeys([p[0] for p in points] + [p[0] for p in params] + ended))
+        self.points: dict[str, list[Point]] = {run_id: [] for run_id in self.runs}
+        self.params: dict[str, deque[Param]] = {run_id: deque() for run_id in self.runs}
+        for point in points:
+            self.points[point[0]].append(point)
+        for param in params:
+            self.params[param[0]].append(param)
+
+    def rows(self) -> tuple[list[Param], list[Point]]:
+        params = [param for rows in self.params.values() for param in rows]
+        return params, [point for rows in self.points.values() for point in rows]
 
 
 def _lost(run_id: str, count: int, error: Exception) -> Exception:
