@@ -19,6 +19,7 @@ from prodml.domain.dataset import (
     SchemaChange,
 )
 from prodml.errors import InvalidInputError
+from prodml.sql_text import identifier, seal
 
 _STATISTICS = ("nulls", "distinct", "min", "max", "mean")
 
@@ -87,10 +88,6 @@ def _same(was: Any, now: Any) -> bool:
     return bool(was == now)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 _NUMBERS = ("int", "uint", "float", "double", "halffloat", "decimal")
 
 
@@ -98,10 +95,10 @@ def _comparable(column: str, before: str, after: str) -> str:
     """A column both versions can be compared on: as is when its type did not
     change, as a number when it stayed numeric (1 == 1.0), else as text."""
     if before == after:
-        return _quote(column)
+        return identifier(column)
     numeric = before.startswith(_NUMBERS) and after.startswith(_NUMBERS)
     kind = "DOUBLE" if numeric else "VARCHAR"
-    return f"CAST({_quote(column)} AS {kind}) AS {_quote(column)}"
+    return f"CAST({identifier(column)} AS {kind}) AS {identifier(column)}"
 
 
 def _row_changes(
@@ -126,6 +123,7 @@ def _row_changes(
     try:
         connection.register("old_rows", old_table)
         connection.register("new_rows", new_table)
+        seal(connection)  # the column names are the data's own
         connection.execute(f"CREATE VIEW a AS SELECT {select} FROM old_rows")
         connection.execute(f"CREATE VIEW b AS SELECT {select} FROM new_rows")
         if not key:
@@ -134,9 +132,13 @@ def _row_changes(
                           (SELECT count(*) FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)), 0"""
             ).fetchone()
         else:
-            join = " AND ".join(f"a.{_quote(k)} IS NOT DISTINCT FROM b.{_quote(k)}" for k in key)
+            join = " AND ".join(
+                f"a.{identifier(k)} IS NOT DISTINCT FROM b.{identifier(k)}" for k in key
+            )
             values = [c for c in columns if c not in key]
-            differs = " OR ".join(f"a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)}" for c in values)
+            differs = " OR ".join(
+                f"a.{identifier(c)} IS DISTINCT FROM b.{identifier(c)}" for c in values
+            )
             row = connection.execute(
                 f"""SELECT
                     count(*) FILTER (WHERE a.in_a IS NULL),

@@ -13,24 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml.errors import InvalidInputError
+from prodml.sql_text import identifier, literal
 
 AUTO_PREFIX = "auto: "
 CANDIDATE_VALUES = 50
 NUMERIC_BINS = 5
 MIN_Z = 3.0
 ROW = "__prodml_row"
-
-
-def quote(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def literal(value: object) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def where_of(spec: object, field: str) -> str:
@@ -41,11 +30,11 @@ def where_of(spec: object, field: str) -> str:
         parts = []
         for column, value in spec.items():
             if value is None:
-                parts.append(f"{quote(str(column))} IS NULL")
+                parts.append(f"{identifier(str(column))} IS NULL")
             elif isinstance(value, list | tuple):
-                parts.append(f"{quote(str(column))} IN ({', '.join(map(literal, value))})")
+                parts.append(f"{identifier(str(column))} IN ({', '.join(map(literal, value))})")
             else:
-                parts.append(f"{quote(str(column))} = {literal(value)}")
+                parts.append(f"{identifier(str(column))} = {literal(value)}")
         return " AND ".join(parts)
     raise InvalidInputError(
         f'Suite field {field!r} must be SQL text (e.g. "distance > 1500") or a mapping of '
@@ -140,7 +129,7 @@ def by_value(table: pa.Table, column: str, limit: int, valset: str) -> dict[str,
         zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True),
         key=lambda pair: (-pair[1], str(pair[0])),
     )[:limit]
-    return {f"{column}={value}": f"{quote(column)} = {literal(value)}" for value, _ in pairs}
+    return {f"{column}={value}": f"{identifier(column)} = {literal(value)}" for value, _ in pairs}
 
 
 def worst(
@@ -156,7 +145,11 @@ def worst(
         return {}
     found: list[tuple[float, str, str]] = []
     for column in columns:
-        for label, where, rows in _buckets(table.column(column), column):
+        try:
+            buckets = _buckets(table.column(column), column)
+        except InvalidInputError:  # a name SQL cannot hold gets no automatic slices
+            continue
+        for label, where, rows in buckets:
             inside = rows & known
             size = int(inside.sum())
             if size < min_rows or size > 0.5 * known.sum():
@@ -181,8 +174,8 @@ def _buckets(column: pa.ChunkedArray, name: str) -> list[tuple[str, str, np.ndar
             return [
                 (
                     f"{name} in [{low:g}, {high:g}{']' if last else ')'}",
-                    f"{quote(name)} >= {float(low)!r} AND "
-                    f"{quote(name)} {'<=' if last else '<'} {float(high)!r}",
+                    f"{identifier(name)} >= {literal(float(low))} AND "
+                    f"{identifier(name)} {'<=' if last else '<'} {literal(float(high))}",
                     (values >= low) & ((values <= high) if last else (values < high)),
                 )
                 for low, high, last in zip(
@@ -204,6 +197,6 @@ def _buckets(column: pa.ChunkedArray, name: str) -> list[tuple[str, str, np.ndar
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     codes = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, codes)
     return [
-        (f"{name} = {value}", f"{quote(name)} = {literal(value)}", codes == index)
+        (f"{name} = {value}", f"{identifier(name)} = {literal(value)}", codes == index)
         for index, value in enumerate(values)
     ]

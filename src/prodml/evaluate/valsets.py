@@ -17,6 +17,7 @@ from prodml.data import datasets, tables
 from prodml.domain.dataset import DatasetVersion
 from prodml.errors import DataReadError, InvalidInputError, NotFoundError
 from prodml.names import check_name
+from prodml.sql_text import identifier, seal
 
 SOURCE = "_source"
 
@@ -114,11 +115,12 @@ def _without_known(new: pa.Table, existing: pa.Table) -> pa.Table:
     (compared on every column but the source; NULLs compare equal)."""
     import duckdb
 
-    names = [f'"{c}"' for c in new.column_names if c != SOURCE]
+    names = [identifier(c) for c in new.column_names if c != SOURCE]
     same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM o.{c}" for c in names)
     connection = duckdb.connect()
     connection.register("new_rows", new.append_column("_position", pa.array(range(new.num_rows))))
     connection.register("old_rows", existing)
+    seal(connection)  # the column names come from logged requests
     keep = connection.execute(
         f"SELECT min(_position) AS p FROM new_rows n WHERE NOT EXISTS "
         f"(SELECT 1 FROM old_rows o WHERE {same}) GROUP BY {', '.join(names)} ORDER BY p"

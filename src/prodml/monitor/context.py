@@ -13,7 +13,9 @@ from typing import Any
 from prodml.client import Client
 from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Signal, at
+from prodml.errors import InvalidInputError
 from prodml.monitor.spec import MonitorSpec
+from prodml.sql_text import identifier, literal
 
 CHANGES = ("model.", "rollout.", "dataset.logged", "valset.", "suite.", "monitor.", "alert.",
            "incident.")  # fmt: skip
@@ -105,27 +107,38 @@ def _config(client: Client, model: str) -> dict[str, Any]:
             "dedupe_s": spec.dedupe, "slos": [s.name for s in spec.slos]}  # fmt: skip
 
 
-def sample_query(model: str, start: float, end: float, signals: list[Signal]) -> str:
-    """SQL for ``prodml predictions query`` that shows rows of the affected slice."""
+def sample_query(
+    model: str, start: float, end: float, signals: list[Signal], limit: int = 20
+) -> str:
+    """SQL for ``prodml predictions query`` that shows rows of the affected slice. Column
+    names and slice values come from requests, so each is quoted (``sql_text``); a name
+    SQL cannot hold is left out of the query rather than failing the alert."""
     columns = []
     for signal in signals:
         if signal.monitor == "inputs" and signal.subject != "(all inputs)":
-            columns.append(f'inputs."{signal.subject}"')
+            columns.extend(_field(signal.subject))
     shown = ", ".join(dict.fromkeys(["request_id", "ts", "version", *columns[:6], "output"]))
     where = [
-        f"model = '{model}'",
-        f"ts >= TIMESTAMPTZ '{at(start).isoformat()}'",
-        f"ts < TIMESTAMPTZ '{at(end).isoformat()}'",
+        f"model = {literal(model)}",
+        f"ts >= TIMESTAMPTZ {literal(at(start).isoformat())}",
+        f"ts < TIMESTAMPTZ {literal(at(end).isoformat())}",
     ]
     slices = [s.subject for s in signals if s.monitor == "quality" and "=" in s.subject]
     if slices:
         column, value = slices[0].split("=", 1)
-        quoted = value.replace("'", "''")
-        where.append(f"inputs.\"{column}\"::VARCHAR = '{quoted}'")
+        where.extend(f"{field}::VARCHAR = {literal(value)}" for field in _field(column))
     failing = [s for s in signals if s.monitor == "operations" and s.subject == "failure_rate"]
     if failing:
         where.append("status <> 'ok'")
     table = "labelled" if any(s.monitor == "quality" for s in signals) else "predictions"
     if table == "labelled":
         shown += ", label"
-    return f"SELECT {shown} FROM {table} WHERE {' AND '.join(where)} LIMIT 20"
+    return f"SELECT {shown} FROM {table} WHERE {' AND '.join(where)} LIMIT {int(limit)}"
+
+
+def _field(name: str) -> list[str]:
+    """``inputs."name"``, or nothing for a name SQL cannot hold."""
+    try:
+        return [f"inputs.{identifier(name)}"]
+    except InvalidInputError:
+        return []

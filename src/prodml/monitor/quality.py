@@ -18,6 +18,7 @@ import duckdb
 from prodml.domain.monitoring import at
 from prodml.monitor.spec import MonitorSpec
 from prodml.predictions import query
+from prodml.sql_text import identifier
 
 _METRIC_SQL = {
     "accuracy": "avg((output::VARCHAR = label::VARCHAR)::INT)",
@@ -62,17 +63,18 @@ def _summary(connection: duckdb.DuckDBPyConnection, spec: MonitorSpec) -> dict[s
     if not labelled:
         stats["notes"].append("no labels for this window arrived in time")
         return stats
-    conditions = {"all": "true", **spec.labels.slices}
+    conditions: dict[str, tuple[str, list[Any]]] = {"all": ("true", [])}
+    conditions.update({name: (where, []) for name, where in spec.labels.slices.items()})
     columns = {d[0] for d in connection.execute("SELECT * FROM rows LIMIT 0").description}
     for column in spec.labels.slice_by:
         if column not in columns:
             stats["notes"].append(f"slice_by column {column!r} is not among the logged inputs")
             continue
         conditions.update(_frequent(connection, column, spec.labels.top))
-    for name, condition in conditions.items():
+    for name, (condition, values) in conditions.items():
         try:
             value = connection.execute(
-                f"SELECT count(*), {_METRIC_SQL[metric]} FROM rows WHERE {condition}"
+                f"SELECT count(*), {_METRIC_SQL[metric]} FROM rows WHERE {condition}", values
             ).fetchone()
         except duckdb.Error as error:
             stats["notes"].append(f"slice {name!r} failed: {str(error).splitlines()[0]}")
@@ -83,19 +85,17 @@ def _summary(connection: duckdb.DuckDBPyConnection, spec: MonitorSpec) -> dict[s
     return stats
 
 
-def _frequent(connection: duckdb.DuckDBPyConnection, column: str, top: int) -> dict[str, str]:
-    quoted = '"' + column.replace('"', '""') + '"'
+def _frequent(
+    connection: duckdb.DuckDBPyConnection, column: str, top: int
+) -> dict[str, tuple[str, list[Any]]]:
+    """A slice per frequent value of ``column``: its condition, with the value bound."""
+    quoted = identifier(column)
     values = connection.execute(
         f"SELECT {quoted} FROM rows WHERE {quoted} IS NOT NULL GROUP BY 1 "
-        f"ORDER BY count(*) DESC, 1 LIMIT {top}"
+        "ORDER BY count(*) DESC, 1 LIMIT ?",
+        [top],
     ).fetchall()
-    return {f"{column}={v[0]}": f"{quoted} = {_literal(v[0])}" for v in values}
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "'" + str(value).replace("'", "''") + "'"
-    return repr(value)
+    return {f"{column}={v[0]}": (f"{quoted} = ?", [v[0]]) for v in values}
 
 
 def _default_metric(connection: duckdb.DuckDBPyConnection) -> str:

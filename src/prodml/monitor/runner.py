@@ -153,7 +153,7 @@ def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str,
         return
 
     def gather() -> dict[str, Any]:
-        sql = context.sample_query(spec.model, outcome.start, outcome.end, outcome.signals)
+        sql = context.sample_query(spec.model, outcome.start, outcome.end, outcome.signals, 5)
         return context.for_window(
             client, spec.model, outcome.start, outcome.end, stats, outcome.signals,
             _samples(client, sql),
@@ -168,7 +168,7 @@ def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str,
 
 def _samples(client: Client, sql: str) -> list[str]:
     try:
-        table = query.query(Path(client.settings.log_url), sql.replace("LIMIT 20", "LIMIT 5"))
+        table = query.query(Path(client.settings.log_url), sql)
     except InvalidInputError:  # samples are a convenience; the alert matters more
         return []
     return [str(v) for v in table.column("request_id").to_pylist()]

@@ -61,7 +61,7 @@ def first_logged(folder: Path, model: str) -> float | None:
     try:
         first_day = [f for f in files if Path(f).parent == Path(files[0]).parent]
         value = connection.execute(
-            f"SELECT epoch(min(ts)) FROM read_parquet({first_day!r}, union_by_name=true)"
+            "SELECT epoch(min(ts)) FROM read_parquet(?, union_by_name=true)", [first_day]
         ).fetchone()
     finally:
         connection.close()

@@ -1,6 +1,12 @@
 """SQL over the prediction log with DuckDB: a ``predictions`` view over every
 segment and a ``labels`` view over every ingested label file (the latest label per
-request), and ``labelled`` joining the two."""
+request), and ``labelled`` joining the two.
+
+Queries run sealed (``sql_text.seal``): they read those files and nothing else. The
+log's column names and values come from requests, and generated queries name them; a
+name that slipped past its quotes must not reach the host's files. People's own
+queries run sealed too: many are pasted from an alert or a webhook rather than typed,
+and the three views are all the command offers (the rows it returns go anywhere)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.errors import InvalidInputError
+from prodml.sql_text import literal, seal
 
 LABELS = "_labels"  # the folder of label segments, beside the models' folders
 
@@ -90,20 +97,22 @@ def connect(
     (``since`` and ``until`` narrow ``predictions`` to the day folders between them;
     ``between`` to the segments holding rows in that span of epoch seconds, so that one
     segment's schema does not leak into windows it has no rows in; ``filename`` adds
-    the segment each row came from)."""
+    the segment each row came from). It reads those files and nothing else."""
     connection = duckdb.connect()
     files = prediction_files(folder, model, since, until)
     if between is not None:
         files = [f for f in files if _overlaps(_time_span(f), between)]
     connection.execute(
         "CREATE VIEW predictions AS SELECT * FROM read_parquet("
-        f"{files!r}, union_by_name=true{', filename=true' if filename else ''})"
+        f"{literal(files)}, union_by_name=true{', filename=true' if filename else ''})"
         if files
         else f"CREATE VIEW predictions AS {EMPTY_PREDICTIONS}"
     )
     labels = label_files(folder)
     source = (
-        f"SELECT * FROM read_parquet({labels!r}, union_by_name=true)" if labels else EMPTY_LABELS
+        f"SELECT * FROM read_parquet({literal(labels)}, union_by_name=true)"
+        if labels
+        else EMPTY_LABELS
     )
     connection.execute(
         "CREATE VIEW labels AS SELECT * EXCLUDE (rank) FROM (SELECT *, row_number() OVER "
@@ -114,6 +123,7 @@ def connect(
         "CREATE VIEW labelled AS SELECT p.*, l.label, l.labelled_at, l.lag_seconds "
         "FROM predictions p JOIN labels l USING (request_id)"
     )
+    seal(connection, [*files, *labels])
     return connection
 
 
@@ -122,6 +132,13 @@ def query(folder: Path, sql: str, model: str | None = None) -> pa.Table:
     connection = connect(folder, model)
     try:
         return connection.sql(sql).to_arrow_table()
+    except duckdb.PermissionException as error:
+        first = str(error).splitlines()[0]
+        raise InvalidInputError(
+            f"The query failed: {first}. Queries over the log read only the log (tables "
+            "predictions, labels, labelled); write the rows elsewhere from the result, "
+            "e.g. prodml predictions query SQL --json."
+        ) from None
     except duckdb.Error as error:
         first = str(error).splitlines()[0]
         raise InvalidInputError(
