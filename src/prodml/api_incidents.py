@@ -1,7 +1,7 @@
 """The incident SDK: open, follow, respond to and close incidents; write the report.
 
-Responses that change what serves (rollback, fallback) need a deployer token when
-the ``auth`` setting is on, as the same actions do outside an incident."""
+Responses that change what serves (rollback, fallback) need a deployer token while
+the store's auth is on, as the same actions do outside an incident."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def respond_to_incident(
             f"Incident {incident.id[:8]} is closed; open a new one for a new response."
         )
     if action in ("rollback", "fallback"):
-        tokens.check(client, client.settings.token or None, "rollback")
+        tokens.require(client, "rollback")
     if action == "rollback":
         return responses.rollback(client, incident, why)
     if action == "fallback":

@@ -1,5 +1,9 @@
 """The module-level SDK for the registry, evaluation, gates and validation sets; each
-function works on the default client unless given one."""
+function works on the default client unless given one.
+
+What changes what serves (moving or removing an alias, protecting one, attaching
+guardrails, promoting) needs a deployer token while the store's auth is on; the
+token is read from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
 
 from __future__ import annotations
 
@@ -20,6 +24,15 @@ if TYPE_CHECKING:
     from prodml.domain.evaluation import Comparison, Evaluation
     from prodml.domain.registry import AliasMove
     from prodml.evaluate.valsets import Growth
+
+
+def _deployer(client: Client | None, action: str) -> Client:
+    """The client, once its token (``PRODML_TOKEN``) is allowed ``action``."""
+    from prodml.deploy import tokens
+
+    chosen = client or default_client()
+    tokens.require(chosen, action)
+    return chosen
 
 
 def register_model(
@@ -46,16 +59,26 @@ def set_alias(
     """Point an unprotected alias (e.g. ``challenger``) at ``NAME@VERSION``."""
     from prodml.deploy import registry
 
-    return registry.set_alias(client or default_client(), ref, alias, reason)
+    return registry.set_alias(_deployer(client, "alias"), ref, alias, reason)
+
+
+def remove_alias(
+    name: str, alias: str, reason: str | None = None, client: Client | None = None
+) -> AliasMove:
+    """Remove an alias of model ``name`` (a protected one needs ``reason``)."""
+    from prodml.deploy import registry
+
+    return registry.remove_alias(_deployer(client, "alias"), name, alias, reason)
 
 
 def protect_alias(
     name: str, alias: str, protected: bool = True, client: Client | None = None
 ) -> None:
-    """Make ``alias`` of model ``name`` move only through the gate (champion always is)."""
+    """Make ``alias`` of model ``name`` move only through the gate, or (``protected=False``)
+    move freely again; champion is always protected."""
     from prodml.deploy import registry
 
-    registry.protect(client or default_client(), name, alias, protected)
+    registry.protect(_deployer(client, "protect"), name, alias, protected)
 
 
 def tag_model(ref: str, key: str, value: str, client: Client | None = None) -> None:
@@ -74,10 +97,11 @@ def model_history(
 
 
 def attach_guardrails(ref: str, rules: Any, client: Client | None = None) -> int:
-    """Store post-prediction rules (YAML file, text or mapping) beside a model version."""
+    """Store post-prediction rules (YAML file, text or mapping) beside a model version;
+    they change its answers wherever it serves, so they need a deployer token."""
     from prodml.deploy import registry
 
-    return registry.attach_guardrails(client or default_client(), ref, rules)
+    return registry.attach_guardrails(_deployer(client, "guardrails"), ref, rules)
 
 
 def register_suite(
@@ -122,12 +146,9 @@ def promote(
 ) -> Promotion:
     """Move alias ``to`` to a version if the suite's gate passes; refused otherwise,
     unless ``force`` with a reason in ``why`` (recorded as an override)."""
-    from prodml.deploy import tokens
     from prodml.deploy.promotion import promote as _promote
 
-    client = client or default_client()
-    tokens.check(client, client.settings.token or None, "promote")
-    return _promote(client, name, str(version), to, why, force)
+    return _promote(_deployer(client, "promote"), name, str(version), to, why, force)
 
 
 def add_to_valset(

@@ -1,8 +1,8 @@
-"""The serving SDK: rollouts, rollback, the prediction log, labels and tokens.
+"""The serving SDK: rollouts, rollback, the prediction log and labels.
 
 Deploy actions (start, pause, resume, abort, promote a rollout; roll back) need a
-token with the deployer role when the ``auth`` setting is on; the token is read
-from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
+token with the deployer role while the store's auth is on (``prodml auth
+enable``); the token is read from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from prodml.predictions.labels import LabelReport
 def _deployer(client: Client, action: str) -> Client:
     from prodml.deploy import tokens
 
-    tokens.check(client, client.settings.token or None, action)
+    tokens.require(client, action)
     return client
 
 
@@ -112,10 +112,3 @@ def ingest_labels(
          "lag_median_s": report.lag_median_s},
     )  # fmt: skip
     return report
-
-
-def create_token(name: str, role: str, client: Client | None = None) -> str:
-    """A new access token (shown once; only its digest is stored)."""
-    from prodml.deploy import tokens
-
-    return tokens.create(client or default_client(), name, role)

@@ -72,7 +72,12 @@ TABLE: tuple[Setting, ...] = (
     Setting(
         "log_flush_interval", lambda _: 1.0, positive, "seconds between prediction-log segments"
     ),
-    Setting("auth", lambda _: "off", auth_mode, "off, admin (deploy actions need a token) or all"),
+    Setting(
+        "auth",
+        lambda _: "off",
+        auth_mode,
+        "off, admin or all: raises (never lowers) the store's auth mode for this process",
+    ),
     Setting("token", lambda _: "", str, "the access token this process presents"),
     Setting(
         "notify_webhook", lambda _: "", str, "URL that alerts are posted to (Slack-style JSON)"

@@ -1,10 +1,11 @@
-"""Access tokens: with auth ``admin`` every deploy action needs a deployer token and a
-refusal is an event; the store keeps only a token's SHA-256 digest."""
+"""Access tokens: with the store's auth ``admin`` every deploy action needs a deployer
+token and a refusal is an event; the store keeps only a token's SHA-256 digest."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import cache
 
@@ -43,7 +44,7 @@ def store(client: Client) -> Client:
 
 @pytest.fixture
 def as_(store: Client) -> Iterator[Callable[..., Client]]:
-    """Clients on the same store with other settings, e.g. ``as_(auth="admin")``."""
+    """Clients on the same store with other settings, e.g. ``as_(token=...)``."""
     made: list[Client] = []
 
     def client(**changes: str) -> Client:
@@ -62,11 +63,17 @@ DEPLOY_ACTIONS: dict[str, Callable[[Client], object]] = {
 }
 
 
+def _refused(client: Client) -> list[dict[str, object]]:
+    tokens.REFUSALS.flush()
+    return [e.details for e in client.metadata.list_events() if e.action == "auth.refused"]
+
+
 @pytest.mark.parametrize("action", DEPLOY_ACTIONS)
 def test_without_a_token_deploy_actions_are_refused_and_recorded(
     as_: Callable[..., Client], action: str
 ) -> None:
-    admin = as_(auth="admin")
+    admin = as_()
+    prodml.enable_auth("admin", client=admin)
 
     with pytest.raises(AccessDeniedError) as refused:
         DEPLOY_ACTIONS[action](admin)
@@ -78,14 +85,15 @@ def test_without_a_token_deploy_actions_are_refused_and_recorded(
     assert "prodml tokens create NAME --role deployer" in str(refused.value)
     (event,) = [e for e in admin.metadata.list_events() if e.action == "auth.refused"]
     assert (event.subject_kind, event.subject_id) == ("action", action)
-    assert event.details == {"token": "no token"}
+    assert (event.details["token"], event.details["count"]) == ("no token", 1)
     assert admin.metadata.alias_version("m", "champion") == 2
     assert admin.metadata.rollouts("m") == []
 
 
 def test_a_deployer_token_may_do_every_deploy_action(as_: Callable[..., Client]) -> None:
     token = prodml.create_token("ci", "deployer", client=as_())
-    deployer = as_(auth="admin", token=token)
+    deployer = as_(token=token)
+    prodml.enable_auth("admin", client=deployer)
 
     back = prodml.rollback("m", "v2 is slow", client=deployer)
     rollout = prodml.start_rollout("m", 3, {"stages": [{"stage": "full"}]}, client=deployer)
@@ -96,16 +104,16 @@ def test_a_deployer_token_may_do_every_deploy_action(as_: Callable[..., Client])
     assert back.version == 1  # type: ignore[union-attr]
     assert (rollout.candidate, paused.state, aborted.state) == (3, "paused", "aborted")
     assert promoted.move.version == 3
-    assert not [e for e in deployer.metadata.list_events() if e.action == "auth.refused"]
+    assert not _refused(deployer)
 
 
 def test_a_predictor_token_an_unknown_one_or_a_revoked_one_is_refused(
-    as_: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+    as_: Callable[..., Client],
 ) -> None:
-    monkeypatch.setattr(tokens, "CACHE_SECONDS", 0.0)
     predictor = tokens.create(as_(), "app", tokens.PREDICTOR)
     deployer = tokens.create(as_(), "old-ci", tokens.DEPLOYER)
-    as_().metadata.revoke_token("old-ci")
+    prodml.enable_auth("admin", client=as_(token=deployer))
+    prodml.revoke_token("old-ci", client=as_(token=deployer))
 
     for token, who in (
         (predictor, "app"),
@@ -113,11 +121,14 @@ def test_a_predictor_token_an_unknown_one_or_a_revoked_one_is_refused(
         (deployer, "unknown token"),
     ):
         with pytest.raises(AccessDeniedError, match=rf"\({who} given\)"):
-            prodml.rollback("m", client=as_(auth="admin", token=token))
-    refused = [
-        e.details["token"] for e in as_().metadata.list_events() if e.action == "auth.refused"
-    ]
-    assert refused == ["app", "unknown token", "unknown token"]
+            prodml.rollback("m", client=as_(token=token))
+    refused = _refused(as_())
+    counted = Counter[object]()
+    for event in refused:
+        counted[event["token"]] += event["count"]  # type: ignore[operator]
+    assert counted == {"app": 1, "unknown token": 2}
+    examples = [x for e in refused for x in e.get("examples", [])]  # type: ignore[attr-defined]
+    assert examples == [tokens.digest("pml_guessed")[:12], tokens.digest(deployer)[:12]]
     with pytest.raises(NotFoundError, match="No active token 'old-ci'"):
         as_().metadata.revoke_token("old-ci")
 
@@ -156,15 +167,32 @@ def test_tokens_are_made_with_a_known_role_and_a_fresh_name(as_: Callable[..., C
 
 
 def test_what_each_auth_mode_guards(as_: Callable[..., Client]) -> None:
-    off, admin, every = as_(auth="off"), as_(auth="admin"), as_(auth="all")
-    predictor = tokens.create(off, "app", tokens.PREDICTOR)
+    client = as_()
+    predictor = tokens.create(client, "app", tokens.PREDICTOR)
+    actions = ("predict", "rollback", "promote", "alias", "guardrails", "token", "auth")
 
-    assert [tokens.needed(off, a) for a in ("predict", "rollback", "promote")] == [None] * 3
-    assert tokens.needed(admin, "predict") is None
-    assert tokens.needed(admin, "rollout") == tokens.DEPLOYER
-    assert tokens.needed(every, "predict") == tokens.PREDICTOR
-    assert tokens.check(off, None, "rollback") is None
-    assert tokens.check(every, predictor, "predict") == tokens.Grant("app", "predictor")
+    assert [tokens.needed(client, a) for a in actions] == [None] * len(actions)
+    assert tokens.check(client, None, "rollback") is None
+    deployer = prodml.enable_auth("admin", client=client).token
+    assert tokens.needed(client, "predict") is None
+    assert {tokens.needed(client, a) for a in actions[1:]} == {tokens.DEPLOYER}
+    prodml.enable_auth("all", client=as_(token=deployer))
+    assert tokens.needed(client, "predict") == tokens.PREDICTOR
+    assert tokens.check(client, predictor, "predict") == tokens.Grant("app", "predictor")
     with pytest.raises(AccessDeniedError, match="predict needs a token with the predictor"):
-        tokens.check(every, None, "predict")
-    assert prodml.rollback("m", client=off).version == 1  # type: ignore[union-attr]
+        tokens.check(client, None, "predict")
+    prodml.disable_auth(client=as_(token=deployer))
+    assert prodml.rollback("m", client=client).version == 1  # type: ignore[union-attr]
+
+
+def test_the_auth_setting_raises_the_stores_mode_for_one_process_but_never_lowers_it(
+    as_: Callable[..., Client],
+) -> None:
+    deployer = prodml.enable_auth("admin", client=as_()).token
+
+    assert tokens.needed(as_(auth="off"), "rollback") == tokens.DEPLOYER
+    assert tokens.needed(as_(auth="off"), "predict") is None
+    assert tokens.needed(as_(auth="all"), "predict") == tokens.PREDICTOR
+    prodml.disable_auth(client=as_(token=deployer))
+    assert tokens.needed(as_(auth="admin"), "rollback") == tokens.DEPLOYER
+    assert tokens.needed(as_(), "rollback") is None

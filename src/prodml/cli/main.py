@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from prodml.cli import (
+    auth,
     datasets,
     evaluation,
     incidents,
@@ -43,6 +44,7 @@ validate.register(app)
 serving.register(app)
 monitor.register(app)
 incidents.register(app)
+auth.register(app)
 
 
 def run() -> None:

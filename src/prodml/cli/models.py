@@ -94,9 +94,7 @@ def unalias(
     name: str, alias_name: Annotated[str, typer.Argument(metavar="ALIAS")], why: REASON = None
 ) -> None:
     """Remove an alias (a protected one needs --why)."""
-    from prodml.deploy.registry import remove_alias
-
-    move = remove_alias(default_client(), name, alias_name, why)
+    move = prodml.remove_alias(name, alias_name, why)
     console.print(f"{move.model}@{move.alias} removed (was v{move.previous})")
 
 
@@ -106,7 +104,7 @@ def protect(
     alias_name: Annotated[str, typer.Argument(metavar="ALIAS")],
     off: Annotated[bool, typer.Option("--off", help="Unprotect instead.")] = False,
 ) -> None:
-    """Make ALIAS of NAME move only through the gate (champion always is)."""
+    """Make ALIAS of NAME move only through the gate (champion always does)."""
     prodml.protect_alias(name, alias_name, not off)
     console.print(f"{name}@{alias_name} is {'no longer ' if off else ''}protected.")
 

@@ -17,7 +17,7 @@ from prodml.deploy import guardrails as rails
 from prodml.deploy.predictor import Predictor
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.ids import new_id, split_ref, utcnow
-from prodml.domain.registry import AliasMove
+from prodml.domain.registry import CHAMPION, AliasMove
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
 from prodml.track import model as models
@@ -102,7 +102,7 @@ def set_alias(client: Client, ref: str, alias: str, reason: str | None = None) -
     """Point an unprotected alias at a version; protected ones move only by promote."""
     version = get(client, ref)
     check_alias(alias)
-    if alias in client.metadata.protected(version.name):
+    if alias in protected(client, version.name):
         raise InvalidInputError(
             f"Alias {alias!r} of {version.name!r} is protected: it moves only through the gate. "
             f"Run: prodml models promote {version.name} {version.version} --to {alias}"
@@ -116,7 +116,7 @@ def remove_alias(client: Client, name: str, alias: str, reason: str | None = Non
         raise NotFoundError(
             f"Model {name!r} has no alias {alias!r}. See: prodml models history {name}"
         )
-    if alias in client.metadata.protected(name) and not reason:
+    if alias in protected(client, name) and not reason:
         raise InvalidInputError(
             f"Alias {alias!r} of {name!r} is protected: give a reason to remove it."
         )
@@ -124,9 +124,20 @@ def remove_alias(client: Client, name: str, alias: str, reason: str | None = Non
     return client.metadata.move_alias(name, alias, None, version.id, reason, forced=bool(reason))
 
 
-def protect(client: Client, name: str, alias: str, protected: bool = True) -> None:
+def protect(client: Client, name: str, alias: str, on: bool = True) -> None:
     client.metadata.get_model_version(name, None)
-    client.metadata.set_protected(name, check_alias(alias), protected)
+    if alias == CHAMPION and not on:
+        raise InvalidInputError(
+            f"{name}@{CHAMPION} is always protected: it moves only through the gate (prodml "
+            f"models promote {name} VERSION), a rollout or a rollback. Another alias can be "
+            "unprotected."
+        )
+    client.metadata.set_protected(name, check_alias(alias), on)
+
+
+def protected(client: Client, name: str) -> frozenset[str]:
+    """The protected aliases of ``name``: champion always, whatever a store says."""
+    return client.metadata.protected(name) | {CHAMPION}
 
 
 def tag(client: Client, ref: str, key: str, value: str) -> None:

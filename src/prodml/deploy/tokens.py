@@ -1,28 +1,45 @@
 """Access tokens: made once, shown once, stored only as a SHA-256 digest. A
-``deployer`` token may promote, roll back and run rollouts (and predict); a
-``predictor`` token may only predict. With the ``auth`` setting ``off`` nothing is
-checked; ``admin`` guards deploy actions; ``all`` guards predictions too."""
+``deployer`` token may change what serves (aliases, promotion, guardrails,
+rollouts, rollback, tokens, the auth mode) and predict; a ``predictor`` token may
+only predict. Under the store's auth mode (``auth_mode.py``) ``off`` checks
+nothing, ``admin`` guards deploy actions and ``all`` guards predictions too.
+
+The SDK calls :func:`require` before every deploy action, with the token this
+process presents (``PRODML_TOKEN``); the gateway calls :func:`needed` and
+:func:`check` with the request's bearer token. Grants are cached a few seconds
+in a bounded cache (a revoked token works that long in a process that used it);
+refusals are counted, not logged one by one (``refusals.py``)."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import hmac
 import secrets
-import time
 from dataclasses import dataclass
 
 from prodml.client import Client
+from prodml.deploy import auth_mode
+from prodml.deploy.expiring import Expiring
+from prodml.deploy.refusals import Refusals
 from prodml.errors import AccessDeniedError, InvalidInputError
 from prodml.names import check_name
 
 DEPLOYER, PREDICTOR = "deployer", "predictor"
 ROLES = (DEPLOYER, PREDICTOR)
 PREFIX = "pml_"
+CACHE_SECONDS = 5.0  # how long a revoked token keeps working in a process that used it
+CACHE_SIZE = 1024  # forged tokens take one entry each; the least recently used go first
 
 
 @dataclass(frozen=True)
 class Grant:
     name: str
     role: str
+
+
+GRANTS: Expiring[tuple[str, str], Grant | None] = Expiring(CACHE_SIZE, CACHE_SECONDS)
+REFUSALS = Refusals()
 
 
 def digest(token: str) -> str:
@@ -39,47 +56,59 @@ def create(client: Client, name: str, role: str) -> str:
     return token
 
 
+def revoke(client: Client, name: str) -> None:
+    """Revoke a token: at once in this process, within the cache time in others."""
+    client.metadata.revoke_token(name)
+    url = client.settings.metadata_url
+    GRANTS.drop(lambda key, grant: key[0] != url or grant is None or grant.name != name)
+
+
 def needed(client: Client, action: str) -> str | None:
-    """The role ``action`` needs under the current auth setting (None: no check)."""
-    mode = client.settings.auth
-    if mode == "off" or (mode == "admin" and action == "predict"):
+    """The role ``action`` needs under the store's auth mode (None: no check)."""
+    mode = auth_mode.effective(client)
+    if mode == auth_mode.OFF or (mode == auth_mode.ADMIN and action == "predict"):
         return None
     return PREDICTOR if action == "predict" else DEPLOYER
 
 
 def check(client: Client, token: str | None, action: str) -> Grant | None:
-    """The grant ``token`` gives for ``action``; refusals are logged and raised."""
+    """The grant ``token`` gives for ``action``; refusals are counted and raised."""
+    REFUSALS.write_due()
     role = needed(client, action)
     if role is None:
         return None
     grant = lookup(client, token)
-    allowed = grant is not None and (grant.role == DEPLOYER or grant.role == role)
-    if allowed:
+    if grant is not None and grant.role in (DEPLOYER, role):
         return grant
     who = grant.name if grant else ("no token" if not token else "unknown token")
-    client.metadata.record_event(
-        "auth.refused", ("action", action), f"needs a {role} token", {"token": who}
-    )
+    example = digest(token)[:12] if token and grant is None else None
+    REFUSALS.count(client, action, role, who, example)
     raise AccessDeniedError(
-        f"{action} needs a token with the {role} role ({who} given). Set PRODML_TOKEN, "
-        f"or make one: prodml tokens create NAME --role {role}"
+        f"{action} needs a token with the {role} role ({who} given). Set PRODML_TOKEN "
+        f"(over HTTP: Authorization: Bearer TOKEN); someone holding a deployer token can "
+        f"make one: prodml tokens create NAME --role {role}"
     )
 
 
-_cache: dict[str, tuple[float, Grant | None]] = {}
-CACHE_SECONDS = 5.0
+def require(client: Client, action: str) -> Grant | None:
+    """The SDK's guard: the token this process presents must allow ``action``."""
+    return check(client, client.settings.token or None, action)
 
 
 def lookup(client: Client, token: str | None) -> Grant | None:
-    """The grant of a token, cached for a few seconds (a revocation takes that long)."""
+    """The grant of an active token (None for an unknown or revoked one), cached."""
     if not token:
         return None
-    key = f"{client.settings.metadata_url} {digest(token)}"
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is not None and now - hit[0] < CACHE_SECONDS:
-        return hit[1]
-    row = client.metadata.token(digest(token))
-    grant = None if row is None else Grant(row["name"], row["role"])
-    _cache[key] = (now, grant)
+    hashed = digest(token)
+    key = (client.settings.metadata_url, hashed)
+    hit, grant = GRANTS.get(key)
+    if hit:
+        return grant
+    row = client.metadata.token(hashed)  # found by the indexed digest column
+    known = row is not None and hmac.compare_digest(str(row["digest"]), hashed)
+    grant = Grant(row["name"], row["role"]) if row is not None and known else None
+    GRANTS.put(key, grant)
     return grant
+
+
+atexit.register(REFUSALS.flush)  # the counts held since this minute's first refusal
