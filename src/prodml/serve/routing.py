@@ -194,7 +194,7 @@ class Router:
 
     def _load(self, name: str, number: int) -> Served:
         version = self.client.metadata.get_model_version(name, str(number))
-        if version.signature is None and not self.allow_unsigned:
+        if not version.signature and not self.allow_unsigned:
             raise InvalidInputError(
                 f"Version {number} of {name!r} has no input signature, so the gateway could "
                 "not check its inputs. Log it with example=..., or serve it with "

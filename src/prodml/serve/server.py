@@ -50,7 +50,7 @@ def check(names: list[str], client: Client | None = None, allow_unsigned: bool =
     for name in names:
         number = champion_of(client, name)
         version = client.metadata.get_model_version(name, str(number))
-        if version.signature is None and not allow_unsigned:
+        if not version.signature and not allow_unsigned:
             raise InvalidInputError(
                 f"The champion of {name!r} (v{number}) has no input signature, so the gateway "
                 "could not check its inputs. Log the model with example=..., or serve it with "

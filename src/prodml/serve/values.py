@@ -171,7 +171,7 @@ def unsigned_row(row: Any, index: int, types: dict[str, str]) -> None:
 
 def request_id(value: Any, field: str = "x-request-id") -> str | None:
     """A client's request id: 1 to 128 letters, digits, '.', '_', ':' or '-'."""
-    if value is None:
+    if value is None or value == "":  # no id: the gateway makes one
         return None
     if not isinstance(value, str) or REQUEST_ID.fullmatch(value) is None:
         shown = repr(value)[:40]
