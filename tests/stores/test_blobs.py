@@ -246,3 +246,59 @@ def test_reusing_an_old_blob_renews_its_time_so_gc_keeps_it(tmp_path: Path) -> N
     os.utime(path, (time.time() - 7200, time.time() - 7200))
     store.put_bytes(b"shared content")
     assert path.stat().st_mtime > time.time() - 60
+
+
+@pytest.mark.parametrize("size", [100, SMALL + 1000], ids=["small", "large"])
+def test_logging_the_same_content_again_repairs_a_blob_damaged_at_its_own_size(
+    store: ArtifactStore, tmp_path: Path, size: int
+) -> None:
+    source = tmp_path / "model.bin"
+    source.write_bytes(os.urandom(size))
+    digest, _ = store.put_file(source)
+    tamper(store, digest, bytes(size))  # zeros: what a lost write leaves behind
+    with pytest.raises(IntegrityError):
+        store.read_bytes(digest)
+
+    assert store.put_file(source) == (digest, size)
+
+    assert store.read_bytes(digest) == source.read_bytes()
+    assert store.local_path(digest).read_bytes() == source.read_bytes()
+    assert stored_files(store) == [blob_file(digest)]
+
+
+def test_a_large_blob_logged_again_as_bytes_is_repaired_too(store: ArtifactStore) -> None:
+    data = os.urandom(SMALL + 1)
+    digest, _ = store.put_bytes(data)
+    tamper(store, digest, bytes(len(data)))
+
+    store.put_bytes(data)
+
+    assert store.read_bytes(digest) == data
+
+
+@pytest.mark.parametrize("size", [10, SMALL + 1], ids=["bytes", "file"])
+def test_a_local_blob_reaches_the_disk_before_it_gets_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    store = LocalArtifactStore(tmp_path / "blobs")
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(size))
+    steps: list[tuple[str, int]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def recorded_fsync(handle: int) -> None:
+        steps.append(("fsync", os.fstat(handle).st_ino))
+        fsync(handle)
+
+    def recorded_replace(source: str | Path, target: str | Path) -> None:
+        steps.append(("rename", os.stat(source).st_ino))
+        replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    monkeypatch.setattr(os, "replace", recorded_replace)
+    digest, _ = store.put_file(source)
+
+    blob = (store.root / blob_file(digest)).stat().st_ino
+    folder = (store.root / digest[:2]).stat().st_ino
+    assert steps.index(("fsync", blob)) < steps.index(("rename", blob))
+    assert steps.index(("rename", blob)) < steps.index(("fsync", folder))

@@ -60,7 +60,16 @@ class ArtifactStore(Protocol):
     def read_bytes(self, digest: str) -> bytes: ...
     def local_path(self, digest: str) -> Path: ...
     def list_blobs(self) -> Iterator[BlobInfo]: ...
-    def delete(self, digest: str) -> None: ...
+    def delete(self, digest: str, older_than: float | None = None) -> bool: ...
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's bytes, or a folder's entries, to the disk."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def ensure_unchanged(path: Path, before: os.stat_result) -> None:
@@ -108,12 +117,19 @@ class LocalArtifactStore:
         return self.root / digest[:2] / digest[2:]
 
     def _commit(self, temporary: Path, digest: str) -> None:
-        """Rename a complete temporary file into place: readers see all or nothing."""
+        """Rename a complete temporary file into place: readers see all or nothing. Its
+        bytes reach the disk before the rename, and the rename before the caller stores
+        the row that refers to it, so a power cut never leaves a named blob unwritten."""
+        folder = self.root / digest[:2]
         if digest[:2] not in self._folders:
-            (self.root / digest[:2]).mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             self._folders.add(digest[:2])
+        _fsync(temporary)
         os.chmod(temporary, 0o444)
+        with contextlib.suppress(FileNotFoundError):  # a damaged blob being replaced
+            os.chmod(self._path(digest), 0o644)
         os.replace(temporary, self._path(digest))
+        _fsync(folder)
 
     def _temporary(self) -> Path:
         if "tmp" not in self._folders:
@@ -158,18 +174,18 @@ class LocalArtifactStore:
         return self._path(digest).is_file()
 
     def _missing(self, digest: str, size: int) -> bool:
-        """Whether a put must write the blob: it is absent or damaged. A blob that is
-        already there gets a fresh time, so gc's grace period covers its new use;
-        a damaged one (wrong size, or for small blobs wrong bytes) is rewritten."""
+        """Whether a put must write the blob: it is absent or damaged (wrong size or
+        wrong bytes: a blob is hashed again before it is reused, at all-cores BLAKE3
+        speed). A blob that is reused gets a fresh time, so gc's grace period covers its
+        new use; if gc took it meanwhile, the put writes it again."""
         path = self._path(digest)
         try:
-            stat = path.stat()
+            if path.stat().st_size != size or hash_file(path) != digest:
+                return True
+            with contextlib.suppress(PermissionError):  # another user's shared store: a hit
+                os.utime(path)
         except FileNotFoundError:
             return True
-        if stat.st_size != size or (size <= SMALL and hash_file(path) != digest):
-            return True
-        with contextlib.suppress(PermissionError):  # another user's shared store: still a hit
-            os.utime(path)
         return False
 
     def read_bytes(self, digest: str) -> bytes:
@@ -198,5 +214,21 @@ class LocalArtifactStore:
                 stat = entry.stat()
                 yield BlobInfo(folder.name + entry.name, stat.st_size, stat.st_mtime)
 
-    def delete(self, digest: str) -> None:
-        self._path(digest).unlink(missing_ok=True)
+    def delete(self, digest: str, older_than: float | None = None) -> bool:
+        """Delete a blob; with ``older_than``, only if nothing wrote or reused it since
+        that time. The blob is first moved aside, so a put that reuses it at the same
+        moment either renewed its time before the move (and it is put back) or finds
+        it gone and writes it again. True if a blob was deleted."""
+        path = self._path(digest)
+        aside = self._temporary()
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            return False
+        if older_than is not None and aside.stat().st_mtime > older_than:
+            if not path.exists():  # else a put wrote it again: the same bytes
+                os.replace(aside, path)
+            aside.unlink(missing_ok=True)
+            return False
+        aside.unlink()
+        return True
