@@ -7,6 +7,7 @@ they are the same facts every other view shows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,7 @@ def for_window(
     stats: dict[str, Any],
     signals: list[Signal],
     samples: list[str],
+    slice_by: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The context stored on a new alert."""
     before = [
@@ -94,7 +96,10 @@ def for_window(
         ],
         "rollout_steps": [c for c in before if c["action"].startswith("rollout.")][-SHOWN:],
         "config": _config(client, model),
-        "samples": {"request_ids": samples, "query": sample_query(model, start, end, signals)},
+        "samples": {
+            "request_ids": samples,
+            "query": sample_query(model, start, end, signals, slice_by=slice_by),
+        },
     }
 
 
@@ -108,11 +113,17 @@ def _config(client: Client, model: str) -> dict[str, Any]:
 
 
 def sample_query(
-    model: str, start: float, end: float, signals: list[Signal], limit: int = 20
+    model: str,
+    start: float,
+    end: float,
+    signals: list[Signal],
+    limit: int = 20,
+    slice_by: Sequence[str] | None = None,
 ) -> str:
-    """SQL for ``prodml predictions query`` that shows rows of the affected slice. Column
-    names and slice values come from requests, so each is quoted (``sql_text``); a name
-    SQL cannot hold is left out of the query rather than failing the alert."""
+    """SQL for ``prodml predictions query`` that shows rows of the affected slice
+    (``slice_by``: the monitor's columns whose values are slices, ``column=value``).
+    Column names and slice values come from requests, so each is quoted
+    (``sql_text``); a name SQL cannot hold is left out rather than failing the alert."""
     columns = []
     for signal in signals:
         if signal.monitor == "inputs" and signal.subject != "(all inputs)":
@@ -123,9 +134,10 @@ def sample_query(
         f"ts >= TIMESTAMPTZ {literal(at(start).isoformat())}",
         f"ts < TIMESTAMPTZ {literal(at(end).isoformat())}",
     ]
-    slices = [s.subject for s in signals if s.monitor == "quality" and "=" in s.subject]
-    if slices:
-        column, value = slices[0].split("=", 1)
+    slices = [_by_value(s.subject, slice_by) for s in signals if s.monitor == "quality"]
+    found = [pair for pair in slices if pair is not None]
+    if found:
+        column, value = found[0]
         where.extend(f"{field}::VARCHAR = {literal(value)}" for field in _field(column))
     failing = [s for s in signals if s.monitor == "operations" and s.subject == "failure_rate"]
     if failing:
@@ -134,6 +146,20 @@ def sample_query(
     if table == "labelled":
         shown += ", label"
     return f"SELECT {shown} FROM {table} WHERE {' AND '.join(where)} LIMIT {int(limit)}"
+
+
+def _by_value(subject: str, slice_by: Sequence[str] | None) -> tuple[str, str] | None:
+    """(column, value) of a slice named ``column=value``; the column is one of
+    ``slice_by`` (the longest that fits: a column name may hold "=" too), or without
+    them the text before the first "="."""
+    if slice_by is None:
+        column, equals, value = subject.partition("=")
+        return (column, value) if equals else None
+    fits = [c for c in slice_by if subject.startswith(f"{c}=")]
+    if not fits:
+        return None
+    column = max(fits, key=len)
+    return column, subject[len(column) + 1 :]
 
 
 def _field(name: str) -> list[str]:

@@ -153,10 +153,11 @@ def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str,
         return
 
     def gather() -> dict[str, Any]:
-        sql = context.sample_query(spec.model, outcome.start, outcome.end, outcome.signals, 5)
+        sql = context.sample_query(spec.model, outcome.start, outcome.end, outcome.signals, 5,
+                                   spec.labels.slice_by)  # fmt: skip
         return context.for_window(
             client, spec.model, outcome.start, outcome.end, stats, outcome.signals,
-            _samples(client, sql),
+            _samples(client, sql), spec.labels.slice_by,
         )  # fmt: skip
 
     alert, new = alerts.raise_or_fold(
