@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from prodml.predictions.layout import SERVED, InputLayout, input_layout
+from prodml.predictions.rows import LogRows
 from prodml.predictions.segments import table_of, write_segment
+
+SIGNATURE = {
+    "kind": "columns",
+    "columns": [{"name": "a", "type": "double"}, {"name": "b", "type": "double"}],
+}
+COLUMNS = input_layout("m-v1", SIGNATURE)
 
 
 def log_row(request_id: str, **changes: Any) -> dict[str, Any]:
@@ -37,3 +46,17 @@ def log_row(request_id: str, **changes: Any) -> dict[str, Any]:
 
 def write(folder: Path, rows: list[dict[str, Any]], model: str = "m") -> Path:
     return write_segment(folder, model, table_of(rows, ("output", "shadow_output")))
+
+
+def buffered(rows: list[dict[str, Any]], layout: InputLayout = COLUMNS) -> LogRows:
+    """``rows`` (as :func:`log_row` makes them) as the recorder hands them to the writer."""
+    built = LogRows(rows[0]["model"], layout)
+    for row in rows:
+        built.add_served(
+            [row[name] for name, _ in SERVED[2:]],
+            [row.get("row_id") or uuid.uuid4().hex],
+            [row["request_id"]],
+            [row["output"]],
+            [row["inputs"]],
+        )
+    return built

@@ -13,13 +13,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from log_rows import log_row, write
+from log_rows import buffered, log_row, write
 
 import prodml
 from prodml.client import Client
 from prodml.errors import InvalidInputError
 from prodml.predictions import query
-from prodml.predictions.segments import SegmentWriter, table_of, write_segment
+from prodml.predictions.segments import table_of, write_segment
+from prodml.predictions.writer import SegmentWriter
 
 
 @pytest.fixture
@@ -51,15 +52,15 @@ def test_outputs_are_numbers_when_all_are_and_text_otherwise() -> None:
 def test_the_writer_buffers_rows_and_writes_them_on_flush_size_or_close(folder: Path) -> None:
     writer = SegmentWriter(folder, flush_interval=60.0, max_rows=5)
     try:
-        writer.append("m", [log_row("r1"), log_row("r2")])
+        writer.append(buffered([log_row("r1"), log_row("r2")]))
         time.sleep(0.1)
         assert not folder.exists()  # buffered until a flush
-        writer.append("m", [log_row(f"s{i}") for i in range(3)])  # reaches max_rows
+        writer.append(buffered([log_row(f"s{i}") for i in range(3)]))  # reaches max_rows
         deadline = time.monotonic() + 5
         while writer.written < 5 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert writer.written == 5
-        writer.append("other", [log_row("o1", model="other")])
+        writer.append(buffered([log_row("o1", model="other")]))
     finally:
         writer.close()
     assert writer.written == 6 and writer.failures == 0
@@ -72,7 +73,7 @@ def test_a_write_that_fails_is_counted_and_reported_not_raised(
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     writer = SegmentWriter(blocked, flush_interval=60.0)
-    writer.append("m", [log_row("r1")])
+    writer.append(buffered([log_row("r1")]))
     writer.close()
 
     assert (writer.written, writer.failures) == (0, 1)

@@ -118,6 +118,13 @@ def ingest(
             f"{report.unknown:,} label(s) name request ids not in the log and were not stored, "
             f"e.g. {', '.join(report.unknown_examples)}."
         )
+    if report.ambiguous:
+        console.print(
+            f"{report.ambiguous:,} label(s) name request ids logged more than once and were "
+            f"applied to all {report.ambiguous_rows:,} of those rows, e.g. "
+            f"{', '.join(report.ambiguous_examples)}. Have clients send a unique "
+            "x-request-id per request."
+        )
     if report.lag_median_s is not None:
         console.print(
             f"Label lag: median {_span(report.lag_median_s)}, 90th percentile "

@@ -2,7 +2,13 @@
 
 ``ingest`` keeps the labels whose request ids are in the log, as a label segment
 with the lag between prediction and label; labels for unknown ids are counted and
-named, never stored; a request labelled again keeps its latest label."""
+named, never stored; a request labelled again keeps its latest label.
+
+A request id is the client's (``x-request-id``) and may have been sent more than
+once. A label whose id names several logged rows is applied to every one of them
+(the ``labelled`` view joins by request id), and the report counts and names such
+ids so that the client can be told to send unique ones; each row also has a
+``row_id`` of the gateway's own, which is unique."""
 
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ class LabelReport:
     lag_p90_s: float | None
     unknown_examples: list[str] = field(default_factory=list)
     segment: str | None = None
+    ambiguous: int = 0  # stored labels whose id names more than one logged row
+    ambiguous_rows: int = 0  # the logged rows those labels apply to
+    ambiguous_examples: list[str] = field(default_factory=list)
 
 
 def ingest(
@@ -78,16 +87,20 @@ def ingest(
     if rows:
         segment = str(write_segment(folder / query.LABELS, "", table_of(rows, ("label",))))
     lags = sorted(row["lag_seconds"] for row in rows)
+    shared = [k for k in latest if k in known and known[k][3] > 1]
     return LabelReport(
         rows=table.num_rows,
         matched=len(rows),
         unknown=len(unknown),
         repeated_in_file=repeated,
-        relabelled=sum(1 for k, (_, _, seen) in known.items() if seen and k in latest),
+        relabelled=sum(1 for k, (_, _, seen, _) in known.items() if seen and k in latest),
         lag_median_s=lags[len(lags) // 2] if lags else None,
         lag_p90_s=lags[min(len(lags) - 1, int(len(lags) * 0.9))] if lags else None,
         unknown_examples=unknown[:SHOWN],
         segment=segment,
+        ambiguous=len(shared),
+        ambiguous_rows=sum(known[k][3] for k in shared),
+        ambiguous_examples=shared[:SHOWN],
     )
 
 
@@ -105,9 +118,9 @@ def _times(table: pa.Table, column: str | None, now: float) -> list[float]:
     return [now if v is None else v.timestamp() for v in values.to_pylist()]
 
 
-def _predicted(folder: Path, keys: list[str]) -> dict[str, tuple[str, float, bool]]:
-    """For each logged request id among ``keys``: its model, time and whether it was
-    labelled before."""
+def _predicted(folder: Path, keys: list[str]) -> dict[str, tuple[str, float, bool, int]]:
+    """For each logged request id among ``keys``: its model, time, whether it was
+    labelled before and how many logged rows carry it."""
     if not keys:
         return {}
     connection = query.connect(folder)
@@ -115,10 +128,10 @@ def _predicted(folder: Path, keys: list[str]) -> dict[str, tuple[str, float, boo
         connection.register("wanted", pa.table({"request_id": keys}))
         found = connection.execute(
             "SELECT p.request_id, any_value(p.model), epoch(min(p.ts)), "
-            "bool_or(l.request_id IS NOT NULL) FROM predictions p "
+            "bool_or(l.request_id IS NOT NULL), count(*) FROM predictions p "
             "JOIN wanted USING (request_id) LEFT JOIN labels l USING (request_id) "
             "GROUP BY p.request_id"
         ).fetchall()
     finally:
         connection.close()
-    return {row[0]: (row[1], float(row[2]), bool(row[3])) for row in found}
+    return {row[0]: (row[1], float(row[2]), bool(row[3]), int(row[4])) for row in found}

@@ -19,19 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.errors import InvalidInputError
+from prodml.predictions.views import create_predictions
 from prodml.sql_text import literal, seal
 
 LABELS = "_labels"  # the folder of label segments, beside the models' folders
 
-EMPTY_PREDICTIONS = """
-SELECT NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS model,
-       NULL::INTEGER AS version, NULL::INTEGER AS assigned, NULL::VARCHAR AS variant,
-       NULL::VARCHAR AS rollout_id, NULL::VARCHAR AS step, NULL::VARCHAR AS routing_key,
-       NULL::VARCHAR AS status, NULL::VARCHAR AS error, NULL::VARCHAR AS fallback,
-       NULL::DOUBLE AS latency_ms, NULL::DOUBLE AS output, NULL::INTEGER AS shadow_version,
-       NULL::DOUBLE AS shadow_output, NULL::VARCHAR AS shadow_error
-WHERE false
-"""
 EMPTY_LABELS = """
 SELECT NULL::VARCHAR AS request_id, NULL::VARCHAR AS model, NULL::DOUBLE AS label,
        NULL::TIMESTAMPTZ AS labelled_at, NULL::TIMESTAMPTZ AS ingested_at,
@@ -47,7 +39,8 @@ def prediction_files(
     until: datetime | None = None,
 ) -> list[str]:
     """Segment files of one model (or all), from the day of ``since`` to that of ``until``."""
-    models = [folder / model] if model else [p for p in folder.glob("*") if p.name != LABELS]
+    # folders named "_..." hold labels and quarantined rows, never a model's segments
+    models = [folder / model] if model else [p for p in folder.glob("*") if p.name[:1] != "_"]
     first = since.astimezone(UTC).strftime("%Y-%m-%d") if since else ""
     last = until.astimezone(UTC).strftime("%Y-%m-%d") if until else "9999"
     return sorted(
@@ -102,12 +95,7 @@ def connect(
     files = prediction_files(folder, model, since, until)
     if between is not None:
         files = [f for f in files if _overlaps(_time_span(f), between)]
-    connection.execute(
-        "CREATE VIEW predictions AS SELECT * FROM read_parquet("
-        f"{literal(files)}, union_by_name=true{', filename=true' if filename else ''})"
-        if files
-        else f"CREATE VIEW predictions AS {EMPTY_PREDICTIONS}"
-    )
+    create_predictions(connection, files, filename)
     labels = label_files(folder)
     source = (
         f"SELECT * FROM read_parquet({literal(labels)}, union_by_name=true)"

@@ -1,25 +1,28 @@
-"""Parquet segments of the prediction log, written in batches off the response path.
+"""Files of the prediction log: Parquet segments and quarantined rows.
 
-A writer buffers rows in memory and a background thread writes them every
-``flush_interval`` seconds (or every ``max_rows`` rows) as one segment:
-``<folder>/<model>/<day>/<time>-<pid>-<random>.parquet``. A segment is written to a
-hidden temporary name, synced, then renamed, so a reader never sees a partial file:
-a kill -9 loses at most the rows buffered since the last flush and never leaves a
-corrupt segment. Several processes write side by side without coordination.
+A segment is ``<folder>/<model>/<day>/<kind><time>-<pid>-<random>.parquet``; rows
+that could not be written as one are kept as JSON lines, with the reason, under
+``<folder>/_quarantine/<model>/<day>/``. Each file is written to a hidden temporary
+name, synced, then renamed, so a reader never sees a partial file and a kill -9
+never leaves a corrupt one. Several processes write side by side without
+coordination.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from prodml.predictions.rows import as_json
+
+QUARANTINE = "_quarantine"  # beside the models' folders; no model name starts with "_"
 
 
 def write_segment(
@@ -27,15 +30,35 @@ def write_segment(
 ) -> Path:
     """Write ``table`` as one segment atomically, in the day folder of ``at`` (epoch
     seconds; default now, as a gateway does; a replay of past traffic gives its time)."""
+    target = _placed(folder / model, kind, "parquet", at)
+    return _atomic(target, lambda handle: pq.write_table(table, handle, compression="zstd"))
+
+
+def write_quarantine(
+    folder: Path, model: str, rows: Sequence[dict[str, Any]], errors: Sequence[str]
+) -> Path:
+    """Keep rows that could not be written in a segment as JSON lines, each with
+    its error, under the quarantine folder (no value can make this fail)."""
+    text = b"".join(
+        as_json({"error": error, "row": row}).encode() + b"\n"
+        for row, error in zip(rows, errors, strict=True)
+    )
+    target = _placed(folder / QUARANTINE / model, "", "jsonl", None)
+    return _atomic(target, lambda handle: handle.write(text))
+
+
+def _placed(folder: Path, kind: str, suffix: str, at: float | None) -> Path:
     now = time.time() if at is None else at
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
     stamp = time.strftime("%H%M%S", time.gmtime(now))
-    name = f"{kind}{stamp}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
-    target = folder / model / day / name
+    return folder / day / f"{kind}{stamp}-{os.getpid()}-{uuid.uuid4().hex[:12]}.{suffix}"
+
+
+def _atomic(target: Path, write: Callable[[BinaryIO], object]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{name}.tmp")
+    temporary = target.with_name(f".{target.name}.tmp")
     with temporary.open("wb") as handle:
-        pq.write_table(table, handle, compression="zstd")
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, target)
@@ -60,72 +83,4 @@ def _uniform(values: list[Any]) -> list[Any]:
 
 
 def _text(value: Any) -> str:
-    import orjson
-
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    except TypeError:
-        return str(value)
-
-
-class SegmentWriter:
-    """Buffers rows per model and writes them as segments from a background thread."""
-
-    def __init__(
-        self,
-        folder: Path,
-        flush_interval: float = 1.0,
-        max_rows: int = 50_000,
-        typed: Sequence[str] = ("output", "shadow_output"),
-    ) -> None:
-        self.folder = folder
-        self.flush_interval = flush_interval
-        self.max_rows = max_rows
-        self.typed = tuple(typed)
-        self.written = 0
-        self.failures = 0
-        self._rows: dict[str, list[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = False
-        self._thread = threading.Thread(target=self._loop, name="prodml-log", daemon=True)
-        self._thread.start()
-
-    def append(self, model: str, rows: Sequence[dict[str, Any]]) -> None:
-        with self._lock:
-            buffered = self._rows.setdefault(model, [])
-            buffered.extend(rows)
-            full = len(buffered) >= self.max_rows
-        if full:
-            self._wake.set()
-
-    def flush(self) -> None:
-        with self._lock:
-            pending, self._rows = self._rows, {}
-        for model, rows in pending.items():
-            if not rows:
-                continue
-            try:
-                write_segment(self.folder, model, table_of(rows, self.typed))
-                self.written += len(rows)
-            except (OSError, pa.ArrowException) as error:
-                self.failures += 1
-                _warn(f"prodml: could not write {len(rows)} logged predictions: {error}")
-
-    def _loop(self) -> None:
-        while not self._stop:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            self.flush()
-
-    def close(self) -> None:
-        self._stop = True
-        self._wake.set()
-        self._thread.join(timeout=30)
-        self.flush()
-
-
-def _warn(message: str) -> None:
-    import sys
-
-    print(message, file=sys.stderr, flush=True)
+    return as_json(value)

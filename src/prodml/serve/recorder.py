@@ -1,31 +1,41 @@
-"""Off the response path: shadow predictions and the prediction log.
+"""Off the response path: the prediction log and shadow predictions.
 
 The request path hands each answered request to :meth:`Recorder.add` (an append to
-a list). A background thread wakes every ``interval`` seconds, runs each shadow
-version once over all the requests it shadows, pairs its answers with the served
-ones by request, and appends the rows to the segment writer, which writes a
-Parquet segment every ``flush_interval`` seconds. A kill -9 loses at most the rows
-of the last ``interval + flush_interval`` seconds."""
+a list). A background thread wakes every ``interval`` seconds, starts the shadow
+batches for the rows it took, waits for them at most ``shadow_wait`` seconds, and
+hands the served rows to the segment writer, as columns, each row with a ``row_id``
+of the gateway's own (the client's request id may repeat) and with the shadow's
+answer when it came in that time; later answers follow as shadow segments. The
+writer puts rows on disk every ``flush_interval`` seconds. So a slow shadow never
+holds served rows back: a kill -9 loses at most the served rows of the last
+``interval + shadow_wait + flush_interval`` seconds (1.2 s by default), and the
+shadow answers still being computed. At most ``max_buffered`` rows wait in memory;
+past that the newest requests are not logged, and are counted."""
 
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import count
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from prodml.predictions.segments import SegmentWriter
-from prodml.serve.inputs import Rejected
+from prodml.predictions.layout import InputLayout, input_layout
+from prodml.predictions.rows import LogRows
+from prodml.predictions.writer import MAX_BUFFERED, SegmentWriter
 from prodml.serve.served import Served
+from prodml.serve.shadows import Shadows
+
+CLOSE_WAIT = 10.0  # seconds a closing gateway waits for shadow batches still running
+Placed = dict[str, tuple[LogRows, int]]  # row id: the served rows holding it, and where
 
 
 @dataclass
 class Entry:
-    """One answered request, waiting for its shadow and the log."""
+    """One answered request, waiting for the log and its shadow."""
 
     model: str
     request_id: str
@@ -45,124 +55,155 @@ class Entry:
 
 
 class Recorder:
-    def __init__(self, folder: Path, flush_interval: float, interval: float = 0.2) -> None:
-        self.writer = SegmentWriter(folder, flush_interval)
+    def __init__(
+        self,
+        folder: Path,
+        flush_interval: float,
+        interval: float = 0.1,
+        max_buffered: int = MAX_BUFFERED,
+        shadow_wait: float = 0.1,
+    ) -> None:
+        self.writer = SegmentWriter(folder, flush_interval, max_buffered=max_buffered)
+        self.shadows = Shadows(self.writer, max_buffered)
         self.interval = interval
+        self.shadow_wait = shadow_wait
+        self.max_buffered = max_buffered
+        self.dropped = 0  # rows of requests not logged: the buffer was full
+        self.failures = 0  # drains that failed (their requests are counted as dropped)
+        self._prefix = uuid.uuid4().hex[:16]  # row ids: this process's prefix, then a count
+        self._counter = count()
+        self._layouts: dict[str, InputLayout] = {}
         self._entries: list[Entry] = []
+        self._queued = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="prodml-shadow", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="prodml-recorder", daemon=True)
         self._thread.start()
 
     def add(self, entry: Entry) -> None:
+        size = len(entry.rows)
         with self._lock:
+            if self._queued + self.writer.buffered + size > self.max_buffered:
+                self.dropped += size
+                return
             self._entries.append(entry)
+            self._queued += size
+
+    def health(self) -> dict[str, Any]:
+        """The writer's counts (see :meth:`SegmentWriter.health`), with ``dropped``
+        and ``buffered`` covering the requests not yet handed to it, and the shadows':
+        ``shadow_waiting`` rows and ``shadow_skipped`` rows (never shadowed: too many
+        waited)."""
+        found = self.writer.health()
+        with self._lock:
+            found["dropped"] += self.dropped
+            found["buffered"] += self._queued
+            found["alive"] = found["alive"] and self._thread.is_alive()
+        found["shadow_waiting"] = self.shadows.held
+        found["shadow_skipped"] = self.shadows.skipped
+        return found
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        due = time.monotonic() + self.interval
+        while not self._stop.wait(max(0.0, due - time.monotonic())):
+            due += self.interval  # at a steady rate, the shadow wait included
             self.drain()
+            due = max(due, time.monotonic())
 
     def drain(self) -> None:
         with self._lock:
             entries, self._entries = self._entries, []
-        if not entries:
-            return
-        shadows = _shadow_answers(entries)
-        by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for index, entry in enumerate(entries):
-            by_model[entry.model].extend(_rows(entry, shadows.get(index)))
-        for model, rows in by_model.items():
-            self.writer.append(model, rows)
+        placed: Placed = {}
+        try:
+            batches = self._record(entries, placed)
+        except Exception:  # the recorder must outlive any request
+            batches = {}
+            with self._lock:
+                self.dropped += sum(len(entry.rows) for entry in entries)
+                self.failures += 1
+        started = self.shadows.dispatch()
+        self.shadows.wait(started, self.shadow_wait)
+        answers = [self.shadows.claim(batch) for batch in started]
+        later = [_merged(answer, placed) for answer in answers if answer is not None]
+        for rows in [*batches.values(), *later]:
+            self.writer.append(rows)
+        with self._lock:
+            self._queued -= sum(len(entry.rows) for entry in entries)
+
+    def _record(self, entries: list[Entry], placed: Placed) -> dict[tuple[str, str], LogRows]:
+        batches: dict[tuple[str, str], LogRows] = {}
+        for entry in entries:
+            layout = self._layout(entry.served)
+            rows = batches.get((entry.model, layout.key))
+            if rows is None:
+                rows = batches[(entry.model, layout.key)] = LogRows(entry.model, layout)
+            at = datetime.fromtimestamp(entry.ts, UTC)
+            row_ids = [f"{self._prefix}{next(self._counter):016x}" for _ in entry.rows]
+            if entry.shadow is not None:
+                placed.update((r, (rows, len(rows) + i)) for i, r in enumerate(row_ids))
+                self.shadows.add(entry.shadow, entry.model, row_ids, at, entry.rows)
+            rows.add_served(_request(entry, at), row_ids, _ids(entry), _outputs(entry), entry.rows)
+        return batches
+
+    def _layout(self, served: Served) -> InputLayout:
+        key = served.version.id
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = input_layout(key, served.version.signature)
+        return layout
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
         self.drain()
+        self.shadows.settle(CLOSE_WAIT)
+        self.shadows.close()
         self.writer.close()
 
 
-def _shadow_answers(entries: list[Entry]) -> dict[int, tuple[list[Any], list[str | None]]]:
-    """For each shadowed entry: the shadow's answers and per-row errors."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    versions: dict[str, Served] = {}
-    for index, entry in enumerate(entries):
-        if entry.shadow is not None:
-            groups[entry.shadow.version.id].append(index)
-            versions[entry.shadow.version.id] = entry.shadow
-    found: dict[int, tuple[list[Any], list[str | None]]] = {}
-    for key, indexes in groups.items():
-        shadow = versions[key]
-        rows: list[Any] = []
-        accepted: list[tuple[int, int]] = []  # (entry, row) pairs the shadow can read
-        errors: dict[tuple[int, int], str] = {}
-        for index in indexes:
-            for position, row in enumerate(entries[index].rows):
-                try:
-                    shadow.spec.check_row(row, position)
-                except Rejected as refusal:
-                    errors[(index, position)] = str(refusal)
-                    continue
-                rows.append(row)
-                accepted.append((index, position))
-        answers, failed, error = _predict(shadow, rows)
-        for (index, position), answer, bad in zip(accepted, answers, failed, strict=True):
-            if bad:
-                errors[(index, position)] = error or "failed"
-            found.setdefault(
-                index, ([None] * len(entries[index].rows), [None] * len(entries[index].rows))
-            )
-            found[index][0][position] = None if bad else answer
-        for (index, position), message in errors.items():
-            found.setdefault(
-                index, ([None] * len(entries[index].rows), [None] * len(entries[index].rows))
-            )
-            found[index][1][position] = message
-    return found
+def _merged(answer: LogRows, placed: Placed) -> LogRows:
+    """Write the shadow's answers into the served rows still held; the answers for
+    rows already handed to the writer are returned, for a shadow segment."""
+    later = LogRows(answer.model, None)
+    row_ids, times, _, versions, errors = answer.columns
+    for index, row_id in enumerate(row_ids):
+        output = answer.outputs[index]
+        target = placed.get(row_id)
+        if target is not None:
+            target[0].set_shadow(target[1], versions[index], output, errors[index])
+        else:
+            later.add_shadowed([row_id], [times[index]], versions[index], [output], [errors[index]])
+    return later
 
 
-def _blank(
-    found: dict[int, tuple[list[Any], list[str | None]]], index: int, rows: int
-) -> tuple[list[Any], list[str | None]]:
-    return found.setdefault(index, ([None] * rows, [None] * rows))
-
-
-def _predict(shadow: Served, rows: list[Any]) -> tuple[list[Any], np.ndarray, str | None]:
-    if not rows:
-        return [], np.zeros(0, bool), None
-    try:
-        return shadow.shadow_executor.submit(shadow.predict_now, rows).result(
-            timeout=shadow.timeout * 10
-        )
-    except Exception as problem:  # a shadow must never take the gateway down
-        return [None] * len(rows), np.ones(len(rows), bool), f"{type(problem).__name__}: {problem}"
-
-
-def _rows(entry: Entry, shadow: tuple[list[Any], list[str | None]] | None) -> list[dict[str, Any]]:
-    many = len(entry.rows) > 1
-    at = datetime.fromtimestamp(entry.ts, UTC)
+def _request(entry: Entry, at: datetime) -> tuple[Any, ...]:
+    """The entry's values of the log's request columns, ``ts`` to ``latency_ms``."""
     answered = entry.answered_by
-    records = []
-    for position, row in enumerate(entry.rows):
-        records.append(
-            {
-                "request_id": f"{entry.request_id}/{position}" if many else entry.request_id,
-                "ts": at,
-                "model": entry.model,
-                "version": None if answered is None else answered.number,
-                "assigned": entry.served.number,
-                "variant": entry.variant,
-                "rollout_id": entry.rollout_id,
-                "step": entry.step,
-                "routing_key": entry.routing_key,
-                "status": "ok" if entry.error is None else "error",
-                "error": entry.error,
-                "fallback": entry.fallback,
-                "latency_ms": entry.latency_ms,
-                "output": entry.answers[position] if position < len(entry.answers) else None,
-                "shadow_version": None if entry.shadow is None else entry.shadow.number,
-                "shadow_output": None if shadow is None else shadow[0][position],
-                "shadow_error": None if shadow is None else shadow[1][position],
-                "inputs": entry.served.spec.logged(row),
-            }
-        )
-    return records
+    return (
+        at,
+        entry.model,
+        None if answered is None else answered.number,
+        entry.served.number,
+        entry.variant,
+        entry.rollout_id,
+        entry.step,
+        entry.routing_key,
+        "ok" if entry.error is None else "error",
+        entry.error,
+        entry.fallback,
+        entry.latency_ms,
+    )
+
+
+def _ids(entry: Entry) -> list[str]:
+    """Row *i* of a multi-row request is logged as ``<request_id>/<i>``."""
+    if len(entry.rows) == 1:
+        return [entry.request_id]
+    return [f"{entry.request_id}/{position}" for position in range(len(entry.rows))]
+
+
+def _outputs(entry: Entry) -> list[Any]:
+    answers = entry.answers
+    if len(answers) == len(entry.rows):
+        return answers
+    return [answers[i] if i < len(answers) else None for i in range(len(entry.rows))]

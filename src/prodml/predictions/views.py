@@ -1,0 +1,94 @@
+"""The ``predictions`` view: one row per served row, whatever the files hold.
+
+Served segments and shadow segments (``shadow-`` files) are read apart: a shadow's
+answer is joined to its served row by ``row_id`` and fills ``shadow_version``,
+``shadow_output`` and ``shadow_error`` (so a row whose shadow answer is not logged
+yet, or was lost to a kill, reads as not shadowed). Rows of a model without a
+signature keep their inputs as JSON text in ``inputs_json``; the view reads them
+into the ``inputs`` struct as well, with the field types DuckDB finds in that text,
+so ``unnest(inputs)`` works for every model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from prodml.predictions.layout import SHADOW_KIND
+from prodml.sql_text import literal
+
+EMPTY_PREDICTIONS = """
+SELECT NULL::VARCHAR AS row_id, NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS ts,
+       NULL::VARCHAR AS model, NULL::BIGINT AS version, NULL::BIGINT AS assigned,
+       NULL::VARCHAR AS variant, NULL::VARCHAR AS rollout_id, NULL::BIGINT AS step,
+       NULL::VARCHAR AS routing_key, NULL::VARCHAR AS status, NULL::VARCHAR AS error,
+       NULL::VARCHAR AS fallback, NULL::DOUBLE AS latency_ms, NULL::DOUBLE AS output,
+       NULL::BIGINT AS shadow_version, NULL::DOUBLE AS shadow_output,
+       NULL::VARCHAR AS shadow_error
+WHERE false
+"""
+SHADOW = ("shadow_version", "shadow_output", "shadow_error")
+
+
+def create_predictions(
+    connection: duckdb.DuckDBPyConnection, files: list[str], filename: bool = False
+) -> None:
+    """Create the ``predictions`` view over the segment ``files``."""
+    served = [f for f in files if not Path(f).name.startswith(SHADOW_KIND)]
+    shadowed = [f for f in files if Path(f).name.startswith(SHADOW_KIND)]
+    if not served:
+        connection.execute(f"CREATE VIEW predictions AS {EMPTY_PREDICTIONS}")
+        return
+    extra = ", filename=true" if filename else ""
+    connection.execute(
+        "CREATE VIEW _served AS SELECT * FROM "
+        f"read_parquet({literal(served)}, union_by_name=true{extra})"
+    )
+    columns = _types(connection, "_served")
+    replaced, added = _inputs(connection, columns)
+    joined = ""
+    if shadowed and "row_id" in columns:
+        connection.execute(
+            "CREATE VIEW _shadowed AS SELECT row_id AS _row, shadow_version AS _version, "
+            "shadow_output AS _output, shadow_error AS _error FROM "
+            f"read_parquet({literal(shadowed)}, union_by_name=true)"
+        )
+        theirs = _types(connection, "_shadowed")
+        for name in SHADOW:
+            mine, other = f"p.{name}", f"s._{name.removeprefix('shadow_')}"
+            if name not in columns:
+                replaced[name] = other
+            elif "VARCHAR" in (columns[name], theirs[f"_{name.removeprefix('shadow_')}"]):
+                replaced[name] = f"coalesce({other}::VARCHAR, {mine}::VARCHAR)"
+            else:
+                replaced[name] = f"coalesce({other}, {mine})"
+        joined = " LEFT JOIN _shadowed s ON p.row_id = s._row"
+    added += [f"{value} AS {name}" for name, value in replaced.items() if name not in columns]
+    replacing = [f"{value} AS {name}" for name, value in replaced.items() if name in columns]
+    star = f"p.* REPLACE ({', '.join(replacing)})" if replacing else "p.*"
+    connection.execute(
+        f"CREATE VIEW predictions AS SELECT {', '.join([star, *added])} FROM _served p{joined}"
+    )
+
+
+def _types(connection: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
+    described = connection.execute(f"DESCRIBE {view}").fetchall()
+    return {str(row[0]): str(row[1]) for row in described}
+
+
+def _inputs(
+    connection: duckdb.DuckDBPyConnection, columns: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """``inputs`` read from ``inputs_json`` where a segment holds that instead."""
+    if "inputs_json" not in columns:
+        return {}, []
+    found = connection.execute(
+        "SELECT json_group_structure(inputs_json::JSON) FROM _served WHERE inputs_json IS NOT NULL"
+    ).fetchall()
+    structure = found[0][0] if found else None
+    if structure is None or not str(structure).startswith("{"):
+        return {}, []
+    parsed = f"from_json(p.inputs_json, {literal(str(structure))})"
+    if "inputs" in columns:
+        return {"inputs": f"coalesce(p.inputs, {parsed})"}, []
+    return {}, [f"{parsed} AS inputs"]
