@@ -75,6 +75,14 @@ class Gateway:
             self.recorder.close()
         self.router.close()
 
+    def log_health(self) -> dict[str, Any]:
+        """The prediction log's counts (rows written, quarantined, dropped) and its
+        last problem, for /healthz and /metrics."""
+        if self.recorder is None:
+            return {}
+        health = getattr(self.recorder, "health", None)
+        return dict(health()) if callable(health) else {}
+
     def route(self, name: str) -> Route:
         route = self.router.routes.get(name)
         if route is None:

@@ -124,8 +124,20 @@ class Handlers:
         return json({"live": True})
 
     async def health(self, request: Request) -> Response:
+        """``ok``, or ``degraded`` while routing cannot follow the store (the last good
+        table still serves) or the prediction log is losing rows."""
+        router = self.gateway.router
+        log = self.gateway.log_health()
+        degraded = router.error is not None or bool(log.get("problem"))
         return json(
-            {"status": "ok", "models": _routing(self.gateway), "error": self.gateway.router.error}
+            {
+                "status": "degraded" if degraded else "ok",
+                "models": _routing(self.gateway),
+                "error": router.error,
+                "routing_failures": router.failures,
+                "loaded_versions": router.loaded,
+                "log": log,
+            }
         )
 
     async def server(self, request: Request) -> Response:
