@@ -23,7 +23,7 @@ SHADOW_PLAN = {"stages": [{"stage": "shadow", "min_duration": "1h", "min_request
 def test_requests_that_timed_out_leave_the_queue_before_the_model_sees_them(
     sqlite_client: Client,
 ) -> None:
-    (hangs,) = log_versions(sqlite_client, edge_models.HangsOnce())
+    log_versions(sqlite_client, edge_models.HangsOnce())
     edge_models.HangsOnce.calls.clear()
     edge_models.HangsOnce.release.clear()
     version = served.Served(prodml.load_predictor("m@1", client=sqlite_client), timeout=0.2)
@@ -168,7 +168,7 @@ def test_versions_no_route_uses_are_unloaded(sqlite_client: Client) -> None:
 
 
 def test_a_shadow_that_hangs_does_not_block_the_shadows_after_it(sqlite_client: Client) -> None:
-    (hangs,) = log_versions(sqlite_client, edge_models.HangsOnce())
+    log_versions(sqlite_client, edge_models.HangsOnce())
     edge_models.HangsOnce.calls.clear()
     edge_models.HangsOnce.release.clear()
     shadow = served.Served(prodml.load_predictor("m@1", client=sqlite_client), timeout=0.2)
