@@ -18,6 +18,7 @@ import prodml
 from prodml.client import Client
 from prodml.data.datasets import log_dataset
 from prodml.errors import DataReadError, IntegrityError, NotFoundError
+from prodml.stores import blobs
 from prodml.stores.blobs import SMALL, ArtifactStore, LocalArtifactStore
 from prodml.stores.remote_blobs import FsspecArtifactStore
 
@@ -302,3 +303,21 @@ def test_a_local_blob_reaches_the_disk_before_it_gets_its_name(
     folder = (store.root / digest[:2]).stat().st_ino
     assert steps.index(("fsync", blob)) < steps.index(("rename", blob))
     assert steps.index(("rename", blob)) < steps.index(("fsync", folder))
+
+
+def test_a_put_whose_blob_gc_takes_while_it_is_checked_writes_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalArtifactStore(tmp_path / "blobs")
+    digest, _ = store.put_bytes(b"shared by two runs")
+    hashed = blobs.hash_file
+
+    def hashed_then_collected(path: Path) -> str:
+        found = hashed(path)
+        store.delete(digest)  # gc, in between
+        return found
+
+    monkeypatch.setattr(blobs, "hash_file", hashed_then_collected)
+    store.put_bytes(b"shared by two runs")
+
+    assert store.read_bytes(digest) == b"shared by two runs"

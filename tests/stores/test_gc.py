@@ -8,6 +8,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,9 +17,12 @@ import pytest
 import prodml
 from prodml.client import Client
 from prodml.data.datasets import log_dataset
+from prodml.domain.artifact import Artifact
+from prodml.domain.ids import new_id, utcnow
 from prodml.errors import NotFoundError
-from prodml.stores.blobs import LocalArtifactStore
+from prodml.stores.blobs import BlobInfo, LocalArtifactStore
 from prodml.stores.gc import collect
+from prodml.stores.remote_blobs import FsspecArtifactStore
 
 Command = Callable[..., subprocess.CompletedProcess[str]]
 TWO_HOURS = 2 * 3600
@@ -35,11 +39,15 @@ class Constant:
 
 
 def age(client: Client, digest: str, seconds: float) -> None:
-    """Make a blob look ``seconds`` old."""
+    """Make a blob look ``seconds`` old, in a local folder or in fsspec's memory store."""
     artifacts = client.artifacts
-    assert isinstance(artifacts, LocalArtifactStore)
     then = time.time() - seconds
-    os.utime(artifacts.root / digest[:2] / digest[2:], (then, then))
+    if isinstance(artifacts, LocalArtifactStore):
+        os.utime(artifacts.root / digest[:2] / digest[2:], (then, then))
+        return
+    assert isinstance(artifacts, FsspecArtifactStore)
+    stored = artifacts.fs.store[artifacts.fs._strip_protocol(artifacts._path(digest))]
+    stored.created = datetime.fromtimestamp(then, UTC)
 
 
 def orphan(client: Client, content: bytes, seconds_old: float = TWO_HOURS) -> str:
@@ -153,3 +161,59 @@ def test_the_gc_command_deletes_only_when_told_yes(tmp_path: Path, prodml_cli: C
         assert prodml.load_table("d", client=reopened).num_rows == 3
     finally:
         reopened.close()
+
+
+def reused_after_listing(
+    monkeypatch: pytest.MonkeyPatch, client: Client, reuse: Callable[[], object]
+) -> None:
+    """Call ``reuse`` once gc has listed every blob, before it deletes any."""
+    listing = client.artifacts.list_blobs
+
+    def listed_then_reused() -> Iterator[BlobInfo]:
+        yield from listing()
+        reuse()
+
+    monkeypatch.setattr(client.artifacts, "list_blobs", listed_then_reused)
+
+
+def test_a_blob_referenced_while_gc_runs_is_kept(
+    any_blob_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = any_blob_client
+    run = prodml.start_run("reuse", client=client)
+    digest = orphan(client, b"a report nobody needed, until now")
+    artifact = Artifact(
+        id=new_id(),
+        owner_kind="run",
+        owner_id=run.id,
+        name="report.html",
+        digest=digest,
+        size=33,
+        media_type="text/html",
+        created_at=utcnow(),
+    )
+    reused_after_listing(monkeypatch, client, lambda: client.metadata.add_artifact(artifact))
+
+    report = collect(client.metadata, client.artifacts, delete=True)
+
+    assert client.read_blob(digest) == b"a report nobody needed, until now"
+    assert report.unreferenced == ()
+    assert [e for e in client.metadata.list_events() if e.action == "gc.deleted"] == []
+    run.end()
+
+
+def test_a_blob_a_writer_reuses_while_gc_runs_is_kept_for_the_row_that_follows(
+    any_blob_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = any_blob_client
+    digest = orphan(client, b"old bytes, logged again")
+    other = orphan(client, b"old bytes nobody logs again")
+    reused_after_listing(
+        monkeypatch, client, lambda: client.artifacts.put_bytes(b"old bytes, logged again")
+    )
+
+    report = collect(client.metadata, client.artifacts, delete=True)
+
+    assert client.read_blob(digest) == b"old bytes, logged again"
+    assert [blob.digest for blob in report.unreferenced] == [other]
+    assert not client.artifacts.exists(other)

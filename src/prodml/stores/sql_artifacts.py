@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -131,19 +132,14 @@ class ArtifactQueries(LineageQueries):
 
     def referenced_digests(self) -> set[str]:
         """Every blob digest that some stored object refers to."""
-        queries = (
-            sa.select(schema.artifacts.c.digest),
-            sa.select(schema.dataset_files.c.digest),
-            sa.select(schema.dataset_files.c.pack).where(schema.dataset_files.c.pack.is_not(None)),
-            sa.select(schema.dataset_versions.c.blob).where(
-                schema.dataset_versions.c.blob.is_not(None)
-            ),
-            sa.select(schema.model_versions.c.digest),
-            sa.select(schema.profiles.c.blob),
-            sa.select(schema.monitor_windows.c.profile).where(
-                schema.monitor_windows.c.profile.is_not(None)
-            ),
-        )
+        queries = [sa.select(column).where(column.is_not(None)) for column in _references()]
+        with self.read() as connection:
+            return {digest for query in queries for digest in connection.execute(query).scalars()}
+
+    def referenced_among(self, digests: Collection[str]) -> set[str]:
+        """Those of ``digests`` that some stored object refers to now."""
+        wanted = list(digests)
+        queries = [sa.select(column).where(column.in_(wanted)) for column in _references()]
         with self.read() as connection:
             return {digest for query in queries for digest in connection.execute(query).scalars()}
 
@@ -215,4 +211,17 @@ def _model(row: Any) -> ModelVersion:
         created_at=from_epoch(row.created_at),
         signature=json.loads(row.signature),
         environment=json.loads(row.environment),
+    )
+
+
+def _references() -> tuple[sa.Column[Any], ...]:
+    """Every column that holds the digest of a blob some object needs."""
+    return (
+        schema.artifacts.c.digest,
+        schema.dataset_files.c.digest,
+        schema.dataset_files.c.pack,
+        schema.dataset_versions.c.blob,
+        schema.model_versions.c.digest,
+        schema.profiles.c.blob,
+        schema.monitor_windows.c.profile,
     )
