@@ -184,3 +184,20 @@ def test_a_shadow_that_hangs_does_not_block_the_shadows_after_it(sqlite_client: 
     assert first[2] is not None and "timed out" in first[2]
     assert second[0] == [5, 5, 5]
     assert elapsed < 1.0
+
+
+def test_the_logs_counts_are_in_health_and_metrics(sqlite_client: Client) -> None:
+    crown(sqlite_client, log_versions(sqlite_client, Constant(1))[0])
+
+    async def scenario(http: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
+        for _ in range(5):
+            await predict(http, row())
+        await asyncio.sleep(0.6)  # the recorder and the writer have run
+        return await http.get("/healthz"), await http.get("/metrics")
+
+    health, metrics = talk(gateway(sqlite_client), scenario)
+    log = health.json()["log"]
+    assert log["written"] == 5 and log["alive"] is True and log["dropped"] == 0
+    assert health.json()["status"] == "ok"
+    assert 'prodml_log_rows{state="written"} 5.0' in metrics.text
+    assert "prodml_routing_failures 0.0" in metrics.text

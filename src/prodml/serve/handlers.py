@@ -128,7 +128,8 @@ class Handlers:
         table still serves) or the prediction log is losing rows."""
         router = self.gateway.router
         log = self.gateway.log_health()
-        degraded = router.error is not None or bool(log.get("problem"))
+        losing = log.get("alive") is False or log.get("dropped") or log.get("failures")
+        degraded = router.error is not None or bool(losing)
         return json(
             {
                 "status": "degraded" if degraded else "ok",
@@ -150,7 +151,9 @@ class Handlers:
         return json(_routing(self.gateway))
 
     async def metrics(self, request: Request) -> Response:
-        content, media = self.gateway.telemetry.exposition()
+        telemetry = self.gateway.telemetry
+        telemetry.state(self.gateway.log_health(), self.gateway.router.failures)
+        content, media = telemetry.exposition()
         return Response(content, 200, media_type=media)
 
     async def spec(self, request: Request) -> Response:

@@ -5,11 +5,13 @@ through ``PROMETHEUS_MULTIPROC_DIR`` so every scrape sees all of them."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -38,7 +40,26 @@ class Telemetry:
             "prodml_request_seconds", "Time from request to response.", LABELS,
             buckets=BUCKETS, registry=self.registry,
         )  # fmt: skip
+        self.log_rows = Gauge(
+            "prodml_log_rows", "Prediction-log rows since start, by what became of them.",
+            ("state",), registry=self.registry, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.log_alive = Gauge(
+            "prodml_log_writer_alive", "1 while the prediction-log writer runs.",
+            registry=self.registry, multiprocess_mode="livemin",
+        )  # fmt: skip
+        self.routing_failures = Gauge(
+            "prodml_routing_failures", "Routing refreshes failed in a row (0: following).",
+            registry=self.registry, multiprocess_mode="livemax",
+        )  # fmt: skip
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram]] = {}
+
+    def state(self, log: dict[str, Any], routing_failures: int) -> None:
+        """Gauges read at scrape time: the prediction log's counts and routing."""
+        for key in ("written", "quarantined", "dropped", "buffered"):
+            self.log_rows.labels(key).set(float(log.get(key, 0)))
+        self.log_alive.set(1.0 if log.get("alive", True) else 0.0)
+        self.routing_failures.set(float(routing_failures))
 
     def observe(self, model: str, version: str, route: str, status: int, seconds: float) -> None:
         key = (model, version, route, str(status))
