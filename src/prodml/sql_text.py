@@ -22,10 +22,11 @@ from prodml.errors import InvalidInputError
 
 def identifier(name: str) -> str:
     """``name`` as a quoted identifier: ``"a""b"`` for ``a"b``."""
-    if "\x00" in name:
+    if not name or "\x00" in name:
+        why = "is empty" if not name else "holds a NUL character"
         raise InvalidInputError(
-            f"Column name {name!r} holds a NUL character, which SQL cannot name. "
-            "Rename the column (or the input field) without it."
+            f"Column name {name!r} {why}, which SQL cannot name. Rename the column (or the "
+            "input field) to a name with visible characters."
         )
     return '"' + name.replace('"', '""') + '"'
 
