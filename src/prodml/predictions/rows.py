@@ -41,6 +41,7 @@ class LogRows:
         self.columns: list[list[Any]] = [[] for _ in self.fixed]
         self.outputs: list[Any] = []
         self.shadow: list[list[Any]] = [[] for _ in SHADOW_COLUMNS] if layout is not None else []
+        self.awaiting: dict[str, int] = {}  # served rows whose shadow answer may still come
         width = len(layout.fields) if layout is not None and layout.kind == "columns" else 1
         self.inputs: list[list[Any]] = [[] for _ in range(width)]
 
@@ -72,11 +73,29 @@ class LogRows:
         else:
             self.inputs[0].extend(rows)
 
-    def set_shadow(self, position: int, version: int, output: Any, error: str | None) -> None:
-        """The shadow's answer for served row ``position``, when it came in time to be
-        written with it."""
-        for column, value in zip(self.shadow, (version, output, error), strict=True):
-            column[position] = value
+    def await_shadow(self, row_ids: Sequence[str]) -> None:
+        """The last ``len(row_ids)`` rows added will have a shadow answer."""
+        start = len(self) - len(row_ids)
+        self.awaiting.update((row_id, start + i) for i, row_id in enumerate(row_ids))
+
+    def fill(self, answers: LogRows) -> LogRows:
+        """Write the shadow ``answers`` (rows of a shadow segment) into the served rows
+        awaiting them; the answers for other rows are returned, for a shadow segment."""
+        later = LogRows(answers.model, None)
+        row_ids, times, _, versions, errors = answers.columns
+        for index, row_id in enumerate(row_ids):
+            output = answers.outputs[index]
+            position = self.awaiting.pop(row_id, None)
+            if position is None:
+                later.add_shadowed(
+                    [row_id], [times[index]], versions[index], [output], [errors[index]]
+                )
+                continue
+            for column, value in zip(
+                self.shadow, (versions[index], output, errors[index]), strict=True
+            ):
+                column[position] = value
+        return later
 
     def add_shadowed(
         self,
@@ -95,6 +114,8 @@ class LogRows:
         self.outputs.extend(outputs)
 
     def extend(self, other: LogRows) -> None:
+        start = len(self)
+        self.awaiting.update((row_id, start + p) for row_id, p in other.awaiting.items())
         for mine, theirs in zip(self.columns, other.columns, strict=True):
             mine.extend(theirs)
         self.outputs.extend(other.outputs)

@@ -85,6 +85,15 @@ class SegmentWriter:
             self._wake.set()
         return True
 
+    def shadowed(self, answers: LogRows) -> None:
+        """Shadow answers: written into the buffered served rows awaiting them, the
+        rest as a shadow segment (their served rows were written already)."""
+        with self._lock:
+            for (model, kind, _), rows in self._pending.items():
+                if model == answers.model and not kind and rows.awaiting:
+                    answers = rows.fill(answers)
+        self.append(answers)
+
     def health(self) -> dict[str, Any]:
         """Counts since start: ``written``, ``quarantined``, ``dropped`` rows,
         ``failures`` (segments not written), ``last_error``, ``buffered`` rows and

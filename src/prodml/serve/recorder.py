@@ -30,7 +30,6 @@ from prodml.serve.served import Served
 from prodml.serve.shadows import Shadows
 
 CLOSE_WAIT = 10.0  # seconds a closing gateway waits for shadow batches still running
-Placed = dict[str, tuple[LogRows, int]]  # row id: the served rows holding it, and where
 
 
 @dataclass
@@ -113,9 +112,8 @@ class Recorder:
     def drain(self) -> None:
         with self._lock:
             entries, self._entries = self._entries, []
-        placed: Placed = {}
         try:
-            batches = self._record(entries, placed)
+            batches = self._record(entries)
         except Exception:  # the recorder must outlive any request
             batches = {}
             with self._lock:
@@ -123,14 +121,20 @@ class Recorder:
                 self.failures += 1
         started = self.shadows.dispatch()
         self.shadows.wait(started, self.shadow_wait)
-        answers = [self.shadows.claim(batch) for batch in started]
-        later = [_merged(answer, placed) for answer in answers if answer is not None]
-        for rows in [*batches.values(), *later]:
+        for batch in started:
+            answers = self.shadows.claim(batch)
+            if answers is None:
+                continue  # the writer takes them when they come
+            for rows in batches.values():
+                if rows.model == answers.model:
+                    answers = rows.fill(answers)
+            self.writer.shadowed(answers)  # into rows the writer holds, or a segment
+        for rows in batches.values():
             self.writer.append(rows)
         with self._lock:
             self._queued -= sum(len(entry.rows) for entry in entries)
 
-    def _record(self, entries: list[Entry], placed: Placed) -> dict[tuple[str, str], LogRows]:
+    def _record(self, entries: list[Entry]) -> dict[tuple[str, str], LogRows]:
         batches: dict[tuple[str, str], LogRows] = {}
         for entry in entries:
             layout = self._layout(entry.served)
@@ -139,10 +143,10 @@ class Recorder:
                 rows = batches[(entry.model, layout.key)] = LogRows(entry.model, layout)
             at = datetime.fromtimestamp(entry.ts, UTC)
             row_ids = [f"{self._prefix}{next(self._counter):016x}" for _ in entry.rows]
-            if entry.shadow is not None:
-                placed.update((r, (rows, len(rows) + i)) for i, r in enumerate(row_ids))
-                self.shadows.add(entry.shadow, entry.model, row_ids, at, entry.rows)
             rows.add_served(_request(entry, at), row_ids, _ids(entry), _outputs(entry), entry.rows)
+            if entry.shadow is not None:
+                rows.await_shadow(row_ids)
+                self.shadows.add(entry.shadow, entry.model, row_ids, at, entry.rows)
         return batches
 
     def _layout(self, served: Served) -> InputLayout:
@@ -159,21 +163,6 @@ class Recorder:
         self.shadows.settle(CLOSE_WAIT)
         self.shadows.close()
         self.writer.close()
-
-
-def _merged(answer: LogRows, placed: Placed) -> LogRows:
-    """Write the shadow's answers into the served rows still held; the answers for
-    rows already handed to the writer are returned, for a shadow segment."""
-    later = LogRows(answer.model, None)
-    row_ids, times, _, versions, errors = answer.columns
-    for index, row_id in enumerate(row_ids):
-        output = answer.outputs[index]
-        target = placed.get(row_id)
-        if target is not None:
-            target[0].set_shadow(target[1], versions[index], output, errors[index])
-        else:
-            later.add_shadowed([row_id], [times[index]], versions[index], [output], [errors[index]])
-    return later
 
 
 def _request(entry: Entry, at: datetime) -> tuple[Any, ...]:

@@ -4,11 +4,11 @@ Rows a shadow version should see wait here; each version runs one batch at a tim
 (``Served.shadow``: on the version's shadow thread, within its timeout), over every
 row that waited while the batch before it ran, so a slow shadow predicts bigger
 batches rather than falling behind request by request. A batch that answers while
-the recorder still holds its rows (a short wait, ``claim``) is written with them;
-one that answers later is handed to the log as a shadow segment, joined to the
-served rows by ``row_id``. At most ``max_rows`` rows wait; past that a row is not
-shadowed (counted in ``skipped``), so a stuck shadow costs memory only up to the
-bound."""
+the recorder or the writer still holds its rows (a short wait, ``claim``, then until
+the next flush) is written with them; one that answers later is handed to the log
+as a shadow segment, joined to the served rows by ``row_id``. At most ``max_rows``
+rows wait; past that a row is not shadowed (counted in ``skipped``), so a stuck
+shadow costs memory only up to the bound."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ class Shadows:
                 if not late:
                     batch.answer = rows
             if late:
-                self.writer.append(rows)
+                self.writer.shadowed(rows)
         finally:
             with self._lock:
                 self.held -= len(batch.rows)
@@ -139,7 +139,7 @@ class Shadows:
             for batch in self.dispatch():
                 answer = self.claim(batch)
                 if answer is not None:
-                    self.writer.append(answer)
+                    self.writer.shadowed(answer)
             running = [b for b in self._running.values() if b.work and not b.work.done()]
             if not running and not self._waiting:
                 return
