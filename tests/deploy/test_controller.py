@@ -56,14 +56,18 @@ def _traffic(
     champion: Any = 1,
     candidate_ms: float = 2.0,
     prefix: str = "",
+    errors: np.ndarray | None = None,
 ) -> list[str]:
     """Log ``count`` requests of the rollout's current step as the gateway's recorder
     writes them: the candidate answers its share and shadows the rest; it fails on
-    every request of ``failing`` spread evenly. The request ids, in order."""
+    ``failing`` requests spread evenly, or where ``errors`` is true. The request ids,
+    in order."""
     rollout = rollouts.get(client, rollout.id)
     share = rollout.current.share
     every = count / failing if failing else float("inf")
     bad = {int(i * every) for i in range(failing)}
+    if errors is not None:
+        bad = {int(i) for i in np.flatnonzero(errors)}
     rows = []
     for i in range(count):
         answers = i < round(count * share)  # the candidate answers this one
@@ -156,7 +160,7 @@ def test_a_clean_candidate_advances_step_by_step_and_becomes_champion(ready: Cli
         "rollout.completed",
     ]
     assert reasons[1][1] is not None and reasons[1][1].startswith("shadow passed, on to canary 10%")
-    assert "error rate 0% [0%, 6.02%] on 60 requests, limit 10%: certainly within" in str(
+    assert "error rate 0% [0%, 7.07%] on 60 requests, limit 10%: certainly within" in str(
         reasons[1][1]
     )
     assert str(reasons[-1][1]).startswith("every step passed; full:")
@@ -174,6 +178,28 @@ def test_too_few_requests_wait_and_never_pass(ready: Client) -> None:
     assert decision.judgement.verdict == "inconclusive"
     assert rollouts.get(ready, "m").state == "running"
     assert ready.metadata.alias_version("m", "champion") == 1
+
+
+def test_a_candidate_erring_at_its_limit_is_not_rolled_back_on_any_of_twenty_ticks(
+    ready: Client,
+) -> None:
+    """Each tick is another look at the step: judged one look at a time, this candidate
+    (errors drawn at the 2% limit) would be rolled back on the 19th tick by chance."""
+    rollout = _start(
+        ready, {"stage": "shadow", "min_requests": 500}, criteria={"max_error_rate": 0.02}
+    )
+    errors = np.random.default_rng(0).random(2000) < 0.02
+
+    decisions = []
+    for tick in range(20):
+        batch = errors[100 * tick : 100 * (tick + 1)]
+        _traffic(ready, rollout, 100, errors=batch, prefix=f"{tick}-")
+        decisions.extend(controller.tick(ready))
+
+    assert [d.action for d in decisions] == ["waiting"] * 20
+    last = decisions[-1].judgement
+    assert last.figures["requests"] == 2000 and last.figures["candidate_errors"] == errors.sum()
+    assert rollouts.get(ready, rollout.id).state == "running"
 
 
 def test_a_step_waits_for_its_minimum_duration(ready: Client) -> None:

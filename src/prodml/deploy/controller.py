@@ -69,31 +69,44 @@ def _minimums(step: Step, elapsed: float, requests: int) -> list[Check]:
 
 
 def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
+    """Every check of the step as a confidence sequence: the controller looks again on
+    every tick, so each interval must hold over all looks of the step, not just this one."""
     rules = step.criteria
-    level = rules.confidence
+    level, planned = rules.confidence, step.min_requests
+    answered = max(1, round(planned * step.share))  # latencies come from answered requests
+    fewer = max(1, round(planned * min(step.share, 1 - step.share)))  # the ratio's smaller side
     checks: list[Check] = []
     if rules.max_error_rate is not None:
         checks.append(
             criteria.error_rate(
-                found.candidate_errors, found.candidate_calls, rules.max_error_rate, level
+                found.candidate_errors, found.candidate_calls, rules.max_error_rate, level,
+                planned,
             )
-        )
+        )  # fmt: skip
     if step.stage != SHADOW and rules.max_p99_ms is not None:
-        checks.append(criteria.p99_ms(found.candidate_ms, rules.max_p99_ms, level))
+        checks.append(criteria.p99_ms(found.candidate_ms, rules.max_p99_ms, level, answered))
     if step.stage != SHADOW and rules.max_p99_ratio is not None:
         checks.append(
-            criteria.p99_ratio(found.candidate_ms, found.baseline_ms, rules.max_p99_ratio, level)
-        )
+            criteria.p99_ratio(
+                found.candidate_ms, found.baseline_ms, rules.max_p99_ratio, level,
+                planned=fewer,
+            )
+        )  # fmt: skip
     if rules.min_agreement is not None:
-        checks.append(criteria.agreement(found.agreeing, rules.min_agreement, level))
+        checks.append(criteria.agreement(found.agreeing, rules.min_agreement, level, planned))
     if rules.max_distance is not None:
-        checks.append(criteria.distance(found.candidate, found.baseline, rules.max_distance, level))
+        checks.append(
+            criteria.distance(
+                found.candidate, found.baseline, rules.max_distance, level, planned=planned
+            )
+        )
     if rules.metric is not None and rules.max_metric_drop is not None:
         labelled = found.labelled
         checks.append(
             criteria.metric_difference(
                 found.labels[labelled], found.candidate[labelled], found.baseline[labelled],
                 rules.metric, rules.max_metric_drop, level, rules.min_labels,
+                planned=rules.min_labels,
             )
         )  # fmt: skip
     return checks

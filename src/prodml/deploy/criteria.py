@@ -2,8 +2,18 @@
 
 Every check turns live-traffic evidence into one of three verdicts: ``pass`` when the whole
 confidence interval is within the limit, ``fail`` when it is wholly past it, ``inconclusive``
-otherwise -- so too little data is never a pass. Shares use Wilson score intervals, a p99 an
-order-statistic (binomial) interval, everything else a seeded, vectorised bootstrap.
+otherwise -- so too little data is never a pass. For one look, shares use Wilson score
+intervals, a p99 an order-statistic (binomial) interval, everything else a seeded, vectorised
+bootstrap.
+
+The controller looks at a step again on every tick and acts on the first verdict, so it
+passes ``planned`` (the step's ``min_requests``; ``min_labels`` for label metrics) and every
+interval becomes a confidence sequence (``prodml.deploy.sequential``): the chance that a
+check ever wrongly fails or wrongly passes during a step stays within ``1 - confidence``
+however often it is looked at. Shares and the p99's order statistics use the beta-binomial
+mixture (exact on any number of rows); bootstrap intervals are widened to the normal-mixture
+boundary at their row count (asymptotic). The price is width: at ``planned`` rows an
+interval is about 1.5 times as wide as one look's at 95%, and on few rows wider still.
 """
 
 from __future__ import annotations
@@ -11,23 +21,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
+from prodml.deploy import intervals, outputs
+from prodml.deploy.intervals import Bounds, p99
 from prodml.errors import InvalidInputError
 from prodml.evaluate.bootstrap import Resampler, interval
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
-QUANTILE = 0.99
-BINS = 20  # numeric outputs with more distinct values are binned into this many
 MIN_LATENCIES = 100  # per side, for the p99 ratio
 MIN_PAIRS = 50  # for the output distance
-METRICS = ("accuracy", "error_rate", "mae", "rmse", "mse")
-
-Bounds = tuple[float | None, float | None]
+METRICS = outputs.METRICS
 
 
 @dataclass(frozen=True)
@@ -50,26 +56,38 @@ class Check:
         return row
 
 
-def error_rate(errors: int, requests: int, limit: float, confidence: float = 0.95) -> Check:
-    """The candidate's share of failed requests against ``limit``."""
+def error_rate(
+    errors: int,
+    requests: int,
+    limit: float,
+    confidence: float = 0.95,
+    planned: int | None = None,
+) -> Check:
+    """The candidate's share of failed requests against ``limit``. ``planned`` (here and
+    below): judge by a confidence sequence tightest at that many rows (see above)."""
     _check_confidence(confidence)
     if not 0 <= errors <= requests:
         raise InvalidInputError(f"errors ({errors}) must be between 0 and requests ({requests})")
     if requests == 0:
         return _undecided("error_rate", "no requests yet", 0, limit)
-    bounds = _wilson(errors, requests, confidence)
+    bounds = intervals.share(errors, requests, confidence, planned, limit)
     rate = errors / requests
     return _judged("error_rate", "error rate", _pct, rate, bounds, limit, requests, "requests")
 
 
-def p99_ms(latencies_ms: np.ndarray, limit_ms: float, confidence: float = 0.95) -> Check:
+def p99_ms(
+    latencies_ms: np.ndarray,
+    limit_ms: float,
+    confidence: float = 0.95,
+    planned: int | None = None,
+) -> Check:
     """The candidate's p99 latency against ``limit_ms``; a few hundred requests bound it."""
     _check_confidence(confidence)
-    ordered = np.sort(_finite(latencies_ms))
+    ordered = np.sort(outputs.finite(latencies_ms))
     if not len(ordered):
         return _undecided("p99_ms", "no latencies yet", 0, limit_ms)
-    bounds = _order_bounds(ordered, confidence)
-    value = _p99(ordered)
+    bounds = intervals.order_bounds(ordered, confidence, planned)
+    value = p99(ordered)
     return _judged("p99_ms", "p99", _ms, value, bounds, limit_ms, len(ordered), "requests")
 
 
@@ -80,30 +98,40 @@ def p99_ratio(
     confidence: float = 0.95,
     seed: int = 0,
     resamples: int = 400,
+    planned: int | None = None,
 ) -> Check:
-    """Candidate p99 over champion p99, each sample bootstrapped on its own."""
+    """Candidate p99 over champion p99, each sample bootstrapped on its own (a sequence
+    widens the interval of the log ratio, which keeps it positive)."""
     _check_confidence(confidence)
-    cand, base = np.sort(_finite(candidate_ms)), np.sort(_finite(baseline_ms))
+    cand, base = np.sort(outputs.finite(candidate_ms)), np.sort(outputs.finite(baseline_ms))
     rows, unit = len(cand) + len(base), f"requests ({len(cand)} candidate, {len(base)} champion)"
-    value = _p99(cand) / _p99(base) if len(cand) and len(base) and _p99(base) > 0 else None
+    value = p99(cand) / p99(base) if len(cand) and len(base) and p99(base) > 0 else None
     if min(len(cand), len(base)) < MIN_LATENCIES or value is None:
         reason = f"{rows} {unit}; need {MIN_LATENCIES} of each and a champion p99 above 0 ms"
         return _undecided("p99_ratio", reason, rows, limit, value)
     generator = np.random.default_rng(seed)
+    draws = intervals.p99_draws(cand, resamples, generator)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = _p99_draws(cand, resamples, generator) / _p99_draws(base, resamples, generator)
-    bounds = interval(ratios, confidence)
+        logs = np.log(draws / intervals.p99_draws(base, resamples, generator))
+    fewest = min(len(cand), len(base))
+    low, high = intervals.widened(
+        math.log(value) if value > 0 else None, interval(logs, confidence), fewest,
+        confidence, planned,
+    )  # fmt: skip
+    bounds = (_exp(low), _exp(high))
     return _judged("p99_ratio", "p99 ratio", _times, value, bounds, limit, rows, unit)
 
 
-def agreement(agree: np.ndarray, minimum: float, confidence: float = 0.95) -> Check:
+def agreement(
+    agree: np.ndarray, minimum: float, confidence: float = 0.95, planned: int | None = None
+) -> Check:
     """Share of paired requests where both models answered the same, against ``minimum``."""
     _check_confidence(confidence)
-    flags = _finite(agree)
+    flags = outputs.finite(agree)
     if not len(flags):
         return _undecided("agreement", "no paired requests yet", 0, minimum)
     same, rows = int(np.count_nonzero(flags)), len(flags)
-    bounds = _wilson(same, rows, confidence)
+    bounds = intervals.share(same, rows, confidence, planned, minimum)
     share = same / rows
     return _judged("agreement", "agreement", _pct, share, bounds, minimum, rows, "pairs", True)
 
@@ -115,24 +143,27 @@ def distance(
     confidence: float = 0.95,
     seed: int = 0,
     resamples: int = 200,
+    planned: int | None = None,
 ) -> Check:
     """Jensen-Shannon distance (base 2, in [0, 1]) between the two models' output distributions
     on the same requests. The plug-in estimate is biased upward (two samples of one distribution
     differ), so value and interval are bootstrap bias-corrected, on the divergence scale."""
     _check_confidence(confidence)
-    cand, base = _paired(candidate, baseline)
+    cand, base = outputs.paired(candidate, baseline)
     rows = len(cand)
     if rows < MIN_PAIRS:
         return _undecided("distance", f"{rows} paired outputs of {MIN_PAIRS}", rows, limit)
-    counts = _one_hot(cand, base)
+    counts = outputs.one_hot(cand, base)
     k = counts.shape[1] // 2
     resampler = Resampler.make(rows, resamples, confidence, seed)
     totals = resampler.totals(counts, np.arange(rows))
-    draws = resampler.replicates(totals, lambda t: _jsd(t, k))
-    plug_in = float(_jsd(counts.sum(axis=0, keepdims=True), k)[0])
+    draws = resampler.replicates(totals, lambda t: outputs.jsd(t, k))
+    plug_in = float(outputs.jsd(counts.sum(axis=0, keepdims=True), k)[0])
     bias = float(np.nanmean(draws)) - plug_in  # the bootstrap's estimate of the plug-in's bias
-    low, high = resampler.interval(draws - 2 * bias)  # the draws carry the bias twice
-    value, low, high = np.sqrt(np.clip([plug_in - bias, low, high], 0.0, 1.0))
+    corrected = plug_in - bias
+    bounds = resampler.interval(draws - 2 * bias)  # the draws carry the bias twice
+    low, high = intervals.widened(corrected, bounds, rows, confidence, planned)
+    value, low, high = np.sqrt(np.clip([corrected, _nan(low), _nan(high)], 0.0, 1.0))
     return _judged("distance", "JS distance", _num, value, (low, high), limit, rows, "pairs")
 
 
@@ -146,20 +177,26 @@ def metric_difference(
     min_labels: int = 100,
     seed: int = 0,
     resamples: int = 1000,
+    planned: int | None = None,
 ) -> Check:
-    """How much worse the candidate scores than the champion on the same labelled requests."""
+    """How much worse the candidate scores than the champion on the same labelled requests:
+    pass only when the whole interval is within ``max_drop`` (a drop observed past it but
+    not certain is inconclusive, as is any interval still reaching past it)."""
     if metric not in METRICS:
         raise InvalidInputError(f"unknown metric {metric!r}; known metrics: {', '.join(METRICS)}")
     _check_confidence(confidence)
-    y, cand, base = _paired(y_true, candidate, baseline)
+    y, cand, base = outputs.paired(y_true, candidate, baseline)
     name, rows = f"metric:{metric}", len(y)
-    scores = np.column_stack([_per_row(metric, y, cand), _per_row(metric, y, base), np.ones(rows)])
-    value = float(_drop(metric, scores.sum(axis=0, keepdims=True))[0]) if rows else None
+    scores = np.column_stack(
+        [outputs.per_row(metric, y, cand), outputs.per_row(metric, y, base), np.ones(rows)]
+    )
+    value = float(outputs.drop(metric, scores.sum(axis=0, keepdims=True))[0]) if rows else None
     if rows < min_labels:
         return _undecided(name, f"{rows} labels of {min_labels}", rows, max_drop, value)
     resampler = Resampler.make(rows, resamples, confidence, seed)
     totals = resampler.totals(scores, np.arange(rows))
-    bounds = resampler.interval(resampler.replicates(totals, lambda t: _drop(metric, t)))
+    draws = resampler.replicates(totals, lambda t: outputs.drop(metric, t))
+    bounds = intervals.widened(value, resampler.interval(draws), rows, confidence, planned)
     return _judged(name, f"{metric} drop", _num, value, bounds, max_drop, rows, "labels")
 
 
@@ -251,133 +288,9 @@ def _check_confidence(confidence: float) -> None:
         raise InvalidInputError(f"confidence must be between 0 and 1, not {confidence}")
 
 
-# --- intervals ----------------------------------------------------------------------------
+def _exp(x: float | None) -> float | None:
+    return None if x is None else math.exp(x)
 
 
-def _wilson(successes: int, n: int, confidence: float) -> tuple[float, float]:
-    """The Wilson score interval for a share: sound at 0 successes and on few rows."""
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    p, shrink = successes / n, 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / shrink
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / shrink
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    return low, 1.0 if successes == n else min(1.0, centre + half)
-
-
-def _rank(n: int) -> int:
-    """1-based rank of the p99 order statistic (the inverted-CDF quantile)."""
-    return max(1, math.ceil(round(QUANTILE * n, 9)))
-
-
-def _p99(ordered: np.ndarray) -> float:
-    return float(ordered[_rank(len(ordered)) - 1])
-
-
-def _order_bounds(ordered: np.ndarray, confidence: float) -> Bounds:
-    """Distribution-free: the count of observations below the true p99 is Binomial(n, 0.99),
-    so x_(l) and x_(u) bracket it with the wanted coverage; too few rows leave u unbounded."""
-    n, tail = len(ordered), (1 - confidence) / 2
-    below = stats.binom(n, QUANTILE)
-    k = int(below.ppf(tail))
-    low_rank = k + 1 if below.cdf(k) <= tail else k  # largest l with P(B <= l - 1) <= tail
-    high_rank = int(below.ppf(1 - tail)) + 1  # smallest u with P(B >= u) <= tail
-    low = float(ordered[low_rank - 1]) if low_rank >= 1 else None
-    return low, float(ordered[high_rank - 1]) if high_rank <= n else None
-
-
-def _p99_draws(ordered: np.ndarray, resamples: int, generator: np.random.Generator) -> np.ndarray:
-    """p99s of ``resamples`` bootstrap samples, drawn exactly without materialising them: the
-    k-th smallest of n uniforms is Beta(k, n - k + 1), and maps to ordered[ceil(n * u) - 1]."""
-    n = len(ordered)
-    k = _rank(n)
-    index = np.ceil(generator.beta(k, n - k + 1, size=resamples) * n).astype(np.int64) - 1
-    return np.asarray(ordered[np.clip(index, 0, n - 1)], dtype=np.float64)
-
-
-# --- outputs and labels ---------------------------------------------------------------------
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    numbers = np.asarray(values, dtype=np.float64).ravel()
-    return numbers[np.isfinite(numbers)]
-
-
-def _missing(values: np.ndarray) -> np.ndarray:
-    if values.dtype.kind == "f":
-        return np.asarray(np.isnan(values), dtype=bool)
-    if values.dtype.kind != "O":
-        return np.zeros(len(values), dtype=bool)
-    return np.array(
-        [v is None or (isinstance(v, float | np.floating) and math.isnan(v)) for v in values],
-        dtype=bool,
-    )
-
-
-def _paired(*arrays: np.ndarray) -> list[np.ndarray]:
-    """The arrays as 1-D arrays of one length, without rows missing (None/NaN) in any."""
-    columns = [np.asarray(a) for a in arrays]
-    if any(c.ndim != 1 or len(c) != len(columns[0]) for c in columns):
-        shapes = ", ".join(str(c.shape) for c in columns)
-        raise InvalidInputError(f"paired outputs must be 1-D and of one length, got {shapes}")
-    keep = ~np.logical_or.reduce([_missing(c) for c in columns])
-    return [c[keep] for c in columns]
-
-
-def _is_numeric(values: np.ndarray) -> bool:
-    if values.dtype.kind in "iuf":
-        return True
-    numeric = (isinstance(v, Real) and not isinstance(v, bool | np.bool_) for v in values)
-    return values.dtype.kind == "O" and all(numeric)
-
-
-def _codes(cand: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, int]:
-    """Category codes of both (shape (2, n)) and their count: categories for labels and
-    for numbers with few distinct values, else bins at the pooled sample's quantiles."""
-    if _is_numeric(cand) and _is_numeric(base):
-        pooled: np.ndarray = np.concatenate([cand, base]).astype(np.float64)
-        if len(np.unique(pooled)) > BINS:
-            edges = np.quantile(pooled, np.linspace(0, 1, BINS + 1))[1:-1]
-            inner = np.unique(edges)
-            codes = np.searchsorted(inner, pooled, side="right")
-            return codes.reshape(2, -1), len(inner) + 1
-    else:
-        pooled = np.concatenate([cand.astype(str), base.astype(str)])
-    _, codes = np.unique(pooled, return_inverse=True)
-    return codes.ravel().reshape(2, -1), int(codes.max()) + 1
-
-
-def _one_hot(cand: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """(n, 2k): each row's candidate category, then its champion category, one-hot."""
-    codes, k = _codes(cand, base)
-    eye = np.eye(k)
-    return np.concatenate([eye[codes[0]], eye[codes[1]]], axis=1)
-
-
-def _jsd(counts: np.ndarray, k: int) -> np.ndarray:
-    """Base-2 Jensen-Shannon divergence per row of (m, 2k) candidate|champion counts."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = counts[:, :k] / counts[:, :k].sum(axis=1, keepdims=True)
-        q = counts[:, k:] / counts[:, k:].sum(axis=1, keepdims=True)
-        m = (p + q) / 2
-        bits = (special.rel_entr(p, m).sum(axis=1) + special.rel_entr(q, m).sum(axis=1)) / 2
-    return np.asarray(bits / math.log(2), dtype=np.float64)
-
-
-def _per_row(metric: str, y: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Each row's score (accuracy) or loss (the others)."""
-    if metric in ("accuracy", "error_rate"):
-        hit = np.asarray(y.astype(object) == predicted.astype(object), dtype=np.float64)
-        return hit if metric == "accuracy" else 1.0 - hit
-    try:
-        error = predicted.astype(np.float64) - y.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{metric} needs numeric labels and predictions: {exc}") from exc
-    return np.abs(error) if metric == "mae" else error**2
-
-
-def _drop(metric: str, totals: np.ndarray) -> np.ndarray:
-    """Per row of (m, 3) candidate|champion|count sums: how much worse the candidate is."""
-    cand, base = totals[:, 0] / totals[:, 2], totals[:, 1] / totals[:, 2]
-    if metric == "rmse":
-        cand, base = np.sqrt(cand), np.sqrt(base)
-    return np.asarray(base - cand if metric == "accuracy" else cand - base, dtype=np.float64)
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else x
