@@ -3,6 +3,7 @@ server over a real socket: the declared length first, then the stream with a cap
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -47,10 +48,8 @@ def _send_chunked(port: int, path: str, total: int) -> tuple[int, bytes]:
         conn.setblocking(False)
         answer = b""
         while sent < total:
-            try:
+            with contextlib.suppress(BlockingIOError):
                 answer += conn.recv(65_536)
-            except BlockingIOError:
-                pass
             if answer:
                 break
             try:
