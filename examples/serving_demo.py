@@ -147,6 +147,7 @@ def run(folder: Path, flights: pd.DataFrame, crowned: float) -> None:
     try:
         _ready(url)
         _show(url, june.iloc[0])
+        _hostile(url, june.iloc[0])
         traffic = Traffic(url, june)
         _roll_out(traffic, folder, url)
         _fail_and_roll_back(traffic, folder, flights)
@@ -196,6 +197,31 @@ def _show(url: str, flight: pd.Series) -> None:
     print(f"without distance: {answer.status_code} {answer.text}")
     metrics = httpx.get(f"{url}/metrics").text.splitlines()
     print("\n".join(line for line in metrics if line.startswith("prodml_requests_total")))
+
+
+def _hostile(url: str, flight: pd.Series) -> None:
+    """What an attacker or a buggy client sends is refused alone, naming the field,
+    while the requests beside it are answered and logged."""
+    record = {k: (v.item() if hasattr(v, "item") else v) for k, v in flight[FEATURES].items()}
+    tries = {
+        "an integer past 64 bits": {**record, "distance": 18446744073709551615},
+        "true for a number": {**record, "dep_delay": True},
+        "an object in a field": {**record, "hour": {"$gt": 1}},
+    }
+    endpoint = f"{url}/v1/models/{MODEL}/predict"
+    with httpx.Client(timeout=30) as http:
+        for what, body in tries.items():
+            answer = http.post(endpoint, json=body)
+            print(f"{what}: {answer.status_code} field={answer.json().get('field')}")
+        answer = http.post(endpoint, json=record, headers={"x-request-id": "x" * 6000})
+        print(f"a 6,000-character request id: {answer.status_code} {answer.json()['field']}")
+        big = b'{"records": [' + b"0," * (1 << 20) + b"0]}"
+        answer = http.post(endpoint, content=big, headers={"content-type": "application/json"})
+        print(f"a 2 MiB body: {answer.status_code} {answer.json()['error']}")
+        ok = sum(http.post(endpoint, json=record).status_code == 200 for _ in range(20))
+        print(f"good requests beside them: {ok} of 20 answered")
+        time.sleep(1.0)  # the log writes a segment every 0.5 s here
+        print(f"/healthz: {json.dumps(http.get(f'{url}/healthz').json()['log'])}")
 
 
 def _roll_out(traffic: Traffic, folder: Path, url: str) -> None:
