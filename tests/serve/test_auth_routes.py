@@ -1,15 +1,18 @@
-"""Tokens at the gateway: with auth ``admin`` the rollback and rollout routes need a
-deployer bearer token; with auth ``all`` predictions need a token too."""
+"""Tokens at the gateway: with the store's auth ``admin`` the rollback and rollout
+routes need a deployer bearer token; with auth ``all`` predictions need a token too,
+whatever the gateway's own environment says."""
 
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from serving_helpers import Constant, crown, gateway, log_versions, predict, row, talk
 
+import prodml
 from prodml.client import Client
 from prodml.deploy import rollouts, tokens
 
@@ -20,13 +23,22 @@ def _bearer(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def guarded(client: Client, request: pytest.FixtureRequest) -> Iterator[Client]:
-    """Model ``m`` with v2 champion after v1; the client's auth mode is the param."""
+    """Model ``m`` with v2 champion after v1; the store's auth mode is the param, and
+    the gateway's own ``auth`` setting says ``off`` (it cannot lower the store's)."""
     first, second = log_versions(client, Constant(0), Constant(1))
     crown(client, first)
     crown(client, second)
-    made = Client(**{**dataclasses.asdict(client.settings), "auth": request.param})
+    tokens.REFUSALS.flush()
+    prodml.enable_auth(request.param, client=client)
+    made = Client(**{**dataclasses.asdict(client.settings), "auth": "off"})
     yield made
     made.close()
+    tokens.REFUSALS.flush()
+
+
+def _refused(client: Client) -> list[dict[str, object]]:
+    tokens.REFUSALS.flush()
+    return [e.details for e in client.metadata.list_events() if e.action == "auth.refused"]
 
 
 @pytest.mark.parametrize("guarded", ["admin"], indirect=True)
@@ -57,7 +69,9 @@ def test_the_rollback_route_needs_a_deployer_token(guarded: Client) -> None:
     assert done.status_code == 200
     assert after.json()["version"] == 1
     refused = [e for e in guarded.metadata.list_events() if e.action == "auth.refused"]
-    assert [e.details["token"] for e in refused] == ["no token", "unknown token", "app"]
+    assert [(e.details["token"], e.details["count"]) for e in refused] == [
+        ("no token", 1), ("unknown token", 1), ("app", 1)
+    ]  # fmt: skip
     assert {(e.subject_kind, e.subject_id) for e in refused} == {("action", "rollback")}
 
 
@@ -104,3 +118,19 @@ def test_with_auth_all_predictions_need_a_token(guarded: Client) -> None:
     assert (app.status_code, ci.status_code, app_infer.status_code) == (200, 200, 200)
     assert weak.status_code == 403
     assert "deployer role" in weak.json()["error"]
+
+
+@pytest.mark.parametrize("guarded", ["admin"], indirect=True)
+def test_a_flood_of_forged_bearer_tokens_costs_a_few_events(guarded: Client) -> None:
+    forged = [_bearer(tokens.PREFIX + secrets.token_urlsafe(32)) for _ in range(200)]
+
+    async def scenario(http: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await http.post("/v1/models/m/rollback", headers=one) for one in forged]
+
+    answers = talk(gateway(guarded), scenario)
+
+    assert {r.status_code for r in answers} == {403}
+    refused = _refused(guarded)
+    assert len(refused) <= 3
+    assert sum(int(str(e["count"])) for e in refused) == 200
+    assert guarded.metadata.alias_version("m", "champion") == 2
