@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 
+from prodml.client import Client
 from prodml.domain.monitoring import Alert, AlertClass, AlertState, Signal, at
+from prodml.monitor import monitors
 from prodml.monitor.notify import NOT_DELIVERED, Delivery, Notifier, text
+from prodml.monitor.redaction import redacted, scrubbed
 from prodml.settings import load
 
 NOV_27_10H = 1795773600.0  # 2026-11-27 10:00 UTC
@@ -198,3 +201,89 @@ def test_sinks_come_from_the_settings(tmp_path: Path) -> None:
 def test_the_line_escapes_slack_markup_and_counts_one_window() -> None:
     line = text(replace(_alert(), title="accuracy < 0.8 & falling", windows=1))
     assert "accuracy &lt; 0.8 &amp; falling (hard, 1 window from" in line
+
+
+SECRET = "XoXb7Secret9Token"
+
+
+@pytest.fixture
+def echoing_server() -> Iterator[str]:
+    """A webhook host that answers 500 and quotes the path it was posted to."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            answer = f"no hook at {self.path}".encode()
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # this test server's own log is not prodml's output
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def failed_events(client: Client, webhook: str) -> list[str]:
+    """Notify one alert through the monitors' notifier; the notify.failed events, as text."""
+    notifier = monitors._notifier(client)  # the one the monitor runner uses
+    notifier.notify(_alert())
+    notifier.close(timeout=10)
+    events = [e for e in client.metadata.list_events() if e.action == "notify.failed"]
+    return [f"{e.reason} {json.dumps(e.details)}" for e in events]
+
+
+@pytest.mark.parametrize(
+    "webhook",
+    [
+        f"hooks.slack.com/services/T0AB/B0CD/{SECRET}",  # no scheme
+        f"https://hooks.slack.com/services/T0AB/B0CD {SECRET}",  # a space pasted in
+        f"https://hooks.slack.com:44x/services/{SECRET}",  # a port that is not a number
+    ],
+)
+def test_a_malformed_webhook_url_is_reported_without_its_secret(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], webhook: str
+) -> None:
+    client = Client(home=str(tmp_path / "home"), notify_webhook=webhook)
+    try:
+        [event] = failed_events(client, webhook)
+    finally:
+        client.close()
+
+    assert SECRET not in event and "T0AB" not in event
+    assert "not a URL that can be posted to; fix the setting notify_webhook" in event
+    assert SECRET not in capfd.readouterr().err
+
+
+def test_a_failing_webhook_host_is_named_in_events_but_its_secret_path_is_not(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], echoing_server: str
+) -> None:
+    webhook = f"{echoing_server}/services/T0AB/{SECRET}?token={SECRET}x"
+    client = Client(home=str(tmp_path / "home"), notify_webhook=webhook)
+    try:
+        [event] = failed_events(client, webhook)
+    finally:
+        client.close()
+
+    assert SECRET not in event
+    assert f"POST to {echoing_server}/*** failed: HTTP 500: no hook at ***" in event
+    assert SECRET not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("webhook", "shown"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/abc", "https://hooks.slack.com/***"),
+        ("https://bot:pa55word@chat.example:8443/hook?key=1", "https://chat.example:8443/***"),
+        ("hooks.slack.com/services/T0/B0/abc", "***"),
+        ("http://[::1]:9/x", "http://[::1]:9/***"),
+    ],
+)
+def test_a_webhook_url_is_shown_as_its_scheme_and_host_only(webhook: str, shown: str) -> None:
+    assert redacted(webhook) == shown
+    assert scrubbed(f"posting to {webhook} failed", webhook) == f"posting to {shown} failed"

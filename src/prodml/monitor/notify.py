@@ -4,7 +4,10 @@
 thread, so neither monitoring nor the other sink waits on a slow one. The webhook gets
 ``{"text": <one line>, "prodml_alert": <Alert.to_dict()>}`` (Slack shows ``text``).
 Connection errors, timeouts, HTTP 5xx and 429 are retried with exponential backoff;
-other refusals fail at once. Final failures go to ``on_failure(alert_id, sink, error)``."""
+other refusals fail at once. Final failures go to ``on_failure(alert_id, sink, error)``.
+
+A webhook URL is a secret (its path, query or user info is the key that lets anyone
+post), so every message about one shows it through :mod:`prodml.monitor.redaction`."""
 
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from email.message import Message
-from http.client import HTTPException
+from http.client import HTTPException, InvalidURL
 from pathlib import Path
 
 from prodml.domain.monitoring import Alert
+from prodml.monitor.redaction import redacted, scrubbed
 from prodml.settings import Settings
 
 OnFailure = Callable[[str, str, str], None]
@@ -64,8 +68,10 @@ class _Refused(Exception):
 class _Lane:
     """One sink's queue, served in order by its own daemon thread, started lazily."""
 
-    def __init__(self, sink: str, deliver: Callable[[Alert], Delivery]) -> None:
-        self.sink, self._deliver = sink, deliver
+    def __init__(
+        self, sink: str, deliver: Callable[[Alert], Delivery], shown: Callable[[str], str]
+    ) -> None:
+        self.sink, self._deliver, self._shown = sink, deliver, shown
         self._queue: queue.SimpleQueue[Alert] = queue.SimpleQueue()
         self._changed = threading.Condition()
         self._pending: list[str] = []
@@ -87,7 +93,8 @@ class _Lane:
             try:
                 outcome = self._deliver(alert)
             except Exception as error:  # a sink's bug must not stop the lane
-                outcome = Delivery(alert.id, self.sink, False, 1, _described(error))
+                error_text = self._shown(_described(error))
+                outcome = Delivery(alert.id, self.sink, False, 1, error_text)
             with self._changed:
                 self._pending.remove(alert.id)
                 self._outcomes.append(outcome)
@@ -113,8 +120,8 @@ class Notifier:
     ) -> None:
         self.webhook, self.file, self.link, self.on_failure = webhook, file, link, on_failure
         self.attempts, self.backoff, self.timeout = max(1, attempts), backoff, timeout
-        self._lanes = [_Lane("file", self._write)] if file else []
-        self._lanes += [_Lane("webhook", self._post)] if webhook else []
+        self._lanes = [_Lane("file", self._write, self.shown)] if file else []
+        self._lanes += [_Lane("webhook", self._post, self.shown)] if webhook else []
 
     @classmethod
     def from_settings(cls, settings: Settings, on_failure: OnFailure | None = None) -> Notifier:
@@ -154,29 +161,39 @@ class Notifier:
                 return Delivery(alert.id, "webhook", True, attempt, None)
             except _Refused as refusal:
                 if not refusal.retry or attempt == self.attempts:
-                    return self._failed(alert, "webhook", attempt, str(refusal))
+                    error = f"POST to {redacted(self.webhook)} failed: {refusal}"
+                    return self._failed(alert, "webhook", attempt, error)
                 time.sleep(self._backoff(attempt) if refusal.wait is None else refusal.wait)
             attempt += 1
 
     def _post_once(self, payload: bytes) -> None:
         headers = {"Content-Type": "application/json"}
-        request = urllib.request.Request(self.webhook, payload, headers, method="POST")
         try:
+            request = urllib.request.Request(self.webhook, payload, headers, method="POST")
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
         except urllib.error.HTTPError as refusal:
             error = f"HTTP {refusal.code}: {_body_start(refusal)}"
             retry = refusal.code == 429 or refusal.code >= 500
             raise _Refused(error, retry, _retry_after(refusal.headers)) from None
-        except ValueError as error:  # not a URL urllib can post to
-            raise _Refused(_described(error), retry=False) from None
+        except (ValueError, InvalidURL):  # not a URL to post to; its text quotes the secret
+            raise _Refused(
+                "not a URL that can be posted to; fix the setting notify_webhook "
+                "(PRODML_NOTIFY_WEBHOOK)",
+                retry=False,
+            ) from None
         except (OSError, HTTPException) as error:  # URLError, refused, timed out, cut off
             raise _Refused(_described(error), retry=True) from None
 
     def _backoff(self, attempt: int) -> float:
         return self.backoff * 2.0 ** (attempt - 1) * random.uniform(1.0, 1.1)
 
+    def shown(self, message: str) -> str:
+        """``message`` with the webhook URL, and any piece of its secret, masked."""
+        return scrubbed(message, self.webhook) if self.webhook else message
+
     def _failed(self, alert: Alert, sink: str, attempts: int, error: str) -> Delivery:
+        error = self.shown(error)
         if self.on_failure is not None:
             with contextlib.suppress(Exception):
                 self.on_failure(alert.id, sink, error)
