@@ -8,7 +8,9 @@ SQL that people write themselves (a suite slice's ``where``, a guardrail's ``whe
 
 ``seal`` takes a DuckDB connection off the file system, extensions and network once
 its views are made, so a query over the prediction log can read those files and
-nothing else, and cannot turn that back on."""
+nothing else, and cannot turn that back on; ``one_select`` refuses any statement
+that could write (COPY, ATTACH, SET, a second statement), since a sealed connection
+may still write the very files it reads."""
 
 from __future__ import annotations
 
@@ -59,3 +61,16 @@ def seal(connection: Any, readable: Sequence[str] = ()) -> None:
         connection.execute("SET allowed_paths = ?", [list(readable)])
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
+
+
+def one_select(sql: str) -> None:
+    """Refuse ``sql`` unless it is one SELECT (or an EXPLAIN of one). DuckDB's own
+    parse errors pass through as ``duckdb.Error``."""
+    import duckdb
+
+    kinds = [statement.type.name for statement in duckdb.extract_statements(sql)]
+    if kinds not in (["SELECT"], ["EXPLAIN"]):
+        raise InvalidInputError(
+            f"A query over the log is one SELECT; this is {' then '.join(kinds) or 'empty'}. "
+            "It reads the log and changes nothing: write the rows elsewhere from its result."
+        )

@@ -200,7 +200,7 @@ def test_valsets_add_query_keeps_a_hostile_input_name_as_a_column_and_reads_only
         f"SELECT content AS request_id FROM read_text('{secret}')",
         "SET enable_external_access = true",
     ):
-        with pytest.raises(InvalidInputError, match="The query failed") as refused:
+        with pytest.raises(InvalidInputError) as refused:
             prodml.query_predictions(sneaky, client=client)
         assert text not in str(refused.value)
     assert not written.exists()

@@ -60,32 +60,34 @@ def test_a_log_under_a_folder_named_with_an_apostrophe_is_labelled_queried_and_m
     assert [(o.start, o.rows) for o in outcomes] == [(MARCH_1.timestamp(), 30)]
 
 
-def test_a_query_over_the_log_reads_and_writes_no_other_file(
+def test_a_query_over_the_log_reads_only_the_log_and_writes_nothing(
     client: Client, tmp_path: Path
 ) -> None:
-    write(Path(client.settings.log_url), [log_row(f"r{i}") for i in range(3)])
+    segment = write(Path(client.settings.log_url), [log_row(f"r{i}") for i in range(3)])
+    before = segment.read_bytes()
     secret = tmp_path / "secret.csv"
     secret.write_text("token\nlocal-secret-value\n")
     written = tmp_path / "written.csv"
     refused = {
-        "COPY (SELECT 42) TO '{written}'": "Permission",
-        "COPY predictions TO '{written}' (FORMAT csv)": "Permission",
+        "COPY (SELECT 42) TO '{written}'": "one SELECT; this is COPY",
+        "COPY (SELECT 42 AS a) TO '{segment}' (USE_TMP_FILE false)": "one SELECT",
+        "SELECT 1; COPY (SELECT 42) TO '{written}'": "one SELECT; this is SELECT then COPY",
+        "ATTACH '{written}' AS other": "one SELECT; this is ATTACH",
+        "INSTALL httpfs": "one SELECT",
+        "SET enable_external_access = true": "one SELECT; this is SET",
         "SELECT * FROM read_text('{secret}')": "Permission",
         "SELECT * FROM read_csv('{secret}')": "Permission",
         "SELECT * FROM '{secret}'": "Permission",
-        "ATTACH '{written}' AS other": "Permission",
-        "INSTALL httpfs": "Permission",
-        "SET enable_external_access = true": "locked",
-        "RESET enable_external_access": "locked",
-        "SET allowed_directories = ['/']": "locked",
+        "SELECT * FROM query('COPY (SELECT 42) TO ''{written}''')": "single SELECT",
     }
 
     for sql, reason in refused.items():
-        text = sql.format(written=written, secret=secret)
+        text = sql.format(written=written, secret=secret, segment=segment)
         with pytest.raises(InvalidInputError, match=reason) as error:
             prodml.query_predictions(text, client=client)
         assert "local-secret-value" not in str(error.value)
 
     assert not written.exists(), f"a query over the log wrote {written}"
+    assert segment.read_bytes() == before, "a query over the log rewrote its segment"
     counted = prodml.query_predictions("SELECT count(*) AS n FROM predictions", client=client)
     assert counted.to_pylist() == [{"n": 3}]

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from prodml.errors import InvalidInputError
 from prodml.predictions.views import create_predictions
-from prodml.sql_text import literal, seal
+from prodml.sql_text import literal, one_select, seal
 
 LABELS = "_labels"  # the folder of label segments, beside the models' folders
 
@@ -116,9 +116,11 @@ def connect(
 
 
 def query(folder: Path, sql: str, model: str | None = None) -> pa.Table:
-    """Run ``sql`` over the log; a mistake in it is reported with DuckDB's message."""
+    """Run ``sql`` (one SELECT) over the log; a mistake in it is reported with DuckDB's
+    message."""
     connection = connect(folder, model)
     try:
+        one_select(sql)
         return connection.sql(sql).to_arrow_table()
     except duckdb.PermissionException as error:
         first = str(error).splitlines()[0]
