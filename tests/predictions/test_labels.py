@@ -113,3 +113,20 @@ def test_labels_for_nothing_logged_store_nothing(client: Client) -> None:
     assert (report.matched, report.unknown, report.segment) == (0, 1, None)
     assert report.lag_median_s is None
     assert _query(client, "SELECT count(*) AS n FROM labels") == [{"n": 0}]
+
+
+def test_a_label_whose_id_was_logged_more_than_once_applies_to_each_and_is_reported(
+    logged: Client,
+) -> None:
+    at = datetime.fromtimestamp(time.time() - 50, UTC)
+    again = [log_row("r1", ts=at, output=0), log_row("r1", ts=at, output=1, model="m")]
+    write(Path(logged.settings.log_url), again)  # a client that reused its request id
+
+    report = prodml.ingest_labels(
+        pa.table({"request_id": ["r1", "r2"], "label": [1, 0]}), client=logged
+    )
+
+    assert (report.matched, report.ambiguous, report.ambiguous_rows) == (2, 1, 3)
+    assert report.ambiguous_examples == ["r1"]
+    joined = _query(logged, "SELECT request_id, label FROM labelled WHERE request_id = 'r1'")
+    assert joined == [{"request_id": "r1", "label": 1.0}] * 3
