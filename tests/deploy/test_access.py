@@ -229,6 +229,6 @@ def test_changing_the_mode_is_judged_by_the_store_not_a_cached_read(
 
 
 def test_an_unknown_mode_is_refused_naming_the_modes(as_: Callable[..., Client]) -> None:
-    with pytest.raises(InvalidInputError, match="use admin .* or all"):
+    with pytest.raises(InvalidInputError, match=r"use admin .* or all"):
         prodml.enable_auth("off", client=as_())
     assert auth_mode.stored(as_()) == "off"

@@ -30,6 +30,17 @@ ROLES = (DEPLOYER, PREDICTOR)
 PREFIX = "pml_"
 CACHE_SECONDS = 5.0  # how long a revoked token keeps working in a process that used it
 CACHE_SIZE = 1024  # forged tokens take one entry each; the least recently used go first
+ACTIONS = {  # what each guarded action is called in a refusal
+    "predict": "predict",
+    "promote": "promote",
+    "rollback": "rollback",
+    "rollout": "rollout",
+    "alias": "moving an alias",
+    "protect": "protecting an alias",
+    "guardrails": "attaching guardrails",
+    "token": "making or revoking a token",
+    "auth": "changing the auth mode",
+}
 
 
 @dataclass(frozen=True)
@@ -84,9 +95,9 @@ def check(client: Client, token: str | None, action: str) -> Grant | None:
     example = digest(token)[:12] if token and grant is None else None
     REFUSALS.count(client, action, role, who, example)
     raise AccessDeniedError(
-        f"{action} needs a token with the {role} role ({who} given). Set PRODML_TOKEN "
-        f"(over HTTP: Authorization: Bearer TOKEN); someone holding a deployer token can "
-        f"make one: prodml tokens create NAME --role {role}"
+        f"{ACTIONS.get(action, action)} needs a token with the {role} role ({who} given). "
+        "Set PRODML_TOKEN (over HTTP: Authorization: Bearer TOKEN); someone holding a "
+        f"deployer token can make one: prodml tokens create NAME --role {role}"
     )
 
 
