@@ -52,8 +52,9 @@ def buffered(rows: list[dict[str, Any]], layout: InputLayout = COLUMNS) -> LogRo
     """``rows`` (as :func:`log_row` makes them) as the recorder hands them to the writer."""
     built = LogRows(rows[0]["model"], layout)
     for row in rows:
-        built.add_served(
-            [row[name] for name, _ in SERVED[2:]],
+        built.add_requests(
+            [[row["ts"].timestamp(), *(row[name] for name, _ in SERVED[3:])]],
+            [1],
             [row.get("row_id") or uuid.uuid4().hex],
             [row["request_id"]],
             [row["output"]],

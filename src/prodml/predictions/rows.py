@@ -1,18 +1,19 @@
-"""Log rows held as one list per column until they are written as a segment.
+"""Log rows held until they are written as one segment, then converted to Arrow
+column by column with the types their layout gives them.
 
-Rows are appended column by column as requests are recorded, and each column is
-converted to Arrow once, with the type its layout gives it. A value that does not
-convert (an integer past 64 bits, a list where a number belongs) costs only its own
-row: that row is set aside with the reason, and the other rows are written."""
+Appending is cheap (a few list appends per request, off the response path); each
+column is converted once per segment by Arrow itself, the inputs as one struct
+array typed by the signature. A value that does not convert (an integer past 64
+bits, a list where a number belongs) costs only its own row: that row is set aside
+with the reason, and the other rows are written."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
-from itertools import repeat
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
@@ -22,11 +23,12 @@ from prodml.predictions.layout import (
     SHADOW_COLUMNS,
     SHADOW_KIND,
     SHADOWED,
+    TIME,
     InputLayout,
-    Storage,
 )
 
-TENSOR = pa.list_(pa.float64())
+TENSOR = pa.struct([pa.field("values", pa.list_(pa.float64()))])
+Answer = tuple[int, Any, str | None]  # a shadow's version, output and error for one row
 
 
 class LogRows:
@@ -37,188 +39,251 @@ class LogRows:
         self.model = model
         self.layout = layout
         self.kind = "" if layout is not None else SHADOW_KIND
-        self.fixed = SERVED if layout is not None else SHADOWED
-        self.columns: list[list[Any]] = [[] for _ in self.fixed]
+        self.row_ids: list[str] = []
         self.outputs: list[Any] = []
-        self.shadow: list[list[Any]] = [[] for _ in SHADOW_COLUMNS] if layout is not None else []
+        # served rows: per request its values of SERVED[2:] and its row count; per row
+        # its request id, inputs and (once known) the shadow's answer
+        self.requests: list[Sequence[Any]] = []
+        self.counts: list[int] = []
+        self.request_ids: list[str] = []
+        self.inputs: list[Any] = []
+        self.answers: dict[int, Answer] = {}
         self.awaiting: dict[str, int] = {}  # served rows whose shadow answer may still come
-        width = len(layout.fields) if layout is not None and layout.kind == "columns" else 1
-        self.inputs: list[list[Any]] = [[] for _ in range(width)]
+        # shadow rows: per row the served row's time, the shadow version and its error
+        self.times: list[float] = []
+        self.versions: list[int] = []
+        self.errors: list[str | None] = []
 
     def __len__(self) -> int:
-        return len(self.outputs)
+        return len(self.row_ids)
 
-    def add_served(
+    def add_requests(
         self,
-        request: Sequence[Any],
+        requests: Sequence[Sequence[Any]],
+        counts: Sequence[int],
         row_ids: Sequence[str],
         request_ids: Sequence[str],
         outputs: Sequence[Any],
         rows: Sequence[Any],
     ) -> None:
-        """One request's rows; ``request`` holds its values of the columns after
-        ``request_id`` in :data:`SERVED` (``ts`` onwards), the same for every row."""
-        count = len(rows)
-        self.columns[0].extend(row_ids)
-        self.columns[1].extend(request_ids)
-        for column, value in zip(self.columns[2:], request, strict=True):
-            column.extend(repeat(value, count))
+        """Requests' rows: each request's values of the columns after ``request_id``
+        in :data:`SERVED` (``ts`` onwards, as epoch seconds) and its count of rows, then
+        per row its row id, request id, answer and inputs."""
+        self.requests.extend(requests)
+        self.counts.extend(counts)
+        self.row_ids.extend(row_ids)
+        self.request_ids.extend(request_ids)
         self.outputs.extend(outputs)
-        for column in self.shadow:
-            column.extend(repeat(None, count))
-        assert self.layout is not None
-        if self.layout.kind == "columns":
-            for inputs, name in zip(self.inputs, self.layout.names, strict=True):
-                inputs.extend(_field(row, name) for row in rows)
-        else:
-            self.inputs[0].extend(rows)
+        self.inputs.extend(rows)
 
-    def await_shadow(self, row_ids: Sequence[str]) -> None:
-        """The last ``len(row_ids)`` rows added will have a shadow answer."""
-        start = len(self) - len(row_ids)
+    def add_shadowed(
+        self,
+        row_ids: Sequence[str],
+        times: Sequence[float],
+        version: int,
+        outputs: Sequence[Any],
+        errors: Sequence[str | None],
+    ) -> None:
+        self.row_ids.extend(row_ids)
+        self.times.extend(times)
+        self.versions.extend([version] * len(row_ids))
+        self.outputs.extend(outputs)
+        self.errors.extend(errors)
+
+    def await_shadow(self, row_ids: Sequence[str], start: int) -> None:
+        """The rows from position ``start`` on, ``row_ids``, will have a shadow answer."""
         self.awaiting.update((row_id, start + i) for i, row_id in enumerate(row_ids))
 
     def fill(self, answers: LogRows) -> LogRows:
         """Write the shadow ``answers`` (rows of a shadow segment) into the served rows
         awaiting them; the answers for other rows are returned, for a shadow segment."""
         later = LogRows(answers.model, None)
-        row_ids, times, _, versions, errors = answers.columns
-        for index, row_id in enumerate(row_ids):
-            output = answers.outputs[index]
+        for index, row_id in enumerate(answers.row_ids):
+            answer = (answers.versions[index], answers.outputs[index], answers.errors[index])
             position = self.awaiting.pop(row_id, None)
             if position is None:
-                later.add_shadowed(
-                    [row_id], [times[index]], versions[index], [output], [errors[index]]
-                )
-                continue
-            for column, value in zip(
-                self.shadow, (versions[index], output, errors[index]), strict=True
-            ):
-                column[position] = value
+                time = answers.times[index]
+                later.add_shadowed([row_id], [time], answer[0], [answer[1]], [answer[2]])
+            else:
+                self.answers[position] = answer
         return later
-
-    def add_shadowed(
-        self,
-        row_ids: Sequence[str],
-        times: Sequence[datetime],
-        version: int,
-        outputs: Sequence[Any],
-        errors: Sequence[str | None],
-    ) -> None:
-        count = len(row_ids)
-        self.columns[0].extend(row_ids)
-        self.columns[1].extend(times)
-        self.columns[2].extend(repeat(self.model, count))
-        self.columns[3].extend(repeat(version, count))
-        self.columns[4].extend(errors)
-        self.outputs.extend(outputs)
 
     def extend(self, other: LogRows) -> None:
         start = len(self)
         self.awaiting.update((row_id, start + p) for row_id, p in other.awaiting.items())
-        for mine, theirs in zip(self.columns, other.columns, strict=True):
+        self.answers.update((start + p, answer) for p, answer in other.answers.items())
+        for mine, theirs in zip(self._lists(), other._lists(), strict=True):
             mine.extend(theirs)
-        self.outputs.extend(other.outputs)
-        for mine, theirs in zip(self.shadow, other.shadow, strict=True):
-            mine.extend(theirs)
-        for mine, theirs in zip(self.inputs, other.inputs, strict=True):
-            mine.extend(theirs)
+
+    def _lists(self) -> list[list[Any]]:
+        return [
+            self.row_ids,
+            self.outputs,
+            self.requests,
+            self.counts,
+            self.request_ids,
+            self.inputs,
+            self.times,
+            self.versions,
+            self.errors,
+        ]
 
     def table(self) -> tuple[pa.Table, dict[int, str]]:
         """The rows as a table, less those a value of which did not convert (given by
         position with the reason)."""
         bad: dict[int, str] = {}
-        names = [name for name, _ in self.fixed]
-        arrays = [
-            _array(values, kind, name, bad)
-            for (name, kind), values in zip(self.fixed, self.columns, strict=True)
-        ]
         if self.layout is None:
-            names.append("shadow_output")
+            values: list[list[Any]] = [
+                self.row_ids,
+                self.times,
+                [self.model] * len(self),
+                self.versions,
+                self.errors,
+            ]
+            names = [name for name, _ in SHADOWED] + ["shadow_output"]
+            arrays = [_array(v, t, n, bad) for (n, t), v in zip(SHADOWED, values, strict=True)]
             arrays.append(typed(self.outputs))
         else:
-            versions, outputs, errors = self.shadow
-            names += ["output", *(name for name, _ in SHADOW_COLUMNS)]
-            arrays += [
-                typed(self.outputs),
-                _array(versions, pa.int64(), "shadow_version", bad),
-                typed(outputs),
-                _array(errors, pa.string(), "shadow_error", bad),
-            ]
-            name, array = self._inputs(bad)
-            names.append(name)
-            arrays.append(array)
+            per_row = self._per_row()
+            per_request = [[r[i] for r in per_row] for i in range(len(SERVED) - 2)]
+            values = [self.row_ids, self.request_ids, *per_request]
+            arrays = [_array(v, t, n, bad) for (n, t), v in zip(SERVED, values, strict=True)]
+            arrays += [typed(self.outputs), *self._shadow(bad), self._inputs(bad)]
+            names = [name for name, _ in SERVED] + ["output"]
+            names += [name for name, _ in SHADOW_COLUMNS]
+            names.append("inputs_json" if self.layout.kind == "json" else "inputs")
         table = pa.table(arrays, names=names)
         if bad:
             keep = [index not in bad for index in range(len(self))]
             table = table.filter(pa.array(keep, pa.bool_()))
         return table, bad
 
-    def _inputs(self, bad: dict[int, str]) -> tuple[str, pa.Array]:
+    def _per_row(self) -> list[Sequence[Any]]:
+        """Each row's request values (a request of many rows gives them to each)."""
+        if len(self.requests) == len(self):
+            return self.requests
+        return [
+            r for r, count in zip(self.requests, self.counts, strict=True) for _ in range(count)
+        ]
+
+    def _shadow(self, bad: dict[int, str]) -> list[pa.Array]:
+        versions: list[Any] = [None] * len(self)
+        outputs: list[Any] = [None] * len(self)
+        errors: list[Any] = [None] * len(self)
+        for position, (version, output, error) in self.answers.items():
+            versions[position], outputs[position], errors[position] = version, output, error
+        return [
+            _array(versions, pa.int64(), "shadow_version", bad),
+            typed(outputs),
+            _array(errors, pa.string(), "shadow_error", bad),
+        ]
+
+    def _inputs(self, bad: dict[int, str]) -> pa.Array:
         layout = self.layout
         assert layout is not None
         if layout.kind == "json":
-            return "inputs_json", pa.array([as_json(row) for row in self.inputs[0]], pa.string())
+            return pa.array([as_json(row) for row in self.inputs], pa.string())
         if layout.kind == "tensor":
-            values = _array(self.inputs[0], TENSOR, "inputs.values", bad)
-            return "inputs", pa.StructArray.from_arrays([values], names=["values"])
-        children = []
-        for (name, storage), values in zip(layout.fields, self.inputs, strict=True):
-            where = f"inputs.{name}"
-            children.append(
-                _array(_stored(values, storage, where, bad), ARROW[storage], where, bad)
-            )
-        fields = [pa.field(name, ARROW[storage]) for name, storage in layout.fields]
-        return "inputs", pa.StructArray.from_arrays(children, fields=fields)
+            rows = [{"values": row} for row in self.inputs]
+            return _struct(rows, TENSOR, [("values", TENSOR[0].type)], bad)
+        fields = [(name, ARROW[storage]) for name, storage in layout.fields]
+        kind = pa.struct([pa.field(name, arrow) for name, arrow in fields])
+        return _struct(_prepared(self.inputs, layout, bad), kind, fields, bad)
 
     def raw(self, index: int) -> dict[str, Any]:
         """Row ``index`` as given, for the quarantine."""
-        found = {
-            name: column[index] for (name, _), column in zip(self.fixed, self.columns, strict=True)
-        }
-        found["output" if self.layout is not None else "shadow_output"] = self.outputs[index]
-        for (name, _), column in zip(SHADOW_COLUMNS, self.shadow, strict=False):
-            found[name] = column[index]
-        if self.layout is not None and self.layout.kind == "columns":
-            found["inputs"] = {
-                n: v[index] for n, v in zip(self.layout.names, self.inputs, strict=True)
-            }
-        elif self.layout is not None:
-            found["inputs"] = self.inputs[0][index]
+        found: dict[str, Any] = {"row_id": self.row_ids[index]}
+        if self.layout is None:
+            found.update(ts=self.times[index], model=self.model)
+            found.update(shadow_version=self.versions[index], shadow_error=self.errors[index])
+            found["shadow_output"] = self.outputs[index]
+            return found
+        found["request_id"] = self.request_ids[index]
+        request = self._per_row()[index]
+        found.update((name, value) for (name, _), value in zip(SERVED[2:], request, strict=True))
+        found["output"] = self.outputs[index]
+        found["inputs"] = self.inputs[index]
         return found
 
 
-def _field(row: Any, name: str) -> Any:
-    return row.get(name) if isinstance(row, dict) else None
+def _prepared(rows: list[Any], layout: InputLayout, bad: dict[int, str]) -> list[Any]:
+    """Rows made ready for their struct where a value's own kind differs from its
+    storage: times given as numbers become text, values stored as JSON become text,
+    whole floats in integer fields become integers (Arrow would cut 2.5 to 2 without
+    a word, so other floats there are refused)."""
+    special = [(n, s) for n, s in layout.fields if s in ("time", "json", "integer")]
+    if not special:
+        return rows
+    checks = [(n, s) for n, s in special if s != "integer" or _has_float(rows, n)]
+    if not checks:
+        return rows
+    prepared = []
+    for index, row in enumerate(rows):
+        if isinstance(row, dict):
+            row = dict(row)
+            for name, storage in checks:
+                row[name] = _stored(row.get(name), storage, f"inputs.{name}", index, bad)
+        prepared.append(row)
+    return prepared
 
 
-def _stored(values: list[Any], storage: Storage, name: str, bad: dict[int, str]) -> list[Any]:
-    """Values made ready for their Arrow type where the request's own kind differs."""
+def _has_float(rows: list[Any], name: str) -> bool:
+    return any(type(row.get(name)) is float for row in rows if isinstance(row, dict))
+
+
+def _stored(value: Any, storage: str, name: str, index: int, bad: dict[int, str]) -> Any:
+    if value is None:
+        return None
     if storage == "time":
-        return [v if v is None or isinstance(v, str) else str(v) for v in values]
+        return value if isinstance(value, str) else str(value)
     if storage == "json":
-        return [None if v is None else as_json(v) for v in values]
-    if storage == "integer" and any(type(v) is float for v in values):
-        return [_whole(v, index, name, bad) for index, v in enumerate(values)]
-    return values
+        return as_json(value)
+    if type(value) is float:
+        if value.is_integer():
+            return int(value)
+        bad.setdefault(index, f"{name}: {value!r} is not a whole number")
+        return None
+    return value
 
 
-def _whole(value: Any, index: int, name: str, bad: dict[int, str]) -> Any:
-    """A float as the integer it equals; Arrow would cut 2.5 to 2 without a word."""
-    if type(value) is not float:
-        return value
-    if value.is_integer():
-        return int(value)
-    bad.setdefault(index, f"{name}: {value!r} is not a whole number")
-    return None
+def _struct(
+    rows: list[Any], kind: pa.DataType, fields: list[tuple[str, pa.DataType]], bad: dict[int, str]
+) -> pa.Array:
+    """Rows as a struct array; a row that does not convert is left null and noted in
+    ``bad`` with the first field at fault."""
+    try:
+        return pa.array(rows, type=kind)
+    except Exception:  # a value any client sent may be the one at fault
+        kept: list[Any] = []
+        for index, row in enumerate(rows):
+            try:
+                pa.array([row], type=kind)
+                kept.append(row)
+            except Exception as problem:
+                bad.setdefault(index, _fault(row, fields, problem))
+                kept.append(None)
+        return pa.array(kept, type=kind)
+
+
+def _fault(row: Any, fields: list[tuple[str, pa.DataType]], problem: Exception) -> str:
+    if isinstance(row, dict):
+        for name, arrow in fields:
+            try:
+                pa.array([row.get(name)], type=arrow)
+            except Exception as at_fault:
+                return f"inputs.{name}: {type(at_fault).__name__}: {at_fault}"
+    return f"inputs: {type(problem).__name__}: {problem}"
 
 
 def _array(values: list[Any], kind: pa.DataType, name: str, bad: dict[int, str]) -> pa.Array:
     """``values`` as an Arrow array of ``kind``; a value that does not convert is
     left null and its row noted in ``bad``."""
+    if kind == TIME and all(type(v) is float for v in values):  # epoch seconds
+        micros = np.round(np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
+        return pa.array(micros, type=TIME)
     try:
         return pa.array(values, type=kind)
-    except Exception:  # any value a client sent may be the one at fault
+    except Exception:  # a value any client sent may be the one at fault
         kept: list[Any] = []
         for index, value in enumerate(values):
             try:
@@ -233,6 +298,10 @@ def _array(values: list[Any], kind: pa.DataType, name: str, bad: dict[int, str])
 def typed(values: list[Any]) -> pa.Array:
     """Answers as numbers when every one is a number, else as text (JSON for lists
     and objects), so that no answer can make the column fail."""
+    try:
+        return pa.array(values, pa.float64())  # numbers (and None): the usual case
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        pass
     if all(v is None or isinstance(v, int | float) for v in values):
         try:
             return pa.array([None if v is None else float(v) for v in values], pa.float64())

@@ -133,7 +133,7 @@ class SegmentWriter:
             self._quarantine(rows, bad)
         if not table.num_rows:
             return
-        at = None if rows.layout is not None else table.column("ts")[0].as_py().timestamp()
+        at = None if rows.layout is not None else rows.times[0]
         try:
             write_segment(self.folder, rows.model, table, rows.kind, at)
         except Exception as problem:  # the rows go to the quarantine

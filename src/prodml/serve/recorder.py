@@ -18,8 +18,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +68,7 @@ class Recorder:
         self.dropped = 0  # rows of requests not logged: the buffer was full
         self.failures = 0  # drains that failed (their requests are counted as dropped)
         self._prefix = uuid.uuid4().hex[:16]  # row ids: this process's prefix, then a count
-        self._counter = count()
+        self._next = 0
         self._layouts: dict[str, InputLayout] = {}
         self._entries: list[Entry] = []
         self._queued = 0
@@ -135,19 +133,50 @@ class Recorder:
             self._queued -= sum(len(entry.rows) for entry in entries)
 
     def _record(self, entries: list[Entry]) -> dict[tuple[str, str], LogRows]:
-        batches: dict[tuple[str, str], LogRows] = {}
+        """The entries' rows as log rows, one batch per model and version; built a
+        column at a time, since this runs for every request the gateway answers."""
+        groups: dict[tuple[str, str], list[Entry]] = {}
         for entry in entries:
-            layout = self._layout(entry.served)
-            rows = batches.get((entry.model, layout.key))
-            if rows is None:
-                rows = batches[(entry.model, layout.key)] = LogRows(entry.model, layout)
-            at = datetime.fromtimestamp(entry.ts, UTC)
-            row_ids = [f"{self._prefix}{next(self._counter):016x}" for _ in entry.rows]
-            rows.add_served(_request(entry, at), row_ids, _ids(entry), _outputs(entry), entry.rows)
-            if entry.shadow is not None:
-                rows.await_shadow(row_ids)
-                self.shadows.add(entry.shadow, entry.model, row_ids, at, entry.rows)
+            groups.setdefault((entry.model, entry.served.version.id), []).append(entry)
+        batches: dict[tuple[str, str], LogRows] = {}
+        for (model, key), group in groups.items():
+            rows = batches[(model, key)] = LogRows(model, self._layout(group[0].served))
+            sizes = [len(entry.rows) for entry in group]
+            first, self._next = self._next, self._next + sum(sizes)
+            row_ids = [f"{self._prefix}{n:016x}" for n in range(first, self._next)]
+            if len(row_ids) == len(group):  # one row per request: the usual case
+                rows.add_requests(
+                    [_request(entry) for entry in group],
+                    sizes,
+                    row_ids,
+                    [entry.request_id for entry in group],
+                    [entry.answers[0] if entry.answers else None for entry in group],
+                    [entry.rows[0] for entry in group],
+                )
+            else:
+                self._add_each(rows, group, row_ids)
+            start = 0
+            for entry, size in zip(group, sizes, strict=True):
+                if entry.shadow is not None:
+                    mine = row_ids[start : start + size]
+                    rows.await_shadow(mine, len(rows) - len(row_ids) + start)
+                    self.shadows.add(entry.shadow, model, mine, entry.ts, entry.rows)
+                start += size
         return batches
+
+    def _add_each(self, rows: LogRows, group: list[Entry], row_ids: list[str]) -> None:
+        start = 0
+        for entry in group:
+            mine = row_ids[start : start + len(entry.rows)]
+            rows.add_requests(
+                [_request(entry)],
+                [len(entry.rows)],
+                mine,
+                _ids(entry),
+                _outputs(entry),
+                entry.rows,
+            )
+            start += len(entry.rows)
 
     def _layout(self, served: Served) -> InputLayout:
         key = served.version.id
@@ -165,11 +194,11 @@ class Recorder:
         self.writer.close()
 
 
-def _request(entry: Entry, at: datetime) -> tuple[Any, ...]:
+def _request(entry: Entry) -> tuple[Any, ...]:
     """The entry's values of the log's request columns, ``ts`` to ``latency_ms``."""
     answered = entry.answered_by
     return (
-        at,
+        float(entry.ts),
         entry.model,
         None if answered is None else answered.number,
         entry.served.number,

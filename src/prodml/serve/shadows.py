@@ -16,7 +16,6 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ class Batch:
     shadow: Served
     model: str
     row_ids: list[str] = field(default_factory=list)
-    times: list[datetime] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
     rows: list[Any] = field(default_factory=list)
     work: Future[Answers] | None = None
     answer: LogRows | None = None
@@ -57,7 +56,7 @@ class Shadows:
         self._callers = ThreadPoolExecutor(CALLERS, thread_name_prefix="prodml-shadows")
 
     def add(
-        self, shadow: Served, model: str, row_ids: list[str], at: datetime, rows: list[Any]
+        self, shadow: Served, model: str, row_ids: list[str], at: float, rows: list[Any]
     ) -> None:
         with self._lock:
             if self.held + len(rows) > self.max_rows:
