@@ -22,7 +22,7 @@ def test_a_minimal_suite_gets_the_task_defaults() -> None:
     assert parsed.valsets == ("houses",)
     assert parsed.rules == (Rule(metric="mae", max_regression=0.0),)
     assert (parsed.resamples, parsed.confidence, parsed.min_rows) == (1000, 0.95, 100)
-    assert parsed.against == "champion"
+    assert parsed.against == "champion" and parsed.mode == "observed"
     classification = parse({"task": "classification", "label": "y", "validation_sets": ["v"]})
     assert classification.metrics == ("auc", "accuracy", "log_loss", "recall")
 
@@ -45,6 +45,7 @@ def test_a_full_suite_is_read_as_written() -> None:
             scenarios=["must-pass"],
             gate={
                 "min_rows": 50,
+                "mode": "non_inferiority",
                 "rules": [
                     {"metric": "auc", "max_regression": 0.01, "slices": ["all", "east"]},
                     {"metric": "cost", "at_most": 0.8},
@@ -70,6 +71,7 @@ def test_a_full_suite_is_read_as_written() -> None:
         Rule(must_pass=True),
     )
     assert parsed.min_rows == 50 and parsed.auto_count == 0 and parsed.resamples == 200
+    assert parsed.mode == "non_inferiority"
 
 
 @pytest.mark.parametrize(
@@ -99,6 +101,12 @@ def test_a_full_suite_is_read_as_written() -> None:
             "'gate.rules\\[0\\].max_regression' is 'small'",
         ),
         ({"gate": {"min_rows": 0}}, "'gate.min_rows' is 0"),
+        (
+            {"gate": {"mode": "strict"}},
+            "'gate.mode' is 'strict': use 'observed' .* 'non_inferiority'",
+        ),
+        ({"gate": {"mode": ["observed"]}}, "'gate.mode' is \\['observed'\\]"),
+        ({"gate": {"mdoe": "observed"}}, "gate.mdoe are not known. Known gate fields: against"),
         ({"gate": ["auc"]}, "Suite field 'gate' must be a mapping"),
         ({"slices": [{"name": "heavy"}]}, "Suite field 'slices\\[0\\].where' must be SQL text"),
         ({"slices": [{"where": "usage > 1"}]}, "Suite field 'slices\\[0\\].name' is missing"),

@@ -101,6 +101,13 @@ class Difference:
         return -self.diff.value if self.higher_is_better else self.diff.value
 
     @property
+    def worse_bounds(self) -> tuple[float, float]:
+        """The interval of ``worse_by``: (least, most) worse the candidate may be."""
+        if self.higher_is_better:
+            return -self.diff.high, -self.diff.low
+        return self.diff.low, self.diff.high
+
+    @property
     def certain_regression(self) -> bool:
         """The whole interval lies on the worse side of zero."""
         return self.certain_regression_beyond(0.0)

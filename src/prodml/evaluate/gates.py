@@ -3,6 +3,12 @@ baseline), each check pass, fail or inconclusive; never "no data means pass".
 
 - A regression rule fails where the candidate is worse than the baseline by more
   than the tolerance with the suite's confidence (the whole interval is past it).
+  Short of that, in the default ``observed`` mode it passes where the observed change
+  is within the tolerance and is inconclusive where it is past it but not certainly:
+  a noisy slice never passes a regression just because its interval is wide. In
+  ``non_inferiority`` mode it passes only where the interval rules out a regression
+  past the tolerance. An inconclusive change says about how many more rows would
+  decide it (the interval's half-width shrinks like one over the square root of rows).
 - A bound (at_least, at_most) fails where the value is past it with confidence, and
   is inconclusive where the value is past it but the interval still reaches it.
 - Must-pass sets fail on any row not passed.
@@ -11,6 +17,8 @@ baseline), each check pass, fail or inconclusive; never "no data means pass".
 """
 
 from __future__ import annotations
+
+import math
 
 from prodml.domain.evaluation import (
     ALL,
@@ -22,7 +30,7 @@ from prodml.domain.evaluation import (
     Verdict,
     combine,
 )
-from prodml.evaluate.suite import Rule, Suite
+from prodml.evaluate.suite import OBSERVED, Rule, Suite
 
 
 def judge(
@@ -137,14 +145,45 @@ def _regression(
                     metric,
                 )
             )
-        elif difference.certain_regression_beyond(tolerance):
-            checks.append(
-                Check(rule.describe(), Verdict.FAIL, "regressed: " + change, valset, name, metric)
-            )
-        else:
-            note = "possible regression, not certain: " if difference.worse_by > tolerance else ""
-            checks.append(Check(rule.describe(), Verdict.PASS, note + change, valset, name, metric))
+            continue
+        verdict, opening, hint = _judge_change(difference, tolerance, suite.mode)
+        checks.append(
+            Check(rule.describe(), verdict, opening + change + hint, valset, name, metric)
+        )
     return checks
+
+
+def _judge_change(difference: Difference, tolerance: float, mode: str) -> tuple[Verdict, str, str]:
+    """The verdict on one change, the words before its figures and a hint after them."""
+    worse = difference.worse_by
+    least, most = difference.worse_bounds
+    rows = difference.diff.rows
+    if least > tolerance:
+        return Verdict.FAIL, "regressed: ", ""
+    if worse > tolerance:
+        hint = _more_rows(rows, worse - least, worse - tolerance)
+        return Verdict.INCONCLUSIVE, "possible regression past the tolerance, not certain: ", hint
+    if mode == OBSERVED:
+        return Verdict.PASS, "", ""
+    if most <= tolerance:
+        return Verdict.PASS, "a regression past the tolerance is ruled out: ", ""
+    hint = _more_rows(rows, most - worse, tolerance - worse)
+    return Verdict.INCONCLUSIVE, "a regression past the tolerance is not ruled out: ", hint
+
+
+def _more_rows(rows: int, half_width: float, gap: float) -> str:
+    """How many more rows would take the interval's near side past the tolerance if the
+    change held: a half-width shrinks like 1 / sqrt(rows), so rows * (half / gap)^2."""
+    if rows <= 0 or gap <= 0 or not math.isfinite(half_width / gap):
+        return "; more rows alone would not decide it"
+    more = max(1.0, rows * (half_width / gap) ** 2 - rows)
+    return f"; about {_rounded(more):,} more rows in this slice would decide it, if the change held"
+
+
+def _rounded(count: float) -> int:
+    """Two significant figures: the estimate is no finer than that."""
+    digits = max(0, math.floor(math.log10(count)) - 1)
+    return int(math.ceil(count / 10**digits) * 10**digits)
 
 
 def _bound(suite: Suite, rule: Rule, candidate: Evaluation, scenario_sets: set[str]) -> list[Check]:

@@ -26,7 +26,10 @@ from prodml.domain.evaluation import (
 from prodml.evaluate.slices import AUTO_PREFIX
 
 TONES = {"worse": "#c92a2a", "better": "#2b8a3e", "same": "#495057", "plain": CURRENT_COLOUR}
-UNJUDGED = "No check failed, but some could not be judged; an inconclusive gate is not a pass."
+UNJUDGED = (
+    "No check failed, but some could not be decided (too few rows, or a change the data "
+    "cannot yet tell from its tolerance); an inconclusive gate is not a pass."
+)
 VERDICTS = {  # verdict: (headline, css class of the data report, what it means)
     Verdict.PASS: ("Gate passed", "ok", "Every check passed."),
     Verdict.FAIL: ("Gate failed", "hard", "The candidate does not meet the suite's gate."),

@@ -21,6 +21,8 @@
     gate:
       against: champion
       min_rows: 100
+      mode: observed               # or non_inferiority: pass a regression rule only when
+                                   # the interval rules out a regression past the tolerance
       rules:
         - {metric: auc, max_regression: 0.005}      # on every slice unless 'slices' says
         - {metric: accuracy, at_least: 0.7, slices: [all]}
@@ -47,6 +49,13 @@ KEYS = {
     "product_metrics", "slices", "auto_slices", "bootstrap", "gate", "threshold",
     "scenario_tolerance", "description",
 }  # fmt: skip
+GATE_KEYS = ("against", "min_rows", "mode", "rules")
+OBSERVED, NON_INFERIORITY = "observed", "non_inferiority"
+GATE_MODES = {
+    OBSERVED: "pass when the observed change is within the tolerance; inconclusive when it is "
+    "past it but not certainly",
+    NON_INFERIORITY: "pass only when the interval rules out a regression past the tolerance",
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class Suite:
     seed: int = 0
     against: str = CHAMPION
     min_rows: int = 100
+    mode: str = OBSERVED  # how regression rules judge a change (GATE_MODES)
     version: int = 0
 
     def metric_names(self) -> list[str]:
@@ -156,7 +166,7 @@ def parse(document: Any, version: int = 0) -> Suite:
     _unique([s.name for s in slices if s.name], "slice")
     auto = _mapping(document, "auto_slices")
     boot = _mapping(document, "bootstrap")
-    gate = _mapping(document, "gate")
+    gate = _gate(document)
     names = {*metrics, *(f.name for f in functions)}
     scenarios = _names(document.get("scenarios", []), "scenarios")
     rules = tuple(
@@ -184,8 +194,27 @@ def parse(document: Any, version: int = 0) -> Suite:
         seed=_number(boot.get("seed", 0), "bootstrap.seed", 0, 2**32 - 1, integer=True),
         against=_text(gate.get("against", CHAMPION), "gate.against"),
         min_rows=_number(gate.get("min_rows", 100), "gate.min_rows", 1, 1e12, integer=True),
+        mode=_mode(gate.get("mode", OBSERVED)),
         version=version,
     )
+
+
+def _gate(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    gate = _mapping(document, "gate")
+    unknown = sorted(set(gate) - set(GATE_KEYS))
+    if unknown:
+        raise InvalidInputError(
+            f"Suite field(s) {', '.join(f'gate.{key}' for key in unknown)} are not known. "
+            f"Known gate fields: {', '.join(GATE_KEYS)}."
+        )
+    return gate
+
+
+def _mode(value: Any) -> str:
+    if not isinstance(value, str) or value not in GATE_MODES:
+        modes = "; ".join(f"'{mode}' ({meaning})" for mode, meaning in GATE_MODES.items())
+        raise InvalidInputError(f"Suite field 'gate.mode' is {value!r}: use {modes}.")
+    return str(value)
 
 
 def _default_rules(
