@@ -137,6 +137,21 @@ def test_equal_models_pass_with_enough_labels() -> None:
     assert check.verdict == PASS and check.value == 0.0
 
 
+def test_a_label_drop_observed_past_the_limit_but_not_certain_is_inconclusive() -> None:
+    truth = np.zeros(150, dtype=int)
+    champion, candidate = np.zeros(150, dtype=int), np.zeros(150, dtype=int)
+    champion[:15] = 1  # 15 wrong answers
+    candidate[10:31] = 1  # 21 wrong answers: 4 points less accurate
+
+    for planned in (None, 100):
+        check = criteria.metric_difference(
+            truth, candidate, champion, "accuracy", 0.02, planned=planned
+        )
+        assert check.verdict == INCONCLUSIVE and check.value == pytest.approx(0.04)
+        assert check.low is not None and check.low < 0.02 < check.value
+        assert "not certain yet" in check.reason
+
+
 def test_thirty_labels_are_inconclusive() -> None:
     truth, predicted = _labels(30, 0.1, seed=3)
     check = criteria.metric_difference(truth, predicted, predicted, "error_rate", 0.02)
@@ -172,3 +187,27 @@ def test_a_check_is_json_ready() -> None:
     row = criteria.p99_ms(_rng().gamma(2, 20, 50), 500).as_dict()
     assert row["high"] is None and row["verdict"] == INCONCLUSIVE
     assert json.loads(json.dumps(row)) == row
+
+
+def test_every_check_judged_over_many_looks_has_an_interval_around_its_one_look_interval() -> None:
+    generator = _rng(5)
+    truth, champion = _labels(600, 0.1, seed=6)
+    _, candidate = _labels(600, 0.12, seed=7)
+    fast, slow = generator.gamma(2, 20, 600), generator.gamma(2, 22, 600)
+    outputs, agree = generator.normal(size=600), generator.random(600) < 0.93
+    judged = {
+        "error_rate": lambda **kw: criteria.error_rate(9, 600, 0.02, **kw),
+        "agreement": lambda **kw: criteria.agreement(agree, 0.9, **kw),
+        "p99_ms": lambda **kw: criteria.p99_ms(slow, 250.0, **kw),
+        "p99_ratio": lambda **kw: criteria.p99_ratio(slow, fast, 1.3, **kw),
+        "distance": lambda **kw: criteria.distance(outputs + 0.5, outputs, 0.5, **kw),
+        "metric": lambda **kw: criteria.metric_difference(
+            truth, candidate, champion, "accuracy", 0.05, **kw
+        ),
+    }
+    for name, judge in judged.items():
+        once, sequence = judge(), judge(planned=500)
+        assert once.value == sequence.value, name
+        assert once.low is not None and sequence.low is not None, name
+        assert sequence.low < once.low, name
+        assert sequence.high is None or (once.high is not None and sequence.high > once.high), name
