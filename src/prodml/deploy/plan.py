@@ -10,6 +10,7 @@
       max_distance: 0.1
       metric: accuracy                    # once labels arrive, against the champion
       max_metric_drop: 0.02
+      confidence: 0.95                    # each check's, over every look at a step
     stages:
       - {stage: shadow, min_duration: 5m, min_requests: 1000}
       - {stage: canary, steps: [5, 25, 50], min_duration: 10m, min_requests: 500}

@@ -27,7 +27,7 @@ class Criteria:
     metric: str | None = None
     max_metric_drop: float | None = None
     min_labels: int = 100
-    confidence: float = 0.95
+    confidence: float = 0.95  # of each check over all the controller's looks at a step
 
 
 @dataclass(frozen=True)
