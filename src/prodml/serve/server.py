@@ -21,6 +21,7 @@ from prodml.errors import InvalidInputError
 from prodml.serve.app import create_app
 from prodml.serve.gateway import NO_DEFAULT, Options
 from prodml.serve.routing import champion_of
+from prodml.serve.telemetry import forget_dead_workers
 
 ENVIRONMENT = "PRODML_SERVE_OPTIONS"
 
@@ -28,6 +29,9 @@ ENVIRONMENT = "PRODML_SERVE_OPTIONS"
 def from_environment() -> Any:
     """The app for one uvicorn worker, from the options ``run`` left in the environment."""
     _tune_collector()
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        forget_dead_workers(folder)
     spec = json.loads(os.environ[ENVIRONMENT])
     default = spec["default"][0] if spec["default"] else NO_DEFAULT
     options = Options(
@@ -125,3 +129,4 @@ def run(
         stop.set()
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)

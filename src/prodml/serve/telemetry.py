@@ -5,6 +5,7 @@ through ``PROMETHEUS_MULTIPROC_DIR`` so every scrape sees all of them."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -79,3 +80,23 @@ class Telemetry:
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def forget_dead_workers(folder: str) -> None:
+    """Drop the live gauges of worker processes that are gone (a worker uvicorn
+    restarted), so scrapes do not count them, and drop this one's at exit."""
+    import atexit
+    import re
+
+    for path in Path(folder).glob("gauge_live*_*.db"):
+        found = re.search(r"_(\d+)\.db$", path.name)
+        if found is None:
+            continue
+        pid = int(found.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, another user's
+            continue
+    atexit.register(multiprocess.mark_process_dead, os.getpid(), folder)
