@@ -79,6 +79,22 @@ def _incident(client: Client) -> str:
 
 Setup = Callable[[Client], Any]
 Act = Callable[[Client, Any], Any]
+
+
+def _rollout(action: str) -> tuple[Setup, Act]:
+    """Act on a running rollout (paused first, to resume it)."""
+
+    def setup(client: Client) -> None:
+        rollouts.start(client, "m", "3", FULL)
+        if action == "resume":
+            rollouts.pause(client, "m")
+
+    def act(client: Client, _: Any) -> Any:
+        return prodml.rollout_action(action, "m", "test", client=client)
+
+    return setup, act
+
+
 ACTIONS: dict[str, tuple[Setup, Act]] = {
     "move an alias": (lambda c: None, lambda c, _: prodml.set_alias("m@1", "challenger", client=c)),
     "remove an alias": (
@@ -104,13 +120,7 @@ ACTIONS: dict[str, tuple[Setup, Act]] = {
     "roll back": (lambda c: None, lambda c, _: prodml.rollback("m", client=c)),
     "start a rollout": (lambda c: None, lambda c, _: prodml.start_rollout("m", 3, FULL, client=c)),
     **{
-        f"{action} a rollout": (
-            lambda c, action=action: (
-                rollouts.start(c, "m", "3", FULL),
-                action == "resume" and rollouts.pause(c, "m"),
-            ),
-            lambda c, _, action=action: prodml.rollout_action(action, "m", "test", client=c),
-        )
+        f"{action} a rollout": _rollout(action)
         for action in ("pause", "resume", "abort", "promote")
     },
     "create a token": (

@@ -8,6 +8,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ DEPLOY_ACTIONS: dict[str, Callable[[Client], object]] = {
 }
 
 
-def _refused(client: Client) -> list[dict[str, object]]:
+def _refused(client: Client) -> list[dict[str, Any]]:
     tokens.REFUSALS.flush()
     return [e.details for e in client.metadata.list_events() if e.action == "auth.refused"]
 
@@ -123,11 +124,11 @@ def test_a_predictor_token_an_unknown_one_or_a_revoked_one_is_refused(
         with pytest.raises(AccessDeniedError, match=rf"\({who} given\)"):
             prodml.rollback("m", client=as_(token=token))
     refused = _refused(as_())
-    counted = Counter[object]()
+    counted: Counter[str] = Counter()
     for event in refused:
-        counted[event["token"]] += event["count"]  # type: ignore[operator]
+        counted[event["token"]] += event["count"]
     assert counted == {"app": 1, "unknown token": 2}
-    examples = [x for e in refused for x in e.get("examples", [])]  # type: ignore[attr-defined]
+    examples = [x for e in refused for x in e.get("examples", [])]
     assert examples == [tokens.digest("pml_guessed")[:12], tokens.digest(deployer)[:12]]
     with pytest.raises(NotFoundError, match="No active token 'old-ci'"):
         as_().metadata.revoke_token("old-ci")

@@ -43,7 +43,7 @@ def enable(
                 f"{change.token_name!r} was made for you; keep it now, it is not shown again:",
             )
         )
-        console.print(change.token)
+        console.print(change.token, soft_wrap=True)  # copied whole, never folded
         console.print(
             "Present it as PRODML_TOKEN (CLI and SDK) or Authorization: Bearer (HTTP); "
             "make more with: prodml tokens create NAME --role deployer|predictor"
@@ -86,7 +86,7 @@ def create(
     """Make a token; it is shown once and stored only as a digest."""
     token = prodml.create_token(name, role)
     console.print(f"Token {name!r} ({role}); keep it now, it is not shown again:")
-    console.print(token)
+    console.print(token, soft_wrap=True)
 
 
 @tokens.command("list")
