@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prodml.client import Client
-from prodml.deploy import registry, rollouts
+from prodml.deploy import registry, rollouts, tokens
 from prodml.domain.registry import CHAMPION
 from prodml.domain.rollout import Rollout
 from prodml.errors import InvalidInputError, NotFoundError, ProdmlError
@@ -155,6 +155,8 @@ class Router:
         delay = self.poll
         while not self._stop.wait(delay):
             try:
+                tokens.needed(self.client, "predict")  # keeps the auth mode's cache warm,
+                # so the request path never waits on the store for it
                 self.refresh()
             except Exception as error:  # keep serving the last good table, retry later
                 self.failures += 1

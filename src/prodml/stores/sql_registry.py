@@ -139,7 +139,8 @@ class RegistryQueries(SqlBase):
         with self.read() as connection:
             for row in connection.execute(sa.select(table).where(table.c.name == name)):
                 (chosen.add if row.protected else chosen.discard)(row.alias)
-        return frozenset(chosen)
+        return frozenset(chosen | set(PROTECTED_BY_DEFAULT))  # champion always, whatever an
+        # older store recorded
 
     def set_tag(self, model_id: str, key: str, value: str) -> None:
         table = schema.model_tags
