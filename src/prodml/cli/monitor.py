@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -151,7 +152,9 @@ def print_alert(alert: Alert) -> None:
         console.print(f"  changed {change['at'][:19]}: {change['action']} {reason}")
     samples = context.get("samples", {})
     if samples.get("query"):
-        console.print(f'  sample rows: prodml predictions query "{samples["query"]}"')
+        # names in the query come from requests: quoted for the shell, not read as markup
+        command = f"prodml predictions query {shlex.quote(samples['query'])}"
+        console.print(f"  sample rows: {command}", markup=False, highlight=False)
     if alert.why:
         console.print(f"  marked {alert.state.value} by {alert.decided_by}: {alert.why}")
 

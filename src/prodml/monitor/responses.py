@@ -26,6 +26,7 @@ from prodml.errors import InvalidInputError, NotFoundError
 from prodml.evaluate import valsets
 from prodml.monitor.incidents import record_response, span
 from prodml.predictions import query
+from prodml.sql_text import identifier, literal
 
 FALLBACK = "fallback"
 
@@ -79,12 +80,12 @@ def retrain(client: Client, incident: Incident, command: str, why: str | None) -
 
 def failures_query(client: Client, incident: Incident, label_as: str, where: str | None) -> str:
     start, end = span(client, incident)
-    quoted = '"' + label_as.replace('"', '""') + '"'
     wrong = where or "output::VARCHAR <> label::VARCHAR"
     return (
-        f"SELECT unnest(inputs), label AS {quoted}, request_id AS _request_id FROM labelled "
-        f"WHERE model = '{incident.model}' AND ts >= TIMESTAMPTZ '{_iso(start)}' "
-        f"AND ts < TIMESTAMPTZ '{_iso(end)}' AND ({wrong})"
+        f"SELECT unnest(inputs), label AS {identifier(label_as)}, request_id AS _request_id "
+        f"FROM labelled WHERE model = {literal(incident.model)} "
+        f"AND ts >= TIMESTAMPTZ {literal(_iso(start))} AND ts < TIMESTAMPTZ {literal(_iso(end))} "
+        f"AND ({wrong})"
     )
 
 
