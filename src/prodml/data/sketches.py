@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 KLL_K = 400  # normalised rank error about 0.7%
 ITEMS_LG = 12  # frequent items: counts are exact up to 3,072 distinct values
 HLL_LG = 12  # distinct counts within about 1.6%
+EXTREMES = 32  # the smallest and largest values kept exactly: quantile sketches blur the ends
 NUMERIC, TEMPORAL, CATEGORICAL, OTHER = "numeric", "temporal", "categorical", "other"
 
 
@@ -68,6 +69,8 @@ class ColumnProfile:
     kll: Any = None
     items: Any = None
     hll: Any = None
+    lowest: np.ndarray | None = field(default=None, repr=False)  # up to EXTREMES, ascending
+    highest: np.ndarray | None = field(default=None, repr=False)  # up to EXTREMES, ascending
     _counts: tuple[Any, dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -128,6 +131,7 @@ class ColumnProfile:
         merged.maximum = _pick(max, self.maximum, other.maximum)
         merged.mean, merged.m2 = _merge_moments(self, other)
         merged.kll = _merge_sketch(self.kll, other.kll)
+        merged.lowest, merged.highest = _ends(self, other)
         merged.items = _merge_sketch(self.items, other.items)
         if self.hll is not None or other.hll is not None:
             union = ds.hll_union(HLL_LG)
@@ -153,6 +157,8 @@ class ColumnProfile:
             "kll": _encode(self.kll),
             "items": _encode(self.items),
             "hll": _encode(self.hll),
+            "lowest": None if self.lowest is None else self.lowest.tolist(),
+            "highest": None if self.highest is None else self.highest.tolist(),
         }
 
     @classmethod
@@ -164,6 +170,9 @@ class ColumnProfile:
         profile.kll = _decode(doc["kll"], ds.kll_doubles_sketch.deserialize)
         profile.items = _decode(doc["items"], lambda b: ds.frequent_strings_sketch.deserialize(b))
         profile.hll = _decode(doc["hll"], ds.hll_sketch.deserialize)
+        for end in ("lowest", "highest"):  # profiles written before they were kept lack them
+            if doc.get(end) is not None:
+                setattr(profile, end, np.asarray(doc[end], dtype=np.float64))
         return profile
 
 
@@ -209,6 +218,7 @@ def _numbers(profile: ColumnProfile, column: pa.ChunkedArray) -> None:
     if not len(values):
         return
     profile.minimum, profile.maximum = float(values.min()), float(values.max())
+    profile.lowest, profile.highest = _smallest(values), -_smallest(-values)[::-1]
     if not (math.isfinite(profile.minimum) and math.isfinite(profile.maximum)):
         values = values[np.isfinite(values)]  # infinities are counted, not averaged
     if not len(values):
@@ -265,6 +275,26 @@ def _merge_moments(a: ColumnProfile, b: ColumnProfile) -> tuple[float | None, fl
     delta = b.mean - a.mean
     mean = a.mean + delta * nb / total
     return mean, a.m2 + b.m2 + delta * delta * na * nb / total
+
+
+def _smallest(values: np.ndarray) -> np.ndarray:
+    """The EXTREMES smallest values, ascending (a partial sort: linear in the values)."""
+    if len(values) > EXTREMES:
+        values = np.partition(values, EXTREMES - 1)[:EXTREMES]
+    return np.sort(values)
+
+
+def _ends(a: ColumnProfile, b: ColumnProfile) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The ends of a union are the ends of the two sides' ends; unknown if either side
+    has values but no ends kept (a profile written before they were)."""
+    sides = [p for p in (a, b) if p.valid]
+    if any(p.lowest is None or p.highest is None for p in sides):
+        return None, None
+    if len(sides) == 1:
+        return sides[0].lowest, sides[0].highest
+    lowest = np.concatenate([p.lowest for p in sides if p.lowest is not None])
+    highest = np.concatenate([p.highest for p in sides if p.highest is not None])
+    return _smallest(lowest), -_smallest(-highest)[::-1]
 
 
 def _merge_sketch(left: Any, right: Any) -> Any:

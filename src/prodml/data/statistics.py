@@ -14,14 +14,18 @@ before it, in history order, as a new batch is judged."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from prodml.data.calibration import GAP, LINEAR, LOG, SHARE, Bound, Scale, judge
+from prodml.data.calibration import GAP, LINEAR, LOG, SHARE
+from prodml.data.extremes import extreme_rows
+from prodml.data.measurement import Measurement
 from prodml.data.profile import TableProfile
+from prodml.data.robust import middle, trim_share
 from prodml.data.sketches import CATEGORICAL, NUMERIC, ColumnProfile
 from prodml.domain.validation import FindingKind
+
+__all__ = ["Measurement", "measure_column", "measure_table", "share"]
 
 GRID = np.linspace(1 / 40, 39 / 40, 39)
 TOP_CATEGORIES = 30
@@ -33,37 +37,6 @@ GAP_EFFECT = 0.05  # standardised distribution gap (about 2.5% of the mass at th
 MEAN_EFFECT = 0.1  # in standard deviations of the column
 SPREAD_EFFECT = math.log(1.25)
 ROWS_EFFECT = math.log(1.25)
-
-
-@dataclass
-class Measurement:
-    column: str | None
-    statistic: str
-    kind: FindingKind
-    history: list[float]
-    observed: float
-    scale: Scale
-    floor: float
-    min_effect: float
-    sides: int
-    center_if_alone: float | None = None
-    examples: list[str] = field(default_factory=list)
-    noise_points: int = 0  # for gaps: how many standardised errors the maximum is over
-
-    def judge(self, tests: int, observed: float | None = None) -> Bound:
-        """The bound of this statistic among ``tests`` tests, and how ``observed``
-        (the batch's value unless given) compares with it."""
-        return judge(
-            self.history,
-            self.observed if observed is None else observed,
-            self.scale,
-            self.floor,
-            self.min_effect,
-            self.sides,
-            tests,
-            self.center_if_alone,
-            self.noise_points,
-        )
 
 
 def share(
@@ -163,6 +136,7 @@ def _numeric(
     ]
     spread = pooled.std or 0.0
     scale = max(spread, abs(pooled.mean or 0.0) * 1e-9, 1e-12)
+    twins = _trimmed(name, history, pooled, batch)
     if batch.mean is not None:
         found.append(
             Measurement(
@@ -175,24 +149,78 @@ def _numeric(
                 spread * math.sqrt(1 / batch.valid + 1 / pooled.valid),
                 MEAN_EFFECT * scale,
                 2,
+                robust=twins[0],
             )
         )
     if batch.mean is not None and any((h.std or 0.0) > 0 for h in history):
         found.append(  # a spread that was always zero has no scale to move on
-            Measurement(
+            _spread(
                 name,
                 "std",
-                FindingKind.DRIFT,
-                [(h.std or 0.0) + scale * 1e-6 for h in history if h.valid >= 2],
-                (batch.std or 0.0) + scale * 1e-6,
-                LOG,
-                math.sqrt(2 / max(batch.valid, 2)),
-                (spread + scale * 1e-6) * (1 - math.exp(-SPREAD_EFFECT)),
-                2,
+                [h.std or 0.0 for h in history if h.valid >= 2],
+                batch.std or 0.0,
+                batch.valid,
+                spread,
+                scale,
+                twins[1],
             )
         )
     found.append(_out_of_range(name, history, batch))
-    return found
+    wild = extreme_rows(name, history, pooled, batch)
+    return [*found, wild] if wild is not None else found
+
+
+def _spread(
+    name: str,
+    statistic: str,
+    history: list[float],
+    observed: float,
+    valid: int,
+    spread: float,
+    scale: float,
+    robust: Measurement | None = None,
+) -> Measurement:
+    """A standard deviation on the log scale; ``scale`` * 1e-6 keeps a zero finite."""
+    tiny = scale * 1e-6
+    return Measurement(
+        name,
+        statistic,
+        FindingKind.DRIFT,
+        [value + tiny for value in history],
+        observed + tiny,
+        LOG,
+        math.sqrt(2 / max(valid, 2)),
+        (spread + tiny) * (1 - math.exp(-SPREAD_EFFECT)),
+        2,
+        robust=robust,
+    )
+
+
+def _trimmed(
+    name: str, history: list[ColumnProfile], pooled: ColumnProfile, batch: ColumnProfile
+) -> tuple[Measurement, Measurement]:
+    """The mean and the spread of the column's middle (the same share cut from the
+    ends of every batch), which a change in the mean or spread must also show."""
+    trim = trim_share(batch.valid, [h.valid for h in history])
+    past = [middle(h.kll, trim) for h in history if h.kll is not None and h.valid >= 2]
+    center, spread = middle(pooled.kll, trim)
+    now_center, now_spread = middle(batch.kll, trim)
+    scale = max(spread, abs(center) * 1e-9, 1e-12)
+    mean = Measurement(
+        name,
+        "trimmed_mean",
+        FindingKind.DRIFT,
+        [m for m, _ in past],
+        now_center,
+        LINEAR,
+        spread * math.sqrt(1 / batch.valid + 1 / pooled.valid),
+        MEAN_EFFECT * scale,
+        2,
+    )
+    deviation = _spread(
+        name, "trimmed_std", [s for _, s in past], now_spread, batch.valid, spread, scale
+    )
+    return mean, deviation
 
 
 def _out_of_range(name: str, history: list[ColumnProfile], batch: ColumnProfile) -> Measurement:

@@ -10,9 +10,10 @@ from prodml.data.calibration import ALPHA, SHORT_HISTORY
 from prodml.data.charts import charts_for
 from prodml.data.checks import apply as apply_checks
 from prodml.data.checks import new_column
+from prodml.data.measurement import Measurement
 from prodml.data.profile import TableProfile, merge_all
 from prodml.data.sketches import family
-from prodml.data.statistics import Measurement, measure_column, measure_table
+from prodml.data.statistics import measure_column, measure_table
 from prodml.domain.validation import Finding, FindingKind, ValidationResult
 
 
@@ -102,6 +103,8 @@ DESCRIBED = {
     "distribution": "The distribution's largest gap from history (in standard errors)",
     "mean": "The mean",
     "std": "The standard deviation",
+    "trimmed_mean": "The mean of the middle",
+    "trimmed_std": "The standard deviation of the middle",
 }
 
 
@@ -211,9 +214,9 @@ def _judge(m: Measurement, tests: int) -> Finding | None:
         if m.examples and m.statistic == "new_category_share"
         else ""
     )
-    message = (
+    message = m.describe(bound) or (
         f"{DESCRIBED.get(m.statistic, m.statistic)} of {where} is {_round(m.observed)}, "
-        f"expected {_interval(expected)}: {unusual}{detail}."
+        f"expected {_interval(expected)}: {unusual}{detail}{_middle(m, tests)}."
     )
     return Finding(
         m.kind,
@@ -224,6 +227,18 @@ def _judge(m: Measurement, tests: int) -> Finding | None:
         message,
         score=round(bound.score, 3),
         z=round(bound.z, 2) if math.isfinite(bound.z) else None,
+    )
+
+
+def _middle(m: Measurement, tests: int) -> str:
+    """What the robust twin that confirmed the change saw."""
+    if m.robust is None:
+        return ""
+    twin = m.robust.bound(tests)
+    expected = [_round(twin.low) if twin.low is not None else None, _round(twin.high)]
+    return (
+        f"; without the batch's most extreme values at each end it is "
+        f"{_round(m.robust.observed)}, expected {_interval(expected)}"
     )
 
 
