@@ -1,7 +1,7 @@
 """One statistic of a batch beside the values it took on past batches, and how it is
-judged: against the bound calibrated on that history, and, for statistics a few rows
-can move (a mean, a standard deviation), only if the same statistic without the
-batch's most extreme values moved the same way."""
+judged: against the bound calibrated on that history, or, for statistics a few rows
+can move (a mean, a standard deviation), by the same statistic without the batch's
+most extreme values."""
 
 from __future__ import annotations
 
@@ -30,22 +30,7 @@ class Measurement:
 
     def judge(self, tests: int, observed: float | None = None) -> Bound:
         """The bound of this statistic among ``tests`` tests, and how ``observed``
-        (the batch's value unless given) compares with it.
-
-        A breach the robust twin does not confirm (the twin within its own bound, or
-        out on the other side) is no breach: one or two wild rows moved the statistic,
-        not the bulk of the column. The pair is one test: both must breach, which is
-        rarer than either alone."""
-        bound = self.bound(tests, observed)
-        if self.robust is None or observed is not None or not bound.breached:
-            return bound
-        twin = self.robust.judge(tests)
-        if twin.breached and (twin.z > 0) == (bound.z > 0):
-            return bound
-        return dataclasses.replace(bound, breached=False)
-
-    def bound(self, tests: int, observed: float | None = None) -> Bound:
-        """The calibrated bound alone, without the twin's confirmation."""
+        (the batch's value unless given) compares with it."""
         return judge(
             self.history,
             self.observed if observed is None else observed,
@@ -57,6 +42,24 @@ class Measurement:
             self.center_if_alone,
             self.noise_points,
         )
+
+    def verdict(self, tests: int) -> tuple[Measurement, Bound]:
+        """The measurement to report and its bound (breached or not).
+
+        With a robust twin, the twin decides: a statistic it does not confirm was
+        moved by a few wild rows, not by the bulk of the column. When both breach
+        the same way the statistic itself is reported; when only the twin does, the
+        statistic swings too much from batch to batch to judge (wild rows in past
+        batches) and the twin is reported. Either way the pair is one test."""
+        bound = self.judge(tests)
+        if self.robust is None:
+            return self, bound
+        twin = self.robust.judge(tests)
+        if not twin.breached:
+            return self, dataclasses.replace(bound, breached=False)
+        if bound.breached and (twin.z > 0) == (bound.z > 0):
+            return self, bound
+        return self.robust, twin
 
     def describe(self, bound: Bound) -> str | None:
         """A message of its own for the finding, or None for the usual one."""

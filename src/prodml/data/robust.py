@@ -9,9 +9,9 @@ compared with (the statistic depends on it): at least ``TRIM``, and enough to ho
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+
+from prodml.data.sketches import ColumnProfile
 
 TRIM = 0.01  # the share cut at each end
 TRIM_ROWS = 3  # ... and at least this many rows at each end of a small batch
@@ -27,9 +27,14 @@ def trim_share(batch_valid: int, history_valid: list[int]) -> float:
     return min(max(TRIM, TRIM_ROWS / rows), MOST)
 
 
-def middle(kll: Any, trim: float) -> tuple[float, float]:
+def middle(profile: ColumnProfile, trim: float) -> tuple[float, float]:
     """Mean and standard deviation of the values between the ``trim`` and 1 - ``trim``
     quantiles: the quantile function averaged over evenly spaced ranks of the middle."""
+    cached = profile._middle
+    if cached is not None and cached[0] is profile.kll and cached[1] == trim:
+        return cached[2]
     ranks = trim + (1 - 2 * trim) * (np.arange(POINTS) + 0.5) / POINTS
-    values = np.asarray(kll.get_quantiles(ranks.tolist()), dtype=np.float64)
-    return float(values.mean()), float(values.std())
+    values = np.asarray(profile.kll.get_quantiles(ranks.tolist()), dtype=np.float64)
+    found = (float(values.mean()), float(values.std()))
+    profile._middle = (profile.kll, trim, found)
+    return found

@@ -202,9 +202,9 @@ def _trimmed(
     """The mean and the spread of the column's middle (the same share cut from the
     ends of every batch), which a change in the mean or spread must also show."""
     trim = trim_share(batch.valid, [h.valid for h in history])
-    past = [middle(h.kll, trim) for h in history if h.kll is not None and h.valid >= 2]
-    center, spread = middle(pooled.kll, trim)
-    now_center, now_spread = middle(batch.kll, trim)
+    past = [middle(h, trim) for h in history if h.kll is not None and h.valid >= 2]
+    center, spread = middle(pooled, trim)
+    now_center, now_spread = middle(batch, trim)
     scale = max(spread, abs(center) * 1e-9, 1e-12)
     mean = Measurement(
         name,

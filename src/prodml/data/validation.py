@@ -103,8 +103,8 @@ DESCRIBED = {
     "distribution": "The distribution's largest gap from history (in standard errors)",
     "mean": "The mean",
     "std": "The standard deviation",
-    "trimmed_mean": "The mean of the middle",
-    "trimmed_std": "The standard deviation of the middle",
+    "trimmed_mean": "The mean without the most extreme values at each end",
+    "trimmed_std": "The standard deviation without the most extreme values at each end",
 }
 
 
@@ -193,8 +193,8 @@ def _usual_type(name: str, history: list[TableProfile]) -> str | None:
     return types.most_common(1)[0][0] if types else None
 
 
-def _judge(m: Measurement, tests: int) -> Finding | None:
-    bound = m.judge(tests)
+def _judge(measured: Measurement, tests: int) -> Finding | None:
+    m, bound = measured.verdict(tests)
     if not bound.breached:
         return None
     expected = [_round(bound.low) if bound.low is not None else None, _round(bound.high)]
@@ -216,7 +216,7 @@ def _judge(m: Measurement, tests: int) -> Finding | None:
     )
     message = m.describe(bound) or (
         f"{DESCRIBED.get(m.statistic, m.statistic)} of {where} is {_round(m.observed)}, "
-        f"expected {_interval(expected)}: {unusual}{detail}{_middle(m, tests)}."
+        f"expected {_interval(expected)}: {unusual}{detail}{_middle(measured, m, tests)}."
     )
     return Finding(
         m.kind,
@@ -230,15 +230,21 @@ def _judge(m: Measurement, tests: int) -> Finding | None:
     )
 
 
-def _middle(m: Measurement, tests: int) -> str:
-    """What the robust twin that confirmed the change saw."""
-    if m.robust is None:
+def _middle(measured: Measurement, shown: Measurement, tests: int) -> str:
+    """What the robust twin saw, beside the statistic it confirmed; or why the twin
+    is shown instead."""
+    if measured.robust is None:
         return ""
-    twin = m.robust.bound(tests)
+    if shown is not measured:
+        return (
+            f" (the {measured.statistic} of all its values is {_round(measured.observed)}, "
+            "within the wider bounds that wild values in past batches give it)"
+        )
+    twin = measured.robust.judge(tests)
     expected = [_round(twin.low) if twin.low is not None else None, _round(twin.high)]
     return (
         f"; without the batch's most extreme values at each end it is "
-        f"{_round(m.robust.observed)}, expected {_interval(expected)}"
+        f"{_round(measured.robust.observed)}, expected {_interval(expected)}"
     )
 
 
