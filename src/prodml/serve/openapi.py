@@ -1,98 +1,231 @@
-"""The gateway's OpenAPI document, with each served model's input fields as its
-request schema, so clients and fuzzers know exactly what a model accepts."""
+"""The gateway's OpenAPI document: every route; each served model's inputs as the
+request schema of its predict and infer routes (value by value, per signature
+column type, in ``openapi_schemas``); the bearer scheme of the admin routes; and
+links from each answer to the predictions a client can make next and to the routes
+that act on the model it names, so clients and fuzzers (stateful ones too) know
+what the gateway accepts and how its calls chain."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prodml.serve.inputs import family
+from prodml.deploy import rollouts
+from prodml.serve import openapi_schemas
+from prodml.serve.openapi_schemas import Schema
 from prodml.serve.routing import Route
 
-_KINDS = {"number": {"type": "number"}, "text": {"type": "string"}, "time": {"type": "string"}}
-_ERROR = {
+ERROR: Schema = {
     "type": "object",
-    "properties": {"error": {"type": "string"}, "kind": {"type": "string"}},
+    "properties": {
+        "error": {"type": "string"},
+        "kind": {"type": "string", "description": "The error class"},
+        "field": {"type": "string", "description": "The input at fault, for input refusals"},
+    },
+    "required": ["error", "kind"],
+}
+FAILURES = {
+    "400": "The body is not JSON",
+    "403": "The token is missing or lacks the role",
+    "404": "No such model, or no such rollout action",
+    "409": "The change conflicts with the model's or rollout's state",
+    "413": "The body or its rows are over the limit",
+    "422": "A field is missing or of the wrong kind; 'field' names it",
+    "503": "No model or fallback could answer, or the store is out of reach",
+}
+OBJECT: Schema = {"type": "object"}
+TEXT: Schema = {"type": "string"}
+# a model's name, less the '/' no path segment holds
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,199}$"}
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_BY_NAME = {
+    "metadata": "model_metadata",
+    "ready": "model_ready",
+    "rollback": "rollback",
+    "rollout": "rollout_action",
+}
+OPEN_OR_BEARER: list[dict[str, list[str]]] = [{}, {"bearer": []}]  # bearer when auth is "all"
+REQUEST_ID_HEADER = {
+    "name": "x-request-id",
+    "in": "header",
+    "required": False,
+    "description": "The caller's id for the request, echoed and logged",
+    "schema": openapi_schemas.REQUEST_ID,
+}
+PREDICTION: Schema = {
+    "type": "object",
+    "properties": {
+        "predictions": {"type": "array", "items": {}},
+        "model": {"type": "string"},
+        "version": {"type": "integer", "nullable": True},
+        "variant": {"type": "string"},
+        "fallback": {"type": "string", "nullable": True},
+        "request_id": {"type": "string"},
+    },
+    "required": ["predictions", "model", "version", "variant", "fallback", "request_id"],
+}
+INFERENCE: Schema = {
+    "type": "object",
+    "properties": {
+        "model_name": {"type": "string"},
+        "model_version": {"type": "string", "nullable": True},
+        "id": {"type": "string"},
+        "outputs": {"type": "array", "items": OBJECT},
+    },
+    "required": ["model_name", "model_version", "id", "outputs"],
 }
 
 
-def _record(route: Route) -> dict[str, Any]:
-    signature = route.champion.version.signature or {}
-    columns = signature.get("columns") or []
-    if not columns:
-        return {"type": "object"}
+def _json(schema: Schema) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _responses(
+    ok: Schema, failures: str, links: dict[str, Any] | None = None, echoes: bool = False
+) -> dict[str, Any]:
+    answered: dict[str, Any] = {"description": "Answered", "content": _json(ok)}
+    if links:
+        answered["links"] = links
+    if echoes:
+        answered["headers"] = {"x-request-id": {"schema": {"type": "string"}}}
+    refused = {
+        code: {"description": FAILURES[code], "content": _json(ERROR)} for code in failures.split()
+    }
+    return {"200": answered, **refused}
+
+
+def _body(schema: Schema, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": _json(schema)}
+
+
+def _path_name(model: str) -> dict[str, Any]:
+    return {"name": "name", "in": "path", "required": True, "schema": NAME, "example": model}
+
+
+def _links(models: list[str], name_at: str | None = None) -> dict[str, Any]:
+    """From an answer to every model's predictions and, when the answer names a model
+    (``name_at``, a runtime expression), to the routes that act on that model."""
+    links: dict[str, Any] = {}
+    for model in models:
+        links[f"predict {model}"] = {"operationId": f"predict_{model}"}
+        links[f"infer {model}"] = {"operationId": f"infer_{model}"}
+    for link, operation in _BY_NAME.items() if name_at else ():
+        links[link] = {"operationId": operation, "parameters": {"name": name_at}}
+    return links
+
+
+def _predict(model: str, signature: dict[str, Any], models: list[str]) -> dict[str, Any]:
     return {
-        "type": "object",
-        "properties": {
-            c["name"]: {**_KINDS.get(family(c["type"]), {}), "nullable": c.get("nullable", True)}
-            for c in columns
+        "operationId": f"predict_{model}",
+        "summary": f"Predict with {model} (the champion, or a rollout's variant)",
+        "description": "The schema is the champion's signature; a candidate's may differ.",
+        "parameters": [REQUEST_ID_HEADER],
+        "security": OPEN_OR_BEARER,
+        "requestBody": _body(openapi_schemas.predict_body(signature)),
+        "responses": _responses(
+            PREDICTION, "400 403 404 413 422 503", _links(models, "$response.body#/model"), True
+        ),
+    }
+
+
+def _infer(model: str, signature: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    return {
+        "operationId": f"infer_{model}",
+        "summary": f"Infer with {model} (Open Inference Protocol v2)",
+        "parameters": [REQUEST_ID_HEADER],
+        "security": OPEN_OR_BEARER,
+        "requestBody": _body(openapi_schemas.infer_body(signature)),
+        "responses": _responses(
+            INFERENCE, "400 403 404 413 422 503", _links(models, "$response.body#/model_name"), True
+        ),
+    }
+
+
+def _get(
+    operation: str,
+    summary: str,
+    ok: Schema,
+    failures: str = "",
+    links: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    answers = _responses(ok, failures, links)
+    return {"get": {"operationId": operation, "summary": summary, "responses": answers}}
+
+
+def _by_name(models: list[str]) -> dict[str, Any]:
+    """The routes that take a model's name in their path."""
+    first = models[0] if models else "model"
+    name = [_path_name(first)]
+    action = {"name": "action", "in": "path", "required": True}
+    action["schema"] = {"type": "string", "enum": list(rollouts.ACTIONS)}
+    from_path = _links(models, "$request.path.name")
+    admin = {"security": BEARER, "requestBody": _body(openapi_schemas.admin_body(), required=False)}
+    return {
+        "/v2/models/{name}": _get(
+            "model_metadata", "A model's inputs (OIP v2)", OBJECT, "404", from_path
+        )
+        | {"parameters": name},
+        "/v2/models/{name}/ready": _get(
+            "model_ready", "Whether a model is served", OBJECT, "404", from_path
+        )
+        | {"parameters": name},
+        "/v1/models/{name}/rollback": {
+            "parameters": name,
+            "post": {
+                "operationId": "rollback",
+                "summary": "Make the previous champion the champion again",
+                **admin,
+                "responses": _responses(OBJECT, "400 403 404 409 413 422 503", from_path),
+            },
         },
-        "required": [c["name"] for c in columns],
+        "/v1/rollouts/{name}/{action}": {
+            "parameters": [*name, action],
+            "post": {
+                "operationId": "rollout_action",
+                "summary": "Pause, resume, abort or promote a model's rollout",
+                **admin,
+                "responses": _responses(OBJECT, "400 403 404 409 413 422 503", from_path),
+            },
+        },
     }
 
 
-def _responses(ok: dict[str, Any]) -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": _ERROR}}}
-    return {
-        "200": {"description": "Answered", "content": {"application/json": {"schema": ok}}},
-        **{code: {"description": why, **error} for code, why in _FAILURES.items()},
+def _shared(models: list[str]) -> dict[str, Any]:
+    """The routes about the server; each links to the predictions a client can make
+    once it knows the server is up."""
+    ready = {"type": "object", "properties": {"ready": {"type": "boolean"}}}
+    routes = {
+        "/v1/models": ("list_models", "The served models and their routing", OBJECT),
+        "/v2": ("server_metadata", "The server (OIP v2)", OBJECT),
+        "/v2/health/live": ("live", "Whether the process is up", OBJECT),
+        "/v2/health/ready": ("ready", "Whether any model is routed", ready),
+        "/healthz": ("health", "Status and routing", OBJECT),
+        "/openapi.json": ("openapi", "This document", OBJECT),
     }
-
-
-_FAILURES = {
-    "400": "Not JSON",
-    "403": "Token refused",
-    "404": "Model not served",
-    "413": "Too large",
-    "422": "A field is missing or of the wrong kind",
-    "503": "No model or fallback could answer",
-}
+    served = _links(models)
+    paths = {path: _get(*about, "", served) for path, about in routes.items()}
+    metrics = {"description": "Prometheus text", "content": {"text/plain": {"schema": TEXT}}}
+    metrics["links"] = served
+    paths["/metrics"] = {
+        "get": {"operationId": "metrics", "summary": "Metrics", "responses": {"200": metrics}}
+    }
+    return {**paths, **_by_name(models)}
 
 
 def document(routes: dict[str, Route]) -> dict[str, Any]:
+    models = list(routes)
     paths: dict[str, Any] = {}
     for name, route in routes.items():
-        record = _record(route)
-        body = {
-            "oneOf": [
-                record,
-                {"type": "array", "items": record, "minItems": 1},
-                {
-                    "type": "object",
-                    "properties": {"records": {"type": "array", "items": record, "minItems": 1}},
-                    "required": ["records"],
-                },
-            ]
-        }
-        answer = {
-            "type": "object",
-            "properties": {
-                "predictions": {"type": "array"},
-                "model": {"type": "string"},
-                "version": {"type": "integer", "nullable": True},
-                "variant": {"type": "string"},
-                "fallback": {"type": "string", "nullable": True},
-                "request_id": {"type": "string"},
-            },
-        }
-        paths[f"/v1/models/{name}/predict"] = {
-            "post": {
-                "operationId": f"predict_{name}",
-                "summary": f"Predict with {name} (the champion, or a rollout's variant)",
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": body}},
-                },
-                "responses": _responses(answer),
-            }
-        }
-    paths["/v2/health/ready"] = {
-        "get": {"operationId": "ready", "responses": _responses({"type": "object"})}
-    }
-    paths["/healthz"] = {
-        "get": {"operationId": "health", "responses": _responses({"type": "object"})}
-    }
+        signature = route.champion.version.signature or {}
+        paths[f"/v1/models/{name}/predict"] = {"post": _predict(name, signature, models)}
+        paths[f"/v2/models/{name}/infer"] = {"post": _infer(name, signature, models)}
+    paths.update(_shared(models))
     return {
         "openapi": "3.0.3",
         "info": {"title": "prodml gateway", "version": "0.1.0"},
         "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A prodml token"}
+            }
+        },
     }
