@@ -180,3 +180,50 @@ def test_admin_bodies_are_checked_by_field(sqlite_client: Client, body: Any, fie
     for answer in talk(gateway(sqlite_client), scenario):
         assert answer.status_code == 422, answer.text
         assert answer.json()["field"] == field
+
+
+def test_integers_past_64_bits_are_seen_exactly_not_as_rounded_floats(
+    sqlite_client: Client,
+) -> None:
+    example = frame().head().assign(a=[1, 2, 3, 4, 5])  # a: int64, b: double
+    with prodml.start_run("fit", client=sqlite_client) as run:
+        crown(sqlite_client, run.log_model(Constant(1), "m", example=example))
+
+    async def scenario(http: httpx.AsyncClient) -> list[httpx.Response]:
+        bodies = ['{"a": -9223372036854775809, "b": 0}', '{"a": 1, "b": 18446744073709551616}']
+        headers = {"content-type": "application/json"}
+        return [
+            await http.post("/v1/models/m/predict", content=body, headers=headers)
+            for body in bodies
+        ]
+
+    below, past = talk(gateway(sqlite_client), scenario)
+    assert below.status_code == 422 and below.json()["field"] == "a"
+    assert past.status_code == 422 and past.json()["field"] == "b"
+
+
+def test_unsigned_records_need_a_field_and_names_that_differ_by_more_than_case(
+    sqlite_client: Client,
+) -> None:
+    _unsigned_model(sqlite_client)
+
+    async def scenario(http: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await predict(http, body, name="u") for body in ({}, {"a": 1.0, "A": 2.0})]
+
+    empty, twins = talk(gateway(sqlite_client, ("u",), allow_unsigned=True), scenario)
+    assert empty.status_code == 422 and empty.json()["field"] == "records[0]"
+    assert twins.status_code == 422 and "differ only by case" in twins.json()["error"]
+
+
+def test_a_tensor_model_answers_infer_requests_nested_or_flat(sqlite_client: Client) -> None:
+    _tensor_model(sqlite_client)
+    tensor = {"name": "x", "shape": [2, 3], "datatype": "FP64"}
+    nested = {"inputs": [{**tensor, "data": [[1, 2, 3], [4, 5, 6]]}]}
+    flat = {"inputs": [{**tensor, "data": [1, 2, 3, 4, 5, 6]}]}
+
+    async def scenario(http: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await http.post("/v2/models/t/infer", json=body) for body in (nested, flat)]
+
+    for answer in talk(gateway(sqlite_client, ("t",)), scenario):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["outputs"][0]["data"] == [6.0, 15.0]

@@ -82,13 +82,32 @@ def _inputs(
     """``inputs`` read from ``inputs_json`` where a segment holds that instead."""
     if "inputs_json" not in columns:
         return {}, []
-    found = connection.execute(
-        "SELECT json_group_structure(inputs_json::JSON) FROM _served WHERE inputs_json IS NOT NULL"
-    ).fetchall()
+    try:
+        found = connection.execute(
+            "SELECT json_group_structure(inputs_json::JSON) FROM _served "
+            "WHERE inputs_json IS NOT NULL"
+        ).fetchall()
+    except duckdb.Error:  # keys one struct cannot hold (e.g. differing only by case)
+        return {}, []  # the text stays readable in inputs_json
     structure = found[0][0] if found else None
     if structure is None or not str(structure).startswith("{"):
+        return {}, []
+    if _clash(str(structure)):
         return {}, []
     parsed = f"from_json(p.inputs_json, {literal(str(structure))})"
     if "inputs" in columns:
         return {"inputs": f"coalesce(p.inputs, {parsed})"}, []
     return {}, [f"{parsed} AS inputs"]
+
+
+def _clash(structure: str) -> bool:
+    """Whether the inputs' structure has keys that differ only by case, which DuckDB's
+    structs (case-insensitive) refuse at query time."""
+    import json
+
+    try:
+        fields = json.loads(structure)
+    except ValueError:
+        return True
+    names = [str(name).lower() for name in fields] if isinstance(fields, dict) else []
+    return len(names) != len(set(names))

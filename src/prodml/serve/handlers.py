@@ -98,7 +98,8 @@ class Handlers:
             headers = dict(request.headers)
             if isinstance(parsed, dict) and "id" in parsed:
                 headers.setdefault("x-request-id", values.request_id(parsed["id"], "id") or "")
-            records = oip.records(parsed)
+            spec = self.gateway.route(name).champion.spec
+            records = oip.records(parsed, spec.width if spec.tensor else None)
         except ProdmlError as error:
             self._refused(name, "infer", error, started)
             raise

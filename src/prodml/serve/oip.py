@@ -11,10 +11,13 @@ from prodml.serve.served import Served
 DATATYPES = {"number": "FP64", "text": "BYTES", "time": "BYTES", "any": "BYTES"}
 
 
-def records(body: Any) -> list[dict[str, Any]]:
-    """An infer request's named input tensors as records (one value per row each)."""
+def records(body: Any, width: int | None = None) -> list[Any]:
+    """An infer request's named input tensors as records (one value per row each);
+    for a tensor model (``width`` values a row), its one tensor's rows."""
     if not isinstance(body, Mapping) or not isinstance(body.get("inputs"), list):
         raise Rejected("An infer request needs 'inputs': a list of named tensors.", "inputs")
+    if width is not None:
+        return _tensor_rows(body["inputs"], width)
     columns: dict[str, list[Any]] = {}
     for index, tensor in enumerate(body["inputs"]):
         if not isinstance(tensor, Mapping) or not isinstance(tensor.get("name"), str):
@@ -36,6 +39,29 @@ def records(body: Any) -> list[dict[str, Any]]:
         raise Rejected("Every input tensor must hold one value per row.", "inputs")
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _tensor_rows(inputs: list[Any], width: int) -> list[Any]:
+    """The rows of a model taking one [N, width] tensor: its data nested by row, or
+    flat in row-major order as the protocol allows."""
+    if len(inputs) != 1 or not isinstance(inputs[0], Mapping):
+        raise Rejected("This model takes one input tensor of shape [N, width].", "inputs")
+    data = inputs[0].get("data")
+    if not isinstance(data, list) or not data:
+        raise Rejected("inputs[0] needs 'data', a non-empty list.", "inputs[0].data")
+    if all(isinstance(item, list) for item in data):
+        rows = data
+    elif width > 0 and len(data) % width == 0:
+        rows = [data[start : start + width] for start in range(0, len(data), width)]
+    else:
+        raise Rejected(
+            f"inputs[0].data holds {len(data):,} values, not rows of {width}.", "inputs[0].data"
+        )
+    if len(rows) > MAX_ROWS:
+        raise Rejected(
+            f"inputs[0] holds {len(rows):,} rows; send at most {MAX_ROWS:,}.", "inputs[0].data", 413
+        )
+    return rows
 
 
 def _flat(data: list[Any]) -> list[Any]:

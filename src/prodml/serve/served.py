@@ -28,6 +28,7 @@ from prodml.serve.inputs import InputSpec
 
 MAX_BATCH_ROWS = 4096  # rows of one model call; later requests wait for the next
 MAX_ABANDONED = 4  # threads a hung model may hold before its requests skip it
+SHADOW_PATIENCE = 10  # a shadow batch may take this many request timeouts
 Prediction = tuple[list[Any], np.ndarray, str | None]
 
 
@@ -212,16 +213,19 @@ class Served:
             self._launch(loop)
 
     def shadow(self, rows: list[Any]) -> Prediction:
-        """Answers of this version as a shadow, from a thread off the event loop: at
-        most the timeout is waited for; a hung call's thread is left behind."""
+        """Answers of this version as a shadow, from a thread off the event loop. A
+        shadow batch gathers many requests, so it may take ``SHADOW_PATIENCE`` times the
+        request timeout (nobody waits on it: the served rows are logged meanwhile); a
+        call still running then is hung, and its thread is left behind."""
         if not rows:
             return [], np.zeros(0, bool), None
+        patience = self.timeout * SHADOW_PATIENCE
         try:
-            return self.shadow_executor.submit(self.predict_now, rows).result(self.timeout)
+            return self.shadow_executor.submit(self.predict_now, rows).result(patience)
         except concurrent.futures.TimeoutError:
             self.shadow_executor.shutdown(wait=False, cancel_futures=True)
             self.shadow_executor = self._thread("shadow")
-            error = f"timed out after {self.timeout * 1000:.0f} ms"
+            error = f"timed out after {patience * 1000:.0f} ms"
         except Exception as problem:  # a shadow must never take the gateway down
             error = _text(problem)
         return [None] * len(rows), np.ones(len(rows), bool), error

@@ -94,8 +94,8 @@ def number(value: Any, field: str, wanted: str = "a number") -> None:
 
 
 def _integer(value: Any, type_text: str, field: str) -> None:
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT:
+        value = int(value)  # 3.0 for 3; a larger float is no exact integer
     if isinstance(value, bool) or not isinstance(value, int):
         raise _wrong(value, "an integer", field)
     low, high = integer_range(type_text)
@@ -153,10 +153,20 @@ def field_name(name: Any, index: int) -> str:
 def unsigned_row(row: Any, index: int, types: dict[str, str]) -> None:
     """A record for a model without a signature: plain names, scalar values, and one
     JSON type per field across the request's rows (``types`` collects them)."""
-    if not isinstance(row, Mapping):
-        raise Rejected(f"Row {index} must be an object of field: value.", f"records[{index}]")
+    if not isinstance(row, Mapping) or not row:
+        raise Rejected(
+            f"Row {index} must be an object of at least one field: value.", f"records[{index}]"
+        )
+    folded: dict[str, str] = {}
     for name, value in row.items():
         field_name(name, index)
+        other = folded.setdefault(name.lower(), name)
+        if other != name:
+            raise Rejected(
+                f"Row {index} has fields {other!r} and {name!r}, which differ only by case; "
+                "the log and SQL read them as one. Rename one.",
+                f"records[{index}]",
+            )
         kind = scalar(value, name)
         if kind == "null":
             continue
