@@ -349,3 +349,13 @@ def test_referenced_digests_and_references_name_every_user_of_a_blob(
     assert store.references(hash_bytes(b"cat")) == ["file 'a/cat.png' of dataset imgs@1"]
     assert store.references(model.digest) == ["model churn@1"]
     assert store.references(hash_bytes(b"nobody")) == []
+
+
+def test_a_reason_that_is_not_text_refuses_the_change_and_stores_nothing(
+    client: Client,
+) -> None:
+    store = client.metadata
+    before = len(store.list_events())
+    with pytest.raises(InvalidInputError, match="give it as text"):
+        store.record_event("model.note", ("model", "m"), 5, {})  # type: ignore[arg-type]
+    assert len(store.list_events()) == before

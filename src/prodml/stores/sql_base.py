@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from prodml.errors import ProdmlError, StoreBusyError, StoreError
+from prodml.errors import InvalidInputError, ProdmlError, StoreBusyError, StoreError
 from prodml.stores import driver
 from prodml.stores import engine as engines
 
@@ -88,7 +88,13 @@ class SqlBase:
         details: dict[str, Any] | None = None,
         at: float | None = None,
     ) -> None:
-        """Append one event to the log; called inside the write that makes the change."""
+        """Append one event to the log; called inside the write that makes the change,
+        so a reason that is not text refuses the whole change."""
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidInputError(
+                f"The reason given for {action} is {type(reason).__name__} {reason!r:.40}; "
+                "give it as text (why='...' or --why TEXT)."
+            )
         driver.execute(
             connection,
             "INSERT INTO events (at, actor, action, subject_kind, subject_id, reason, details)"
