@@ -177,3 +177,22 @@ def test_a_handful_of_wild_rows_is_a_soft_finding_that_counts_them(
     assert f"column {column!r}" in finding.message and "5.0" in finding.message
     assert f"{values[14]:.6g}" in finding.message  # the wildest value is quoted
     assert finding.action.startswith("warn")
+
+
+def test_history_profiled_before_ends_were_kept_still_counts_wild_rows(
+    sqlite_client: Client, planted: Planted
+) -> None:
+    stored = [p.to_dict() for p in planted.history]
+    for doc in stored:
+        for column in doc["columns"]:
+            del column["lowest"], column["highest"]
+    older = [TableProfile.from_dict(doc) for doc in stored]
+    column = planted.numeric[-1]
+    batch = planted.draw()
+    values = _numbers(batch, column)
+    values[:4] = _wilder(planted, column, 4)
+
+    result = prodml.validate(_with(batch, column, values), against=older, client=sqlite_client)
+
+    (finding,) = [f for f in result.findings if (f.column, f.statistic) == (column, "extreme_rows")]
+    assert finding.observed == 4.0 and "no past batch kept" in finding.message

@@ -14,6 +14,7 @@ import pytest
 
 import prodml.api as prodml
 from prodml.data.profile import TableProfile
+from prodml.data.sketches import EXTREMES
 from prodml.errors import DataReadError, InvalidInputError
 
 CITIES = ["Oslo", "Lima", "Rome", "Kyiv", "Pune"]
@@ -145,6 +146,31 @@ def test_partitions_merge_into_the_profile_of_the_whole() -> None:
         for q in QUANTILES:
             assert _near_rank(values, got.kll.get_quantile(q), q), (name, q)
     assert merged.columns["city"].counts() == whole.columns["city"].counts()
+
+
+def test_the_smallest_and_largest_values_are_kept_exactly_through_merges_and_bytes() -> None:
+    table = _trips(10, rows=200_000)  # long enough to find its ends through a sample
+    whole = _profile(table)
+    parts = _partitions(table, "city")
+
+    merged = TableProfile.from_bytes(
+        functools.reduce(TableProfile.merge, parts.values()).to_bytes()
+    )
+
+    for name in ("fare", "passengers", "day"):
+        ordered = np.sort(_valid(table, name))
+        for profile in (whole, merged):
+            column = profile.columns[name]
+            assert column.lowest is not None and column.highest is not None
+            assert np.array_equal(column.lowest, ordered[:EXTREMES]), name
+            assert np.array_equal(column.highest, ordered[-EXTREMES:]), name
+
+
+def test_a_column_with_fewer_values_than_its_ends_keeps_them_all() -> None:
+    column = _profile(pa.table({"x": [3.0, None, 1.0, np.inf, 2.0]})).columns["x"]
+
+    assert column.lowest is not None and column.highest is not None
+    assert column.lowest.tolist() == column.highest.tolist() == [1.0, 2.0, 3.0, np.inf]
 
 
 def test_duplicates_that_partitions_share_are_counted_once_merged() -> None:

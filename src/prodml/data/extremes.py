@@ -8,8 +8,9 @@ of n values holds m values beyond all H values of its history is at most
 (n / (H + n)) ** m, whatever the distribution; far beyond them is rarer still, and the
 m values split between the two ends in m + 1 ways. So a handful of wild rows is a
 finding only when chance cannot explain them: with 30 past batches of the batch's
-size it takes three such rows, and a single wild row (which a table's own data-entry
-errors produce now and then) is no alarm. A column whose past batches had rows far
+size it takes three such rows (four once the validation runs 75 tests or more), and
+a single wild row (which a table's own data-entry errors produce now and then) is
+no alarm. A column whose past batches had rows far
 outside the other past batches' range (S of them) shows such rows are its habit; the
 batch's m then count against S + m: the p-value is (m + 1) P[Binomial(S + m, n / (H + n))
 >= m], never below the bound above, so the test stays within its share of the
@@ -51,7 +52,7 @@ class ExtremeRows(Measurement):
         p = _p_value(count, habit, self.share)
         most = _most_by_chance(habit, self.share, threshold, self.valid)
         center = habit * self.share / (1 - self.share) if self.share < 1 else 0.0
-        z = float(special.ndtri(1 - max(p, 1e-300) / 2)) if p < 1 else 0.0
+        z = -float(special.ndtri(max(p, 1e-300))) if p < 0.5 else 0.0  # one-sided
         score = (count - center) / (most - center) if most > center else math.inf
         breached = p <= threshold and count > 0
         return Bound(None, float(most), center, z, max(score, 0.0), breached, len(self.history))
@@ -59,14 +60,17 @@ class ExtremeRows(Measurement):
     def describe(self, bound: Bound) -> str | None:
         where = f"column {self.column!r}" if self.column else "the table"
         examples = ", ".join(f"{v:.6g}" for v in self.wild)
-        habit = round(sum(self.history))
+        habit = (
+            f"{round(sum(self.history))} such row(s) in {len(self.history)} past batches"
+            if self.history
+            else "no past batch kept its extreme values to compare"
+        )
         return (
             f"The number of rows of {where} far outside the range seen before is "
             f"{float(f'{self.observed:.4g}')} (below {self.low:.4g} or above {self.high:.4g}: "
             f"past the history's minimum or maximum by more than {FAR:g} interquartile "
             f"ranges), e.g. {examples}; chance alone puts at most {bound.high:g} in a batch "
-            f"of this size, with {habit} such row(s) in {len(self.history)} past batches. "
-            "Check them at the source: a unit or a typing error?"
+            f"of this size, with {habit}. Check them at the source: a unit or a typing error?"
         )
 
 

@@ -19,6 +19,7 @@ KLL_K = 400  # normalised rank error about 0.7%
 ITEMS_LG = 12  # frequent items: counts are exact up to 3,072 distinct values
 HLL_LG = 12  # distinct counts within about 1.6%
 EXTREMES = 32  # the smallest and largest values kept exactly: quantile sketches blur the ends
+SAMPLED_ABOVE = 65_536  # longer columns find their ends through a sample's cut
 NUMERIC, TEMPORAL, CATEGORICAL, OTHER = "numeric", "temporal", "categorical", "other"
 
 
@@ -221,7 +222,7 @@ def _numbers(profile: ColumnProfile, column: pa.ChunkedArray) -> None:
     if not len(values):
         return
     profile.minimum, profile.maximum = float(values.min()), float(values.max())
-    profile.lowest, profile.highest = _smallest(values), -_smallest(-values)[::-1]
+    profile.lowest, profile.highest = _extremes(values)
     if not (math.isfinite(profile.minimum) and math.isfinite(profile.maximum)):
         values = values[np.isfinite(values)]  # infinities are counted, not averaged
     if not len(values):
@@ -281,10 +282,27 @@ def _merge_moments(a: ColumnProfile, b: ColumnProfile) -> tuple[float | None, fl
 
 
 def _smallest(values: np.ndarray) -> np.ndarray:
-    """The EXTREMES smallest values, ascending (a partial sort: linear in the values)."""
+    """The EXTREMES smallest of a few values, ascending."""
     if len(values) > EXTREMES:
         values = np.partition(values, EXTREMES - 1)[:EXTREMES]
     return np.sort(values)
+
+
+def _extremes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The EXTREMES smallest and largest values, ascending. In a long column, values
+    past the EXTREMES-th smallest (largest) of a strided sample are few, and at least
+    EXTREMES values reach that cut (the sample's own), so a comparison pass and a sort
+    of the few replace a partial sort of them all."""
+    if len(values) <= SAMPLED_ABOVE:
+        return _smallest(values), -_smallest(-values)[::-1]
+    sample = values[:: len(values) // SAMPLED_ABOVE]
+    cuts = np.partition(sample, (EXTREMES - 1, len(sample) - EXTREMES))
+    low, high = cuts[EXTREMES - 1], cuts[len(sample) - EXTREMES]
+    under, over = values[values < low], values[values > high]
+    lowest = np.concatenate([_smallest(under), np.full(max(EXTREMES - len(under), 0), low)])
+    largest = -_smallest(-over)[::-1]
+    highest = np.concatenate([np.full(max(EXTREMES - len(over), 0), high), largest])
+    return lowest, highest
 
 
 def _ends(a: ColumnProfile, b: ColumnProfile) -> tuple[np.ndarray | None, np.ndarray | None]:
