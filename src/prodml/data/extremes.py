@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
+from scipy import special  # not scipy.stats: importing it costs a second
 
 from prodml.data.calibration import ALPHA, LINEAR, Bound
 from prodml.data.measurement import Measurement
@@ -142,7 +142,7 @@ def _beyond(profile: ColumnProfile, low: float, high: float) -> tuple[int, list[
 def _p_value(count: int, habit: int, share: float) -> float:
     if count <= 0:
         return 1.0
-    tail = float(stats.binom.sf(count - 1, habit + count, share))
+    tail = float(special.bdtrc(count - 1, habit + count, share))  # P[X >= count]
     return min(1.0, (count + 1) * tail)
 
 
@@ -153,7 +153,7 @@ def _most_by_chance(habit: int, share: float, threshold: float, valid: int) -> i
         counts = np.arange(1, valid + 1)
     else:
         counts = np.unique(np.geomspace(1, valid, 2000).round().astype(np.int64))
-    tails = stats.binom.sf(counts - 1, habit + counts, share) * (counts + 1)
+    tails = special.bdtrc(counts - 1, habit + counts, share) * (counts + 1)
     alarming = np.flatnonzero(tails <= threshold)
     if not len(alarming):
         return valid
