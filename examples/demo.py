@@ -184,6 +184,22 @@ def cli_may_fail(*args: str) -> None:
     print(f"(exit code {code})")
 
 
+def control_access() -> None:
+    say("22. Access: the store, not the caller's environment, says who may change what serves")
+    change = prodml.enable_auth("admin", why="the team shares this store now")
+    assert change.token is not None
+    print(f"auth is {change.status.mode}; the first deployer token {change.token_name!r} "
+          f"is shown once: {change.token[:8]}...")  # fmt: skip
+    cli_may_fail("rollback", "late-arrivals", "--why", "no token")
+    os.environ["PRODML_AUTH"] = "off"  # a caller cannot switch it off for themselves
+    cli_may_fail("models", "protect", "late-arrivals", "champion", "--off")
+    del os.environ["PRODML_AUTH"]
+    os.environ["PRODML_TOKEN"] = change.token
+    cli("auth", "status")
+    cli("auth", "disable", "--why", "end of the demo")
+    del os.environ["PRODML_TOKEN"]
+
+
 def main() -> None:
     here = str(Path(__file__).parent)  # the CLI imports the suite's product metric from here
     os.environ.setdefault("COLUMNS", "120")  # wide enough for the CLI's tables
@@ -219,7 +235,8 @@ def main() -> None:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
         monitor_and_respond(Path(folder), flights)
-    say("22. Store housekeeping (dry run)")
+    control_access()
+    say("23. Store housekeeping (dry run)")
     cli("gc")
 
 
