@@ -26,7 +26,7 @@ class Measurement:
     center_if_alone: float | None = None
     examples: list[str] = field(default_factory=list)
     noise_points: int = 0  # for gaps: how many standardised errors the maximum is over
-    robust: Measurement | None = None  # its trimmed twin, which must confirm a change
+    robust: Measurement | None = None  # its robust twin, which decides a change
 
     def judge(self, tests: int, observed: float | None = None) -> Bound:
         """The bound of this statistic among ``tests`` tests, and how ``observed``
@@ -46,20 +46,21 @@ class Measurement:
     def verdict(self, tests: int) -> tuple[Measurement, Bound]:
         """The measurement to report and its bound (breached or not).
 
-        With a robust twin, the twin decides: a statistic it does not confirm was
-        moved by a few wild rows, not by the bulk of the column. When both breach
-        the same way the statistic itself is reported; when only the twin does, the
-        statistic swings too much from batch to batch to judge (wild rows in past
-        batches) and the twin is reported. Either way the pair is one test."""
+        With a robust twin, the twin decides: a change it does not show was made by a
+        few wild rows, not by the bulk of the column. When both breach, the statistic
+        itself is reported (clamping can turn a wider spread into a narrower one when
+        the whole column moves out of the clamping range); when only the twin does,
+        the statistic swings too much from batch to batch to judge (wild rows in past
+        batches) and the twin is reported. Either way the pair is one test. A twin
+        that never moved in history (a column almost always 0, all clamped to 0)
+        cannot judge: there the statistic decides alone."""
         bound = self.judge(tests)
-        if self.robust is None:
+        if self.robust is None or len(set(self.robust.history)) <= 1:
             return self, bound
         twin = self.robust.judge(tests)
         if not twin.breached:
             return self, dataclasses.replace(bound, breached=False)
-        if bound.breached and (twin.z > 0) == (bound.z > 0):
-            return self, bound
-        return self.robust, twin
+        return (self, bound) if bound.breached else (self.robust, twin)
 
     def describe(self, bound: Bound) -> str | None:
         """A message of its own for the finding, or None for the usual one."""

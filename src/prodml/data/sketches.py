@@ -73,9 +73,7 @@ class ColumnProfile:
     lowest: np.ndarray | None = field(default=None, repr=False)  # up to EXTREMES, ascending
     highest: np.ndarray | None = field(default=None, repr=False)  # up to EXTREMES, ascending
     _counts: tuple[Any, dict[str, int]] | None = field(default=None, repr=False, compare=False)
-    _middle: tuple[Any, float, tuple[float, float]] | None = field(
-        default=None, repr=False, compare=False
-    )  # (kll, trim, (mean, std)): past batches are read again for every batch judged
+    _grid: tuple[Any, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def valid(self) -> int:

@@ -21,7 +21,7 @@ from prodml.data.calibration import GAP, LINEAR, LOG, SHARE
 from prodml.data.extremes import extreme_rows
 from prodml.data.measurement import Measurement
 from prodml.data.profile import TableProfile
-from prodml.data.robust import middle, trim_share
+from prodml.data.robust import clamp_range, clamped
 from prodml.data.sketches import CATEGORICAL, NUMERIC, ColumnProfile
 from prodml.domain.validation import FindingKind
 
@@ -136,7 +136,7 @@ def _numeric(
     ]
     spread = pooled.std or 0.0
     scale = max(spread, abs(pooled.mean or 0.0) * 1e-9, 1e-12)
-    twins = _trimmed(name, history, pooled, batch)
+    twins = _clamped(name, history, pooled, batch)
     if batch.mean is not None:
         found.append(
             Measurement(
@@ -196,19 +196,19 @@ def _spread(
     )
 
 
-def _trimmed(
+def _clamped(
     name: str, history: list[ColumnProfile], pooled: ColumnProfile, batch: ColumnProfile
 ) -> tuple[Measurement, Measurement]:
-    """The mean and the spread of the column's middle (the same share cut from the
-    ends of every batch), which a change in the mean or spread must also show."""
-    trim = trim_share(batch.valid, [h.valid for h in history])
-    past = [middle(h, trim) for h in history if h.kll is not None and h.valid >= 2]
-    center, spread = middle(pooled, trim)
-    now_center, now_spread = middle(batch, trim)
+    """The mean and the spread with values clamped into the range that held the
+    middle of history: the twins that decide a change of mean or spread."""
+    low, high = clamp_range(pooled)
+    past = [clamped(h, low, high) for h in history if h.kll is not None and h.valid >= 2]
+    center, spread = clamped(pooled, low, high)
+    now_center, now_spread = clamped(batch, low, high)
     scale = max(spread, abs(center) * 1e-9, 1e-12)
     mean = Measurement(
         name,
-        "trimmed_mean",
+        "clamped_mean",
         FindingKind.DRIFT,
         [m for m, _ in past],
         now_center,
@@ -218,7 +218,7 @@ def _trimmed(
         2,
     )
     deviation = _spread(
-        name, "trimmed_std", [s for _, s in past], now_spread, batch.valid, spread, scale
+        name, "clamped_std", [s for _, s in past], now_spread, batch.valid, spread, scale
     )
     return mean, deviation
 

@@ -103,8 +103,8 @@ DESCRIBED = {
     "distribution": "The distribution's largest gap from history (in standard errors)",
     "mean": "The mean",
     "std": "The standard deviation",
-    "trimmed_mean": "The mean without the most extreme values at each end",
-    "trimmed_std": "The standard deviation without the most extreme values at each end",
+    "clamped_mean": "The clamped mean (values clamped into history's middle 98%)",
+    "clamped_std": "The clamped standard deviation (values clamped into history's middle 98%)",
 }
 
 
@@ -243,7 +243,7 @@ def _middle(measured: Measurement, shown: Measurement, tests: int) -> str:
     twin = measured.robust.judge(tests)
     expected = [_round(twin.low) if twin.low is not None else None, _round(twin.high)]
     return (
-        f"; without the batch's most extreme values at each end it is "
+        f"; with values clamped into history's middle 98% it is "
         f"{_round(measured.robust.observed)}, expected {_interval(expected)}"
     )
 
