@@ -196,3 +196,21 @@ def test_history_profiled_before_ends_were_kept_still_counts_wild_rows(
 
     (finding,) = [f for f in result.findings if (f.column, f.statistic) == (column, "extreme_rows")]
     assert finding.observed == 4.0 and "no past batch kept" in finding.message
+
+
+def _mostly_zero(seed: int, nonzero: float, rows: int = ROWS) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    counts = np.where(rng.random(rows) < nonzero, rng.poisson(3.0, rows) + 1, 0)
+    return pa.table({"claims": counts.astype(np.float64), "age": rng.normal(40, 12, rows)})
+
+
+def test_a_count_that_is_almost_always_zero_still_shows_a_jump_in_its_mean(
+    sqlite_client: Client,
+) -> None:
+    history = [_profile(_mostly_zero(seed, 0.005)) for seed in range(HISTORY)]
+
+    same = prodml.validate(_mostly_zero(100, 0.005), against=history, client=sqlite_client)
+    jumped = prodml.validate(_mostly_zero(101, 0.1), against=history, client=sqlite_client)
+
+    assert not same.alarm, [f.message for f in same.findings]
+    assert "mean" in _drift_on(jumped, "claims")  # its clamped twin is 0 throughout

@@ -43,6 +43,11 @@ class Measurement:
             self.noise_points,
         )
 
+    @property
+    def twin_judges(self) -> bool:
+        """A robust twin that moved in history, so can tell how far it may move."""
+        return self.robust is not None and len(set(self.robust.history)) > 1
+
     def verdict(self, tests: int) -> tuple[Measurement, Bound]:
         """The measurement to report and its bound (breached or not).
 
@@ -55,7 +60,7 @@ class Measurement:
         that never moved in history (a column almost always 0, all clamped to 0)
         cannot judge: there the statistic decides alone."""
         bound = self.judge(tests)
-        if self.robust is None or len(set(self.robust.history)) <= 1:
+        if not self.twin_judges or self.robust is None:
             return self, bound
         twin = self.robust.judge(tests)
         if not twin.breached:

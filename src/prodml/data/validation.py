@@ -216,7 +216,7 @@ def _judge(measured: Measurement, tests: int) -> Finding | None:
     )
     message = m.describe(bound) or (
         f"{DESCRIBED.get(m.statistic, m.statistic)} of {where} is {_round(m.observed)}, "
-        f"expected {_interval(expected)}: {unusual}{detail}{_middle(measured, m, tests)}."
+        f"expected {_interval(expected)}: {unusual}{detail}{_twin_note(measured, m, tests)}."
     )
     return Finding(
         m.kind,
@@ -230,10 +230,10 @@ def _judge(measured: Measurement, tests: int) -> Finding | None:
     )
 
 
-def _middle(measured: Measurement, shown: Measurement, tests: int) -> str:
+def _twin_note(measured: Measurement, shown: Measurement, tests: int) -> str:
     """What the robust twin saw, beside the statistic it confirmed; or why the twin
     is shown instead."""
-    if measured.robust is None:
+    if measured.robust is None or not measured.twin_judges:
         return ""
     if shown is not measured:
         return (
