@@ -31,7 +31,7 @@ from prodml.domain.validation import FindingKind
 
 FAR = 3.0  # interquartile ranges past the history's minimum or maximum
 SHOWN = 3  # wild values quoted in the message
-EXACT_UP_TO = 100_000  # bounds for larger batches are found on a coarser grid of counts
+EXACT_UP_TO = 1024  # counts past this are tried on a geometric grid for the bound shown
 
 
 @dataclass
@@ -148,11 +148,13 @@ def _p_value(count: int, habit: int, share: float) -> float:
 
 def _most_by_chance(habit: int, share: float, threshold: float, valid: int) -> int:
     """The largest count that is no finding: one less than the least count whose
-    p-value is at most ``threshold`` (all ``valid`` values if none is)."""
-    if valid <= EXACT_UP_TO:
-        counts = np.arange(1, valid + 1)
-    else:
-        counts = np.unique(np.geomspace(1, valid, 2000).round().astype(np.int64))
+    p-value is at most ``threshold`` (all ``valid`` values if none is). Past
+    EXACT_UP_TO the counts tried are 0.7% apart: the bound shown is that close; the
+    finding itself is decided on the batch's own count."""
+    counts = np.arange(1, min(valid, EXACT_UP_TO) + 1)
+    if valid > EXACT_UP_TO:
+        wider = np.geomspace(EXACT_UP_TO + 1, valid, 1000).round().astype(np.int64)
+        counts = np.unique(np.concatenate([counts, wider]))
     tails = special.bdtrc(counts - 1, habit + counts, share) * (counts + 1)
     alarming = np.flatnonzero(tails <= threshold)
     if not len(alarming):
