@@ -149,7 +149,7 @@ def _p_value(count: int, habit: int, share: float) -> float:
 def _most_by_chance(habit: int, share: float, threshold: float, valid: int) -> int:
     """The largest count that is no finding: one less than the least count whose
     p-value is at most ``threshold`` (all ``valid`` values if none is). Past
-    EXACT_UP_TO the counts tried are 0.7% apart: the bound shown is that close; the
+    EXACT_UP_TO the counts tried are about 1% apart: the bound shown is that close; the
     finding itself is decided on the batch's own count."""
     counts = np.arange(1, min(valid, EXACT_UP_TO) + 1)
     if valid > EXACT_UP_TO:
