@@ -46,6 +46,7 @@ class Figures:
     bad_hey: int
     sent: int  # every request of the warm-up, wrk and hey runs
     others: float  # the largest share of CPU 0 other processes took during wrk or hey
+    cpu_us: float | None  # CPU the server (all its threads) used per request under wrk
 
 
 # --- servers -----------------------------------------------------------------------
@@ -138,10 +139,13 @@ class Interference:
         self.own = group_ticks(group)
         self.started = time.monotonic()
 
-    def share(self) -> float:
+    def measure(self) -> tuple[float, float]:
+        """The share of CPU 0 others took so far, and the server's own CPU seconds."""
         elapsed = time.monotonic() - self.started
-        others = (cpu_ticks(SERVER_CPU) - self.cpu) - (group_ticks(self.group) - self.own)
-        return max(0.0, others / (elapsed * os.sysconf("SC_CLK_TCK"))) if elapsed else 0.0
+        own = group_ticks(self.group) - self.own
+        others = (cpu_ticks(SERVER_CPU) - self.cpu) - own
+        hertz = os.sysconf("SC_CLK_TCK")
+        return (max(0.0, others / (elapsed * hertz)) if elapsed else 0.0), own / hertz
 
 
 def free_port() -> int:
@@ -258,10 +262,10 @@ def load(
     warm = run_wrk(url, script, warmup)
     watch = Interference(group)
     wrk = run_wrk(url, script, seconds)
-    wrk_others = watch.share()
+    wrk_others, own = watch.measure()
     watch = Interference(group)
     hey = run_hey(url, body, seconds)
-    hey_others = watch.share()
+    hey_others, _ = watch.measure()
     figures = Figures(
         server=name,
         rate=wrk["rate"],
@@ -274,6 +278,7 @@ def load(
         bad_hey=hey["bad"],
         sent=warm["requests"] + wrk["requests"] + hey["requests"],
         others=max(wrk_others, hey_others),
+        cpu_us=own * 1e6 / wrk["requests"] if wrk["requests"] else None,
     )
     if figures.bad_wrk or figures.bad_hey:
         print(
@@ -283,7 +288,8 @@ def load(
     print(
         f"{name}: wrk {fmt_rate(figures.rate)} ({figures.wrk_requests:,} requests in"
         f" {seconds} s, p99 {ms(figures.wrk_p99_ms)}); hey {fmt_rate(figures.hey_rate)},"
-        f" p50 {ms(figures.p50_ms)}, p99 {ms(figures.p99_ms)}; other processes took"
+        f" p50 {ms(figures.p50_ms)}, p99 {ms(figures.p99_ms)}; CPU {micros(figures.cpu_us)} a"
+        f" request; other processes took"
         f" {wrk_others:.0%} / {hey_others:.0%} of CPU {SERVER_CPU}",
         flush=True,
     )
@@ -297,3 +303,7 @@ def load(
 
 def ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f} ms"
+
+
+def micros(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} us"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from _harness import Row, fmt_rate, fmt_ratio
-from _serving_load import CONNECTIONS, Figures, ms
+from _serving_load import CONNECTIONS, Figures, micros, ms
 
 THROUGHPUT_VS_BARE_GOAL = 0.7
 P99_VS_BARE_GOAL = 1.5
@@ -22,7 +22,7 @@ class Ratio:
     figure: str
     top: str  # a key of the measured servers: bare, mlflow, or a prodml variant
     bottom: str  # its anchor
-    field: str  # "rate" (wrk) or "p99_ms" (hey)
+    field: str  # "rate" (wrk), "p99_ms" (hey) or "cpu_us" (the server's CPU per request, wrk)
     goal: str = ""
     meets: Callable[[float], bool] | None = None
     cost: bool = False  # also shown as 1 - ratio: the share of requests/s given up
@@ -78,6 +78,10 @@ RATIOS = [
         "requests/s, prodml / prodml without log and shadow (wrk)", "base", "nolog", "rate",
         f"cost <= {LOG_COST_GOAL:.0%}", _at_least(1 - LOG_COST_GOAL), cost=True,
     ),
+    Ratio(
+        "CPU per request, prodml without log and shadow / prodml (wrk)", "nolog", "base", "cpu_us",
+        cost=True,
+    ),
     Ratio("p99 latency, prodml / prodml without log and shadow (hey)", "base", "nolog", "p99_ms"),
     Ratio(
         "requests/s, prodml / prodml without shadow (wrk)", "base", "noshadow", "rate", cost=True
@@ -130,4 +134,6 @@ def summary_rows(
 
 
 def _figure(figures: Figures, field: str) -> str:
-    return fmt_rate(figures.rate) if field == "rate" else ms(getattr(figures, field))
+    if field == "rate":
+        return fmt_rate(figures.rate)
+    return micros(figures.cpu_us) if field == "cpu_us" else ms(getattr(figures, field))

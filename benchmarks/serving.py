@@ -31,9 +31,11 @@ distribution (its 99% line). After each run with a log the script queries the
 prediction log to show that the rows (and their shadow outputs) were really
 written. Each figure is a ratio against its anchor measured in the same run: prodml
 and prodml-rules against bare; the cost of the log and the shadow is ``1 - prodml
-/ prodml-nolog`` in requests/s. During each run the script also reads how much of
-CPU 0 other processes took (``/proc/stat`` less the server's own time) and warns
-above 5%: the figures are only worth keeping on an otherwise idle machine.
+/ prodml-nolog`` in requests/s, and, less sensitive to other load, in the server's
+CPU time per request (all its threads, ``/proc``, during the wrk run). During each
+run the script also reads how much of CPU 0 other processes took (``/proc/stat``
+less the server's own time) and warns above 5%: the figures are only worth keeping
+on an otherwise idle machine.
 
     .venv/bin/python benchmarks/serving.py --rounds 3      # medians of 3, ~12 min
     .venv/bin/python benchmarks/serving.py --variants base --skip-mlflow   # prodml and bare
@@ -71,6 +73,7 @@ from _serving_load import (
     Servers,
     free_port,
     load,
+    micros,
     ms,
     post,
     wait_ready,
@@ -357,13 +360,14 @@ def tool_versions() -> str:
 
 
 def print_servers(measured: Sequence[Figures]) -> None:
-    headers = ["server", "req/s (wrk)", "p99 (wrk)", "req/s (hey)", "p50 (hey)", "p99 (hey)"]
-    headers.append(f"others on CPU {SERVER_CPU}")
+    headers = ["server", "req/s (wrk)", "p99 (wrk)", "CPU/request (wrk)", "req/s (hey)"]
+    headers += ["p50 (hey)", "p99 (hey)", f"others on CPU {SERVER_CPU}"]
     rows = [
         [
             f.server,
             fmt_rate(f.rate),
             ms(f.wrk_p99_ms),
+            micros(f.cpu_us),
             fmt_rate(f.hey_rate),
             ms(f.p50_ms),
             ms(f.p99_ms),
