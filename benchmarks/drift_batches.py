@@ -49,6 +49,20 @@ def flights() -> pd.DataFrame:
     return table
 
 
+def plant_wild(
+    table: pd.DataFrame, rng: np.random.Generator, per_column: int = 3, factor: float = 1000
+) -> pd.DataFrame:
+    """A copy of ``table`` with ``per_column`` random rows of each numeric column
+    multiplied by ``factor``: the handful of data-entry errors real tables hold."""
+    out = table.copy()
+    for column in NUMERIC:
+        values = out[column].astype(float)
+        rows = rng.choice(np.flatnonzero(values.notna().to_numpy()), per_column, replace=False)
+        values.iloc[rows] *= factor
+        out[column] = values
+    return out
+
+
 def weeks(table: pd.DataFrame) -> list[pd.DataFrame]:
     """The full ISO weeks of 2013 (2 to 52), in order."""
     iso = table.time_hour.dt.isocalendar()
