@@ -37,7 +37,7 @@ run the script also reads how much of CPU 0 other processes took (``/proc/stat``
 less the server's own time) and warns above 5%: the figures are only worth keeping
 on an otherwise idle machine.
 
-    .venv/bin/python benchmarks/serving.py --rounds 3      # medians of 3, ~12 min
+    .venv/bin/python benchmarks/serving.py --rounds 3      # medians of 3, ~10 min
     .venv/bin/python benchmarks/serving.py --variants base --skip-mlflow   # prodml and bare
     .venv/bin/python benchmarks/serving.py --quick         # 3 s runs, no MLflow: a smoke test
 """
