@@ -203,3 +203,16 @@ def test_refused_guardrails_are_not_stored(client: Client) -> None:
         prodml.attach_guardrails("approve@1", "rules: [name: {", client=client)
 
     assert prodml.load_predictor("approve@1", client=client).guardrails is None
+
+
+def test_a_clip_rule_keeps_integer_answers_integers() -> None:
+    import pyarrow as pa
+
+    rules = rails.parse({"rules": [{"name": "bounded", "clip": [0, 5]}]})
+    answers = rails.Answers(np.array([1, 9, -3]), None, np.ones(3, dtype=bool))
+    rails.apply(rules, pa.table({"x": [1, 2, 3]}), answers)
+    assert answers.predicted.tolist() == [1, 5, 0]
+    assert answers.predicted.dtype.kind == "i"
+    untouched = rails.Answers(np.array([1, 2]), None, np.ones(2, dtype=bool))
+    rails.apply(rules, pa.table({"x": [1, 2]}), untouched)
+    assert untouched.predicted.dtype.kind == "i"

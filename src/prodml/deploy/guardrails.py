@@ -119,7 +119,10 @@ def apply(guardrails: Guardrails, rows: pa.Table, answers: Answers) -> dict[str,
             values = answers.predicted.astype(np.float64)
             clipped = np.clip(values, *rule.clip)
             selected &= clipped != values
-            answers.predicted = np.where(selected, clipped, values)
+            if selected.any():  # integer answers stay integers unless a bound is a fraction
+                merged = np.where(selected, clipped, values)
+                whole = answers.predicted.dtype.kind in "iu" and np.all(merged % 1 == 0)
+                answers.predicted = merged.astype(answers.predicted.dtype) if whole else merged
         else:
             selected &= answers.predicted != rule.set
             answers.predicted = answers.predicted.copy()
