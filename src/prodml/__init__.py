@@ -55,6 +55,7 @@ __all__ = [
     "list_datasets",
     "list_incidents",
     "list_runs",
+    "list_tokens",
     "load_model",
     "load_predictor",
     "load_table",
@@ -126,6 +127,7 @@ _HOMES = {
     "create_token": "prodml.api_access",
     "disable_auth": "prodml.api_access",
     "enable_auth": "prodml.api_access",
+    "list_tokens": "prodml.api_access",
     "revoke_token": "prodml.api_access",
     "close_incident": "prodml.api_incidents",
     "get_incident": "prodml.api_incidents",
@@ -163,6 +165,7 @@ if TYPE_CHECKING:
         create_token,
         disable_auth,
         enable_auth,
+        list_tokens,
         revoke_token,
     )
     from prodml.api_incidents import (

@@ -6,7 +6,7 @@ a deployer token, read from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client, default_client
 
@@ -51,6 +51,12 @@ def create_token(name: str, role: str, client: Client | None = None) -> str:
     client = client or default_client()
     tokens.require(client, "token")
     return tokens.create(client, name, role)
+
+
+def list_tokens(client: Client | None = None) -> list[dict[str, Any]]:
+    """Every token (never its digest): name, role, who made it and when, and when it
+    was revoked."""
+    return (client or default_client()).metadata.tokens()
 
 
 def revoke_token(name: str, client: Client | None = None) -> None:

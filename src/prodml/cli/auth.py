@@ -92,9 +92,7 @@ def create(
 @tokens.command("list")
 def list_tokens(json: JSON = False) -> None:
     """Every token: name, role, who made it and when, and whether it is revoked."""
-    from prodml.client import default_client
-
-    rows = default_client().metadata.tokens()
+    rows = prodml.list_tokens()
     if json:
         emit_json(rows)
         return
