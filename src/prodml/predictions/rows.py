@@ -10,7 +10,7 @@ with the reason, and the other rows are written."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -251,16 +251,27 @@ def _struct(
 ) -> pa.Array:
     """Rows as a struct array; a row that does not convert is left null and noted in
     ``bad`` with the first field at fault."""
+    return _converted(rows, kind, bad, lambda row, problem: _fault(row, fields, problem))
+
+
+def _converted(
+    values: list[Any],
+    kind: pa.DataType,
+    bad: dict[int, str],
+    fault: Callable[[Any, Exception], str],
+) -> pa.Array:
+    """``values`` as one array of ``kind``; when that fails, each value alone, so a
+    value that does not convert is left null and its row noted in ``bad``."""
     try:
-        return pa.array(rows, type=kind)
+        return pa.array(values, type=kind)
     except Exception:  # a value any client sent may be the one at fault
         kept: list[Any] = []
-        for index, row in enumerate(rows):
+        for index, value in enumerate(values):
             try:
-                pa.array([row], type=kind)
-                kept.append(row)
+                pa.array([value], type=kind)
+                kept.append(value)
             except Exception as problem:
-                bad.setdefault(index, _fault(row, fields, problem))
+                bad.setdefault(index, fault(value, problem))
                 kept.append(None)
         return pa.array(kept, type=kind)
 
@@ -281,18 +292,9 @@ def _array(values: list[Any], kind: pa.DataType, name: str, bad: dict[int, str])
     if kind == TIME and all(type(v) is float for v in values):  # epoch seconds
         micros = np.round(np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
         return pa.array(micros, type=TIME)
-    try:
-        return pa.array(values, type=kind)
-    except Exception:  # a value any client sent may be the one at fault
-        kept: list[Any] = []
-        for index, value in enumerate(values):
-            try:
-                pa.array([value], type=kind)
-                kept.append(value)
-            except Exception as problem:
-                bad.setdefault(index, f"{name}: {type(problem).__name__}: {problem}")
-                kept.append(None)
-        return pa.array(kept, type=kind)
+    return _converted(
+        values, kind, bad, lambda _, problem: f"{name}: {type(problem).__name__}: {problem}"
+    )
 
 
 def typed(values: list[Any]) -> pa.Array:
