@@ -6,43 +6,25 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from functools import cache
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 import prodml
 from prodml.client import Client
 from prodml.deploy import auth_mode, rollouts, tokens
+from prodml.domain.artifact import ModelVersion
 from prodml.errors import AccessDeniedError, InvalidInputError
 
 FULL = {"stages": [{"stage": "full"}]}
 RULES = {"rules": [{"name": "unsure", "confidence_below": 0.6, "abstain": True}]}
 
 
-@cache
-def _data() -> tuple[pd.DataFrame, np.ndarray]:
-    generator = np.random.default_rng(4)
-    frame = pd.DataFrame({"a": generator.normal(size=60), "b": generator.normal(size=60)})
-    return frame, (frame["a"] > 0).to_numpy().astype(int)
-
-
 @pytest.fixture
-def store(client: Client) -> Client:
+def store(client: Client, three_versions: list[ModelVersion]) -> Client:
     """Model ``m``: v2 champion after v1, v3 challenger, v1 the fallback."""
-    frame, labels = _data()
-    with prodml.start_run("fit", client=client) as run:
-        versions = [
-            run.log_model(LogisticRegression(C=c).fit(frame, labels), "m", frame.head())
-            for c in (1.0, 2.0, 3.0)
-        ]
-    for version in versions[:2]:
-        client.metadata.move_alias("m", "champion", version.version, version.id, "setup")
-    client.metadata.move_alias("m", "challenger", 3, versions[2].id, "setup")
-    client.metadata.move_alias("m", "fallback", 1, versions[0].id, "setup")
+    client.metadata.move_alias("m", "challenger", 3, three_versions[2].id, "setup")
+    client.metadata.move_alias("m", "fallback", 1, three_versions[0].id, "setup")
     return client
 
 

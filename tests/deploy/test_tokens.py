@@ -7,39 +7,21 @@ import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from functools import cache
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 import sqlalchemy as sa
-from sklearn.linear_model import LogisticRegression
 
 import prodml
 from prodml.client import Client
 from prodml.deploy import tokens
+from prodml.domain.artifact import ModelVersion
 from prodml.errors import AccessDeniedError, InvalidInputError, NotFoundError
 
 
-@cache
-def _data() -> tuple[pd.DataFrame, np.ndarray]:
-    generator = np.random.default_rng(9)
-    frame = pd.DataFrame({"a": generator.normal(size=60), "b": generator.normal(size=60)})
-    return frame, (frame["a"] > 0).to_numpy().astype(int)
-
-
 @pytest.fixture
-def store(client: Client) -> Client:
+def store(client: Client, three_versions: list[ModelVersion]) -> Client:
     """Model ``m`` with v1 then v2 champion and v3 unused."""
-    frame, labels = _data()
-    with prodml.start_run("fit", client=client) as run:
-        versions = [
-            run.log_model(LogisticRegression(C=c).fit(frame, labels), "m", frame.head())
-            for c in (1.0, 2.0, 3.0)
-        ]
-    for version in versions[:2]:
-        client.metadata.move_alias("m", "champion", version.version, version.id, "setup")
     return client
 
 
