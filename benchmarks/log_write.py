@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from prodml.deploy.predictor import Predictor
+from prodml.predict.predictor import Predictor
 from prodml.domain.artifact import ModelVersion
 from prodml.predictions.segments import table_of, write_segment
 from prodml.serve.recorder import Entry, Recorder

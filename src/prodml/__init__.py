@@ -17,211 +17,290 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Client",
-    "DatasetVersion",
-    "ModelVersion",
-    "ProdmlError",
-    "Run",
-    "ack_alert",
-    "add_to_valset",
-    "alert_precision",
-    "attach_guardrails",
-    "auth_status",
-    "changes",
-    "checkout",
-    "close_incident",
-    "compare_models",
-    "compare_rollout",
-    "compare_runs",
-    "configure",
-    "create_token",
-    "diff_datasets",
-    "disable_auth",
-    "downstream",
-    "enable_auth",
-    "evaluate_model",
-    "events",
-    "get_alert",
-    "get_dataset",
-    "get_incident",
-    "get_model",
-    "get_run",
-    "ignore_alert",
-    "incident_report",
-    "infer_checks",
-    "ingest_labels",
-    "list_alerts",
-    "list_datasets",
-    "list_incidents",
-    "list_runs",
-    "list_tokens",
-    "load_model",
-    "load_predictor",
-    "load_table",
-    "log_dataset",
-    "metric_history",
-    "model_history",
-    "open_incident",
-    "profile",
-    "promote",
-    "protect_alias",
-    "query_predictions",
-    "read_file",
-    "register_model",
-    "register_suite",
-    "remove_alias",
-    "respond_to_incident",
-    "revoke_token",
-    "rollback",
-    "rollout_action",
-    "rollout_status",
-    "run_monitors",
-    "set_alias",
-    "set_monitor",
-    "start_rollout",
-    "start_run",
-    "tag_model",
-    "upstream",
-    "validate",
-    "valset_history",
-]
-
-_HOMES = {
+# The public names: each and the module it lives in. ``__all__``, ``dir(prodml)`` and
+# the lazy imports all come from this table; the TYPE_CHECKING block below repeats
+# it for type checkers and a test keeps the two equal.
+_HOMES: dict[str, str] = {
     "Client": "prodml.client",
     "configure": "prodml.client",
-    "ProdmlError": "prodml.errors",
-    "DatasetVersion": "prodml.domain.dataset",
     "ModelVersion": "prodml.domain.artifact",
+    "DatasetVersion": "prodml.domain.dataset",
     "Run": "prodml.domain.run",
-    "add_to_valset": "prodml.api_models",
-    "attach_guardrails": "prodml.api_models",
-    "compare_models": "prodml.api_models",
-    "evaluate_model": "prodml.api_models",
-    "load_predictor": "prodml.api_models",
-    "model_history": "prodml.api_models",
-    "promote": "prodml.api_models",
-    "protect_alias": "prodml.api_models",
-    "remove_alias": "prodml.api_models",
-    "register_model": "prodml.api_models",
-    "register_suite": "prodml.api_models",
-    "set_alias": "prodml.api_models",
-    "tag_model": "prodml.api_models",
-    "valset_history": "prodml.api_models",
-    "compare_rollout": "prodml.api_serving",
-    "ingest_labels": "prodml.api_serving",
-    "query_predictions": "prodml.api_serving",
-    "rollback": "prodml.api_serving",
-    "rollout_action": "prodml.api_serving",
-    "rollout_status": "prodml.api_serving",
-    "start_rollout": "prodml.api_serving",
-    "ack_alert": "prodml.api_monitoring",
-    "alert_precision": "prodml.api_monitoring",
-    "changes": "prodml.api_monitoring",
-    "get_alert": "prodml.api_monitoring",
-    "ignore_alert": "prodml.api_monitoring",
-    "list_alerts": "prodml.api_monitoring",
-    "run_monitors": "prodml.api_monitoring",
-    "set_monitor": "prodml.api_monitoring",
-    "auth_status": "prodml.api_access",
-    "create_token": "prodml.api_access",
-    "disable_auth": "prodml.api_access",
-    "enable_auth": "prodml.api_access",
-    "list_tokens": "prodml.api_access",
-    "revoke_token": "prodml.api_access",
-    "close_incident": "prodml.api_incidents",
-    "get_incident": "prodml.api_incidents",
-    "incident_report": "prodml.api_incidents",
-    "list_incidents": "prodml.api_incidents",
-    "open_incident": "prodml.api_incidents",
-    "respond_to_incident": "prodml.api_incidents",
+    "ProdmlError": "prodml.errors",
+    "auth_status": "prodml.sdk.access",
+    "create_token": "prodml.sdk.access",
+    "disable_auth": "prodml.sdk.access",
+    "enable_auth": "prodml.sdk.access",
+    "list_tokens": "prodml.sdk.access",
+    "revoke_token": "prodml.sdk.access",
+    "checkout": "prodml.sdk.datasets",
+    "diff_datasets": "prodml.sdk.datasets",
+    "get_dataset": "prodml.sdk.datasets",
+    "infer_checks": "prodml.sdk.datasets",
+    "list_datasets": "prodml.sdk.datasets",
+    "load_table": "prodml.sdk.datasets",
+    "log_dataset": "prodml.sdk.datasets",
+    "profile": "prodml.sdk.datasets",
+    "read_file": "prodml.sdk.datasets",
+    "validate": "prodml.sdk.datasets",
+    "add_to_valset": "prodml.sdk.evaluation",
+    "compare_models": "prodml.sdk.evaluation",
+    "evaluate_model": "prodml.sdk.evaluation",
+    "register_suite": "prodml.sdk.evaluation",
+    "valset_history": "prodml.sdk.evaluation",
+    "close_incident": "prodml.sdk.incidents",
+    "get_incident": "prodml.sdk.incidents",
+    "incident_report": "prodml.sdk.incidents",
+    "list_incidents": "prodml.sdk.incidents",
+    "open_incident": "prodml.sdk.incidents",
+    "respond_to_incident": "prodml.sdk.incidents",
+    "downstream": "prodml.sdk.lineage",
+    "events": "prodml.sdk.lineage",
+    "upstream": "prodml.sdk.lineage",
+    "attach_guardrails": "prodml.sdk.models",
+    "get_model": "prodml.sdk.models",
+    "load_model": "prodml.sdk.models",
+    "load_predictor": "prodml.sdk.models",
+    "model_history": "prodml.sdk.models",
+    "promote": "prodml.sdk.models",
+    "protect_alias": "prodml.sdk.models",
+    "register_model": "prodml.sdk.models",
+    "remove_alias": "prodml.sdk.models",
+    "set_alias": "prodml.sdk.models",
+    "tag_model": "prodml.sdk.models",
+    "ack_alert": "prodml.sdk.monitoring",
+    "alert_precision": "prodml.sdk.monitoring",
+    "changes": "prodml.sdk.monitoring",
+    "get_alert": "prodml.sdk.monitoring",
+    "ignore_alert": "prodml.sdk.monitoring",
+    "list_alerts": "prodml.sdk.monitoring",
+    "run_monitors": "prodml.sdk.monitoring",
+    "set_monitor": "prodml.sdk.monitoring",
+    "ingest_labels": "prodml.sdk.predictions",
+    "query_predictions": "prodml.sdk.predictions",
+    "compare_rollout": "prodml.sdk.rollouts",
+    "rollback": "prodml.sdk.rollouts",
+    "rollout_action": "prodml.sdk.rollouts",
+    "rollout_status": "prodml.sdk.rollouts",
+    "start_rollout": "prodml.sdk.rollouts",
+    "compare_runs": "prodml.sdk.runs",
+    "get_run": "prodml.sdk.runs",
+    "list_runs": "prodml.sdk.runs",
+    "metric_history": "prodml.sdk.runs",
+    "start_run": "prodml.sdk.runs",
 }
 
-if TYPE_CHECKING:
-    from prodml.api import (
-        checkout,
-        compare_runs,
-        diff_datasets,
-        downstream,
-        events,
-        get_dataset,
-        get_model,
-        get_run,
-        infer_checks,
-        list_datasets,
-        list_runs,
-        load_model,
-        load_table,
-        log_dataset,
-        metric_history,
-        profile,
-        read_file,
-        start_run,
-        upstream,
-        validate,
+__all__ = sorted(_HOMES)
+
+if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see them
+    from prodml.client import (
+        Client as Client,
     )
-    from prodml.api_access import (
-        auth_status,
-        create_token,
-        disable_auth,
-        enable_auth,
-        list_tokens,
-        revoke_token,
+    from prodml.client import (
+        configure as configure,
     )
-    from prodml.api_incidents import (
-        close_incident,
-        get_incident,
-        incident_report,
-        list_incidents,
-        open_incident,
-        respond_to_incident,
+    from prodml.domain.artifact import (
+        ModelVersion as ModelVersion,
     )
-    from prodml.api_models import (
-        add_to_valset,
-        attach_guardrails,
-        compare_models,
-        evaluate_model,
-        load_predictor,
-        model_history,
-        promote,
-        protect_alias,
-        register_model,
-        register_suite,
-        remove_alias,
-        set_alias,
-        tag_model,
-        valset_history,
+    from prodml.domain.dataset import (
+        DatasetVersion as DatasetVersion,
     )
-    from prodml.api_monitoring import (
-        ack_alert,
-        alert_precision,
-        changes,
-        get_alert,
-        ignore_alert,
-        list_alerts,
-        run_monitors,
-        set_monitor,
+    from prodml.domain.run import (
+        Run as Run,
     )
-    from prodml.api_serving import (
-        compare_rollout,
-        ingest_labels,
-        query_predictions,
-        rollback,
-        rollout_action,
-        rollout_status,
-        start_rollout,
+    from prodml.errors import (
+        ProdmlError as ProdmlError,
     )
-    from prodml.client import Client, configure
-    from prodml.domain.artifact import ModelVersion
-    from prodml.domain.dataset import DatasetVersion
-    from prodml.domain.run import Run
-    from prodml.errors import ProdmlError
+    from prodml.sdk.access import (
+        auth_status as auth_status,
+    )
+    from prodml.sdk.access import (
+        create_token as create_token,
+    )
+    from prodml.sdk.access import (
+        disable_auth as disable_auth,
+    )
+    from prodml.sdk.access import (
+        enable_auth as enable_auth,
+    )
+    from prodml.sdk.access import (
+        list_tokens as list_tokens,
+    )
+    from prodml.sdk.access import (
+        revoke_token as revoke_token,
+    )
+    from prodml.sdk.datasets import (
+        checkout as checkout,
+    )
+    from prodml.sdk.datasets import (
+        diff_datasets as diff_datasets,
+    )
+    from prodml.sdk.datasets import (
+        get_dataset as get_dataset,
+    )
+    from prodml.sdk.datasets import (
+        infer_checks as infer_checks,
+    )
+    from prodml.sdk.datasets import (
+        list_datasets as list_datasets,
+    )
+    from prodml.sdk.datasets import (
+        load_table as load_table,
+    )
+    from prodml.sdk.datasets import (
+        log_dataset as log_dataset,
+    )
+    from prodml.sdk.datasets import (
+        profile as profile,
+    )
+    from prodml.sdk.datasets import (
+        read_file as read_file,
+    )
+    from prodml.sdk.datasets import (
+        validate as validate,
+    )
+    from prodml.sdk.evaluation import (
+        add_to_valset as add_to_valset,
+    )
+    from prodml.sdk.evaluation import (
+        compare_models as compare_models,
+    )
+    from prodml.sdk.evaluation import (
+        evaluate_model as evaluate_model,
+    )
+    from prodml.sdk.evaluation import (
+        register_suite as register_suite,
+    )
+    from prodml.sdk.evaluation import (
+        valset_history as valset_history,
+    )
+    from prodml.sdk.incidents import (
+        close_incident as close_incident,
+    )
+    from prodml.sdk.incidents import (
+        get_incident as get_incident,
+    )
+    from prodml.sdk.incidents import (
+        incident_report as incident_report,
+    )
+    from prodml.sdk.incidents import (
+        list_incidents as list_incidents,
+    )
+    from prodml.sdk.incidents import (
+        open_incident as open_incident,
+    )
+    from prodml.sdk.incidents import (
+        respond_to_incident as respond_to_incident,
+    )
+    from prodml.sdk.lineage import (
+        downstream as downstream,
+    )
+    from prodml.sdk.lineage import (
+        events as events,
+    )
+    from prodml.sdk.lineage import (
+        upstream as upstream,
+    )
+    from prodml.sdk.models import (
+        attach_guardrails as attach_guardrails,
+    )
+    from prodml.sdk.models import (
+        get_model as get_model,
+    )
+    from prodml.sdk.models import (
+        load_model as load_model,
+    )
+    from prodml.sdk.models import (
+        load_predictor as load_predictor,
+    )
+    from prodml.sdk.models import (
+        model_history as model_history,
+    )
+    from prodml.sdk.models import (
+        promote as promote,
+    )
+    from prodml.sdk.models import (
+        protect_alias as protect_alias,
+    )
+    from prodml.sdk.models import (
+        register_model as register_model,
+    )
+    from prodml.sdk.models import (
+        remove_alias as remove_alias,
+    )
+    from prodml.sdk.models import (
+        set_alias as set_alias,
+    )
+    from prodml.sdk.models import (
+        tag_model as tag_model,
+    )
+    from prodml.sdk.monitoring import (
+        ack_alert as ack_alert,
+    )
+    from prodml.sdk.monitoring import (
+        alert_precision as alert_precision,
+    )
+    from prodml.sdk.monitoring import (
+        changes as changes,
+    )
+    from prodml.sdk.monitoring import (
+        get_alert as get_alert,
+    )
+    from prodml.sdk.monitoring import (
+        ignore_alert as ignore_alert,
+    )
+    from prodml.sdk.monitoring import (
+        list_alerts as list_alerts,
+    )
+    from prodml.sdk.monitoring import (
+        run_monitors as run_monitors,
+    )
+    from prodml.sdk.monitoring import (
+        set_monitor as set_monitor,
+    )
+    from prodml.sdk.predictions import (
+        ingest_labels as ingest_labels,
+    )
+    from prodml.sdk.predictions import (
+        query_predictions as query_predictions,
+    )
+    from prodml.sdk.rollouts import (
+        compare_rollout as compare_rollout,
+    )
+    from prodml.sdk.rollouts import (
+        rollback as rollback,
+    )
+    from prodml.sdk.rollouts import (
+        rollout_action as rollout_action,
+    )
+    from prodml.sdk.rollouts import (
+        rollout_status as rollout_status,
+    )
+    from prodml.sdk.rollouts import (
+        start_rollout as start_rollout,
+    )
+    from prodml.sdk.runs import (
+        compare_runs as compare_runs,
+    )
+    from prodml.sdk.runs import (
+        get_run as get_run,
+    )
+    from prodml.sdk.runs import (
+        list_runs as list_runs,
+    )
+    from prodml.sdk.runs import (
+        metric_history as metric_history,
+    )
+    from prodml.sdk.runs import (
+        start_run as start_run,
+    )
 
 
 def __getattr__(name: str) -> Any:
-    if name not in __all__:
+    home = _HOMES.get(name)
+    if home is None:
         raise AttributeError(f"module 'prodml' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES.get(name, "prodml.api")), name)
+    value = getattr(importlib.import_module(home), name)
     globals()[name] = value
     return value
 

@@ -53,7 +53,7 @@ class Client:
     def writer(self) -> Any:
         """The background writer of buffered params and metrics (started on first use)."""
         if self._writer is None:
-            from prodml.track.writer import BatchWriter
+            from prodml.stores.writer import BatchWriter
 
             with self._lock:
                 if self._writer is None:

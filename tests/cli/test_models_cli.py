@@ -17,7 +17,7 @@ import yaml
 from cli_process import run_prodml
 from sklearn.linear_model import LogisticRegression
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 
 SUITE = {

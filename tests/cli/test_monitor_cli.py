@@ -14,7 +14,7 @@ import pytest
 from cli_process import run_prodml
 from sklearn.linear_model import LogisticRegression
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.predictions.segments import write_segment
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 
 SCRIPT = Path(sys.executable).parent / "prodml"

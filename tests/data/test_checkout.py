@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.data.files import PACK_BELOW
 from prodml.errors import IntegrityError, InvalidInputError, NotFoundError

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.data.profile import TableProfile
 from prodml.domain.validation import ValidationResult

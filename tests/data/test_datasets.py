@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.domain.dataset import DatasetKind
 from prodml.errors import DataReadError, InvalidInputError, NotFoundError

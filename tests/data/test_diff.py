@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.domain.dataset import ColumnChange, DatasetDiff, SchemaChange
 from prodml.errors import InvalidInputError

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-import prodml.api as prodml
+import prodml
 from prodml.errors import InvalidInputError
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.domain.dataset import DatasetVersion
 from prodml.domain.lineage import Event

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.data.profile import TableProfile
 from prodml.data.sketches import EXTREMES
 from prodml.errors import DataReadError, InvalidInputError

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.data.tables import content_digest, read_table, summarise, to_arrow
 

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.data.profile import TableProfile
 from prodml.domain.validation import Finding, FindingKind, ValidationResult

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.domain.lineage import LineageTree, NodeKind
 from prodml.errors import InvalidInputError, NotFoundError

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 from serving_helpers import classifier, crown, gateway, log_versions, logged, predict, row, talk
 
 from prodml.client import Client
-from prodml.deploy.predictor import Predictor
 from prodml.domain.artifact import ModelVersion
+from prodml.predict.predictor import Predictor
 from prodml.predictions import query
 from prodml.serve.recorder import Entry, Recorder
 from prodml.serve.served import Served

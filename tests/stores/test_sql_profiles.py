@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.data.profile import TableProfile
 from prodml.errors import InvalidInputError

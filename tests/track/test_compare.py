@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.errors import NotFoundError
 from prodml.track.compare import Difference

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.errors import InvalidInputError, MetricValueError, ParamConflictError
 

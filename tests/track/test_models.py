@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-import prodml.api as prodml
+import prodml
 from prodml.client import Client
 from prodml.errors import DataReadError, InvalidInputError, NotFoundError
 

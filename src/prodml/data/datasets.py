@@ -1,4 +1,4 @@
-"""Logging and reading dataset versions."""
+"""Logging dataset versions: tables (with their profile) and sets of files."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pyarrow as pa
 from prodml.client import Client
 from prodml.data import files as file_sets
 from prodml.data import tables
+from prodml.data.stored_profiles import profiles_of, store_profile
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.ids import utcnow
-from prodml.errors import DataReadError, InvalidInputError, NotFoundError
+from prodml.errors import DataReadError, InvalidInputError
 from prodml.names import check_name
 
 
@@ -79,8 +80,6 @@ def _log_table(
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [])
-    from prodml.data.stored_profiles import profiles_of, store_profile
-
     store_profile(client, stored, table)
     if partition_by:
         profiles_of(client, stored, partition_by, table)
@@ -126,18 +125,3 @@ def _log_files(
     )
     stored, _ = client.metadata.add_dataset_version(version, None, entries)
     return stored
-
-
-def load_table(client: Client, version: DatasetVersion) -> pa.Table:
-    """The stored table of a version, read after its blob is verified."""
-    import pyarrow.parquet as pq
-
-    if version.kind is not DatasetKind.TABLE:
-        raise InvalidInputError(
-            f"Dataset {version.ref} is a set of files, not a table. "
-            f"List its files: prodml datasets show {version.ref}"
-        )
-    blob = client.metadata.dataset_blob(version)
-    if blob is None:
-        raise NotFoundError(f"Dataset {version.ref} has no stored table.")
-    return tables.plain(pq.read_table(pa.BufferReader(client.read_blob(blob))))

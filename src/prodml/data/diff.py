@@ -8,8 +8,8 @@ import math
 from typing import Any
 
 from prodml.client import Client
-from prodml.data.datasets import load_table
 from prodml.data.files_diff import diff_file_sets
+from prodml.data.stored_tables import load_table
 from prodml.data.tables import check_key
 from prodml.domain.dataset import (
     ColumnChange,

@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from prodml.client import Client
 from prodml.data.profile import TableProfile, profile_partitions, profile_table
+from prodml.data.stored_tables import load_table
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.errors import InvalidInputError
 
@@ -40,8 +41,6 @@ def profiles_of(
     if blob is not None:
         return [_relabel(p, version, partition_by) for p in _load(client, blob)]
     if table is None:
-        from prodml.data.datasets import load_table
-
         table = load_table(client, version)
     if partition_by:
         profiles = list(profile_partitions(table, partition_by).values())

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from prodml.deploy import intervals, outputs
+from prodml.deploy import intervals
 from prodml.deploy.intervals import Bounds, p99
 from prodml.errors import InvalidInputError
 from prodml.evaluate.bootstrap import Resampler, interval
+from prodml.predict import outputs
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 MIN_LATENCIES = 100  # per side, for the p99 ratio

@@ -54,7 +54,7 @@ def paired(client: Client, rollout: Rollout) -> pa.Table:
 def compare(client: Client, rollout: Rollout, metric: str | None = None) -> list[SliceComparison]:
     table = paired(client, rollout)
     slices = {"all": "TRUE", **_suite_slices(client, rollout.model)}
-    from prodml.evaluate.slices import masks
+    from prodml.predict.slices import masks
 
     chosen = masks(table, slices, "the logged requests") if table.num_rows else {}
     candidate = np.asarray(table.column("__candidate").to_pylist(), dtype=object)

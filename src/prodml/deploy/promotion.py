@@ -11,6 +11,7 @@ from prodml.domain.evaluation import Comparison, Verdict
 from prodml.domain.registry import CHAMPION, AliasMove
 from prodml.errors import GateRefusedError, InvalidInputError, NotFoundError
 from prodml.evaluate import evaluations
+from prodml.predict import loading
 
 SHOWN = 8  # failing checks named in a refusal
 
@@ -29,7 +30,7 @@ def promote(
     (and a reason in ``why``) move it anyway and record the override."""
     if force and not (why and why.strip()):
         raise InvalidInputError("--force needs --why TEXT: the reason is recorded with the move.")
-    candidate = registry.get(client, version if "@" in version else f"{name}@{version}")
+    candidate = loading.get(client, version if "@" in version else f"{name}@{version}")
     registry.check_alias(to)
     if candidate.name != name:
         raise InvalidInputError(f"{candidate.ref} is not a version of {name!r}.")

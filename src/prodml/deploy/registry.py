@@ -1,5 +1,6 @@
-"""The model registry: versions resolved by number or alias, aliases moved with a
-reason, protected aliases, tags, registration from a run, guardrails attached."""
+"""The model registry: aliases moved with a reason, protected aliases, tags,
+registration from a run, guardrails attached. Versions are resolved in
+:mod:`prodml.predict.loading`."""
 
 from __future__ import annotations
 
@@ -13,16 +14,15 @@ import yaml
 
 from prodml import yaml_text
 from prodml.client import Client
-from prodml.deploy import guardrails as rails
-from prodml.deploy.predictor import Predictor
 from prodml.domain.artifact import Artifact, ModelVersion
-from prodml.domain.ids import new_id, split_ref, utcnow
+from prodml.domain.ids import new_id, utcnow
 from prodml.domain.registry import CHAMPION, AliasMove
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
+from prodml.predict import guardrails as rails
+from prodml.predict.loading import get
 from prodml.track import model as models
 
-MIN_ID_PREFIX = 6  # a shorter hex word is read as an alias, never as a version id
 _ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$")
 
 
@@ -33,49 +33,6 @@ def check_alias(alias: str) -> str:
             "'-' (not 'latest', which always means the newest version)."
         )
     return alias
-
-
-def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion:
-    """``NAME``, ``NAME@3``, ``NAME@latest``, ``NAME@champion`` (any alias, at ``as_of``)
-    or ``NAME@<id prefix>``."""
-    name, version = split_ref(ref)
-    store = client.metadata
-    if version and version != "latest" and not version.isdigit():
-        number = store.alias_version(name, version, as_of.timestamp() if as_of else None)
-        if number is not None:
-            return store.get_model_version(name, str(number))
-        ever = any(move.alias == version for move in store.alias_moves(name))
-        if ever or not _is_hex(version) or len(version) < MIN_ID_PREFIX:
-            when = f" at {as_of.isoformat()}" if as_of else ""
-            raise NotFoundError(
-                f"Model {name!r} has no alias {version!r}{when}. "
-                f"See its aliases: prodml models history {name}"
-            )
-    return store.get_model_version(name, version)
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text.lower())
-
-
-def predictor(client: Client, ref: str | ModelVersion, guardrails: int | None = None) -> Predictor:
-    """The model ready to predict: signature enforced, guardrails (latest) applied."""
-    version = ref if isinstance(ref, ModelVersion) else get(client, ref)
-    model = models.deserialise(client.read_blob(version.digest), version.ref, version.environment)
-    return Predictor(version, model, load_guardrails(client, version, guardrails))
-
-
-def load_guardrails(
-    client: Client, version: ModelVersion, number: int | None = None
-) -> rails.Guardrails | None:
-    found = client.metadata.guardrails_artifact(version.id, number)
-    if found is None:
-        if number is not None:
-            raise NotFoundError(f"Model {version.ref} has no guardrails version {number}.")
-        return None
-    artifact = client.metadata.get_artifact(found[1])
-    text = client.read_blob(artifact.digest).decode()
-    return rails.parse(yaml_text.parse(text, f"Guardrails of {version.ref}", "are"), found[0])
 
 
 def attach_guardrails(client: Client, ref: str, rules: Any) -> int:

@@ -9,7 +9,6 @@ from typing import Any
 
 from prodml.client import Client
 from prodml.deploy import plan as plans
-from prodml.deploy import registry
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.ids import from_epoch, new_id
 from prodml.domain.registry import CHAMPION, AliasMove
@@ -23,6 +22,7 @@ from prodml.domain.rollout import (
     Rollout,
 )  # fmt: skip
 from prodml.errors import GateRefusedError, InvalidInputError, NotFoundError
+from prodml.predict import loading
 
 
 def of(row: dict[str, Any]) -> Rollout:
@@ -53,7 +53,7 @@ def start(
     """Take ``version`` of ``name`` through ``plan`` against the current champion. With
     a suite, the version must have passed its gate against that champion offline
     (``prodml evaluate compare``), unless ``force`` with a reason in ``why``."""
-    candidate = registry.get(client, version if "@" in version else f"{name}@{version}")
+    candidate = loading.get(client, version if "@" in version else f"{name}@{version}")
     if candidate.name != name:
         raise InvalidInputError(f"{candidate.ref} is not a version of {name!r}.")
     champion = client.metadata.alias_version(name, CHAMPION)

@@ -106,6 +106,12 @@ def require(client: Client, action: str) -> Grant | None:
     return check(client, client.settings.token or None, action)
 
 
+def authorised(client: Client, action: str) -> Client:
+    """The client, once the token it presents (``PRODML_TOKEN``) is allowed ``action``."""
+    require(client, action)
+    return client
+
+
 def lookup(client: Client, token: str | None) -> Grant | None:
     """The grant of an active token (None for an unknown or revoked one), cached."""
     if not token:

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prodml.deploy import guardrails as rails
-from prodml.deploy.predictor import Predictor, answers_of
 from prodml.domain.evaluation import EvaluationFinding
 from prodml.errors import InvalidInputError
 from prodml.evaluate.outcomes import Outcomes, Task
+from prodml.predict import guardrails as rails
+from prodml.predict.predictor import Predictor, answers_of
 
 
 def index_of(values: np.ndarray, classes: tuple[Any, ...]) -> np.ndarray:

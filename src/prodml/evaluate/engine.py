@@ -10,16 +10,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prodml.deploy.predictor import Predictor
 from prodml.domain.evaluation import ALL, Difference, Estimate, EvaluationFinding, Score
 from prodml.errors import InvalidInputError
 from prodml.evaluate import functions as user
 from prodml.evaluate import metrics as built_ins
-from prodml.evaluate import slices as slicing
 from prodml.evaluate.answers import outcomes as outcomes_of
 from prodml.evaluate.bootstrap import Resampler, interval
 from prodml.evaluate.outcomes import Outcomes, Task
 from prodml.evaluate.suite import FunctionMetric, Suite
+from prodml.predict import slices as slicing
+from prodml.predict.predictor import Predictor
 
 TABLE_RESAMPLES = 200  # a function called once per resample gets at most this many
 Key = tuple[str, str, str]  # valset, slice, metric
@@ -146,7 +146,7 @@ def _one_valset(
 
 
 def _candidate_columns(suite: Suite, predictor: Predictor, table: pa.Table) -> list[str]:
-    from prodml.deploy.signature import columns
+    from prodml.predict.signature import columns
 
     names = list(suite.features or columns(predictor.version.signature) or table.column_names)
     return [

@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from prodml.client import Client
-from prodml.data.datasets import load_table
 from prodml.data.refs import get_dataset
-from prodml.deploy import registry
-from prodml.deploy.predictor import Predictor
+from prodml.data.stored_tables import load_table
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.evaluation import Comparison, Evaluation
 from prodml.domain.ids import new_id, utcnow
@@ -17,6 +15,8 @@ from prodml.errors import InvalidInputError, NotFoundError
 from prodml.evaluate import engine, gates, records
 from prodml.evaluate import suite as suites
 from prodml.evaluate.engine import Scored, Valset
+from prodml.predict import loading
+from prodml.predict.predictor import Predictor
 
 
 def register_suite(client: Client, name: str, document: dict[str, Any]) -> int:
@@ -52,7 +52,7 @@ def valsets(client: Client, suite: suites.Suite) -> list[Valset]:
 
 def evaluate(client: Client, ref: str, suite_version: int | None = None) -> Evaluation:
     """Score a model version with its suite and store the result."""
-    predictor = registry.predictor(client, ref)
+    predictor = loading.predictor(client, ref)
     suite = load_suite(client, predictor.version.name, suite_version)
     sets = valsets(client, suite)
     (scored,) = engine.run(suite, [predictor], sets)
@@ -69,9 +69,9 @@ def compare(
 ) -> Comparison:
     """Candidate against baseline (a version, alias or None) on the same rows and
     resamples, with the gate's verdict; both evaluations are stored."""
-    chosen = registry.predictor(client, _ref(name, candidate))
+    chosen = loading.predictor(client, _ref(name, candidate))
     suite = load_suite(client, chosen.version.name)
-    before = None if baseline is None else registry.predictor(client, _ref(name, baseline))
+    before = None if baseline is None else loading.predictor(client, _ref(name, baseline))
     if before is not None and before.version.id == chosen.version.id:
         raise InvalidInputError(f"Both sides are {chosen.ref}; compare two different versions.")
     sets = valsets(client, suite)
@@ -123,5 +123,5 @@ def _evaluation(
 
 
 def stored(client: Client, ref: str) -> list[Evaluation]:
-    version = registry.get(client, ref)
+    version = loading.get(client, ref)
     return [records.from_document(d) for d in client.metadata.evaluations(version.id)]

@@ -23,7 +23,7 @@ from prodml.domain.evaluation import (
     GateResult,
     Verdict,
 )
-from prodml.evaluate.slices import AUTO_PREFIX
+from prodml.predict.slices import AUTO_PREFIX
 
 TONES = {"worse": "#c92a2a", "better": "#2b8a3e", "same": "#495057", "plain": CURRENT_COLOUR}
 UNJUDGED = (

@@ -42,7 +42,7 @@ from prodml.domain.registry import CHAMPION
 from prodml.errors import InvalidInputError
 from prodml.evaluate import metrics as built_ins
 from prodml.evaluate.outcomes import Task
-from prodml.evaluate.slices import where_of
+from prodml.predict.slices import where_of
 
 KEYS = {
     "task", "label", "features", "validation_sets", "scenarios", "metrics", "custom_metrics",

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml.client import Client
-from prodml.data import datasets, tables
+from prodml.data import datasets, stored_tables, tables
 from prodml.domain.dataset import DatasetVersion
 from prodml.errors import DataReadError, InvalidInputError, NotFoundError
 from prodml.names import check_name
@@ -55,7 +55,7 @@ def add(
         version = datasets.log_dataset(client, name, fresh)
         _record(client, version, fresh.num_rows, new.num_rows - fresh.num_rows, label)
         return version, fresh.num_rows
-    existing = datasets.load_table(client, latest)
+    existing = stored_tables.load_table(client, latest)
     if SOURCE not in existing.column_names:
         existing = existing.append_column(SOURCE, pa.nulls(existing.num_rows, pa.string()))
     new = _conform(new, existing.schema, name, latest.ref, fill_missing)
@@ -150,7 +150,7 @@ def history(client: Client, name: str) -> list[Growth]:
     growth: list[Growth] = []
     before: dict[str, int] = {}
     for version in versions:
-        counts = _sources(datasets.load_table(client, version))
+        counts = _sources(stored_tables.load_table(client, version))
         added = {k: v - before.get(k, 0) for k, v in counts.items() if v > before.get(k, 0)}
         total = version.num_rows or 0
         growth.append(

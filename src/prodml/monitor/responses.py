@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from prodml.client import Client
+from prodml.deploy import tokens
 from prodml.deploy.rollouts import rollback as roll_back
 from prodml.domain.monitoring import Incident
 from prodml.domain.registry import CHAMPION
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.evaluate import valsets
+from prodml.monitor import incidents
 from prodml.monitor.incidents import record_response, span
 from prodml.predictions import query
 from prodml.sql_text import identifier, literal
@@ -112,6 +114,38 @@ def add_failures(
     result = f"{added} failing predictions added to {version.ref} ({rows.num_rows - added} known)"
     record_response(client, incident, "add-failures", result, {"valset": version.ref}, why)
     return result, added
+
+
+RESPONSES = ("rollback", "fallback", "retrain", "add-failures")
+
+
+def respond(
+    client: Client, incident_id: str, action: str, why: str | None = None, **options: Any
+) -> str:
+    """Take one response and record it on the incident; what it did, in words."""
+    incident = incidents.get(client, incident_id)
+    if incident.state == "closed":
+        raise InvalidInputError(
+            f"Incident {incident.id[:8]} is closed; open a new one for a new response."
+        )
+    if action in ("rollback", "fallback"):
+        tokens.require(client, "rollback")
+    if action == "rollback":
+        return rollback(client, incident, why)
+    if action == "fallback":
+        return fallback(client, incident, options.get("to"), why)
+    if action == "retrain":
+        return retrain(client, incident, str(options.get("command") or ""), why)[0]
+    if action == "add-failures":
+        if not options.get("valset") or not options.get("label_as"):
+            raise InvalidInputError(
+                "add-failures needs the validation set and its label column: "
+                "--valset NAME --label-as COLUMN"
+            )
+        return add_failures(
+            client, incident, options["valset"], options["label_as"], options.get("where"), why
+        )[0]
+    raise InvalidInputError(f"No response {action!r}; choose one of: {', '.join(RESPONSES)}.")
 
 
 def _why(incident: Incident, why: str | None) -> str:

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from prodml.client import Client
 from prodml.errors import NotFoundError, ProdmlError
-from prodml.evaluate.slices import masks
+from prodml.predict.slices import masks
 from prodml.serve import values
 from prodml.serve.inputs import rows_of
 from prodml.serve.recorder import Entry, Recorder

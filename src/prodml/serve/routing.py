@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from prodml.client import Client
-from prodml.deploy import registry, rollouts, tokens
+from prodml.deploy import rollouts, tokens
 from prodml.domain.registry import CHAMPION
 from prodml.domain.rollout import Rollout
 from prodml.errors import InvalidInputError, NotFoundError, ProdmlError
+from prodml.predict import loading
 from prodml.serve.served import Served
 
 BUCKETS = 10_000
@@ -206,7 +207,7 @@ class Router:
         wanted = rails[0] if rails else 0
         cached = self._loaded.get((version.id, wanted))
         if cached is None:
-            predictor = registry.predictor(self.client, version)
+            predictor = loading.predictor(self.client, version)
             cached = Served(predictor, self.timeout)
             self._loaded[(version.id, cached.guardrails_version)] = cached
         return cached

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prodml.deploy import guardrails as rails
-from prodml.deploy.predictor import Predictor, robust
+from prodml.predict import guardrails as rails
+from prodml.predict.predictor import Predictor, robust
 from prodml.serve.inputs import InputSpec
 
 MAX_BATCH_ROWS = 4096  # rows of one model call; later requests wait for the next

@@ -11,9 +11,6 @@ from typing import Any
 
 from prodml.client import Client, default_client
 from prodml.domain.monitoring import Incident
-from prodml.errors import InvalidInputError
-
-RESPONSES = ("rollback", "fallback", "retrain", "add-failures")
 
 
 def open_incident(
@@ -69,33 +66,9 @@ def respond_to_incident(
     ``retrain`` (``command``: the training command line); ``add-failures``
     (``valset``: the validation set, ``label_as``: its label column, ``where``: an SQL
     condition for "failing", default a wrong answer)."""
-    from prodml.deploy import tokens
-    from prodml.monitor import incidents, responses
+    from prodml.monitor import responses
 
-    client = client or default_client()
-    incident = incidents.get(client, incident_id)
-    if incident.state == "closed":
-        raise InvalidInputError(
-            f"Incident {incident.id[:8]} is closed; open a new one for a new response."
-        )
-    if action in ("rollback", "fallback"):
-        tokens.require(client, "rollback")
-    if action == "rollback":
-        return responses.rollback(client, incident, why)
-    if action == "fallback":
-        return responses.fallback(client, incident, options.get("to"), why)
-    if action == "retrain":
-        return responses.retrain(client, incident, str(options.get("command") or ""), why)[0]
-    if action == "add-failures":
-        if not options.get("valset") or not options.get("label_as"):
-            raise InvalidInputError(
-                "add-failures needs the validation set and its label column: "
-                "--valset NAME --label-as COLUMN"
-            )
-        return responses.add_failures(
-            client, incident, options["valset"], options["label_as"], options.get("where"), why
-        )[0]
-    raise InvalidInputError(f"No response {action!r}; choose one of: {', '.join(RESPONSES)}.")
+    return responses.respond(client or default_client(), incident_id, action, why, **options)
 
 
 def incident_report(

@@ -1,25 +1,15 @@
-"""The module-level SDK: each function works on the default client unless given one."""
+"""Datasets: log, read, diff, check out, profile and validate versions."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client, default_client
 from prodml.data.refs import get_dataset as _get_dataset
-from prodml.domain.artifact import ModelVersion
 from prodml.domain.dataset import DatasetDiff, DatasetVersion
-from prodml.domain.lineage import Event, LineageTree
-from prodml.domain.run import MetricPoint, Run
-from prodml.lineage import graph
-from prodml.track import model as models
-from prodml.track.compare import RunComparison
-from prodml.track.compare import compare_runs as _compare
-from prodml.track.run import ActiveRun
-from prodml.track.start import start_run as _start_run
 
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
     import pyarrow as pa
@@ -27,23 +17,6 @@ if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
     from prodml.data.files import Progress
     from prodml.data.profile import TableProfile
     from prodml.domain.validation import ValidationResult
-
-
-def start_run(
-    experiment: str,
-    config: Mapping[str, Any] | None = None,
-    hypothesis: str | None = None,
-    inputs: Iterable[DatasetVersion | str] = (),
-    client: Client | None = None,
-    force_inputs: str | None = None,
-) -> ActiveRun:
-    """Start a run; use it as a context manager so it ends (or fails) on its own.
-
-    An input whose latest validation found hard problems is refused unless
-    ``force_inputs`` gives the reason, which is recorded."""
-    return _start_run(
-        client or default_client(), experiment, config, hypothesis, inputs, force_inputs
-    )
 
 
 def log_dataset(
@@ -73,11 +46,11 @@ def list_datasets(name: str | None = None, client: Client | None = None) -> list
 
 
 def load_table(ref: str | DatasetVersion, client: Client | None = None) -> pa.Table:
-    from prodml.data import datasets
+    from prodml.data import stored_tables
 
     chosen = client or default_client()
     version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
-    return datasets.load_table(chosen, version)
+    return stored_tables.load_table(chosen, version)
 
 
 def diff_datasets(
@@ -108,61 +81,6 @@ def checkout(
     chosen = client or default_client()
     version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
     return checkouts.checkout(chosen, version, Path(destination))
-
-
-def get_run(run_id: str, client: Client | None = None) -> Run:
-    return (client or default_client()).metadata.get_run(run_id)
-
-
-def list_runs(
-    experiment: str | None = None, limit: int | None = None, client: Client | None = None
-) -> list[Run]:
-    return (client or default_client()).metadata.list_runs(experiment, limit)
-
-
-def metric_history(run_id: str, key: str, client: Client | None = None) -> list[MetricPoint]:
-    chosen = client or default_client()
-    return chosen.metadata.metric_history(chosen.metadata.resolve_run(run_id), key)
-
-
-def get_model(
-    ref: str, client: Client | None = None, as_of: datetime | None = None
-) -> ModelVersion:
-    """``NAME@VERSION``, ``NAME@alias`` (e.g. ``churn@champion``, as of a time if given)
-    or ``NAME`` for the latest version."""
-    from prodml.deploy.registry import get
-
-    return get(client or default_client(), ref, as_of)
-
-
-def load_model(ref: str, client: Client | None = None) -> Any:
-    """The model object of ``NAME@VERSION`` (latest without a version), verified."""
-    chosen = client or default_client()
-    version = get_model(ref, chosen)
-    return models.deserialise(chosen.read_blob(version.digest), version.ref, version.environment)
-
-
-def upstream(ref: str, as_of: datetime | None = None, client: Client | None = None) -> LineageTree:
-    """What produced ``ref``, recursively: e.g. model <- run <- dataset versions."""
-    return graph.tree(client or default_client(), ref, True, as_of)
-
-
-def downstream(
-    ref: str, as_of: datetime | None = None, client: Client | None = None
-) -> LineageTree:
-    """What ``ref`` fed, recursively: e.g. dataset -> runs -> models and artifacts."""
-    return graph.tree(client or default_client(), ref, False, as_of)
-
-
-def events(
-    since: datetime | None = None, until: datetime | None = None, client: Client | None = None
-) -> list[Event]:
-    return (client or default_client()).metadata.list_events(since=since, until=until)
-
-
-def compare_runs(left: str, right: str, client: Client | None = None) -> RunComparison:
-    """Config, params, inputs, code and metrics of two runs side by side."""
-    return _compare(client or default_client(), left, right)
 
 
 def profile(data: Any, partition_by: str | None = None) -> TableProfile | dict[str, TableProfile]:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pyarrow as pa
 
-from prodml.evaluate.slices import by_value, masks, where_of
+from prodml.predict.slices import by_value, masks, where_of
 
 NAME = "kind\"; COPY (SELECT 42) TO '/tmp/written.csv'; --"
 KINDS = ["a'b", "x'; DROP TABLE rows; --", 'q"q', "plain"]

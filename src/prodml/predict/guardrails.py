@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from prodml.errors import InvalidInputError
-from prodml.evaluate.slices import masks, where_of
+from prodml.predict.slices import masks, where_of
 
 
 @dataclass(frozen=True)

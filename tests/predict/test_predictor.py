@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 
 import prodml
 from prodml.client import Client
-from prodml.deploy.signature import conform
 from prodml.errors import InvalidInputError
+from prodml.predict.signature import conform
 from prodml.track.model import signature
 
 FEATURES = ["distance", "hour"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from prodml.evaluate.slices import masks
+from prodml.predict.slices import masks
 
 SLICES = {
     "up to 500 mi": "distance <= 500",

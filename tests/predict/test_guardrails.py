@@ -13,8 +13,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import prodml
 from prodml.client import Client
-from prodml.deploy import guardrails as rails
 from prodml.errors import InvalidInputError
+from prodml.predict import guardrails as rails
 
 RULES = {
     "rules": [

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from prodml.deploy import guardrails as rails
-from prodml.deploy.signature import conform
 from prodml.domain.artifact import ModelVersion
 from prodml.errors import InvalidInputError
+from prodml.predict import guardrails as rails
+from prodml.predict.signature import conform
 
 MAX_CALLS = 4096  # calls spent isolating the rows a model raises on
 

@@ -1,29 +1,18 @@
-"""The serving SDK: rollouts, rollback, the prediction log and labels.
+"""Rollouts: start, act on, watch and compare a staged rollout; roll back.
 
-Deploy actions (start, pause, resume, abort, promote a rollout; roll back) need a
-token with the deployer role while the store's auth is on (``prodml auth
-enable``); the token is read from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
+Deploy actions need a token with the deployer role while the store's auth is on
+(``prodml auth enable``); the token is read from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from prodml.client import Client, default_client
+from prodml.deploy import tokens
 from prodml.deploy.controller import Judgement
 from prodml.deploy.pairing import SliceComparison
 from prodml.domain.registry import AliasMove
 from prodml.domain.rollout import Rollout
-from prodml.predictions.labels import LabelReport
-
-
-def _deployer(client: Client, action: str) -> Client:
-    from prodml.deploy import tokens
-
-    tokens.require(client, action)
-    return client
 
 
 def start_rollout(
@@ -36,7 +25,7 @@ def start_rollout(
     ``force`` with a reason in ``why``."""
     from prodml.deploy import rollouts
 
-    client = _deployer(client or default_client(), "rollout")
+    client = tokens.authorised(client or default_client(), "rollout")
     return rollouts.start(client, name, str(version), plan, why, force)
 
 
@@ -46,7 +35,7 @@ def rollout_action(
     """``pause``, ``resume``, ``abort`` or ``promote`` the rollout of ``name`` by hand."""
     from prodml.deploy import rollouts
 
-    client = _deployer(client or default_client(), "rollout")
+    client = tokens.authorised(client or default_client(), "rollout")
     return rollouts.act(client, action, name, why)
 
 
@@ -81,34 +70,5 @@ def rollback(
     version it had before. Every gateway follows within about a second."""
     from prodml.deploy import rollouts
 
-    client = _deployer(client or default_client(), "rollback")
+    client = tokens.authorised(client or default_client(), "rollback")
     return rollouts.rollback(client, name, why)
-
-
-def query_predictions(sql: str, client: Client | None = None) -> pa.Table:
-    """SQL over the prediction log: tables ``predictions``, ``labels``, ``labelled``."""
-    from prodml.predictions import query
-
-    client = client or default_client()
-    return query.query(Path(client.settings.log_url), sql)
-
-
-def ingest_labels(
-    source: str | Path | Any, key: str = "request_id", label: str = "label",
-    at: str | None = None, client: Client | None = None,
-) -> LabelReport:  # fmt: skip
-    """Join ground truth (a CSV/Parquet file or a table) to logged requests by ``key``."""
-    from prodml.data.tables import read_table, to_arrow
-    from prodml.predictions import labels
-
-    client = client or default_client()
-    is_path = isinstance(source, str | Path)
-    table = read_table(Path(source)) if is_path else to_arrow(source, "labels")
-    name = Path(source).name if is_path else "table"
-    report = labels.ingest(Path(client.settings.log_url), table, key, label, at, name)
-    client.metadata.record_event(
-        "labels.ingested", ("labels", name), None,
-        {"rows": report.rows, "matched": report.matched, "unknown": report.unknown,
-         "lag_median_s": report.lag_median_s},
-    )  # fmt: skip
-    return report

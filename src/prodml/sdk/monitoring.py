@@ -1,6 +1,6 @@
 """The monitoring SDK: monitors over the prediction log, alerts and what changed.
 
-Incidents and the responses to them are in :mod:`prodml.api_incidents`."""
+Incidents and the responses to them are in :mod:`prodml.sdk.incidents`."""
 
 from __future__ import annotations
 

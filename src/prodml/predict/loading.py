@@ -1,0 +1,60 @@
+"""A model version from its reference (number, alias at a time, or id prefix), and
+the predictor that serves it with its signature and guardrails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prodml import yaml_text
+from prodml.client import Client
+from prodml.domain.artifact import ModelVersion
+from prodml.domain.ids import split_ref
+from prodml.errors import NotFoundError
+from prodml.predict import guardrails as rails
+from prodml.predict.predictor import Predictor
+from prodml.track import model as models
+
+MIN_ID_PREFIX = 6  # a shorter hex word is read as an alias, never as a version id
+
+
+def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion:
+    """``NAME``, ``NAME@3``, ``NAME@latest``, ``NAME@champion`` (any alias, at ``as_of``)
+    or ``NAME@<id prefix>``."""
+    name, version = split_ref(ref)
+    store = client.metadata
+    if version and version != "latest" and not version.isdigit():
+        number = store.alias_version(name, version, as_of.timestamp() if as_of else None)
+        if number is not None:
+            return store.get_model_version(name, str(number))
+        ever = any(move.alias == version for move in store.alias_moves(name))
+        if ever or not _is_hex(version) or len(version) < MIN_ID_PREFIX:
+            when = f" at {as_of.isoformat()}" if as_of else ""
+            raise NotFoundError(
+                f"Model {name!r} has no alias {version!r}{when}. "
+                f"See its aliases: prodml models history {name}"
+            )
+    return store.get_model_version(name, version)
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text.lower())
+
+
+def predictor(client: Client, ref: str | ModelVersion, guardrails: int | None = None) -> Predictor:
+    """The model ready to predict: signature enforced, guardrails (latest) applied."""
+    version = ref if isinstance(ref, ModelVersion) else get(client, ref)
+    model = models.deserialise(client.read_blob(version.digest), version.ref, version.environment)
+    return Predictor(version, model, load_guardrails(client, version, guardrails))
+
+
+def load_guardrails(
+    client: Client, version: ModelVersion, number: int | None = None
+) -> rails.Guardrails | None:
+    found = client.metadata.guardrails_artifact(version.id, number)
+    if found is None:
+        if number is not None:
+            raise NotFoundError(f"Model {version.ref} has no guardrails version {number}.")
+        return None
+    artifact = client.metadata.get_artifact(found[1])
+    text = client.read_blob(artifact.digest).decode()
+    return rails.parse(yaml_text.parse(text, f"Guardrails of {version.ref}", "are"), found[0])

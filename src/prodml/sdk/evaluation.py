@@ -1,0 +1,63 @@
+"""Evaluation: suites, evaluating and comparing versions, validation sets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prodml.client import Client, default_client
+
+if TYPE_CHECKING:
+    from prodml.domain.dataset import DatasetVersion
+    from prodml.domain.evaluation import Comparison, Evaluation
+    from prodml.evaluate.valsets import Growth
+
+
+def register_suite(
+    name: str, suite: str | os.PathLike[str] | Mapping[str, Any], client: Client | None = None
+) -> int:
+    """Store the evaluation suite of model ``name`` (a YAML file or a mapping); returns
+    its version. Every evaluation and promotion of the model uses the latest."""
+    from prodml.evaluate import evaluations
+    from prodml.evaluate.suite import read
+
+    document = dict(suite) if isinstance(suite, Mapping) else read(Path(suite))
+    return evaluations.register_suite(client or default_client(), name, document)
+
+
+def evaluate_model(
+    ref: str, suite_version: int | None = None, client: Client | None = None
+) -> Evaluation:
+    """Run a model version's suite: every metric per validation set and slice, with
+    bootstrap intervals, stored and linked to the dataset versions used."""
+    from prodml.evaluate import evaluations
+
+    return evaluations.evaluate(client or default_client(), ref, suite_version)
+
+
+def compare_models(
+    name: str, baseline: str | None, candidate: str, client: Client | None = None
+) -> Comparison:
+    """Candidate against baseline (versions or aliases) on the same rows: per slice and
+    metric both values, the difference and its interval, and the gate's verdict."""
+    from prodml.evaluate import evaluations
+
+    return evaluations.compare(client or default_client(), name, baseline, candidate)
+
+
+def add_to_valset(
+    name: str, rows: Any, source: str | None = None, client: Client | None = None
+) -> DatasetVersion:
+    """Append rows (e.g. production failures) to a validation set as its next version,
+    each row's ``_source`` recorded; suites naming the set use its latest version."""
+    from prodml.evaluate import valsets
+
+    return valsets.add(client or default_client(), name, rows, source)[0]
+
+
+def valset_history(name: str, client: Client | None = None) -> list[Growth]:
+    from prodml.evaluate import valsets
+
+    return valsets.history(client or default_client(), name)
