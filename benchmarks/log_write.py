@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from prodml.predict.predictor import Predictor
 from prodml.domain.artifact import ModelVersion
+from prodml.predict.predictor import Predictor
 from prodml.predictions.segments import table_of, write_segment
 from prodml.serve.recorder import Entry, Recorder
 from prodml.serve.served import Served
