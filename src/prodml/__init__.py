@@ -33,6 +33,7 @@ _HOMES: dict[str, str] = {
     "enable_auth": "prodml.sdk.access",
     "list_tokens": "prodml.sdk.access",
     "revoke_token": "prodml.sdk.access",
+    "token_grant": "prodml.sdk.access",
     "checkout": "prodml.sdk.datasets",
     "diff_datasets": "prodml.sdk.datasets",
     "get_dataset": "prodml.sdk.datasets",
@@ -128,6 +129,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.access import (
         revoke_token as revoke_token,
+        token_grant as token_grant,
     )
     from prodml.sdk.datasets import (
         checkout as checkout,

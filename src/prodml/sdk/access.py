@@ -59,6 +59,14 @@ def list_tokens(client: Client | None = None) -> list[dict[str, Any]]:
     return (client or default_client()).metadata.tokens()
 
 
+def token_grant(token: str, client: Client | None = None) -> tuple[str, str] | None:
+    """The name and role an active token grants; None for an unknown or revoked one."""
+    from prodml.deploy import tokens
+
+    grant = tokens.lookup(client or default_client(), token)
+    return None if grant is None else (grant.name, grant.role)
+
+
 def revoke_token(name: str, client: Client | None = None) -> None:
     """Revoke a token: refused at once in this process, within seconds in others."""
     from prodml.deploy import tokens
