@@ -19,6 +19,7 @@ from prodml.cli import (
     runs,
     serving,
     store,
+    ui,
     validate,
     valsets,
 )  # fmt: skip
@@ -45,6 +46,7 @@ serving.register(app)
 monitor.register(app)
 incidents.register(app)
 auth.register(app)
+ui.register(app)
 
 
 def run() -> None:
