@@ -79,6 +79,7 @@ _HOMES: dict[str, str] = {
     "set_monitor": "prodml.sdk.monitoring",
     "ingest_labels": "prodml.sdk.predictions",
     "query_predictions": "prodml.sdk.predictions",
+    "resolve": "prodml.sdk.refs",
     "compare_rollout": "prodml.sdk.rollouts",
     "rollback": "prodml.sdk.rollouts",
     "rollout_action": "prodml.sdk.rollouts",
@@ -89,6 +90,9 @@ _HOMES: dict[str, str] = {
     "list_runs": "prodml.sdk.runs",
     "metric_history": "prodml.sdk.runs",
     "start_run": "prodml.sdk.runs",
+    "collect_garbage": "prodml.sdk.store",
+    "init_store": "prodml.sdk.store",
+    "store_info": "prodml.sdk.store",
 }
 
 __all__ = sorted(_HOMES)
@@ -129,6 +133,8 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.access import (
         revoke_token as revoke_token,
+    )
+    from prodml.sdk.access import (
         token_grant as token_grant,
     )
     from prodml.sdk.datasets import (
@@ -266,6 +272,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.predictions import (
         query_predictions as query_predictions,
     )
+    from prodml.sdk.refs import (
+        resolve as resolve,
+    )
     from prodml.sdk.rollouts import (
         compare_rollout as compare_rollout,
     )
@@ -295,6 +304,15 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.runs import (
         start_run as start_run,
+    )
+    from prodml.sdk.store import (
+        collect_garbage as collect_garbage,
+    )
+    from prodml.sdk.store import (
+        init_store as init_store,
+    )
+    from prodml.sdk.store import (
+        store_info as store_info,
     )
 
 

@@ -10,32 +10,19 @@ from rich.tree import Tree
 
 import prodml
 from prodml.cli.output import console, emit_json, when
-from prodml.client import default_client
-from prodml.domain.ids import parse_time
 from prodml.domain.lineage import LineageTree
-from prodml.errors import InvalidInputError
-from prodml.stores.gc import GRACE_SECONDS, collect
+from prodml.sdk import store
+from prodml.times import parse
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def _time(text: str | None, option: str) -> object:
-    if text is None:
-        return None
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise InvalidInputError(
-            f"{option} {text!r} is not a time. Use ISO 8601, e.g. 2026-11-24T09:30:00Z."
-        ) from None
+TIME_HELP = "ISO time, now, or a span back such as 30m, 1h, 7d."
 
 
 def init() -> None:
     """Create the store (or check an existing one) and say where it is."""
-    client = default_client()
-    client.metadata.record_event("store.opened", ("store", "metadata"), "prodml init")
-    console.print(f"metadata: {client.metadata.describe()}")
-    console.print(f"blobs:    {client.artifacts.url}")
+    info = store.init_store()
+    console.print(f"metadata: {info.metadata}")
+    console.print(f"blobs:    {info.blobs}")
 
 
 def _branch(tree: Tree, node: LineageTree) -> None:
@@ -45,15 +32,17 @@ def _branch(tree: Tree, node: LineageTree) -> None:
 
 
 def lineage(
-    ref: str,
+    ref: Annotated[
+        str, typer.Argument(help="A run id, NAME@VERSION, MODEL@alias (e.g. churn@champion).")
+    ],
     upstream: Annotated[bool, typer.Option("--upstream/--downstream", help="Direction.")] = True,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO time.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=TIME_HELP)] = None,
     json: JSON = False,
 ) -> None:
     """What produced REF (upstream, default) or what REF fed (downstream)."""
-    moment = _time(as_of, "--as-of")
+    moment = parse(as_of, "--as-of") if as_of else None
     walk = prodml.upstream if upstream else prodml.downstream
-    result = walk(ref, as_of=moment)  # type: ignore[arg-type]
+    result = walk(ref, as_of=moment)
     if json:
         emit_json(result)
         return
@@ -63,15 +52,14 @@ def lineage(
 
 
 def events(
-    since: Annotated[str | None, typer.Option("--since", help="ISO time.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help=TIME_HELP)] = None,
     action: Annotated[
         str | None, typer.Option("--action", help="Only actions starting so, e.g. rollout.")
     ] = None,
     json: JSON = False,
 ) -> None:
     """The append-only log of state changes: who, when, what and why."""
-    found = prodml.events(since=_time(since, "--since"))  # type: ignore[arg-type]
-    found = [e for e in found if action is None or e.action.startswith(action)]
+    found = prodml.events(since=parse(since, "--since") if since else None, action=action)
     if json:
         emit_json(found)
         return
@@ -102,16 +90,17 @@ def _named(details: dict[str, Any]) -> str:
 def gc(
     yes: Annotated[bool, typer.Option("--yes", help="Delete (default is a dry run).")] = False,
     grace: Annotated[
-        float, typer.Option(help="Keep unreferenced blobs younger than this (s).")
-    ] = GRACE_SECONDS,
+        float | None,
+        typer.Option(help="Keep unreferenced blobs younger than this (s; default an hour)."),
+    ] = None,
 ) -> None:
     """Delete blobs that no stored object refers to (dry run unless --yes)."""
-    client = default_client()
-    report = collect(client.metadata, client.artifacts, delete=yes, grace=grace)
+    report = store.collect_garbage(delete=yes, grace=grace)
     verb = "Deleted" if yes else "Would delete"
+    young = "an hour" if grace is None else f"{grace:.0f}s"
     console.print(
         f"{verb} {len(report.unreferenced)} unreferenced blob(s), {report.bytes:,} bytes; "
-        f"kept {report.referenced} referenced and {report.kept_young} younger than {grace:.0f}s."
+        f"kept {report.referenced} referenced and {report.kept_young} younger than {young}."
     )
     if not yes and report.unreferenced:
         console.print("Run again with --yes to delete them.")

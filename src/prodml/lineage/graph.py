@@ -96,8 +96,11 @@ def label(client: Client, node: Node) -> Node:
     return Node(node.kind, node.id, text)
 
 
-def tree(client: Client, ref: str, upstream: bool, as_of: datetime | None = None) -> LineageTree:
-    root = resolve(client, ref)
+def tree(
+    client: Client, ref: str | Node, upstream: bool, as_of: datetime | None = None
+) -> LineageTree:
+    """The graph around ``ref`` (a node already resolved, or an id or ``NAME@VERSION``)."""
+    root = ref if isinstance(ref, Node) else resolve(client, ref)
     return _walk(client, root, None, upstream, as_of, set(), 0)
 
 

@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from prodml import times
 from prodml.client import Client, default_client
 from prodml.domain.lineage import Event, LineageTree
-from prodml.lineage import graph
-
-if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
-    pass
+from prodml.sdk.refs import resolve
 
 
-def upstream(ref: str, as_of: datetime | None = None, client: Client | None = None) -> LineageTree:
-    """What produced ``ref``, recursively: e.g. model <- run <- dataset versions."""
-    return graph.tree(client or default_client(), ref, True, as_of)
+def upstream(
+    ref: str, as_of: datetime | str | None = None, client: Client | None = None
+) -> LineageTree:
+    """What produced ``ref``, recursively: e.g. model <- run <- dataset versions.
+    ``ref`` is anything :func:`prodml.resolve` understands, e.g. ``churn@champion``."""
+    return _tree(ref, True, as_of, client)
 
 
 def downstream(
-    ref: str, as_of: datetime | None = None, client: Client | None = None
+    ref: str, as_of: datetime | str | None = None, client: Client | None = None
 ) -> LineageTree:
     """What ``ref`` fed, recursively: e.g. dataset -> runs -> models and artifacts."""
-    return graph.tree(client or default_client(), ref, False, as_of)
+    return _tree(ref, False, as_of, client)
+
+
+def _tree(ref: str, up: bool, as_of: datetime | str | None, client: Client | None) -> LineageTree:
+    from prodml.lineage import graph
+
+    chosen = client or default_client()
+    moment = times.moment(as_of, "--as-of")
+    return graph.tree(chosen, resolve(ref, moment, chosen), up, moment)
 
 
 def events(
-    since: datetime | None = None, until: datetime | None = None, client: Client | None = None
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    action: str | None = None,
+    client: Client | None = None,
 ) -> list[Event]:
-    return (client or default_client()).metadata.list_events(since=since, until=until)
+    """The event log, oldest first: every state change with who, when and why. ``since``
+    and ``until`` take a time or what people type (``1h``, ``7d``, an ISO time);
+    ``action`` keeps those whose action starts so (e.g. ``rollout``)."""
+    found = (client or default_client()).metadata.list_events(
+        since=times.moment(since, "--since"), until=times.moment(until, "--until")
+    )
+    return [event for event in found if action is None or event.action.startswith(action)]
