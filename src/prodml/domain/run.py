@@ -31,6 +31,7 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     inputs: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float | None:

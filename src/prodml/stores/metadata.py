@@ -16,11 +16,11 @@ from prodml.stores.sql_monitors import MonitorQueries
 from prodml.stores.sql_profiles import ProfileQueries
 from prodml.stores.sql_registry import RegistryQueries
 from prodml.stores.sql_rollouts import RolloutQueries
-from prodml.stores.sql_runs import RunQueries
+from prodml.stores.sql_run_search import RunSearchQueries
 
 
 class MetadataStore(
-    RunQueries,
+    RunSearchQueries,
     DatasetQueries,
     ArtifactQueries,
     ProfileQueries,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 metadata = sa.MetaData()
 
@@ -58,6 +58,24 @@ latest_metrics = sa.Table(
     sa.Column("step", sa.BigInteger, nullable=False),
     sa.Column("value", sa.Float(precision=53)),
     sa.Column("ts", TIME, nullable=False),
+    sa.Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
+)
+
+# Each run's config (flattened to dotted keys), params and tags, one row per value,
+# for search: ``num`` holds the value when it is a number, ``head`` the first
+# VALUE_HEAD characters (indexable on every database however long the value is).
+VALUE_HEAD = 200
+run_values = sa.Table(
+    "run_values",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("head", sa.String(VALUE_HEAD), nullable=False),
+    sa.Column("num", sa.Float(precision=53)),
+    sa.Index("ix_run_values_num", "kind", "key", "num", "run_id"),
+    sa.Index("ix_run_values_head", "kind", "key", "head", "run_id"),
 )
 
 dataset_versions = sa.Table(

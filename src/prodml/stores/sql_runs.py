@@ -15,6 +15,7 @@ from prodml.domain.run import MetricPoint, Run, RunStatus
 from prodml.errors import ParamConflictError, RowsRefusedError, StoreError
 from prodml.stores import driver, schema
 from prodml.stores.resolve import by_prefix
+from prodml.stores.run_values import index_config, index_params
 from prodml.stores.sql_artifacts import ArtifactQueries
 from prodml.stores.upsert import upsert_latest
 
@@ -44,6 +45,7 @@ class RunQueries(ArtifactQueries):
                     run.git_commit,
                 ),
             )
+            index_config(connection, run.id, json.loads(json.dumps(run.config, default=str)))
             for digest in dict.fromkeys(inputs):
                 self.link(connection, ("dataset", digest), ("run", run.id), "input", started)
             if code is not None:
@@ -100,6 +102,7 @@ class RunQueries(ArtifactQueries):
             "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)",
             [(run_id, key, value) for (run_id, key), value in fresh.items()],
         )
+        index_params(connection, [(run_id, key, value) for (run_id, key), value in fresh.items()])
 
     def finish_run(
         self, run_id: str, status: RunStatus, ended_at: float, error: str | None = None

@@ -1,0 +1,202 @@
+"""Run search in the SQL store: one filtered, sorted, paged query.
+
+A run's config (flattened to dotted keys), params and tags are kept one value a
+row in ``run_values`` (written with the run's start, its params and its tags),
+indexed by (kind, key, number) and (kind, key, first characters); metric terms
+read ``latest_metrics``, indexed by (key, value). Each term becomes
+``runs.id IN (indexed subquery)`` and each sort key an outer join, so the
+database walks indexes on SQLite and PostgreSQL alike. Every value a user typed
+is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from prodml.domain.run import Run
+from prodml.domain.run_query import AllOf, AnyOf, Condition, Field, Op, RunQuery, SortKey, Term
+from prodml.stores import driver, schema
+from prodml.stores.run_values import INSERT_VALUE, value_row
+from prodml.stores.sql_runs import RunQueries
+
+KINDS = {Field.CONFIG: "config", Field.PARAM: "param", Field.TAG: "tag"}
+_COLUMNS = {
+    "author": schema.runs.c.author,
+    "ended": schema.runs.c.ended_at,
+    "experiment": schema.runs.c.experiment,
+    "hypothesis": schema.runs.c.hypothesis,
+    "id": schema.runs.c.id,
+    "started": schema.runs.c.started_at,
+    "status": schema.runs.c.status,
+}
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _contains(column: Any, text: str) -> ColumnElement[bool]:
+    return sa.func.lower(column).like(_like(text), escape="\\")
+
+
+def _ordered(column: Any, op: Op, value: Any) -> ColumnElement[bool]:
+    compare = {
+        Op.EQ: column.__eq__,
+        Op.NE: column.__ne__,
+        Op.LT: column.__lt__,
+        Op.LE: column.__le__,
+        Op.GT: column.__gt__,
+        Op.GE: column.__ge__,
+    }[op]
+    result: ColumnElement[bool] = compare(value)
+    return result
+
+
+def _value_test(term: Term) -> ColumnElement[bool]:
+    table = schema.run_values.c
+    numbers = [v for v in term.values if isinstance(v, float)]
+    texts = [v for v in term.values if isinstance(v, str)]
+    if term.op is Op.CONTAINS:
+        return _contains(table.value, str(term.values[0]))
+    if term.op is Op.IN:
+        parts = [table.num.in_(numbers)] if numbers else []
+        if texts:
+            heads = sorted({text[: schema.VALUE_HEAD] for text in texts})
+            parts.append(sa.and_(table.head.in_(heads), table.value.in_(texts)))
+        return sa.or_(*parts)
+    if numbers:
+        if term.op is Op.NE:  # a text value is not that number either
+            return sa.or_(table.num != numbers[0], table.num.is_(None))
+        return _ordered(table.num, term.op, numbers[0])
+    text = texts[0]
+    if term.op is Op.EQ:
+        return sa.and_(table.head == text[: schema.VALUE_HEAD], table.value == text)
+    return _ordered(table.value, term.op, text)
+
+
+def _attribute_test(term: Term) -> ColumnElement[bool]:
+    column = _COLUMNS[term.key]
+    if term.op is Op.CONTAINS:
+        return _contains(column, str(term.values[0]))
+    if term.op is Op.IN:
+        return column.in_(list(term.values))
+    value = term.values[0]
+    if term.key == "id" and term.op is Op.EQ and isinstance(value, str) and len(value) < 32:
+        escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(escaped + "%", escape="\\")  # an id prefix, as elsewhere
+    return _ordered(column, term.op, value)
+
+
+def _term(term: Term) -> ColumnElement[bool]:
+    runs = schema.runs.c
+    if term.field is Field.ATTRIBUTE:
+        return _attribute_test(term)
+    if term.field is Field.METRIC:
+        latest = schema.latest_metrics.c
+        if term.op is Op.IN:
+            test = latest.value.in_(list(term.values))
+        else:
+            test = _ordered(latest.value, term.op, term.values[0])
+        return runs.id.in_(sa.select(latest.run_id).where(latest.key == term.key, test))
+    values = schema.run_values.c
+    matching = sa.select(values.run_id).where(
+        values.kind == KINDS[term.field], values.key == term.key, _value_test(term)
+    )
+    return runs.id.in_(matching)
+
+
+def condition(node: Condition) -> ColumnElement[bool]:
+    if isinstance(node, AllOf):
+        return sa.and_(*(condition(part) for part in node.parts))
+    if isinstance(node, AnyOf):
+        return sa.or_(*(condition(part) for part in node.parts))
+    return _term(node)
+
+
+def _sorted(
+    query: sa.Select[Any], keys: Sequence[SortKey]
+) -> tuple[sa.Select[Any], list[ColumnElement[Any]]]:
+    """The query with an outer join per sort key, and the order: missing values last
+    in either direction, then run id."""
+    runs = schema.runs
+    order: list[ColumnElement[Any]] = []
+    joined: Any = runs
+    for index, key in enumerate(keys):
+        columns: list[Any]
+        if key.field is Field.ATTRIBUTE:
+            columns = [_COLUMNS[key.key]]
+        elif key.field is Field.METRIC:
+            latest = schema.latest_metrics.alias(f"sort_{index}")
+            on = sa.and_(latest.c.run_id == runs.c.id, latest.c.key == key.key)
+            joined = joined.outerjoin(latest, on)
+            columns = [latest.c.value]
+        else:
+            values = schema.run_values.alias(f"sort_{index}")
+            on = sa.and_(
+                values.c.run_id == runs.c.id,
+                values.c.kind == KINDS[key.field],
+                values.c.key == key.key,
+            )
+            joined = joined.outerjoin(values, on)
+            columns = [values.c.num, values.c.value]  # numbers first, by value; then text
+        for column in columns:
+            order.append((column.desc() if key.descending else column.asc()).nulls_last())
+    if not keys:
+        order.append(runs.c.started_at.desc())
+    order.append(runs.c.id.asc())
+    return query.select_from(joined), order
+
+
+class RunSearchQueries(RunQueries):
+    def search_runs(self, query: RunQuery) -> tuple[list[Run], int]:
+        """The runs of one page of ``query`` in its order, and how many match in all."""
+        where = condition(query.where) if query.where is not None else sa.true()
+        counting = sa.select(sa.func.count()).select_from(schema.runs).where(where)
+        paging, order = _sorted(sa.select(schema.runs.c.id), query.order)
+        paging = paging.where(where).order_by(*order).limit(query.limit).offset(query.offset)
+        with self.read() as connection:
+            total = int(connection.execute(counting).scalar_one())
+            ids = [row.id for row in connection.execute(paging)] if total > query.offset else []
+        found = {run.id: run for run in self.list_runs(ids=ids)} if ids else {}
+        return [found[run_id] for run_id in ids if run_id in found], total
+
+    def list_runs(
+        self,
+        experiment: str | None = None,
+        limit: int | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[Run]:
+        """Runs as :meth:`RunQueries.list_runs` reads them, with their tags."""
+        runs = super().list_runs(experiment, limit, ids)
+        tags = self.run_tags([run.id for run in runs]) if runs else {}
+        return [replace(run, tags=tags[run.id]) if run.id in tags else run for run in runs]
+
+    def set_run_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set (or replace) tags of a run, with one event naming them."""
+        rows = [value_row(run_id, "tag", key, value) for key, value in tags.items()]
+        values = schema.run_values.c
+        with self.write() as connection:
+            connection.execute(
+                sa.delete(schema.run_values).where(
+                    values.run_id == run_id, values.kind == "tag", values.key.in_(list(tags))
+                )
+            )
+            driver.execute_many(connection, INSERT_VALUE, [row for row in rows if row is not None])
+            self.event(connection, "run.tagged", ("run", run_id), None, {"tags": dict(tags)})
+
+    def run_tags(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        values = schema.run_values.c
+        query = sa.select(values.run_id, values.key, values.value).where(
+            values.kind == "tag", values.run_id.in_(list(run_ids))
+        )
+        found: dict[str, dict[str, str]] = {}
+        with self.read() as connection:
+            for run_id, key, value in connection.execute(query):
+                found.setdefault(run_id, {})[key] = value
+        return found
