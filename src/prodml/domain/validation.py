@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -109,3 +110,13 @@ class ValidationResult:
             "findings": [f.to_dict() for f in self.findings],
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True)
+class RecordedValidation:
+    """A stored validation of a logged dataset version: its id, when it ran, and what it
+    found (with charts of the version against the earlier versions when read back)."""
+
+    id: str
+    at: datetime
+    result: ValidationResult
