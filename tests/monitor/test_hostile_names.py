@@ -216,8 +216,11 @@ def test_the_sample_query_of_a_slice_with_a_hostile_column_and_value_shows_that_
     rows += serve(client, "hostile-slice", 1, {column: "other"})
     labels = pa.table({"request_id": [r["request_id"] for r in rows], "label": [0] * len(rows)})
     prodml.ingest_labels(labels, client=client)
-    worse = Signal("quality", f"{column}={value}", "accuracy", AlertClass.SOFT, 0.4, [0.8, 1.0],
-                   "accuracy on the slice", 3.0)  # fmt: skip
+    worse = Signal(
+        monitor="quality", subject=f"{column}={value}", statistic="accuracy",
+        kind=AlertClass.SOFT, observed=0.4, expected=[0.8, 1.0],
+        message="accuracy on the slice", score=3.0,
+    )  # fmt: skip
 
     sql = context.sample_query("hostile-slice", start_of(0), start_of(2), [worse],
                                slice_by=["c", column])  # fmt: skip

@@ -675,14 +675,14 @@ def test_the_sample_query_of_a_slice_whose_value_has_a_quote_runs(client: Client
     served = serve(client, "quoted", 1, {0: renamed})
     prodml.ingest_labels(labels_of(served, 0.9), at="labelled_at", client=client)
     slice_worse = Signal(
-        "quality",
-        "carrier=Martha's Air",
-        "accuracy",
-        AlertClass.SOFT,
-        0.4,
-        [0.8, 1.0],
-        "accuracy on slice carrier=Martha's Air",
-        3.0,
+        monitor="quality",
+        subject="carrier=Martha's Air",
+        statistic="accuracy",
+        kind=AlertClass.SOFT,
+        observed=0.4,
+        expected=[0.8, 1.0],
+        message="accuracy on slice carrier=Martha's Air",
+        score=3.0,
     )
     sql = context.sample_query("quoted", start_of(0), start_of(1), [slice_worse])
 

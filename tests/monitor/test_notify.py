@@ -27,11 +27,15 @@ ALERT_ID = "1a2b3c4d5e6f7a8b"
 
 
 def _alert(alert_id: str = ALERT_ID) -> Alert:
-    late = Signal("operations", "arrival", "lag_p95", AlertClass.HARD, 900, 60, "late", 15.0)
+    late = Signal(
+        monitor="operations", subject="arrival", statistic="lag_p95", kind=AlertClass.HARD,
+        observed=900, expected=60, message="late", score=15.0,
+    )  # fmt: skip
     start, end = at(NOV_27_10H), at(NOV_27_10H + 3 * 3600)
     return Alert(
-        alert_id, "late-arrivals", AlertClass.HARD, "critical", "rows arrive 15x later than usual",
-        (late,), start, end, 3, AlertState.OPEN, created_at=end,
+        id=alert_id, model="late-arrivals", kind=AlertClass.HARD, severity="critical",
+        title="rows arrive 15x later than usual", signals=(late,), window_start=start,
+        window_end=end, windows=3, state=AlertState.OPEN, created_at=end,
     )  # fmt: skip
 
 

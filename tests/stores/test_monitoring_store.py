@@ -4,6 +4,7 @@ ids given by prefix. Every decision is an event written with the change."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from prodml.client import Client
+from prodml.domain.monitoring import Alert, AlertClass, AlertState, Incident, Signal, at
 from prodml.errors import InvalidInputError, NotFoundError
 
 OCT_1 = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
@@ -38,34 +40,48 @@ def _window(model: str, hour: int, kind: str = "traffic", rows: int = 300) -> di
 
 def _alert(
     model: str, first: int, last: int | None = None, state: str = "open", alert_id: str = ""
-) -> dict[str, Any]:
+) -> Alert:
     """An alert over the windows of hours ``first`` to ``last`` of Oct 1."""
     last = first if last is None else last
-    return {
-        "id": alert_id or uuid.uuid4().hex,
-        "model": model,
-        "kind": "soft",
-        "severity": "high",
-        "title": f"inputs changed: hour {first}",
-        "signals": json.dumps(
-            [{"monitor": "inputs", "subject": "distance", "statistic": "mean", "kind": "drift"}]
-        ),
-        "window_start": OCT_1 + first * HOUR,
-        "window_end": OCT_1 + (last + 1) * HOUR,
-        "windows": last - first + 1,
-        "state": state,
-        "created_at": OCT_1 + (last + 1) * HOUR + 60,
-        "context": "{}",
-        "decided_by": None,
-        "decided_at": None,
-        "why": None,
-        "incident_id": None,
-    }
+    drift = Signal(
+        monitor="inputs",
+        subject="distance",
+        statistic="mean",
+        kind=AlertClass.DRIFT,
+        observed=None,
+        expected=None,
+        message="",
+    )
+    return Alert(
+        id=alert_id or uuid.uuid4().hex,
+        model=model,
+        kind=AlertClass.SOFT,
+        severity="high",
+        title=f"inputs changed: hour {first}",
+        signals=(drift,),
+        window_start=at(OCT_1 + first * HOUR),
+        window_end=at(OCT_1 + (last + 1) * HOUR),
+        windows=last - first + 1,
+        state=AlertState(state),
+        created_at=at(OCT_1 + (last + 1) * HOUR + 60),
+    )
 
 
-def _add(client: Client, row: dict[str, Any]) -> str:
-    client.metadata.add_alert(row, {"model": row["model"]})
-    return str(row["id"])
+def _add(client: Client, alert: Alert) -> str:
+    assert client.metadata.add_alert(alert, 3) == alert
+    return alert.id
+
+
+def _incident(incident_id: str, model: str, title: str, alert_ids: tuple[str, ...]) -> Incident:
+    return Incident(
+        id=incident_id,
+        model=model,
+        title=title,
+        state="open",
+        opened_at=at(OCT_1 + 4 * HOUR),
+        opened_by="tester",
+        alert_ids=alert_ids,
+    )
 
 
 def _events(client: Client, action: str, subject_id: str) -> list[Any]:
@@ -104,8 +120,8 @@ def test_windows_come_newest_first_with_the_state_of_the_alert_they_raised(
     store.mark_windows(model, "traffic", [OCT_1 + 2 * HOUR], acked)
     store.mark_windows(model, "traffic", [OCT_1 + 3 * HOUR], ignored)
     store.mark_windows(model, "labels", [OCT_1 + 4 * HOUR], acked)  # no such labels window
-    store.decide_alert(acked, "acked", "real upstream change")
-    store.decide_alert(ignored, "ignored", "planned backfill")
+    store.decide_alert(acked, AlertState.ACKED, "real upstream change")
+    store.decide_alert(ignored, AlertState.IGNORED, "planned backfill")
 
     listed = store.windows(model, "traffic")
 
@@ -134,7 +150,7 @@ def test_alerts_filter_by_model_state_and_time_newest_first(client: Client) -> N
     elsewhere = _add(client, _alert(other, 5))
 
     def ids(**query: Any) -> list[str]:
-        return [row["id"] for row in store.alerts(**query)]
+        return [alert.id for alert in store.alerts(**query)]
 
     assert ids(model=model) == [late, middle, early]
     assert set(ids()) >= {late, middle, early, elsewhere}
@@ -151,37 +167,51 @@ def test_alerts_filter_by_model_state_and_time_newest_first(client: Client) -> N
     assert ids(model=_model()) == []
 
 
-def test_an_alert_is_updated_in_place(client: Client) -> None:
+def test_an_alert_is_updated_in_place_leaving_the_decision_on_it(client: Client) -> None:
     store, model = client.metadata, _model()
-    alert_id = _add(client, _alert(model, 4))
-
-    store.update_alert(
-        alert_id, {"windows": 3, "window_end": OCT_1 + 7 * HOUR, "severity": "critical"}
+    alert = _alert(model, 4)
+    _add(client, alert)
+    store.decide_alert(alert.id, AlertState.ACKED, "looking into it")
+    folded = dataclasses.replace(
+        alert, windows=3, window_end=at(OCT_1 + 7 * HOUR), severity="critical", title="worse"
     )
 
-    row = store.alert(alert_id)
-    assert (row["windows"], row["window_end"], row["severity"]) == (3, OCT_1 + 7 * HOUR, "critical")
-    assert (row["window_start"], row["state"]) == (OCT_1 + 4 * HOUR, "open")
+    assert store.update_alert(folded) == folded
+
+    stored = store.alert(alert.id)
+    assert (stored.windows, stored.window_end, stored.severity, stored.title) == (
+        3,
+        at(OCT_1 + 7 * HOUR),
+        "critical",
+        "worse",
+    )
+    assert (stored.window_start, stored.state) == (at(OCT_1 + 4 * HOUR), AlertState.ACKED)
 
 
 def test_raising_and_deciding_an_alert_are_events(client: Client) -> None:
     store, model = client.metadata, _model()
     alert_id = _add(client, _alert(model, 4))
 
-    decided = store.decide_alert(alert_id[:10], "acked", "rolled back v7")
-    again = store.decide_alert(alert_id, "ignored", "it was the backfill after all")
+    decided = store.decide_alert(alert_id[:10], AlertState.ACKED, "rolled back v7")
+    again = store.decide_alert(alert_id, AlertState.IGNORED, "it was the backfill after all")
 
-    assert (decided["state"], decided["why"], decided["decided_by"]) == (
-        "acked",
+    assert (decided.state, decided.why, decided.decided_by) == (
+        AlertState.ACKED,
         "rolled back v7",
         "tester",
     )
-    assert decided["decided_at"] is not None and decided["decided_at"] > OCT_1
-    assert (again["state"], again["why"]) == ("ignored", "it was the backfill after all")
+    assert decided.decided_at is not None and decided.decided_at > at(OCT_1)
+    assert (again.state, again.why) == (AlertState.IGNORED, "it was the backfill after all")
     (raised,) = _events(client, "alert.raised", alert_id)
     assert (raised.reason, raised.details, raised.actor) == (
         "inputs changed: hour 4",
-        {"model": model},
+        {
+            "model": model,
+            "class": "soft",
+            "severity": "high",
+            "window_start": at(OCT_1 + 4 * HOUR).isoformat(),
+            "signals": 3,
+        },
         "tester",
     )
     assert raised.at.timestamp() == pytest.approx(OCT_1 + 5 * HOUR + 60)
@@ -196,45 +226,35 @@ def test_an_incident_opens_over_its_alerts_and_closes_once(client: Client) -> No
     first, second = _add(client, _alert(model, 1)), _add(client, _alert(model, 2))
     loose = _add(client, _alert(model, 3))
     incident_id = uuid.uuid4().hex
-    row = {
-        "id": incident_id,
-        "model": model,
-        "title": "distance in metres",
-        "state": "open",
-        "opened_at": OCT_1 + 4 * HOUR,
-        "opened_by": "tester",
-        "alert_ids": json.dumps([first, second]),
-        "closed_at": None,
-        "resolution": None,
-    }
+    opened = _incident(incident_id, model, "distance in metres", (first, second))
 
-    store.add_incident(row, [first, second])
+    store.add_incident(opened)
 
-    assert [store.alert(a)["incident_id"] for a in (first, second, loose)] == [
+    assert [store.alert(a).incident_id for a in (first, second, loose)] == [
         incident_id,
         incident_id,
         None,
     ]
-    assert [i["id"] for i in store.incidents(model, state="open")] == [incident_id]
-    (opened,) = _events(client, "incident.opened", incident_id)
-    assert (opened.reason, opened.details) == (
+    assert store.incidents(model, state="open") == [opened]
+    (event,) = _events(client, "incident.opened", incident_id)
+    assert (event.reason, event.details) == (
         "distance in metres",
         {"model": model, "alerts": [first, second]},
     )
 
     closed = store.close_incident(incident_id[:8], "feed fixed upstream")
 
-    assert (closed["state"], closed["resolution"]) == ("closed", "feed fixed upstream")
-    assert closed["closed_at"] is not None
+    assert (closed.state, closed.resolution) == ("closed", "feed fixed upstream")
+    assert closed.closed_at is not None
     (event,) = _events(client, "incident.closed", incident_id)
     assert (event.reason, event.details) == ("feed fixed upstream", {"model": model})
     with pytest.raises(InvalidInputError, match="closed already"):
         store.close_incident(incident_id, "again")
     assert len(_events(client, "incident.closed", incident_id)) == 1
     assert store.incidents(model, state="open") == []
-    assert [i["id"] for i in store.incidents(model, state="closed")] == [incident_id]
-    assert store.incidents(model, since=closed["closed_at"] + 1) == []
-    assert [i["id"] for i in store.incidents(model, since=closed["closed_at"])] == [incident_id]
+    assert store.incidents(model, state="closed") == [closed]
+    assert store.incidents(model, since=closed.closed_at.timestamp() + 1) == []
+    assert store.incidents(model, since=closed.closed_at.timestamp()) == [closed]
 
 
 def test_ids_resolve_by_unique_prefix_and_name_the_list_command_otherwise(
@@ -245,24 +265,11 @@ def test_ids_resolve_by_unique_prefix_and_name_the_list_command_otherwise(
     one = _add(client, _alert(model, 1, alert_id=shared + "0" + uuid.uuid4().hex[:23]))
     _add(client, _alert(model, 2, alert_id=shared + "1" + uuid.uuid4().hex[:23]))
     incident_id = uuid.uuid4().hex
-    store.add_incident(
-        {
-            "id": incident_id,
-            "model": model,
-            "title": "t",
-            "state": "open",
-            "opened_at": OCT_1,
-            "opened_by": "tester",
-            "alert_ids": "[]",
-            "closed_at": None,
-            "resolution": None,
-        },
-        [],
-    )
+    store.add_incident(_incident(incident_id, model, "t", ()))
 
-    assert store.alert(one[:9])["id"] == one
-    assert store.alert(one)["id"] == one
-    assert store.incident(incident_id[:6])["id"] == incident_id
+    assert store.alert(one[:9]).id == one
+    assert store.alert(one).id == one
+    assert store.incident(incident_id[:6]).id == incident_id
     for prefix, ambiguous in (
         (shared, True),
         ("fff" + uuid.uuid4().hex, False),

@@ -34,7 +34,7 @@ DEFAULT_ACTIONS = {
 SEVERITIES = ("info", "warning", "high", "critical")  # least to most urgent
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Signal:
     """One unusual statistic in one window: a column's drift, a slice's accuracy, an SLO.
 
@@ -65,13 +65,18 @@ class Signal:
     def from_dict(cls, doc: dict[str, Any]) -> Signal:
         score = doc.get("score")
         return cls(
-            doc["monitor"], doc["subject"], doc["statistic"], AlertClass(doc["kind"]),
-            doc.get("observed"), doc.get("expected"), doc.get("message", ""),
-            math.inf if score is None else float(score),
-        )  # fmt: skip
+            monitor=doc["monitor"],
+            subject=doc["subject"],
+            statistic=doc["statistic"],
+            kind=AlertClass(doc["kind"]),
+            observed=doc.get("observed"),
+            expected=doc.get("expected"),
+            message=doc.get("message", ""),
+            score=math.inf if score is None else float(score),
+        )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Alert:
     id: str
     model: str
@@ -120,7 +125,7 @@ class Alert:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Incident:
     id: str
     model: str

@@ -9,7 +9,7 @@ cause raises a new alert."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -24,27 +24,6 @@ from prodml.monitor.spec import MonitorSpec
 RANK = {AlertClass.DRIFT: 0, AlertClass.SOFT: 1, AlertClass.HARD: 2}
 SHOWN_SIGNALS = 30
 GAP = 4  # windows: an incident need not show in every window to stay one alert
-
-
-def alert_of(row: dict[str, Any]) -> Alert:
-    return Alert(
-        id=row["id"],
-        model=row["model"],
-        kind=AlertClass(row["kind"]),
-        severity=row["severity"],
-        title=row["title"],
-        signals=tuple(Signal.from_dict(s) for s in json.loads(row["signals"])),
-        window_start=at(row["window_start"]),
-        window_end=at(row["window_end"]),
-        windows=row["windows"],
-        state=AlertState(row["state"]),
-        created_at=at(row["created_at"]),
-        context=json.loads(row["context"]),
-        decided_by=row["decided_by"],
-        decided_at=at(row["decided_at"]) if row["decided_at"] else None,
-        why=row["why"],
-        incident_id=row["incident_id"],
-    )
 
 
 def raise_or_fold(
@@ -66,18 +45,21 @@ def raise_or_fold(
     store = client.metadata
     near = store.alerts(spec.model, since=start - spec.dedupe, until=end + spec.dedupe)
     keys = {s.key for s in signals}
-    for row in near:
-        known = [Signal.from_dict(s) for s in json.loads(row["signals"])]
+    for alert in near:
+        known = list(alert.signals)
         slack = min(spec.dedupe, GAP * spec.window)
-        touching = row["window_start"] - slack <= end and start <= row["window_end"] + slack
+        touching = (
+            alert.window_start.timestamp() - slack <= end
+            and start <= alert.window_end.timestamp() + slack
+        )
         if not touching and not _subjects(known) & _subjects(signals):
             continue
-        if row["incident_id"] and store.incident(row["incident_id"])["state"] == "closed":
+        if alert.incident_id and store.incident(alert.incident_id).state == "closed":
             continue  # resolved: a recurrence is news
-        if row["state"] != AlertState.IGNORED or keys <= {s.key for s in known}:
-            folded = _fold(client, row, start, end, signals)
-            critical = folded.severity == "critical" != row["severity"]
-            return folded, critical and row["state"] != AlertState.IGNORED
+        if alert.state != AlertState.IGNORED or keys <= {s.key for s in known}:
+            folded = _fold(client, alert, start, end, signals)
+            critical = folded.severity == "critical" != alert.severity
+            return folded, critical and alert.state != AlertState.IGNORED
     return _new(client, spec, start, end, signals, context()), True
 
 
@@ -91,51 +73,42 @@ def _new(
 ) -> Alert:  # fmt: skip
     ranked = _ranked(signals)
     kind = max((s.kind for s in ranked), key=RANK.__getitem__)
-    row = {
-        "id": new_id(),
-        "model": spec.model,
-        "kind": kind.value,
-        "severity": severity(ranked),
-        "title": title(ranked),
-        "signals": json.dumps([s.to_dict() for s in ranked[:SHOWN_SIGNALS]], default=str),
-        "window_start": start,
-        "window_end": end,
-        "windows": 1,
-        "state": AlertState.OPEN.value,
-        "created_at": time.time(),
-        "context": json.dumps(context, default=str),
-        "decided_by": None,
-        "decided_at": None,
-        "why": None,
-        "incident_id": None,
-    }
-    details = {"model": spec.model, "class": kind.value, "severity": row["severity"],
-               "window_start": at(start).isoformat(), "signals": len(signals)}  # fmt: skip
-    client.metadata.add_alert(row, details)
-    return alert_of(row)
+    alert = Alert(
+        id=new_id(),
+        model=spec.model,
+        kind=kind,
+        severity=severity(ranked),
+        title=title(ranked),
+        signals=tuple(ranked[:SHOWN_SIGNALS]),
+        window_start=at(start),
+        window_end=at(end),
+        windows=1,
+        state=AlertState.OPEN,
+        created_at=at(time.time()),
+        context=context,
+    )
+    return client.metadata.add_alert(alert, len(signals))
 
 
-def _fold(
-    client: Client, row: dict[str, Any], start: float, end: float, signals: list[Signal]
-) -> Alert:
-    merged = {s.key: s for s in (Signal.from_dict(d) for d in json.loads(row["signals"]))}
+def _fold(client: Client, alert: Alert, start: float, end: float, signals: list[Signal]) -> Alert:
+    merged = {s.key: s for s in alert.signals}
     for signal in signals:
         known = merged.get(signal.key)
         if known is None or _score(signal) > _score(known):
             merged[signal.key] = signal
     ranked = _ranked(list(merged.values()))
     kind = max((s.kind for s in ranked), key=RANK.__getitem__)
-    changes = {
-        "signals": json.dumps([s.to_dict() for s in ranked[:SHOWN_SIGNALS]], default=str),
-        "window_start": min(row["window_start"], start),
-        "window_end": max(row["window_end"], end),
-        "windows": row["windows"] + 1,
-        "kind": kind.value,
-        "severity": max(row["severity"], severity(ranked), key=SEVERITIES.index),
-        "title": title(ranked),
-    }
-    client.metadata.update_alert(row["id"], changes)
-    return alert_of({**row, **changes})
+    folded = dataclasses.replace(
+        alert,
+        signals=tuple(ranked[:SHOWN_SIGNALS]),
+        window_start=min(alert.window_start, at(start)),
+        window_end=max(alert.window_end, at(end)),
+        windows=alert.windows + 1,
+        kind=kind,
+        severity=max(alert.severity, severity(ranked), key=SEVERITIES.index),
+        title=title(ranked),
+    )
+    return client.metadata.update_alert(folded)
 
 
 def _score(signal: Signal) -> float:
@@ -179,4 +152,4 @@ def decide(client: Client, alert_id: str, state: str, why: str | None) -> Alert:
             f"Say why with --why: the reason is what tunes the monitor later (prodml alerts "
             f"{'ack' if state == AlertState.ACKED else 'ignore'} ID --why '...')."
         )
-    return alert_of(client.metadata.decide_alert(alert_id, state, why.strip()))
+    return client.metadata.decide_alert(alert_id, AlertState(state), why.strip())

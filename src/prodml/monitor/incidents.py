@@ -8,7 +8,6 @@ retraining command, failures added to a validation set), each recorded as an
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +15,8 @@ from typing import Any
 
 from prodml.client import Client
 from prodml.domain.ids import new_id
-from prodml.domain.monitoring import Alert, Incident, at
+from prodml.domain.monitoring import Alert, AlertState, Incident, at
 from prodml.errors import InvalidInputError
-from prodml.monitor import alerts as alerting
 from prodml.monitor.context import LOOKBACK, changes
 
 
@@ -30,22 +28,10 @@ class Moment:
     actor: str
 
 
-def incident_of(row: dict[str, Any]) -> Incident:
-    return Incident(
-        id=row["id"], model=row["model"], title=row["title"], state=row["state"],
-        opened_at=at(row["opened_at"]), opened_by=row["opened_by"],
-        alert_ids=tuple(json.loads(row["alert_ids"])),
-        closed_at=at(row["closed_at"]) if row["closed_at"] else None,
-        resolution=row["resolution"],
-    )  # fmt: skip
-
-
 def open_incident(
     client: Client, alert_ids: list[str], model: str | None = None, title: str | None = None
 ) -> Incident:
-    found = list(
-        {a.id: a for a in (alerting.alert_of(client.metadata.alert(i)) for i in alert_ids)}.values()
-    )
+    found = list({a.id: a for a in (client.metadata.alert(i) for i in alert_ids)}.values())
     models = {a.model for a in found} | ({model} if model else set())
     if not models:
         raise InvalidInputError(
@@ -63,31 +49,29 @@ def open_incident(
                 f"Alert {alert.id[:8]} belongs to incident {alert.incident_id[:8]} already; "
                 f"see: prodml incidents show {alert.incident_id[:8]}"
             )
-    incident_id = new_id()
-    row = {
-        "id": incident_id,
-        "model": models.pop(),
-        "title": title or (found[0].title if found else "incident"),
-        "state": "open",
-        "opened_at": time.time(),
-        "opened_by": client.metadata.user,
-        "alert_ids": json.dumps([a.id for a in found]),
-        "closed_at": None,
-        "resolution": None,
-    }
-    client.metadata.add_incident(row, [a.id for a in found])
+    incident = Incident(
+        id=new_id(),
+        model=models.pop(),
+        title=title or (found[0].title if found else "incident"),
+        state="open",
+        opened_at=at(time.time()),
+        opened_by=client.metadata.user,
+        alert_ids=tuple(a.id for a in found),
+    )
+    client.metadata.add_incident(incident)
     for alert in found:  # taking an alert on is acting on it
-        if alert.state.value == "open":
-            client.metadata.decide_alert(alert.id, "acked", f"incident {incident_id[:8]} opened")
-    return incident_of(row)
+        if alert.state is AlertState.OPEN:
+            why = f"incident {incident.id[:8]} opened"
+            client.metadata.decide_alert(alert.id, AlertState.ACKED, why)
+    return incident
 
 
 def get(client: Client, incident_id: str) -> Incident:
-    return incident_of(client.metadata.incident(incident_id))
+    return client.metadata.incident(incident_id)
 
 
 def alerts_of(client: Client, incident: Incident) -> list[Alert]:
-    return [alerting.alert_of(client.metadata.alert(a)) for a in incident.alert_ids]
+    return [client.metadata.alert(a) for a in incident.alert_ids]
 
 
 def span(client: Client, incident: Incident) -> tuple[float, float]:
@@ -163,10 +147,10 @@ def close(client: Client, incident_id: str, resolution: str | None) -> Incident:
         raise InvalidInputError(
             "Say how it was resolved: prodml incidents close ID --why 'rolled back; upstream fixed'"
         )
-    return incident_of(client.metadata.close_incident(incident_id, resolution.strip()))
+    return client.metadata.close_incident(incident_id, resolution.strip())
 
 
 def listing(client: Client, model: str | None, state: str | None) -> list[Incident]:
     if state not in (None, "open", "closed"):
         raise InvalidInputError(f"Incident state is open or closed, not {state!r}.")
-    return [incident_of(r) for r in client.metadata.incidents(model, state)]
+    return client.metadata.incidents(model, state)

@@ -37,9 +37,15 @@ def _from_finding(finding: Finding) -> Signal:
     column = finding.column or "(all inputs)"
     monitor = "predictions" if column in (PREDICTION, f"model_{PREDICTION}") else "inputs"
     return Signal(
-        monitor, column, finding.statistic, AlertClass(finding.kind.value),
-        finding.observed, finding.expected, finding.message, finding.score,
-    )  # fmt: skip
+        monitor=monitor,
+        subject=column,
+        statistic=finding.statistic,
+        kind=AlertClass(finding.kind.value),
+        observed=finding.observed,
+        expected=finding.expected,
+        message=finding.message,
+        score=finding.score,
+    )
 
 
 def operations(
@@ -127,7 +133,14 @@ def _breach(slo: Slo, value: float, size: int) -> Signal:
     )
     score = abs(value - limit) / abs(limit) + 1.0 if limit else math.inf
     return Signal(
-        "slo", slo.name, slo.metric, AlertClass.HARD, value, slo.objective, message, score
+        monitor="slo",
+        subject=slo.name,
+        statistic=slo.metric,
+        kind=AlertClass.HARD,
+        observed=value,
+        expected=slo.objective,
+        message=message,
+        score=score,
     )
 
 
@@ -156,9 +169,15 @@ def _signal(
         else f"The {what} is {_round(observed)}, never seen in {against}."
     )
     return Signal(
-        monitor, subject, statistic or subject, kind, _round(observed), expected, message,
-        round(bound.score, 3),
-    )  # fmt: skip
+        monitor=monitor,
+        subject=subject,
+        statistic=statistic or subject,
+        kind=kind,
+        observed=_round(observed),
+        expected=expected,
+        message=message,
+        score=round(bound.score, 3),
+    )
 
 
 def _round(value: float | None) -> float | None:

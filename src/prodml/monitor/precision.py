@@ -6,12 +6,12 @@ more often than acted on is noisy, and the report says which knob to turn."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
 from prodml.client import Client
+from prodml.domain.monitoring import AlertState
 from prodml.monitor.spec import MonitorSpec
 
 NOISY = 0.5  # ignored share at or above this, over at least MIN_DECIDED marks: retune
@@ -36,17 +36,16 @@ class Precision:
 
 
 def report(client: Client, model: str | None, since: datetime | None) -> list[Precision]:
-    rows = client.metadata.alerts(model, since=since.timestamp() if since else None)
+    found = client.metadata.alerts(model, since=since.timestamp() if since else None)
     tallies: dict[tuple[str, str], Counter[str]] = {}
     subjects: dict[tuple[str, str], Counter[str]] = {}
-    for row in rows:
-        signals = json.loads(row["signals"])
-        for monitor in {s["monitor"] for s in signals}:
-            key = (row["model"], monitor)
-            tallies.setdefault(key, Counter())[row["state"]] += 1
-            if row["state"] == "ignored":
+    for alert in found:
+        for monitor in alert.monitors:
+            key = (alert.model, monitor)
+            tallies.setdefault(key, Counter())[alert.state.value] += 1
+            if alert.state is AlertState.IGNORED:
                 noisy = subjects.setdefault(key, Counter())
-                noisy.update(s["subject"] for s in signals if s["monitor"] == monitor)
+                noisy.update(s.subject for s in alert.signals if s.monitor == monitor)
     specs = {
         name: MonitorSpec.from_json(text) for name, text in client.metadata.monitor_specs().items()
     }

@@ -18,7 +18,6 @@ from typing import Any
 from prodml.client import Client
 from prodml.domain.monitoring import Alert, AlertState, Incident, at
 from prodml.errors import InvalidInputError
-from prodml.monitor import alerts as alerting
 from prodml.monitor import incidents as incidents_of
 
 FORMATS = ("markdown", "md", "html")
@@ -63,16 +62,14 @@ def write(client: Client, incident_ids: list[str], since: datetime | None, forma
 def _incidents(client: Client, ids: list[str], since: datetime | None) -> list[Incident]:
     found = {i.id: i for i in (incidents_of.get(client, x) for x in ids)}
     if since is not None:
-        rows = client.metadata.incidents(since=since.timestamp())
-        found.update((r["id"], incidents_of.incident_of(r)) for r in rows)
+        found.update((i.id, i) for i in client.metadata.incidents(since=since.timestamp()))
     return sorted(found.values(), key=lambda i: i.opened_at)
 
 
 def _alerts(client: Client, chosen: list[Incident], since: datetime | None) -> list[Alert]:
     found = {a.id: a for i in chosen for a in incidents_of.alerts_of(client, i)}
     if since is not None:
-        rows = client.metadata.alerts(since=since.timestamp())
-        found.update((r["id"], alerting.alert_of(r)) for r in rows)
+        found.update((a.id, a) for a in client.metadata.alerts(since=since.timestamp()))
     return sorted(found.values(), key=lambda a: (a.window_start, a.created_at))
 
 

@@ -48,17 +48,12 @@ def list_alerts(
 ) -> list[Alert]:
     """Alerts, newest first: of one model, in one state (open, acked, ignored), whose
     windows end after ``since``."""
-    from prodml.monitor import alerts
-
     store = (client or default_client()).metadata
-    rows = store.alerts(name, (state,) if state else (), since.timestamp() if since else None)
-    return [alerts.alert_of(row) for row in rows]
+    return store.alerts(name, (state,) if state else (), since.timestamp() if since else None)
 
 
 def get_alert(alert_id: str, client: Client | None = None) -> Alert:
-    from prodml.monitor import alerts
-
-    return alerts.alert_of((client or default_client()).metadata.alert(alert_id))
+    return (client or default_client()).metadata.alert(alert_id)
 
 
 def ack_alert(alert_id: str, why: str, client: Client | None = None) -> Alert:

@@ -19,6 +19,12 @@ from prodml.stores import driver
 from prodml.stores import engine as engines
 
 
+def now() -> float:
+    """The time in seconds, to the microsecond: what a record's datetime keeps, so a time
+    read back from a record finds the row it came from."""
+    return round(time.time(), 6)
+
+
 class SqlBase:
     """Owns the engine; every query mixin builds on it."""
 
