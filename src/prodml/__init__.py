@@ -35,15 +35,19 @@ _HOMES: dict[str, str] = {
     "revoke_token": "prodml.sdk.access",
     "token_grant": "prodml.sdk.access",
     "checkout": "prodml.sdk.datasets",
+    "column_distributions": "prodml.sdk.datasets",
     "diff_datasets": "prodml.sdk.datasets",
+    "distribution_shift": "prodml.sdk.datasets",
     "get_dataset": "prodml.sdk.datasets",
     "infer_checks": "prodml.sdk.datasets",
+    "latest_validation": "prodml.sdk.datasets",
     "list_datasets": "prodml.sdk.datasets",
     "load_table": "prodml.sdk.datasets",
     "log_dataset": "prodml.sdk.datasets",
     "profile": "prodml.sdk.datasets",
     "read_file": "prodml.sdk.datasets",
     "validate": "prodml.sdk.datasets",
+    "validation_report": "prodml.sdk.datasets",
     "add_to_valset": "prodml.sdk.evaluation",
     "compare_models": "prodml.sdk.evaluation",
     "evaluate_model": "prodml.sdk.evaluation",
@@ -57,6 +61,7 @@ _HOMES: dict[str, str] = {
     "respond_to_incident": "prodml.sdk.incidents",
     "downstream": "prodml.sdk.lineage",
     "events": "prodml.sdk.lineage",
+    "node_ref": "prodml.sdk.lineage",
     "upstream": "prodml.sdk.lineage",
     "attach_guardrails": "prodml.sdk.models",
     "get_model": "prodml.sdk.models",
@@ -141,13 +146,22 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
         checkout as checkout,
     )
     from prodml.sdk.datasets import (
+        column_distributions as column_distributions,
+    )
+    from prodml.sdk.datasets import (
         diff_datasets as diff_datasets,
+    )
+    from prodml.sdk.datasets import (
+        distribution_shift as distribution_shift,
     )
     from prodml.sdk.datasets import (
         get_dataset as get_dataset,
     )
     from prodml.sdk.datasets import (
         infer_checks as infer_checks,
+    )
+    from prodml.sdk.datasets import (
+        latest_validation as latest_validation,
     )
     from prodml.sdk.datasets import (
         list_datasets as list_datasets,
@@ -166,6 +180,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.datasets import (
         validate as validate,
+    )
+    from prodml.sdk.datasets import (
+        validation_report as validation_report,
     )
     from prodml.sdk.evaluation import (
         add_to_valset as add_to_valset,
@@ -205,6 +222,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.lineage import (
         events as events,
+    )
+    from prodml.sdk.lineage import (
+        node_ref as node_ref,
     )
     from prodml.sdk.lineage import (
         upstream as upstream,

@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
 
     from prodml.data.files import Progress
     from prodml.data.profile import TableProfile
-    from prodml.domain.validation import ValidationResult
+    from prodml.domain.distribution import ColumnDistribution, ColumnShift
+    from prodml.domain.validation import RecordedValidation, ValidationResult
 
 
 def log_dataset(
@@ -131,3 +132,49 @@ def infer_checks(
     if path is not None:
         checks_file.write(document, Path(path))
     return document
+
+
+def column_distributions(
+    ref: str | DatasetVersion, client: Client | None = None
+) -> tuple[ColumnDistribution, ...]:
+    """Each column of a table version as its stored profile describes it: counts,
+    missing values, a histogram and quantiles, or the most frequent values."""
+    from prodml.data.distributions import distributions
+    from prodml.data.stored_profiles import profiles_of
+
+    chosen = client or default_client()
+    version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
+    return distributions(profiles_of(chosen, version)[0])
+
+
+def distribution_shift(
+    before: str | DatasetVersion, after: str | DatasetVersion, client: Client | None = None
+) -> tuple[ColumnShift, ...]:
+    """How far each column moved between two table versions (0 = the same, 1 = no
+    overlap), the most shifted first, each with its before-and-after shares."""
+    from prodml.data.distributions import shifts
+    from prodml.data.stored_profiles import profiles_of
+
+    chosen = client or default_client()
+    old, new = (
+        v if isinstance(v, DatasetVersion) else _get_dataset(chosen, v) for v in (before, after)
+    )
+    return shifts(profiles_of(chosen, old)[0], profiles_of(chosen, new)[0])
+
+
+def latest_validation(
+    ref: str | DatasetVersion, client: Client | None = None
+) -> RecordedValidation | None:
+    """The newest recorded validation of a version (``validate`` records those of logged
+    versions), or None when it was never validated."""
+    from prodml.data.recorded_validations import latest
+
+    chosen = client or default_client()
+    return latest(chosen, ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref))
+
+
+def validation_report(result: ValidationResult, title: str | None = None) -> str:
+    """A self-contained HTML page of a validation result, for people to read."""
+    from prodml.data.report import render_html
+
+    return render_html(result, title)

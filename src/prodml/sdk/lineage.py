@@ -6,7 +6,8 @@ from datetime import datetime
 
 from prodml import times
 from prodml.client import Client, default_client
-from prodml.domain.lineage import Event, LineageTree
+from prodml.domain.lineage import Event, LineageTree, Node, NodeKind
+from prodml.errors import NotFoundError
 from prodml.sdk.refs import resolve
 
 
@@ -46,3 +47,18 @@ def events(
         since=times.moment(since, "--since"), until=times.moment(until, "--until")
     )
     return [event for event in found if action is None or event.action.startswith(action)]
+
+
+def node_ref(node: Node, client: Client | None = None) -> str:
+    """What people type for a lineage node: ``NAME@VERSION`` of a dataset or model
+    version (the first name logged with a dataset's content), the id otherwise."""
+    store = (client or default_client()).metadata
+    if node.kind is NodeKind.DATASET:
+        versions = store.dataset_versions_by_digest(node.id)
+        return versions[0].ref if versions else node.id
+    if node.kind is NodeKind.MODEL:
+        try:
+            return store.get_model_by_id(node.id).ref
+        except NotFoundError:
+            return node.id
+    return node.id
