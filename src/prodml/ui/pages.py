@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from prodml.client import Client
+from prodml.ui import links
 
 ENVIRONMENT = jinja2.Environment(
     loader=jinja2.PackageLoader("prodml.ui", "templates"),
@@ -83,5 +84,7 @@ def short(identifier: str | None, length: int = 8) -> str:
     return (identifier or "")[:length]
 
 
-ENVIRONMENT.globals.update(chart=chart)
+ENVIRONMENT.globals.update(
+    chart=chart, page_of=links.page_of, lineage_of=links.lineage_of, opened=links.opened
+)
 ENVIRONMENT.filters.update(when=when, number=number, short=short)
