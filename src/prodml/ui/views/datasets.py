@@ -1,0 +1,240 @@
+"""Datasets: the versions of each, a version's schema, column profiles and latest
+validation, the diff of two versions, and the validation's HTML report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from prodml.domain.dataset import DatasetVersion
+from prodml.domain.distribution import ColumnDistribution, ColumnShift
+from prodml.errors import InvalidInputError, NotFoundError
+from prodml.sdk import datasets
+from prodml.ui import links, pages
+from prodml.ui.pages import client_of
+
+NAV = ("Datasets", "/datasets", 20)
+MAX_NAME = 200
+MAX_VERSION = 64
+MAX_PROFILE_CHARTS = 60  # wider tables show the rest of their columns in the table only
+MAX_SHIFT_CHARTS = 12
+# The report is another program's page: it may style itself, and nothing else.
+REPORT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _bounded(value: str, limit: int, what: str) -> str:
+    if not value or len(value) > limit:
+        raise InvalidInputError(f"The {what} must be 1 to {limit} characters long.")
+    return value
+
+
+def _version(request: Request, name: str, version: str) -> DatasetVersion:
+    ref = f"{_bounded(name, MAX_NAME, 'dataset name')}@{_bounded(version, MAX_VERSION, 'version')}"
+    return datasets.get_dataset(ref, client=client_of(request))
+
+
+async def index(request: Request) -> Response:
+    latest: dict[str, DatasetVersion] = {}
+    counts: dict[str, int] = {}
+    for version in datasets.list_datasets(client=client_of(request)):
+        counts[version.name] = counts.get(version.name, 0) + 1
+        if version.name not in latest or version.version > latest[version.name].version:
+            latest[version.name] = version
+    rows = sorted(latest.values(), key=lambda v: v.created_at, reverse=True)
+    return pages.render(
+        request, "datasets/index.html", title="Datasets", latest=rows, counts=counts
+    )
+
+
+async def versions(request: Request) -> Response:
+    name = _bounded(request.path_params["name"], MAX_NAME, "dataset name")
+    found = datasets.list_datasets(name, client=client_of(request))
+    if not found:
+        raise NotFoundError(f"No dataset is named {name!r}. See what there is at /datasets.")
+    found.sort(key=lambda v: v.version, reverse=True)
+    return pages.render(
+        request,
+        "datasets/versions.html",
+        title=f"Dataset {name}",
+        name=name,
+        versions=found,
+    )
+
+
+async def version_page(request: Request) -> Response:
+    version = _version(request, request.path_params["name"], request.path_params["version"])
+    client = client_of(request)
+    profile: tuple[ColumnDistribution, ...] = ()
+    if version.kind.value == "table":
+        profile = datasets.column_distributions(version, client=client)
+    validation = datasets.latest_validation(version, client=client)
+    return pages.render(
+        request,
+        "datasets/version.html",
+        title=f"Dataset {version.ref}",
+        version=version,
+        profile=profile,
+        charts={c.column: _profile_chart(c) for c in profile[:MAX_PROFILE_CHARTS]},
+        missing_chart=_missing_chart(profile) if profile else None,
+        validation=validation,
+        shown=_shown,
+        lineage=links.lineage_of(f"dataset:{version.ref}"),
+        report=f"{links.page_of('dataset', version.ref)}/report",
+    )
+
+
+async def diff_page(request: Request) -> Response:
+    name = _bounded(request.path_params["name"], MAX_NAME, "dataset name")
+    client = client_of(request)
+    found = sorted(datasets.list_datasets(name, client=client), key=lambda v: v.version)
+    if not found:
+        raise NotFoundError(f"No dataset is named {name!r}. See what there is at /datasets.")
+    after_ref = request.query_params.get("b") or str(found[-1].version)
+    before_ref = request.query_params.get("a") or str(found[max(0, len(found) - 2)].version)
+    before = _version(request, name, before_ref)
+    after = _version(request, name, after_ref)
+    diff = datasets.diff_datasets(before.ref, after.ref, client=client)
+    shifts: tuple[ColumnShift, ...] = ()
+    if before.kind.value == "table" and after.kind.value == "table":
+        shifts = datasets.distribution_shift(before, after, client=client)
+    changed = {c.column for c in diff.schema_changes} | {c.column for c in diff.column_changes}
+    return pages.render(
+        request,
+        "datasets/diff.html",
+        title=f"{before.ref} vs {after.ref}",
+        name=name,
+        versions=found,
+        before=before,
+        after=after,
+        diff=diff,
+        shifts=shifts,
+        changed=changed,
+        shift_charts={
+            s.column: _shift_chart(s, before.ref, after.ref)
+            for s in shifts[:MAX_SHIFT_CHARTS]
+            if s.chart is not None
+        },
+    )
+
+
+async def report(request: Request) -> Response:
+    version = _version(request, request.path_params["name"], request.path_params["version"])
+    found = datasets.latest_validation(version, client=client_of(request))
+    if found is None:
+        raise NotFoundError(
+            f"Dataset {version.ref} has not been validated, so it has no report. "
+            f"Validate it: prodml validate {version.ref} --against {version.name}"
+        )
+    page = datasets.validation_report(found.result, f"Validation of {version.ref}")
+    return HTMLResponse(page, headers={"content-security-policy": REPORT_POLICY})
+
+
+def _shown(column: ColumnDistribution, value: Any) -> str:
+    """A value of the column as people read it: times as UTC dates and times."""
+    if column.kind == "temporal" and isinstance(value, int | float):
+        return pages.when(value / 1000.0)
+    return pages.number(value)
+
+
+def _profile_chart(column: ColumnDistribution) -> dict[str, Any] | None:
+    if column.histogram:
+        kind = "temporal" if column.kind == "temporal" else "quantitative"
+        values = [
+            {"low": low, "high": high, "share": share} for low, high, share in column.histogram
+        ]
+        return {
+            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "width": 280,
+            "height": 120,
+            "data": {"values": values},
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "x": {"field": "low", "type": kind, "bin": {"binned": True}, "title": None},
+                "x2": {"field": "high"},
+                "y": {
+                    "field": "share",
+                    "type": "quantitative",
+                    "axis": {"format": "%"},
+                    "title": "share of values",
+                },
+            },
+        }
+    if column.top:
+        bars = [{"value": value, "rows": rows} for value, rows in column.top]
+        return {
+            "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "width": 280,
+            "height": {"step": 16},
+            "data": {"values": bars},
+            "mark": {"type": "bar", "tooltip": True},
+            "encoding": {
+                "y": {"field": "value", "type": "nominal", "sort": "-x", "title": None},
+                "x": {"field": "rows", "type": "quantitative", "title": "rows"},
+            },
+        }
+    return None
+
+
+def _missing_chart(profile: tuple[ColumnDistribution, ...]) -> dict[str, Any]:
+    values = [{"column": c.column, "missing": c.missing_share} for c in profile]
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "width": 600,
+        "height": {"step": 14},
+        "data": {"values": values},
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": {
+            "y": {"field": "column", "type": "nominal", "sort": None, "title": None},
+            "x": {
+                "field": "missing",
+                "type": "quantitative",
+                "axis": {"format": "%"},
+                "scale": {"domain": [0, 1]},
+                "title": "share missing (null or NaN)",
+            },
+        },
+    }
+
+
+def _shift_chart(shift: ColumnShift, before: str, after: str) -> dict[str, Any]:
+    assert shift.chart is not None
+    values = [
+        {"range": label, "version": side, "share": share}
+        for side, shares in ((before, shift.chart.reference), (after, shift.chart.current))
+        for label, share in zip(shift.chart.labels, shares, strict=False)
+    ]
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "width": {"step": 14},
+        "height": 140,
+        "data": {"values": values},
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": {
+            "x": {"field": "range", "type": "nominal", "sort": None, "title": None},
+            "xOffset": {"field": "version", "sort": [before, after]},
+            "y": {
+                "field": "share",
+                "type": "quantitative",
+                "axis": {"format": "%"},
+                "title": "share of rows",
+            },
+            "color": {
+                "field": "version",
+                "type": "nominal",
+                "sort": [before, after],
+                "scale": {"range": ["#adb5bd", "#5f3dc4"]},
+            },
+        },
+    }
+
+
+ROUTES = [
+    Route("/datasets", index, methods=["GET"]),
+    Route("/datasets/{name}", versions, methods=["GET"]),
+    Route("/datasets/{name}/diff", diff_page, methods=["GET"]),
+    Route("/datasets/{name}/{version}", version_page, methods=["GET"]),
+    Route("/datasets/{name}/{version}/report", report, methods=["GET"]),
+]
