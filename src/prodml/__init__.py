@@ -94,7 +94,10 @@ _HOMES: dict[str, str] = {
     "get_run": "prodml.sdk.runs",
     "list_runs": "prodml.sdk.runs",
     "metric_history": "prodml.sdk.runs",
+    "run_details": "prodml.sdk.runs",
+    "search_runs": "prodml.sdk.runs",
     "start_run": "prodml.sdk.runs",
+    "tag_run": "prodml.sdk.runs",
     "collect_garbage": "prodml.sdk.store",
     "init_store": "prodml.sdk.store",
     "store_info": "prodml.sdk.store",
@@ -323,7 +326,16 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
         metric_history as metric_history,
     )
     from prodml.sdk.runs import (
+        run_details as run_details,
+    )
+    from prodml.sdk.runs import (
+        search_runs as search_runs,
+    )
+    from prodml.sdk.runs import (
         start_run as start_run,
+    )
+    from prodml.sdk.runs import (
+        tag_run as tag_run,
     )
     from prodml.sdk.store import (
         collect_garbage as collect_garbage,

@@ -192,7 +192,7 @@ def test_datasets_diff_shows_rows_and_columns_that_changed(store: Store) -> None
 
 def test_runs_list_shows_hypotheses_and_metrics(store: Store) -> None:
     out = _ok(store, "runs", "list")
-    runs = _json(store, "runs", "list", "--experiment", "delay")
+    runs = _json(store, "runs", "list", "--experiment", "delay")["runs"]
 
     assert store.ids["a"][:12] in out and store.ids["b"][:12] in out
     assert "deeper trees help" in out and "auc=0.85" in out

@@ -1,20 +1,22 @@
-"""Runs: start one, read them back, their metric history, two compared."""
+"""Runs: start one, read them back, search them, their metric history, two compared."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client, default_client
 from prodml.domain.dataset import DatasetVersion
 from prodml.domain.run import MetricPoint, Run
+from prodml.domain.run_query import RunPage
+from prodml.track.compare import Difference as Difference  # the rows of a comparison
 from prodml.track.compare import RunComparison
 from prodml.track.compare import compare_runs as _compare
 from prodml.track.run import ActiveRun
 from prodml.track.start import start_run as _start_run
 
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
-    pass
+    from prodml.track.details import RunDetails
 
 
 def start_run(
@@ -42,6 +44,44 @@ def list_runs(
     experiment: str | None = None, limit: int | None = None, client: Client | None = None
 ) -> list[Run]:
     return (client or default_client()).metadata.list_runs(experiment, limit)
+
+
+def search_runs(
+    filter: str = "",
+    order_by: Sequence[str] | str | None = None,
+    limit: int = 50,
+    page_token: str | None = None,
+    experiment: str | None = None,
+    client: Client | None = None,
+    offset: int | None = None,
+) -> RunPage:
+    """Runs matching a filter, sorted and paged::
+
+        page = prodml.search_runs("metrics.auc > 0.8 and config.depth = 6",
+                                  order_by="metrics.auc desc")
+        page.runs, page.total, page.next_page_token
+
+    The filter language (fields, operators, times) is described in
+    :mod:`prodml.track.run_filter`; pass ``page.next_page_token`` back for the next page."""
+    from prodml.track.search import search_runs as _search
+
+    return _search(
+        client or default_client(), filter, order_by, limit, page_token, experiment, offset
+    )
+
+
+def run_details(run_id: str, client: Client | None = None) -> RunDetails:
+    """A run with its artifacts, models, input dataset versions and code diff."""
+    from prodml.track.details import run_details as _details
+
+    return _details(client or default_client(), run_id)
+
+
+def tag_run(run_id: str, tags: Mapping[str, str], client: Client | None = None) -> None:
+    """Set tags of a run (a new value replaces the old); tags are searchable (tags.KEY)."""
+    from prodml.track.tags import tag_run as _tag
+
+    _tag(client or default_client(), run_id, tags)
 
 
 def metric_history(run_id: str, key: str, client: Client | None = None) -> list[MetricPoint]:

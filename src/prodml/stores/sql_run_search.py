@@ -11,7 +11,7 @@ is a bound parameter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -65,7 +65,7 @@ def _value_test(term: Term) -> ColumnElement[bool]:
     if term.op is Op.CONTAINS:
         return _contains(table.value, str(term.values[0]))
     if term.op is Op.IN:
-        parts = [table.num.in_(numbers)] if numbers else []
+        parts: list[ColumnElement[bool]] = [table.num.in_(numbers)] if numbers else []
         if texts:
             heads = sorted({text[: schema.VALUE_HEAD] for text in texts})
             parts.append(sa.and_(table.head.in_(heads), table.value.in_(texts)))
@@ -99,6 +99,7 @@ def _term(term: Term) -> ColumnElement[bool]:
         return _attribute_test(term)
     if term.field is Field.METRIC:
         latest = schema.latest_metrics.c
+        test: ColumnElement[bool]
         if term.op is Op.IN:
             test = latest.value.in_(list(term.values))
         else:
@@ -170,7 +171,7 @@ class RunSearchQueries(RunQueries):
         self,
         experiment: str | None = None,
         limit: int | None = None,
-        ids: Sequence[str] | None = None,
+        ids: Iterable[str] | None = None,
     ) -> list[Run]:
         """Runs as :meth:`RunQueries.list_runs` reads them, with their tags."""
         runs = super().list_runs(experiment, limit, ids)
