@@ -147,6 +147,7 @@ def _profile_chart(column: ColumnDistribution) -> dict[str, Any] | None:
         ]
         return {
             "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "description": f"Distribution of {column.column}",
             "width": 280,
             "height": 120,
             "data": {"values": values},
@@ -166,6 +167,7 @@ def _profile_chart(column: ColumnDistribution) -> dict[str, Any] | None:
         bars = [{"value": value, "rows": rows} for value, rows in column.top]
         return {
             "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+            "description": f"Distribution of {column.column}",
             "width": 280,
             "height": {"step": 16},
             "data": {"values": bars},
@@ -208,6 +210,7 @@ def _shift_chart(shift: ColumnShift, before: str, after: str) -> dict[str, Any]:
     ]
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "description": f"Distribution of {shift.column}: {before} vs {after}",
         "width": {"step": 14},
         "height": 140,
         "data": {"values": values},
