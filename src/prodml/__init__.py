@@ -34,6 +34,9 @@ _HOMES: dict[str, str] = {
     "list_tokens": "prodml.sdk.access",
     "revoke_token": "prodml.sdk.access",
     "token_grant": "prodml.sdk.access",
+    "approvals": "prodml.sdk.approvals",
+    "approve": "prodml.sdk.approvals",
+    "require_approval": "prodml.sdk.approvals",
     "checkout": "prodml.sdk.datasets",
     "column_distributions": "prodml.sdk.datasets",
     "diff_datasets": "prodml.sdk.datasets",
@@ -144,6 +147,15 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.access import (
         token_grant as token_grant,
+    )
+    from prodml.sdk.approvals import (
+        approvals as approvals,
+    )
+    from prodml.sdk.approvals import (
+        approve as approve,
+    )
+    from prodml.sdk.approvals import (
+        require_approval as require_approval,
     )
     from prodml.sdk.datasets import (
         checkout as checkout,

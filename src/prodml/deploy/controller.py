@@ -1,7 +1,8 @@
 """The rollout controller: each tick judges every running rollout's current step on
 the prediction log and acts. Any failed check rolls back; all checks passing
-advances to the next step (or makes the candidate champion after the last); an
-inconclusive step waits, and is rolled back once past its ``max_duration``.
+advances to the next step (or makes the candidate champion after the last, once its
+sign-off is complete); an inconclusive step waits, and is rolled back once past its
+``max_duration``.
 Every action is an event carrying its reason and the figures behind it."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml.client import Client
-from prodml.deploy import criteria, evidence, rollouts
+from prodml.deploy import approvals, criteria, evidence, rollouts
 from prodml.deploy.criteria import FAIL, INCONCLUSIVE, PASS, Check
 from prodml.domain.registry import CHAMPION
 from prodml.domain.rollout import ABORTED, RUNNING, SHADOW, Rollout, Step
@@ -115,8 +116,7 @@ def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
 def tick(client: Client, now: float | None = None) -> list[Decision]:
     """Judge every running rollout once and act on each verdict."""
     decisions = []
-    for row in client.metadata.rollouts(active=True):
-        rollout = rollouts.of(row)
+    for rollout in client.metadata.rollouts(active=True):
         if rollout.state != RUNNING:
             continue
         try:
@@ -137,7 +137,7 @@ def _abandon(client: Client, rollout: Rollout, champion: int | None) -> Decision
         f"champion moved from v{rollout.baseline} to {now} outside the rollout; "
         "start a new rollout against the new champion"
     )
-    ended = rollouts.change(client, rollout, "rollout.aborted", {"state": ABORTED}, reason)
+    ended = rollouts.change(client, rollout, "rollout.aborted", reason, state=ABORTED)
     judgement = Judgement(rollout, INCONCLUSIVE, (), {})
     return Decision(ended, "aborted", reason, judgement)
 
@@ -153,13 +153,16 @@ def act(client: Client, judgement: Judgement, now: float | None = None) -> Decis
         )
     if judgement.verdict == PASS:
         if rollout.step + 1 >= len(rollout.plan.steps):
+            signed = approvals.sign_off(client, rollout.model, rollout.candidate)
+            if not signed.complete:  # held at the last step until the approvers sign off
+                return Decision(rollout, "waiting", approvals.refusal(signed), judgement)
             reason = f"every step passed; {step.label}: {judgement.reasons(PASS)}"
             done = rollouts.complete(client, rollout, reason, details)
             return Decision(done, "completed", reason, judgement)
         following = rollout.plan.steps[rollout.step + 1]
         reason = f"{step.label} passed, on to {following.label}: {judgement.reasons(PASS)}"
         moved = rollouts.change(
-            client, rollout, "rollout.advanced", {"step": rollout.step + 1}, reason, details
+            client, rollout, "rollout.advanced", reason, details, step=rollout.step + 1
         )
         return Decision(moved, "advanced", reason, judgement)
     elapsed = (now or time.time()) - rollout.step_started_at.timestamp()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prodml.client import Client
-from prodml.deploy import registry
+from prodml.deploy import approvals, registry
 from prodml.domain.evaluation import Comparison, Verdict
 from prodml.domain.registry import CHAMPION, AliasMove
 from prodml.errors import GateRefusedError, InvalidInputError, NotFoundError
@@ -27,7 +27,8 @@ def promote(
     force: bool = False,
 ) -> Promotion:  # fmt: skip
     """Move alias ``to`` of ``name`` to ``version`` if the gate passes; with ``force``
-    (and a reason in ``why``) move it anyway and record the override."""
+    (and a reason in ``why``) move it anyway and record the override. Champion also
+    needs every required approver's sign-off of the version, forced or not."""
     if force and not (why and why.strip()):
         raise InvalidInputError("--force needs --why TEXT: the reason is recorded with the move.")
     candidate = loading.get(client, version if "@" in version else f"{name}@{version}")
@@ -36,6 +37,8 @@ def promote(
         raise InvalidInputError(f"{candidate.ref} is not a version of {name!r}.")
     if client.metadata.alias_version(name, to) == candidate.version:
         raise InvalidInputError(f"{candidate.ref} is already {to}; nothing to promote.")
+    if to == CHAMPION:
+        approvals.check(client, candidate)  # a separate control: --force does not skip it
     try:
         suite = evaluations.load_suite(client, name)
     except NotFoundError as error:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml.client import Client
+from prodml.deploy import approvals
 from prodml.deploy import plan as plans
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.ids import from_epoch, new_id
@@ -197,8 +198,10 @@ def complete(
     forced: bool = False,
 ) -> Rollout:  # fmt: skip
     """Make the candidate champion and end the rollout, in one transaction: refused if
-    the rollout or the champion changed since the decision."""
+    the rollout or the champion changed since the decision, or while the candidate's
+    sign-off is not complete (``approvals.py``)."""
     version = client.metadata.get_model_version(rollout.model, str(rollout.candidate))
+    approvals.check(client, version)
     move = {
         "name": rollout.model, "alias": CHAMPION, "version": rollout.candidate,
         "model_id": version.id, "reason": f"rollout {rollout.id[:12]}: {reason}",

@@ -1,7 +1,7 @@
 """Access tokens: made once, shown once, stored only as a SHA-256 digest. A
-``deployer`` token may change what serves (aliases, promotion, guardrails,
-rollouts, rollback, tokens, the auth mode) and predict; a ``predictor`` token may
-only predict. Under the store's auth mode (``auth_mode.py``) ``off`` checks
+``deployer`` token may change what serves (aliases, promotion, sign-off,
+guardrails, rollouts, rollback, tokens, the auth mode) and predict; a ``predictor``
+token may only predict. Under the store's auth mode (``auth_mode.py``) ``off`` checks
 nothing, ``admin`` guards deploy actions and ``all`` guards predictions too.
 
 The SDK calls :func:`require` before every deploy action, with the token this
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -40,6 +39,8 @@ ACTIONS = {  # what each guarded action is called in a refusal
     "guardrails": "attaching guardrails",
     "token": "making or revoking a token",
     "auth": "changing the auth mode",
+    "approve": "approving a version",
+    "sign-off": "requiring sign-off",
 }
 
 
@@ -121,9 +122,8 @@ def lookup(client: Client, token: str | None) -> Grant | None:
     hit, grant = GRANTS.get(key)
     if hit:
         return grant
-    row = client.metadata.token(hashed)  # found by the indexed digest column
-    known = row is not None and hmac.compare_digest(str(row["digest"]), hashed)
-    grant = Grant(row["name"], row["role"]) if row is not None and known else None
+    found = client.metadata.token(hashed)
+    grant = Grant(found.name, found.role) if found is not None else None
     GRANTS.put(key, grant)
     return grant
 
