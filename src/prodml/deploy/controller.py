@@ -116,7 +116,8 @@ def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
 def tick(client: Client, now: float | None = None) -> list[Decision]:
     """Judge every running rollout once and act on each verdict."""
     decisions = []
-    for rollout in client.metadata.rollouts(active=True):
+    for row in client.metadata.rollouts(active=True):
+        rollout = rollouts.of(row)
         if rollout.state != RUNNING:
             continue
         try:
@@ -137,7 +138,7 @@ def _abandon(client: Client, rollout: Rollout, champion: int | None) -> Decision
         f"champion moved from v{rollout.baseline} to {now} outside the rollout; "
         "start a new rollout against the new champion"
     )
-    ended = rollouts.change(client, rollout, "rollout.aborted", reason, state=ABORTED)
+    ended = rollouts.change(client, rollout, "rollout.aborted", {"state": ABORTED}, reason)
     judgement = Judgement(rollout, INCONCLUSIVE, (), {})
     return Decision(ended, "aborted", reason, judgement)
 
@@ -162,7 +163,7 @@ def act(client: Client, judgement: Judgement, now: float | None = None) -> Decis
         following = rollout.plan.steps[rollout.step + 1]
         reason = f"{step.label} passed, on to {following.label}: {judgement.reasons(PASS)}"
         moved = rollouts.change(
-            client, rollout, "rollout.advanced", reason, details, step=rollout.step + 1
+            client, rollout, "rollout.advanced", {"step": rollout.step + 1}, reason, details
         )
         return Decision(moved, "advanced", reason, judgement)
     elapsed = (now or time.time()) - rollout.step_started_at.timestamp()
