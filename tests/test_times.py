@@ -30,6 +30,12 @@ def test_iso_times_and_dates_are_read_with_their_zone_or_as_local_time() -> None
     assert local.replace(tzinfo=None) == datetime(2026, 11, 24)
 
 
+@pytest.mark.parametrize("typed", ["999999999999999d", "99999999w"])
+def test_a_span_past_the_first_year_is_refused_not_an_overflow(typed: str) -> None:
+    with pytest.raises(InvalidInputError, match="before the year 1"):
+        parse(typed, "--since")
+
+
 @pytest.mark.parametrize("typed", ["soon", "last tuesday", "-1h", "3y", "1 hour", ""])
 def test_anything_else_is_refused_naming_the_accepted_forms(typed: str) -> None:
     with pytest.raises(InvalidInputError) as refused:

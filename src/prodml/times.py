@@ -36,7 +36,10 @@ def parse(text: str, option: str = "The time", now: datetime | None = None) -> d
         return current - timedelta(days=1)
     span = _SPAN.match(typed)
     if span:
-        return current - timedelta(seconds=float(span.group(1)) * _UNIT_SECONDS[span.group(2)])
+        try:
+            return current - timedelta(seconds=float(span.group(1)) * _UNIT_SECONDS[span.group(2)])
+        except OverflowError:  # further back than a datetime reaches (year 1)
+            raise InvalidInputError(f"{option} {text!r} reaches back before the year 1.") from None
     try:
         return parse_time(text)
     except ValueError:
