@@ -194,3 +194,65 @@ def history(
     console.print(table if moves else f"No alias of {name} had moved by then.")
     state = ", ".join(f"{a} = v{v}" for a, v in sorted(result.aliases.items())) or "none"
     console.print(f"Aliases {'at ' + when(moment) if moment else 'now'}: {state}")
+
+
+@app.command("require-approval")
+def require_approval(
+    name: str,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who must approve, comma-separated: alice,bob")
+    ] = None,
+    none: Annotated[bool, typer.Option("--none", help="Require no sign-off any more.")] = False,
+    why: REASON = None,
+) -> None:
+    """Require named approvers to approve a version before it becomes champion."""
+    if (by is None) == (not none):
+        raise InvalidInputError("Give either --by NAMES (e.g. --by alice,bob) or --none.")
+    signed = prodml.require_approval(name, "" if none else str(by), why)
+    chosen = ", ".join(signed.required)
+    console.print(
+        f"{name}: champion needs sign-off by {chosen}" if chosen else f"{name}: no sign-off needed"
+    )
+
+
+@app.command("approve")
+def approve(
+    name: str,
+    version: Annotated[str, typer.Argument(help="Version number or alias")],
+    why: REASON = None,
+) -> None:
+    """Approve a version as yourself (your token's name, else your user)."""
+    approval = prodml.approve(name, version, why)
+    signed = prodml.approvals(name, approval.version)
+    left = ", ".join(signed.missing)
+    state = f"still waiting for {left}" if left else "sign-off complete"
+    console.print(f"{approval.approver} approved {name}@{approval.version}; {state}.")
+
+
+@app.command("approvals")
+def approvals(
+    name: str,
+    version: Annotated[str | None, typer.Argument(help="Version number or alias")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As at that moment: ISO time, or 1h, 7d back.")
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Who must approve a version before it becomes champion, and who has."""
+    signed = prodml.approvals(name, version, as_of)
+    if json:
+        emit_json({"sign_off": signed, "missing": signed.missing, "complete": signed.complete})
+        return
+    if not signed.required:
+        console.print(f"{name} needs no sign-off to become champion.")
+    else:
+        by = f" (set by {signed.set_by}, {when(signed.set_at)})" if signed.set_by else ""
+        console.print(f"{name}: champion needs sign-off by {', '.join(signed.required)}{by}")
+    if signed.version is None:
+        return
+    for approval in signed.given:
+        reason = f": {approval.reason}" if approval.reason else ""
+        console.print(f"  approved by {approval.approver}, {when(approval.at)}{reason}")
+    missing = ", ".join(signed.missing)
+    done = f"missing: {missing}" if missing else "complete"
+    console.print(f"{name}@{signed.version}: sign-off {done}")
