@@ -101,6 +101,7 @@ _HOMES: dict[str, str] = {
     "search_runs": "prodml.sdk.runs",
     "start_run": "prodml.sdk.runs",
     "tag_run": "prodml.sdk.runs",
+    "slo_status": "prodml.sdk.slos",
     "collect_garbage": "prodml.sdk.store",
     "init_store": "prodml.sdk.store",
     "store_info": "prodml.sdk.store",
@@ -348,6 +349,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.runs import (
         tag_run as tag_run,
+    )
+    from prodml.sdk.slos import (
+        slo_status as slo_status,
     )
     from prodml.sdk.store import (
         collect_garbage as collect_garbage,
