@@ -182,7 +182,7 @@ def test_a_bad_suite_is_one_red_line_naming_the_field(home: Path, tmp_path: Path
     result = _prodml(home, "suites", "register", "m", "bad.yaml")
 
     assert result.returncode == 1
-    assert "Suite field 'task' is 'ranking'" in result.stderr
+    assert "bad.yaml: task is 'ranking'; use 'classification' or 'regression'" in result.stderr
 
 
 def test_serving_a_model_without_a_champion_is_refused_before_anything_starts(

@@ -201,7 +201,10 @@ def test_checks_given_as_a_mapping_work_like_the_file(
 
 @pytest.mark.parametrize(
     ("content", "says"),
-    [("columns: [1, 2\n", "is not valid YAML"), ("format: 1\n", "has no 'columns' mapping")],
+    [
+        ("columns: [1, 2\n", "is not valid YAML"),
+        ("format: 1\n", "columns is required .*prodml checks infer NAME"),
+    ],
 )
 def test_a_broken_checks_file_is_a_clear_error(
     sqlite_client: Client, history: list[TableProfile], tmp_path: Path, content: str, says: str

@@ -54,7 +54,8 @@ def test_canary_steps_expand_into_one_step_per_share() -> None:
     ],
 )
 def test_durations_read_as_seconds(text: Any, seconds: float) -> None:
-    assert plans.duration(text, "f") == seconds
+    plan = plans.parse({"stages": [{"stage": "shadow", "min_duration": text}]})
+    assert plan.steps[0].min_duration == seconds
 
 
 @pytest.mark.parametrize("bad", ["5 minutes", "m5", "-3s", "", -1, True, None, [30]])
@@ -93,26 +94,35 @@ def test_a_routing_key_is_a_header_or_a_field(key: Any, expected: RoutingKey) ->
 
 
 BAD: list[tuple[Any, str]] = [
-    ("just text", "needs a 'stages' list"),
-    ({"stages": {"stage": "shadow"}}, "needs a 'stages' list"),
-    ({"stages": []}, "'stages' is empty"),
+    ("just text", "is 'just text'; give a mapping with the fields criteria, routing_key, stages"),
+    ({"stages": {"stage": "shadow"}}, "stages is {'stage': 'shadow'}; give a list"),
+    ({"stages": []}, "stages is []; give at least 1 item"),
     (
         {"stages": [{"stage": "shadow"}], "rollback": True},
-        "unknown field(s) rollback; known: stages, criteria, routing_key",
+        "rollback is not a known field; known: criteria, routing_key, stages",
     ),
-    ({"stages": [{"stage": "blue"}]}, "stages[0].stage must be one of shadow, canary, full"),
-    ({"stages": ["shadow"]}, "stages[0].stage must be one of"),
+    (
+        {"stages": [{"stage": "blue"}]},
+        "stages[0].stage is 'blue'; use 'shadow', 'canary' or 'full'",
+    ),
+    ({"stages": ["shadow"]}, "stages[0] is 'shadow'; give a mapping with the fields criteria"),
     (
         {"stages": [{"stage": "shadow", "min_requets": 5}]},
-        "stages[0] has unknown field(s) min_requets",
+        "stages[0].min_requets is not a known field; known: criteria, max_duration",
     ),
-    ({"stages": [{"stage": "canary", "steps": [25, 5]}]}, "stages[0].steps must be rising"),
-    ({"stages": [{"stage": "canary", "steps": [5, 100]}]}, "stages[0].steps must be rising"),
-    ({"stages": [{"stage": "canary", "steps": [0, 5]}]}, "between 0 and 100"),
-    ({"stages": [{"stage": "canary", "steps": []}]}, "stages[0].steps must be rising"),
-    ({"stages": [{"stage": "canary", "steps": "5,25"}]}, "stages[0].steps must be rising"),
-    ({"stages": [{"stage": "canary", "steps": [True]}]}, "stages[0].steps must be rising"),
-    ({"stages": [{"stage": "shadow", "steps": [5]}]}, "stages[0]: only a canary stage has"),
+    (
+        {"stages": [{"stage": "canary", "steps": [25, 5]}]},
+        "stages[0].steps is [25, 5]; give rising",
+    ),
+    ({"stages": [{"stage": "canary", "steps": [5, 100]}]}, "stages[0].steps[1] is 100; give a num"),
+    (
+        {"stages": [{"stage": "canary", "steps": [0, 5]}]},
+        "stages[0].steps[0] is 0; give a number > 0",
+    ),
+    ({"stages": [{"stage": "canary", "steps": []}]}, "stages[0].steps is []; give at least 1 item"),
+    ({"stages": [{"stage": "canary", "steps": "5,25"}]}, "stages[0].steps is '5,25'; give a list"),
+    ({"stages": [{"stage": "canary", "steps": [True]}]}, "stages[0].steps[0] is True; give a num"),
+    ({"stages": [{"stage": "shadow", "steps": [5]}]}, "stages[0] has 'steps', which only a canary"),
     ({"stages": [{"stage": "full"}, {"stage": "shadow"}]}, "must not lower the candidate's share"),
     (
         {"stages": [{"stage": "canary", "steps": [50]}, {"stage": "canary", "steps": [10]}]},
@@ -120,49 +130,62 @@ BAD: list[tuple[Any, str]] = [
     ),
     (
         {"stages": [{"stage": "shadow", "min_requests": 0}]},
-        "stages[0].min_requests must be a whole number >= 1",
+        "stages[0].min_requests is 0; give a whole number >= 1",
     ),
-    ({"stages": [{"stage": "shadow", "min_requests": 2.5}]}, "min_requests must be a whole"),
+    ({"stages": [{"stage": "shadow", "min_requests": 2.5}]}, "min_requests is 2.5; give a whole"),
     ({"stages": [{"stage": "shadow", "max_duration": "soon"}]}, "stages[0].max_duration is 'soon'"),
     (
         {"criteria": {"metric": "accuracy"}, "stages": [{"stage": "shadow"}]},
-        "criteria: give 'metric' and 'max_metric_drop' together",
+        "field criteria needs 'metric' and 'max_metric_drop' together",
     ),
     (
         {"stages": [{"stage": "shadow", "criteria": {"max_metric_drop": 0.1}}]},
-        "stages[0].criteria: give 'metric' and 'max_metric_drop' together",
+        "field stages[0].criteria needs 'metric' and 'max_metric_drop' together",
+    ),
+    (
+        {
+            "criteria": {"metric": "accuracy", "max_metric_drop": 0.1},
+            "stages": [{"stage": "full", "criteria": {"metric": None}}],
+        },
+        "field stages[0].criteria needs 'metric' and 'max_metric_drop' together",
     ),
     (
         {"criteria": {"metric": "auc", "max_metric_drop": 0.1}, "stages": [{"stage": "full"}]},
-        "criteria.metric is 'auc'; known metrics: accuracy",
+        "criteria.metric is 'auc'; use 'accuracy', 'error_rate'",
     ),
     (
         {"criteria": {"max_error_rate": 1.5}, "stages": [{"stage": "full"}]},
-        "criteria.max_error_rate is a share",
+        "criteria.max_error_rate is 1.5; give a number <= 1",
     ),
     (
         {"criteria": {"max_p99_ms": -1}, "stages": [{"stage": "full"}]},
-        "criteria.max_p99_ms must be a number >= 0",
+        "criteria.max_p99_ms is -1; give a number >= 0",
     ),
     (
         {"criteria": {"max_p99_ms": "fast"}, "stages": [{"stage": "full"}]},
-        "criteria.max_p99_ms must be a number",
+        "criteria.max_p99_ms is 'fast'; give a number",
     ),
     (
         {"criteria": {"min_labels": 0}, "stages": [{"stage": "full"}]},
-        "criteria.min_labels must be a whole number >= 1",
+        "criteria.min_labels is 0; give a whole number >= 1",
     ),
     (
         {"criteria": {"max_erorr_rate": 0.1}, "stages": [{"stage": "full"}]},
-        "criteria has unknown field(s) max_erorr_rate",
+        "criteria.max_erorr_rate is not a known field; known: confidence, max_distance",
     ),
-    ({"criteria": [0.1], "stages": [{"stage": "full"}]}, "criteria must be a mapping"),
+    ({"criteria": [0.1], "stages": [{"stage": "full"}]}, "criteria is [0.1]; give a mapping"),
     (
         {"routing_key": "user", "stages": [{"stage": "full"}]},
-        "routing_key must be {header: NAME} or {field: NAME}",
+        "routing_key is 'user'; give a mapping with the fields field, header",
     ),
-    ({"routing_key": {"cookie": "u"}, "stages": [{"stage": "full"}]}, "routing_key must be"),
-    ({"routing_key": {"header": ""}, "stages": [{"stage": "full"}]}, "routing_key must be"),
+    (
+        {"routing_key": {"cookie": "u"}, "stages": [{"stage": "full"}]},
+        "routing_key.cookie is not a known field; known: field, header",
+    ),
+    (
+        {"routing_key": {"header": ""}, "stages": [{"stage": "full"}]},
+        "routing_key.header is ''; give non-blank text",
+    ),
     (
         {"routing_key": {"header": "a", "field": "b"}, "stages": [{"stage": "full"}]},
         "routing_key must be",

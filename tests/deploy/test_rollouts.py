@@ -94,7 +94,7 @@ def test_a_rollout_is_refused_for_the_champion_itself_or_while_another_runs(
         rollouts.start(ready, "m", "3", SHADOW)
     with pytest.raises(NotFoundError):
         rollouts.start(ready, "m", "9", SHADOW)
-    with pytest.raises(InvalidInputError, match="needs a 'stages' list"):
+    with pytest.raises(InvalidInputError, match="Rollout plan has 2 problems:\n  stages is req"):
         rollouts.start(ready, "m", "3", {"steps": []})
 
 

@@ -77,60 +77,75 @@ def test_a_full_suite_is_read_as_written() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"colour": "red"}, "Suite field\\(s\\) 'colour' are not known"),
-        ({"task": "clustering"}, "Suite field 'task' is 'clustering'"),
-        ({"label": ""}, "Suite field 'label' is missing"),
-        ({"validation_sets": []}, "Suite field 'validation_sets' is empty"),
+        ({"colour": "red"}, "Suite: colour is not a known field; known: auto_slices"),
+        ({"task": "clustering"}, "Suite: task is 'clustering'; use 'classification' or"),
+        ({"label": ""}, "Suite: label is ''; give non-blank text"),
+        ({"validation_sets": []}, "Suite: validation_sets is \\[\\]; give at least 1 item"),
         ({"metrics": ["auc", "mape"]}, "'mape' is not a built-in classification metric"),
         ({"metrics": ["mae"]}, "'mae' is not a built-in classification metric"),
         ({"metrics": ["auc", "auc"]}, "Suite names metric 'auc' twice"),
         (
             {"gate": {"rules": [{"metric": "auc"}]}},
-            "'gate.rules\\[0\\]' needs exactly one of max_regression, at_least or at_most",
+            "gate.rules\\[0\\] needs exactly one of max_regression, at_least or at_most",
         ),
         (
             {"gate": {"rules": [{"metric": "auc", "at_least": 0.7, "at_most": 0.9}]}},
-            "'gate.rules\\[0\\]' needs exactly one of",
+            "gate.rules\\[0\\] needs exactly one of",
         ),
         (
             {"gate": {"rules": [{"metric": "r2", "at_least": 0.5}]}},
-            "'gate.rules\\[0\\].metric' is 'r2', not a metric of this suite",
+            "gate.rules\\[0\\].metric is 'r2', not a metric of this suite",
         ),
         (
             {"gate": {"rules": [{"metric": "auc", "max_regression": "small"}]}},
-            "'gate.rules\\[0\\].max_regression' is 'small'",
+            "gate.rules\\[0\\].max_regression is 'small'; give a number",
         ),
-        ({"gate": {"min_rows": 0}}, "'gate.min_rows' is 0"),
+        (
+            {"gate": {"rules": [{"metric": "auc", "max_regression": float("nan")}]}},
+            "gate.rules\\[0\\] has a bound that is not a number",
+        ),
+        ({"gate": {"min_rows": 0}}, "gate.min_rows is 0; give a whole number >= 1"),
         (
             {"gate": {"mode": "strict"}},
-            "'gate.mode' is 'strict': use 'observed' .* 'non_inferiority'",
+            "gate.mode is 'strict'; use 'observed' or 'non_inferiority'",
         ),
-        ({"gate": {"mode": ["observed"]}}, "'gate.mode' is \\['observed'\\]"),
-        ({"gate": {"mdoe": "observed"}}, "gate.mdoe are not known. Known gate fields: against"),
-        ({"gate": ["auc"]}, "Suite field 'gate' must be a mapping"),
-        ({"slices": [{"name": "heavy"}]}, "Suite field 'slices\\[0\\].where' must be SQL text"),
-        ({"slices": [{"where": "usage > 1"}]}, "Suite field 'slices\\[0\\].name' is missing"),
-        ({"slices": [{"name": "all", "where": "usage > 1"}]}, "'all' is reserved"),
+        ({"gate": {"mode": ["observed"]}}, "gate.mode is \\['observed'\\]"),
+        (
+            {"gate": {"mdoe": "observed"}},
+            "gate.mdoe is not a known field; known: against, min_rows",
+        ),
+        ({"gate": ["auc"]}, "Suite: gate is \\['auc'\\]; give a mapping with the fields against"),
+        ({"slices": [{"name": "heavy"}]}, "Suite: slices\\[0\\] needs where: SQL text"),
+        ({"slices": [{"where": "usage > 1"}]}, "Suite: slices\\[0\\] needs a name and where"),
+        ({"slices": [{"name": "all", "where": "usage > 1"}]}, "'all', which is reserved"),
+        ({"slices": [{"name": "a", "where": ""}]}, "slices\\[0\\].where is ''; give non-blank"),
         (
             {"slices": [{"name": "a", "where": "x"}, {"name": "a", "where": "y"}]},
             "Suite names slice 'a' twice",
         ),
-        ({"slices": "region"}, "Suite field 'slices' must be a list"),
+        ({"slices": "region"}, "Suite: slices is 'region'; give a list"),
+        (
+            {"slices": [{"name": "a", "where": "x", "tolerance": {"auc": -1}}]},
+            "slices\\[0\\].tolerance.auc is -1; give a number >= 0",
+        ),
         (
             {"custom_metrics": [{"name": "lift", "function": "lift_at_10"}]},
-            "'custom_metrics\\[0\\].function' is 'lift_at_10': write module:function",
+            "custom_metrics\\[0\\].function is 'lift_at_10'; write module:function",
         ),
         (
             {"product_metrics": [{"name": "cost", "function": "m:cost", "kind": "table"}]},
-            "'product_metrics\\[0\\].kind' is 'table'",
+            "product_metrics\\[0\\].kind is 'table'; use 'row'",
         ),
         (
             {"custom_metrics": [{"name": "c", "function": "m:c", "higher_is_better": "yes"}]},
-            "'custom_metrics\\[0\\].higher_is_better' must be true or false",
+            "custom_metrics\\[0\\].higher_is_better is 'yes'; give true or false",
         ),
-        ({"bootstrap": {"resamples": -5}}, "'bootstrap.resamples' is -5"),
-        ({"bootstrap": {"confidence": 1.5}}, "'bootstrap.confidence' is 1.5"),
-        ({"threshold": 2}, "'threshold' is 2"),
+        ({"bootstrap": {"resamples": -5}}, "bootstrap.resamples is -5; give a whole number >= 0"),
+        (
+            {"bootstrap": {"confidence": 1.5}},
+            "bootstrap.confidence is 1.5; give a number <= 0.9999",
+        ),
+        ({"threshold": 2}, "Suite: threshold is 2; give a number <= 1"),
     ],
 )
 def test_bad_suites_are_refused_naming_the_field(change: dict[str, Any], message: str) -> None:
@@ -142,7 +157,7 @@ def test_register_suite_checks_stores_and_versions_documents(
     client: Client, tmp_path: Path
 ) -> None:
     log_models(client, "churn", [classifier()])
-    with pytest.raises(InvalidInputError, match="Suite field 'task'"):
+    with pytest.raises(InvalidInputError, match="Suite: task is 'ranking'"):
         prodml.register_suite("churn", suite(task="ranking"), client=client)
     with pytest.raises(NotFoundError, match="No evaluation suite for model 'churn'"):
         client.metadata.get_suite("churn")

@@ -226,5 +226,7 @@ def test_an_unknown_field_of_an_slo_is_refused() -> None:
 def test_a_missing_model_or_a_spec_that_is_not_a_mapping_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="model must name the model"):
         parse({"window": "1h"})
-    with pytest.raises(InvalidInputError, match="must be a mapping"):
+    with pytest.raises(
+        InvalidInputError, match=r"Monitor spec is .*; give a mapping with the fields"
+    ):
         load("- window: 1h", model="delays")

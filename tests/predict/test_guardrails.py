@@ -166,27 +166,31 @@ def test_evaluation_reports_guardrail_changes_and_coverage(client: Client) -> No
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ([{"name": "cap", "set": 0}], "a mapping with a 'rules' list"),
-        ({"rules": [{"set": 0}]}, "Guardrail rules\\[0\\] must be a mapping with a 'name'"),
+        ([{"name": "cap", "set": 0}], "Guardrails is .*; give a mapping with the fields rules"),
+        ({"rules": [{"set": 0}]}, "Guardrails: rules\\[0\\].name is required"),
         (
             {"rules": [{"name": "ok", "clip": [0, 1]}, {"name": "cap", "set": 0, "abstain": True}]},
-            "rules\\[1\\] \\(cap\\) needs exactly one action",
+            "rules\\[1\\] \\(cap\\) needs exactly one action: set, abstain or clip; it has",
         ),
         ({"rules": [{"name": "cap", "when": "amount > 1"}]}, "rules\\[0\\] \\(cap\\) needs"),
-        ({"rules": [{"name": "bound", "clip": [0]}]}, "rules\\[0\\].clip must be \\[low, high\\]"),
+        (
+            {"rules": [{"name": "bound", "clip": [0]}]},
+            "rules\\[0\\].clip is \\[0\\]; give at least 2",
+        ),
         (
             {"rules": [{"name": "unsure", "confidence_below": 1.5, "abstain": True}]},
-            "rules\\[0\\].confidence_below must be a number in \\(0, 1\\]",
+            "rules\\[0\\].confidence_below is 1.5; give a number <= 1",
         ),
         (
             {"rules": [{"name": "cap", "set": 0, "colour": "red"}]},
-            "rules\\[0\\] has unknown field\\(s\\) colour",
+            "rules\\[0\\].colour is not a known field; known: abstain, clip",
         ),
         (
             {"rules": [{"name": "cap", "set": 0}, {"name": "cap", "abstain": True}]},
-            "names must be unique",
+            "names must be unique: 'cap' is repeated",
         ),
-        ({"rules": [{"name": "cap", "when": "", "set": 0}]}, "guardrail rules\\[0\\].when"),
+        ({"rules": [{"name": "cap", "when": "", "set": 0}]}, "rules\\[0\\].when is ''; give non"),
+        ({"rules": [{"name": "cap", "when": 5, "set": 0}]}, "when is 5; give text or a mapping"),
     ],
 )
 def test_bad_guardrail_documents_are_refused_naming_the_rule(document: Any, message: str) -> None:

@@ -8,6 +8,8 @@ checks file uses, frozen at the typical batch size."""
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -130,41 +132,34 @@ def write(doc: dict[str, Any], path: Path) -> None:
 
 
 def read(path: Path) -> dict[str, Any]:
-    doc = yaml_text.read(path, "checks file")
-    if not isinstance(doc, dict) or not isinstance(doc.get("columns"), dict):
-        raise InvalidInputError(
-            f"Checks file {path} has no 'columns' mapping. Make one with: prodml checks infer NAME"
-        )
-    return doc
+    """A checks document from a YAML file, checked (errors name the file)."""
+    return parse(yaml_text.read(path, "checks file"), f"Checks file {path}")
+
+
+def load(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """A checks document from a YAML file or a mapping, checked."""
+    if isinstance(source, Mapping):
+        return parse(source, "Checks")
+    return read(Path(source))
+
+
+def parse(document: Any, what: str = "Checks") -> dict[str, Any]:
+    """The document, once its every field has the shape a check needs."""
+    from prodml import documents
+    from prodml.data.checks_document import ChecksDocument
+
+    documents.check(ChecksDocument, document, what)
+    return dict(document)
 
 
 def unique_columns(doc: dict[str, Any]) -> tuple[str, ...]:
     """The key columns a checks document declares unique."""
-    table = doc.get("table") or {}
-    unique = table.get("unique") if isinstance(table, dict) else None
-    columns = unique.get("columns") if isinstance(unique, dict) else None
-    if (table and not isinstance(table, dict)) or (unique and not isinstance(columns, list)):
-        raise InvalidInputError(
-            "The checks' 'table' must be a mapping, and 'table: unique: columns:' a list of "
-            "column names; infer a fresh file to compare: prodml checks infer NAME"
-        )
-    return tuple(str(c) for c in columns or ())
+    unique = (doc.get("table") or {}).get("unique") or {}
+    return tuple(unique.get("columns") or ())
 
 
 def apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
-    """Hard and soft findings of a batch against a checks document; a check edited
-    into a shape it cannot have is refused with its column named."""
-    try:
-        return _apply(doc, batch)
-    except (TypeError, AttributeError, ValueError, KeyError) as error:
-        raise InvalidInputError(
-            f"The checks cannot be applied: {error}. Each check is a mapping and each bound "
-            "a number (e.g. 'null_share: {max: 0.05}'); infer a fresh file to compare: "
-            "prodml checks infer NAME"
-        ) from None
-
-
-def _apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
+    """Hard and soft findings of a batch against a checks document (read by ``parse``)."""
     found: list[Finding] = []
     table = doc.get("table") or {}
     for name, spec in (doc.get("columns") or {}).items():
@@ -199,9 +194,9 @@ def _apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
             )
             continue
         found += _column_bounds(name, spec, column, batch.rows)
-    if "duplicate_share" in table:
+    if table.get("duplicate_share"):
         found += _over(None, "duplicate_share", batch.duplicate_share, table["duplicate_share"])
-    if "row_count" in table:
+    if table.get("row_count"):
         found += _over(None, "row_count", float(batch.rows), table["row_count"])
     for name in batch.columns:
         if name not in (doc.get("columns") or {}):
@@ -211,9 +206,9 @@ def _apply(doc: dict[str, Any], batch: TableProfile) -> list[Finding]:
 
 def _column_bounds(name: str, spec: dict[str, Any], column: Any, rows: int) -> list[Finding]:
     found: list[Finding] = []
-    if "null_share" in spec:
+    if spec.get("null_share"):
         found += _over(name, "null_share", column.null_share, spec["null_share"])
-    if "range" in spec and column.kll is not None and rows:
+    if spec.get("range") and column.kll is not None and rows:
         low, high = spec["range"].get("min"), spec["range"].get("max")
         outside = 0.0
         if low is not None and column.minimum < low:
@@ -226,7 +221,7 @@ def _column_bounds(name: str, spec: dict[str, Any], column: Any, rows: int) -> l
             outside,
             {"max": spec["range"].get("max_outside_share", 0.0)},
         )
-    if "categories" in spec and column.items is not None and rows:
+    if spec.get("categories") and column.items is not None and rows:
         allowed = spec["categories"].get("allowed")
         if allowed is not None:
             counts = column.counts()

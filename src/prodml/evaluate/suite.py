@@ -31,31 +31,27 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml import yaml_text
 from prodml.domain.registry import CHAMPION
-from prodml.errors import InvalidInputError
 from prodml.evaluate import metrics as built_ins
 from prodml.evaluate.outcomes import Task
 from prodml.predict.slices import where_of
 
-KEYS = {
-    "task", "label", "features", "validation_sets", "scenarios", "metrics", "custom_metrics",
-    "product_metrics", "slices", "auto_slices", "bootstrap", "gate", "threshold",
-    "scenario_tolerance", "description",
-}  # fmt: skip
-GATE_KEYS = ("against", "min_rows", "mode", "rules")
-OBSERVED, NON_INFERIORITY = "observed", "non_inferiority"
-GATE_MODES = {
-    OBSERVED: "pass when the observed change is within the tolerance; inconclusive when it is "
-    "past it but not certainly",
-    NON_INFERIORITY: "pass only when the interval rules out a regression past the tolerance",
-}
+if TYPE_CHECKING:
+    from prodml.evaluate.suite_document import (
+        CustomMetricDocument,
+        ProductMetricDocument,
+        RuleDocument,
+        SliceDocument,
+        SuiteDocument,
+    )
+
+WHAT = "Suite"
+OBSERVED, NON_INFERIORITY = "observed", "non_inferiority"  # as suite_document.GateDocument.mode
 
 
 @dataclass(frozen=True)
@@ -130,91 +126,54 @@ class Suite:
 
 
 def parse(document: Any, version: int = 0) -> Suite:
-    """A suite from its document; every mistake names its field and the fix."""
-    if not isinstance(document, Mapping):
-        raise InvalidInputError("A suite must be a mapping (YAML keys such as task, label, ...).")
-    unknown = sorted(set(document) - KEYS)
-    if unknown:
-        raise InvalidInputError(
-            f"Suite field(s) {', '.join(map(repr, unknown))} are not known. "
-            f"Known fields: {', '.join(sorted(KEYS))}."
-        )
-    task_text = document.get("task")
-    if task_text not in {t.value for t in Task}:
-        raise InvalidInputError(
-            f"Suite field 'task' is {task_text!r}: use 'classification' or 'regression'."
-        )
-    task = Task(task_text)
-    metrics = _names(document.get("metrics", list(built_ins.DEFAULTS[task])), "metrics")
-    for name in metrics:
-        built_ins.built_in(name, task)
-    functions = tuple(
-        _function(item, f"custom_metrics[{i}]", False)
-        for i, item in enumerate(_list(document, "custom_metrics"))
-    ) + tuple(
-        _function(item, f"product_metrics[{i}]", True)
-        for i, item in enumerate(_list(document, "product_metrics"))
+    """A suite from its document; every mistake is refused naming its field."""
+    from prodml import documents
+    from prodml.evaluate.suite_document import SuiteDocument
+
+    return _suite(documents.check(SuiteDocument, document, WHAT), version)
+
+
+def read(path: Path) -> dict[str, Any]:
+    """A suite document from a YAML file, checked (errors name the file)."""
+    from prodml import documents
+    from prodml.evaluate.suite_document import SuiteDocument
+
+    document = yaml_text.read(path, "suite file")
+    documents.check(SuiteDocument, document, f"Suite file {path}")
+    return dict(document)
+
+
+def _suite(doc: SuiteDocument, version: int) -> Suite:
+    task = Task(doc.task)
+    metrics = built_ins.DEFAULTS[task] if doc.metrics is None else _names(doc.metrics)
+    functions = tuple(_function(item, product=False) for item in doc.custom_metrics) + tuple(
+        _function(item, product=True) for item in doc.product_metrics
     )
-    _unique([*metrics, *(f.name for f in functions)], "metric")
-    valsets = _names(document.get("validation_sets"), "validation_sets")
-    if not valsets:
-        raise InvalidInputError(
-            "Suite field 'validation_sets' is empty: name at least one dataset, e.g. "
-            "validation_sets: [churn-holdout]."
-        )
-    slices = tuple(_slice(item, f"slices[{i}]") for i, item in enumerate(_list(document, "slices")))
-    _unique([s.name for s in slices if s.name], "slice")
-    auto = _mapping(document, "auto_slices")
-    boot = _mapping(document, "bootstrap")
-    gate = _gate(document)
-    names = {*metrics, *(f.name for f in functions)}
-    scenarios = _names(document.get("scenarios", []), "scenarios")
-    rules = tuple(
-        _rule(item, f"gate.rules[{i}]", names) for i, item in enumerate(_list(gate, "rules"))
-    ) or _default_rules(metrics, functions, scenarios)
-    features = document.get("features")
+    scenarios = _names(doc.scenarios)
+    gate, auto, boot = doc.gate, doc.auto_slices, doc.bootstrap
+    rules = tuple(_rule(rule) for rule in (gate.rules if gate else []))
     return Suite(
         task=task,
-        label=_text(document.get("label"), "label"),
-        valsets=valsets,
+        label=doc.label,
+        valsets=_names(doc.validation_sets),
         scenarios=scenarios,
-        metrics=metrics,
+        metrics=tuple(metrics),
         functions=functions,
-        slices=slices,
-        rules=rules,
-        features=None if features is None else _names(features, "features"),
-        auto_count=_number(auto.get("count", 5), "auto_slices.count", 0, 100, integer=True),
-        auto_min_rows=_number(auto.get("min_rows", 200), "auto_slices.min_rows", 1, 1e12, True),
-        threshold=_number(document.get("threshold", 0.5), "threshold", 0.0, 1.0),
-        scenario_tolerance=_number(
-            document.get("scenario_tolerance", 0.0), "scenario_tolerance", 0, math.inf
-        ),
-        resamples=_number(boot.get("resamples", 1000), "bootstrap.resamples", 0, 100_000, True),
-        confidence=_number(boot.get("confidence", 0.95), "bootstrap.confidence", 0.5, 0.9999),
-        seed=_number(boot.get("seed", 0), "bootstrap.seed", 0, 2**32 - 1, integer=True),
-        against=_text(gate.get("against", CHAMPION), "gate.against"),
-        min_rows=_number(gate.get("min_rows", 100), "gate.min_rows", 1, 1e12, integer=True),
-        mode=_mode(gate.get("mode", OBSERVED)),
+        slices=tuple(_slice(item, f"slices[{i}]") for i, item in enumerate(doc.slices)),
+        rules=rules or _default_rules(tuple(metrics), functions, scenarios),
+        features=None if doc.features is None else _names(doc.features),
+        auto_count=auto.count if auto else 5,
+        auto_min_rows=auto.min_rows if auto else 200,
+        threshold=doc.threshold,
+        scenario_tolerance=doc.scenario_tolerance,
+        resamples=boot.resamples if boot else 1000,
+        confidence=boot.confidence if boot else 0.95,
+        seed=boot.seed if boot else 0,
+        against=gate.against if gate else CHAMPION,
+        min_rows=gate.min_rows if gate else 100,
+        mode=gate.mode if gate else OBSERVED,
         version=version,
     )
-
-
-def _gate(document: Mapping[str, Any]) -> Mapping[str, Any]:
-    gate = _mapping(document, "gate")
-    unknown = sorted(set(gate) - set(GATE_KEYS))
-    if unknown:
-        raise InvalidInputError(
-            f"Suite field(s) {', '.join(f'gate.{key}' for key in unknown)} are not known. "
-            f"Known gate fields: {', '.join(GATE_KEYS)}."
-        )
-    return gate
-
-
-def _mode(value: Any) -> str:
-    if not isinstance(value, str) or value not in GATE_MODES:
-        modes = "; ".join(f"'{mode}' ({meaning})" for mode, meaning in GATE_MODES.items())
-        raise InvalidInputError(f"Suite field 'gate.mode' is {value!r}: use {modes}.")
-    return str(value)
 
 
 def _default_rules(
@@ -225,138 +184,31 @@ def _default_rules(
     return tuple([*rules, Rule(must_pass=True)] if scenarios else rules)
 
 
-def _rule(item: Any, field: str, metrics: set[str]) -> Rule:
-    if not isinstance(item, Mapping):
-        raise InvalidInputError(
-            f"Suite field {field!r} must be a mapping, e.g. {{metric: auc, max_regression: 0.01}}."
-        )
-    if item.get("must_pass"):
+def _rule(doc: RuleDocument) -> Rule:
+    if doc.must_pass:
         return Rule(must_pass=True)
-    metric = item.get("metric")
-    if metric not in metrics:
-        raise InvalidInputError(
-            f"Suite field '{field}.metric' is {metric!r}, not a metric of this suite "
-            f"({', '.join(sorted(metrics))})."
-        )
-    bounds = {
-        key: item.get(key) for key in ("max_regression", "at_least", "at_most") if key in item
-    }
-    if len(bounds) != 1:
-        raise InvalidInputError(
-            f"Suite field {field!r} needs exactly one of max_regression, at_least or at_most."
-        )
-    ((key, value),) = bounds.items()
-    number = _number(value, f"{field}.{key}", -math.inf, math.inf)
-    slices = item.get("slices")
+    slices = doc.slices
     return Rule(
-        metric=str(metric),
-        slices=None if slices in (None, "all_slices") else _names(slices, f"{field}.slices"),
-        **{key: number},
+        metric=doc.metric,
+        max_regression=doc.max_regression,
+        at_least=doc.at_least,
+        at_most=doc.at_most,
+        slices=None if slices in (None, "all_slices") else _names(slices),
     )
 
 
-def _slice(item: Any, field: str) -> SliceSpec:
-    if not isinstance(item, Mapping):
-        raise InvalidInputError(
-            f"Suite field {field!r} must be a mapping with name and where, or by."
-        )
-    tolerance = _tolerance(item.get("tolerance"), f"{field}.tolerance")
-    if "by" in item:
-        limit = _number(item.get("limit", 20), f"{field}.limit", 1, 1000, integer=True)
-        return SliceSpec(
-            name="", by=_text(item["by"], f"{field}.by"), limit=limit, tolerance=tolerance
-        )
-    name = _text(item.get("name"), f"{field}.name")
-    if name == "all" or name.startswith("auto: "):
-        raise InvalidInputError(
-            f"Suite field '{field}.name': {name!r} is reserved; choose another."
-        )
+def _slice(doc: SliceDocument, field: str) -> SliceSpec:
+    tolerance = doc.tolerance
+    if doc.by is not None:
+        return SliceSpec(name="", by=doc.by, limit=doc.limit, tolerance=tolerance)
     return SliceSpec(
-        name=name, where=where_of(item.get("where"), f"{field}.where"), tolerance=tolerance
+        name=doc.name or "", where=where_of(doc.where, f"{field}.where"), tolerance=tolerance
     )
 
 
-def _tolerance(value: Any, field: str) -> float | dict[str, float] | None:
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _number(v, f"{field}.{k}", 0, math.inf) for k, v in value.items()}
-    return float(_number(value, field, 0, math.inf))
+def _function(doc: CustomMetricDocument | ProductMetricDocument, product: bool) -> FunctionMetric:
+    return FunctionMetric(doc.name, doc.function, doc.higher_is_better, doc.kind == "row", product)
 
 
-def _function(item: Any, field: str, product: bool) -> FunctionMetric:
-    if not isinstance(item, Mapping):
-        raise InvalidInputError(f"Suite field {field!r} must be a mapping with name and function.")
-    function = _text(item.get("function"), f"{field}.function")
-    if ":" not in function:
-        raise InvalidInputError(
-            f"Suite field '{field}.function' is {function!r}: write module:function, e.g. "
-            "flight_metrics:cost, with the module importable from where prodml runs."
-        )
-    kind = item.get("kind", "row" if product else "table")
-    if kind not in ("row", "table") or (product and kind != "row"):
-        raise InvalidInputError(
-            f"Suite field '{field}.kind' is {kind!r}: use 'row' (per-row values, averaged)"
-            + ("" if product else " or 'table' (one number from all rows)")
-            + "."
-        )
-    higher = item.get("higher_is_better", not product)
-    if not isinstance(higher, bool):
-        raise InvalidInputError(f"Suite field '{field}.higher_is_better' must be true or false.")
-    return FunctionMetric(
-        _text(item.get("name"), f"{field}.name"), function, higher, kind == "row", product
-    )
-
-
-def _list(document: Mapping[str, Any], field: str) -> list[Any]:
-    value = document.get(field, [])
-    if not isinstance(value, list):
-        raise InvalidInputError(f"Suite field {field!r} must be a list.")
-    return value
-
-
-def _mapping(document: Mapping[str, Any], field: str) -> Mapping[str, Any]:
-    value = document.get(field) or {}
-    if not isinstance(value, Mapping):
-        raise InvalidInputError(f"Suite field {field!r} must be a mapping.")
-    return value
-
-
-def _names(value: Any, field: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise InvalidInputError(f"Suite field {field!r} must be a list of names.")
-    return tuple(value)
-
-
-def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"Suite field {field!r} is missing or empty: give a name.")
-    return value
-
-
-def _unique(names: list[str], what: str) -> None:
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise InvalidInputError(
-            f"Suite names {what} {', '.join(map(repr, repeated))} twice; rename one."
-        )
-
-
-def _number(value: Any, field: str, low: float, high: float, integer: bool = False) -> Any:
-    bad = isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value)
-    if bad or (integer and not float(value).is_integer()) or not low <= value <= high:
-        kind = "a whole number" if integer else "a number"
-        raise InvalidInputError(
-            f"Suite field {field!r} is {value!r}: give {kind} from {low:g} to {high:g}."
-        )
-    return int(value) if integer else float(value)
-
-
-def read(path: Path) -> dict[str, Any]:
-    """A suite document from a YAML file."""
-    document = yaml_text.read(path, "suite file")
-    if not isinstance(document, dict):
-        raise InvalidInputError(f"Suite file {path} must hold a mapping (task, label, ...).")
-    return document
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())

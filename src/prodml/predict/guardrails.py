@@ -13,7 +13,6 @@ coverage), ``clip`` bounds a number. ``when`` is SQL over the input row."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,49 +50,23 @@ class Answers:
 
 
 def parse(document: Any, version: int = 0) -> Guardrails:
-    if not isinstance(document, Mapping) or not isinstance(document.get("rules"), list):
-        raise InvalidInputError(
-            "Guardrails must be a mapping with a 'rules' list, e.g. rules: "
-            '[{name: cap, when: "amount > 10000", set: 0}].'
-        )
-    rules = tuple(_rule(item, f"rules[{i}]") for i, item in enumerate(document["rules"]))
-    names = [rule.name for rule in rules]
-    if len(set(names)) != len(names):
-        raise InvalidInputError("Guardrail rule names must be unique; rename the repeated one.")
-    return Guardrails(rules, version)
+    """Rules from their document; every mistake is refused naming its rule and field."""
+    from prodml import documents
+    from prodml.predict.guardrails_document import GuardrailsDocument
 
-
-def _rule(item: Any, field: str) -> GuardrailRule:
-    if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
-        raise InvalidInputError(f"Guardrail {field} must be a mapping with a 'name'.")
-    known = {"name", "when", "confidence_below", "set", "abstain", "clip"}
-    if set(item) - known:
-        extra = ", ".join(sorted(set(item) - known))
-        raise InvalidInputError(
-            f"Guardrail {field} has unknown field(s) {extra}; known: {', '.join(sorted(known))}."
+    doc = documents.check(GuardrailsDocument, document, "Guardrails")
+    rules = tuple(
+        GuardrailRule(
+            name=rule.name,
+            when=None if rule.when is None else where_of(rule.when, f"rules[{index}].when"),
+            confidence_below=rule.confidence_below,
+            set=rule.set,
+            abstain=rule.abstain,
+            clip=None if rule.clip is None else (rule.clip[0], rule.clip[1]),
         )
-    actions = [key for key in ("set", "abstain", "clip") if key in item]
-    if len(actions) != 1:
-        raise InvalidInputError(
-            f"Guardrail {field} ({item['name']}) needs exactly one action: set, abstain or clip."
-        )
-    clip = item.get("clip")
-    if clip is not None and not (
-        isinstance(clip, list) and len(clip) == 2 and all(isinstance(v, int | float) for v in clip)
-    ):
-        raise InvalidInputError(f"Guardrail {field}.clip must be [low, high], e.g. [0, 600].")
-    below = item.get("confidence_below")
-    if below is not None and not (isinstance(below, int | float) and 0 < below <= 1):
-        raise InvalidInputError(f"Guardrail {field}.confidence_below must be a number in (0, 1].")
-    when = item.get("when")
-    return GuardrailRule(
-        name=item["name"],
-        when=None if when is None else where_of(when, f"guardrail {field}.when"),
-        confidence_below=None if below is None else float(below),
-        set=item.get("set"),
-        abstain=bool(item.get("abstain", False)),
-        clip=None if clip is None else (float(clip[0]), float(clip[1])),
+        for index, rule in enumerate(doc.rules)
     )
+    return Guardrails(rules, version)
 
 
 def apply(guardrails: Guardrails, rows: pa.Table, answers: Answers) -> dict[str, int]:
