@@ -112,7 +112,7 @@ def validate(
 
     document = None
     if checks is not None:
-        document = dict(checks) if isinstance(checks, Mapping) else checks_file.read(Path(checks))
+        document = checks_file.load(checks)
     return _validate(client or default_client(), batch, against, partition_by, document)
 
 
