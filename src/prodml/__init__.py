@@ -68,6 +68,7 @@ _HOMES: dict[str, str] = {
     "upstream": "prodml.sdk.lineage",
     "attach_guardrails": "prodml.sdk.models",
     "get_model": "prodml.sdk.models",
+    "list_model_versions": "prodml.sdk.models",
     "load_model": "prodml.sdk.models",
     "load_predictor": "prodml.sdk.models",
     "model_history": "prodml.sdk.models",
@@ -89,6 +90,7 @@ _HOMES: dict[str, str] = {
     "query_predictions": "prodml.sdk.predictions",
     "resolve": "prodml.sdk.refs",
     "compare_rollout": "prodml.sdk.rollouts",
+    "get_rollout": "prodml.sdk.rollouts",
     "rollback": "prodml.sdk.rollouts",
     "rollout_action": "prodml.sdk.rollouts",
     "rollout_status": "prodml.sdk.rollouts",
@@ -252,6 +254,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
         get_model as get_model,
     )
     from prodml.sdk.models import (
+        list_model_versions as list_model_versions,
+    )
+    from prodml.sdk.models import (
         load_model as load_model,
     )
     from prodml.sdk.models import (
@@ -313,6 +318,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.rollouts import (
         compare_rollout as compare_rollout,
+    )
+    from prodml.sdk.rollouts import (
+        get_rollout as get_rollout,
     )
     from prodml.sdk.rollouts import (
         rollback as rollback,

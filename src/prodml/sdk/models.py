@@ -97,6 +97,18 @@ def tag_model(ref: str, key: str, value: str, client: Client | None = None) -> N
     registry.tag(client or default_client(), ref, key, value)
 
 
+def list_model_versions(
+    name: str, limit: int = 100, before: int | None = None, client: Client | None = None
+) -> list[ModelVersion]:
+    """Versions of model ``name``, newest first: a page of at most ``limit`` (500 at
+    most), older than version ``before`` when given."""
+    store = (client or default_client()).metadata
+    versions = store.model_versions(name, limit, before)
+    if not versions and before is None:
+        store.get_model_version(name, None)  # no such model: say so, naming it
+    return versions
+
+
 def model_history(
     name: str, as_of: datetime | None = None, client: Client | None = None
 ) -> History:

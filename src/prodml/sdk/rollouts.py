@@ -5,12 +5,14 @@ Deploy actions need a token with the deployer role while the store's auth is on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prodml.client import Client, default_client
 from prodml.deploy import tokens
 from prodml.deploy.controller import Judgement
 from prodml.deploy.pairing import SliceComparison
+from prodml.domain.lineage import Event
 from prodml.domain.registry import AliasMove
 from prodml.domain.rollout import Rollout
 
@@ -51,6 +53,27 @@ def rollout_status(
         judged = controller.judge(client, rollout) if rollout.active else None
         shown.append((rollout, judged))
     return shown
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolloutDetails:
+    """A rollout, its current step's live verdict while active, and its decision log
+    (every event of the rollout, oldest first, each with its reason and figures)."""
+
+    rollout: Rollout
+    judgement: Judgement | None
+    log: list[Event]
+
+
+def get_rollout(ref: str, client: Client | None = None) -> RolloutDetails:
+    """A rollout by id (or prefix), or a model's active rollout, else its latest."""
+    from prodml.deploy import controller, rollouts
+
+    chosen = client or default_client()
+    rollout = rollouts.get(chosen, ref)
+    judged = controller.judge(chosen, rollout) if rollout.active else None
+    log = chosen.metadata.list_events(("rollout", rollout.id))
+    return RolloutDetails(rollout=rollout, judgement=judged, log=log)
 
 
 def compare_rollout(

@@ -12,6 +12,7 @@ from prodml.stores.sql_artifacts import ArtifactQueries
 from prodml.stores.sql_datasets import DatasetQueries
 from prodml.stores.sql_evaluations import EvaluationQueries
 from prodml.stores.sql_lineage import LineageQueries
+from prodml.stores.sql_model_versions import ModelVersionQueries
 from prodml.stores.sql_monitors import MonitorQueries
 from prodml.stores.sql_profiles import ProfileQueries
 from prodml.stores.sql_registry import RegistryQueries
@@ -30,6 +31,7 @@ class MetadataStore(
     RolloutQueries,
     MonitorQueries,
     AlertQueries,
+    ModelVersionQueries,
 ):
     """Every object, link and event of the loop, on one SQL database."""
 
