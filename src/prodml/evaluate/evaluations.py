@@ -88,7 +88,8 @@ def compare(
             base_eval.id, before.version.id, suite.version, records.to_document(base_eval), ids
         )
     client.metadata.add_evaluation(
-        cand_eval.id, chosen.version.id, suite.version, records.to_document(cand_eval), ids,
+        cand_eval.id, chosen.version.id, suite.version,
+        records.comparison_document(cand_eval, gate, diffs), ids,
         base_eval.id if base_eval else None, gate.verdict.value,
     )  # fmt: skip
     return Comparison(base_eval, cand_eval, tuple(diffs), gate)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from prodml.domain.evaluation import Estimate, Evaluation, EvaluationFinding, Score
+from prodml.domain.evaluation import (
+    Difference,
+    Estimate,
+    Evaluation,
+    EvaluationFinding,
+    GateResult,
+    Score,
+)
 from prodml.domain.ids import parse_time
 
 
@@ -13,6 +20,18 @@ def to_document(evaluation: Evaluation) -> dict[str, Any]:
     document = asdict(evaluation)
     document["created_at"] = evaluation.created_at.isoformat()
     return document
+
+
+def comparison_document(
+    candidate: Evaluation, gate: GateResult, differences: list[Difference]
+) -> dict[str, Any]:
+    """A candidate's evaluation with the gate's checks (each verdict and why) and the
+    paired differences from its baseline, so a page can show why without judging again."""
+    return {
+        **to_document(candidate),
+        "gate": asdict(gate),
+        "differences": [asdict(difference) for difference in differences],
+    }
 
 
 def from_document(document: dict[str, Any]) -> Evaluation:
