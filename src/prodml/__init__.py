@@ -51,6 +51,7 @@ _HOMES: dict[str, str] = {
     "read_file": "prodml.sdk.datasets",
     "validate": "prodml.sdk.datasets",
     "validation_report": "prodml.sdk.datasets",
+    "document_schema": "prodml.sdk.documents",
     "add_to_valset": "prodml.sdk.evaluation",
     "compare_models": "prodml.sdk.evaluation",
     "evaluate_model": "prodml.sdk.evaluation",
@@ -201,6 +202,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     )
     from prodml.sdk.datasets import (
         validation_report as validation_report,
+    )
+    from prodml.sdk.documents import (
+        document_schema as document_schema,
     )
     from prodml.sdk.evaluation import (
         add_to_valset as add_to_valset,

@@ -17,6 +17,7 @@ from prodml.cli import (
     monitor,
     rollout,
     runs,
+    schema,
     serving,
     store,
     ui,
@@ -47,6 +48,7 @@ monitor.register(app)
 incidents.register(app)
 auth.register(app)
 ui.register(app)
+schema.register(app)
 
 
 def run() -> None:
