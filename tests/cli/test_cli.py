@@ -293,3 +293,26 @@ def test_bad_input_is_one_line_with_the_fix(store: Store) -> None:
     broken.write_bytes(b"PAR1 not really")
     message = _fails(store, "datasets", "log", "broken", str(broken))
     assert str(broken) in message and "Check the file" in message
+
+
+def test_lineage_follows_an_alias_as_models_commands_do(store: Store) -> None:
+    _ok(store, "models", "promote", "delay-model", "1", "--force", "--why", "no suite yet")
+
+    by_alias = _json(store, "lineage", "delay-model@champion")
+    by_version = _json(store, "lineage", "delay-model@1")
+
+    assert by_alias == by_version
+    assert by_alias["node"]["label"] == "model delay-model@1"
+    message = _fails(store, "lineage", "delay-model@staging")
+    assert "no alias 'staging'" in message and "prodml models history delay-model" in message
+
+
+def test_events_take_the_relative_times_changes_takes(store: Store) -> None:
+    recent = _json(store, "events", "--since", "1h")
+    changed = _ok(store, "changes", "--since", "24h")
+
+    assert ("run.finished", store.ids["a"]) in [(e["action"], e["subject_id"]) for e in recent]
+    assert _json(store, "events", "--since", "now") == []
+    assert "dataset" in changed
+    message = _fails(store, "events", "--since", "a while")
+    assert "--since 'a while' is not a time" in message and "30m, 1h, 24h, 7d, 2w" in message

@@ -13,7 +13,6 @@ from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, number, when
-from prodml.client import default_client
 
 app = typer.Typer(help="Dataset versions: log, list, show, diff, checkout.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -86,7 +85,7 @@ def list_datasets(name: Annotated[str | None, typer.Argument()] = None, json: JS
 def show(ref: str, json: JSON = False) -> None:
     """One version: schema with per-column summaries, or its files."""
     version = prodml.get_dataset(ref)
-    files = default_client().metadata.dataset_files(version.id)
+    files = prodml.list_dataset_files(version)
     if json:
         emit_json({"version": version, "files": files})
         return

@@ -86,10 +86,8 @@ def evaluate(
 
 
 def _write_html(subject: Evaluation | Comparison, path: Path) -> None:
-    from prodml.evaluate.report import render_html
-
     try:
-        path.write_text(render_html(subject), encoding="utf-8")
+        path.write_text(prodml.evaluation_report(subject), encoding="utf-8")
     except OSError as error:
         raise InvalidInputError(f"Cannot write the report to {path}: {error.strerror}.") from None
 
@@ -197,9 +195,7 @@ def show(name: str, version: Annotated[int | None, typer.Option("--version")] = 
     """The suite document of model NAME (latest unless --version)."""
     import yaml
 
-    from prodml.client import default_client
-
-    number, document = default_client().metadata.get_suite(name, version)
+    number, document = prodml.get_suite(name, version)
     console.print(f"# suite version {number} of {name}")
     console.print(yaml.safe_dump(document, sort_keys=False), end="")
 

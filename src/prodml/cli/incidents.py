@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 
 import prodml
-from prodml.cli.monitor import moment, print_alert
+from prodml.cli.monitor import print_alert
 from prodml.cli.output import console, emit_json, when
+from prodml.times import parse
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 WHY = Annotated[str | None, typer.Option(help="Why; recorded on the incident.")]
@@ -120,7 +121,7 @@ def report(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File.")] = None,
 ) -> None:
     """Write the incident report (e.g. at the end of an on-call shift)."""
-    start = moment(since, "--since") if since else None
+    start = parse(since, "--since") if since else None
     text = prodml.incident_report(incident_id or [], start, format, output)
     if output is None:
         console.print(text)

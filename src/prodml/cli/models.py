@@ -11,9 +11,8 @@ from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, when
-from prodml.client import default_client
-from prodml.domain.ids import parse_time
 from prodml.errors import InvalidInputError
+from prodml.times import parse
 
 app = typer.Typer(help="The model registry: versions, aliases, promotion.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -23,7 +22,7 @@ REASON = Annotated[str | None, typer.Option("--why", help="Why: recorded with th
 @app.command("list")
 def list_models(json: JSON = False) -> None:
     """Every model name with its version count and aliases."""
-    models = default_client().metadata.registered_models()
+    models = prodml.list_models()
     if json:
         emit_json(models)
         return
@@ -42,14 +41,12 @@ def show(
     ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME@alias")], json: JSON = False
 ) -> None:
     """One version: its run, signature, aliases, tags, guardrails and evaluations."""
-    client = default_client()
-    version = prodml.get_model(ref)
-    aliases = [a for a, v in client.metadata.aliases(version.name).items() if v == version.version]
-    tags = client.metadata.tags(version.id)
-    guardrails = client.metadata.guardrails_artifact(version.id)
-    evaluations = client.metadata.evaluations(version.id)
+    details = prodml.describe_model(ref)
+    version, aliases, evaluations = details.version, details.aliases, details.evaluations
     if json:
-        emit_json({"model": version, "aliases": aliases, "tags": tags, "evaluations": evaluations})
+        emit_json(
+            {"model": version, "aliases": aliases, "tags": details.tags, "evaluations": evaluations}
+        )
         return
     console.print(Text.assemble((f"Model {version.ref}", "bold"), f"  {version.flavor}"))
     console.print(f"  run {version.run_id[:12]}, by {version.author}, {when(version.created_at)}")
@@ -57,9 +54,10 @@ def show(
     columns = version.signature.get("columns", [])
     signature = ", ".join(f"{c['name']}:{c['type']}" for c in columns)
     console.print(f"  signature: {signature or '-'}")
-    for tag in tags:
+    for tag in details.tags:
         console.print(f"  tag {tag.key} = {tag.value}")
-    console.print(f"  guardrails: {'version ' + str(guardrails[0]) if guardrails else '-'}")
+    guardrails = details.guardrails
+    console.print(f"  guardrails: {'-' if guardrails is None else f'version {guardrails}'}")
     for evaluation in evaluations[:5]:
         verdict = evaluation.get("verdict") or "-"
         made = evaluation["created_at"][:19]
@@ -169,17 +167,13 @@ def promote(
 def history(
     name: str,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="ISO time: aliases at that moment.")
+        str | None,
+        typer.Option("--as-of", help="Aliases at that moment: ISO time, or 1h, 7d back..."),
     ] = None,
     json: JSON = False,
 ) -> None:
     """Every alias move (who, when, why, gate verdict) and the aliases at --as-of."""
-    try:
-        moment = parse_time(as_of) if as_of else None
-    except ValueError:
-        raise InvalidInputError(
-            f"--as-of {as_of!r} is not a time. Use ISO 8601, e.g. 2026-11-24T09:30:00Z."
-        ) from None
+    moment = parse(as_of, "--as-of") if as_of else None
     result = prodml.model_history(name, moment)
     if json:
         emit_json(result)

@@ -2,47 +2,27 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 import prodml
 from prodml.cli.output import console, emit_json, number, when
-from prodml.domain.ids import parse_time
 from prodml.domain.monitoring import Alert
 from prodml.errors import InvalidInputError
-from prodml.monitor.judge import span
-from prodml.monitor.runner import Outcome
+from prodml.times import parse, span
+
+if TYPE_CHECKING:
+    from prodml.sdk.monitoring import Outcome
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 monitor = typer.Typer(help="Monitors over the prediction log.", no_args_is_help=True)
 alerts = typer.Typer(help="Alerts: list, show, ack, ignore, precision.", no_args_is_help=True)
-_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d|w)\s*$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def moment(text: str, option: str) -> datetime:
-    """An ISO time, ``yesterday``, or a span back from now such as 24h or 7d."""
-    found = _AGO.match(text)
-    if found:
-        return datetime.now().astimezone() - timedelta(
-            seconds=float(found.group(1)) * _UNITS[found.group(2)]
-        )
-    if text.strip() == "yesterday":
-        return datetime.now().astimezone() - timedelta(days=1)
-    try:
-        return parse_time(text)
-    except ValueError:
-        raise InvalidInputError(
-            f"{option} {text!r} is not a time: give ISO 8601 (2026-11-24T09:30:00Z), "
-            "'yesterday', or a span back from now such as 6h or 7d."
-        ) from None
 
 
 @monitor.command("set")
@@ -90,13 +70,13 @@ def _show(outcomes: list[Outcome], json: bool, quiet: bool = False) -> None:
     for o in outcomes:
         if quiet and not o.signals and not o.notes:
             continue
-        span = f"{when(datetime.fromtimestamp(o.start).astimezone())}"
+        start = when(datetime.fromtimestamp(o.start).astimezone())
         verdict = (
             f"{'NEW ALERT' if o.new else 'repeat of alert'} {o.alert.id[:8]}: {o.alert.title}"
             if o.alert
             else "normal"
         )
-        console.print(f"{o.model} {o.kind} window {span}: {o.rows:,} rows, {verdict}")
+        console.print(f"{o.model} {o.kind} window {start}: {o.rows:,} rows, {verdict}")
         for note in o.notes:
             console.print(f"    note: {note}")
     if not outcomes and not quiet:
@@ -113,7 +93,7 @@ def list_alerts(
     since: Annotated[str | None, typer.Option(help="ISO time or 24h, 7d...")] = None,
     json: JSON = False,
 ) -> None:
-    found = prodml.list_alerts(name, state, moment(since, "--since") if since else None)
+    found = prodml.list_alerts(name, state, parse(since, "--since") if since else None)
     if json:
         emit_json([a.to_dict() for a in found])
         return
@@ -184,7 +164,7 @@ def precision(
     json: JSON = False,
 ) -> None:
     """Per monitor: alerts fired, acted on, ignored; which to retune."""
-    rows = prodml.alert_precision(name, moment(since, "--since") if since else None)
+    rows = prodml.alert_precision(name, parse(since, "--since") if since else None)
     if json:
         emit_json(rows)
         return
@@ -204,7 +184,7 @@ def changes(
     json: JSON = False,
 ) -> None:
     """What changed since a time: versions, rollouts, datasets, monitors, alerts."""
-    found = prodml.changes(moment(since, "--since"), None, name)
+    found = prodml.changes(parse(since, "--since"), None, name)
     if json:
         emit_json(found)
         return

@@ -39,10 +39,8 @@ def validate(
     with console.status(f"Profiling {batch} and judging it against {against} ..."):
         result = prodml.validate(batch, against, partition_by=partition_by, checks=checks)
     if html is not None:
-        from prodml.data.report import render_html
-
         try:
-            html.write_text(render_html(result), encoding="utf-8")
+            html.write_text(prodml.validation_report(result), encoding="utf-8")
         except OSError as error:
             raise InvalidInputError(
                 f"Cannot write the report to {html}: {error.strerror}. Choose a folder that exists."

@@ -34,15 +34,13 @@ def add(
 ) -> None:
     """Append rows to validation set NAME as its next version (rows already in it are skipped):
     from a file, or from logged predictions with their labels (--query)."""
-    from prodml.client import default_client
     from prodml.errors import InvalidInputError
-    from prodml.evaluate.valsets import add as add_rows
 
     if (rows is None) == (query is None):
         raise InvalidInputError("Give the rows as a FILE or as --query SQL (one of the two).")
     data = rows if rows is not None else prodml.query_predictions(str(query))
     origin = source or (f"prediction log: {query}" if query else None)
-    version, added = add_rows(default_client(), name, data, origin)
+    version, added = prodml.grow_valset(name, data, origin)
     if added == 0:
         console.print(f"Nothing new: every row is already in {version.ref}.")
     else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client, default_client
 from prodml.data.refs import get_dataset as _get_dataset
-from prodml.domain.dataset import DatasetDiff, DatasetVersion
+from prodml.domain.dataset import DatasetDiff, DatasetVersion, FileEntry
 
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
     import pyarrow as pa
@@ -44,6 +44,13 @@ def get_dataset(ref: str, client: Client | None = None) -> DatasetVersion:
 
 def list_datasets(name: str | None = None, client: Client | None = None) -> list[DatasetVersion]:
     return (client or default_client()).metadata.list_dataset_versions(name)
+
+
+def list_dataset_files(ref: str | DatasetVersion, client: Client | None = None) -> list[FileEntry]:
+    """The files of a files-kind dataset version: path, size and digest (none for a table)."""
+    chosen = client or default_client()
+    version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
+    return chosen.metadata.dataset_files(version.id)
 
 
 def load_table(ref: str | DatasetVersion, client: Client | None = None) -> pa.Table:
@@ -163,14 +170,16 @@ def distribution_shift(
 
 
 def latest_validation(
-    ref: str | DatasetVersion, client: Client | None = None
+    ref: str | DatasetVersion, client: Client | None = None, charts: bool = True
 ) -> RecordedValidation | None:
     """The newest recorded validation of a version (``validate`` records those of logged
-    versions), or None when it was never validated."""
+    versions), or None when it was never validated; ``charts`` draws the version against
+    the earlier versions of its dataset again (the store keeps only the findings)."""
     from prodml.data.recorded_validations import latest
 
     chosen = client or default_client()
-    return latest(chosen, ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref))
+    version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
+    return latest(chosen, version, charts)
 
 
 def validation_report(result: ValidationResult, title: str | None = None) -> str:

@@ -57,6 +57,30 @@ def add_to_valset(
     return valsets.add(client or default_client(), name, rows, source)[0]
 
 
+def grow_valset(
+    name: str, rows: Any, source: str | None = None, client: Client | None = None
+) -> tuple[DatasetVersion, int]:
+    """As :func:`add_to_valset`, also saying how many rows were new (0: every row was
+    already in the set, whose latest version is returned)."""
+    from prodml.evaluate import valsets
+
+    return valsets.add(client or default_client(), name, rows, source)
+
+
+def get_suite(
+    name: str, version: int | None = None, client: Client | None = None
+) -> tuple[int, dict[str, Any]]:
+    """The suite document of model ``name`` (latest unless ``version``) and its version."""
+    return (client or default_client()).metadata.get_suite(name, version)
+
+
+def evaluation_report(subject: Evaluation | Comparison) -> str:
+    """A self-contained HTML page of an evaluation or a comparison, for people to read."""
+    from prodml.evaluate.report import render_html
+
+    return render_html(subject)
+
+
 def valset_history(name: str, client: Client | None = None) -> list[Growth]:
     from prodml.evaluate import valsets
 

@@ -6,34 +6,70 @@ token is read from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from prodml import times
 from prodml.client import Client, default_client
-from prodml.deploy import tokens
 from prodml.domain.artifact import ModelVersion
-from prodml.track import model as models
+from prodml.domain.registry import RegisteredModel, Tag
 
 if TYPE_CHECKING:
     from prodml.deploy.promotion import Promotion
-    from prodml.deploy.registry import History
-    from prodml.domain.artifact import ModelVersion
+    from prodml.deploy.registry import History as History
     from prodml.domain.registry import AliasMove
     from prodml.predict.predictor import Predictor
 
 
+@dataclass(frozen=True, kw_only=True)
+class ModelDetails:
+    """One model version with what is said of it: the aliases naming it now, its tags,
+    its latest guardrails version and its evaluations (newest first)."""
+
+    version: ModelVersion
+    aliases: list[str]
+    tags: list[Tag]
+    guardrails: int | None
+    evaluations: list[dict[str, Any]]
+
+
 def get_model(
-    ref: str, client: Client | None = None, as_of: datetime | None = None
+    ref: str, client: Client | None = None, as_of: datetime | str | None = None
 ) -> ModelVersion:
     """``NAME@VERSION``, ``NAME@alias`` (e.g. ``churn@champion``, as of a time if given)
     or ``NAME`` for the latest version."""
     from prodml.predict.loading import get
 
-    return get(client or default_client(), ref, as_of)
+    return get(client or default_client(), ref, times.moment(as_of, "--as-of"))
+
+
+def list_models(client: Client | None = None) -> list[RegisteredModel]:
+    """Every model name with its version count, latest version's time and aliases."""
+    return (client or default_client()).metadata.registered_models()
+
+
+def describe_model(ref: str, client: Client | None = None) -> ModelDetails:
+    """A model version (``NAME@VERSION`` or ``NAME@alias``) with its aliases, tags,
+    guardrails and evaluations."""
+    chosen = client or default_client()
+    version = get_model(ref, chosen)
+    store = chosen.metadata
+    aliases = [a for a, v in store.aliases(version.name).items() if v == version.version]
+    guardrails = store.guardrails_artifact(version.id)
+    return ModelDetails(
+        version=version,
+        aliases=aliases,
+        tags=store.tags(version.id),
+        guardrails=guardrails[0] if guardrails else None,
+        evaluations=store.evaluations(version.id),
+    )
 
 
 def load_model(ref: str, client: Client | None = None) -> Any:
     """The model object of ``NAME@VERSION`` (latest without a version), verified."""
+    from prodml.track import model as models
+
     chosen = client or default_client()
     version = get_model(ref, chosen)
     return models.deserialise(chosen.read_blob(version.digest), version.ref, version.environment)
@@ -63,9 +99,7 @@ def set_alias(
     """Point an unprotected alias (e.g. ``challenger``) at ``NAME@VERSION``."""
     from prodml.deploy import registry
 
-    return registry.set_alias(
-        tokens.authorised(client or default_client(), "alias"), ref, alias, reason
-    )
+    return registry.set_alias(_authorised(client or default_client(), "alias"), ref, alias, reason)
 
 
 def remove_alias(
@@ -75,7 +109,7 @@ def remove_alias(
     from prodml.deploy import registry
 
     return registry.remove_alias(
-        tokens.authorised(client or default_client(), "alias"), name, alias, reason
+        _authorised(client or default_client(), "alias"), name, alias, reason
     )
 
 
@@ -86,9 +120,7 @@ def protect_alias(
     move freely again; champion is always protected."""
     from prodml.deploy import registry
 
-    registry.protect(
-        tokens.authorised(client or default_client(), "protect"), name, alias, protected
-    )
+    registry.protect(_authorised(client or default_client(), "protect"), name, alias, protected)
 
 
 def tag_model(ref: str, key: str, value: str, client: Client | None = None) -> None:
@@ -110,12 +142,12 @@ def list_model_versions(
 
 
 def model_history(
-    name: str, as_of: datetime | None = None, client: Client | None = None
+    name: str, as_of: datetime | str | None = None, client: Client | None = None
 ) -> History:
     """Every alias move of a model, and which version each alias named at ``as_of``."""
     from prodml.deploy import registry
 
-    return registry.history(client or default_client(), name, as_of)
+    return registry.history(client or default_client(), name, times.moment(as_of, "--as-of"))
 
 
 def attach_guardrails(ref: str, rules: Any, client: Client | None = None) -> int:
@@ -124,7 +156,7 @@ def attach_guardrails(ref: str, rules: Any, client: Client | None = None) -> int
     from prodml.deploy import registry
 
     return registry.attach_guardrails(
-        tokens.authorised(client or default_client(), "guardrails"), ref, rules
+        _authorised(client or default_client(), "guardrails"), ref, rules
     )
 
 
@@ -141,5 +173,11 @@ def promote(
     from prodml.deploy.promotion import promote as _promote
 
     return _promote(
-        tokens.authorised(client or default_client(), "promote"), name, str(version), to, why, force
+        _authorised(client or default_client(), "promote"), name, str(version), to, why, force
     )
+
+
+def _authorised(client: Client, action: str) -> Client:
+    from prodml.deploy import tokens
+
+    return tokens.authorised(client, action)

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from prodml import times
 from prodml.client import Client, default_client
 from prodml.domain.monitoring import Alert
-from prodml.monitor.precision import Precision
-from prodml.monitor.runner import Outcome
-from prodml.monitor.spec import MonitorSpec
+from prodml.errors import InvalidInputError
+
+if TYPE_CHECKING:  # the judges load numpy and scipy: only when a window is judged
+    from prodml.monitor.precision import Precision as Precision
+    from prodml.monitor.runner import Outcome as Outcome
+    from prodml.monitor.spec import MonitorSpec as MonitorSpec
 
 
 def set_monitor(
@@ -43,13 +47,14 @@ def run_monitors(
 def list_alerts(
     name: str | None = None,
     state: str | None = None,
-    since: datetime | None = None,
+    since: datetime | str | None = None,
     client: Client | None = None,
 ) -> list[Alert]:
     """Alerts, newest first: of one model, in one state (open, acked, ignored), whose
-    windows end after ``since``."""
+    windows end after ``since`` (a time, or what people type: ``24h``, ``7d``)."""
     store = (client or default_client()).metadata
-    return store.alerts(name, (state,) if state else (), since.timestamp() if since else None)
+    after = times.moment(since, "--since")
+    return store.alerts(name, (state,) if state else (), after.timestamp() if after else None)
 
 
 def get_alert(alert_id: str, client: Client | None = None) -> Alert:
@@ -71,22 +76,55 @@ def ignore_alert(alert_id: str, why: str, client: Client | None = None) -> Alert
 
 
 def alert_precision(
-    name: str | None = None, since: datetime | None = None, client: Client | None = None
+    name: str | None = None, since: datetime | str | None = None, client: Client | None = None
 ) -> list[Precision]:
     """Per model and monitor: alerts fired, acted on, ignored, and a retuning suggestion."""
     from prodml.monitor import precision
 
-    return precision.report(client or default_client(), name, since)
+    return precision.report(client or default_client(), name, times.moment(since, "--since"))
 
 
 def changes(
-    since: datetime,
-    until: datetime | None = None,
+    since: datetime | str,
+    until: datetime | str | None = None,
     name: str | None = None,
     client: Client | None = None,
 ) -> list[dict[str, Any]]:
-    """What changed since ``since``: model versions, alias moves, rollout steps, dataset
-    versions, validation sets, monitors, alerts and incidents (oldest first)."""
+    """What changed since ``since`` (a time, or ``24h``, ``7d``...): model versions, alias
+    moves, rollout steps, dataset versions, validation sets, monitors, alerts and
+    incidents (oldest first)."""
     from prodml.monitor import context
 
-    return context.changes(client or default_client(), since, until, name)
+    after = times.moment(since, "--since")
+    if after is None:
+        raise InvalidInputError("What changed needs a start: since='24h', '7d' or an ISO time.")
+    return context.changes(client or default_client(), after, times.moment(until, "--until"), name)
+
+
+def list_monitors(name: str | None = None, client: Client | None = None) -> list[MonitorSpec]:
+    """The declared monitors (of one model, or all), by model name."""
+    from prodml.monitor.spec import MonitorSpec
+
+    declared = (client or default_client()).metadata.monitor_specs(name)
+    return [MonitorSpec.from_json(text) for text in declared.values()]
+
+
+def monitor_windows(
+    name: str,
+    kind: str = "traffic",
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    limit: int | None = 500,
+    client: Client | None = None,
+) -> list[dict[str, Any]]:
+    """The evaluated windows of one model's monitor, newest first: ``kind`` is
+    ``traffic`` (inputs, predictions, latency, errors) or ``labels`` (the label metric),
+    each with its statistics and the state of the alert it raised, if any."""
+    after, before = times.moment(since, "--since"), times.moment(until, "--until")
+    return (client or default_client()).metadata.windows(
+        name,
+        kind,
+        before=before.timestamp() if before else None,
+        since=after.timestamp() if after else None,
+        limit=limit,
+    )

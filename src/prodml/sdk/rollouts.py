@@ -5,16 +5,19 @@ Deploy actions need a token with the deployer role while the store's auth is on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client, default_client
-from prodml.deploy import tokens
-from prodml.deploy.controller import Judgement
-from prodml.deploy.pairing import SliceComparison
 from prodml.domain.lineage import Event
 from prodml.domain.registry import AliasMove
 from prodml.domain.rollout import Rollout
+
+if TYPE_CHECKING:  # the controller loads scipy: only when a rollout is judged
+    from prodml.deploy.controller import Decision as Decision
+    from prodml.deploy.controller import Judgement as Judgement
+    from prodml.deploy.pairing import SliceComparison as SliceComparison
 
 
 def start_rollout(
@@ -27,7 +30,7 @@ def start_rollout(
     ``force`` with a reason in ``why``."""
     from prodml.deploy import rollouts
 
-    client = tokens.authorised(client or default_client(), "rollout")
+    client = _authorised(client or default_client(), "rollout")
     return rollouts.start(client, name, str(version), plan, why, force)
 
 
@@ -37,14 +40,15 @@ def rollout_action(
     """``pause``, ``resume``, ``abort`` or ``promote`` the rollout of ``name`` by hand."""
     from prodml.deploy import rollouts
 
-    client = tokens.authorised(client or default_client(), "rollout")
+    client = _authorised(client or default_client(), "rollout")
     return rollouts.act(client, action, name, why)
 
 
 def rollout_status(
     name: str | None = None, client: Client | None = None
 ) -> list[tuple[Rollout, Judgement | None]]:
-    """Rollouts (newest first), each active one with the live verdict of its step."""
+    """Rollouts (newest first), each active one with the live verdict of its step and
+    each finished one with who ended it and why (``ended_by``, ``end_reason``)."""
     from prodml.deploy import controller, rollouts
 
     client = client or default_client()
@@ -93,5 +97,31 @@ def rollback(
     version it had before. Every gateway follows within about a second."""
     from prodml.deploy import rollouts
 
-    client = tokens.authorised(client or default_client(), "rollback")
+    client = _authorised(client or default_client(), "rollback")
     return rollouts.rollback(client, name, why)
+
+
+def tick_rollouts(client: Client | None = None) -> list[Decision]:
+    """Judge every running rollout once and act on each verdict: advance, complete,
+    roll back or wait."""
+    from prodml.deploy import controller
+
+    return controller.tick(client or default_client())
+
+
+def watch_rollouts(
+    interval: float = 2.0,
+    report: Callable[[Decision], None] | None = None,
+    client: Client | None = None,
+) -> None:
+    """Tick every ``interval`` seconds until interrupted, passing each decision to
+    ``report``."""
+    from prodml.deploy import controller
+
+    controller.watch(client or default_client(), interval, report=report)
+
+
+def _authorised(client: Client, action: str) -> Client:
+    from prodml.deploy import tokens
+
+    return tokens.authorised(client, action)
