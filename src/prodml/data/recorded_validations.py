@@ -22,14 +22,16 @@ from prodml.domain.validation import (
 )
 
 
-def latest(client: Client, version: DatasetVersion) -> RecordedValidation | None:
+def latest(
+    client: Client, version: DatasetVersion, charts: bool = True
+) -> RecordedValidation | None:
     """The newest validation of ``version``, or None when it was never validated."""
     stored = client.metadata.latest_validation(version.id)
     if stored is None:
         return None
     result = _result(stored)
-    if version.kind is DatasetKind.TABLE:
-        charts, note = _charts(client, version, result)
+    if charts and version.kind is DatasetKind.TABLE:
+        drawn, note = _charts(client, version, result)
         notes = (*result.notes, note) if note else result.notes
         result = ValidationResult(
             findings=result.findings,
@@ -38,7 +40,7 @@ def latest(client: Client, version: DatasetVersion) -> RecordedValidation | None
             rows=result.rows,
             tests=result.tests,
             notes=notes,
-            charts=charts,
+            charts=drawn,
             subject=result.subject,
         )
     return RecordedValidation(str(stored["id"]), from_epoch(float(stored["created_at"])), result)

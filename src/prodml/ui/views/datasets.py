@@ -70,7 +70,7 @@ async def version_page(request: Request) -> Response:
     profile: tuple[ColumnDistribution, ...] = ()
     if version.kind.value == "table":
         profile = datasets.column_distributions(version, client=client)
-    validation = datasets.latest_validation(version, client=client)
+    validation = datasets.latest_validation(version, client=client, charts=False)
     return pages.render(
         request,
         "datasets/version.html",
