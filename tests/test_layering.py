@@ -145,3 +145,18 @@ def _stdlib() -> frozenset[str]:
 def test_no_module_is_past_400_lines() -> None:
     long = [str(p) for p in SRC.rglob("*.py") if len(p.read_text().splitlines()) > 400]
     assert not long
+
+
+SHELL_MODULES = [p for p in ALL_MODULES if _own_unit(p) in ("cli", "ui")]
+
+
+@pytest.mark.parametrize("path", SHELL_MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_shells_never_touch_the_stores_directly(path: Path) -> None:
+    """``client.metadata`` and ``client.artifacts`` are the SDK's to use: a shell that
+    reads them would show what no notebook or other shell can."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr in ("metadata", "artifacts"):
+            raise AssertionError(
+                f"{path.relative_to(SRC)}:{node.lineno} reads .{node.attr}; "
+                "add an SDK function for it instead"
+            )

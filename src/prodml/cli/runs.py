@@ -137,7 +137,7 @@ def show(run_id: str, json: JSON = False) -> None:
     details = prodml.run_details(run_id)
     run = details.run
     if json:
-        emit_json({"run": run, "artifacts": details.artifacts, "models": details.models})
+        emit_json({"run": run, "artifacts": details.outputs, "models": details.models})
         return
     console.print(
         Text.assemble((f"Run {run.id}", "bold"), f"  {run.experiment}  [{run.status.value}]")
@@ -167,7 +167,7 @@ def show(run_id: str, json: JSON = False) -> None:
         console.print(f"  input: {names} [{digest[:12]}]")
     for model in details.models:
         console.print(f"  model: {model.ref} ({model.flavor})")
-    for artifact in details.artifacts:
+    for artifact in details.outputs:
         console.print(f"  artifact: {artifact.name} ({artifact.size:,} bytes) {artifact.id[:12]}")
 
 

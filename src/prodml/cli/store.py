@@ -21,7 +21,7 @@ TIME_HELP = "ISO time, now, or a span back such as 30m, 1h, 7d."
 def init() -> None:
     """Create the store (or check an existing one) and say where it is."""
     info = store.init_store()
-    console.print(f"metadata: {info.metadata}")
+    console.print(f"metadata: {info.database}")
     console.print(f"blobs:    {info.blobs}")
 
 

@@ -13,16 +13,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StoreInfo:
-    """Where the store's two halves live."""
+    """Where the store's two halves live: the database of records and the blob store."""
 
-    metadata: str
+    database: str
     blobs: str
 
 
 def store_info(client: Client | None = None) -> StoreInfo:
     """The metadata database (its URL, password hidden) and the blob store's URL."""
     chosen = client or default_client()
-    return StoreInfo(metadata=chosen.metadata.describe(), blobs=chosen.artifacts.url)
+    return StoreInfo(database=chosen.metadata.describe(), blobs=chosen.artifacts.url)
 
 
 def init_store(client: Client | None = None) -> StoreInfo:

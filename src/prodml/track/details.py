@@ -16,7 +16,7 @@ MAX_DIFF = 200_000  # characters of the code diff shown; the whole diff stays an
 @dataclass(frozen=True, kw_only=True)
 class RunDetails:
     run: Run
-    artifacts: tuple[Artifact, ...]
+    outputs: tuple[Artifact, ...]  # the artifacts it logged
     models: tuple[ModelVersion, ...]
     inputs: tuple[DatasetVersion, ...]  # every named version of each input's content
     code_diff: str | None  # the uncommitted changes the run started from, if any
@@ -34,7 +34,7 @@ def run_details(client: Client, run_id: str) -> RunDetails:
     text = client.read_blob(diff.digest).decode(errors="replace") if diff else None
     return RunDetails(
         run=run,
-        artifacts=artifacts,
+        outputs=artifacts,
         models=tuple(client.metadata.models_of_run(run.id)),
         inputs=inputs,
         code_diff=text[:MAX_DIFF] if text is not None else None,
