@@ -123,7 +123,11 @@ def check(model: type[Model], document: Any, what: str) -> Model:
 
 def json_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a document kind, for editors and checks."""
-    return {"$schema": DRAFT, **model_of(kind).model_json_schema()}
+    found = model_of(kind).model_json_schema()
+    for model in [found, *found.get("$defs", {}).values()]:
+        for name, field in model.get("properties", {}).items():
+            field.setdefault("title", name.replace("_", " ").capitalize())  # pydantic leaves
+    return {"$schema": DRAFT, **found}  # a field that names a model without one
 
 
 def message(model: type[BaseModel], error: ValidationError, what: str) -> str:

@@ -44,8 +44,8 @@ class RangeDocument(Source):
 
     model_config = ConfigDict(title="Range")
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, description="the least value seen")
+    max: float | None = Field(None, description="the most value seen")
     max_outside_share: Share | None = Field(0.0, description="share of rows allowed outside")
 
 
@@ -61,11 +61,11 @@ class CategoriesDocument(Source):
 class ColumnDocument(Document):
     model_config = ConfigDict(title="Column checks")
 
-    required: RequiredDocument | None = None
-    type: TypeDocument | None = None
+    required: RequiredDocument | None = Field(None, description="whether the column must be there")
+    type: TypeDocument | None = Field(None, description="the type the column must have")
     null_share: BoundDocument | None = Field(None, description="share of nulls and NaNs")
-    range: RangeDocument | None = None
-    categories: CategoriesDocument | None = None
+    range: RangeDocument | None = Field(None, description="numbers: the range of values")
+    categories: CategoriesDocument | None = Field(None, description="text: the values seen")
 
 
 class UniqueDocument(Source):
@@ -79,7 +79,7 @@ class TableDocument(Document):
 
     duplicate_share: BoundDocument | None = Field(None, description="share of repeated rows")
     row_count: BoundDocument | None = Field(None, description="rows in a batch")
-    unique: UniqueDocument | None = None
+    unique: UniqueDocument | None = Field(None, description="a key: no two rows share it")
 
 
 class ChecksDocument(Document):

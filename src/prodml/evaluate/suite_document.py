@@ -51,7 +51,7 @@ class CustomMetricDocument(FunctionDocument):
     kind: Literal["row", "table"] = Field(
         "table", description="row: per-row values, averaged; table: one number from all rows"
     )
-    higher_is_better: bool = True
+    higher_is_better: bool = Field(True, description="whether a larger value is better")
 
 
 class ProductMetricDocument(FunctionDocument):
@@ -60,7 +60,7 @@ class ProductMetricDocument(FunctionDocument):
     model_config = ConfigDict(title="Product metric")
 
     kind: Literal["row"] = Field("row", description="per-row values, averaged")
-    higher_is_better: bool = False
+    higher_is_better: bool = Field(False, description="whether a larger value is better")
 
 
 class SliceDocument(Document):
@@ -109,8 +109,8 @@ class RuleDocument(Document):
 
     metric: Name | None = Field(None, description="a metric of this suite")
     max_regression: float | None = Field(None, description="the most it may fall behind")
-    at_least: float | None = None
-    at_most: float | None = None
+    at_least: float | None = Field(None, description="the least value it may have")
+    at_most: float | None = Field(None, description="the most value it may have")
     slices: Literal["all_slices"] | Names | None = Field(
         None, description="slices judged ('all' is the whole set; default: every slice)"
     )
@@ -151,15 +151,23 @@ class AutoSlicesDocument(Document):
     count: Annotated[Whole, Field(ge=0, le=100)] = Field(
         5, description="slices where the model's errors are worst"
     )
-    min_rows: Annotated[Whole, Field(ge=1, le=10**12)] = 200
+    min_rows: Annotated[Whole, Field(ge=1, le=10**12)] = Field(
+        200, description="the fewest rows an automatic slice has"
+    )
 
 
 class BootstrapDocument(Document):
     model_config = ConfigDict(title="Bootstrap")
 
-    resamples: Annotated[Whole, Field(ge=0, le=100_000)] = 1000
-    confidence: Annotated[float, Field(ge=0.5, le=0.9999)] = 0.95
-    seed: Annotated[Whole, Field(ge=0, le=2**32 - 1)] = 0
+    resamples: Annotated[Whole, Field(ge=0, le=100_000)] = Field(
+        1000, description="resamples drawn for each interval"
+    )
+    confidence: Annotated[float, Field(ge=0.5, le=0.9999)] = Field(
+        0.95, description="of each interval"
+    )
+    seed: Annotated[Whole, Field(ge=0, le=2**32 - 1)] = Field(
+        0, description="the same seed draws the same resamples"
+    )
 
 
 class SuiteDocument(Document):
@@ -167,9 +175,9 @@ class SuiteDocument(Document):
 
     model_config = ConfigDict(title="Evaluation suite")
 
-    task: Literal["classification", "regression"]
+    task: Literal["classification", "regression"] = Field(description="what the model predicts")
     label: Name = Field(description="the column holding the true answer")
-    description: str | None = None
+    description: str | None = Field(None, description="what the suite is for, in words")
     features: Names | None = Field(None, description="the model's inputs (default: the rest)")
     validation_sets: Name | Annotated[list[Name], Field(min_length=1)] = Field(
         description="datasets, NAME (latest) or NAME@VERSION"
