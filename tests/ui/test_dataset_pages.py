@@ -39,6 +39,10 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     changed["channel"] = "web"
     prodml.log_dataset(NAME, changed, key="id", client=client)
     prodml.validate(f"{NAME}@2", NAME, client=client)
+    folder = tmp_path_factory.mktemp("scans")
+    (folder / "a.txt").write_text("first")
+    (folder / "b<i>.txt").write_text("second file")
+    prodml.log_dataset("scans", folder, client=client)
     yield client
     client.close()
 
@@ -107,6 +111,14 @@ def test_the_report_is_served_under_a_sandboxing_csp(pages: TestClient) -> None:
     assert "Validation of transactions@2" in report.text and "<svg" in report.text
     never = pages.get(f"/datasets/{NAME}/1/report")
     assert never.status_code == 404 and "prodml validate transactions@1" in never.text
+
+
+def test_a_set_of_files_lists_its_files_by_path(pages: TestClient) -> None:
+    page = pages.get("/datasets/scans/1")
+    assert page.status_code == 200
+    files = page.text.split('<table class="files">')[1].split("</table>")[0]
+    assert "<code>a.txt</code>" in files and "<code>b&lt;i&gt;.txt</code>" in files
+    assert '<td class="num">11</td>' in files
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from prodml.domain.dataset import DatasetVersion
+from prodml.domain.dataset import DatasetVersion, FileEntry
 from prodml.domain.distribution import ColumnDistribution, ColumnShift
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.sdk import datasets
@@ -21,6 +21,7 @@ MAX_NAME = 200
 MAX_VERSION = 64
 MAX_PROFILE_CHARTS = 60  # wider tables show the rest of their columns in the table only
 MAX_SHIFT_CHARTS = 12
+MAX_FILES = 500  # of a files-kind version, listed by path
 # The report is another program's page: it may style itself, and nothing else.
 REPORT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -68,8 +69,11 @@ async def version_page(request: Request) -> Response:
     version = _version(request, request.path_params["name"], request.path_params["version"])
     client = client_of(request)
     profile: tuple[ColumnDistribution, ...] = ()
+    files: list[FileEntry] = []
     if version.kind.value == "table":
         profile = datasets.column_distributions(version, client=client)
+    else:
+        files = datasets.list_dataset_files(version, client=client)
     validation = datasets.latest_validation(version, client=client, charts=False)
     return pages.render(
         request,
@@ -77,6 +81,7 @@ async def version_page(request: Request) -> Response:
         title=f"Dataset {version.ref}",
         version=version,
         profile=profile,
+        files=files[:MAX_FILES],
         charts={c.column: _profile_chart(c) for c in profile[:MAX_PROFILE_CHARTS]},
         missing_chart=_missing_chart(profile) if profile else None,
         validation=validation,
