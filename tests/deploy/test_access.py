@@ -48,9 +48,9 @@ def _state(client: Client) -> tuple[Any, ...]:
     return (
         store.aliases("m"),
         store.protected("m"),
-        [(r["state"], r["step"]) for r in store.rollouts("m")],
+        [(r.state, r.step) for r in store.rollouts("m")],
         store.guardrails_artifact(store.get_model_version("m", "2").id),
-        [(t["name"], t["revoked_at"] is None) for t in store.tokens()],
+        [(t.name, t.active) for t in store.tokens()],
         auth_mode.stored(client),
     )
 

@@ -193,7 +193,7 @@ def test_a_decision_on_a_rollout_that_changed_meanwhile_is_refused(ready: Client
     rollouts.pause(ready, "m", "someone else")
 
     with pytest.raises(RunStateError, match="changed while this decision was made"):
-        rollouts.change(ready, seen, "rollout.advanced", {"step": 1}, "stale")
+        rollouts.change(ready, seen, "rollout.advanced", "stale", step=1)
     assert rollouts.get(ready, "m").state == "paused"
     assert [a for a, _ in _actions(ready, seen)] == ["rollout.started", "rollout.paused"]
 

@@ -130,8 +130,10 @@ def test_the_store_keeps_only_the_digest_of_a_token(as_: Callable[..., Client]) 
     stored = " ".join(str(v) for r in [*rows, *events] for v in r.values())
     assert token not in stored and token[4:] not in stored
     listed = client.metadata.tokens()
-    assert [(t["name"], t["role"]) for t in listed] == [("ci", "deployer")]
-    assert "digest" not in listed[0]
+    assert [(t.name, t.role, t.actor, t.active) for t in listed] == [
+        ("ci", "deployer", "tester", True)
+    ]
+    assert not hasattr(listed[0], "digest")
     assert tokens.lookup(client, token) == tokens.Grant("ci", "deployer")
 
 

@@ -75,7 +75,7 @@ class Store:
         return started.id
 
     def state(self, rollout_id: str) -> str:
-        return str(self.client.metadata.rollout(rollout_id)["state"])
+        return self.client.metadata.rollout(rollout_id).state
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = prodml.query_predictions(sql, client=self.client).to_pylist()

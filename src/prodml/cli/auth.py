@@ -10,7 +10,6 @@ from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, when
-from prodml.domain.ids import from_epoch
 
 auth = typer.Typer(
     help="Access control of the store: off, admin (deploy actions need a deployer token) "
@@ -92,16 +91,14 @@ def create(
 @tokens.command("list")
 def list_tokens(json: JSON = False) -> None:
     """Every token: name, role, who made it and when, and whether it is revoked."""
-    rows = prodml.list_tokens()
+    found = prodml.list_tokens()
     if json:
-        emit_json(rows)
+        emit_json(found)
         return
     table = Table("name", "role", "created", "by", "revoked")
-    for row in rows:
-        revoked = when(from_epoch(row["revoked_at"])) if row["revoked_at"] else "-"
-        table.add_row(
-            row["name"], row["role"], when(from_epoch(row["created_at"])), row["actor"], revoked
-        )
+    for token in found:
+        revoked = when(token.revoked_at) if token.revoked_at else "-"
+        table.add_row(token.name, token.role, when(token.created_at), token.actor, revoked)
     console.print(table)
 
 

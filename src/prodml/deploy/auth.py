@@ -40,7 +40,7 @@ class ModeChange:
 
 def status(client: Client) -> AuthStatus:
     event = auth_mode.latest(client)
-    active = [row["role"] for row in client.metadata.tokens() if row["revoked_at"] is None]
+    active = [token.role for token in client.metadata.tokens() if token.active]
     mode = auth_mode.mode_of(event)
     return AuthStatus(
         mode=mode,
@@ -104,7 +104,7 @@ def _holds_deployer(client: Client) -> bool:
 
 def _first_token(client: Client, name: str | None) -> tuple[str, str]:
     if name is None:
-        taken = {row["name"] for row in client.metadata.tokens()}
+        taken = {token.name for token in client.metadata.tokens()}
         candidates = (FIRST_TOKEN if n == 1 else f"{FIRST_TOKEN}-{n}" for n in range(1, 10**6))
         name = next(c for c in candidates if c not in taken)
     return name, tokens.create(client, name, tokens.DEPLOYER)

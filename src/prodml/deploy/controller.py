@@ -116,8 +116,7 @@ def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
 def tick(client: Client, now: float | None = None) -> list[Decision]:
     """Judge every running rollout once and act on each verdict."""
     decisions = []
-    for row in client.metadata.rollouts(active=True):
-        rollout = rollouts.of(row)
+    for rollout in client.metadata.rollouts(active=True):
         if rollout.state != RUNNING:
             continue
         try:
@@ -138,7 +137,7 @@ def _abandon(client: Client, rollout: Rollout, champion: int | None) -> Decision
         f"champion moved from v{rollout.baseline} to {now} outside the rollout; "
         "start a new rollout against the new champion"
     )
-    ended = rollouts.change(client, rollout, "rollout.aborted", {"state": ABORTED}, reason)
+    ended = rollouts.change(client, rollout, "rollout.aborted", reason, state=ABORTED)
     judgement = Judgement(rollout, INCONCLUSIVE, (), {})
     return Decision(ended, "aborted", reason, judgement)
 
@@ -163,7 +162,7 @@ def act(client: Client, judgement: Judgement, now: float | None = None) -> Decis
         following = rollout.plan.steps[rollout.step + 1]
         reason = f"{step.label} passed, on to {following.label}: {judgement.reasons(PASS)}"
         moved = rollouts.change(
-            client, rollout, "rollout.advanced", {"step": rollout.step + 1}, reason, details
+            client, rollout, "rollout.advanced", reason, details, step=rollout.step + 1
         )
         return Decision(moved, "advanced", reason, judgement)
     elapsed = (now or time.time()) - rollout.step_started_at.timestamp()

@@ -3,7 +3,7 @@ model back. The controller (``controller.py``) makes the same moves on evidence.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +11,12 @@ from prodml.client import Client
 from prodml.deploy import approvals
 from prodml.deploy import plan as plans
 from prodml.domain.artifact import ModelVersion
-from prodml.domain.ids import from_epoch, new_id
-from prodml.domain.registry import CHAMPION, AliasMove
+from prodml.domain.ids import new_id
+from prodml.domain.registry import CHAMPION, AliasChange, AliasMove
 from prodml.domain.rollout import (
     ABORTED,
     COMPLETED,
+    FINAL_STATES,
     PAUSED,
     ROLLED_BACK,
     RUNNING,
@@ -26,21 +27,15 @@ from prodml.errors import GateRefusedError, InvalidInputError, NotFoundError
 from prodml.predict import loading
 
 
-def of(row: dict[str, Any]) -> Rollout:
-    return Rollout(
-        id=row["id"],
-        model=row["name"],
-        candidate=row["candidate"],
-        baseline=row["baseline"],
-        plan=plans.parse(json.loads(row["plan"])),
-        state=row["state"],
-        step=row["step"],
-        step_started_at=from_epoch(row["step_started_at"]),
-        created_at=from_epoch(row["created_at"]),
-        updated_at=from_epoch(row["updated_at"]),
-        actor=row["actor"],
-        reason=row["reason"],
-    )
+def ended(client: Client, rollout: Rollout) -> Rollout:
+    """A finished rollout with who ended it and why, from the event that ended it."""
+    if rollout.state not in FINAL_STATES:
+        return rollout
+    events = client.metadata.list_events(subject=("rollout", rollout.id))
+    last = next((e for e in reversed(events) if e.action == f"rollout.{rollout.state}"), None)
+    if last is None:
+        return rollout
+    return dataclasses.replace(rollout, ended_by=last.actor, end_reason=last.reason)
 
 
 def start(
@@ -67,20 +62,22 @@ def start(
         raise InvalidInputError(f"{candidate.ref} is already the champion; nothing to roll out.")
     chosen: Plan = plans.load(plan)
     offline = _offline_gate(client, candidate, champion, force, why)
-    row = {
-        "id": new_id(),
-        "name": name,
-        "candidate": candidate.version,
-        "baseline": champion,
-        "plan": json.dumps(chosen.document or plans.DEFAULT_PLAN),
-        "state": RUNNING,
-        "reason": why,
-    }
     details = {
-        "candidate": candidate.version, "champion": champion, "steps": _labels(chosen),
-        "offline_gate": offline, "forced": force,
-    }  # fmt: skip
-    return of(client.metadata.add_rollout(row, details))
+        "candidate": candidate.version,
+        "champion": champion,
+        "steps": _labels(chosen),
+        "offline_gate": offline,
+        "forced": force,
+    }
+    return client.metadata.add_rollout(
+        rollout_id=new_id(),
+        model=name,
+        candidate=candidate.version,
+        baseline=champion,
+        plan=chosen,
+        reason=why,
+        details=details,
+    )
 
 
 def _offline_gate(
@@ -116,12 +113,12 @@ def get(client: Client, name_or_id: str) -> Rollout:
     """The active rollout of a model name, else its latest, else a rollout by id prefix."""
     active = client.metadata.rollouts(name_or_id, active=True)
     if active:
-        return of(active[0])
+        return active[0]
     latest = client.metadata.rollouts(name_or_id)
     if latest:
-        return of(latest[0])
+        return ended(client, latest[0])
     try:
-        return of(client.metadata.rollout(name_or_id))
+        return ended(client, client.metadata.rollout(name_or_id))
     except NotFoundError:
         raise NotFoundError(
             f"No rollout in progress for {name_or_id!r} and no rollout with that id. "
@@ -130,31 +127,36 @@ def get(client: Client, name_or_id: str) -> Rollout:
 
 
 def active(client: Client, name: str) -> Rollout | None:
-    rows = client.metadata.rollouts(name, active=True)
-    return of(rows[0]) if rows else None
+    found = client.metadata.rollouts(name, active=True)
+    return found[0] if found else None
 
 
 def listing(client: Client, name: str | None = None) -> list[Rollout]:
-    return [of(row) for row in client.metadata.rollouts(name)]
+    """Rollouts, newest first; each finished one says who ended it and why."""
+    return [ended(client, rollout) for rollout in client.metadata.rollouts(name)]
 
 
 def change(
     client: Client,
     rollout: Rollout,
     action: str,
-    changes: dict[str, Any],
     reason: str | None,
     details: dict[str, Any] | None = None,
-    move: dict[str, Any] | None = None,
+    *,
+    state: str | None = None,
+    step: int | None = None,
+    move: AliasChange | None = None,
 ) -> Rollout:
+    """Set the rollout's ``state`` or ``step`` (refused if it changed since it was read),
+    recorded as the event ``action``."""
     facts = {
         "model": rollout.model, "candidate": rollout.candidate, "champion": rollout.baseline,
         "step": rollout.current.label, **(details or {}),
     }  # fmt: skip
-    row = client.metadata.update_rollout(
-        rollout.id, (rollout.state, rollout.step), changes, action, reason, facts, move
+    changed = client.metadata.update_rollout(
+        rollout, action=action, reason=reason, details=facts, state=state, step=step, move=move
     )
-    return of(row)
+    return ended(client, changed)
 
 
 def _active(client: Client, name_or_id: str) -> Rollout:
@@ -171,26 +173,26 @@ def pause(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
     rollout = _active(client, name_or_id)
     if rollout.state == PAUSED:
         raise InvalidInputError(f"Rollout {rollout.id[:12]} is already paused.")
-    return change(client, rollout, "rollout.paused", {"state": PAUSED}, why)
+    return change(client, rollout, "rollout.paused", why, state=PAUSED)
 
 
 def resume(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
     rollout = _active(client, name_or_id)
     if rollout.state != PAUSED:
         raise InvalidInputError(f"Rollout {rollout.id[:12]} is not paused.")
-    return change(client, rollout, "rollout.resumed", {"state": RUNNING, "step": rollout.step}, why)
+    return change(client, rollout, "rollout.resumed", why, state=RUNNING, step=rollout.step)
 
 
 def abort(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
     """Stop the rollout: every request goes to the champion again."""
     rollout = _active(client, name_or_id)
-    return change(client, rollout, "rollout.aborted", {"state": ABORTED}, why)
+    return change(client, rollout, "rollout.aborted", why, state=ABORTED)
 
 
 def roll_back(
     client: Client, rollout: Rollout, reason: str, details: dict[str, Any] | None = None
 ) -> Rollout:
-    return change(client, rollout, "rollout.rolled_back", {"state": ROLLED_BACK}, reason, details)
+    return change(client, rollout, "rollout.rolled_back", reason, details, state=ROLLED_BACK)
 
 
 def complete(
@@ -202,13 +204,17 @@ def complete(
     sign-off is not complete (``approvals.py``)."""
     version = client.metadata.get_model_version(rollout.model, str(rollout.candidate))
     approvals.check(client, version)
-    move = {
-        "name": rollout.model, "alias": CHAMPION, "version": rollout.candidate,
-        "model_id": version.id, "reason": f"rollout {rollout.id[:12]}: {reason}",
-        "forced": forced, "verdict": "forced" if forced else "pass",
-        "expected": rollout.baseline,
-    }  # fmt: skip
-    return change(client, rollout, "rollout.completed", {"state": COMPLETED}, reason, details, move)
+    move = AliasChange(
+        name=rollout.model,
+        alias=CHAMPION,
+        version=rollout.candidate,
+        model_id=version.id,
+        reason=f"rollout {rollout.id[:12]}: {reason}",
+        forced=forced,
+        verdict="forced" if forced else "pass",
+        expected=rollout.baseline,
+    )
+    return change(client, rollout, "rollout.completed", reason, details, state=COMPLETED, move=move)
 
 
 def promote(client: Client, name_or_id: str, why: str | None = None) -> Rollout:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -123,9 +122,8 @@ def lookup(client: Client, token: str | None) -> Grant | None:
     hit, grant = GRANTS.get(key)
     if hit:
         return grant
-    row = client.metadata.token(hashed)  # found by the indexed digest column
-    known = row is not None and hmac.compare_digest(str(row["digest"]), hashed)
-    grant = Grant(row["name"], row["role"]) if row is not None and known else None
+    found = client.metadata.token(hashed)
+    grant = Grant(found.name, found.role) if found is not None else None
     GRANTS.put(key, grant)
     return grant
 

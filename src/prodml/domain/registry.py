@@ -46,3 +46,19 @@ class RegisteredModel:
     latest_at: datetime
     aliases: dict[str, int]
     protected: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AliasChange:
+    """A move of ``alias`` to be made with another change (a rollout's end), refused if
+    the alias no longer points at ``expected``."""
+
+    name: str
+    alias: str
+    version: int | None
+    model_id: str
+    reason: str | None = None
+    forced: bool = False
+    evaluation_id: str | None = None
+    verdict: str | None = None
+    expected: int | None = None

@@ -15,7 +15,7 @@ ACTIVE_STATES = (RUNNING, PAUSED)
 FINAL_STATES = (COMPLETED, ROLLED_BACK, ABORTED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Criteria:
     """Limits a step must be certainly within; None leaves that check out."""
 
@@ -30,7 +30,7 @@ class Criteria:
     confidence: float = 0.95  # of each check over all the controller's looks at a step
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Step:
     """One traffic step: the candidate answers ``share`` of requests (0 in shadow)."""
 
@@ -61,7 +61,7 @@ class Plan:
     document: dict[str, object] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Rollout:
     id: str
     model: str
@@ -74,7 +74,9 @@ class Rollout:
     created_at: datetime
     updated_at: datetime
     actor: str
-    reason: str | None = None
+    reason: str | None = None  # given at the start
+    ended_by: str | None = None  # who ended it: the controller's user, or a person
+    end_reason: str | None = None  # why it ended: the controller's verdict, or the reason given
 
     @property
     def current(self) -> Step:

@@ -30,7 +30,7 @@ def changes(
     """State changes between ``since`` and ``until`` (oldest first); with ``model``,
     those about that model and those about data (which any model may read)."""
     events = client.metadata.list_events(since=since, until=until)
-    rollouts = {r["id"]: r["name"] for r in client.metadata.rollouts()}
+    rollouts = {rollout.id: rollout.model for rollout in client.metadata.rollouts()}
     out = []
     for event in events:
         if not event.action.startswith(CHANGES):

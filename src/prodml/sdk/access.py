@@ -6,9 +6,10 @@ a deployer token, read from ``PRODML_TOKEN`` (or ``prodml.toml``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prodml.client import Client, default_client
+from prodml.domain.token import TokenRecord
 
 if TYPE_CHECKING:
     from prodml.deploy.auth import AuthStatus, ModeChange
@@ -53,7 +54,7 @@ def create_token(name: str, role: str, client: Client | None = None) -> str:
     return tokens.create(client, name, role)
 
 
-def list_tokens(client: Client | None = None) -> list[dict[str, Any]]:
+def list_tokens(client: Client | None = None) -> list[TokenRecord]:
     """Every token (never its digest): name, role, who made it and when, and when it
     was revoked."""
     return (client or default_client()).metadata.tokens()

@@ -18,6 +18,7 @@ from prodml.stores.sql_profiles import ProfileQueries
 from prodml.stores.sql_registry import RegistryQueries
 from prodml.stores.sql_rollouts import RolloutQueries
 from prodml.stores.sql_run_search import RunSearchQueries
+from prodml.stores.sql_tokens import TokenQueries
 
 
 class MetadataStore(
@@ -25,10 +26,11 @@ class MetadataStore(
     DatasetQueries,
     ArtifactQueries,
     ProfileQueries,
+    RolloutQueries,
+    TokenQueries,
     RegistryQueries,
     EvaluationQueries,
     LineageQueries,
-    RolloutQueries,
     MonitorQueries,
     AlertQueries,
     ModelVersionQueries,

@@ -1,28 +1,51 @@
-"""Rollouts and access tokens in the SQL store. A rollout changes only by
-compare-and-set on its state and step, so two controllers never both act on one
-step; every change is an event in the same transaction."""
+"""Rollouts in the SQL store. A rollout changes only by compare-and-set on its state
+and step, so two controllers never both act on one step; every change is an event in
+the same transaction.
+
+A rollout's plan is stored resolved (its steps with their criteria) beside the
+document it was read from, so reading a rollout back needs no plan reader."""
 
 from __future__ import annotations
 
-import time
+import dataclasses
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from prodml.errors import InvalidInputError, NotFoundError, RunStateError
-from prodml.stores import counters, schema
-from prodml.stores.sql_base import SqlBase
+from prodml.domain.ids import from_epoch
+from prodml.domain.registry import AliasChange
+from prodml.domain.rollout import ACTIVE_STATES, RUNNING, Criteria, Plan, Rollout, RoutingKey, Step
+from prodml.errors import InvalidInputError, NotFoundError, RunStateError, StoreError
+from prodml.stores import counters, schema, sql_base
+from prodml.stores.sql_registry import RegistryQueries
 
-ACTIVE = ("running", "paused")
 
-
-class RolloutQueries(SqlBase):
-    def add_rollout(self, row: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
-        """Store a new rollout; refused while another rollout of the model is active."""
+class RolloutQueries(RegistryQueries):
+    def add_rollout(
+        self,
+        *,
+        rollout_id: str,
+        model: str,
+        candidate: int,
+        baseline: int,
+        plan: Plan,
+        reason: str | None,
+        details: Mapping[str, object],
+    ) -> Rollout:
+        """Start a rollout at its first step; refused while another rollout of the model
+        is active."""
         table = schema.rollouts
-        now = time.time()
+        now = sql_base.now()
         values = {
-            **row,
+            "id": rollout_id,
+            "name": model,
+            "candidate": candidate,
+            "baseline": baseline,
+            "plan": json.dumps(_plan_document(plan)),
+            "state": RUNNING,
+            "reason": reason,
             "step": 0,
             "step_started_at": now,
             "created_at": now,
@@ -30,27 +53,26 @@ class RolloutQueries(SqlBase):
             "actor": self.user,
         }
         with self.write() as connection:
-            self.serialise(connection, f"model:{row['name']}")
+            self.serialise(connection, f"model:{model}")
             active = connection.execute(
                 sa.select(table.c.id, table.c.candidate).where(
-                    table.c.name == row["name"], table.c.state.in_(ACTIVE)
+                    table.c.name == model, table.c.state.in_(ACTIVE_STATES)
                 )
             ).first()
             if active is not None:
                 raise InvalidInputError(
-                    f"Model {row['name']!r} already has rollout {active.id[:12]} of "
+                    f"Model {model!r} already has rollout {active.id[:12]} of "
                     f"v{active.candidate} in progress. Finish it first: prodml rollout "
-                    f"promote|abort {row['name']}"
+                    f"promote|abort {model}"
                 )
             connection.execute(table.insert().values(**values))
             self.event(
-                connection, "rollout.started", ("rollout", row["id"]), row.get("reason"), details,
-                now,
-            )  # fmt: skip
+                connection, "rollout.started", ("rollout", rollout_id), reason, dict(details), now
+            )
             counters.bump(connection, counters.ROUTING)
-        return values
+        return _rollout(values)
 
-    def rollout(self, rollout_id: str) -> dict[str, Any]:
+    def rollout(self, rollout_id: str) -> Rollout:
         table = schema.rollouts
         query = sa.select(table).where(table.c.id.startswith(rollout_id, autoescape=True))
         with self.read() as connection:
@@ -60,100 +82,114 @@ class RolloutQueries(SqlBase):
                 f"No rollout {rollout_id!r}{' (ambiguous prefix)' if rows else ''}. "
                 "List them: prodml rollout status"
             )
-        return dict(rows[0])
+        return _rollout(rows[0])
 
-    def rollouts(self, name: str | None = None, active: bool = False) -> list[dict[str, Any]]:
+    def rollouts(self, name: str | None = None, active: bool = False) -> list[Rollout]:
+        """Rollouts, newest first: of one model, or only those running or paused."""
         table = schema.rollouts
         query = sa.select(table).order_by(table.c.created_at.desc())
         if name is not None:
             query = query.where(table.c.name == name)
         if active:
-            query = query.where(table.c.state.in_(ACTIVE))
+            query = query.where(table.c.state.in_(ACTIVE_STATES))
         with self.read() as connection:
-            return [dict(row) for row in connection.execute(query).mappings()]
+            return [_rollout(row) for row in connection.execute(query).mappings()]
 
     def update_rollout(
         self,
-        rollout_id: str,
-        expected: tuple[str, int],
-        changes: dict[str, Any],
+        rollout: Rollout,
+        *,
         action: str,
         reason: str | None,
-        details: dict[str, Any],
-        move: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Apply ``changes`` if the rollout is still in ``expected`` (state, step); with
-        ``move`` (arguments of :meth:`move_alias`), move an alias in the same transaction."""
+        details: Mapping[str, object],
+        state: str | None = None,
+        step: int | None = None,
+        move: AliasChange | None = None,
+    ) -> Rollout:
+        """Set the rollout's ``state`` and ``step`` if it is still where ``rollout`` saw it
+        (its state and step); with ``move``, move an alias in the same transaction."""
         table = schema.rollouts
-        now = time.time()
-        values = {**changes, "updated_at": now}
-        if "step" in changes:
-            values["step_started_at"] = now
+        now = sql_base.now()
+        values: dict[str, Any] = {"updated_at": now}
+        if state is not None:
+            values["state"] = state
+        if step is not None:
+            values["step"], values["step_started_at"] = step, now
         with self.write() as connection:
             done = connection.execute(
                 table.update()
                 .where(
-                    table.c.id == rollout_id,
-                    table.c.state == expected[0],
-                    table.c.step == expected[1],
+                    table.c.id == rollout.id,
+                    table.c.state == rollout.state,
+                    table.c.step == rollout.step,
                 )
                 .values(**values)
             )
             if done.rowcount != 1:
                 raise RunStateError(
-                    f"Rollout {rollout_id[:12]} changed while this decision was made; "
+                    f"Rollout {rollout.id[:12]} changed while this decision was made; "
                     "see: prodml rollout status"
                 )
-            self.event(connection, action, ("rollout", rollout_id), reason, details, now)
+            self.event(connection, action, ("rollout", rollout.id), reason, dict(details), now)
             if move is not None:
-                self.move_alias_in(connection, **move)  # type: ignore[attr-defined]
+                self.move_alias_in(
+                    connection,
+                    move.name,
+                    move.alias,
+                    move.version,
+                    move.model_id,
+                    move.reason,
+                    move.forced,
+                    move.evaluation_id,
+                    move.verdict,
+                    move.expected,
+                )
             counters.bump(connection, counters.ROUTING)
-            row = connection.execute(sa.select(table).where(table.c.id == rollout_id)).mappings()
-            return dict(row.one())
+            row = connection.execute(sa.select(table).where(table.c.id == rollout.id)).mappings()
+            return _rollout(row.one())
 
-    def routing_stamp(self) -> tuple[Any, ...]:
+    def routing_stamp(self) -> tuple[int, ...]:
         """Changes whenever any alias moves, any rollout changes or guardrails are attached,
         whatever the writers' clocks say: one indexed read, cheap to poll."""
         with self.read() as connection:
             return (counters.value(connection, counters.ROUTING),)
 
-    def add_token(self, name: str, digest: str, role: str) -> None:
-        table = schema.tokens
-        with self.write() as connection:
-            exists = connection.execute(sa.select(table.c.name).where(table.c.name == name))
-            if exists.first() is not None:
-                raise InvalidInputError(
-                    f"A token named {name!r} exists. Revoke it first (prodml tokens revoke "
-                    f"{name}) or choose another name."
-                )
-            connection.execute(
-                table.insert().values(
-                    name=name, digest=digest, role=role, created_at=time.time(), actor=self.user
-                )
-            )
-            self.event(connection, "token.created", ("token", name), None, {"role": role})
 
-    def token(self, digest: str) -> dict[str, Any] | None:
-        table = schema.tokens
-        query = sa.select(table).where(table.c.digest == digest, table.c.revoked_at.is_(None))
-        with self.read() as connection:
-            row = connection.execute(query).mappings().first()
-        return None if row is None else dict(row)
+def _rollout(row: Any) -> Rollout:
+    return Rollout(
+        id=row["id"],
+        model=row["name"],
+        candidate=row["candidate"],
+        baseline=row["baseline"],
+        plan=_plan(json.loads(row["plan"]), row["id"]),
+        state=row["state"],
+        step=row["step"],
+        step_started_at=from_epoch(row["step_started_at"]),
+        created_at=from_epoch(row["created_at"]),
+        updated_at=from_epoch(row["updated_at"]),
+        actor=row["actor"],
+        reason=row["reason"],
+    )
 
-    def tokens(self) -> list[dict[str, Any]]:
-        table = schema.tokens
-        with self.read() as connection:
-            rows = connection.execute(sa.select(table).order_by(table.c.name)).mappings()
-            return [{k: v for k, v in row.items() if k != "digest"} for row in rows]
 
-    def revoke_token(self, name: str) -> None:
-        table = schema.tokens
-        with self.write() as connection:
-            done = connection.execute(
-                table.update()
-                .where(table.c.name == name, table.c.revoked_at.is_(None))
-                .values(revoked_at=time.time())
-            )
-            if done.rowcount != 1:
-                raise NotFoundError(f"No active token {name!r}. List them: prodml tokens list")
-            self.event(connection, "token.revoked", ("token", name))
+def _plan_document(plan: Plan) -> dict[str, Any]:
+    key = plan.routing_key
+    return {
+        "document": plan.document,
+        "steps": [dataclasses.asdict(step) for step in plan.steps],
+        "routing_key": None if key is None else {"source": key.source, "name": key.name},
+    }
+
+
+def _plan(stored: dict[str, Any], rollout_id: str) -> Plan:
+    if "steps" not in stored:
+        raise StoreError(
+            f"Rollout {rollout_id[:12]} was started by an earlier prodml, whose stored plans "
+            "this one does not read. Finish it with that version (prodml rollout promote|abort)."
+        )
+    steps = tuple(
+        Step(**{**step, "criteria": Criteria(**step["criteria"])}) for step in stored["steps"]
+    )
+    key = stored["routing_key"]
+    routing = None if key is None else RoutingKey(key["source"], key["name"])
+    return Plan(steps, routing, stored["document"])
