@@ -3,7 +3,7 @@ read strictly (a number is never text, an unknown key is refused), and every pro
 is reported on one line naming the document, the field path and what is expected::
 
     Rollout plan has 2 problems:
-      stages[0].min_requests is 0; give a number >= 1.
+      stages[0].min_requests is 0; give a whole number >= 1.
       stages[1].colour is not a known field; known: criteria, max_duration, ...
 
 ``prodml schema KIND`` prints each kind's JSON Schema so that editors check the files

@@ -1,5 +1,6 @@
-"""YAML documents users write (checks, suites, guardrails): read with errors that
-name the file and the first line of the parser's complaint."""
+"""YAML documents users write (suites, rollout plans, monitors, checks, guardrails):
+read with errors that name the file and the first line of the parser's complaint.
+What their fields mean is :mod:`prodml.documents`' part."""
 
 from __future__ import annotations
 
@@ -27,3 +28,15 @@ def read(path: Path, what: str) -> Any:
     except OSError as error:
         raise InvalidInputError(f"Cannot read {what} {path}: {error.strerror}.") from None
     return parse(text, f"{what.capitalize()} {path}")
+
+
+def names_a_file(source: str | Path) -> bool:
+    """Whether ``source`` is the path of a file, as opposed to YAML text (which may be
+    too long to be a file name at all)."""
+    text = str(source)
+    if "\n" in text or len(text) > 1024:
+        return False
+    try:
+        return Path(text).is_file()
+    except OSError:  # e.g. a name longer than the file system allows
+        return False

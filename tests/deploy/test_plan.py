@@ -224,3 +224,24 @@ def test_plans_load_from_yaml_text_a_file_a_mapping_or_the_default(tmp_path: Pat
     ]
     with pytest.raises(InvalidInputError, match=r"missing\.yaml does not exist"):
         plans.load(tmp_path / "missing.yaml")
+
+
+def test_a_long_yaml_text_is_read_as_yaml_not_mistaken_for_a_file_name() -> None:
+    """Bug: load() asked Path(text).is_file(), which fails with ENAMETOOLONG for a text
+    longer than a file name may be, so a long plan given as text raised an OSError."""
+    text = "stages:\n" + "".join(f"  - {{stage: canary, steps: [{i + 1}]}}\n" for i in range(30))
+    assert len(text) > 255
+
+    assert [step.share for step in plans.load(text).steps] == [(i + 1) / 100 for i in range(30)]
+
+
+def test_a_mistake_in_a_plan_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text("stages:\n  - {stage: shadow, min_requests: 0}\n")
+
+    with pytest.raises(InvalidInputError) as refused:
+        plans.load(path)
+
+    assert str(refused.value) == (
+        f"Rollout plan {path}: stages[0].min_requests is 0; give a whole number >= 1."
+    )

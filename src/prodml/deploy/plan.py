@@ -50,21 +50,20 @@ def load(source: str | Path | Mapping[str, Any] | None) -> Plan:
         return parse(DEFAULT_PLAN)
     if isinstance(source, Mapping):
         return parse(source)
-    path = Path(source)
-    if path.suffix in (".yaml", ".yml") and not path.is_file():
-        raise InvalidInputError(f"{WHAT} file {path} does not exist.")
-    document = yaml_text.read(path, WHAT) if path.is_file() else None
-    if document is None:
-        document = yaml_text.parse(str(source), WHAT, "is")
-    return parse(document)
+    if yaml_text.names_a_file(source):
+        return parse(yaml_text.read(Path(source), WHAT), f"{WHAT} {source}")
+    if isinstance(source, Path) or source.endswith((".yaml", ".yml")):
+        raise InvalidInputError(f"{WHAT} file {source} does not exist.")
+    return parse(yaml_text.parse(source, WHAT, "is"))
 
 
-def parse(document: Any) -> Plan:
-    """A plan from its document; every mistake is refused naming its field."""
+def parse(document: Any, what: str = WHAT) -> Plan:
+    """A plan from its document; every mistake is refused naming its field (and the
+    document, as ``what``)."""
     from prodml import documents
     from prodml.deploy.plan_document import PlanDocument
 
-    doc = documents.check(PlanDocument, document, WHAT)
+    doc = documents.check(PlanDocument, document, what)
     defaults = _criteria(doc.criteria, Criteria())
     steps = tuple(step for stage in doc.stages for step in _steps(stage, defaults))
     key = doc.routing_key

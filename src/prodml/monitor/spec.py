@@ -103,11 +103,12 @@ class MonitorSpec:
 
 def load(source: str | Path | Mapping[str, Any], model: str | None = None) -> MonitorSpec:
     """A spec from a YAML file, YAML text or a mapping; ``model`` fills in a missing name."""
+    what = WHAT
     if isinstance(source, Mapping):
         document: Any = dict(source)
-    elif isinstance(source, Path) or (isinstance(source, str) and _is_file(source)):
-        document = yaml_text.read(Path(source), WHAT)
-    elif isinstance(source, str) and source.endswith((".yaml", ".yml")):
+    elif yaml_text.names_a_file(source):
+        document, what = yaml_text.read(Path(source), WHAT), f"{WHAT} {source}"
+    elif isinstance(source, Path) or source.endswith((".yaml", ".yml")):
         raise InvalidInputError(f"{WHAT} file {source} does not exist.")
     else:
         document = yaml_text.parse(str(source), WHAT, "is")
@@ -115,25 +116,16 @@ def load(source: str | Path | Mapping[str, Any], model: str | None = None) -> Mo
         document = {}
     if model is not None and isinstance(document, dict):
         document.setdefault("model", model)
-    return parse(document)
+    return parse(document, what)
 
 
-def _is_file(text: str) -> bool:
-    """A path to a file, as opposed to YAML text (which may be too long to be a name)."""
-    if "\n" in text or len(text) > 1024:
-        return False
-    try:
-        return Path(text).is_file()
-    except OSError:
-        return False
-
-
-def parse(document: Any) -> MonitorSpec:
-    """A spec from its document; every mistake is refused naming its field."""
+def parse(document: Any, what: str = WHAT) -> MonitorSpec:
+    """A spec from its document; every mistake is refused naming its field (and the
+    document, as ``what``)."""
     from prodml import documents
     from prodml.monitor.spec_document import MonitorDocument
 
-    doc = documents.check(MonitorDocument, document, WHAT)
+    doc = documents.check(MonitorDocument, document, what)
     if doc.model is None:
         raise InvalidInputError(f"{WHAT} model must name the model watched, e.g. model: churn.")
     return MonitorSpec(
