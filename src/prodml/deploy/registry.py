@@ -19,7 +19,6 @@ from prodml.domain.ids import new_id, utcnow
 from prodml.domain.registry import CHAMPION, AliasMove
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
-from prodml.predict import guardrails as rails
 from prodml.predict.loading import get
 from prodml.track import model as models
 
@@ -45,6 +44,8 @@ def attach_guardrails(client: Client, ref: str, rules: Any) -> int:
         text = rules
     else:
         text = yaml.safe_dump(rules, sort_keys=False)
+    from prodml.predict import guardrails as rails  # loads the table libraries
+
     document = yaml_text.parse(text, "Guardrails", "are")
     rails.parse(document)
     digest, size = client.artifacts.put_bytes(text.encode())

@@ -4,15 +4,18 @@ the predictor that serves it with its signature and guardrails."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prodml import yaml_text
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.ids import split_ref
 from prodml.errors import NotFoundError
-from prodml.predict import guardrails as rails
-from prodml.predict.predictor import Predictor
 from prodml.track import model as models
+
+if TYPE_CHECKING:  # the predictor and guardrails load numpy and pyarrow: only to predict
+    from prodml.predict import guardrails as rails
+    from prodml.predict.predictor import Predictor
 
 MIN_ID_PREFIX = 6  # a shorter hex word is read as an alias, never as a version id
 
@@ -42,6 +45,8 @@ def _is_hex(text: str) -> bool:
 
 def predictor(client: Client, ref: str | ModelVersion, guardrails: int | None = None) -> Predictor:
     """The model ready to predict: signature enforced, guardrails (latest) applied."""
+    from prodml.predict.predictor import Predictor
+
     version = ref if isinstance(ref, ModelVersion) else get(client, ref)
     model = models.deserialise(client.read_blob(version.digest), version.ref, version.environment)
     return Predictor(version, model, load_guardrails(client, version, guardrails))
@@ -57,4 +62,6 @@ def load_guardrails(
         return None
     artifact = client.metadata.get_artifact(found[1])
     text = client.read_blob(artifact.digest).decode()
+    from prodml.predict import guardrails as rails
+
     return rails.parse(yaml_text.parse(text, f"Guardrails of {version.ref}", "are"), found[0])

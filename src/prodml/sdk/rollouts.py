@@ -49,14 +49,20 @@ def rollout_status(
 ) -> list[tuple[Rollout, Judgement | None]]:
     """Rollouts (newest first), each active one with the live verdict of its step and
     each finished one with who ended it and why (``ended_by``, ``end_reason``)."""
-    from prodml.deploy import controller, rollouts
+    from prodml.deploy import rollouts
 
     client = client or default_client()
-    shown = []
-    for rollout in rollouts.listing(client, name):
-        judged = controller.judge(client, rollout) if rollout.active else None
-        shown.append((rollout, judged))
-    return shown
+    return [(rollout, _judged(client, rollout)) for rollout in rollouts.listing(client, name)]
+
+
+def _judged(client: Client, rollout: Rollout) -> Judgement | None:
+    """The live verdict of an active rollout's step (the controller, and scipy with it,
+    loads only then)."""
+    if not rollout.active:
+        return None
+    from prodml.deploy import controller
+
+    return controller.judge(client, rollout)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,13 +77,12 @@ class RolloutDetails:
 
 def get_rollout(ref: str, client: Client | None = None) -> RolloutDetails:
     """A rollout by id (or prefix), or a model's active rollout, else its latest."""
-    from prodml.deploy import controller, rollouts
+    from prodml.deploy import rollouts
 
     chosen = client or default_client()
     rollout = rollouts.get(chosen, ref)
-    judged = controller.judge(chosen, rollout) if rollout.active else None
     log = chosen.metadata.list_events(("rollout", rollout.id))
-    return RolloutDetails(rollout=rollout, judgement=judged, log=log)
+    return RolloutDetails(rollout=rollout, judgement=_judged(chosen, rollout), log=log)
 
 
 def compare_rollout(
