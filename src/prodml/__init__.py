@@ -53,6 +53,7 @@ _HOMES: dict[str, str] = {
     "validate": "prodml.sdk.datasets",
     "validation_report": "prodml.sdk.datasets",
     "document_schema": "prodml.sdk.documents",
+    "monitor_drift": "prodml.sdk.drift",
     "add_to_valset": "prodml.sdk.evaluation",
     "compare_models": "prodml.sdk.evaluation",
     "evaluate_model": "prodml.sdk.evaluation",
@@ -155,6 +156,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.datasets import validate as validate
     from prodml.sdk.datasets import validation_report as validation_report
     from prodml.sdk.documents import document_schema as document_schema
+    from prodml.sdk.drift import monitor_drift as monitor_drift
     from prodml.sdk.evaluation import add_to_valset as add_to_valset
     from prodml.sdk.evaluation import compare_models as compare_models
     from prodml.sdk.evaluation import evaluate_model as evaluate_model
