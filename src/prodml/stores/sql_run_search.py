@@ -93,40 +93,86 @@ def _attribute_test(term: Term) -> ColumnElement[bool]:
     return _ordered(column, term.op, value)
 
 
-def _term(term: Term) -> ColumnElement[bool]:
-    runs = schema.runs.c
+def _term(term: Term, probe: bool) -> ColumnElement[bool]:
+    """A term as ``runs.id IN (indexed subquery)`` when it drives the search, or as a
+    probe of each candidate run's own row (``EXISTS``, a primary-key lookup)."""
     if term.field is Field.ATTRIBUTE:
         return _attribute_test(term)
+    table: Any
     if term.field is Field.METRIC:
-        latest = schema.latest_metrics.c
-        test: ColumnElement[bool]
-        if term.op is Op.IN:
-            test = latest.value.in_(list(term.values))
-        else:
-            test = _ordered(latest.value, term.op, term.values[0])
-        return runs.id.in_(sa.select(latest.run_id).where(latest.key == term.key, test))
-    values = schema.run_values.c
-    matching = sa.select(values.run_id).where(
-        values.kind == KINDS[term.field], values.key == term.key, _value_test(term)
-    )
-    return runs.id.in_(matching)
+        table = schema.latest_metrics.c
+        test = (
+            table.value.in_(list(term.values))
+            if term.op is Op.IN
+            else _ordered(table.value, term.op, term.values[0])
+        )
+        tests = [table.key == term.key, test]
+    else:
+        table = schema.run_values.c
+        tests = [table.kind == KINDS[term.field], table.key == term.key, _value_test(term)]
+    runs = schema.runs.c
+    if probe:
+        return sa.exists(sa.select(sa.literal(1)).where(table.run_id == runs.id, *tests))
+    return runs.id.in_(sa.select(table.run_id).where(*tests))
 
 
-def condition(node: Condition) -> ColumnElement[bool]:
+def _cost(node: Condition) -> int:
+    """How poorly a condition narrows the runs through an index (0 best): equality on
+    an indexed value first, ranges next, contains and not-equal last."""
     if isinstance(node, AllOf):
-        return sa.and_(*(condition(part) for part in node.parts))
+        return min(_cost(part) for part in node.parts)
     if isinstance(node, AnyOf):
-        return sa.or_(*(condition(part) for part in node.parts))
-    return _term(node)
+        return 3
+    if node.field is Field.ATTRIBUTE:
+        if node.key in ("id", "experiment") and node.op in (Op.EQ, Op.IN):
+            return 0
+        return 2 if node.key == "started" else 3
+    if node.op in (Op.EQ, Op.IN):
+        return 0
+    return 3 if node.op in (Op.NE, Op.CONTAINS) else 2
+
+
+def condition(
+    node: Condition, probe: bool = False, joined: Mapping[str, Any] | None = None
+) -> ColumnElement[bool]:
+    """The SQL of a condition: in each conjunction the part that narrows best drives
+    (an indexed subquery) and the others probe the runs it finds, so a selective term
+    is never intersected with a large one on SQLite, which has no statistics. A
+    top-level probe of a metric the search sorts by reads the sort's joined row."""
+    if isinstance(node, AllOf):
+        driver = min(range(len(node.parts)), key=lambda index: _cost(node.parts[index]))
+        parts = [
+            _joined(part, joined) if i != driver and joined else None
+            for i, part in enumerate(node.parts)
+        ]
+        return sa.and_(
+            *(
+                found if found is not None else condition(part, probe or i != driver)
+                for i, (part, found) in enumerate(zip(node.parts, parts, strict=True))
+            )
+        )
+    if isinstance(node, AnyOf):
+        return sa.or_(*(condition(part, probe) for part in node.parts))
+    return _term(node, probe)
+
+
+def _joined(node: Condition, joined: Mapping[str, Any]) -> ColumnElement[bool] | None:
+    if not isinstance(node, Term) or node.field is not Field.METRIC or node.key not in joined:
+        return None
+    value = joined[node.key].c.value
+    if node.op is Op.IN:
+        return value.in_(list(node.values))  # type: ignore[no-any-return]
+    return _ordered(value, node.op, node.values[0])
 
 
 def _sorted(
     query: sa.Select[Any], keys: Sequence[SortKey]
-) -> tuple[sa.Select[Any], list[ColumnElement[Any]]]:
-    """The query with an outer join per sort key, and the order: missing values last
-    in either direction, then run id."""
+) -> tuple[sa.Select[Any], list[ColumnElement[Any]], dict[str, Any]]:
+    """The query with an outer join per sort key, the order (missing values last in
+    either direction, then run id), and the joined latest values by metric."""
     runs = schema.runs
     order: list[ColumnElement[Any]] = []
+    metrics: dict[str, Any] = {}
     joined: Any = runs
     for index, key in enumerate(keys):
         columns: list[Any]
@@ -136,6 +182,7 @@ def _sorted(
             latest = schema.latest_metrics.alias(f"sort_{index}")
             on = sa.and_(latest.c.run_id == runs.c.id, latest.c.key == key.key)
             joined = joined.outerjoin(latest, on)
+            metrics.setdefault(key.key, latest)
             columns = [latest.c.value]
         else:
             values = schema.run_values.alias(f"sort_{index}")
@@ -151,19 +198,27 @@ def _sorted(
     if not keys:
         order.append(runs.c.started_at.desc())
     order.append(runs.c.id.asc())
-    return query.select_from(joined), order
+    return query.select_from(joined), order, metrics
 
 
 class RunSearchQueries(RunQueries):
     def search_runs(self, query: RunQuery) -> tuple[list[Run], int]:
-        """The runs of one page of ``query`` in its order, and how many match in all."""
-        where = condition(query.where) if query.where is not None else sa.true()
-        counting = sa.select(sa.func.count()).select_from(schema.runs).where(where)
-        paging, order = _sorted(sa.select(schema.runs.c.id), query.order)
+        """The runs of one page of ``query`` in its order, and how many match in all:
+        one query whose window count is taken before the page is cut (a second,
+        counting query only when the page is past the end)."""
+        total_column = sa.func.count().over().label("total")
+        paging, order, joined = _sorted(sa.select(schema.runs.c.id, total_column), query.order)
+        where = condition(query.where, joined=joined) if query.where is not None else sa.true()
         paging = paging.where(where).order_by(*order).limit(query.limit).offset(query.offset)
         with self.read() as connection:
-            total = int(connection.execute(counting).scalar_one())
-            ids = [row.id for row in connection.execute(paging)] if total > query.offset else []
+            rows = connection.execute(paging).all()
+            if rows:
+                total = int(rows[0].total)
+            else:
+                plain = condition(query.where) if query.where is not None else sa.true()
+                counting = sa.select(sa.func.count()).select_from(schema.runs).where(plain)
+                total = int(connection.execute(counting).scalar_one())
+        ids = [row.id for row in rows]
         found = {run.id: run for run in self.list_runs(ids=ids)} if ids else {}
         return [found[run_id] for run_id in ids if run_id in found], total
 
