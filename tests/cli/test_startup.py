@@ -1,0 +1,110 @@
+"""The CLI starts fast: a command imports only what it uses, so start-up and the
+read commands load no table or statistics library (pyarrow, numpy, scipy, DuckDB,
+scikit-learn, pandas). SQLAlchemy, which reads the store, is expected."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("pyarrow", "numpy", "scipy", "duckdb", "sklearn", "pandas", "polars")
+REPORT = (
+    "import atexit, sys\n"
+    f"HEAVY = {HEAVY!r}\n"
+    "atexit.register(lambda: print('LOADED', sorted(m for m in HEAVY if m in sys.modules), "
+    "file=sys.stderr))\n"
+)
+
+
+def _loaded(code: str, home: Path) -> list[str]:
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
+    result = subprocess.run(
+        [sys.executable, "-c", REPORT + code],
+        env={**kept, "PRODML_HOME": str(home), "COLUMNS": "200"},
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    (line,) = [text for text in result.stderr.splitlines() if text.startswith("LOADED")]
+    found: list[str] = ast.literal_eval(line.removeprefix("LOADED "))
+    return found
+
+
+def test_importing_the_cli_loads_no_table_or_statistics_library(tmp_path: Path) -> None:
+    assert _loaded("import prodml.cli.main", tmp_path / ".prodml") == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["--help"],
+        ["models", "list"],
+        ["runs", "list"],
+        ["datasets", "list"],
+        ["alerts", "list"],
+        ["incidents", "list"],
+        ["events", "--since", "1h"],
+        ["changes"],
+        ["rollout", "status"],
+    ],
+    ids=" ".join,
+)
+def test_a_read_command_on_a_fresh_store_loads_none_either(
+    tmp_path: Path, command: list[str]
+) -> None:
+    run = (
+        f"import sys\nfrom prodml.cli.main import run\nsys.argv = ['prodml', *{command!r}]\nrun()\n"
+    )
+    assert _loaded(run, tmp_path / ".prodml") == []
+
+
+class _Model:
+    def predict(self, rows: list[float]) -> list[float]:
+        return rows
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with a dataset, a run, model m v1 as champion and its lineage."""
+    import pandas as pd
+
+    import prodml
+    from prodml.client import Client
+
+    home = tmp_path_factory.mktemp("startup") / ".prodml"
+    client = Client(home=str(home), user="dana")
+    try:
+        data = prodml.log_dataset("flights", pd.DataFrame({"a": [1, 2]}), client=client)
+        with prodml.start_run("fit", inputs=[data], client=client) as run:
+            run.log_model(_Model(), "m")
+        prodml.promote("m", 1, why="the first model", force=True, client=client)
+    finally:
+        client.close()
+    return home
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["models", "history", "m"],
+        ["models", "show", "m@champion"],
+        ["lineage", "m@champion"],
+        ["lineage", "flights@1", "--downstream"],
+    ],
+    ids=" ".join,
+)
+def test_reading_the_registry_and_lineage_loads_none_either(
+    seeded: Path, command: list[str]
+) -> None:
+    run = (
+        f"import sys\nfrom prodml.cli.main import run\nsys.argv = ['prodml', *{command!r}]\nrun()\n"
+    )
+    assert _loaded(run, seeded) == []
