@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,8 +11,10 @@ from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, when
-from prodml.deploy.controller import Decision, Judgement
 from prodml.domain.rollout import Rollout
+
+if TYPE_CHECKING:
+    from prodml.sdk.rollouts import Decision, Judgement
 
 app = typer.Typer(help="Staged rollouts: shadow, canary steps, full.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -45,10 +47,16 @@ def start(
 
 @app.command("status")
 def status(name: Annotated[str | None, typer.Argument()] = None, json: JSON = False) -> None:
-    """Rollouts, newest first; an active one with each check of its current step."""
+    """Rollouts, newest first: an active one with each check of its current step, a
+    finished one with why it ended beside why it started."""
     shown = prodml.rollout_status(name)
     if json:
-        emit_json([{"rollout": r, "judgement": j.details() if j else None} for r, j in shown])
+        emit_json(
+            [
+                {"rollout": r, "step": r.current.label, "judgement": j.details() if j else None}
+                for r, j in shown
+            ]
+        )
         return
     if not shown:
         console.print("No rollouts yet. Start one: prodml rollout start NAME VERSION --plan FILE")
@@ -60,9 +68,28 @@ def status(name: Annotated[str | None, typer.Argument()] = None, json: JSON = Fa
             rollout.state, rollout.current.label, when(rollout.step_started_at),
         )  # fmt: skip
     console.print(table)
+    latest = {rollout.model: rollout for rollout, _ in reversed(shown)}
+    for rollout in latest.values():
+        if not rollout.active:
+            print_ending(rollout)
     for _, judgement in shown:
         if judgement is not None:
             print_judgement(judgement)
+
+
+def print_ending(rollout: Rollout) -> None:
+    """Why the latest rollout of a model ended, beside why it started."""
+    colour = {"rolled_back": "red", "completed": "green"}.get(rollout.state, "yellow")
+    by = f" by {rollout.ended_by}" if rollout.ended_by else ""
+    console.print(
+        Text.assemble(
+            f"{rollout.model} v{rollout.candidate} ({rollout.id[:12]}): ",
+            (rollout.state, colour),
+            f" at {rollout.current.label}{by}, {when(rollout.updated_at)}",
+        )
+    )
+    console.print(f"  ended:   {rollout.end_reason or '-'}")
+    console.print(f"  started: {rollout.reason or '-'}")
 
 
 def print_judgement(judgement: Judgement) -> None:
@@ -85,16 +112,12 @@ def watch(
     once: Annotated[bool, typer.Option("--once", help="Judge once and exit.")] = False,
 ) -> None:
     """Judge every running rollout each tick and act: advance, complete or roll back."""
-    from prodml.client import default_client
-    from prodml.deploy import controller
-
-    client = default_client()
     if once:
-        for decision in controller.tick(client):
+        for decision in prodml.tick_rollouts():
             report(decision)
         return
     console.print(f"Watching rollouts every {interval:g} s (Ctrl-C stops).")
-    controller.watch(client, interval, report=report)
+    prodml.watch_rollouts(interval, report=report)
 
 
 def report(decision: Decision) -> None:
