@@ -159,6 +159,27 @@ def test_every_problem_is_one_line_under_the_document_named_once() -> None:
     ]
 
 
+def test_a_document_with_many_problems_lists_the_first_twenty() -> None:
+    message = _refusal("plan", {"stages": [{"stage": "blue"}] * 30})
+
+    lines = message.splitlines()
+    assert lines[0] == "Rollout plan has 30 problems:" and len(lines) == 22
+    assert lines[20] == "  stages[19].stage is 'blue'; use 'shadow', 'canary' or 'full'."
+    assert lines[21] == "  ... and 10 more."
+
+
+def test_the_reader_takes_yaml_text_and_names_the_document_in_its_errors() -> None:
+    from prodml.deploy.plan_document import PlanDocument
+
+    read = documents.read(PlanDocument, "stages: [{stage: canary, steps: [5, 50]}]", "Plan")
+
+    assert read.stages[0].shares() == [0.05, 0.5]
+    with pytest.raises(InvalidInputError, match=r"^Plan is not valid YAML: "):
+        documents.read(PlanDocument, "stages: [{stage: canary", "Plan")
+    with pytest.raises(InvalidInputError, match=r"^Plan: stages\[0\]\.steps\[0\] is 500; "):
+        documents.read(PlanDocument, "stages: [{stage: canary, steps: [500]}]", "Plan")
+
+
 def test_a_value_no_shape_of_a_field_takes_is_one_problem() -> None:
     message = _refusal("monitor", {"model": "m", "sensitivity": "high"})
 

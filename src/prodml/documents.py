@@ -46,6 +46,7 @@ NOT_BLANK = r"\S"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _SHOWN = 60  # characters of a value quoted in a message
+MAX_LINES = 20  # problems listed in one message
 _KINDS_OF_INPUT = {
     "bool_type": "true or false",
     "dict_type": "a mapping",
@@ -126,16 +127,19 @@ def json_schema(kind: str) -> dict[str, Any]:
     found = model_of(kind).model_json_schema()
     for model in [found, *found.get("$defs", {}).values()]:
         for name, field in model.get("properties", {}).items():
-            field.setdefault("title", name.replace("_", " ").capitalize())  # pydantic leaves
-    return {"$schema": DRAFT, **found}  # a field that names a model without one
+            # pydantic gives no title to a field whose value is a model of its own
+            field.setdefault("title", name.replace("_", " ").capitalize())
+    return {"$schema": DRAFT, **found}
 
 
 def message(model: type[BaseModel], error: ValidationError, what: str) -> str:
+    """The problems of a document, one line each (at most ``MAX_LINES`` of them)."""
     lines = _lines(model, error.errors(include_url=False))
     if len(lines) == 1:
         return f"{what}{lines[0] if lines[0].startswith(' ') else ': ' + lines[0]}."
-    listed = "".join(f"\n  {line.strip()}." for line in lines)
-    return f"{what} has {len(lines)} problems:{listed}"
+    listed = "".join(f"\n  {line.strip()}." for line in lines[:MAX_LINES])
+    more = f"\n  ... and {len(lines) - MAX_LINES} more." if len(lines) > MAX_LINES else ""
+    return f"{what} has {len(lines)} problems:{listed}{more}"
 
 
 def _lines(model: type[BaseModel], errors: list[ErrorDetails]) -> list[str]:
