@@ -1,0 +1,172 @@
+"""The CLI's read commands on the demo's store, start-up included, beside the start-up
+of ``mlflow`` and ``dvc`` measured in the same run.
+
+The commands that answer the loop's daily questions (``models list``, ``models
+history``, ``lineage``, ``runs list``, ``alerts list``, ``changes``, ``incidents
+list``, ``events``) each run as a user runs them: a fresh ``prodml`` process on the
+store, timed by wall clock from start to exit, median of ``--repeats`` runs after one
+untimed run. Goal: each at most 0.5 s. The anchors are ``mlflow --version``,
+``mlflow --help`` and ``dvc --version`` from their throwaway venvs (``_anchor.py``).
+
+The store is the one ``examples/demo.py`` builds. It is built once under
+``~/.cache/prodml-bench/cli-demo`` (about 10 minutes) and reused; ``--rebuild``
+builds it again (do so after a change to the store's schema), ``--store PATH``
+measures any other store (e.g. the ``.prodml`` that ``make demo`` leaves).
+
+    .venv/bin/python benchmarks/cli.py                # builds the store the first time
+    .venv/bin/python benchmarks/cli.py --repeats 9
+    .venv/bin/python benchmarks/cli.py --store .prodml --only prodml
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from _anchor import cache_root, ensure_anchor
+from _harness import REPO, BenchmarkError, fmt_ratio, load_warning, print_table, prodml_env
+
+GOAL_SECONDS = 0.5
+MODEL = "late-arrivals"  # the demo's model
+COMMANDS = [
+    ["models", "list"],
+    ["models", "history", MODEL],
+    ["lineage", f"{MODEL}@champion"],
+    ["runs", "list"],
+    ["alerts", "list"],
+    ["changes"],
+    ["incidents", "list"],
+    ["events"],
+]
+ANCHORS = [("mlflow", ["mlflow", "--version"]), ("mlflow", ["mlflow", "--help"]),
+           ("dvc", ["dvc", "--version"])]  # fmt: skip
+BUILT = ".demo-built"  # written beside the store once the demo has run
+
+
+def prodml_command() -> list[str]:
+    """``prodml`` as installed beside this interpreter, else ``python -m prodml.cli.main``."""
+    script = Path(sys.executable).parent / "prodml"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "prodml.cli.main"]
+
+
+def demo_store(rebuild: bool) -> Path:
+    """The demo's store under the cache folder, built by examples/demo.py if missing."""
+    folder = cache_root() / "cli-demo"
+    home = folder / ".prodml"
+    if (folder / BUILT).exists() and not rebuild:
+        return home
+    if folder.exists():
+        subprocess.run(["rm", "-rf", str(folder)], check=True)
+    folder.mkdir(parents=True)
+    print(f"[store] building the demo's store in {folder} (examples/demo.py, ~10 min) ...")
+    started = time.perf_counter()
+    with (folder / "demo.log").open("w") as log:
+        done = subprocess.run(
+            [sys.executable, str(REPO / "examples" / "demo.py")],
+            cwd=folder, env=prodml_env(home), stdout=log, stderr=subprocess.STDOUT, check=False,
+        )  # fmt: skip
+    took = time.perf_counter() - started
+    if not (home / "prodml.db").exists():
+        raise BenchmarkError(f"the demo made no store; see {folder / 'demo.log'}")
+    state = "complete" if done.returncode == 0 else f"stopped early (exit {done.returncode})"
+    (folder / BUILT).write_text(f"{state}\n")
+    print(f"[store] demo {state} after {took:.0f} s; log: {folder / 'demo.log'}")
+    return home
+
+
+def timed(
+    args: Sequence[str], repeats: int, env: Mapping[str, str], cwd: Path
+) -> tuple[float, float]:
+    """Median and fastest wall time of ``repeats`` runs, after one untimed run."""
+    samples = []
+    for attempt in range(repeats + 1):
+        started = time.perf_counter()
+        done = subprocess.run(list(args), env=env, cwd=cwd, capture_output=True, check=False)
+        elapsed = time.perf_counter() - started
+        if done.returncode != 0:
+            raise BenchmarkError(
+                f"{' '.join(args)} exited with {done.returncode}:\n"
+                f"{done.stderr.decode(errors='replace')[-2000:]}"
+            )
+        if attempt:
+            samples.append(elapsed)
+    return statistics.median(samples), min(samples)
+
+
+def store_figures(home: Path) -> str:
+    """What the store holds, so the figures can be read against its size."""
+    code = (
+        "import prodml\n"
+        "runs = prodml.list_runs(limit=100000)\n"
+        "models = prodml.list_models()\n"
+        "print(f'{len(runs)} runs, {sum(m.versions for m in models)} model versions, '\n"
+        "      f'{len(prodml.list_datasets())} dataset versions, '\n"
+        "      f'{len(prodml.events())} events, {len(prodml.list_alerts())} alerts, '\n"
+        "      f'{len(prodml.list_incidents())} incidents')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=prodml_env(home), cwd=home.parent,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout.strip() or f"(could not count: {done.stderr.strip()[-300:]})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per command")
+    parser.add_argument("--store", type=Path, help="measure this store instead of the demo's")
+    parser.add_argument("--rebuild", action="store_true", help="build the demo's store again")
+    parser.add_argument("--only", choices=["prodml", "anchors"], help="measure one side")
+    options = parser.parse_args()
+
+    print(f"benchmarks/cli.py  {datetime.datetime.now().isoformat(timespec='seconds')}  "
+          f"Python {platform.python_version()}  {platform.machine()}")  # fmt: skip
+    warning = load_warning()
+    if warning:
+        print(warning)
+    rows: list[list[str]] = []
+    anchors: dict[str, float] = {}
+    if options.only != "prodml":
+        for name, args in ANCHORS:
+            anchor = ensure_anchor(name)
+            median, fastest = timed(args, options.repeats, anchor.environment(), Path.cwd())
+            label = f"{' '.join(args)} ({anchor.version})"
+            anchors[" ".join(args)] = median
+            rows.append([label, f"{median:.3f} s", f"{fastest:.3f} s", "-", "-", "-", "-"])
+    if options.only != "anchors":
+        home = options.store.resolve() if options.store else demo_store(options.rebuild)
+        print(f"store: {home} ({store_figures(home)})")
+        env = prodml_env(home, {"COLUMNS": "120"})
+        for args in COMMANDS:
+            try:
+                median, fastest = timed(
+                    [*prodml_command(), *args], options.repeats, env, home.parent
+                )
+            except BenchmarkError as error:
+                print(f"prodml {' '.join(args)} failed: {error}")
+                rows.append([f"prodml {' '.join(args)}", "failed", "-", "-", "-", "-", "NO"])
+                continue
+            mlflow = anchors.get("mlflow --version")
+            dvc = anchors.get("dvc --version")
+            rows.append([
+                f"prodml {' '.join(args)}", f"{median:.3f} s", f"{fastest:.3f} s",
+                fmt_ratio(median / mlflow if mlflow else None),
+                fmt_ratio(median / dvc if dvc else None),
+                f"<= {GOAL_SECONDS} s", "yes" if median <= GOAL_SECONDS else "NO",
+            ])  # fmt: skip
+    print()
+    print(f"wall time, start-up included, median and fastest of {options.repeats} runs")
+    headers = ["command", "median", "fastest", "/ mlflow --version", "/ dvc --version", "goal",
+               "met"]  # fmt: skip
+    print_table(headers, rows)
+
+
+if __name__ == "__main__":
+    main()
