@@ -118,6 +118,27 @@ def store_figures(home: Path) -> str:
     return done.stdout.strip() or f"(could not count: {done.stderr.strip()[-300:]})"
 
 
+def prodml_rows(home: Path, repeats: int, anchors: Mapping[str, float]) -> list[list[str]]:
+    env = prodml_env(home, {"COLUMNS": "120"})
+    mlflow, dvc = anchors.get("mlflow --version"), anchors.get("dvc --version")
+    rows = []
+    for args in COMMANDS:
+        shown = f"prodml {' '.join(args)}"
+        try:
+            median, fastest = timed([*prodml_command(), *args], repeats, env, home.parent)
+        except BenchmarkError as error:
+            print(f"{shown} failed: {error}")
+            rows.append([shown, "failed", "-", "-", "-", "-", "NO"])
+            continue
+        rows.append([
+            shown, f"{median:.3f} s", f"{fastest:.3f} s",
+            fmt_ratio(median / mlflow if mlflow else None),
+            fmt_ratio(median / dvc if dvc else None),
+            f"<= {GOAL_SECONDS} s", "yes" if median <= GOAL_SECONDS else "NO",
+        ])  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per command")
@@ -128,6 +149,10 @@ def main() -> None:
 
     print(f"benchmarks/cli.py  {datetime.datetime.now().isoformat(timespec='seconds')}  "
           f"Python {platform.python_version()}  {platform.machine()}")  # fmt: skip
+    home = None
+    if options.only != "anchors":  # built first, so both sides are measured together
+        home = options.store.resolve() if options.store else demo_store(options.rebuild)
+        print(f"store: {home} ({store_figures(home)})")
     warning = load_warning()
     if warning:
         print(warning)
@@ -137,30 +162,11 @@ def main() -> None:
         for name, args in ANCHORS:
             anchor = ensure_anchor(name)
             median, fastest = timed(args, options.repeats, anchor.environment(), Path.cwd())
-            label = f"{' '.join(args)} ({anchor.version})"
             anchors[" ".join(args)] = median
+            label = f"{' '.join(args)} ({anchor.version})"
             rows.append([label, f"{median:.3f} s", f"{fastest:.3f} s", "-", "-", "-", "-"])
-    if options.only != "anchors":
-        home = options.store.resolve() if options.store else demo_store(options.rebuild)
-        print(f"store: {home} ({store_figures(home)})")
-        env = prodml_env(home, {"COLUMNS": "120"})
-        for args in COMMANDS:
-            try:
-                median, fastest = timed(
-                    [*prodml_command(), *args], options.repeats, env, home.parent
-                )
-            except BenchmarkError as error:
-                print(f"prodml {' '.join(args)} failed: {error}")
-                rows.append([f"prodml {' '.join(args)}", "failed", "-", "-", "-", "-", "NO"])
-                continue
-            mlflow = anchors.get("mlflow --version")
-            dvc = anchors.get("dvc --version")
-            rows.append([
-                f"prodml {' '.join(args)}", f"{median:.3f} s", f"{fastest:.3f} s",
-                fmt_ratio(median / mlflow if mlflow else None),
-                fmt_ratio(median / dvc if dvc else None),
-                f"<= {GOAL_SECONDS} s", "yes" if median <= GOAL_SECONDS else "NO",
-            ])  # fmt: skip
+    if home is not None:
+        rows += prodml_rows(home, options.repeats, anchors)
     print()
     print(f"wall time, start-up included, median and fastest of {options.repeats} runs")
     headers = ["command", "median", "fastest", "/ mlflow --version", "/ dvc --version", "goal",
