@@ -88,7 +88,13 @@ TABLE: tuple[Setting, ...] = (
         str,
         "file that alerts are appended to as JSON lines; - is stdout",
     ),
-    Setting("alert_link", lambda _: "", str, "base URL of alert pages, e.g. a dashboard's /alerts"),
+    Setting("ui_url", lambda _: "", str, "URL of the dashboard (prodml ui) that links point to"),
+    Setting(
+        "alert_link",
+        lambda s: f"{s['ui_url'].rstrip('/')}/alerts" if s["ui_url"] else "",
+        str,
+        "base URL of alert pages; default: the dashboard's /alerts when ui_url is set",
+    ),
 )
 
 
@@ -106,6 +112,7 @@ class Settings:
     token: str
     notify_webhook: str
     notify_file: str
+    ui_url: str
     alert_link: str
 
 
