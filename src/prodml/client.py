@@ -17,7 +17,8 @@ from prodml import settings as settings_table
 from prodml.errors import IntegrityError, NotFoundError
 from prodml.settings import Settings
 from prodml.stores.blobs import ArtifactStore
-from prodml.stores.metadata import MetadataStore, open_artifacts, open_metadata
+from prodml.stores.metadata import open_artifacts, open_metadata
+from prodml.stores.protocol import MetadataStore
 
 
 class Client:
@@ -91,7 +92,7 @@ def _after_fork_in_child() -> None:
     for client in list(_clients):
         client._writer = None
         if client._metadata is not None:
-            client._metadata.engine.dispose(close=False)
+            client._metadata.after_fork()
 
 
 _clients: weakref.WeakSet[Client] = weakref.WeakSet()

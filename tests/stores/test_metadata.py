@@ -17,7 +17,8 @@ from prodml.domain.ids import new_id, utcnow
 from prodml.domain.run import Run, RunStatus
 from prodml.errors import InvalidInputError, NotFoundError, ParamConflictError
 from prodml.stores.blobs import hash_bytes
-from prodml.stores.metadata import MetadataStore, open_metadata
+from prodml.stores.metadata import open_metadata
+from prodml.stores.protocol import MetadataStore
 
 NewDataset = Callable[..., DatasetVersion]
 

@@ -14,7 +14,7 @@ from prodml.domain.registry import AliasChange
 from prodml.domain.rollout import Criteria, Plan, Rollout, Step
 from prodml.errors import RunStateError
 from prodml.stores import sql_base, sql_evaluations, sql_registry
-from prodml.stores.metadata import MetadataStore
+from prodml.stores.protocol import MetadataStore
 
 AN_HOUR = 3600.0
 

@@ -9,8 +9,6 @@ from prodml.client import Client
 from prodml.domain.ids import split_ref
 from prodml.domain.lineage import LineageTree, Node, NodeKind
 from prodml.errors import InvalidInputError, NotFoundError
-from prodml.stores import schema
-from prodml.stores.resolve import by_prefix
 
 MAX_DEPTH = 12
 HINT = "Give a run id, NAME@VERSION of a dataset or model, or an artifact id."
@@ -19,24 +17,12 @@ HINT = "Give a run id, NAME@VERSION of a dataset or model, or an artifact id."
 def resolve(client: Client, ref: str) -> Node:
     """A run id (prefix), ``NAME@VERSION`` of a dataset or model, a dataset digest
     or an artifact id."""
-    store = client.metadata
     if "@" in ref:
         return _versioned(client, ref)
-    candidates: list[Node] = []
-    columns = (
-        (NodeKind.RUN, schema.runs.c.id),
-        (NodeKind.DATASET, schema.dataset_versions.c.id),
-        (NodeKind.MODEL, schema.model_versions.c.id),
-        (NodeKind.ARTIFACT, schema.artifacts.c.id),
-        (NodeKind.EVALUATION, schema.evaluations.c.id),
-    )
-    with store.read() as connection:
-        for kind, column in columns:
-            try:
-                ident = by_prefix(connection, column, ref, kind.value, HINT)
-            except NotFoundError:
-                continue
-            candidates.append(Node(kind, ident, ident[:12]))
+    candidates = [
+        Node(NodeKind(kind), ident, ident[:12])
+        for kind, ident in client.metadata.ids_with_prefix(ref, HINT)
+    ]
     if not candidates:
         raise NotFoundError(f"Nothing with id {ref!r} in this store. {HINT}")
     if len(candidates) > 1:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from prodml.stores.blobs import ArtifactStore, BlobInfo
-from prodml.stores.metadata import MetadataStore
+from prodml.stores.protocol import MetadataStore
 
 GRACE_SECONDS = 3600.0
 BATCH = 500  # blobs whose references are checked again in one query

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prodml.stores.blobs import ArtifactStore, LocalArtifactStore
+from prodml.stores.protocol import MetadataStore
 from prodml.stores.remote_blobs import FsspecArtifactStore
 from prodml.stores.sql_alerts import AlertQueries
 from prodml.stores.sql_artifacts import ArtifactQueries
@@ -21,7 +22,7 @@ from prodml.stores.sql_run_search import RunSearchQueries
 from prodml.stores.sql_tokens import TokenQueries
 
 
-class MetadataStore(
+class SqlMetadataStore(
     RunSearchQueries,
     DatasetQueries,
     ArtifactQueries,
@@ -39,7 +40,7 @@ class MetadataStore(
 
 
 def open_metadata(url: str, user: str, busy_timeout: float = 60.0) -> MetadataStore:
-    return MetadataStore(url, user, busy_timeout)
+    return SqlMetadataStore(url, user, busy_timeout)
 
 
 def open_artifacts(url: str, home: Path) -> ArtifactStore:

@@ -118,3 +118,7 @@ class SqlBase:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: leave the parent's connections alone and open new ones."""
+        self.engine.dispose(close=False)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from prodml.domain.ids import from_epoch
 from prodml.domain.lineage import Event
+from prodml.errors import NotFoundError
 from prodml.stores import schema
+from prodml.stores.resolve import by_prefix
 from prodml.stores.sql_base import SqlBase
 
 NodeRef = tuple[str, str]
@@ -69,6 +72,26 @@ class LineageQueries(SqlBase):
                 ((kind, ident), relation) for kind, ident, relation in connection.execute(query)
             ]
 
+    def ids_with_prefix(self, prefix: str, hint: str) -> list[NodeRef]:
+        """(kind, id) of every run, dataset version, model version, artifact and evaluation
+        whose id starts with ``prefix`` (at most one of each kind; several of one kind
+        is refused, naming them)."""
+        columns = (
+            ("run", schema.runs.c.id),
+            ("dataset", schema.dataset_versions.c.id),
+            ("model", schema.model_versions.c.id),
+            ("artifact", schema.artifacts.c.id),
+            ("evaluation", schema.evaluations.c.id),
+        )
+        found = []
+        with self.read() as connection:
+            for kind, column in columns:
+                try:
+                    found.append((kind, by_prefix(connection, column, prefix, kind, hint)))
+                except NotFoundError:
+                    continue
+        return found
+
     def list_events(
         self,
         subject: NodeRef | None = None,
@@ -108,7 +131,7 @@ class LineageQueries(SqlBase):
         action: str,
         subject: NodeRef,
         reason: str | None = None,
-        details: dict[str, object] | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
         with self.write() as connection:
             self.event(connection, action, subject, reason, dict(details or {}))

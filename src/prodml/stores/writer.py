@@ -15,7 +15,7 @@ import weakref
 from collections import deque
 
 from prodml.errors import ProdmlError, RowsRefusedError, StoreError
-from prodml.stores.metadata import MetadataStore
+from prodml.stores.protocol import MetadataStore
 from prodml.stores.sql_runs import Finish
 
 Point = tuple[str, str, int, float, float]

@@ -1,0 +1,160 @@
+"""The metadata store's contract, on SQLite and PostgreSQL: what the rest of prodml may
+call (the MetadataStore protocol), and that every record it hands out is the domain
+record it stored, read back unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import uuid
+
+import pytest
+from test_metadata import make_model, make_run
+
+from prodml.client import Client
+from prodml.domain.artifact import ModelVersion
+from prodml.domain.ids import utcnow
+from prodml.domain.lineage import Event
+from prodml.domain.monitoring import Alert, AlertClass, AlertState, Incident, Signal
+from prodml.domain.registry import AliasChange, AliasMove, RegisteredModel
+from prodml.domain.rollout import Criteria, Plan, Rollout, RoutingKey, Step
+from prodml.domain.run import Run
+from prodml.domain.token import TokenRecord
+from prodml.stores.metadata import SqlMetadataStore
+from prodml.stores.protocol import MetadataStore
+
+SQL_ONLY = {"read", "write", "serialise", "event", "link", "insert_artifact", "move_alias_in"}
+
+
+def _public(cls: type) -> set[str]:
+    return {name for name, _ in inspect.getmembers(cls) if not name.startswith("_")}
+
+
+def test_the_sql_store_has_every_method_of_the_protocol_and_no_other_public_one() -> None:
+    listed = _public(MetadataStore)
+    offered = _public(SqlMetadataStore) - SQL_ONLY
+    assert listed - offered == set(), "the SQL store lacks these"
+    assert offered - listed == set(), "add these to the MetadataStore protocol"
+
+
+def test_each_method_of_the_sql_store_takes_what_the_protocol_says() -> None:
+    for name in _public(MetadataStore) - {"dialect"}:
+        listed = inspect.signature(getattr(MetadataStore, name))
+        offered = inspect.signature(getattr(SqlMetadataStore, name))
+        assert list(listed.parameters) == list(offered.parameters), name
+        assert listed.return_annotation == offered.return_annotation, name
+
+
+def _name() -> str:
+    return f"contract-{uuid.uuid4().hex[:10]}"
+
+
+def _alert(model: str) -> Alert:
+    now = utcnow().replace(microsecond=0)
+    signal = Signal(
+        monitor="inputs", subject="distance", statistic="mean", kind=AlertClass.DRIFT,
+        observed=12.5, expected=[1.0, 2.0], message="distance moved", score=4.0,
+    )  # fmt: skip
+    return Alert(
+        id=uuid.uuid4().hex, model=model, kind=AlertClass.DRIFT, severity="warning",
+        title="inputs changed: distance", signals=(signal,), window_start=now,
+        window_end=now, windows=1, state=AlertState.OPEN, created_at=now,
+        context={"changes": [{"action": "model.logged"}], "samples": {"request_ids": []}},
+    )  # fmt: skip
+
+
+def test_alerts_and_incidents_come_back_as_the_records_stored(client: Client) -> None:
+    store, model = client.metadata, _name()
+    alert = _alert(model)
+
+    assert store.add_alert(alert, 1) == alert
+    assert store.alert(alert.id) == alert
+    assert store.alerts(model) == [alert]
+    folded = dataclasses.replace(alert, windows=2, severity="high")
+    assert store.update_alert(folded) == store.alert(alert.id) == folded
+    decided = store.decide_alert(alert.id, AlertState.ACKED, "seen")
+    assert isinstance(decided, Alert) and decided.state is AlertState.ACKED
+
+    incident = Incident(
+        id=uuid.uuid4().hex, model=model, title="t", state="open", opened_at=alert.created_at,
+        opened_by="tester", alert_ids=(alert.id,),
+    )  # fmt: skip
+    store.add_incident(incident)
+    assert store.incident(incident.id) == incident
+    assert store.incidents(model) == [incident]
+    closed = store.close_incident(incident.id, "fixed")
+    assert isinstance(closed, Incident) and closed.state == "closed"
+    assert store.alert(alert.id).incident_id == incident.id
+
+
+PLAN = Plan(
+    (
+        Step(stage="shadow", share=0.0, min_duration=60.0, min_requests=10, max_duration=None,
+             criteria=Criteria(max_p99_ms=50.0)),
+        Step(stage="canary", share=0.25, min_duration=60.0, min_requests=10,
+             max_duration=600.0, criteria=Criteria(metric="accuracy", max_metric_drop=0.02)),
+    ),
+    RoutingKey("header", "x-user-id"),
+    {"stages": [{"stage": "shadow"}, {"stage": "canary", "steps": [25]}]},
+)  # fmt: skip
+
+
+def test_rollouts_come_back_with_their_plan_resolved(client: Client) -> None:
+    store, model = client.metadata, _name()
+    run = make_run(store)
+    second = store.add_model_version(make_model(run.id, model, b"two"))
+    store.add_model_version(make_model(run.id, model, b"one"))
+
+    started = store.add_rollout(
+        rollout_id=uuid.uuid4().hex, model=model, candidate=2, baseline=1, plan=PLAN,
+        reason="try it", details={"forced": False},
+    )  # fmt: skip
+
+    assert isinstance(started, Rollout) and (started.step, started.state) == (0, "running")
+    assert started.plan == PLAN and started.plan.document == PLAN.document
+    assert store.rollout(started.id) == started
+    assert store.rollouts(model, active=True) == [started]
+    moved = store.update_rollout(started, action="rollout.advanced", reason="ok", details={},
+                                 step=1)  # fmt: skip
+    assert (moved.step, moved.current.share) == (1, 0.25)
+    move = AliasChange(name=model, alias="champion", version=2, model_id=second.id,
+                       expected=None)  # fmt: skip
+    done = store.update_rollout(moved, action="rollout.completed", reason="ok", details={},
+                                state="completed", move=move)  # fmt: skip
+    assert (done.state, store.rollouts(model, active=True)) == ("completed", [])
+    assert store.alias_version(model, "champion") == 2
+
+
+def test_tokens_come_back_without_their_digest(client: Client) -> None:
+    store, name = client.metadata, _name()
+    store.add_token(name, "a-digest", "predictor")
+
+    found = store.token("a-digest")
+
+    assert isinstance(found, TokenRecord) and (found.name, found.role) == (name, "predictor")
+    assert store.token("another-digest") is None
+    assert [t for t in store.tokens() if t.name == name] == [found]
+    store.revoke_token(name)
+    assert store.token("a-digest") is None
+    (revoked,) = [t for t in store.tokens() if t.name == name]
+    assert revoked.revoked_at is not None and not revoked.active
+
+
+def test_runs_models_aliases_and_events_are_domain_records(client: Client) -> None:
+    store, model = client.metadata, _name()
+    run = make_run(store)
+    version = store.add_model_version(make_model(run.id, model))
+
+    assert isinstance(store.get_run(run.id), Run)
+    assert store.get_model_version(model, "1") == version
+    assert isinstance(version, ModelVersion)
+    moved = store.move_alias(model, "champion", 1, version.id, "first")
+    assert isinstance(moved, AliasMove) and store.alias_moves(model) == [moved]
+    assert any(isinstance(m, RegisteredModel) for m in store.registered_models())
+    assert all(isinstance(e, Event) for e in store.list_events(subject=("model", version.id)))
+    assert ("model", version.id) in store.ids_with_prefix(version.id, "")
+
+
+@pytest.mark.parametrize("prefix", ["zzzzzzzz", "0000"])
+def test_an_unknown_prefix_matches_nothing(client: Client, prefix: str) -> None:
+    assert client.metadata.ids_with_prefix(prefix, "") == []
