@@ -83,8 +83,15 @@ def test_a_version_page_shows_its_schema_and_a_chart_of_each_column(pages: TestC
 def test_the_diff_shows_the_new_column_and_the_shifted_one_first(pages: TestClient) -> None:
     page = pages.get(f"/datasets/{NAME}/diff", params={"a": "1", "b": "2"})
     assert page.status_code == 200
-    schema = page.text.split('<table class="schema-changes">')[1].split("</table>")[0]
+    assert f'hx-get="/datasets/{NAME}/diff/rows?a=1&amp;b=2"' in page.text
+    rows = pages.get(f"/datasets/{NAME}/diff/rows", params={"a": "1", "b": "2"})
+    schema = rows.text.split('<table class="schema-changes">')[1].split("</table>")[0]
     assert "<code>channel</code>" in schema and "added" in schema
+    assert re.search(r"<dt>Added</dt><dd>100</dd>", rows.text)  # ids 400..499 are new
+    fragment = pages.get(
+        f"/datasets/{NAME}/diff/rows", params={"a": "1", "b": "2"}, headers={"hx-request": "true"}
+    )
+    assert fragment.text.startswith('<div class="diff-rows">') and "<html" not in fragment.text
     shifts = page.text.split('<table class="shifts">')[1].split("</table>")[0]
     first = shifts.split("<tr")[2]  # after the header row
     assert "<code>amount</code>" in first and 'class="changed"' in first

@@ -91,30 +91,38 @@ async def version_page(request: Request) -> Response:
     )
 
 
-async def diff_page(request: Request) -> Response:
+def _pair(request: Request) -> tuple[list[DatasetVersion], DatasetVersion, DatasetVersion]:
+    """Every version of the dataset, and the two to compare (``a`` and ``b``; by default
+    the latest and the one before it)."""
     name = _bounded(request.path_params["name"], MAX_NAME, "dataset name")
-    client = client_of(request)
-    found = sorted(datasets.list_datasets(name, client=client), key=lambda v: v.version)
+    found = sorted(datasets.list_datasets(name, client=client_of(request)), key=lambda v: v.version)
     if not found:
         raise NotFoundError(f"No dataset is named {name!r}. See what there is at /datasets.")
-    after_ref = request.query_params.get("b") or str(found[-1].version)
-    before_ref = request.query_params.get("a") or str(found[max(0, len(found) - 2)].version)
-    before = _version(request, name, before_ref)
-    after = _version(request, name, after_ref)
-    diff = datasets.diff_datasets(before.ref, after.ref, client=client)
+    after = request.query_params.get("b") or str(found[-1].version)
+    before = request.query_params.get("a") or str(found[max(0, len(found) - 2)].version)
+    return found, _version(request, name, before), _version(request, name, after)
+
+
+async def diff_page(request: Request) -> Response:
+    """The shift of each column at once (from the stored profiles); the rows added,
+    removed and changed arrive from ``diff_rows`` (they take a pass over both tables)."""
+    found, before, after = _pair(request)
     shifts: tuple[ColumnShift, ...] = ()
     if before.kind.value == "table" and after.kind.value == "table":
-        shifts = datasets.distribution_shift(before, after, client=client)
-    changed = {c.column for c in diff.schema_changes} | {c.column for c in diff.column_changes}
+        shifts = datasets.distribution_shift(before, after, client=client_of(request))
+    summaries = {column.name: column for column in before.columns}
+    changed = {
+        c for c in {*before.schema, *after.schema} if before.schema.get(c) != after.schema.get(c)
+    }
+    changed |= {c.name for c in after.columns if summaries.get(c.name, c) != c}
     return pages.render(
         request,
         "datasets/diff.html",
         title=f"{before.ref} vs {after.ref}",
-        name=name,
+        name=before.name,
         versions=found,
         before=before,
         after=after,
-        diff=diff,
         shifts=shifts,
         changed=changed,
         shift_charts={
@@ -123,6 +131,14 @@ async def diff_page(request: Request) -> Response:
             if s.chart is not None
         },
     )
+
+
+async def diff_rows(request: Request) -> Response:
+    """The part of the diff that reads the rows: schema changes, rows added, removed and
+    changed, and the column statistics that changed."""
+    _, before, after = _pair(request)
+    diff = datasets.diff_datasets(before.ref, after.ref, client=client_of(request))
+    return pages.render(request, "datasets/diff_rows.html", diff=diff, before=before, after=after)
 
 
 async def report(request: Request) -> Response:
@@ -243,6 +259,7 @@ ROUTES = [
     Route("/datasets", index, methods=["GET"]),
     Route("/datasets/{name}", versions, methods=["GET"]),
     Route("/datasets/{name}/diff", diff_page, methods=["GET"]),
+    Route("/datasets/{name}/diff/rows", diff_rows, methods=["GET"]),
     Route("/datasets/{name}/{version}", version_page, methods=["GET"]),
     Route("/datasets/{name}/{version}/report", report, methods=["GET"]),
 ]
