@@ -200,6 +200,49 @@ def control_access() -> None:
     del os.environ["PRODML_TOKEN"]
 
 
+def show_dashboard(best_run: str, best_model: str) -> None:
+    """Every page in the navigation and a few object pages, served in-process on this
+    store: the demo fails here if any page does not answer 200."""
+    say("24. The dashboard on this store")
+    import warnings
+
+    with warnings.catch_warnings():  # starlette's note about its test client's transport
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from prodml.ui.app import create_app
+
+    app = create_app()
+    weekly = prodml.get_dataset("flights-weekly@latest")
+    paths = [path for _, path, _ in app.state.nav] + [
+        "/datasets/flights/2",
+        "/datasets/flights/diff?a=1&b=2",
+        "/datasets/flights/diff/rows?a=1&b=2",
+        f"/datasets/flights-weekly/{weekly.version}",
+        f"/datasets/flights-weekly/{weekly.version}/report",
+        f"/lineage?ref={best_model}",
+        "/lineage?ref=late-arrivals@champion&as_of=now",
+        "/events?since=24h&kind=model",
+    ]
+    shown = {path for _, path, _ in app.state.nav}
+    if "/runs" in shown:
+        paths.append(f"/runs/{best_run}")
+    if "/models" in shown:
+        paths.append("/models/late-arrivals")
+    failed = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in paths:
+            started = time.perf_counter()
+            status = client.get(path).status_code
+            print(f"GET {path} -> {status} ({(time.perf_counter() - started) * 1000:.0f} ms)")
+            if status != 200:
+                failed.append(f"{path} ({status})")
+    if failed:
+        raise SystemExit(f"The dashboard failed on {len(failed)} page(s): {', '.join(failed)}")
+    print("Dashboard: prodml ui  (then open http://localhost:8080/)")
+    print(f"  on the demo's store: PRODML_HOME={Path(prodml.Client().settings.home).absolute()}")
+
+
 def main() -> None:
     here = str(Path(__file__).parent)  # the CLI imports the suite's product metric from here
     os.environ.setdefault("COLUMNS", "120")  # wide enough for the CLI's tables
@@ -238,6 +281,7 @@ def main() -> None:
     control_access()
     say("23. Store housekeeping (dry run)")
     cli("gc")
+    show_dashboard(best, best_model)
 
 
 if __name__ == "__main__":
