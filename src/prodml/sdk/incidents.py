@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from prodml import times
 from prodml.client import Client, default_client
 from prodml.domain.monitoring import Incident
 
@@ -73,16 +74,18 @@ def respond_to_incident(
 
 def incident_report(
     incident_ids: list[str] | None = None,
-    since: datetime | None = None,
+    since: datetime | str | None = None,
     format: str = "markdown",
     path: str | Path | None = None,
     client: Client | None = None,
 ) -> str:
     """A report of the given incidents (or of every incident and alert since ``since``,
-    e.g. the start of an on-call shift) as Markdown or HTML; written to ``path`` if given."""
+    e.g. the start of an on-call shift, or ``12h``) as Markdown or HTML; written to ``path``
+    if given."""
     from prodml.monitor import report
 
-    text = report.write(client or default_client(), incident_ids or [], since, format)
+    start = times.moment(since, "--since")
+    text = report.write(client or default_client(), incident_ids or [], start, format)
     if path is not None:
         Path(path).write_text(text)
     return text
