@@ -64,6 +64,17 @@ def test_the_index_lists_each_dataset_with_its_latest_version(pages: TestClient)
     assert f'href="/datasets/{NAME}/2"' in page.text and ">2</td>" in page.text
 
 
+def test_the_versions_page_marks_each_validated_version_with_its_verdict(
+    store: Client, pages: TestClient
+) -> None:
+    recorded = prodml.latest_validation(f"{NAME}@2", client=store)
+    assert recorded is not None
+    word = "blocked" if recorded.result.blocked else "needs attention"
+    rows = pages.get(f"/datasets/{NAME}").text.split("<tbody>")[1].split("</tr>")
+    assert f">{word}</a>" in rows[0] and f"{NAME}@2" in rows[0]
+    assert "#validation" not in rows[1] and f"{NAME}@1" in rows[1]
+
+
 def test_a_version_page_shows_its_schema_and_a_chart_of_each_column(pages: TestClient) -> None:
     page = pages.get(f"/datasets/{NAME}/2")
     assert page.status_code == 200

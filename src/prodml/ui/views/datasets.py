@@ -21,6 +21,7 @@ MAX_NAME = 200
 MAX_VERSION = 64
 MAX_PROFILE_CHARTS = 60  # wider tables show the rest of their columns in the table only
 MAX_SHIFT_CHARTS = 12
+MAX_VERDICTS = 200  # versions whose validation the versions page looks up, newest first
 MAX_FILES = 500  # of a files-kind version, listed by path
 # The report is another program's page: it may style itself, and nothing else.
 REPORT_POLICY = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -46,7 +47,12 @@ async def index(request: Request) -> Response:
             latest[version.name] = version
     rows = sorted(latest.values(), key=lambda v: v.created_at, reverse=True)
     return pages.render(
-        request, "datasets/index.html", title="Datasets", latest=rows, counts=counts
+        request,
+        "datasets/index.html",
+        title="Datasets",
+        latest=rows,
+        counts=counts,
+        verdicts=_verdicts(request, rows),
     )
 
 
@@ -62,7 +68,25 @@ async def versions(request: Request) -> Response:
         title=f"Dataset {name}",
         name=name,
         versions=found,
+        verdicts=_verdicts(request, found[:MAX_VERDICTS]),
     )
+
+
+def _verdicts(request: Request, versions: list[DatasetVersion]) -> dict[str, tuple[str, str]]:
+    """The latest validation's verdict of each version validated: (word, badge class)."""
+    found = {}
+    for version in versions:
+        recorded = datasets.latest_validation(version, client=client_of(request), charts=False)
+        if recorded is not None:
+            result = recorded.result
+            found[version.id] = (
+                ("blocked", "bad")
+                if result.blocked
+                else ("needs attention", "warn")
+                if result.alarm
+                else ("passed", "ok")
+            )
+    return found
 
 
 async def version_page(request: Request) -> Response:
