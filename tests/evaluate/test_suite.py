@@ -171,8 +171,12 @@ def test_register_suite_checks_stores_and_versions_documents(
     assert prodml.register_suite("churn", str(file), client=client) == 1  # unchanged: same one
     assert prodml.register_suite("churn", suite(metrics=["accuracy"]), client=client) == 2
 
-    number, document = client.metadata.get_suite("churn")
-    assert (number, document["metrics"]) == (2, ["accuracy"])
+    stored = client.metadata.get_suite("churn")
+    assert (stored.name, stored.version, stored.document["metrics"]) == ("churn", 2, ["accuracy"])
+    assert (stored.author, client.metadata.get_suite("churn", 1).document["metrics"]) == (
+        "tester",
+        ["auc"],
+    )
     with pytest.raises(NotFoundError):
         prodml.register_suite("no-such-model", suite(), client=client)
     broken = tmp_path / "broken.yaml"

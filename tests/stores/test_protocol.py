@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import typing
 import uuid
+from typing import Any
 
 import pytest
 from test_metadata import make_model, make_run
 
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
+from prodml.domain.evaluation import SuiteRecord
 from prodml.domain.ids import utcnow
 from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertClass, AlertState, Incident, Signal
@@ -155,6 +158,60 @@ def test_runs_models_aliases_and_events_are_domain_records(client: Client) -> No
     assert ("model", version.id) in store.ids_with_prefix(version.id, "")
 
 
+def test_suites_come_back_as_the_document_registered(client: Client) -> None:
+    store, model = client.metadata, _name()
+    document = {"task": "classification", "metrics": ["auc"], "bootstrap": {"resamples": 200}}
+
+    assert store.add_suite(model, document) == 1
+    assert store.add_suite(model, document) == 1  # the same document is not stored again
+    stored = store.get_suite(model)
+
+    assert isinstance(stored, SuiteRecord)
+    assert (stored.name, stored.version, stored.document, stored.author) == (
+        model,
+        1,
+        document,
+        "tester",
+    )
+
+
 @pytest.mark.parametrize("prefix", ["zzzzzzzz", "0000"])
 def test_an_unknown_prefix_matches_nothing(client: Client, prefix: str) -> None:
     assert client.metadata.ids_with_prefix(prefix, "") == []
+
+
+# Methods still trading in rows; each leaves this list when it speaks records.
+STILL_ROWS = {
+    "set_monitor",
+    "add_window",
+    "windows",
+    "add_evaluation",
+    "evaluations",
+    "add_validation",
+    "latest_validation",
+}
+
+
+def _rows_in(annotation: object) -> bool:
+    """Whether ``dict[str, Any]`` appears anywhere in a type (as itself or inside one)."""
+    if typing.get_origin(annotation) is dict and typing.get_args(annotation) == (str, Any):
+        return True
+    return any(_rows_in(arg) for arg in typing.get_args(annotation))
+
+
+def _trading_in_rows() -> set[str]:
+    names = set()
+    for name in _public(MetadataStore) - {"user", "dialect"}:
+        hints = typing.get_type_hints(getattr(MetadataStore, name))
+        if any(_rows_in(hint) for hint in hints.values()):
+            names.add(name)
+    return names
+
+
+def test_no_method_of_the_protocol_takes_or_returns_rows() -> None:
+    assert _trading_in_rows() == STILL_ROWS
+
+
+def test_the_row_check_sees_a_row_nested_in_a_return_type() -> None:
+    assert _rows_in(tuple[int, dict[str, Any]]) and _rows_in(list[dict[str, Any]] | None)
+    assert not _rows_in(dict[str, str]) and not _rows_in(list[Alert])

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 ALL = "all"  # the slice holding every row of a validation set
 
@@ -170,3 +171,14 @@ class Comparison:
 
     def regressions(self) -> list[Difference]:
         return [d for d in self.differences if d.certain_regression]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteRecord:
+    """One stored version of a model's evaluation suite: the document as registered."""
+
+    name: str  # the model the suite judges
+    version: int
+    document: dict[str, Any]
+    author: str
+    created_at: datetime

@@ -27,8 +27,8 @@ def register_suite(client: Client, name: str, document: dict[str, Any]) -> int:
 
 
 def load_suite(client: Client, name: str, version: int | None = None) -> suites.Suite:
-    number, document = client.metadata.get_suite(name, version)
-    return suites.parse(document, number)
+    stored = client.metadata.get_suite(name, version)
+    return suites.parse(stored.document, stored.version)
 
 
 def valsets(client: Client, suite: suites.Suite) -> list[Valset]:

@@ -71,7 +71,8 @@ def get_suite(
     name: str, version: int | None = None, client: Client | None = None
 ) -> tuple[int, dict[str, Any]]:
     """The suite document of model ``name`` (latest unless ``version``) and its version."""
-    return (client or default_client()).metadata.get_suite(name, version)
+    stored = (client or default_client()).metadata.get_suite(name, version)
+    return stored.version, stored.document
 
 
 def evaluation_report(subject: Evaluation | Comparison) -> str:

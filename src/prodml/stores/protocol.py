@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.dataset import DatasetVersion, FileEntry
+from prodml.domain.evaluation import SuiteRecord
 from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertState, Incident
 from prodml.domain.registry import AliasChange, AliasMove, RegisteredModel, Tag
@@ -226,11 +227,12 @@ class MetadataStore(Protocol):
     def registered_models(self) -> list[RegisteredModel]: ...
 
     # sql_evaluations
-    def add_suite(self, name: str, document: dict[str, Any]) -> int:
+    def add_suite(self, name: str, document: Mapping[str, object]) -> int:
         """Store ``document`` as the next suite version of model ``name``; the same
         document as the latest is not stored again."""
 
-    def get_suite(self, name: str, version: int | None = None) -> tuple[int, dict[str, Any]]: ...
+    def get_suite(self, name: str, version: int | None = None) -> SuiteRecord:
+        """One version of the suite of model ``name`` (the latest by default)."""
 
     def add_evaluation(
         self,

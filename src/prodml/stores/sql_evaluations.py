@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
+from prodml.domain.evaluation import SuiteRecord
+from prodml.domain.ids import from_epoch
 from prodml.errors import NotFoundError
 from prodml.stores import counters, schema
 from prodml.stores.sql_lineage import LineageQueries
 
 
 class EvaluationQueries(LineageQueries):
-    def add_suite(self, name: str, document: dict[str, Any]) -> int:
+    def add_suite(self, name: str, document: Mapping[str, object]) -> int:
         """Store ``document`` as the next suite version of model ``name``; the same
         document as the latest is not stored again."""
         table = schema.suites
@@ -44,7 +47,8 @@ class EvaluationQueries(LineageQueries):
             )
         return version
 
-    def get_suite(self, name: str, version: int | None = None) -> tuple[int, dict[str, Any]]:
+    def get_suite(self, name: str, version: int | None = None) -> SuiteRecord:
+        """One version of the suite of model ``name`` (the latest by default)."""
         query = _one_version(schema.suites, schema.suites.c.name == name, version)
         with self.read() as connection:
             row = connection.execute(query).first()
@@ -54,7 +58,13 @@ class EvaluationQueries(LineageQueries):
                 f"No evaluation suite{which} for model {name!r}. Register one: "
                 f"prodml suites register {name} suite.yaml"
             )
-        return int(row.version), json.loads(row.document)
+        return SuiteRecord(
+            name=row.name,
+            version=int(row.version),
+            document=json.loads(row.document),
+            author=row.author,
+            created_at=from_epoch(row.created_at),
+        )
 
     def add_evaluation(
         self,
