@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from seed import Seeded, seed
+from seed import SeededStore, seed
 from starlette.testclient import TestClient
 
 from prodml.client import Client
@@ -27,13 +26,6 @@ def dashboard(sqlite_client: Client) -> Iterator[TestClient]:
 
 
 # --- the seeded store (tests/ui/seed.py) -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeededStore:
-    home: Path  # the store's PRODML_HOME: copy it before changing anything
-    client: Client
-    seeded: Seeded
 
 
 @pytest.fixture(scope="session")

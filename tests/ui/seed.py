@@ -82,6 +82,15 @@ class Seeded:
     first_hour: float  # epoch of the first window
 
 
+@dataclass(frozen=True)
+class SeededStore:
+    """A seeded store as the tests' fixtures share it."""
+
+    home: Path  # the store's PRODML_HOME: copy it before changing anything
+    client: Client
+    seeded: Seeded
+
+
 def seed(client: Client) -> Seeded:
     """Fill ``client``'s (empty) store; takes a few seconds."""
     versions = _datasets(client)

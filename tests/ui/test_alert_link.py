@@ -7,10 +7,10 @@ import json
 import re
 from pathlib import Path
 
+from seed import SeededStore
 from starlette.testclient import TestClient
 
 import prodml
-from conftest import SeededStore
 from prodml.monitor.notify import Notifier
 from prodml.settings import load
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from seed import SeededStore
 from starlette.testclient import TestClient
 from ui_forms import csrf_of
 
 import prodml
-from conftest import SeededStore
 from prodml.client import Client
 from prodml.ui.app import create_app
 

@@ -8,9 +8,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from seed import SeededStore
 from starlette.testclient import TestClient
-
-from conftest import SeededStore
 
 
 def _charts(page: str) -> list[dict[str, Any]]:

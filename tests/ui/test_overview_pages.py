@@ -6,9 +6,8 @@ from __future__ import annotations
 import html
 import re
 
+from seed import SeededStore
 from starlette.testclient import TestClient
-
-from conftest import SeededStore
 
 
 def _card(page: str, model: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from seed import SeededStore
+
 import prodml
-from conftest import SeededStore
 
 
 def test_the_seed_writes_the_whole_loop(seeded_store: SeededStore) -> None:
