@@ -25,14 +25,13 @@ COLUMN_WIDTH, BOX_WIDTH, ROW_HEIGHT, BOX_HEIGHT = 300, 250, 44, 32
 LABEL_CHARS = 38
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Placed:
     node: Node
-    column: int
+    column: int  # negative: upstream, 0: the object, positive: downstream
     row: int
     page: str | None
     relation: str | None
-    key: tuple[str, str, str]
 
     @property
     def short(self) -> str:
@@ -42,15 +41,25 @@ class Placed:
 
 @dataclass
 class Layout:
-    """Nodes placed in columns (negative: upstream, 0: the object, positive: downstream)
-    and the lines between them, in pixels."""
+    """Nodes placed in columns by distance from the object and the lines between
+    them; ``x`` and ``y`` give a node's top left corner in pixels."""
 
     nodes: list[Placed] = field(default_factory=list)
     edges: list[tuple[Placed, Placed, str]] = field(default_factory=list)
+    rows: dict[int, int] = field(default_factory=dict)  # nodes so far in each column
     truncated: bool = False
-    width: int = COLUMN_WIDTH
-    height: int = ROW_HEIGHT
-    left: int = 0  # the leftmost column's number
+
+    @property
+    def left(self) -> int:
+        return min(self.rows)
+
+    @property
+    def width(self) -> int:
+        return (max(self.rows) - self.left) * COLUMN_WIDTH + BOX_WIDTH + 20
+
+    @property
+    def height(self) -> int:
+        return max(self.rows.values()) * ROW_HEIGHT + 20
 
     def x(self, placed: Placed) -> int:
         return (placed.column - self.left) * COLUMN_WIDTH + 10
@@ -93,52 +102,37 @@ async def lineage_page(request: Request) -> Response:
 
 def _layout(request: Request, up: LineageTree, down: LineageTree) -> Layout:
     layout = Layout()
-    rows: dict[int, int] = {}
-    root = _place(request, layout, rows, up.node, 0, None, "root")
+    root = _place(request, layout, up.node, 0, None)
     for tree, step in ((up, -1), (down, 1)):
-        _place_children(request, layout, rows, tree, root, step)
-    columns = [p.column for p in layout.nodes]
-    layout.left = min(columns)
-    layout.width = (max(columns) - layout.left) * COLUMN_WIDTH + BOX_WIDTH + 20
-    layout.height = max(rows.values()) * ROW_HEIGHT + 20
+        _place_children(request, layout, tree, root, step, [0])
     return layout
 
 
 def _place_children(
     request: Request,
     layout: Layout,
-    rows: dict[int, int],
     tree: LineageTree,
     parent: Placed,
     step: int,
+    count: list[int],  # nodes placed in this direction so far
 ) -> None:
     for child in tree.children:
-        if sum(1 for p in layout.nodes if p.column * step > 0) >= MAX_NODES:
+        if count[0] >= MAX_NODES:
             layout.truncated = True
             return
-        direction = "up" if step < 0 else "down"
-        placed = _place(
-            request, layout, rows, child.node, parent.column + step, child.relation, direction
-        )
+        count[0] += 1
+        placed = _place(request, layout, child.node, parent.column + step, child.relation)
         source, target = (placed, parent) if step < 0 else (parent, placed)
         layout.edges.append((source, target, child.relation or ""))
-        _place_children(request, layout, rows, child, placed, step)
+        _place_children(request, layout, child, placed, step, count)
 
 
 def _place(
-    request: Request,
-    layout: Layout,
-    rows: dict[int, int],
-    node: Node,
-    column: int,
-    relation: str | None,
-    direction: str,
+    request: Request, layout: Layout, node: Node, column: int, relation: str | None
 ) -> Placed:
-    row = rows.get(column, 0)
-    rows[column] = row + 1
-    placed = Placed(
-        node, column, row, _page(request, node), relation, (direction, node.kind.value, node.id)
-    )
+    row = layout.rows.get(column, 0)
+    layout.rows[column] = row + 1
+    placed = Placed(node=node, column=column, row=row, page=_page(request, node), relation=relation)
     layout.nodes.append(placed)
     return placed
 
