@@ -41,9 +41,10 @@ def alias_timeline(moves: Sequence[AliasMove], until: datetime) -> dict[str, Any
     spans.extend(_span(move, until) for move in last.values())
     spans = [span for span in spans if span["version"] != "removed"]
     return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "width": "container",
-        "height": {"step": 28},
+        "autosize": {"type": "fit-x", "contains": "padding"},
+        "height": 28 * max(1, len({span["alias"] for span in spans})),
         "layer": [
             {
                 "data": {"values": spans},
@@ -142,7 +143,7 @@ def intervals(rows: list[dict[str, Any]], title: str = "") -> dict[str, Any]:
     encoding_y = {"field": "slice", "type": "nominal", "title": None}
     color = {"field": "side", "type": "nominal", "title": None}
     return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "title": title,
         "data": {"values": rows},
         "facet": {"column": {"field": "metric", "type": "nominal", "title": None}},

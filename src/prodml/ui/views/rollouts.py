@@ -101,7 +101,7 @@ def _agreement_chart(slices: list[Any]) -> dict[str, Any] | None:
     if not rows:
         return None
     return {
-        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
         "title": "Candidate agrees with the champion",
         "data": {"values": rows},
         "width": 360,
