@@ -16,7 +16,7 @@ from prodml.track.run import ActiveRun
 from prodml.track.start import start_run as _start_run
 
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
-    from prodml.track.details import RunDetails
+    from prodml.track.details import RunDetails as RunDetails
 
 
 def start_run(
