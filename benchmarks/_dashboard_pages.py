@@ -9,6 +9,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from starlette.routing import Route
@@ -116,7 +117,7 @@ def value_for(section: str, parameter: str, position: int, known: Mapping[str, s
     name = parameter.lower()
     by_name = {
         "run_id": "run", "alert_id": "alert", "incident_id": "incident",
-        "rollout_id": "rollout", "experiment": "experiment", "suite": "suite",
+        "rollout_id": "rollout", "rollout": "rollout", "experiment": "experiment", "suite": "suite",
         "dataset": "dataset", "monitor": "monitor", "token": "token",
         "left": "run", "right": "run_other", "other": "run_other",
     }  # fmt: skip
@@ -138,6 +139,8 @@ def value_for(section: str, parameter: str, position: int, known: Mapping[str, s
         if section == "dataset":
             return f"{known.get('dataset')}@{known.get('dataset_version')}"
         return f"{known.get('model')}@{known.get('model_version')}"
+    if name == "ident":
+        return known.get("model_id")
     if name in ("name", "id", "key", "subject"):
         if section == "lineage":
             return f"{known.get('model')}@{known.get('model_version')}"
@@ -147,6 +150,15 @@ def value_for(section: str, parameter: str, position: int, known: Mapping[str, s
             return known.get("dataset_id")
         return known.get(section)
     return None
+
+
+# Pages that are asked with a query string too (or only: no "" among them): the
+# searches and comparisons people run, filled from the store like path parameters.
+QUERIES = {
+    "/runs": ["", "filter=config.depth = 6 and metrics.auc > 0.8&order=metrics.auc&desc=1"],
+    "/runs/compare": ["id={run}&id={run_other}"],
+    "/lineage": ["", "ref={model}@{model_version}"],
+}
 
 
 def pages(routes: Sequence[Any], known: Mapping[str, str]) -> list[Page]:
@@ -166,7 +178,14 @@ def pages(routes: Sequence[Any], known: Mapping[str, str]) -> list[Page]:
                 missing = f"no value for {{{match.group(1)}}}"
                 break
             path = path.replace(match.group(0), value, 1)
-        found.append(Page(route.path, path, missing))
+        for query in QUERIES.get(route.path, [""]):
+            try:
+                asked = query.format(**known)
+            except KeyError as error:
+                found.append(Page(route.path, path, f"no value for {error}"))
+                continue
+            target = f"{path}?{quote(asked, safe='=&@')}" if asked else path
+            found.append(Page(route.path, target, missing))
     return found
 
 

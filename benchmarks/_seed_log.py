@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -15,6 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 DAY = 86_400.0
+HOUR = 3_600.0
+PROFILED_DAYS = 8  # the monitoring page shows the last 168 windows and the first few
 LABELLED = 0.2  # share of requests whose label arrives
 LABELS = "_labels"
 
@@ -36,14 +39,19 @@ def template_rows(log: Path, model: str) -> tuple[pa.Table, pa.Table | None]:
 
 def write_log(
     log: Path, template: tuple[pa.Table, pa.Table | None], models: dict[str, int], rows: int,
-    start: float, days: int,
-) -> int:  # fmt: skip
+    start: float, days: int, artifacts: Any,
+) -> dict[tuple[str, float], tuple[str, int]]:  # fmt: skip
     """``rows`` predictions spread evenly over ``models`` (name -> serving version) and
-    ``days`` days from ``start``, one segment per model and day; returns rows written."""
+    ``days`` days from ``start``, one segment per model and day. Each hour's rows are
+    profiled as the monitor profiles a traffic window (its inputs and the prediction),
+    the profile stored as a blob: the first model's first day and last PROFILED_DAYS
+    (profiling every hour of every model would take most of the seeding's time), the
+    other hours reusing those profiles. Returns (model, hour start) -> (profile
+    digest, rows)."""
     served, labels = template
     rng = np.random.default_rng(7)
     per_segment = max(1, rows // (len(models) * days))
-    written = 0
+    hours: dict[tuple[str, float], tuple[str, int]] = {}
     for model, version in models.items():
         for day in range(days):
             begin = start + day * DAY
@@ -51,8 +59,49 @@ def write_log(
             _write(log / model, begin, table)
             if labels is not None:
                 _write(log / LABELS, begin + DAY - 1, _labels(labels, table, rng))
-            written += table.num_rows
-    return written
+            profiled = model == next(iter(models)) and (day == 0 or day >= days - PROFILED_DAYS)
+            for (_, at), (digest, count) in _hours(artifacts, model, begin, table, profiled):
+                hours[(model, at)] = (digest, count)
+    return _spread(hours)
+
+
+def _spread(
+    hours: dict[tuple[str, float], tuple[str, int]],
+) -> dict[tuple[str, float], tuple[str, int]]:
+    """Each hour of every model with a profile: the first model's of that hour where it
+    was profiled, else one of the profiled hours in turn."""
+    by_hour = {at: digest for (_, at), (digest, _) in hours.items() if digest}
+    pool = [by_hour[at] for at in sorted(by_hour)]
+    filled = {}
+    for number, ((model, at), (digest, count)) in enumerate(sorted(hours.items())):
+        chosen = digest or by_hour.get(at) or (pool[number % len(pool)] if pool else "")
+        filled[(model, at)] = (chosen, count)
+    return filled
+
+
+def _hours(
+    artifacts: Any, model: str, begin: float, table: pa.Table, profiled: bool
+) -> list[tuple[tuple[str, float], tuple[str, int]]]:
+    from prodml.data.profile import profile_table
+
+    seconds = table.column("ts").cast(pa.int64()).to_numpy() / 1e6
+    edges = np.searchsorted(seconds, begin + HOUR * np.arange(25))
+    inputs = table.column("inputs").combine_chunks().flatten()
+    names = [field.name for field in table.schema.field("inputs").type]
+    made = []
+    for hour in range(24):
+        low, high = int(edges[hour]), int(edges[hour + 1])
+        at = begin + hour * HOUR
+        if high <= low or not profiled:
+            made.append(((model, at), ("", high - low)))
+            continue
+        columns = [column.slice(low, high - low) for column in inputs]
+        columns.append(table.column("output").slice(low, high - low))
+        window = pa.table(columns, names=[*names, "prediction"])
+        profile = profile_table(window, f"{model} {_strftime('%Y-%m-%dT%H:%M:%S+00:00', at)}")
+        digest, _ = artifacts.put_bytes(profile.to_bytes())
+        made.append(((model, at), (digest, high - low)))
+    return made
 
 
 def _segment(

@@ -260,22 +260,29 @@ def scale_up(client: Any, seeded: Any, scale: float) -> None:
     run_ids = seed_runs(client, round(RUNS * scale))
     seeded.seconds["runs"] = time.perf_counter() - started
     started = time.perf_counter()
-    with client.metadata.engine.begin() as connection:
+    engine = client.metadata.engine
+    with engine.begin() as connection:
         loop = Loop(connection, now)
         seed_models(loop, run_ids)
-        monitored = model_names(loop.template_name)[:MONITORED]
-        _seed_monitors.seed_monitors(loop, monitored, scale)
+        loop.flush_events()
+    seeded.seconds["models"] = time.perf_counter() - started
+    started = time.perf_counter()
+    log = Path(seeded.home) / "predictions"
+    monitored = model_names(loop.template_name)[:MONITORED]
+    serving = {name: loop.serving.get(name, 1) for name in monitored}
+    template = template_rows(log, loop.template_name)
+    rows = round(PREDICTIONS * scale)
+    hours = write_log(log, template, serving, rows, loop.start, DAYS, client.artifacts)
+    seeded.counts["predictions"] = sum(count for _, count in hours.values())
+    seeded.seconds["log"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        loop.connection = connection
+        _seed_monitors.seed_monitors(loop, monitored, hours)
         loop.flush_events()
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("ANALYZE")
-    seeded.seconds["loop"] = time.perf_counter() - started
-    started = time.perf_counter()
-    log = Path(seeded.home) / "predictions"
-    serving = {name: loop.serving.get(name, 1) for name in monitored}
-    template = template_rows(log, loop.template_name)
-    written = write_log(log, template, serving, round(PREDICTIONS * scale), loop.start, DAYS)
-    seeded.counts["predictions"] = written
-    seeded.seconds["log"] = time.perf_counter() - started
+    seeded.seconds["monitors"] = time.perf_counter() - started
 
 
 def seed_runs(client: Any, count: int) -> list[str]:
@@ -284,4 +291,13 @@ def seed_runs(client: Any, count: int) -> list[str]:
     import run_search
 
     made: list[str] = run_search.seed_prodml(client, count, 10)
+    with client.metadata.engine.begin() as connection:  # the environment a run records
+        template = connection.execute(
+            sa.text("SELECT environment FROM runs WHERE environment <> '{}' LIMIT 1")
+        ).scalar()
+        if template is not None:
+            connection.execute(
+                sa.text("UPDATE runs SET environment = :e WHERE environment = '{}'"),
+                {"e": template},
+            )
     return made

@@ -8,7 +8,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from _seed_loop import DAY, DAYS, HOUR, PREDICTIONS, Loop, event, insert, new_id, rows
+from _seed_log import LABELLED
+from _seed_loop import DAY, DAYS, HOUR, Loop, event, insert, new_id, rows
 
 from prodml.stores import schema
 
@@ -17,12 +18,15 @@ INCIDENT_EVERY = 10  # alerts per incident
 KINDS = ("traffic", "labels")
 
 
-def seed_monitors(loop: Loop, models: list[str], scale: float) -> None:
+def seed_monitors(
+    loop: Loop, models: list[str], hours: dict[tuple[str, float], tuple[str, int]]
+) -> None:
+    """Hourly windows over the month; a traffic window carries the profile of that hour's
+    logged rows (``hours``: (model, start) -> (profile digest, rows))."""
     templates = {kind: _windows(loop, kind) for kind in KINDS}
     alert = max(rows(loop.connection, schema.alerts), key=lambda a: a["created_at"])
     incident = max(rows(loop.connection, schema.incidents), key=lambda i: i["opened_at"])
     spec = max(rows(loop.connection, schema.monitors), key=lambda m: m["updated_at"])
-    hourly = max(1, round(PREDICTIONS * scale / len(models) / (DAYS * 24)))
     loop.connection.execute(schema.monitors.delete())
     monitors, windows, alerts, incidents = [], [], [], []
     for model in models:
@@ -46,14 +50,17 @@ def seed_monitors(loop: Loop, models: list[str], scale: float) -> None:
             for kind in KINDS:
                 found = templates[kind][hour % len(templates[kind])]
                 stats = {**json.loads(found["stats"])}
-                stats["rows" if kind == "traffic" else "labelled"] = hourly
+                digest, count = hours.get((model, start), (None, 0))
+                count = count if kind == "traffic" else round(count * LABELLED)
+                stats["rows" if kind == "traffic" else "labelled"] = count
                 windows.append(
                     {
                         **found,
                         "model": model,
                         "start": start,
                         "end": start + HOUR,
-                        "rows": hourly,
+                        "rows": count,
+                        "profile": (digest or None) if kind == "traffic" else None,
                         "stats": json.dumps(stats),
                         "alert_id": alert_id if kind == "traffic" else None,
                         "evaluated_at": start + HOUR + 60,
