@@ -4,6 +4,7 @@ pages, and hostile filters refused without touching the store (SQLite and Postgr
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -283,3 +284,39 @@ def test_bad_sort_keys_and_limits_are_refused(
     for limit in (0, 1001, True):
         with pytest.raises(InvalidInputError, match="A page holds"):
             prodml.search_runs("", limit=limit, client=client)
+
+
+def test_runs_stored_before_search_existed_are_found_after_the_upgrade(
+    metadata_url: str, tmp_path: Path
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from prodml.stores import engine as engines
+
+    old = engines.create(metadata_url, busy_timeout=5)
+    config = Config()
+    config.set_main_option("script_location", str(Path(engines.__file__).with_name("migrations")))
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        connection.exec_driver_sql(
+            "INSERT INTO runs (id, experiment, status, author, started_at, config, environment)"
+            " VALUES ('a1b2c3d4e5f6', 'old', 'finished', 'tester', 1.0,"
+            ' \'{"depth": 6, "opt": {"name": "adam"}}\', \'{}\')'
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO params (run_id, key, value) VALUES ('a1b2c3d4e5f6', 'lr', '0.1')"
+        )
+    old.dispose()
+
+    client = Client(
+        home=str(tmp_path / "home"), metadata_url=metadata_url, artifact_url=str(tmp_path / "b")
+    )
+    try:
+        for text in ("config.depth = 6", "config.opt.name = adam", "params.lr < 0.2"):
+            assert [run.id for run in prodml.search_runs(text, client=client).runs] == [
+                "a1b2c3d4e5f6"
+            ], text
+    finally:
+        client.close()
