@@ -83,11 +83,11 @@ def test_validating_a_logged_version_records_the_result(client: Client) -> None:
     assert not result.alarm, [f.message for f in result.findings]
     stored = client.metadata.latest_validation(version.id)
     assert stored is not None
-    assert (stored["subject"], stored["alarm"], stored["blocked"]) == ("trips@7", False, False)
-    assert stored["history"] == result.history
+    assert (stored.subject, stored.alarm, stored.blocked) == ("trips@7", False, False)
+    assert stored.result["history"] == result.history
     (event,) = _events(client, "dataset.validated")
     assert event.subject_id == version.id
-    assert event.details["validation"] == stored["id"]
+    assert event.details["validation"] == stored.id
     assert event.details["against"] == result.history
 
 
@@ -157,7 +157,7 @@ def test_forcing_a_blocked_input_records_the_reason(client: Client) -> None:
     assert event.details == {
         "dataset": "trips@7",
         "version_id": blocked.id,
-        "validation": stored["id"],
+        "validation": stored.id,
     }
 
 

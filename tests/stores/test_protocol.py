@@ -187,8 +187,6 @@ STILL_ROWS = {
     "windows",
     "add_evaluation",
     "evaluations",
-    "add_validation",
-    "latest_validation",
 }
 
 

@@ -111,7 +111,9 @@ def test_the_latest_validation_of_a_version_is_the_newest(client: Client) -> Non
 
     latest = client.metadata.latest_validation(first.id)
     assert latest is not None
-    assert (latest["id"], latest["blocked"], latest["alarm"]) == ("v-new", False, True)
+    assert (latest.id, latest.blocked, latest.alarm) == ("v-new", False, True)
+    assert (latest.version_id, latest.subject, latest.against) == (first.id, first.ref, "y")
+    assert (latest.result["blocked"], latest.author) == (False, "tester")
     events = [e for e in client.metadata.list_events() if e.action == "dataset.validated"]
     assert [(e.subject_id, e.details["validation"]) for e in events] == [
         (first.id, "v-old"),

@@ -115,7 +115,7 @@ def resolve_history(
 def _blocked(client: Client, version: DatasetVersion) -> bool:
     """A version whose latest validation found hard problems is not clean history."""
     latest = client.metadata.latest_validation(version.id)
-    return bool(latest and latest["blocked"])
+    return latest is not None and latest.blocked
 
 
 def _table_like(data: Any) -> bool:

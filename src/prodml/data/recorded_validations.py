@@ -12,7 +12,6 @@ from prodml.data.history import resolve_history
 from prodml.data.profile import merge_all
 from prodml.data.stored_profiles import profiles_of
 from prodml.domain.dataset import DatasetKind, DatasetVersion
-from prodml.domain.ids import from_epoch
 from prodml.domain.validation import (
     ColumnChart,
     Finding,
@@ -29,7 +28,7 @@ def latest(
     stored = client.metadata.latest_validation(version.id)
     if stored is None:
         return None
-    result = _result(stored)
+    result = _result(stored.result)
     if charts and version.kind is DatasetKind.TABLE:
         drawn, note = _charts(client, version, result)
         notes = (*result.notes, note) if note else result.notes
@@ -43,7 +42,7 @@ def latest(
             charts=drawn,
             subject=result.subject,
         )
-    return RecordedValidation(str(stored["id"]), from_epoch(float(stored["created_at"])), result)
+    return RecordedValidation(stored.id, stored.created_at, result)
 
 
 def _result(stored: dict[str, Any]) -> ValidationResult:

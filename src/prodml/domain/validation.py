@@ -120,3 +120,19 @@ class RecordedValidation:
     id: str
     at: datetime
     result: ValidationResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationRecord:
+    """A validation as the store keeps it: what was checked against what, whether it
+    alarmed or blocked, and the result document (findings, history, notes)."""
+
+    id: str
+    version_id: str | None  # the dataset version checked (None: a file or table given)
+    subject: str
+    against: str
+    alarm: bool
+    blocked: bool
+    result: dict[str, Any]
+    author: str
+    created_at: datetime

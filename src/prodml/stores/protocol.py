@@ -23,6 +23,7 @@ from prodml.domain.rollout import Plan, Rollout
 from prodml.domain.run import MetricPoint, Run, RunStatus
 from prodml.domain.run_query import RunQuery
 from prodml.domain.token import TokenRecord
+from prodml.domain.validation import ValidationRecord
 
 NodeRef = tuple[str, str]  # (kind, id) of a node of the lineage graph
 MetricRow = tuple[str, str, int, float, float]  # run id, key, step, value, at
@@ -133,11 +134,11 @@ class MetadataStore(Protocol):
         version_id: str | None,
         subject: str,
         against: str,
-        result: dict[str, Any],
+        result: Mapping[str, Any],
     ) -> None:
         """Store a validation result; one of a logged version is also an event."""
 
-    def latest_validation(self, version_id: str) -> dict[str, Any] | None:
+    def latest_validation(self, version_id: str) -> ValidationRecord | None:
         """The newest stored validation of a dataset version, as stored."""
 
     # sql_rollouts

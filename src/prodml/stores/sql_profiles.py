@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
+from prodml.domain.ids import from_epoch
+from prodml.domain.validation import ValidationRecord
 from prodml.stores import schema
 from prodml.stores.sql_base import SqlBase
 
@@ -39,7 +42,7 @@ class ProfileQueries(SqlBase):
         version_id: str | None,
         subject: str,
         against: str,
-        result: dict[str, Any],
+        result: Mapping[str, Any],
     ) -> None:
         """Store a validation result; one of a logged version is also an event."""
         now = time.time()
@@ -74,19 +77,29 @@ class ProfileQueries(SqlBase):
                     now,
                 )
 
-    def latest_validation(self, version_id: str) -> dict[str, Any] | None:
-        """The newest stored validation of a dataset version, as stored."""
+    def latest_validation(self, version_id: str) -> ValidationRecord | None:
+        """The newest stored validation of a dataset version."""
         columns = schema.validations.c
         with self.read() as connection:
             row = connection.execute(
-                sa.select(columns.id, columns.result, columns.created_at)
+                sa.select(schema.validations)
                 .where(columns.version_id == version_id)
                 .order_by(columns.created_at.desc())
                 .limit(1)
             ).first()
         if row is None:
             return None
-        return {"id": row.id, "created_at": row.created_at, **json.loads(row.result)}
+        return ValidationRecord(
+            id=row.id,
+            version_id=row.version_id,
+            subject=row.subject,
+            against=row.against,
+            alarm=bool(row.alarm),
+            blocked=bool(row.blocked),
+            result=json.loads(row.result),
+            author=row.author,
+            created_at=from_epoch(row.created_at),
+        )
 
 
 def _blob(connection: sa.Connection, version_id: str, partition_by: str) -> str | None:

@@ -78,13 +78,15 @@ def _gate(
     blocked = []
     for version in versions:
         latest = client.metadata.latest_validation(version.id)
-        if latest is not None and latest["blocked"]:
+        if latest is not None and latest.blocked:
             blocked.append((version, latest))
     if blocked and why is None:
         lines = "; ".join(
-            f"{v.ref} (validation {r['id'][:12]}: "
+            f"{v.ref} (validation {r.id[:12]}: "
             + ", ".join(
-                f"{f['statistic']} of {f['column']}" for f in r["findings"] if f["kind"] == "hard"
+                f"{f['statistic']} of {f['column']}"
+                for f in r.result["findings"]
+                if f["kind"] == "hard"
             )
             + ")"
             for v, r in blocked
@@ -93,7 +95,7 @@ def _gate(
             f"Inputs failed validation with hard findings: {lines}. Fix the data and log it "
             "again, or use them anyway with start_run(..., force_inputs='why')."
         )
-    return [(v, str(r["id"])) for v, r in blocked]
+    return [(v, r.id) for v, r in blocked]
 
 
 def _config(config: Mapping[str, Any] | None) -> dict[str, Any]:
