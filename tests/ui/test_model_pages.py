@@ -86,6 +86,8 @@ def test_as_of_a_time_before_the_forced_move_shows_the_alias_then(
     assert f"Model {MODEL}@1" in version.text and "is v1" in version.text
     early = pages.get(f"/models/{MODEL}", params={"as_of": "2001-01-01"}).text
     assert "No alias named a version then" in early
+    before_any = pages.get(f"/models/{MODEL}/3", params={"as_of": "2001-01-01"}).text
+    assert "Not evaluated yet" in before_any and "Never compared" in before_any
     refused = pages.get(f"/models/{MODEL}", params={"as_of": "last tuesday"})
     assert refused.status_code == 400 and "is not a time" in refused.text
 

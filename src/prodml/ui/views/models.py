@@ -89,7 +89,7 @@ async def version_page(request: Request) -> Response:
     version = models.get_model(f"{name}@{asked}", client=client, as_of=moment)
     details = models.describe_model(version.ref, client=client)
     history = models.model_history(name, moment, client=client)
-    evaluations = details.evaluations
+    evaluations = _until(details.evaluations, moment)
     gated = next((e for e in evaluations if e.get("verdict")), None)
     latest = evaluations[0] if evaluations else None
     rows = model_charts.estimate_rows(latest.get("scores", []), version.ref) if latest else []
@@ -118,6 +118,13 @@ async def version_page(request: Request) -> Response:
     )
 
 
+def _until(evaluations: list[dict[str, Any]], moment: datetime | None) -> list[dict[str, Any]]:
+    """The evaluations made by ``moment`` (all of them without one)."""
+    if moment is None:
+        return evaluations
+    return [e for e in evaluations if times.parse(str(e["created_at"]), "created_at") <= moment]
+
+
 def _score_rows(evaluation: dict[str, Any] | None) -> list[dict[str, Any]]:
     if evaluation is None:
         return []
@@ -143,8 +150,8 @@ async def compare_page(request: Request) -> Response:
         )
     baseline = models.get_model(f"{name}@{first}", client=client, as_of=moment)
     candidate = models.get_model(f"{name}@{second}", client=client, as_of=moment)
-    before = models.describe_model(baseline.ref, client=client).evaluations
-    after = models.describe_model(candidate.ref, client=client).evaluations
+    before = _until(models.describe_model(baseline.ref, client=client).evaluations, moment)
+    after = _until(models.describe_model(candidate.ref, client=client).evaluations, moment)
     paired, base = _paired(before, after)
     rows = [
         *model_charts.estimate_rows(base.get("scores", []) if base else [], baseline.ref),
