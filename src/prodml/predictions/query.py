@@ -115,10 +115,18 @@ def connect(
     return connection
 
 
-def query(folder: Path, sql: str, model: str | None = None) -> pa.Table:
-    """Run ``sql`` (one SELECT) over the log; a mistake in it is reported with DuckDB's
-    message."""
-    connection = connect(folder, model)
+def query(
+    folder: Path,
+    sql: str,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pa.Table:
+    """Run ``sql`` (one SELECT) over the log (``predictions`` narrowed to ``model``'s
+    segments from the day of ``since`` to that of ``until``, when given: a query about
+    one window then opens a day's segments, not the whole log's); a mistake in it is
+    reported with DuckDB's message."""
+    connection = connect(folder, model, since, until)
     try:
         one_select(sql)
         return connection.sql(sql).to_arrow_table()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,21 @@ from prodml.client import Client, default_client
 from prodml.predictions.labels import LabelReport
 
 
-def query_predictions(sql: str, client: Client | None = None) -> pa.Table:
-    """SQL over the prediction log: tables ``predictions``, ``labels``, ``labelled``."""
+def query_predictions(
+    sql: str,
+    client: Client | None = None,
+    *,
+    model: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pa.Table:
+    """SQL over the prediction log: tables ``predictions``, ``labels``, ``labelled``.
+    ``model``, ``since`` and ``until`` narrow ``predictions`` to that model's segments
+    of those days (an alert's sample query reads its window's day, not the month)."""
     from prodml.predictions import query
 
     client = client or default_client()
-    return query.query(Path(client.settings.log_url), sql)
+    return query.query(Path(client.settings.log_url), sql, model, since, until)
 
 
 def ingest_labels(
