@@ -23,6 +23,7 @@ from prodml.domain.run_query import AllOf, AnyOf, Condition, Field, Op, RunQuery
 from prodml.stores import driver, schema
 from prodml.stores.run_values import INSERT_VALUE, value_row
 from prodml.stores.sql_runs import RunQueries
+from prodml.stores.sql_runs import _run as stored_run
 
 KINDS = {Field.CONFIG: "config", Field.PARAM: "param", Field.TAG: "tag"}
 _COLUMNS = {
@@ -201,6 +202,42 @@ def _sorted(
     return query.select_from(joined), order, metrics
 
 
+def _runs_by_id(connection: sa.Connection, ids: list[str]) -> dict[str, Run]:
+    """Runs with their params, latest metrics, tags and inputs, in two queries (each
+    round trip counts on a remote database)."""
+    rows = connection.execute(sa.select(schema.runs).where(schema.runs.c.id.in_(ids))).all()
+    text, number = sa.cast(sa.null(), sa.Text), sa.cast(sa.null(), sa.Float(precision=53))
+    p, m = schema.params.c, schema.latest_metrics.c
+    v, e = schema.run_values.c, schema.edges.c
+    parts = sa.union_all(
+        sa.select(sa.literal("param"), p.run_id, p.key, p.value, number).where(p.run_id.in_(ids)),
+        sa.select(sa.literal("metric"), m.run_id, m.key, text, m.value).where(m.run_id.in_(ids)),
+        sa.select(sa.literal("tag"), v.run_id, v.key, v.value, number).where(
+            v.kind == "tag", v.run_id.in_(ids)
+        ),
+        sa.select(sa.literal("input"), e.target_id, e.source_id, text, number).where(
+            e.target_kind == "run", e.source_kind == "dataset", e.target_id.in_(ids)
+        ),
+    )
+    found: dict[str, dict[str, Any]] = {
+        run_id: {"param": {}, "metric": {}, "tag": {}, "input": {}} for run_id in ids
+    }
+    for part, run_id, key, value, score in connection.execute(parts):
+        found[run_id][part][key] = score if part == "metric" else value
+    return {
+        row.id: replace(
+            stored_run(
+                row,
+                found[row.id]["param"],
+                found[row.id]["metric"],
+                tuple(found[row.id]["input"]),
+            ),
+            tags=found[row.id]["tag"],
+        )
+        for row in rows
+    }
+
+
 class RunSearchQueries(RunQueries):
     def search_runs(self, query: RunQuery) -> tuple[list[Run], int]:
         """The runs of one page of ``query`` in its order, and how many match in all:
@@ -218,8 +255,8 @@ class RunSearchQueries(RunQueries):
                 plain = condition(query.where) if query.where is not None else sa.true()
                 counting = sa.select(sa.func.count()).select_from(schema.runs).where(plain)
                 total = int(connection.execute(counting).scalar_one())
-        ids = [row.id for row in rows]
-        found = {run.id: run for run in self.list_runs(ids=ids)} if ids else {}
+            ids = [row.id for row in rows]
+            found = _runs_by_id(connection, ids) if ids else {}
         return [found[run_id] for run_id in ids if run_id in found], total
 
     def list_runs(
