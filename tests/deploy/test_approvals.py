@@ -210,3 +210,20 @@ def test_with_auth_on_sign_off_needs_a_deployer_and_the_approver_is_the_token(
 
     assert approval.approver == "bob"
     assert prodml.approvals("m", 3, client=client).complete
+
+
+def test_a_model_with_a_long_name_takes_sign_off_on_every_store(
+    client: Client, as_: Callable[..., Client]
+) -> None:
+    name = "fraud-" + "x" * 150
+    frame = pd.DataFrame({"a": [0.1, -0.2, 0.3, -0.4], "b": [1.0, 2.0, 3.0, 4.0]})
+    with prodml.start_run("fit", client=client) as run:
+        run.log_model(LogisticRegression().fit(frame, [1, 0, 1, 0]), name, frame)
+
+    assert prodml.require_approval(name, "alice", client=client).required == ("alice",)
+    with pytest.raises(GateRefusedError, match="alice has not approved"):
+        prodml.promote(name, 1, force=True, why="first", client=client)
+    prodml.approve(name, 1, client=as_(user="alice"))
+    prodml.promote(name, 1, force=True, why="first", client=client)
+
+    assert prodml.get_model(f"{name}@champion", client=client).version == 1

@@ -19,6 +19,7 @@ logged in to the dashboard with), else the user (``PRODML_USER``)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ REQUIRED = "model.approval_required"
 APPROVED = "model.approved"
 MAX_APPROVERS = 50
 MAX_REASON = 2000
+SUBJECT_CHARS = 64  # an event's subject id; a longer model name is stored as its digest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,8 +83,8 @@ def require(client: Client, name: str, approvers: Iterable[str], why: str | None
     if len(chosen) > MAX_APPROVERS:
         raise InvalidInputError(f"At most {MAX_APPROVERS} approvers; {len(chosen)} given.")
     _check_reason(why)
-    details = {"approvers": chosen, "by": approver_of(client)}
-    client.metadata.record_event(REQUIRED, ("model_name", name), why, details)
+    details = {"name": name, "approvers": chosen, "by": approver_of(client)}
+    client.metadata.record_event(REQUIRED, _subject(name), why, details)
     return sign_off(client, name)
 
 
@@ -171,7 +173,7 @@ def _sign_off(client: Client, version: ModelVersion, as_of: datetime | None = No
 
 
 def _requirement(client: Client, name: str, version: int | None, as_of: datetime | None) -> SignOff:
-    events = client.metadata.list_events(("model_name", name), until=as_of)
+    events = client.metadata.list_events(_subject(name), until=as_of)
     latest = next((e for e in reversed(events) if e.action == REQUIRED), None)
     required = tuple(str(a) for a in latest.details.get("approvers", [])) if latest else ()
     return SignOff(
@@ -183,6 +185,14 @@ def _requirement(client: Client, name: str, version: int | None, as_of: datetime
         set_at=latest.at if latest else None,
         as_of=as_of,
     )
+
+
+def _subject(name: str) -> tuple[str, str]:
+    """The event subject of a model name: the name, or a digest of a name too long to
+    be a subject id (the event's details carry the name itself)."""
+    if len(name) <= SUBJECT_CHARS:
+        return ("model_name", name)
+    return ("model_name", "blake2b:" + hashlib.blake2b(name.encode(), digest_size=24).hexdigest())
 
 
 def _check_reason(why: str | None) -> None:
