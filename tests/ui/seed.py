@@ -177,7 +177,7 @@ def _registry(client: Client) -> str:
 
 
 def _traffic(client: Client, first_hour: float) -> None:
-    """One log segment per hour of champion v2's answers, with their labels 30 min on."""
+    """One log segment per hour of champion v2's answers, and their labels."""
     rng = np.random.default_rng(11)
     ids: list[str] = []
     labels: list[int] = []
@@ -195,7 +195,8 @@ def _traffic(client: Client, first_hour: float) -> None:
             ids.append(request)
             wrong = hour in A_BROKEN and i % 3 == 0
             labels.append(1 - answer if wrong or i % 10 == 0 else answer)
-            labelled_at.append(datetime.fromtimestamp(at.timestamp() + 1800, UTC))
+            lag = 1800 + (i % 4) * 1200  # labels arrive 30 min to 1.5 h later
+            labelled_at.append(datetime.fromtimestamp(at.timestamp() + lag, UTC))
         table = table_of(rows, ("output", "shadow_output"))
         write_segment(Path(client.settings.log_url), MODEL, table, at=first_hour + hour * HOUR)
     known = pa.table({"request_id": ids, "label": labels, "at": labelled_at})

@@ -21,7 +21,7 @@ from prodml.settings import load
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).parents[3] / "docs" / "screenshots"
-CHART_SECONDS = 15_000  # ms for every chart of a page to draw
+CHART_SECONDS = 30_000  # ms for every chart of a page to draw (slow when the host is busy)
 # Detail pages, by what the seeded store holds; {run} etc. are filled in per store.
 DETAILS = {
     "alert": "/alerts/{open_alert}",
