@@ -45,3 +45,24 @@ def test_promotion_waits_for_the_approver_named_on_the_command_line(tmp_path: Pa
     assert run_prodml(home, *promote).returncode == 0
     text = run_prodml(home, "models", "approvals", "m", "1").stdout
     assert "approved by dana" in text and "sign-off complete" in text
+
+
+def test_rollout_status_says_the_last_step_waits_for_sign_off(tmp_path: Path) -> None:
+    home = tmp_path / ".prodml"
+    client = Client(home=str(home), user="dana")
+    try:
+        frame = pd.DataFrame({"a": [0.1, -0.2, 0.3, -0.4], "b": [1.0, 2.0, 3.0, 4.0]})
+        with prodml.start_run("fit", client=client) as run:
+            for c in (1.0, 2.0):
+                run.log_model(LogisticRegression(C=c).fit(frame, [1, 0, 1, 0]), "m", frame)
+        prodml.promote("m", 1, force=True, why="first", client=client)
+        prodml.start_rollout("m", 2, plan={"stages": [{"stage": "full"}]}, client=client)
+        prodml.require_approval("m", "erin", client=client)
+    finally:
+        client.close()
+
+    shown = run_prodml(home, "rollout", "status", "m")
+
+    assert shown.returncode == 0, shown.stderr
+    assert "awaiting sign-off: completes only after approval by erin" in shown.stdout
+    assert "prodml models approve m 2" in shown.stdout

@@ -104,6 +104,17 @@ def print_judgement(judgement: Judgement) -> None:
         console.print(
             Text.assemble("  ", (f"{check.verdict:<13}", COLOURS[check.verdict]), check.reason)
         )
+    if rollout.step + 1 == len(rollout.plan.steps):
+        signed = prodml.approvals(rollout.model, rollout.candidate)
+        if signed.missing:
+            console.print(
+                Text.assemble(
+                    "  ",
+                    ("awaiting sign-off", "yellow"),
+                    f": completes only after approval by {', '.join(signed.missing)}: "
+                    f"prodml models approve {rollout.model} {rollout.candidate}",
+                )
+            )
 
 
 @app.command("watch")
