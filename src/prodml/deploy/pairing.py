@@ -5,6 +5,7 @@ arrived, the label metric of each and the difference with its interval."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from prodml.domain.rollout import Rollout
 from prodml.errors import NotFoundError
 from prodml.predictions import query
 
+SEGMENT_LAG = timedelta(hours=1)  # far more than a log's flush interval
 PAIRED = """
 SELECT CASE WHEN assigned = $candidate THEN output ELSE shadow_output END AS __candidate,
        CASE WHEN assigned = $candidate THEN shadow_output ELSE output END AS __baseline,
@@ -41,9 +43,12 @@ class SliceComparison:
 
 def paired(client: Client, rollout: Rollout) -> pa.Table:
     folder = Path(client.settings.log_url)
-    if not query.prediction_files(folder, rollout.model):  # nothing logged yet
+    # Its rows were logged from its start to its end (the last change of a rollout that
+    # ended; a segment is written within seconds of its rows): only those days are read.
+    since, until = rollout.created_at, None if rollout.active else rollout.updated_at + SEGMENT_LAG
+    if not query.prediction_files(folder, rollout.model, since, until):  # nothing logged
         return pa.table({"__candidate": [], "__baseline": [], "__label": []})
-    connection = query.connect(folder, rollout.model)
+    connection = query.connect(folder, rollout.model, since, until)
     try:
         parameters = {"rollout": rollout.id, "candidate": rollout.candidate}
         return connection.sql(PAIRED, params=parameters).to_arrow_table()
