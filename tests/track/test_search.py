@@ -320,3 +320,22 @@ def test_runs_stored_before_search_existed_are_found_after_the_upgrade(
             ], text
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("order", ["metrics.auc desc", "metrics.auc", "-config.depth", "params.lr"])
+def test_every_run_paged_in_order_matches_the_filtered_search_across_pages(
+    client: Client, runs: dict[str, str], order: str
+) -> None:
+    nan_run = _run(client, "nan", {"depth": 7}, {"lr": 0.2}, {"auc": [float("nan")]})
+    everything: list[str] = []
+    token = None
+    while True:  # no filter: walked in the sort key's index, then the runs without it
+        page = prodml.search_runs("", order, limit=2, page_token=token, client=client)
+        everything += [run.id for run in page.runs]
+        assert page.total == 6
+        token = page.next_page_token
+        if token is None:
+            break
+    matched = prodml.search_runs("started > 1d", order, limit=100, client=client)
+    assert everything == [run.id for run in matched.runs]
+    assert len(set(everything)) == 6 and nan_run in everything

@@ -167,10 +167,15 @@ def _joined(node: Condition, joined: Mapping[str, Any]) -> ColumnElement[bool] |
 
 
 def _sorted(
-    query: sa.Select[Any], keys: Sequence[SortKey]
+    query: sa.Select[Any],
+    keys: Sequence[SortKey],
+    first_inner: bool = False,
+    newest_first: bool = True,
 ) -> tuple[sa.Select[Any], list[ColumnElement[Any]], dict[str, Any]]:
-    """The query with an outer join per sort key, the order (missing values last in
-    either direction, then run id), and the joined latest values by metric."""
+    """The query with an outer join per sort key (an inner join for the first when
+    ``first_inner``: only runs that have it), the order (missing values last in either
+    direction; newest first without keys; then run id), and the joined latest values
+    by metric."""
     runs = schema.runs
     order: list[ColumnElement[Any]] = []
     metrics: dict[str, Any] = {}
@@ -182,7 +187,10 @@ def _sorted(
         elif key.field is Field.METRIC:
             latest = schema.latest_metrics.alias(f"sort_{index}")
             on = sa.and_(latest.c.run_id == runs.c.id, latest.c.key == key.key)
-            joined = joined.outerjoin(latest, on)
+            if first_inner and index == 0:
+                joined = joined.join(latest, sa.and_(on, latest.c.value.is_not(None)))
+            else:
+                joined = joined.outerjoin(latest, on)
             metrics.setdefault(key.key, latest)
             columns = [latest.c.value]
         else:
@@ -192,14 +200,54 @@ def _sorted(
                 values.c.kind == KINDS[key.field],
                 values.c.key == key.key,
             )
-            joined = joined.outerjoin(values, on)
+            joined = (joined.join if first_inner and index == 0 else joined.outerjoin)(values, on)
             columns = [values.c.num, values.c.value]  # numbers first, by value; then text
         for column in columns:
             order.append((column.desc() if key.descending else column.asc()).nulls_last())
-    if not keys:
+    if not keys and newest_first:
         order.append(runs.c.started_at.desc())
     order.append(runs.c.id.asc())
     return query.select_from(joined), order, metrics
+
+
+def _holding(key: SortKey) -> tuple[sa.Select[Any], ColumnElement[bool]]:
+    """For a metric or value sort key: a count of the runs that have a value for it
+    (an index range) and the test that a run has one."""
+    runs = schema.runs.c
+    table = schema.latest_metrics if key.field is Field.METRIC else schema.run_values
+    if key.field is Field.METRIC:
+        tests = [table.c.key == key.key, table.c.value.is_not(None)]
+    else:
+        tests = [table.c.kind == KINDS[key.field], table.c.key == key.key]
+    counting = sa.select(sa.func.count()).select_from(table).where(*tests)
+    has = sa.exists(sa.select(sa.literal(1)).where(table.c.run_id == runs.id, *tests))
+    return counting, has
+
+
+def _page(connection: sa.Connection, query: sa.Select[Any], offset: int, limit: int) -> list[str]:
+    return [row[0] for row in connection.execute(query.limit(limit).offset(offset))]
+
+
+def _browse(connection: sa.Connection, query: RunQuery) -> tuple[list[str], int]:
+    """A page of every run: counted on their own, and walked in an index's order
+    where there is one (by start; by a metric or value for the runs that have it,
+    then the runs that do not), so that the page never waits for sorting them all."""
+    runs = schema.runs
+    total = int(connection.execute(sa.select(sa.func.count()).select_from(runs)).scalar_one())
+    first = query.order[0] if query.order else None
+    if first is None or first.field is Field.ATTRIBUTE:
+        paging, order, _ = _sorted(sa.select(runs.c.id), query.order)
+        return _page(connection, paging.order_by(*order), query.offset, query.limit), total
+    counting, has = _holding(first)
+    holding = int(connection.execute(counting).scalar_one())
+    paging, order, _ = _sorted(sa.select(runs.c.id), query.order, first_inner=True)
+    ids = _page(connection, paging.order_by(*order), query.offset, query.limit)
+    if len(ids) < query.limit:
+        rest, order, _ = _sorted(sa.select(runs.c.id), query.order[1:], newest_first=False)
+        rest = rest.where(sa.not_(has)).order_by(*order)
+        start = max(0, query.offset - holding)
+        ids += _page(connection, rest, start, query.limit - len(ids))
+    return ids, total
 
 
 def _runs_by_id(connection: sa.Connection, ids: list[str]) -> dict[str, Run]:
@@ -238,24 +286,27 @@ def _runs_by_id(connection: sa.Connection, ids: list[str]) -> dict[str, Run]:
     }
 
 
+def _search(connection: sa.Connection, query: RunQuery, where: Condition) -> tuple[list[str], int]:
+    """A page of the runs a condition matches: the total is a window count taken in
+    the same query before the page is cut (counted apart only past the last page)."""
+    total_column = sa.func.count().over().label("total")
+    paging, order, joined = _sorted(sa.select(schema.runs.c.id, total_column), query.order)
+    paging = paging.where(condition(where, joined=joined)).order_by(*order)
+    rows = connection.execute(paging.limit(query.limit).offset(query.offset)).all()
+    if rows:
+        return [row.id for row in rows], int(rows[0].total)
+    counting = sa.select(sa.func.count()).select_from(schema.runs).where(condition(where))
+    return [], int(connection.execute(counting).scalar_one())
+
+
 class RunSearchQueries(RunQueries):
     def search_runs(self, query: RunQuery) -> tuple[list[Run], int]:
-        """The runs of one page of ``query`` in its order, and how many match in all:
-        one query whose window count is taken before the page is cut (a second,
-        counting query only when the page is past the end)."""
-        total_column = sa.func.count().over().label("total")
-        paging, order, joined = _sorted(sa.select(schema.runs.c.id, total_column), query.order)
-        where = condition(query.where, joined=joined) if query.where is not None else sa.true()
-        paging = paging.where(where).order_by(*order).limit(query.limit).offset(query.offset)
+        """The runs of one page of ``query`` in its order, and how many match in all."""
         with self.read() as connection:
-            rows = connection.execute(paging).all()
-            if rows:
-                total = int(rows[0].total)
+            if query.where is None:
+                ids, total = _browse(connection, query)
             else:
-                plain = condition(query.where) if query.where is not None else sa.true()
-                counting = sa.select(sa.func.count()).select_from(schema.runs).where(plain)
-                total = int(connection.execute(counting).scalar_one())
-            ids = [row.id for row in rows]
+                ids, total = _search(connection, query, query.where)
             found = _runs_by_id(connection, ids) if ids else {}
         return [found[run_id] for run_id in ids if run_id in found], total
 
