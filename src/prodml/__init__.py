@@ -75,6 +75,7 @@ _HOMES: dict[str, str] = {
     "attach_guardrails": "prodml.sdk.models",
     "describe_model": "prodml.sdk.models",
     "get_model": "prodml.sdk.models",
+    "guardrails_text": "prodml.sdk.models",
     "list_models": "prodml.sdk.models",
     "list_model_versions": "prodml.sdk.models",
     "load_model": "prodml.sdk.models",
@@ -178,6 +179,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.models import attach_guardrails as attach_guardrails
     from prodml.sdk.models import describe_model as describe_model
     from prodml.sdk.models import get_model as get_model
+    from prodml.sdk.models import guardrails_text as guardrails_text
     from prodml.sdk.models import list_model_versions as list_model_versions
     from prodml.sdk.models import list_models as list_models
     from prodml.sdk.models import load_model as load_model

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from seed import MODEL, Seeded, seed
+from sklearn.linear_model import LogisticRegression
 from starlette.testclient import TestClient
 from ui_forms import csrf_of
 
@@ -185,3 +187,18 @@ def test_hostile_names_and_versions_fail_alone_with_a_clear_page(pages: TestClie
     assert script.status_code == 404 and "<script>alert(1)" not in script.text
     long = pages.get(f"/models/{MODEL}", params={"as_of": "x" * 100})
     assert long.status_code == 400
+
+
+def test_a_version_page_shows_its_guardrails_as_attached(sqlite_client: Client) -> None:
+    frame = pd.DataFrame({"a": [0.1, -0.2, 0.3, -0.4], "b": [1.0, 2.0, 3.0, 4.0]})
+    with prodml.start_run("fit", client=sqlite_client) as run:
+        run.log_model(LogisticRegression().fit(frame, [1, 0, 1, 0]), "m", frame)
+    rules = {"rules": [{"name": "unsure", "confidence_below": 0.6, "abstain": True}]}
+    with TestClient(create_app(sqlite_client), base_url="http://ui.test") as pages:
+        without = pages.get("/models/m/1").text
+        prodml.attach_guardrails("m@1", rules, client=sqlite_client)
+        page = pages.get("/models/m/1").text
+
+    assert "none" in without.split('id="guardrails"')[1].split("</dd>")[0]
+    shown = page.split('id="guardrails"')[1].split("</dd>")[0]
+    assert "version 1" in shown and "confidence_below: 0.6" in shown

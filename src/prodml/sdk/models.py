@@ -150,6 +150,18 @@ def model_history(
     return registry.history(client or default_client(), name, times.moment(as_of, "--as-of"))
 
 
+def guardrails_text(ref: str, client: Client | None = None) -> tuple[int, str] | None:
+    """The latest guardrails of a model version as attached: (its number, its YAML
+    text); None when it has none."""
+    chosen = client or default_client()
+    version = get_model(ref, chosen)
+    found = chosen.metadata.guardrails_artifact(version.id)
+    if found is None:
+        return None
+    artifact = chosen.metadata.get_artifact(found[1])
+    return found[0], chosen.read_blob(artifact.digest).decode("utf-8", errors="replace")
+
+
 def attach_guardrails(ref: str, rules: Any, client: Client | None = None) -> int:
     """Store post-prediction rules (YAML file, text or mapping) beside a model version;
     they change its answers wherever it serves, so they need a deployer token."""

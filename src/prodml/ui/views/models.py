@@ -94,6 +94,7 @@ async def version_page(request: Request) -> Response:
     latest = evaluations[0] if evaluations else None
     rows = model_charts.estimate_rows(latest.get("scores", []), version.ref) if latest else []
     signed = approvals.approvals(name, version.version, as_of=moment, client=client)
+    rules = models.guardrails_text(version.ref, client=client)
     user = session.session_of(request).user
     return pages.render(
         request,
@@ -103,6 +104,7 @@ async def version_page(request: Request) -> Response:
         asked=asked,
         version=version,
         details=details,
+        rules=rules,
         as_of=as_of_text,
         moment=moment,
         aliases=sorted(a for a, v in history.aliases.items() if v == version.version),
