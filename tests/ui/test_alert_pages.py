@@ -170,3 +170,28 @@ def test_the_shift_report_names_the_incident_and_the_open_alert(
     assert f"| {seeded.open_alert[:8]} |" in page.text
     assert shared.headers["content-security-policy"].startswith("sandbox")
     assert shared.text.startswith("<!DOCTYPE html>")
+
+
+def test_a_signals_expected_range_reads_as_a_bound(
+    seeded_dashboard: TestClient, seeded_store: SeededStore
+) -> None:
+    page = seeded_dashboard.get(f"/alerts/{seeded_store.seeded.open_alert}").text
+
+    assert '<td class="num">&lt;= 3</td>' in page  # extreme rows: at most 3 expected
+    assert "[None" not in page
+
+
+def test_responses_without_what_they_need_are_refused_naming_it(
+    changing: TestClient, seeded_store: SeededStore
+) -> None:
+    incident = seeded_store.seeded.incident
+    page = changing.get(f"/incidents/{incident}").text
+    csrf = csrf_of(page)
+
+    no_valset = changing.post(f"/incidents/{incident}/respond/add-failures", data={"csrf": csrf})
+    no_alias = changing.post(f"/incidents/{incident}/respond/fallback", data={"csrf": csrf})
+    retrain = changing.post(f"/incidents/{incident}/respond/retrain", data={"csrf": csrf})
+
+    assert no_valset.status_code == 400 and "Give the validation set." in no_valset.text
+    assert no_alias.status_code == 404 and "no &#39;fallback&#39; alias" in no_alias.text
+    assert retrain.status_code == 400 and "rollback, fallback, add-failures" in retrain.text

@@ -75,9 +75,22 @@ async def alert_page(request: Request) -> Response:
         "alerts/alert.html",
         title=f"Alert {alert.id[:8]}",
         alert=alert,
+        expected=[_expected(signal.expected) for signal in alert.signals],
         context=alert.context,
         sample=sample,
     )
+
+
+def _expected(value: Any) -> str:
+    """A signal's expected range as people read it: ``<= 3``, ``>= 0.74``, ``1 to 2``."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        low, high = (None if v is None else pages.number(v) for v in value)
+        if low is not None and high is not None:
+            return f"{low} to {high}"
+        if low is not None or high is not None:
+            return f">= {low}" if low is not None else f"<= {high}"
+        return ""
+    return pages.number(value)
 
 
 def _sample(request: Request, alert: Alert) -> dict[str, Any]:
