@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ class Page:
 class Timing:
     page: Page
     server_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # the process's, all threads
     statuses: set[int] = field(default_factory=set)
 
     def quantile(self, q: float) -> float:
@@ -58,6 +60,10 @@ class Timing:
     @property
     def p50(self) -> float:
         return statistics.median(self.server_ms) if self.server_ms else float("nan")
+
+    @property
+    def cpu_p50(self) -> float:
+        return statistics.median(self.cpu_ms) if self.cpu_ms else float("nan")
 
     @property
     def p95(self) -> float:
@@ -195,9 +201,12 @@ def measure(http: Any, page: Page, requests: int) -> Timing:
     if page.missing:
         return timing
     for attempt in range(requests + 1):
+        cpu = time.process_time()
         response = http.get(page.path, follow_redirects=False)
+        cpu = time.process_time() - cpu
         timing.statuses.add(response.status_code)
         found = TIMING.search(response.headers.get("server-timing", ""))
         if attempt and found:
             timing.server_ms.append(float(found.group(1)))
+            timing.cpu_ms.append(cpu * 1000)
     return timing

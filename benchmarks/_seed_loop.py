@@ -287,17 +287,52 @@ def scale_up(client: Any, seeded: Any, scale: float) -> None:
 
 def seed_runs(client: Any, count: int) -> list[str]:
     """Runs with config, params and metric histories (10 metrics x 10 steps), written in
-    bulk by run_search.py's seeder."""
+    bulk by run_search.py's seeder, then made what the SDK leaves (see ``as_logged``)."""
     import run_search
 
     made: list[str] = run_search.seed_prodml(client, count, 10)
-    with client.metadata.engine.begin() as connection:  # the environment a run records
-        template = connection.execute(
-            sa.text("SELECT environment FROM runs WHERE environment <> '{}' LIMIT 1")
-        ).scalar()
-        if template is not None:
-            connection.execute(
-                sa.text("UPDATE runs SET environment = :e WHERE environment = '{}'"),
-                {"e": template},
-            )
+    with client.metadata.engine.begin() as connection:
+        as_logged(connection, time.time())
     return made
+
+
+def as_logged(connection: sa.Connection, now: float) -> None:
+    """The seeded runs (those without an environment) as the SDK leaves them: spread over
+    the month rather than one a second up to now, each with the environment a run
+    records and its run.started and run.finished events."""
+    runs = schema.runs
+    bare = runs.c.environment == "{}"
+    first = connection.execute(sa.select(sa.func.min(runs.c.started_at)).where(bare)).scalar()
+    environment = connection.execute(sa.select(runs.c.environment).where(~bare).limit(1)).scalar()
+    if first is None or environment is None:
+        return
+    stretch = DAYS * DAY / max(now - float(first), 1.0)
+    connection.execute(
+        runs.update()
+        .where(bare)
+        .values(
+            started_at=now - (now - runs.c.started_at) * stretch,
+            ended_at=now - (now - runs.c.ended_at) * stretch,
+        )
+    )
+    started = _event_template(connection, "run.started")
+    finished = _event_template(connection, "run.finished")
+    found = connection.execute(
+        sa.select(
+            runs.c.id, runs.c.started_at, runs.c.ended_at, runs.c.hypothesis, runs.c.experiment
+        ).where(bare)
+    ).all()
+    events = []
+    for run_id, begun, ended, hypothesis, experiment in found:
+        details = {"experiment": experiment, "inputs": []}
+        events.append({**event(started, begun, run_id, details), "reason": hypothesis})
+        events.append(event(finished, ended, run_id, {}))
+    events.sort(key=lambda e: e["at"])
+    insert(connection, schema.events, events)
+    connection.execute(runs.update().where(bare).values(environment=environment))
+
+
+def _event_template(connection: sa.Connection, action: str) -> dict[str, Any]:
+    events = schema.events
+    query = sa.select(events).where(events.c.action == action).limit(1)
+    return dict(connection.execute(query).one()._mapping)

@@ -76,9 +76,11 @@ def report(results: dict[str, list[Timing]]) -> bool:
                 verdict = f"HTTP {','.join(map(str, sorted(failed)))}"
             rows.append([
                 store, timing.page.path[:60], f"{timing.p50:,.1f}", f"{timing.p95:,.1f}",
-                f"{max(timing.server_ms, default=float('nan')):,.1f}", verdict,
+                f"{max(timing.server_ms, default=float('nan')):,.1f}",
+                f"{timing.cpu_p50:,.1f}", verdict,
             ])  # fmt: skip
-    print_table(["store", "page", "p50 ms", "p95 ms", "max ms", "verdict"], rows)
+    headers = ["store", "page", "p50 ms", "p95 ms", "max ms", "CPU p50 ms", "verdict"]
+    print_table(headers, rows)
     return met
 
 

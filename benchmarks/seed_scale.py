@@ -222,6 +222,7 @@ def copy_tables(source_url: str, target_url: str) -> None:
         with source.engine.connect() as reading, target.engine.begin() as writing:
             for table in schema.metadata.sorted_tables:
                 rows = [dict(row._mapping) for row in reading.execute(table.select())]
+                writing.execute(table.delete())  # what a migration put there (counters)
                 if rows:
                     writing.execute(table.insert(), rows)
                 serial = [c.name for c in table.primary_key.columns if c.autoincrement is True]
