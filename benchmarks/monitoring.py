@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
-import json
 import shutil
 import statistics
 import subprocess
@@ -318,9 +317,9 @@ def _monitor(client: prodml.Client, replay: Replay, now: float, triage: bool) ->
 
 def _window_stats(client: prodml.Client) -> dict[tuple[str, float], dict[str, Any]]:
     return {
-        (kind, float(row["start"])): json.loads(row["stats"])
+        (kind, window.start): window.stats
         for kind in ("traffic", "labels")
-        for row in client.metadata.windows(MODEL, kind)
+        for window in client.metadata.windows(MODEL, kind)
     }
 
 

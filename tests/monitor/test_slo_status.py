@@ -3,10 +3,9 @@ it is met, and the share of its error budget left."""
 
 from __future__ import annotations
 
-import json
-
 import prodml
 from prodml.client import Client
+from prodml.domain.monitoring import Window
 from prodml.monitor.slo_status import budget_left
 from prodml.monitor.spec import Slo, load
 
@@ -23,14 +22,22 @@ SPEC = {
 
 def _declare(client: Client) -> None:
     """The monitor of a model "m" (no model needed: only its windows are read)."""
-    client.metadata.set_monitor("m", load(SPEC, "m").to_json(), {})
+    client.metadata.set_monitor("m", load(SPEC, "m").to_json())
 
 
 def _window(client: Client, kind: str, hour: int, rows: int, **stats: object) -> None:
     start = 1_790_000_000.0 + hour * HOUR
-    row = {"model": "m", "kind": kind, "start": start, "end": start + HOUR, "rows": rows}
     figures = {"rows": rows, **stats} if kind == "traffic" else stats
-    client.metadata.add_window({**row, "profile": None, "stats": json.dumps(figures)})
+    window = Window(
+        model="m",
+        kind=kind,
+        start=start,
+        end=start + HOUR,
+        rows=rows,
+        profile=None,
+        stats=figures,
+    )
+    client.metadata.add_window(window)
 
 
 def test_the_budget_left_is_the_unused_share_of_the_allowed_shortfall() -> None:

@@ -5,7 +5,6 @@ ids given by prefix. Every decision is an event written with the change."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 
 from prodml.client import Client
-from prodml.domain.monitoring import Alert, AlertClass, AlertState, Incident, Signal, at
+from prodml.domain.monitoring import Alert, AlertClass, AlertState, Incident, Signal, Window, at
 from prodml.errors import InvalidInputError, NotFoundError
 
 OCT_1 = datetime(2026, 10, 1, tzinfo=UTC).timestamp()
@@ -25,17 +24,17 @@ def _model() -> str:
     return f"store-{uuid.uuid4().hex[:10]}"
 
 
-def _window(model: str, hour: int, kind: str = "traffic", rows: int = 300) -> dict[str, Any]:
+def _window(model: str, hour: int, kind: str = "traffic", rows: int = 300) -> Window:
     start = OCT_1 + hour * HOUR
-    return {
-        "model": model,
-        "kind": kind,
-        "start": start,
-        "end": start + HOUR,
-        "rows": rows,
-        "profile": None,
-        "stats": json.dumps({"rows": rows, "hour": hour}),
-    }
+    return Window(
+        model=model,
+        kind=kind,
+        start=start,
+        end=start + HOUR,
+        rows=rows,
+        profile=None,
+        stats={"rows": rows, "hour": hour},
+    )
 
 
 def _alert(
@@ -97,14 +96,15 @@ def test_a_window_is_stored_once_per_model_kind_and_start(client: Client) -> Non
     first = _window(model, 3)
 
     assert store.add_window(first) is True
-    assert store.add_window({**first, "rows": 1, "stats": "{}"}) is False  # a second process
+    again = dataclasses.replace(first, rows=1, stats={})
+    assert store.add_window(again) is False  # a second process
     assert store.add_window(_window(model, 3, kind="labels", rows=120)) is True
     assert store.add_window(_window(_model(), 3)) is True  # another model's window
 
     (kept,) = store.windows(model, "traffic")
-    assert (kept["rows"], json.loads(kept["stats"])) == (300, {"rows": 300, "hour": 3})
-    assert kept["evaluated_at"] > 0 and kept["alert_id"] is None
-    assert [w["rows"] for w in store.windows(model, "labels")] == [120]
+    assert kept == dataclasses.replace(first, evaluated_at=kept.evaluated_at)
+    assert kept.evaluated_at is not None and kept.alert_id is None
+    assert [w.rows for w in store.windows(model, "labels")] == [120]
     assert store.last_window(model, "traffic") == OCT_1 + 3 * HOUR
     assert store.last_window(model, "quality") is None
     assert store.last_window(_model(), "traffic") is None
@@ -125,20 +125,20 @@ def test_windows_come_newest_first_with_the_state_of_the_alert_they_raised(
 
     listed = store.windows(model, "traffic")
 
-    hours = [round((w["start"] - OCT_1) / HOUR) for w in listed]
+    hours = [round((w.start - OCT_1) / HOUR) for w in listed]
     assert hours == [4, 3, 2, 1, 0]
-    assert [(w["alert_id"], w["alert_state"]) for w in listed] == [
+    assert [(w.alert_id, w.alert_state) for w in listed] == [
         (None, None),
         (ignored, "ignored"),
         (acked, "acked"),
         (None, None),
         (None, None),
     ]
-    assert [w["rows"] for w in listed] == [300, 300, 300, 0, 300]
+    assert [w.rows for w in listed] == [300, 300, 300, 0, 300]
     before = store.windows(model, "traffic", before=OCT_1 + 3 * HOUR, limit=2)
-    assert [round((w["start"] - OCT_1) / HOUR) for w in before] == [2, 1]
+    assert [round((w.start - OCT_1) / HOUR) for w in before] == [2, 1]
     since = store.windows(model, "traffic", since=OCT_1 + 3 * HOUR)
-    assert [round((w["start"] - OCT_1) / HOUR) for w in since] == [4, 3]
+    assert [round((w.start - OCT_1) / HOUR) for w in since] == [4, 3]
     assert store.windows(model, "labels") == []
 
 

@@ -147,3 +147,25 @@ class Incident:
 
 def at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Window:
+    """One evaluated window of a model's monitor: ``traffic`` (judged when it closes) or
+    ``labels`` (judged once its labels had time to arrive). Times are epoch seconds."""
+
+    model: str
+    kind: str
+    start: float
+    end: float
+    rows: int
+    profile: str | None  # digest of the profile of the window's inputs
+    stats: dict[str, Any]  # the figures the window was judged on
+    evaluated_at: datetime | None = None  # None until stored
+    alert_id: str | None = None  # the alert it raised
+    alert_state: AlertState | None = None  # that alert's state now
+
+    @property
+    def held(self) -> bool:
+        """A mild drift held back until the next window confirms it."""
+        return "held" in self.stats

@@ -9,12 +9,11 @@ numbers, total variation for categories), from 0 (the same) to 1 (no overlap).""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from prodml.client import Client
 from prodml.data.distributions import distributions, shifts
 from prodml.data.profile import TableProfile, merge_all
-from prodml.domain.monitoring import AlertState
+from prodml.domain.monitoring import AlertState, Window
 from prodml.errors import NotFoundError
 from prodml.monitor.spec import MonitorSpec
 from prodml.monitor.windows import PREDICTION
@@ -52,38 +51,36 @@ class DriftSeries:
 def series(client: Client, spec: MonitorSpec, since: float | None, limit: int) -> DriftSeries:
     """The last ``limit`` traffic windows (after ``since``) against the baseline."""
     store = client.metadata
-    shown = [
-        w for w in store.windows(spec.model, "traffic", since=since, limit=limit) if w["profile"]
-    ]
+    shown = [w for w in store.windows(spec.model, "traffic", since=since, limit=limit) if w.profile]
     shown.reverse()
     if not shown:
         return DriftSeries(model=spec.model, baseline=(), columns=(), predictions=())
     first = _baseline_windows(client, spec)
-    profiles = {w["profile"]: _profile(client, w["profile"]) for w in [*first, *shown]}
-    baseline = merge_all([profiles[w["profile"]] for w in first])
+    profiles = {w.profile: _profile(client, w.profile) for w in [*first, *shown] if w.profile}
+    baseline = merge_all([profiles[w.profile] for w in first if w.profile])
     columns, predictions = [], []
     for window in shown:
-        profile = profiles[window["profile"]]
+        profile = profiles[str(window.profile)]
         for shift in shifts(baseline, profile):
             if shift.column in (PREDICTION, f"model_{PREDICTION}"):
                 continue
             columns.append(
-                ColumnDrift(start=window["start"], end=window["end"], column=shift.column,
+                ColumnDrift(start=window.start, end=window.end, column=shift.column,
                             measure=shift.measure, distance=shift.distance)
             )  # fmt: skip
         predictions.append(_shape(window, profile))
     return DriftSeries(
         model=spec.model,
-        baseline=tuple(w["start"] for w in first),
+        baseline=tuple(w.start for w in first),
         columns=tuple(columns),
         predictions=tuple(predictions),
     )
 
 
-def _baseline_windows(client: Client, spec: MonitorSpec) -> list[dict[str, Any]]:
+def _baseline_windows(client: Client, spec: MonitorSpec) -> list[Window]:
     oldest = client.metadata.windows(spec.model, "traffic", since=spec.since)[::-1]
-    busy = [w for w in oldest if w["profile"]]
-    usable = [w for w in busy if w["alert_id"] is None or w["alert_state"] == AlertState.IGNORED]
+    busy = [w for w in oldest if w.profile]
+    usable = [w for w in busy if w.alert_id is None or w.alert_state is AlertState.IGNORED]
     chosen = (usable or busy)[: max(1, spec.warmup)]
     if not chosen:
         raise NotFoundError(
@@ -92,15 +89,15 @@ def _baseline_windows(client: Client, spec: MonitorSpec) -> list[dict[str, Any]]
     return chosen
 
 
-def _shape(window: dict[str, Any], profile: TableProfile) -> PredictionShape:
+def _shape(window: Window, profile: TableProfile) -> PredictionShape:
     name = PREDICTION if PREDICTION in profile.columns else f"model_{PREDICTION}"
     found = {d.column: d for d in distributions(profile)}.get(name)
     mean = found.mean if found is not None and isinstance(found.mean, int | float) else None
     quantiles = {p: v for p, v in (found.quantiles if found else ()) if p in QUANTILES}
     return PredictionShape(
-        start=window["start"],
-        end=window["end"],
-        rows=int(window["rows"]),
+        start=window.start,
+        end=window.end,
+        rows=window.rows,
         mean=None if mean is None else float(mean),
         quantiles=quantiles,
         top=found.top if found is not None else (),

@@ -31,7 +31,7 @@ def configure(
             f"The spec names model {spec.model!r} but is set for {model!r}; remove its model "
             "field or make them agree."
         )
-    client.metadata.set_monitor(model, spec.to_json(), {"spec": spec.to_json()})
+    client.metadata.set_monitor(model, spec.to_json())
     return spec
 
 

@@ -8,7 +8,6 @@ teach the monitor that broken is normal, and a false alarm does."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 
 from prodml.client import Client
 from prodml.data.profile import TableProfile, profile_table
-from prodml.domain.monitoring import Alert, AlertState, Signal, at
+from prodml.domain.monitoring import Alert, AlertState, Signal, Window, at
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.monitor import alerts, context, judge, quality, slos, windows
 from prodml.monitor.spec import MonitorSpec
@@ -84,18 +83,24 @@ def _traffic(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
             _remember(digest, profile)
             past, ready = _history(client, spec, TRAFFIC, start)
             if ready:
-                profiles = [_profile(client, w["profile"]) for w in past]
-                stats = [json.loads(w["stats"]) for w in past]
+                profiles = [_profile(client, w.profile) for w in past if w.profile]
+                stats = [w.stats for w in past]
                 outcome.signals += judge.inputs(spec, profile, profiles)
                 outcome.signals += judge.operations(spec, window.stats, stats)
             else:
                 outcome.notes.append(f"learning: {len(past)} of {spec.warmup} past windows")
             outcome.signals += judge.slos(spec, slos.traffic(folder, spec, window))
             _hold_if_mild(client, spec, outcome, window.stats)
-        stored = json.dumps(window.stats)
-        row = {"model": spec.model, "kind": TRAFFIC, "start": start, "end": window.end,
-               "rows": window.rows, "profile": digest, "stats": stored}  # fmt: skip
-        if store.add_window(row):
+        evaluated = Window(
+            model=spec.model,
+            kind=TRAFFIC,
+            start=start,
+            end=window.end,
+            rows=window.rows,
+            profile=digest,
+            stats=window.stats,
+        )
+        if store.add_window(evaluated):
             _alert(client, spec, outcome, window.stats)
             outcomes.append(outcome)
     return outcomes
@@ -109,23 +114,30 @@ def _labels(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
         for w in reversed(
             store.windows(spec.model, TRAFFIC, since=None if last is None else last + 1)
         )
-        if w["rows"] and w["end"] + spec.labels.wait <= now
+        if w.rows and w.end + spec.labels.wait <= now
     ]
     outcomes = []
     for traffic in ready:
-        start, end = traffic["start"], traffic["end"]
+        start, end = traffic.start, traffic.end
         stats = quality.read(folder, spec, start, end, now)
         outcome = Outcome(spec.model, LABELS, start, end, stats["labelled"], notes=stats["notes"])
         if stats["labelled"]:
             windows_past, enough = _history(client, spec, LABELS, start)
-            past = [json.loads(w["stats"]) for w in windows_past]
+            past = [w.stats for w in windows_past]
             least = min(len(windows_past), spec.warmup) if enough else spec.warmup
             outcome.signals += judge.quality(spec, stats, past, least)
             outcome.signals += judge.slos(spec, slos.labels(client, spec, start, end, stats))
-        row = {"model": spec.model, "kind": LABELS, "start": start, "end": end,
-               "rows": stats["labelled"], "profile": None, "stats": json.dumps(stats)}  # fmt: skip
-        if store.add_window(row):
-            _alert(client, spec, outcome, json.loads(traffic["stats"]))
+        evaluated = Window(
+            model=spec.model,
+            kind=LABELS,
+            start=start,
+            end=end,
+            rows=stats["labelled"],
+            profile=None,
+            stats=stats,
+        )
+        if store.add_window(evaluated):
+            _alert(client, spec, outcome, traffic.stats)
             outcomes.append(outcome)
     return outcomes
 
@@ -139,9 +151,9 @@ def _hold_if_mild(
     if not outcome.signals or alerts.severity(outcome.signals) != "info":
         return
     earlier = client.metadata.windows(spec.model, TRAFFIC, before=outcome.start, limit=3)
-    busy = [w for w in earlier if w["rows"]][:1]  # a window without traffic between is no news
-    recent = bool(busy) and outcome.start - busy[0]["start"] <= 3 * spec.window
-    if recent and (busy[0]["alert_id"] or json.loads(busy[0]["stats"]).get("held")):
+    busy = [w for w in earlier if w.rows][:1]  # a window without traffic between is no news
+    recent = bool(busy) and outcome.start - busy[0].start <= 3 * spec.window
+    if recent and (busy[0].alert_id or busy[0].stats.get("held")):
         return
     stats["held"] = [s.to_dict() for s in outcome.signals]
     outcome.signals = []
@@ -153,12 +165,19 @@ def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str,
         return
 
     def gather() -> dict[str, Any]:
-        sql = context.sample_query(spec.model, outcome.start, outcome.end, outcome.signals, 5,
-                                   spec.labels.slice_by)  # fmt: skip
+        sql = context.sample_query(
+            spec.model, outcome.start, outcome.end, outcome.signals, 5, spec.labels.slice_by
+        )
         return context.for_window(
-            client, spec.model, outcome.start, outcome.end, stats, outcome.signals,
-            _samples(client, sql), spec.labels.slice_by,
-        )  # fmt: skip
+            client,
+            spec.model,
+            outcome.start,
+            outcome.end,
+            stats,
+            outcome.signals,
+            _samples(client, sql),
+            spec.labels.slice_by,
+        )
 
     alert, new = alerts.raise_or_fold(
         client, spec, outcome.start, outcome.end, outcome.signals, gather
@@ -177,7 +196,7 @@ def _samples(client: Client, sql: str) -> list[str]:
 
 def _history(
     client: Client, spec: MonitorSpec, kind: str, before: float
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[Window], bool]:
     """The past windows to judge against (oldest first), and whether the monitor has
     seen enough (``warmup``) to judge at all. Past windows count when they have rows and
     no alert, or an ignored one. With a ``season`` and at least SEASONAL_LEAST usable
@@ -194,17 +213,17 @@ def _history(
         older = client.metadata.windows(
             spec.model, kind, before=before, since=before - days * spec.season - 1
         )
-        same = [w for w in older if _usable(w) and _phase(before - w["start"], spec.season)]
+        same = [w for w in older if _usable(w) and _phase(before - w.start, spec.season)]
         if len(same) >= SEASONAL_LEAST:
             return same[:days][::-1], True
     return recent[: spec.history][::-1], ready
 
 
-def _usable(window: dict[str, Any]) -> bool:
+def _usable(window: Window) -> bool:
     """Rows, no alert (or an ignored one), and no mild drift held back for confirmation."""
-    if not window["rows"] or '"held"' in window["stats"]:
+    if not window.rows or window.held:
         return False
-    return window["alert_id"] is None or window["alert_state"] == AlertState.IGNORED
+    return window.alert_id is None or window.alert_state is AlertState.IGNORED
 
 
 def _phase(gap: float, season: float) -> bool:

@@ -12,7 +12,6 @@ the distance to the bound relative to the value."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +47,9 @@ def _one(client: Client, spec: MonitorSpec, slo: Slo) -> SloStatus:
     value: float | None = None
     size = 0
     if latest:
-        end = float(latest[0]["end"])
+        end = latest[0].end
         windows = client.metadata.windows(spec.model, kind, since=end - span - 1e-6)
-        stats = [json.loads(w["stats"]) for w in windows if w["end"] <= end]
+        stats = [w.stats for w in windows if w.end <= end]
         found = _labels(slo, stats) if slo.from_labels else _traffic(slo, stats)
         if found is not None:
             value, size = found

@@ -6,7 +6,6 @@ latency quantiles, which do not pool, reads the log over the span once."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ def labels(
         windows = [stats]
         if slo.over > spec.window:
             past = client.metadata.windows(spec.model, "labels", before=start, since=end - slo.over)
-            windows += [json.loads(w["stats"]) for w in past]
+            windows += [w.stats for w in past]
         same = [w for w in windows if w.get("metric") in (slo.metric, _pair(slo.metric))]
         pooled = quality.pooled(same, stats.get("metric", slo.metric))
         if pooled is None or pooled[1] < spec.labels.min_labels:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml import times
 from prodml.client import Client, default_client
-from prodml.domain.monitoring import Alert
+from prodml.domain.monitoring import Alert, Window
 from prodml.errors import InvalidInputError
 
 if TYPE_CHECKING:  # the judges load numpy and scipy: only when a window is judged
@@ -116,7 +116,7 @@ def monitor_windows(
     until: datetime | str | None = None,
     limit: int | None = 500,
     client: Client | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Window]:
     """The evaluated windows of one model's monitor, newest first: ``kind`` is
     ``traffic`` (inputs, predictions, latency, errors) or ``labels`` (the label metric),
     each with its statistics and the state of the alert it raised, if any."""

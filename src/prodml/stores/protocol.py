@@ -17,7 +17,7 @@ from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.dataset import DatasetVersion, FileEntry
 from prodml.domain.evaluation import SuiteRecord
 from prodml.domain.lineage import Event
-from prodml.domain.monitoring import Alert, AlertState, Incident
+from prodml.domain.monitoring import Alert, AlertState, Incident, Window
 from prodml.domain.registry import AliasChange, AliasMove, RegisteredModel, Tag
 from prodml.domain.rollout import Plan, Rollout
 from prodml.domain.run import MetricPoint, Run, RunStatus
@@ -286,14 +286,17 @@ class MetadataStore(Protocol):
     ) -> None: ...
 
     # sql_monitors
-    def set_monitor(self, model: str, spec: str, details: dict[str, Any]) -> None: ...
+    def set_monitor(self, model: str, spec: str) -> None:
+        """Declare (or replace) the monitor of ``model``: its spec as JSON text."""
 
-    def monitor_specs(self, model: str | None = None) -> dict[str, str]: ...
+    def monitor_specs(self, model: str | None = None) -> dict[str, str]:
+        """The spec (JSON text) of each monitor, by model name."""
 
-    def add_window(self, row: dict[str, Any]) -> bool:
+    def add_window(self, window: Window) -> bool:
         """Store one evaluated window; False when another process stored it first."""
 
-    def last_window(self, model: str, kind: str) -> float | None: ...
+    def last_window(self, model: str, kind: str) -> float | None:
+        """The start of the newest evaluated window of this kind."""
 
     def windows(
         self,
@@ -302,9 +305,8 @@ class MetadataStore(Protocol):
         before: float | None = None,
         since: float | None = None,
         limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Evaluated windows, newest first, each with the state of the alert it raised
-        (``alert_state``; None when it raised none)."""
+    ) -> list[Window]:
+        """Evaluated windows, newest first, each with the state of the alert it raised."""
 
     def mark_windows(self, model: str, kind: str, starts: list[float], alert_id: str) -> None: ...
 

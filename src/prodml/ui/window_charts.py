@@ -5,12 +5,11 @@ first window's start to the last one's end, and a rule where it began)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from prodml.domain.monitoring import Alert
+from prodml.domain.monitoring import Alert, Window
 
 WIDTH, HEIGHT = 520, 170
 SEVERITY_COLOURS = {
@@ -21,12 +20,9 @@ SEVERITY_COLOURS = {
 }
 
 
-def stats_of(window: dict[str, Any] | None) -> dict[str, Any]:
+def stats_of(window: Window | None) -> dict[str, Any]:
     """The statistics stored with a window (empty without one)."""
-    if window is None:
-        return {}
-    stats = window["stats"]
-    return dict(json.loads(stats) if isinstance(stats, str) else stats)
+    return {} if window is None else dict(window.stats)
 
 
 def iso(epoch: float) -> str:
@@ -149,7 +145,7 @@ def predictions(shapes: Iterable[Any], alerts: Sequence[Alert]) -> dict[str, Any
     )
 
 
-def label_metric(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dict[str, Any]:
+def label_metric(windows: Iterable[Window], alerts: Sequence[Alert]) -> dict[str, Any]:
     """The label metric per slice (the whole window and each named slice) per window."""
     values, metric = [], "metric"
     for window in windows:
@@ -158,7 +154,7 @@ def label_metric(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> 
         for name, figure in (stats.get("slices") or {}).items():
             values.append(
                 {
-                    "at": iso(window["start"]),
+                    "at": iso(window.start),
                     "series": name,
                     "value": figure["value"],
                     "n": figure["n"],
@@ -171,7 +167,7 @@ def label_metric(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> 
     )
 
 
-def label_lag(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dict[str, Any]:
+def label_lag(windows: Iterable[Window], alerts: Sequence[Alert]) -> dict[str, Any]:
     """How long labels took to arrive: the median and 90th percentile, in hours."""
     values = []
     for window in windows:
@@ -179,7 +175,7 @@ def label_lag(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dic
         for key, name in (("lag_median_s", "median"), ("lag_p90_s", "90th percentile")):
             if stats.get(key) is not None:
                 values.append(
-                    {"at": iso(window["start"]), "series": name, "value": stats[key] / 3600.0}
+                    {"at": iso(window.start), "series": name, "value": stats[key] / 3600.0}
                 )
     return _chart(
         "Label lag per window: hours from prediction to label",
@@ -188,7 +184,7 @@ def label_lag(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dic
     )
 
 
-def latency(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dict[str, Any]:
+def latency(windows: Iterable[Window], alerts: Sequence[Alert]) -> dict[str, Any]:
     return _figures(
         windows,
         alerts,
@@ -198,7 +194,7 @@ def latency(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dict[
     )
 
 
-def errors(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dict[str, Any]:
+def errors(windows: Iterable[Window], alerts: Sequence[Alert]) -> dict[str, Any]:
     return _figures(
         windows,
         alerts,
@@ -209,7 +205,7 @@ def errors(windows: Iterable[dict[str, Any]], alerts: Sequence[Alert]) -> dict[s
 
 
 def _figures(
-    windows: Iterable[dict[str, Any]],
+    windows: Iterable[Window],
     alerts: Sequence[Alert],
     keys: dict[str, str],
     y_title: str,
@@ -220,5 +216,5 @@ def _figures(
         stats = stats_of(window)
         for key, name in keys.items():
             if stats.get(key) is not None:
-                values.append({"at": iso(window["start"]), "series": name, "value": stats[key]})
+                values.append({"at": iso(window.start), "series": name, "value": stats[key]})
     return _chart(description, [_lines(values, y_title, "figure")], alerts)

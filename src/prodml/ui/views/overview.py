@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prodml.client import Client
+from prodml.domain.monitoring import Window
 from prodml.domain.registry import RegisteredModel
 from prodml.sdk import incidents, models, monitoring, rollouts, slos
 from prodml.ui import pages, window_charts
@@ -60,7 +61,7 @@ def _card(client: Client, model: RegisteredModel, monitored: bool) -> dict[str, 
     }
 
 
-def _latest(client: Client, name: str, kind: str) -> dict[str, Any] | None:
+def _latest(client: Client, name: str, kind: str) -> Window | None:
     found = monitoring.monitor_windows(name, kind, limit=1, client=client)
     return found[0] if found else None
 
