@@ -3,6 +3,7 @@ latencies, both models' answers on the same requests, and labels where they arri
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -66,7 +67,10 @@ def _same(a: Any, b: Any) -> bool:
 def gather(folder: Path, rollout: Rollout, since: datetime | None = None) -> Evidence:
     """The rows of the rollout's current step logged since it began."""
     start = since or rollout.step_started_at
-    connection = query.connect(folder, rollout.model, since=start)
+    # only segments holding rows from the step's start on: a step's look stays cheap
+    # however much the model logged earlier the same day
+    after = (start.timestamp(), math.inf)
+    connection = query.connect(folder, rollout.model, since=start, between=after)
     try:
         source = (
             "SELECT p.*, l.label FROM predictions p LEFT JOIN labels l USING (request_id) "
