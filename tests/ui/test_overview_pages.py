@@ -71,3 +71,19 @@ def test_an_empty_store_says_how_to_start(dashboard: TestClient) -> None:
 
     assert page.status_code == 200
     assert "No model yet" in page.text and "Nothing changed." in page.text
+
+
+def test_an_empty_stores_monitoring_alert_and_incident_pages_say_so(
+    dashboard: TestClient,
+) -> None:
+    expected = {
+        "/monitoring": "No monitor yet",
+        "/alerts": "No alert matches.",
+        "/incidents": "No incident matches.",
+        "/report": "No incident in the period.",
+    }
+    for path, said in expected.items():
+        page = dashboard.get(path)
+
+        assert page.status_code == 200, path
+        assert said in page.text, path
