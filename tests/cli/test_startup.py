@@ -38,8 +38,25 @@ def _loaded(code: str, home: Path) -> list[str]:
     return found
 
 
-def test_importing_the_cli_loads_no_table_or_statistics_library(tmp_path: Path) -> None:
-    assert _loaded("import prodml.cli.main", tmp_path / ".prodml") == []
+def test_building_every_command_loads_no_table_or_statistics_library(tmp_path: Path) -> None:
+    code = (
+        "import typer.main\n"
+        "from prodml.cli.main import build_app\n"
+        "typer.main.get_command(build_app())\n"
+    )
+    assert _loaded(code, tmp_path / ".prodml") == []
+
+
+def test_each_command_word_builds_the_module_that_defines_it() -> None:
+    import typer.main
+
+    from prodml.cli.main import MODULES, WORDS, build_app
+
+    every = typer.main.get_command(build_app())
+    assert set(every.commands) == set(WORDS)  # type: ignore[attr-defined]
+    assert sorted(MODULES) == sorted(set(WORDS.values()))
+    for word, module in WORDS.items():
+        assert word in typer.main.get_command(build_app([module])).commands  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -2,59 +2,69 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import typer
 from rich.text import Text
 
-from prodml.cli import (
-    auth,
-    datasets,
-    evaluation,
-    incidents,
-    models,
-    monitor,
-    rollout,
-    runs,
-    schema,
-    serving,
-    store,
-    ui,
-    validate,
-    valsets,
-)  # fmt: skip
 from prodml.cli.output import errors
 from prodml.errors import ProdmlError
 
-app = typer.Typer(
-    name="prodml",
-    help="Versioned data, tracked runs, lineage, validation, evaluation, the model registry "
-    "staged deployment, monitoring and incidents.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(runs.app, name="runs")
-app.add_typer(datasets.app, name="datasets")
-app.add_typer(models.app, name="models")
-app.add_typer(valsets.app, name="valsets")
-app.add_typer(rollout.app, name="rollout")
-evaluation.register_commands(app)
-store.register(app)
-validate.register(app)
-serving.register(app)
-monitor.register(app)
-incidents.register(app)
-auth.register(app)
-ui.register(app)
-schema.register(app)
+# The module that defines each top-level word. A command builds only its own module's
+# part of the app: Typer reads the signature of every command it is given, a few
+# milliseconds each, and the modules import what their commands need. --help, no
+# word or an unknown word build the whole app.
+WORDS = {
+    "runs": "runs", "datasets": "datasets", "models": "models", "valsets": "valsets",
+    "rollout": "rollout", "evaluate": "evaluation", "suites": "evaluation",
+    "init": "store", "lineage": "store", "events": "store", "gc": "store",
+    "validate": "validate", "profile": "validate", "checks": "validate",
+    "serve": "serving", "rollback": "serving", "predictions": "serving", "labels": "serving",
+    "monitor": "monitor", "alerts": "monitor", "changes": "monitor",
+    "incidents": "incidents", "auth": "auth", "tokens": "auth", "ui": "ui", "schema": "schema",
+}  # fmt: skip
+MODULES = ["runs", "datasets", "models", "valsets", "rollout", "evaluation", "store", "validate",
+           "serving", "monitor", "incidents", "auth", "ui", "schema"]  # fmt: skip
+SUB_APPS = {"runs", "datasets", "models", "valsets", "rollout"}  # each an ``app`` of its name
+INSTALLERS = {"evaluation": "register_commands"}  # the rest install with ``register(app)``
+
+
+def build_app(modules: list[str] | None = None) -> typer.Typer:
+    """The ``prodml`` app with the commands of ``modules`` (default: every module)."""
+    app = typer.Typer(
+        name="prodml",
+        help="Versioned data, tracked runs, lineage, validation, evaluation, the model "
+        "registry, staged deployment, monitoring and incidents.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_group)  # a group even when one module gives one command (prodml ui)
+    for name in modules or MODULES:
+        module = importlib.import_module(f"prodml.cli.{name}")
+        if name in SUB_APPS:
+            app.add_typer(module.app, name=name)
+        else:
+            getattr(module, INSTALLERS.get(name, "register"))(app)
+    return app
+
+
+def _group() -> None:
+    """No options of its own: ``prodml`` only holds the commands."""
+
+
+def app_for(arguments: list[str]) -> typer.Typer:
+    """The app holding the command ``arguments`` name (its first word), or every command."""
+    word = next((argument for argument in arguments if not argument.startswith("-")), None)
+    return build_app([WORDS[word]] if word in WORDS else None)
 
 
 def run() -> None:
     """Entry point: Typer reports usage errors; prodml errors become one red line."""
     try:
-        app()
+        app_for(sys.argv[1:])()
     except ProdmlError as error:
         errors.print(Text.assemble(("Error:", "red"), f" {error}"))
         sys.exit(error.exit_code)
