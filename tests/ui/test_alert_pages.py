@@ -195,3 +195,18 @@ def test_responses_without_what_they_need_are_refused_naming_it(
     assert no_valset.status_code == 400 and "Give the validation set." in no_valset.text
     assert no_alias.status_code == 404 and "no &#39;fallback&#39; alias" in no_alias.text
     assert retrain.status_code == 400 and "rollback, fallback, add-failures" in retrain.text
+
+
+def test_an_ack_after_login_is_recorded_as_the_logged_in_person(
+    changing: TestClient, seeded_copy: Client, seeded_store: SeededStore
+) -> None:
+    alert = seeded_store.seeded.open_alert
+    token = prodml.create_token("alice", "deployer", client=seeded_copy)
+    login = changing.get("/login").text
+    changing.post("/login", data={"csrf": csrf_of(login), "token": token})
+    page = changing.get(f"/alerts/{alert}").text
+
+    changing.post(f"/alerts/{alert}/ack", data={"csrf": csrf_of(page), "why": "on it"})
+
+    assert prodml.get_alert(alert, client=seeded_copy).decided_by == "alice"
+    assert "acked by alice" in changing.get(f"/alerts/{alert}").text

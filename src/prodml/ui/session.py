@@ -147,7 +147,8 @@ async def acting_client(request: Request) -> tuple[Client, FormData]:
 
 def login(request: Request, name: str, role: str, token: str) -> Session:
     base: Client = request.app.state.client
-    acting = Client(**{**dataclasses.asdict(base.settings), "token": token})
+    # what the user does is recorded under the token's name, as the CLI records its user
+    acting = Client(**{**dataclasses.asdict(base.settings), "token": token, "user": name})
     renewed: Session = request.app.state.sessions.renew(
         session_of(request), user=name, role=role, client=acting
     )
