@@ -68,7 +68,7 @@ def test_the_seeded_canary_shows_its_stage_split_checks_and_log(
     assert "min_duration" in checks and "error_rate" in checks and "inconclusive" in checks
     assert f'hx-get="/rollouts/{made.rollout_id}/live" hx-trigger="every 2s"' in page
     assert "challenger to 10% of traffic" in page.split('id="log"')[1]
-    assert 'id="slices"' in page or "No paired predictions yet" in page
+    assert f'hx-get="/rollouts/{made.rollout_id}/slices" hx-trigger="load"' in page
 
 
 def test_the_live_part_changes_as_the_controller_advances_and_stops_polling_at_the_end(
@@ -88,10 +88,13 @@ def test_the_live_part_changes_as_the_controller_advances_and_stops_polling_at_t
             traffic(store, rollout.id)
             controller.tick(store)
         ended = pages.get(f"/rollouts/{rollout.id}/live").text
+        slices = pages.get(f"/rollouts/{rollout.id}/slices").text
 
     assert 'id="state">completed<' in ended and "hx-trigger" not in ended
     assert re.search(r'id="ended"><strong>Ended</strong>.*every step passed', ended)
     assert prodml.get_model(f"{MODEL}@champion", client=store).version == 2
+    every = slices.split('id="slices"')[1].split("</tr>")[1]
+    assert "<td>all</td>" in every and "100.0%" in every  # both answered alike
 
 
 def test_a_rollout_waiting_for_sign_off_says_who_it_waits_for(store: Client) -> None:

@@ -64,18 +64,27 @@ def _live(request: Request, ref: str) -> dict[str, Any]:
 
 
 async def rollout_page(request: Request) -> Response:
-    ref = _ref(request)
-    live = _live(request, ref)
+    live = _live(request, _ref(request))
     rollout = live["rollout"]
-    _, slices = rollouts.compare_rollout(rollout.id, client=client_of(request))
     return pages.render(
         request,
         "rollouts/rollout.html",
         title=f"Rollout {rollout.id[:12]} of {rollout.model}",
-        slices=slices,
         actions=_actions(rollout.state),
-        agreement=_agreement_chart(slices),
         **live,
+    )
+
+
+async def slices_part(request: Request) -> Response:
+    """The candidate against the champion per slice: the page loads it after it shows,
+    as it reads every paired prediction of the rollout."""
+    rollout, slices = rollouts.compare_rollout(_ref(request), client=client_of(request))
+    return pages.render(
+        request,
+        "rollouts/_slices.html",
+        rollout=rollout,
+        slices=slices,
+        agreement=_agreement_chart(slices),
     )
 
 
@@ -142,5 +151,6 @@ ROUTES = [
     Route("/rollouts", index, methods=["GET"]),
     Route("/rollouts/{rollout}", rollout_page, methods=["GET"]),
     Route("/rollouts/{rollout}/live", live_part, methods=["GET"]),
+    Route("/rollouts/{rollout}/slices", slices_part, methods=["GET"]),
     Route("/rollouts/{rollout}/{action}", act, methods=["POST"]),
 ]
