@@ -228,11 +228,17 @@ def test_an_evaluation_is_stored_with_the_model_and_its_dataset(client: Client) 
 
     evaluation = prodml.evaluate_model("churn@1", client=client)
 
-    (document,) = client.metadata.evaluations(version.id)
-    assert (document["id"], document["model"], document["suite_version"]) == (
+    (record,) = client.metadata.evaluations(version.id)
+    assert (record.id, record.model_id, record.suite_version, record.verdict) == (
+        evaluation.id,
+        version.id,
+        1,
+        None,
+    )
+    assert (record.result["id"], record.result["model"], record.author) == (
         evaluation.id,
         "churn@1",
-        1,
+        "tester",
     )
     (again,) = stored(client, "churn@1")
     assert again.scores == evaluation.scores

@@ -15,7 +15,7 @@ from test_metadata import make_model, make_run
 
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
-from prodml.domain.evaluation import SuiteRecord
+from prodml.domain.evaluation import EvaluationRecord, SuiteRecord
 from prodml.domain.ids import utcnow
 from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertClass, AlertState, Incident, Signal, Window
@@ -233,16 +233,29 @@ def test_suites_come_back_as_the_document_registered(client: Client) -> None:
     )
 
 
+def test_evaluations_come_back_with_their_verdict_and_result(client: Client) -> None:
+    store, model = client.metadata, _name()
+    run = make_run(store)
+    version = store.add_model_version(make_model(run.id, model))
+    result = {"id": "e1", "model": f"{model}@1", "scores": {"auc": 0.91}}
+
+    store.add_evaluation("e1-" + model, version.id, 3, result, [], None, "pass")
+
+    (stored,) = store.evaluations(version.id)
+    assert isinstance(stored, EvaluationRecord)
+    assert (stored.model_id, stored.suite_version, stored.verdict, stored.result) == (
+        version.id,
+        3,
+        "pass",
+        result,
+    )
+    assert store.evaluations(evaluation_id="e1-" + model) == [stored]
+    assert stored.document == {**result, "verdict": "pass", "baseline_id": None}
+
+
 @pytest.mark.parametrize("prefix", ["zzzzzzzz", "0000"])
 def test_an_unknown_prefix_matches_nothing(client: Client, prefix: str) -> None:
     assert client.metadata.ids_with_prefix(prefix, "") == []
-
-
-# Methods still trading in rows; each leaves this list when it speaks records.
-STILL_ROWS = {
-    "add_evaluation",
-    "evaluations",
-}
 
 
 def _rows_in(annotation: object) -> bool:
@@ -262,7 +275,7 @@ def _trading_in_rows() -> set[str]:
 
 
 def test_no_method_of_the_protocol_takes_or_returns_rows() -> None:
-    assert _trading_in_rows() == STILL_ROWS
+    assert _trading_in_rows() == set()
 
 
 def test_the_row_check_sees_a_row_nested_in_a_return_type() -> None:

@@ -182,3 +182,24 @@ class SuiteRecord:
     document: dict[str, Any]
     author: str
     created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationRecord:
+    """One stored evaluation of a model version on its suite (with a comparison's
+    baseline and the gate's verdict); ``result`` is the evaluation's document."""
+
+    id: str
+    model_id: str
+    suite_version: int
+    baseline_id: str | None  # the evaluation it was compared against
+    verdict: str | None  # the gate's, for a comparison
+    result: dict[str, Any]
+    author: str
+    created_at: datetime
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The result with the comparison's verdict and baseline, as readers of stored
+        evaluations take it."""
+        return {**self.result, "verdict": self.verdict, "baseline_id": self.baseline_id}

@@ -125,4 +125,4 @@ def _evaluation(
 
 def stored(client: Client, ref: str) -> list[Evaluation]:
     version = loading.get(client, ref)
-    return [records.from_document(d) for d in client.metadata.evaluations(version.id)]
+    return [records.from_document(e.document) for e in client.metadata.evaluations(version.id)]

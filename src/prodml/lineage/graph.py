@@ -73,8 +73,8 @@ def label(client: Client, node: Node) -> Node:
         text = f"model {model.ref}"
     elif node.kind is NodeKind.EVALUATION:
         found = store.evaluations(evaluation_id=node.id)
-        verdict = f", gate {found[0]['verdict']}" if found and found[0].get("verdict") else ""
-        subject = str(found[0]["model"]) if found else "?"
+        verdict = f", gate {found[0].verdict}" if found and found[0].verdict else ""
+        subject = str(found[0].result["model"]) if found else "?"
         text = f"evaluation {node.id[:12]} of {subject}{verdict}"
     elif node.kind is NodeKind.ARTIFACT:
         artifact = store.get_artifact(node.id)

@@ -62,7 +62,7 @@ def describe_model(ref: str, client: Client | None = None) -> ModelDetails:
         aliases=aliases,
         tags=store.tags(version.id),
         guardrails=guardrails[0] if guardrails else None,
-        evaluations=store.evaluations(version.id),
+        evaluations=[evaluation.document for evaluation in store.evaluations(version.id)],
     )
 
 

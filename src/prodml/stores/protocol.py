@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.dataset import DatasetVersion, FileEntry
-from prodml.domain.evaluation import SuiteRecord
+from prodml.domain.evaluation import EvaluationRecord, SuiteRecord
 from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertState, Incident, Window
 from prodml.domain.registry import AliasChange, AliasMove, RegisteredModel, Tag
@@ -240,7 +240,7 @@ class MetadataStore(Protocol):
         evaluation_id: str,
         model_id: str,
         suite_version: int,
-        result: dict[str, Any],
+        result: Mapping[str, Any],
         datasets: list[str],
         baseline_id: str | None = None,
         verdict: str | None = None,
@@ -253,7 +253,7 @@ class MetadataStore(Protocol):
 
     def evaluations(
         self, model_id: str | None = None, evaluation_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[EvaluationRecord]:
         """Stored results, newest first: of one model version, or the one with an id prefix."""
 
     def add_guardrails(self, model_id: str, artifact_id: str) -> int: ...
@@ -275,6 +275,7 @@ class MetadataStore(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        actions: Sequence[str] = (),
     ) -> list[Event]: ...
 
     def record_event(

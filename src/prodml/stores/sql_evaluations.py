@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from prodml.domain.evaluation import SuiteRecord
+from prodml.domain.evaluation import EvaluationRecord, SuiteRecord
 from prodml.domain.ids import from_epoch
 from prodml.errors import NotFoundError
 from prodml.stores import counters, schema
@@ -71,7 +71,7 @@ class EvaluationQueries(LineageQueries):
         evaluation_id: str,
         model_id: str,
         suite_version: int,
-        result: dict[str, Any],
+        result: Mapping[str, Any],
         datasets: list[str],
         baseline_id: str | None = None,
         verdict: str | None = None,
@@ -128,7 +128,7 @@ class EvaluationQueries(LineageQueries):
 
     def evaluations(
         self, model_id: str | None = None, evaluation_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[EvaluationRecord]:
         """Stored results, newest first: of one model version, or the one with an id prefix."""
         columns = schema.evaluations.c
         query = sa.select(schema.evaluations).order_by(columns.created_at.desc())
@@ -137,10 +137,7 @@ class EvaluationQueries(LineageQueries):
         if evaluation_id is not None:
             query = query.where(columns.id.startswith(evaluation_id.lower(), autoescape=True))
         with self.read() as connection:
-            return [
-                {**json.loads(row.result), "verdict": row.verdict, "baseline_id": row.baseline_id}
-                for row in connection.execute(query.limit(200))
-            ]
+            return [_evaluation(row) for row in connection.execute(query.limit(200))]
 
     def add_guardrails(self, model_id: str, artifact_id: str) -> int:
         table = schema.guardrails
@@ -177,6 +174,19 @@ class EvaluationQueries(LineageQueries):
         with self.read() as connection:
             row = connection.execute(query).first()
         return None if row is None else (int(row.version), str(row.artifact_id))
+
+
+def _evaluation(row: Any) -> EvaluationRecord:
+    return EvaluationRecord(
+        id=row.id,
+        model_id=row.model_id,
+        suite_version=int(row.suite_version),
+        baseline_id=row.baseline_id,
+        verdict=row.verdict,
+        result=json.loads(row.result),
+        author=row.author,
+        created_at=from_epoch(row.created_at),
+    )
 
 
 def _one_version(table: sa.Table, owner: Any, version: int | None) -> sa.Select[Any]:
