@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import prodml
 from conftest import Console, Dashboard
+from prodml.client import Client
 from prodml.monitor.notify import Notifier
 from prodml.settings import load
 
@@ -172,3 +175,24 @@ def test_an_incident_rollback_works_end_to_end(page: Any, live_dashboard: Dashbo
     assert "rollback: rolled back" in timeline and "(v3 looks off)" in timeline
     page.goto(f"{live_dashboard.url}/")
     assert "none active" in page.locator("[data-model=fraud] dd.rollout").inner_text()
+
+
+def test_the_overview_cards_update_without_a_reload(page: Any, live_dashboard: Dashboard) -> None:
+    page.goto(f"{live_dashboard.url}/")
+    champion = page.locator("[data-model=fraud] dd.champion")
+    assert "fallback" not in champion.inner_text()
+    deployer = Client(
+        **{**asdict(live_dashboard.client.settings), "token": live_dashboard.deployer_token}
+    )
+    try:
+        prodml.set_alias("fraud@1", "fallback", reason="kept ready", client=deployer)
+    finally:
+        deployer.close()
+
+    page.evaluate("htmx.trigger(document.querySelector('.cards.overview'), 'refresh')")
+
+    page.wait_for_function(
+        "() => document.querySelector('[data-model=fraud] dd.champion').innerText"
+        ".includes('fallback v1')",
+        timeout=CHART_SECONDS,
+    )
