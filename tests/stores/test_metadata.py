@@ -62,7 +62,14 @@ def make_model(run_id: str, name: str, content: bytes = b"model") -> ModelVersio
 
 def make_artifact(run_id: str, name: str, content: bytes) -> Artifact:
     return Artifact(
-        new_id(), "run", run_id, name, hash_bytes(content), len(content), "text/html", utcnow()
+        id=new_id(),
+        owner_kind="run",
+        owner_id=run_id,
+        name=name,
+        digest=hash_bytes(content),
+        size=len(content),
+        media_type="text/html",
+        created_at=utcnow(),
     )
 
 
@@ -331,6 +338,19 @@ def test_events_record_who_why_and_when_and_filter_by_time(client: Client) -> No
     assert [e.action for e in store.list_events(limit=1)] == ["run.started"]
 
 
+def test_events_are_chosen_by_action_prefix_in_the_store(client: Client) -> None:
+    store = client.metadata
+    make_run(store)
+    store.record_event("model.alias_moved", ("model", "m1"), None, {})
+    store.record_event("modelx.made_up", ("model", "m1"), None, {})
+    store.record_event("incident%.odd", ("incident", "i1"), None, {})
+
+    chosen = store.list_events(actions=("model.", "incident%"))
+
+    assert [e.action for e in chosen] == ["model.alias_moved", "incident%.odd"]
+    assert [e.action for e in store.list_events(actions=("run.",))] == ["run.started"]
+
+
 def test_referenced_digests_and_references_name_every_user_of_a_blob(
     client: Client, make_dataset: NewDataset
 ) -> None:
@@ -338,7 +358,7 @@ def test_referenced_digests_and_references_name_every_user_of_a_blob(
     run = make_run(store)
     shared = hash_bytes(b"shared")
     store.add_dataset_version(make_dataset("ages", "v1"), shared, [])
-    files = [FileEntry("a/cat.png", hash_bytes(b"cat"), 3)]
+    files = [FileEntry(path="a/cat.png", digest=hash_bytes(b"cat"), size=3)]
     store.add_dataset_version(make_dataset("imgs", "files", DatasetKind.FILES), None, files)
     store.add_artifact(make_artifact(run.id, "report.html", b"shared"))
     model = store.add_model_version(make_model(run.id, "churn", b"model"))

@@ -29,7 +29,7 @@ def changes(
 ) -> list[dict[str, Any]]:
     """State changes between ``since`` and ``until`` (oldest first); with ``model``,
     those about that model and those about data (which any model may read)."""
-    events = client.metadata.list_events(since=since, until=until)
+    events = client.metadata.list_events(since=since, until=until, actions=CHANGES)
     rollouts = {rollout.id: rollout.model for rollout in client.metadata.rollouts()}
     out = []
     for event in events:

@@ -43,10 +43,11 @@ def events(
     """The event log, oldest first: every state change with who, when and why. ``since``
     and ``until`` take a time or what people type (``1h``, ``7d``, an ISO time);
     ``action`` keeps those whose action starts so (e.g. ``rollout``)."""
-    found = (client or default_client()).metadata.list_events(
-        since=times.moment(since, "--since"), until=times.moment(until, "--until")
+    return (client or default_client()).metadata.list_events(
+        since=times.moment(since, "--since"),
+        until=times.moment(until, "--until"),
+        actions=() if action is None else (action,),
     )
-    return [event for event in found if action is None or event.action.startswith(action)]
 
 
 def node_ref(node: Node, client: Client | None = None) -> str:

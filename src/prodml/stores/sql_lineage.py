@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -98,9 +98,17 @@ class LineageQueries(SqlBase):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        actions: Sequence[str] = (),
     ) -> list[Event]:
+        """Events oldest first; ``actions`` keeps those whose action starts with one of
+        these prefixes (``"model."``), chosen in the query so that a day of run events
+        is never read to find a day's few model changes."""
         columns = schema.events.c
         query = sa.select(schema.events).order_by(columns.at, columns.id)
+        if actions:
+            query = query.where(
+                sa.or_(*(columns.action.startswith(prefix, autoescape=True) for prefix in actions))
+            )
         if subject is not None:
             query = query.where(
                 columns.subject_kind == subject[0], columns.subject_id == subject[1]
