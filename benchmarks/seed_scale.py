@@ -225,11 +225,11 @@ def copy_tables(source_url: str, target_url: str) -> None:
                 writing.execute(table.delete())  # what a migration put there (counters)
                 if rows:
                     writing.execute(table.insert(), rows)
-                serial = [c.name for c in table.primary_key.columns if c.autoincrement is True]
-                if rows and serial and writing.dialect.name == "postgresql":
+                serial = table.autoincrement_column
+                if rows and serial is not None and writing.dialect.name == "postgresql":
                     writing.execute(sa.text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{serial[0]}'),"
-                        f" (SELECT max({serial[0]}) FROM {table.name}))"
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{serial.name}'),"
+                        f" (SELECT max({serial.name}) FROM {table.name}))"
                     ))  # fmt: skip
     finally:
         source.close()
