@@ -380,3 +380,21 @@ def test_a_reason_that_is_not_text_refuses_the_change_and_stores_nothing(
     with pytest.raises(InvalidInputError, match="give it as text"):
         store.record_event("model.note", ("model", "m"), 5, {})  # type: ignore[arg-type]
     assert len(store.list_events()) == before
+
+
+def test_id_prefixes_resolve_at_every_digit_boundary(client: Client) -> None:
+    store = client.metadata
+    for run_id in ("ab9f" + "0" * 28, "aba0" + "0" * 28, "abff" + "1" * 28, "ac00" + "2" * 28):
+        make_run(store, run_id=run_id)
+    make_run(store, run_id="abff" + "2" * 28)
+
+    assert store.resolve_run("AB9F")[:4] == "ab9f"
+    assert store.resolve_run("aba0")[:4] == "aba0"
+    assert store.resolve_run("abff1")[:5] == "abff1"
+    with pytest.raises(InvalidInputError, match="matches several"):
+        store.resolve_run("abff")
+    assert store.resolve_run("ac00 ")[:4] == "ac00"
+    with pytest.raises(NotFoundError):
+        store.resolve_run("abfe")
+    with pytest.raises(NotFoundError):
+        store.resolve_run("abx_")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +10,10 @@ import sqlalchemy as sa
 from prodml.errors import InvalidInputError, NotFoundError
 
 MIN_PREFIX = 4
+# SQLite's LIKE ignores case, so it cannot use an index: a prefix of hex digits is also
+# given as a range (a run id among 100,000 runs: a scan of the table becomes a lookup).
+HEX = re.compile(r"[0-9a-f]+")
+AFTER = {digit: "0123456789abcdefg"[index + 1] for index, digit in enumerate("0123456789abcdef")}
 
 
 def by_prefix(
@@ -21,9 +26,10 @@ def by_prefix(
             f"Id {prefix!r} is too short: give at least {MIN_PREFIX} characters. {hint}"
         )
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = connection.execute(
-        sa.select(column).where(column.like(f"{escaped}%", escape="\\")).distinct().limit(5)
-    ).scalars()
+    query = sa.select(column).where(column.like(f"{escaped}%", escape="\\"))
+    if HEX.fullmatch(text):  # ids are lowercase hex: a range of the index holds them
+        query = query.where(column >= text, column < text[:-1] + AFTER[text[-1]])
+    rows = connection.execute(query.distinct().limit(5)).scalars()
     matches = list(rows)
     if not matches:
         raise NotFoundError(f"No {what} {prefix!r} in this store. {hint}")
