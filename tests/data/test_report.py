@@ -13,21 +13,70 @@ AMPERSAND = "&\"'<>"
 
 def _findings() -> tuple[Finding, ...]:
     return (
-        Finding(FindingKind.HARD, HOSTILE, "type", "string", "int64", "type changed to string"),
-        Finding(FindingKind.SOFT, "fare", "max", 912.5, [None, 500.0], "fare above 500", 1.8, 4.2),
-        Finding(FindingKind.SOFT, None, "rows", 12, [1000, None], "far fewer rows", 83.0, -6.1),
-        Finding(FindingKind.DRIFT, "city", "psi", 0.41, [0.0, 0.2], "city mix changed", 2.05),
+        Finding(
+            kind=FindingKind.HARD,
+            column=HOSTILE,
+            statistic="type",
+            observed="string",
+            expected="int64",
+            message="type changed to string",
+        ),
+        Finding(
+            kind=FindingKind.SOFT,
+            column="fare",
+            statistic="max",
+            observed=912.5,
+            expected=[None, 500.0],
+            message="fare above 500",
+            score=1.8,
+            z=4.2,
+        ),
+        Finding(
+            kind=FindingKind.SOFT,
+            column=None,
+            statistic="rows",
+            observed=12,
+            expected=[1000, None],
+            message="far fewer rows",
+            score=83.0,
+            z=-6.1,
+        ),
+        Finding(
+            kind=FindingKind.DRIFT,
+            column="city",
+            statistic="psi",
+            observed=0.41,
+            expected=[0.0, 0.2],
+            message="city mix changed",
+            score=2.05,
+        ),
     )
 
 
 def _charts() -> tuple[ColumnChart, ...]:
     labels = tuple(f"{10 * i:.4g} to {10 * (i + 1):.4g}" for i in range(10))
-    numeric = ColumnChart("fare", "numeric", labels, (0.1,) * 10, (0.05,) * 9 + (0.55,))
+    numeric = ColumnChart(
+        column="fare",
+        kind="numeric",
+        labels=labels,
+        reference=(0.1,) * 10,
+        current=(0.05,) * 9 + (0.55,),
+    )
     categories = ("Paris", "Lyon", AMPERSAND, "Marseille")
     categorical = ColumnChart(
-        "city", "categorical", categories, (0.5, 0.3, 0.2, 0.0), (0.2, 0.2, 0.2, 0.4)
+        column="city",
+        kind="categorical",
+        labels=categories,
+        reference=(0.5, 0.3, 0.2, 0.0),
+        current=(0.2, 0.2, 0.2, 0.4),
     )
-    calm = ColumnChart("distance", "numeric", ("0 to 5", "5 to 9"), (0.5, 0.5), (0.6, 0.4))
+    calm = ColumnChart(
+        column="distance",
+        kind="numeric",
+        labels=("0 to 5", "5 to 9"),
+        reference=(0.5, 0.5),
+        current=(0.6, 0.4),
+    )
     return numeric, categorical, calm
 
 

@@ -69,10 +69,21 @@ def _evaluation(
 
 def _gate(verdict: Verdict = Verdict.FAIL) -> GateResult:
     checks = (
-        Check("auc regresses no more than 0.01", Verdict.PASS, "fine on long-haul"),
-        Check("auc regresses no more than 0.01", Verdict.INCONCLUSIVE, f"only 12 rows in {AUTO}"),
-        Check("auc regresses no more than 0.01", Verdict.FAIL, "regressed: auc on 'all'", VALSET),
-        Check("accuracy >= 0.6", Verdict.PASS, "accuracy on 'all' is 0.71"),
+        Check(
+            rule="auc regresses no more than 0.01", verdict=Verdict.PASS, why="fine on long-haul"
+        ),
+        Check(
+            rule="auc regresses no more than 0.01",
+            verdict=Verdict.INCONCLUSIVE,
+            why=f"only 12 rows in {AUTO}",
+        ),
+        Check(
+            rule="auc regresses no more than 0.01",
+            verdict=Verdict.FAIL,
+            why="regressed: auc on 'all'",
+            valset=VALSET,
+        ),
+        Check(rule="accuracy >= 0.6", verdict=Verdict.PASS, why="accuracy on 'all' is 0.71"),
     )
     allowed = {
         Verdict.FAIL: set(Verdict),
@@ -88,11 +99,27 @@ def _comparison(gate: GateResult | None = None) -> Comparison:
     for name, (before, after, (low, high)) in FIGURES.items():
         change = Estimate(after - before, low, high, 1200)
         differences.append(
-            Difference(VALSET, name, "auc", _estimate(before), _estimate(after), change, True)
+            Difference(
+                valset=VALSET,
+                slice=name,
+                metric="auc",
+                baseline=_estimate(before),
+                candidate=_estimate(after),
+                diff=change,
+                higher_is_better=True,
+            )
         )
     loss = Estimate(0.02, 0.01, 0.03, 1200)
     differences.append(
-        Difference(VALSET, ALL, "log_loss", _estimate(0.4), _estimate(0.42), loss, False)
+        Difference(
+            valset=VALSET,
+            slice=ALL,
+            metric="log_loss",
+            baseline=_estimate(0.4),
+            candidate=_estimate(0.42),
+            diff=loss,
+            higher_is_better=False,
+        )
     )
 
     def scores(side: int) -> tuple[Score, ...]:
@@ -141,7 +168,11 @@ def test_inconclusive_and_passing_gates_have_their_own_banner() -> None:
 
 def test_many_failing_checks_are_capped_in_the_banner() -> None:
     checks = tuple(
-        Check("auc regresses no more than 0.01", Verdict.FAIL, f"regressed on slice s{i}")
+        Check(
+            rule="auc regresses no more than 0.01",
+            verdict=Verdict.FAIL,
+            why=f"regressed on slice s{i}",
+        )
         for i in range(13)
     )
     page = render_html(_comparison(GateResult(Verdict.FAIL, checks)))
@@ -202,9 +233,18 @@ def test_charts_are_capped_at_four_metrics_per_validation_set() -> None:
 
 def test_nan_prints_as_n_a() -> None:
     empty = EvaluationFinding(
-        "empty_slice", "Slice 'long-haul' matches no rows.", VALSET, "long-haul"
+        kind="empty_slice",
+        message="Slice 'long-haul' matches no rows.",
+        valset=VALSET,
+        slice="long-haul",
     )
-    undefined = EvaluationFinding("nan_metric", "Metric 'cost' is undefined.", VALSET, None, "cost")
+    undefined = EvaluationFinding(
+        kind="nan_metric",
+        message="Metric 'cost' is undefined.",
+        valset=VALSET,
+        slice=None,
+        metric="cost",
+    )
     scores = (
         Score(VALSET, ALL, "auc", _estimate(0.842)),
         Score(VALSET, "long-haul", "auc", Estimate(NAN, NAN, NAN, 0)),
@@ -220,8 +260,12 @@ def test_nan_prints_as_n_a() -> None:
 
 
 def test_findings_of_both_sides_say_whose_they_are() -> None:
-    shared = EvaluationFinding("empty_slice", "Slice 'ghost' matches no rows.", VALSET, "ghost")
-    own = EvaluationFinding("model_error", "Model churn@4 raised on 3 rows.", VALSET)
+    shared = EvaluationFinding(
+        kind="empty_slice", message="Slice 'ghost' matches no rows.", valset=VALSET, slice="ghost"
+    )
+    own = EvaluationFinding(
+        kind="model_error", message="Model churn@4 raised on 3 rows.", valset=VALSET
+    )
     comparison = _comparison()
     assert comparison.baseline is not None
     baseline = _evaluation("churn@3", comparison.baseline.scores, findings=(shared,))
@@ -247,10 +291,14 @@ def test_slices_are_listed_with_their_sql_all_first_automatic_last() -> None:
 
 def test_user_strings_are_escaped() -> None:
     scores = (Score(HOSTILE, HOSTILE, HOSTILE, _estimate(0.5)),)
-    finding = EvaluationFinding(HOSTILE, HOSTILE, HOSTILE, HOSTILE, HOSTILE)
+    finding = EvaluationFinding(
+        kind=HOSTILE, message=HOSTILE, valset=HOSTILE, slice=HOSTILE, metric=HOSTILE
+    )
     evaluation = _evaluation(HOSTILE, scores, {HOSTILE: HOSTILE}, (finding,))
     evaluation = dataclasses.replace(evaluation, valsets=(HOSTILE,), author=HOSTILE)
-    gate = GateResult(Verdict.FAIL, (Check(HOSTILE, Verdict.FAIL, HOSTILE),), None, (HOSTILE,))
+    gate = GateResult(
+        Verdict.FAIL, (Check(rule=HOSTILE, verdict=Verdict.FAIL, why=HOSTILE),), None, (HOSTILE,)
+    )
     page = render_html(Comparison(None, evaluation, (), gate), title=HOSTILE)
 
     assert "<script" not in page

@@ -54,7 +54,11 @@ def make_dataset() -> Callable[..., DatasetVersion]:
             num_files=1,
             num_bytes=24,
             schema={"age": "int64"},
-            columns=(ColumnSummary("age", "int64", 0, 3, 1, 3, 2.0),),
+            columns=(
+                ColumnSummary(
+                    name="age", type="int64", nulls=0, distinct=3, min=1, max=3, mean=2.0
+                ),
+            ),
             key=("age",),
             source="ages.csv",
         )

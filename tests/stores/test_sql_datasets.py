@@ -49,7 +49,9 @@ def test_dataset_versions_are_found_by_number_latest_or_digest_prefix(
     assert [v.ref for v in store.dataset_versions_by_digest(first.id[:8])] == ["ages@1"]
     stored = store.get_dataset_version("ages", "1")
     assert (stored.schema, stored.key, stored.source) == ({"age": "int64"}, ("age",), "ages.csv")
-    assert stored.columns == (ColumnSummary("age", "int64", 0, 3, 1, 3, 2.0),)
+    assert stored.columns == (
+        ColumnSummary(name="age", type="int64", nulls=0, distinct=3, min=1, max=3, mean=2.0),
+    )
     with pytest.raises(NotFoundError) as missing:
         store.get_dataset_version("ages", "9")
     assert "ages@9" in str(missing.value) and "prodml datasets list" in str(missing.value)
@@ -79,7 +81,10 @@ def test_the_files_of_a_folder_dataset_are_kept_in_path_order(
     client: Client, make_dataset: NewDataset
 ) -> None:
     store = client.metadata
-    files = [FileEntry("b/2.txt", "2" * 64, 2), FileEntry("a/1.txt", "1" * 64, 1)]
+    files = [
+        FileEntry(path="b/2.txt", digest="2" * 64, size=2),
+        FileEntry(path="a/1.txt", digest="1" * 64, size=1),
+    ]
     version, _ = store.add_dataset_version(
         make_dataset("imgs", "files", DatasetKind.FILES), None, files
     )

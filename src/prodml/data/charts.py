@@ -44,7 +44,9 @@ def _chart(name: str, reference: ColumnProfile, current: ColumnProfile) -> Colum
         ref = np.diff(np.concatenate([[0.0], reference.kll.get_cdf(inner)[:-1], [1.0]]))
         cur = np.diff(np.concatenate([[0.0], current.kll.get_cdf(inner)[:-1], [1.0]]))
         labels = tuple(f"{a:.4g} to {b:.4g}" for a, b in itertools.pairwise(edges))
-        return ColumnChart(name, "numeric", labels, _r(ref), _r(cur))
+        return ColumnChart(
+            column=name, kind="numeric", labels=labels, reference=_r(ref), current=_r(cur)
+        )
     if current.kind == CATEGORICAL and reference.items is not None:
         ref_counts, cur_counts = reference.counts(), current.counts()
         top = sorted(ref_counts, key=ref_counts.__getitem__, reverse=True)[:CATEGORIES]
@@ -58,11 +60,11 @@ def _chart(name: str, reference: ColumnProfile, current: ColumnProfile) -> Colum
         cur_shares = [cur_counts.get(k, 0) / max(current.valid, 1) for k in top]
         labels = (*top, "(other)")
         return ColumnChart(
-            name,
-            "categorical",
-            labels,
-            _r([*ref_shares, max(0.0, 1 - sum(ref_shares))]),
-            _r([*cur_shares, max(0.0, 1 - sum(cur_shares))]),
+            column=name,
+            kind="categorical",
+            labels=labels,
+            reference=_r([*ref_shares, max(0.0, 1 - sum(ref_shares))]),
+            current=_r([*cur_shares, max(0.0, 1 - sum(cur_shares))]),
         )
     return None
 

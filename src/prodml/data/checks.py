@@ -253,12 +253,12 @@ def _over(
     extra = f" (new: {', '.join(examples)})" if examples else ""
     return [
         Finding(
-            FindingKind.SOFT,
-            column,
-            statistic,
-            _round(observed),
-            [low, high],
-            f"{statistic} of {where} is {_round(observed)}, the checks allow "
+            kind=FindingKind.SOFT,
+            column=column,
+            statistic=statistic,
+            observed=_round(observed),
+            expected=[low, high],
+            message=f"{statistic} of {where} is {_round(observed)}, the checks allow "
             f"{low if low is not None else '-'} to {high if high is not None else '-'}{extra}.",
             score=round(score, 3),
         )
@@ -267,9 +267,22 @@ def _over(
 
 def new_column(name: str, type_name: str, why: str) -> Finding:
     return Finding(
-        FindingKind.SOFT, name, "new_column", type_name, None, f"Column {name!r} {why}.", score=1.0
+        kind=FindingKind.SOFT,
+        column=name,
+        statistic="new_column",
+        observed=type_name,
+        expected=None,
+        message=f"Column {name!r} {why}.",
+        score=1.0,
     )
 
 
 def _hard(column: str, statistic: str, observed: Any, expected: Any, message: str) -> Finding:
-    return Finding(FindingKind.HARD, column, statistic, observed, expected, message)
+    return Finding(
+        kind=FindingKind.HARD,
+        column=column,
+        statistic=statistic,
+        observed=observed,
+        expected=expected,
+        message=message,
+    )

@@ -116,7 +116,7 @@ def _put(store: ArtifactStore, listed: Listed) -> FileEntry:
         digest, size = store.put_file(Path(listed.path))
     except (PermissionError, FileNotFoundError) as error:
         raise _read_error(listed.path, error) from None
-    return FileEntry(listed.name, digest, size)
+    return FileEntry(path=listed.name, digest=digest, size=size)
 
 
 def _read(path: str) -> bytes:
@@ -161,7 +161,13 @@ class _Packer:
         for digest in fresh:
             placed[digest] = (pack, placed[digest][1])
         entries = [
-            FileEntry(name, digest, len(data), *placed[digest])
+            FileEntry(
+                path=name,
+                digest=digest,
+                size=len(data),
+                pack=placed[digest][0],
+                offset=placed[digest][1],
+            )
             for name, digest, data in self.pending
         ]
         self.pending, self.pending_bytes = [], 0

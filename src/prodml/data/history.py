@@ -221,12 +221,12 @@ def _key_findings(table: Any, keys: tuple[str, ...]) -> tuple[Finding, ...]:
         return ()
     return (
         Finding(
-            FindingKind.SOFT,
-            present[0],
-            "unique_key",
-            repeated,
-            0,
-            f"{repeated} row(s) repeat a key ({', '.join(present)}) that should be unique.",
+            kind=FindingKind.SOFT,
+            column=present[0],
+            statistic="unique_key",
+            observed=repeated,
+            expected=0,
+            message=f"{repeated} row(s) repeat a key ({', '.join(present)}) that should be unique.",
             score=float(repeated),
         ),
     )

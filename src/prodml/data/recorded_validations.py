@@ -60,14 +60,14 @@ def _result(stored: dict[str, Any]) -> ValidationResult:
 def _finding(stored: dict[str, Any]) -> Finding:
     score = stored.get("score")
     return Finding(
-        FindingKind(stored["kind"]),
-        stored.get("column"),
-        str(stored.get("statistic", "")),
-        stored.get("observed"),
-        stored.get("expected"),
-        str(stored.get("message", "")),
-        math.inf if score is None else float(score),
-        stored.get("z"),
+        kind=FindingKind(stored["kind"]),
+        column=stored.get("column"),
+        statistic=str(stored.get("statistic", "")),
+        observed=stored.get("observed"),
+        expected=stored.get("expected"),
+        message=str(stored.get("message", "")),
+        score=math.inf if score is None else float(score),
+        z=stored.get("z"),
     )
 
 

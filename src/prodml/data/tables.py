@@ -169,7 +169,15 @@ def summarise(table: pa.Table) -> tuple[ColumnSummary, ...]:
         except pa.ArrowNotImplementedError:
             pass
         summaries.append(
-            ColumnSummary(field.name, str(kind), column.null_count, distinct, low, high, mean)
+            ColumnSummary(
+                name=field.name,
+                type=str(kind),
+                nulls=column.null_count,
+                distinct=distinct,
+                min=low,
+                max=high,
+                mean=mean,
+            )
         )
     return tuple(summaries)
 

@@ -43,12 +43,14 @@ def validate_profiles(
     if batch.rows == 0:
         findings.append(
             Finding(
-                FindingKind.HARD,
-                None,
-                "row_count",
-                0,
-                "at least 1 row",
-                "The batch is empty: it has no rows. Check the query or export that made it.",
+                kind=FindingKind.HARD,
+                column=None,
+                statistic="row_count",
+                observed=0,
+                expected="at least 1 row",
+                message=(
+                    "The batch is empty: it has no rows. Check the query or export that made it."
+                ),
             )
         )
     if checks is not None:
@@ -119,12 +121,12 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
             kinds = ", ".join(f"{k} ({n})" for k, n in sorted(column.types.items()))
             findings.append(
                 Finding(
-                    FindingKind.HARD,
-                    column.name,
-                    "type",
-                    "mixed",
-                    "one type",
-                    f"Column {column.name!r} mixes value types: {kinds}. "
+                    kind=FindingKind.HARD,
+                    column=column.name,
+                    statistic="type",
+                    observed="mixed",
+                    expected="one type",
+                    message=f"Column {column.name!r} mixes value types: {kinds}. "
                     "Give it one type at the source.",
                 )
             )
@@ -136,24 +138,26 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
     for name in missing:
         findings.append(
             Finding(
-                FindingKind.HARD,
-                name,
-                "missing_column",
-                None,
-                "present",
-                f"Column {name!r} is missing; every past batch had it. "
+                kind=FindingKind.HARD,
+                column=name,
+                statistic="missing_column",
+                observed=None,
+                expected="present",
+                message=f"Column {name!r} is missing; every past batch had it. "
                 "Restore it upstream, or edit the checks if it was dropped on purpose.",
             )
         )
     if batch.columns and not set(batch.columns) & known:
         findings.append(
             Finding(
-                FindingKind.HARD,
-                None,
-                "columns",
-                sorted(batch.columns)[:10],
-                sorted(known)[:10],
-                "The batch has no column in common with its history: is it the right table?",
+                kind=FindingKind.HARD,
+                column=None,
+                statistic="columns",
+                observed=sorted(batch.columns)[:10],
+                expected=sorted(known)[:10],
+                message=(
+                    "The batch has no column in common with its history: is it the right table?"
+                ),
             )
         )
     for name in batch.columns:
@@ -170,12 +174,12 @@ def _schema(batch: TableProfile, history: list[TableProfile], findings: list[Fin
         if column.type != "null" and expected and family(column.type) != family(expected):
             findings.append(
                 Finding(
-                    FindingKind.HARD,
-                    name,
-                    "type",
-                    column.type,
-                    expected,
-                    f"Column {name!r} is {column.type}; in history it was {expected}. "
+                    kind=FindingKind.HARD,
+                    column=name,
+                    statistic="type",
+                    observed=column.type,
+                    expected=expected,
+                    message=f"Column {name!r} is {column.type}; in history it was {expected}. "
                     "Fix the type at the source or cast it before validating.",
                 )
             )
@@ -219,12 +223,12 @@ def _judge(measured: Measurement, tests: int) -> Finding | None:
         f"expected {_interval(expected)}: {unusual}{detail}{_twin_note(measured, m, tests)}."
     )
     return Finding(
-        m.kind,
-        m.column,
-        m.statistic,
-        _round(m.observed),
-        expected,
-        message,
+        kind=m.kind,
+        column=m.column,
+        statistic=m.statistic,
+        observed=_round(m.observed),
+        expected=expected,
+        message=message,
         score=round(bound.score, 3),
         z=round(bound.z, 2) if math.isfinite(bound.z) else None,
     )

@@ -50,7 +50,14 @@ def attach_guardrails(client: Client, ref: str, rules: Any) -> int:
     rails.parse(document)
     digest, size = client.artifacts.put_bytes(text.encode())
     artifact = Artifact(
-        new_id(), "model", version.id, "guardrails.yaml", digest, size, "application/yaml", utcnow()
+        id=new_id(),
+        owner_kind="model",
+        owner_id=version.id,
+        name="guardrails.yaml",
+        digest=digest,
+        size=size,
+        media_type="application/yaml",
+        created_at=utcnow(),
     )
     client.metadata.add_artifact(artifact)
     return client.metadata.add_guardrails(version.id, artifact.id)
@@ -118,16 +125,16 @@ def register(client: Client, run_id: str, name: str, source: str | None = None) 
         base = chosen[0]
         return store.add_model_version(
             ModelVersion(
-                "",
-                name,
-                0,
-                run.id,
-                base.digest,
-                base.flavor,
-                client.settings.user,
-                utcnow(),
-                base.signature,
-                base.environment,
+                id="",
+                name=name,
+                version=0,
+                run_id=run.id,
+                digest=base.digest,
+                flavor=base.flavor,
+                author=client.settings.user,
+                created_at=utcnow(),
+                signature=base.signature,
+                environment=base.environment,
             )
         )
     artifacts = [
@@ -139,16 +146,16 @@ def register(client: Client, run_id: str, name: str, source: str | None = None) 
         models.serialise(model, name)  # refuses an object without predict
         return store.add_model_version(
             ModelVersion(
-                "",
-                name,
-                0,
-                run.id,
-                artifacts[0].digest,
-                models.flavor(model),
-                client.settings.user,
-                utcnow(),
-                {},
-                models.model_environment(model),
+                id="",
+                name=name,
+                version=0,
+                run_id=run.id,
+                digest=artifacts[0].digest,
+                flavor=models.flavor(model),
+                author=client.settings.user,
+                created_at=utcnow(),
+                signature={},
+                environment=models.model_environment(model),
             )
         )
     names = ", ".join(m.ref for m in logged) or "none"

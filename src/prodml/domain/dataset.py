@@ -13,7 +13,7 @@ class DatasetKind(StrEnum):
     FILES = "files"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ColumnSummary:
     """Per-column summary kept with every table version, used by diffs."""
 
@@ -26,7 +26,7 @@ class ColumnSummary:
     mean: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatasetVersion:
     """One immutable version; its id is the BLAKE3 digest of its content."""
 
@@ -49,7 +49,7 @@ class DatasetVersion:
         return f"{self.name}@{self.version}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FileEntry:
     """One file of a files-kind dataset version: its own blob, or ``size`` bytes at
     ``offset`` inside the pack blob ``pack`` (small files are stored together)."""
@@ -76,7 +76,7 @@ class ColumnChange:
     after: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DatasetDiff:
     before: DatasetVersion
     after: DatasetVersion

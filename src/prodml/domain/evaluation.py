@@ -42,7 +42,7 @@ class Score:
     estimate: Estimate
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvaluationFinding:
     """Something that keeps a number from meaning what it says: a model that raised,
     a slice with no rows, a metric that returned NaN."""
@@ -54,7 +54,7 @@ class EvaluationFinding:
     metric: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Evaluation:
     """One model version scored by its suite on named dataset versions."""
 
@@ -84,7 +84,7 @@ class Evaluation:
         return list(dict.fromkeys(score.metric for score in self.scores))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Difference:
     """Candidate minus baseline on one slice and metric, with the paired interval."""
 
@@ -125,7 +125,7 @@ class Difference:
         return self.diff.defined and self.worse_by > 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Check:
     """One gate rule applied to one place: pass, fail or inconclusive, and why."""
 

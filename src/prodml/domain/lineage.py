@@ -48,7 +48,7 @@ class LineageTree:
         return nodes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Event:
     id: int
     at: datetime

@@ -11,7 +11,7 @@ CHALLENGER = "challenger"
 PROTECTED_BY_DEFAULT = frozenset({CHAMPION})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AliasMove:
     """``alias`` of model ``model`` pointed to ``version`` (None: removed) from ``at``."""
 
@@ -27,7 +27,7 @@ class AliasMove:
     verdict: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Tag:
     model: str
     version: int
@@ -37,7 +37,7 @@ class Tag:
     actor: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RegisteredModel:
     """A model name with its versions, current aliases and protected aliases."""
 

@@ -22,7 +22,7 @@ ACTIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Finding:
     """One statistic of one column (or of the table, ``column=None``) out of bounds.
 
@@ -52,7 +52,7 @@ class Finding:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ColumnChart:
     """Reference and current distribution of one column, for reports."""
 
@@ -63,7 +63,7 @@ class ColumnChart:
     current: tuple[float, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ValidationResult:
     """Everything a validation found, most unusual first, and what it was judged on."""
 

@@ -57,10 +57,12 @@ def outcomes(
         failed = int(raw.failed.sum())
         findings.append(
             EvaluationFinding(
-                "model_error",
-                f"Model {predictor.ref} raised on {failed:,} of {len(table):,} rows of {valset} "
-                f"(first: {raw.error}); those rows count as unanswered.",
-                valset,
+                kind="model_error",
+                message=(
+                    f"Model {predictor.ref} raised on {failed:,} of {len(table):,} rows of "
+                    f"{valset} (first: {raw.error}); those rows count as unanswered."
+                ),
+                valset=valset,
             )
         )
     truth_column = table.column(label)
@@ -68,9 +70,12 @@ def outcomes(
     if not known.all():
         findings.append(
             EvaluationFinding(
-                "missing_labels",
-                f"{int((~known).sum()):,} rows of {valset} have no {label!r}; they are left out.",
-                valset,
+                kind="missing_labels",
+                message=(
+                    f"{int((~known).sum()):,} rows of {valset} have no {label!r}; "
+                    "they are left out."
+                ),
+                valset=valset,
             )
         )
     truth_values = truth_column.to_numpy(zero_copy_only=False)
@@ -85,9 +90,12 @@ def outcomes(
         for rule, count in hits.items():
             findings.append(
                 EvaluationFinding(
-                    "guardrail",
-                    f"Guardrail {rule!r} changed {count:,} of {len(table):,} answers on {valset}.",
-                    valset,
+                    kind="guardrail",
+                    message=(
+                        f"Guardrail {rule!r} changed {count:,} of {len(table):,} answers "
+                        f"on {valset}."
+                    ),
+                    valset=valset,
                 )
             )
     answered = answers.answered & known
@@ -102,10 +110,10 @@ def outcomes(
     if unknown:
         findings.append(
             EvaluationFinding(
-                "unknown_labels",
-                f"{unknown:,} rows of {valset} have a {label!r} the model never predicts "
+                kind="unknown_labels",
+                message=f"{unknown:,} rows of {valset} have a {label!r} the model never predicts "
                 f"(its classes: {', '.join(map(str, classes))}); they count as wrong.",
-                valset,
+                valset=valset,
             )
         )
     predicted = _fast_index(answers.predicted, classes)

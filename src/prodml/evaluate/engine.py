@@ -68,7 +68,17 @@ def differences(suite: Suite, baseline: Scored, candidate: Scored) -> list[Diffe
         low, high = interval(reps[:count] - base[:count], suite.confidence)
         diff = Estimate(right.value - left.value, low, high, min(left.rows, right.rows))
         higher = candidate.higher_is_better.get(score.metric, True)
-        found.append(Difference(*key, left, right, diff, higher))
+        found.append(
+            Difference(
+                valset=score.valset,
+                slice=score.slice,
+                metric=score.metric,
+                baseline=left,
+                candidate=right,
+                diff=diff,
+                higher_is_better=higher,
+            )
+        )
     return found
 
 
@@ -128,11 +138,13 @@ def _one_valset(
             for result in results:
                 result.findings.append(
                     EvaluationFinding(
-                        "empty_slice",
-                        f"Slice {name!r} ({wheres.get(name)}) matches no rows of {valset.ref}; "
-                        "its checks are inconclusive.",
-                        valset.ref,
-                        name,
+                        kind="empty_slice",
+                        message=(
+                            f"Slice {name!r} ({wheres.get(name)}) matches no rows of "
+                            f"{valset.ref}; its checks are inconclusive."
+                        ),
+                        valset=valset.ref,
+                        slice=name,
                     )
                 )
     resampler = Resampler.make(table.num_rows, suite.resamples, suite.confidence, suite.seed)
@@ -187,12 +199,12 @@ class _Scorer:
             return
         self.result.findings.append(
             EvaluationFinding(
-                "metric_undefined",
-                f"{metric} is undefined on slice {slice_name!r} of {self.valset.ref} "
+                kind="metric_undefined",
+                message=f"{metric} is undefined on slice {slice_name!r} of {self.valset.ref} "
                 f"(its {rows:,} labels allow no value); that slice is not judged on {metric}.",
-                self.valset.ref,
-                slice_name,
-                metric,
+                valset=self.valset.ref,
+                slice=slice_name,
+                metric=metric,
             )
         )
 
@@ -222,11 +234,11 @@ class _Scorer:
             if reason:
                 self.result.findings.append(
                     EvaluationFinding(
-                        "metric_unavailable",
-                        f"{reason} ({self.valset.ref}).",
-                        self.valset.ref,
-                        None,
-                        metric.name,
+                        kind="metric_unavailable",
+                        message=f"{reason} ({self.valset.ref}).",
+                        valset=self.valset.ref,
+                        slice=None,
+                        metric=metric.name,
                     )
                 )
                 continue
@@ -308,12 +320,12 @@ class _Scorer:
     ) -> None:
         self.result.findings.append(
             EvaluationFinding(
-                "nan_metric",
-                f"Metric {metric.name!r} ({metric.function}) {what} on {self.valset.ref}; "
+                kind="nan_metric",
+                message=f"Metric {metric.name!r} ({metric.function}) {what} on {self.valset.ref}; "
                 "its value there is undefined and its checks inconclusive.",
-                self.valset.ref,
-                slice_name,
-                metric.name,
+                valset=self.valset.ref,
+                slice=slice_name,
+                metric=metric.name,
             )
         )
 

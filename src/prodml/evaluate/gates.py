@@ -44,7 +44,12 @@ def judge(
     for finding in candidate.findings:
         if finding.kind == "model_error":
             checks.append(
-                Check("the model answers every row", Verdict.FAIL, finding.message, finding.valset)
+                Check(
+                    rule="the model answers every row",
+                    verdict=Verdict.FAIL,
+                    why=finding.message,
+                    valset=finding.valset,
+                )
             )
     scenario_sets = {_name(ref) for ref in suite.scenarios}
     for rule in suite.rules:
@@ -58,7 +63,7 @@ def judge(
             checks += _bound(suite, rule, candidate, scenario_sets)
     if not checks:
         why = "no rule could be judged" + (f" ({'; '.join(notes)})" if notes else "")
-        checks.append(Check("at least one rule judged", Verdict.INCONCLUSIVE, why))
+        checks.append(Check(rule="at least one rule judged", verdict=Verdict.INCONCLUSIVE, why=why))
     verdict = combine([check.verdict for check in checks])
     return GateResult(verdict, tuple(checks), baseline.model if baseline else None, tuple(notes))
 
@@ -117,7 +122,14 @@ def _regression(
         )
         if short or difference is None:
             checks.append(
-                Check(rule.describe(), Verdict.INCONCLUSIVE, short or where, valset, name, metric)
+                Check(
+                    rule=rule.describe(),
+                    verdict=Verdict.INCONCLUSIVE,
+                    why=short or where,
+                    valset=valset,
+                    slice=name,
+                    metric=metric,
+                )
             )
             continue
         tolerance = suite.tolerance(name, metric)
@@ -132,23 +144,30 @@ def _regression(
         if not d.defined or d.low != d.low:
             checks.append(
                 Check(
-                    rule.describe(),
-                    Verdict.INCONCLUSIVE,
-                    f"{where}: no interval"
+                    rule=rule.describe(),
+                    verdict=Verdict.INCONCLUSIVE,
+                    why=f"{where}: no interval"
                     + (
                         " (the suite draws no resamples: set bootstrap.resamples)"
                         if not candidate.resamples
                         else ""
                     ),
-                    valset,
-                    name,
-                    metric,
+                    valset=valset,
+                    slice=name,
+                    metric=metric,
                 )
             )
             continue
         verdict, opening, hint = _judge_change(difference, tolerance, suite.mode)
         checks.append(
-            Check(rule.describe(), verdict, opening + change + hint, valset, name, metric)
+            Check(
+                rule=rule.describe(),
+                verdict=verdict,
+                why=opening + change + hint,
+                valset=valset,
+                slice=name,
+                metric=metric,
+            )
         )
     return checks
 
@@ -194,7 +213,14 @@ def _bound(suite: Suite, rule: Rule, candidate: Evaluation, scenario_sets: set[s
         short = _too_little(suite, estimate, where)
         if short or estimate is None:
             checks.append(
-                Check(rule.describe(), Verdict.INCONCLUSIVE, short or where, valset, name, metric)
+                Check(
+                    rule=rule.describe(),
+                    verdict=Verdict.INCONCLUSIVE,
+                    why=short or where,
+                    valset=valset,
+                    slice=name,
+                    metric=metric,
+                )
             )
             continue
         low_side = rule.at_least is not None
@@ -205,22 +231,36 @@ def _bound(suite: Suite, rule: Rule, candidate: Evaluation, scenario_sets: set[s
         interval = f"[{estimate.low:.4g}, {estimate.high:.4g}]"
         text = f"{where} is {estimate.value:.4g} {interval}; bound {bound:g}"
         if not past:
-            checks.append(Check(rule.describe(), Verdict.PASS, text, valset, name, metric))
+            checks.append(
+                Check(
+                    rule=rule.describe(),
+                    verdict=Verdict.PASS,
+                    why=text,
+                    valset=valset,
+                    slice=name,
+                    metric=metric,
+                )
+            )
         elif certain:
             checks.append(
                 Check(
-                    rule.describe(), Verdict.FAIL, "past the bound: " + text, valset, name, metric
+                    rule=rule.describe(),
+                    verdict=Verdict.FAIL,
+                    why="past the bound: " + text,
+                    valset=valset,
+                    slice=name,
+                    metric=metric,
                 )
             )
         else:
             checks.append(
                 Check(
-                    rule.describe(),
-                    Verdict.INCONCLUSIVE,
-                    "past the bound within noise: " + text,
-                    valset,
-                    name,
-                    metric,
+                    rule=rule.describe(),
+                    verdict=Verdict.INCONCLUSIVE,
+                    why="past the bound within noise: " + text,
+                    valset=valset,
+                    slice=name,
+                    metric=metric,
                 )
             )
     return checks
@@ -235,23 +275,34 @@ def _must_pass(candidate: Evaluation, scenario_sets: set[str]) -> list[Check]:
         if estimate is None or estimate.rows == 0 or not estimate.defined:
             checks.append(
                 Check(
-                    "must-pass sets at 100%",
-                    Verdict.INCONCLUSIVE,
-                    f"{valset} has no rows to pass",
-                    valset,
-                    ALL,
-                    "passed",
+                    rule="must-pass sets at 100%",
+                    verdict=Verdict.INCONCLUSIVE,
+                    why=f"{valset} has no rows to pass",
+                    valset=valset,
+                    slice=ALL,
+                    metric="passed",
                 )
             )
             continue
         failed = round((1 - estimate.value) * estimate.rows)
         verdict = Verdict.PASS if failed == 0 else Verdict.FAIL
         text = f"{valset}: {estimate.rows - failed:,} of {estimate.rows:,} rows passed"
-        checks.append(Check("must-pass sets at 100%", verdict, text, valset, ALL, "passed"))
+        checks.append(
+            Check(
+                rule="must-pass sets at 100%",
+                verdict=verdict,
+                why=text,
+                valset=valset,
+                slice=ALL,
+                metric="passed",
+            )
+        )
     if not checks:
         checks.append(
             Check(
-                "must-pass sets at 100%", Verdict.INCONCLUSIVE, "the suite lists no scenario sets"
+                rule="must-pass sets at 100%",
+                verdict=Verdict.INCONCLUSIVE,
+                why="the suite lists no scenario sets",
             )
         )
     return checks

@@ -108,7 +108,7 @@ class DatasetQueries(LineageQueries):
             files.path, files.digest, files.size, files.pack, files.pack_offset
         ).where(files.version_id == digest)
         with self.read() as connection:
-            return [FileEntry(*row) for row in connection.execute(query.order_by(files.path))]
+            return [_file(row) for row in connection.execute(query.order_by(files.path))]
 
     def stored_files(self, digests: list[str]) -> dict[str, FileEntry]:
         """Where files with these digests are already stored (by any dataset version)."""
@@ -120,7 +120,7 @@ class DatasetQueries(LineageQueries):
                     files.path, files.digest, files.size, files.pack, files.pack_offset
                 ).where(files.digest.in_(digests[start : start + 500]))
                 for row in connection.execute(query):
-                    found[row.digest] = FileEntry(*row)
+                    found[row.digest] = _file(row)
         return found
 
 
@@ -158,4 +158,10 @@ def _version(row: Any) -> DatasetVersion:
         columns=tuple(ColumnSummary(**c) for c in json.loads(row.columns)),
         key=tuple(json.loads(row.key)),
         source=row.source,
+    )
+
+
+def _file(row: Any) -> FileEntry:
+    return FileEntry(
+        path=row.path, digest=row.digest, size=row.size, pack=row.pack, offset=row.pack_offset
     )

@@ -91,9 +91,17 @@ class RegistryQueries(SqlBase):
         )
         counters.bump(connection, counters.ROUTING)
         return AliasMove(
-            name, alias, version, previous, from_epoch(now), self.user, reason, forced,
-            evaluation_id, verdict,
-        )  # fmt: skip
+            model=name,
+            alias=alias,
+            version=version,
+            previous=previous,
+            at=from_epoch(now),
+            actor=self.user,
+            reason=reason,
+            forced=forced,
+            evaluation_id=evaluation_id,
+            verdict=verdict,
+        )
 
     def alias_version(self, name: str, alias: str, as_of: float | None = None) -> int | None:
         with self.read() as connection:
@@ -165,7 +173,14 @@ class RegistryQueries(SqlBase):
         )
         with self.read() as connection:
             return [
-                Tag(row.name, row.version, row.key, row.value, from_epoch(row.at), row.actor)
+                Tag(
+                    model=row.name,
+                    version=row.version,
+                    key=row.key,
+                    value=row.value,
+                    at=from_epoch(row.at),
+                    actor=row.actor,
+                )
                 for row in connection.execute(query)
             ]
 
@@ -184,11 +199,11 @@ class RegistryQueries(SqlBase):
             rows = connection.execute(query).all()
         return [
             RegisteredModel(
-                row.name,
-                row.versions,
-                from_epoch(row.latest),
-                self.aliases(row.name),
-                self.protected(row.name),
+                name=row.name,
+                versions=row.versions,
+                latest_at=from_epoch(row.latest),
+                aliases=self.aliases(row.name),
+                protected=self.protected(row.name),
             )
             for row in rows
         ]
