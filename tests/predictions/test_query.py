@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from log_rows import log_row
 
@@ -38,4 +39,26 @@ def test_a_narrowed_query_reads_only_its_models_segments_of_its_days(tmp_path: P
     assert narrowed.to_pylist() == [{"n": 10}]
     with pytest.raises((InvalidInputError, duckdb.Error)):  # the whole log is opened
         prodml.query_predictions(SQL, client=client)
+    client.close()
+
+
+def test_labels_filed_before_the_requests_asked_about_are_not_read(tmp_path: Path) -> None:
+    client = Client(home=str(tmp_path / "home"), user="tester")
+    log = Path(client.settings.log_url)
+    rows = [log_row(f"r{i}", ts=MARCH_1 + timedelta(minutes=i)) for i in range(4)]
+    write_segment(log, "m", table_of(rows, ("output",)), at=MARCH_1.timestamp())
+    prodml.ingest_labels(pa.table({"request_id": ["r0", "r1"], "label": [1, 0]}), client=client)
+    long_ago = log / "_labels" / "2024-01-01"
+    long_ago.mkdir(parents=True)
+    (long_ago / "old.parquet").write_bytes(b"labels of last year, unreadable")
+
+    labelled = prodml.query_predictions(
+        "SELECT request_id, label FROM labelled ORDER BY request_id",
+        client=client, model="m", since=MARCH_1,
+    )  # fmt: skip
+
+    assert labelled.to_pylist() == [
+        {"request_id": "r0", "label": 1.0},
+        {"request_id": "r1", "label": 0.0},
+    ]
     client.close()

@@ -11,7 +11,7 @@ and the three views are all the command offers (the rows it returns go anywhere)
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,6 +23,7 @@ from prodml.predictions.views import create_predictions
 from prodml.sql_text import literal, one_select, seal
 
 LABELS = "_labels"  # the folder of label segments, beside the models' folders
+LABEL_SKEW = timedelta(days=1)  # a label filed on the day before its request (clocks differ)
 
 EMPTY_LABELS = """
 SELECT NULL::VARCHAR AS request_id, NULL::VARCHAR AS model, NULL::DOUBLE AS label,
@@ -74,8 +75,18 @@ def _overlaps(span: tuple[float, float] | None, between: tuple[float, float]) ->
     return span is None or (span[1] >= between[0] and span[0] < between[1])
 
 
-def label_files(folder: Path) -> list[str]:
-    return sorted(str(p) for p in (folder / LABELS).glob("*/*.parquet"))
+def label_files(folder: Path, since: datetime | None = None) -> list[str]:
+    """Label segments, in day folders of when they were ingested; with ``since`` (the
+    earliest request asked about) only those ingested from the day before it on: a label
+    comes after its request, so older files cannot hold one (and reading every label
+    of a month to join a day's requests costs seconds)."""
+    first = (since.astimezone(UTC) - LABEL_SKEW).strftime("%Y-%m-%d") if since else ""
+    return sorted(
+        str(path)
+        for day in (folder / LABELS).glob("*")
+        if day.name >= first
+        for path in day.glob("*.parquet")
+    )
 
 
 def connect(
@@ -87,7 +98,8 @@ def connect(
     between: tuple[float, float] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the views ``predictions``, ``labels`` and ``labelled``
-    (``since`` and ``until`` narrow ``predictions`` to the day folders between them;
+    (``since`` and ``until`` narrow ``predictions`` to the day folders between them,
+    and ``since`` the labels to those ingested from the day before it;
     ``between`` to the segments holding rows in that span of epoch seconds, so that one
     segment's schema does not leak into windows it has no rows in; ``filename`` adds
     the segment each row came from). It reads those files and nothing else."""
@@ -96,7 +108,7 @@ def connect(
     if between is not None:
         files = [f for f in files if _overlaps(_time_span(f), between)]
     create_predictions(connection, files, filename)
-    labels = label_files(folder)
+    labels = label_files(folder, since)
     source = (
         f"SELECT * FROM read_parquet({literal(labels)}, union_by_name=true)"
         if labels
