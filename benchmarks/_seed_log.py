@@ -20,6 +20,7 @@ HOUR = 3_600.0
 PROFILED_DAYS = 8  # the monitoring page shows the last 168 windows and the first few
 LABELLED = 0.2  # share of requests whose label arrives
 LABELS = "_labels"
+SHADOW = ("shadow_version", "shadow_output", "shadow_error")
 
 
 def template_rows(log: Path, model: str) -> tuple[pa.Table, pa.Table | None]:
@@ -120,6 +121,10 @@ def _segment(
         "assigned": pa.array(np.full(count, version, dtype="int64")),
         "variant": pa.array(np.full(count, "champion")),
     }
+    for name in ("rollout_id", "step", "routing_key", *SHADOW):  # the champion alone serves
+        index = table.schema.get_field_index(name)
+        if index >= 0:
+            replaced[name] = pa.nulls(count, table.schema.field(index).type)
     for name, column in replaced.items():
         index = table.schema.get_field_index(name)
         table = table.set_column(index, table.schema.field(index), column)
