@@ -58,28 +58,32 @@ def prodml_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "prodml.cli.main"]
 
 
-def demo_store(rebuild: bool) -> Path:
-    """The demo's store under the cache folder, built by examples/demo.py if missing."""
+def demo_store(rebuild: bool, attempts: int = 2) -> Path:
+    """The demo's store under the cache folder, built by examples/demo.py if missing
+    (again from scratch if the demo stops early, up to ``attempts`` times)."""
     folder = cache_root() / "cli-demo"
     home = folder / ".prodml"
     if (folder / BUILT).exists() and not rebuild:
         return home
-    if folder.exists():
-        subprocess.run(["rm", "-rf", str(folder)], check=True)
-    folder.mkdir(parents=True)
-    print(f"[store] building the demo's store in {folder} (examples/demo.py, ~10 min) ...")
-    started = time.perf_counter()
-    with (folder / "demo.log").open("w") as log:
-        done = subprocess.run(
-            [sys.executable, str(REPO / "examples" / "demo.py")],
-            cwd=folder, env=prodml_env(home), stdout=log, stderr=subprocess.STDOUT, check=False,
-        )  # fmt: skip
-    took = time.perf_counter() - started
+    for attempt in range(1, attempts + 1):
+        if folder.exists():
+            subprocess.run(["rm", "-rf", str(folder)], check=True)
+        folder.mkdir(parents=True)
+        print(f"[store] building the demo's store in {folder} (examples/demo.py, ~10 min) ...")
+        started = time.perf_counter()
+        with (folder / "demo.log").open("w") as log:
+            done = subprocess.run(
+                [sys.executable, str(REPO / "examples" / "demo.py")], cwd=folder,
+                env=prodml_env(home), stdout=log, stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+        took = time.perf_counter() - started
+        state = "complete" if done.returncode == 0 else f"stopped early (exit {done.returncode})"
+        print(f"[store] demo {state} after {took:.0f} s; log: {folder / 'demo.log'}")
+        if done.returncode == 0 or attempt == attempts:
+            break
     if not (home / "prodml.db").exists():
         raise BenchmarkError(f"the demo made no store; see {folder / 'demo.log'}")
-    state = "complete" if done.returncode == 0 else f"stopped early (exit {done.returncode})"
     (folder / BUILT).write_text(f"{state}\n")
-    print(f"[store] demo {state} after {took:.0f} s; log: {folder / 'demo.log'}")
     return home
 
 
