@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 metadata = sa.MetaData()
 
@@ -163,6 +163,7 @@ events = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("details", sa.Text, nullable=False),
     sa.Index("ix_events_subject", "subject_kind", "subject_id"),
+    sa.Index("ix_events_action_at", "action", "at"),
 )
 
 profiles = sa.Table(
