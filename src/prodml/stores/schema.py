@@ -163,7 +163,9 @@ events = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("details", sa.Text, nullable=False),
     sa.Index("ix_events_subject", "subject_kind", "subject_id"),
-    sa.Index("ix_events_action_at", "action", "at"),
+    sa.Index(
+        "ix_events_action_at", "action", "at", postgresql_ops={"action": "varchar_pattern_ops"}
+    ),
 )
 
 profiles = sa.Table(
