@@ -57,7 +57,7 @@ class Seeded:
     def describe(self) -> str:
         counts = ", ".join(f"{count:,} {name}" for name, count in self.counts.items())
         spent = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in self.seconds.items())
-        return f"{counts} (seeding: {spent})"
+        return f"{counts} (seeding: {spent})" if spent else f"{counts} (seeded before)"
 
 
 def stores_wanted(choice: str) -> list[str]:
