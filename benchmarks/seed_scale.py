@@ -82,7 +82,6 @@ def template_home() -> Path:
         # Its monitoring part depends on timing and can end early on a busy machine;
         # what it stored before is still the SDK's and enough for a template.
         print(f"the demo exited with {completed.returncode} (see {root / 'demo.log'})")
-    _current_plans(f"sqlite:///{home / 'prodml.db'}")
     _complete(home)
     (root / "done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     return home
@@ -177,33 +176,7 @@ def _fresh(seeded: Seeded, postgres: str, database: str) -> None:
         _drop(postgres, database)
         _admin(postgres, f'CREATE DATABASE "{database}"')
         copy_tables(f"sqlite:///{seeded.home / 'template.db'}", seeded.metadata_url)
-    _current_plans(seeded.metadata_url)
     seeded.seconds["template"] = time.perf_counter() - started
-
-
-def _current_plans(url: str) -> None:
-    """Rollout plans stored as their YAML document (a template built by an older prodml)
-    are stored again as this prodml stores them."""
-    try:
-        from prodml.deploy.plan import parse
-        from prodml.stores.sql_rollouts import _plan_document  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    store = _open(url)
-    try:
-        with store.engine.begin() as connection:
-            for rollout_id, plan in connection.execute(
-                sa.text("SELECT id, plan FROM rollouts")
-            ).all():
-                stored = json.loads(plan)
-                if "steps" not in stored or "document" not in stored:
-                    current = json.dumps(_plan_document(parse(stored)))
-                    connection.execute(
-                        sa.text("UPDATE rollouts SET plan = :p WHERE id = :i"),
-                        {"p": current, "i": rollout_id},
-                    )
-    finally:
-        store.close()
 
 
 def _open(url: str) -> Any:

@@ -85,6 +85,12 @@ def _every_import(path: Path) -> list[tuple[int, str]]:
     return [(line, name) for line, name in found if name.startswith("prodml.")]
 
 
+# A data migration converts stored documents with the reader that read them before.
+DATA_MIGRATIONS = {
+    ("stores/migrations/versions/0010_resolved_plans.py", "prodml.deploy"),
+    ("stores/migrations/versions/0010_resolved_plans.py", "prodml.deploy.plan"),
+}
+
 ALL_MODULES = [p for p in sorted(SRC.rglob("*.py")) if p.name != "__init__.py" or p.parent != SRC]
 
 
@@ -99,6 +105,8 @@ def test_imports_point_down_the_order(path: Path) -> None:
     for line, name in _every_import(path):
         unit = _unit(name)
         if unit is None or unit not in LEVEL or unit == me:
+            continue
+        if (str(path.relative_to(SRC)), name) in DATA_MIGRATIONS:
             continue
         same_base = LEVEL[unit] == LEVEL[me] == 0
         shell_starts_shell = unit in ORDER[-1] and me in ORDER[-1]  # `prodml serve`, `prodml ui`

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 metadata = sa.MetaData()
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from prodml.domain.ids import from_epoch
 from prodml.domain.registry import AliasChange
 from prodml.domain.rollout import ACTIVE_STATES, RUNNING, Criteria, Plan, Rollout, RoutingKey, Step
-from prodml.errors import InvalidInputError, NotFoundError, RunStateError, StoreError
+from prodml.errors import InvalidInputError, NotFoundError, RunStateError
 from prodml.stores import counters, schema, sql_base
 from prodml.stores.sql_registry import RegistryQueries
 
@@ -43,7 +43,7 @@ class RolloutQueries(RegistryQueries):
             "name": model,
             "candidate": candidate,
             "baseline": baseline,
-            "plan": json.dumps(_plan_document(plan)),
+            "plan": json.dumps(stored_plan(plan)),
             "state": RUNNING,
             "reason": reason,
             "step": 0,
@@ -172,7 +172,8 @@ def _rollout(row: Any) -> Rollout:
     )
 
 
-def _plan_document(plan: Plan) -> dict[str, Any]:
+def stored_plan(plan: Plan) -> dict[str, Any]:
+    """The plan as a rollout row keeps it: the steps resolved, beside the document."""
     key = plan.routing_key
     return {
         "document": plan.document,
@@ -182,11 +183,6 @@ def _plan_document(plan: Plan) -> dict[str, Any]:
 
 
 def _plan(stored: dict[str, Any], rollout_id: str) -> Plan:
-    if "steps" not in stored:
-        raise StoreError(
-            f"Rollout {rollout_id[:12]} was started by an earlier prodml, whose stored plans "
-            "this one does not read. Finish it with that version (prodml rollout promote|abort)."
-        )
     steps = tuple(
         Step(**{**step, "criteria": Criteria(**step["criteria"])}) for step in stored["steps"]
     )
