@@ -194,3 +194,14 @@ def test_register_model_needs_a_source_when_a_run_logged_several(client: Client)
         prodml.get_model("delay-prod", client=client)
     chosen = prodml.register_model(first.run_id, "delay-prod", source="delay@2", client=client)
     assert (chosen.ref, chosen.digest) == ("delay-prod@1", second.digest)
+
+
+def test_a_model_with_a_long_name_has_its_aliases_protected_on_every_store(
+    client: Client,
+) -> None:
+    name = "fraud-" + "x" * 190  # names may be up to 200 characters
+    _two_versions(client, name)
+    prodml.protect_alias(name, "challenger", client=client)
+    with pytest.raises(InvalidInputError, match="protected"):
+        prodml.set_alias(f"{name}@1", "challenger", client=client)
+    assert any(e.subject_id == name for e in prodml.events(client=client))

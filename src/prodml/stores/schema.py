@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 metadata = sa.MetaData()
 
@@ -159,7 +159,7 @@ events = sa.Table(
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("subject_kind", sa.String(16), nullable=False),
-    sa.Column("subject_id", ID, nullable=False),
+    sa.Column("subject_id", sa.String(255), nullable=False),  # an id, or a model's name
     sa.Column("reason", sa.Text),
     sa.Column("details", sa.Text, nullable=False),
     sa.Index("ix_events_subject", "subject_kind", "subject_id"),
