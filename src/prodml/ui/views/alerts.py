@@ -5,6 +5,7 @@ ack or ignore it with a reason."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -93,13 +94,22 @@ def _expected(value: Any) -> str:
     return pages.number(value)
 
 
+SAMPLE_SLACK = timedelta(minutes=10)  # rows logged just after the window's end
+
+
 def _sample(request: Request, alert: Alert) -> dict[str, Any]:
     """The stored sample query, run over the log now, with its rows (or why not)."""
     query = (alert.context.get("samples") or {}).get("query")
     if not isinstance(query, str) or not query:
         return {"query": None, "columns": [], "rows": [], "error": None}
     try:
-        table = predictions.query_predictions(query, client=client_of(request))
+        table = predictions.query_predictions(
+            query,
+            client=client_of(request),
+            model=alert.model,
+            since=alert.window_start,
+            until=alert.window_end + SAMPLE_SLACK,
+        )
     except ProdmlError as error:
         return {"query": query, "columns": [], "rows": [], "error": str(error)}
     table = table.slice(0, SAMPLE_ROWS)
