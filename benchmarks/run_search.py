@@ -164,9 +164,11 @@ def seed_prodml(client: Client, runs: int, steps: int, progress: bool = True) ->
             print(f"\r  prodml: {chunk.stop:,} of {runs:,} runs", end=end, file=sys.stderr)
     if progress:
         print(file=sys.stderr)
-    if store.dialect == "postgresql":
-        with store.write() as connection:
-            connection.exec_driver_sql("ANALYZE")  # what autovacuum does after a bulk load
+    if store.dialect == "postgresql":  # what autovacuum does after a bulk load
+        with store.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("runs", "params", "run_values", "latest_metrics"):
+                autocommit.exec_driver_sql(f"VACUUM ANALYZE {table}")
     return ids
 
 

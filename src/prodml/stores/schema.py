@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 
 metadata = sa.MetaData()
 
@@ -59,6 +59,7 @@ latest_metrics = sa.Table(
     sa.Column("value", sa.Float(precision=53)),
     sa.Column("ts", TIME, nullable=False),
     sa.Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
+    sa.Index("ix_latest_metrics_run_key_value", "run_id", "key", "value"),
 )
 
 # Each run's config (flattened to dotted keys), params and tags, one row per value,
