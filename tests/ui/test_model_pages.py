@@ -202,3 +202,24 @@ def test_a_version_page_shows_its_guardrails_as_attached(sqlite_client: Client) 
     assert "none" in without.split('id="guardrails"')[1].split("</dd>")[0]
     shown = page.split('id="guardrails"')[1].split("</dd>")[0]
     assert "version 1" in shown and "confidence_below: 0.6" in shown
+
+
+def test_a_comparison_stored_without_its_checks_still_shows_its_verdict(
+    seeded_copy: Client,
+) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(seeded_copy.settings.metadata_url)
+    with engine.begin() as connection:
+        for row_id, text in connection.execute(sa.text("SELECT id, result FROM evaluations")):
+            result = json.loads(text)
+            result.pop("gate", None)  # as comparisons were stored before they kept it
+            connection.execute(
+                sa.text("UPDATE evaluations SET result = :r WHERE id = :i"),
+                {"r": json.dumps(result), "i": row_id},
+            )
+    engine.dispose()
+    with TestClient(create_app(seeded_copy), base_url="http://ui.test") as pages:
+        page = pages.get(f"/models/{MODEL}/3")
+    assert page.status_code == 200
+    assert "stored without its checks" in page.text
