@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from prodml.client import Client
 from prodml.ui.app import create_app
+from prodml.ui.views.events import MAX_SHOWN
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +61,13 @@ def test_a_hostile_kind_is_shown_escaped(built: tuple[Built, TestClient]) -> Non
     page = pages.get("/events", params={"kind": '"><script>alert(1)</script>'})
     assert page.status_code == 200 and "<script>alert" not in page.text
     assert pages.get("/events", params={"kind": "k" * 100}).status_code == 400
+
+
+def test_past_the_page_limit_the_newest_events_are_shown_and_more_is_said(
+    sqlite_client: Client, dashboard: TestClient
+) -> None:
+    for number in range(MAX_SHOWN + 10):
+        sqlite_client.metadata.record_event("run.tagged", ("run", f"run{number:04d}"))
+    page = dashboard.get("/events", params={"since": "1h"}).text
+    assert f"{MAX_SHOWN}+ events" in page and "the newest 500 are shown" in page
+    assert f"run{MAX_SHOWN + 9:04d}" in page and "run0000" not in page

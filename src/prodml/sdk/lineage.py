@@ -39,14 +39,20 @@ def events(
     until: datetime | str | None = None,
     action: str | None = None,
     client: Client | None = None,
+    *,
+    limit: int | None = None,
+    newest_first: bool = False,
 ) -> list[Event]:
     """The event log, oldest first: every state change with who, when and why. ``since``
     and ``until`` take a time or what people type (``1h``, ``7d``, an ISO time);
-    ``action`` keeps those whose action starts so (e.g. ``rollout``)."""
+    ``action`` keeps those whose action starts so (e.g. ``rollout``); ``newest_first``
+    with ``limit`` gives the latest few."""
     return (client or default_client()).metadata.list_events(
         since=times.moment(since, "--since"),
         until=times.moment(until, "--until"),
         actions=() if action is None else (action,),
+        limit=limit,
+        newest_first=newest_first,
     )
 
 

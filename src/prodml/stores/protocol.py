@@ -276,6 +276,7 @@ class MetadataStore(Protocol):
         until: datetime | None = None,
         limit: int | None = None,
         actions: Sequence[str] = (),
+        newest_first: bool = False,
     ) -> list[Event]: ...
 
     def record_event(

@@ -99,12 +99,15 @@ class LineageQueries(SqlBase):
         until: datetime | None = None,
         limit: int | None = None,
         actions: Sequence[str] = (),
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events oldest first; ``actions`` keeps those whose action starts with one of
-        these prefixes (``"model."``), chosen in the query so that a day of run events
-        is never read to find a day's few model changes."""
+        """Events oldest first (newest first on request, so that ``limit`` keeps the
+        latest); ``actions`` keeps those whose action starts with one of these prefixes
+        (``"model."``), chosen in the query so that a day of run events is never read to
+        find a day's few model changes."""
         columns = schema.events.c
-        query = sa.select(schema.events).order_by(columns.at, columns.id)
+        order = (columns.at.desc(), columns.id.desc()) if newest_first else (columns.at, columns.id)
+        query = sa.select(schema.events).order_by(*order)
         if actions:
             query = query.where(
                 sa.or_(*(columns.action.startswith(prefix, autoescape=True) for prefix in actions))

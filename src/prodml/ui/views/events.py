@@ -56,8 +56,10 @@ async def events_page(request: Request) -> Response:
         until=times.moment(until or None, "Until"),
         action=kind or None,
         client=client_of(request),
+        limit=MAX_SHOWN + 1,
+        newest_first=True,
     )
-    newest = list(reversed(found))[:MAX_SHOWN]
+    newest = found[:MAX_SHOWN]
     return pages.render(
         request,
         "events/log.html",
@@ -66,7 +68,7 @@ async def events_page(request: Request) -> Response:
         until=until,
         kind=kind,
         kinds=KINDS,
-        total=len(found),
+        more=len(found) > MAX_SHOWN,
         rows=[(event, _subject(event), _details(event)) for event in newest],
     )
 
