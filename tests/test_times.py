@@ -51,3 +51,9 @@ def test_moment_takes_a_datetime_as_given_and_text_through_the_parser() -> None:
     assert moment(NOW) == NOW
     assert moment(datetime(2026, 1, 1)).tzinfo is not None  # type: ignore[union-attr]
     assert moment("2026-11-24T09:30:00Z") == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+def test_a_zone_typed_into_a_url_without_encoding_its_plus_is_read() -> None:
+    # ?as_of=2026-11-24T09:30:00+01:00 arrives with the "+" decoded as a space
+    assert parse("2026-11-24T09:30:00 01:00") == datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
+    assert parse("2026-11-24 09:30 00:00") == datetime(2026, 11, 24, 9, 30, tzinfo=UTC)

@@ -19,6 +19,8 @@ ACCEPTED = (
     "an ISO 8601 date or time (2026-11-24, 2026-11-24T09:30:00Z), 'now', 'yesterday', "
     "or a span back from now: 30m, 1h, 24h, 7d, 2w"
 )
+# A "+01:00" zone typed into a URL unencoded arrives as " 01:00": read it as "+".
+_PLUS_AS_SPACE = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -40,8 +42,9 @@ def parse(text: str, option: str = "The time", now: datetime | None = None) -> d
             return current - timedelta(seconds=float(span.group(1)) * _UNIT_SECONDS[span.group(2)])
         except OverflowError:  # further back than a datetime reaches (year 1)
             raise InvalidInputError(f"{option} {text!r} reaches back before the year 1.") from None
+    unplussed = _PLUS_AS_SPACE.match(text.strip())
     try:
-        return parse_time(text)
+        return parse_time(f"{unplussed[1]}+{unplussed[2]}" if unplussed else text)
     except ValueError:
         raise InvalidInputError(f"{option} {text!r} is not a time. Give {ACCEPTED}.") from None
 
