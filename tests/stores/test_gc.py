@@ -147,7 +147,7 @@ def test_the_gc_command_deletes_only_when_told_yes(tmp_path: Path, prodml_cli: C
 
     assert dry.returncode == 0, dry.stderr
     assert "Would delete 1 unreferenced blob(s), 10 bytes" in dry.stdout
-    assert "kept 2 referenced and 1 younger than 3600s" in dry.stdout
+    assert "kept 2 referenced and 1 younger than an hour" in dry.stdout
     assert "Run again with --yes" in dry.stdout
     assert client.artifacts.exists(old) and client.artifacts.exists(young)
 
