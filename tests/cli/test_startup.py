@@ -1,6 +1,8 @@
 """The CLI starts fast: a command imports only what it uses, so start-up and the
 read commands load no table or statistics library (pyarrow, numpy, scipy, DuckDB,
-scikit-learn, pandas). SQLAlchemy, which reads the store, is expected."""
+scikit-learn, pandas) and no schema library (pydantic, which reads YAML documents and
+which typer 0.29 loads for every parameter). SQLAlchemy, which reads the store, is
+expected."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("pyarrow", "numpy", "scipy", "duckdb", "sklearn", "pandas", "polars")
+HEAVY = ("pyarrow", "numpy", "scipy", "duckdb", "sklearn", "pandas", "polars", "pydantic")
 REPORT = (
     "import atexit, sys\n"
     f"HEAVY = {HEAVY!r}\n"
