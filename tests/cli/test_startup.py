@@ -2,7 +2,7 @@
 read commands load no table or statistics library (pyarrow, numpy, scipy, DuckDB,
 scikit-learn, pandas) and no schema library (pydantic, which reads YAML documents and
 which typer 0.29 loads for every parameter). SQLAlchemy, which reads the store, is
-expected."""
+expected; its PostgreSQL dialect only on a PostgreSQL store."""
 
 from __future__ import annotations
 
@@ -15,18 +15,23 @@ from pathlib import Path
 import pytest
 
 HEAVY = ("pyarrow", "numpy", "scipy", "duckdb", "sklearn", "pandas", "polars", "pydantic")
-REPORT = (
-    "import atexit, sys\n"
-    f"HEAVY = {HEAVY!r}\n"
-    "atexit.register(lambda: print('LOADED', sorted(m for m in HEAVY if m in sys.modules), "
-    "file=sys.stderr))\n"
-)
+# Loaded by the migrations that create a store, not by a command on an existing SQLite one.
+POSTGRESQL = "sqlalchemy.dialects.postgresql"
 
 
-def _loaded(code: str, home: Path) -> list[str]:
+def _report(modules: tuple[str, ...]) -> str:
+    return (
+        "import atexit, sys\n"
+        f"HEAVY = {modules!r}\n"
+        "atexit.register(lambda: print('LOADED', sorted(m for m in HEAVY if m in sys.modules), "
+        "file=sys.stderr))\n"
+    )
+
+
+def _loaded(code: str, home: Path, modules: tuple[str, ...] = HEAVY) -> list[str]:
     kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
     result = subprocess.run(
-        [sys.executable, "-c", REPORT + code],
+        [sys.executable, "-c", _report(modules) + code],
         env={**kept, "PRODML_HOME": str(home), "COLUMNS": "200"},
         cwd=home.parent,
         capture_output=True,
@@ -126,4 +131,4 @@ def test_reading_the_registry_and_lineage_loads_none_either(
     run = (
         f"import sys\nfrom prodml.cli.main import run\nsys.argv = ['prodml', *{command!r}]\nrun()\n"
     )
-    assert _loaded(run, seeded) == []
+    assert _loaded(run, seeded, (*HEAVY, POSTGRESQL)) == []

@@ -164,9 +164,10 @@ events = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("details", sa.Text, nullable=False),
     sa.Index("ix_events_subject", "subject_kind", "subject_id"),
-    sa.Index(
-        "ix_events_action_at", "action", "at", postgresql_ops={"action": "varchar_pattern_ops"}
-    ),
+    # On PostgreSQL migration 0009 builds it with varchar_pattern_ops, so that prefix
+    # matches on ``action`` use it. Not said here: a PostgreSQL option on a table loads
+    # SQLAlchemy's PostgreSQL dialect in every process, a fifth of its import time.
+    sa.Index("ix_events_action_at", "action", "at"),
 )
 
 profiles = sa.Table(
