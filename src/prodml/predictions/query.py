@@ -2,6 +2,12 @@
 segment and a ``labels`` view over every ingested label file (the latest label per
 request), and ``labelled`` joining the two.
 
+The files are listed here and nowhere else. A compacted file (``compaction.py``) names
+the files it replaces in its footer, and a listing leaves those out: taken before,
+during or after a compaction, it counts every row once. Only compacted files' footers
+are read for that, spotted by name (the random part of the name starts with
+:data:`COMPACTED`).
+
 Queries run sealed (``sql_text.seal``): they read those files and nothing else. The
 log's column names and values come from requests, and generated queries name them; a
 name that slipped past its quotes must not reach the host's files. People's own
@@ -11,6 +17,8 @@ and the three views are all the command offers (the rows it returns go anywhere)
 from __future__ import annotations
 
 import functools
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +32,12 @@ from prodml.sql_text import literal, one_select, seal
 
 LABELS = "_labels"  # the folder of label segments, beside the models' folders
 LABEL_SKEW = timedelta(days=1)  # a label filed on the day before its request (clocks differ)
+# A compacted file is named like a segment, ``<kind><HHMMSS>-<pid>-<random>.parquet``,
+# with a random part that starts with this. A gateway's segment starts so by chance once
+# in 16.7 million; its footer is then read and names nothing.
+COMPACTED = "c0a1e5"
+REPLACES = b"prodml.replaces"  # footer key of a compacted file: the names it replaces
+_COMPACTED_NAME = re.compile(rf"-\d+-{COMPACTED}[0-9a-f]*\.parquet$")
 
 EMPTY_LABELS = """
 SELECT NULL::VARCHAR AS request_id, NULL::VARCHAR AS model, NULL::DOUBLE AS label,
@@ -49,8 +63,40 @@ def prediction_files(
         for m in models
         for day in m.glob("*")
         if first <= day.name <= last
-        for path in day.glob("*.parquet")
+        for path in live_files(day)
     )
+
+
+def live_files(day: Path) -> list[Path]:
+    """The Parquet files of a day folder, less those a compacted file in it replaces."""
+    kept: list[Path] = []
+    replaced: set[str] = set()
+    for path in day.glob("*.parquet"):
+        if is_compacted(path.name):
+            try:
+                replaced.update(replaced_names(path))
+            except FileNotFoundError:
+                continue  # itself replaced, and deleted since the folder was listed
+            except (OSError, ValueError, pa.ArrowException):
+                pass  # unreadable: left in, for the query to report
+        kept.append(path)
+    return [path for path in kept if path.name not in replaced]
+
+
+def is_compacted(name: str) -> bool:
+    return _COMPACTED_NAME.search(name) is not None
+
+
+def replaced_names(path: Path) -> frozenset[str]:
+    """The names of the files a compacted file replaces, from its footer."""
+    return _replaced(str(path))
+
+
+@functools.lru_cache(maxsize=65_536)  # files never change once renamed into place
+def _replaced(path: str) -> frozenset[str]:
+    metadata = pq.read_metadata(path).metadata or {}
+    names = json.loads(metadata.get(REPLACES, b"[]"))
+    return frozenset(str(name) for name in names) if isinstance(names, list) else frozenset()
 
 
 @functools.lru_cache(maxsize=262_144)  # segments never change once renamed into place
@@ -85,7 +131,7 @@ def label_files(folder: Path, since: datetime | None = None) -> list[str]:
         str(path)
         for day in (folder / LABELS).glob("*")
         if day.name >= first
-        for path in day.glob("*.parquet")
+        for path in live_files(day)
     )
 
 
