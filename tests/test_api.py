@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -14,6 +15,20 @@ def test_every_public_name_resolves() -> None:
     for name in prodml.__all__:
         assert getattr(prodml, name) is not None, name
     assert prodml.__all__ == sorted(prodml.__all__)
+
+
+def test_the_type_checkers_imports_repeat_the_table_of_public_names() -> None:
+    tree = ast.parse(Path(prodml.__file__).read_text())
+    blocks = [node for node in tree.body if isinstance(node, ast.If)]
+    (block,) = [node for node in blocks if ast.unparse(node.test) == "TYPE_CHECKING"]
+    imported = {
+        alias.asname or alias.name: node.module
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == prodml._HOMES
+    assert prodml._HOMES["compact_predictions"] == "prodml.sdk.predictions"
 
 
 def test_a_script_that_only_tracks_loads_no_table_library(tmp_path: Path) -> None:

@@ -97,6 +97,7 @@ _HOMES: dict[str, str] = {
     "monitor_windows": "prodml.sdk.monitoring",
     "run_monitors": "prodml.sdk.monitoring",
     "set_monitor": "prodml.sdk.monitoring",
+    "compact_predictions": "prodml.sdk.predictions",
     "ingest_labels": "prodml.sdk.predictions",
     "query_predictions": "prodml.sdk.predictions",
     "resolve": "prodml.sdk.refs",
@@ -201,6 +202,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.monitoring import monitor_windows as monitor_windows
     from prodml.sdk.monitoring import run_monitors as run_monitors
     from prodml.sdk.monitoring import set_monitor as set_monitor
+    from prodml.sdk.predictions import compact_predictions as compact_predictions
     from prodml.sdk.predictions import ingest_labels as ingest_labels
     from prodml.sdk.predictions import query_predictions as query_predictions
     from prodml.sdk.refs import resolve as resolve

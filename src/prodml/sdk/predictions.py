@@ -1,15 +1,23 @@
-"""The prediction log: query it with SQL, join labels to it."""
+"""The prediction log: query it with SQL, join labels to it, compact it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from prodml.client import Client, default_client
+from prodml.errors import InvalidInputError
+from prodml.names import check_name
 from prodml.predictions.labels import LabelReport
+
+if TYPE_CHECKING:
+    from prodml.predictions.compaction import CompactionReport as CompactionReport
+
+COMPACT_AFTER = 600.0  # seconds: the age of a segment to merge, and of a merged file before
+# the files it replaces are deleted
 
 
 def query_predictions(
@@ -47,4 +55,34 @@ def ingest_labels(
         {"rows": report.rows, "matched": report.matched, "unknown": report.unknown,
          "lag_median_s": report.lag_median_s},
     )  # fmt: skip
+    return report
+
+
+def compact_predictions(
+    model: str | None = None,
+    older_than: float = COMPACT_AFTER,
+    client: Client | None = None,
+    *,
+    grace: float = COMPACT_AFTER,
+) -> CompactionReport:
+    """Merge the log's small segments written more than ``older_than`` seconds ago (of
+    ``model``, or of every model and the labels) into a few big files, which every
+    query reads instead; the files they replace are deleted by a run once their
+    compacted file is ``grace`` seconds old (a query may still be reading them). Safe
+    beside running gateways, readers and another compaction."""
+    from prodml.predictions import compaction
+
+    if model is not None and ".." in Path(check_name(model, "model")).parts:
+        raise InvalidInputError(f"Model name {model!r} is not valid: it climbs out of the log.")
+    for option, seconds in (("older_than", older_than), ("grace", grace)):
+        if not seconds >= 0:
+            raise InvalidInputError(f"{option} is {seconds!r} seconds; give 0 or more.")
+    client = client or default_client()
+    report = compaction.compact(Path(client.settings.log_url), model, older_than, grace)
+    if report.merged or report.deleted:
+        counts = ("merged", "written", "rows", "bytes_before", "bytes_after", "deleted")
+        details: dict[str, object] = {name: getattr(report, name) for name in counts}
+        details["busy"] = len(report.busy)
+        subject = ("predictions", model or "*")  # "*": every model and the labels
+        client.metadata.record_event("predictions.compacted", subject, None, details)
     return report
