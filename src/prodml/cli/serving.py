@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +12,8 @@ from rich.table import Table
 import prodml
 from prodml.cli.output import console, emit_json, number
 from prodml.domain.registry import AliasMove
+from prodml.errors import InvalidInputError
+from prodml.times import parse, span
 
 predictions = typer.Typer(help="SQL over the prediction log.", no_args_is_help=True)
 labels = typer.Typer(help="Ground truth joined to logged predictions.", no_args_is_help=True)
@@ -89,6 +92,58 @@ def query(
     console.print(shown)
     if table.num_rows > limit:
         console.print(f"({table.num_rows:,} rows; {limit} shown, see --limit)")
+
+
+@predictions.command("compact")
+def compact(
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Only this model's segments (default: all, and labels)."),
+    ] = None,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="Merge segments written before this: a span back (10m, 1h)."
+        ),
+    ] = "10m",
+    json: JSON = False,
+) -> None:
+    """Merge the log's small segments into a few big files, so queries open fewer.
+    The files merged are deleted by a later run, once no query can still be reading them."""
+    from prodml.sdk.predictions import COMPACT_AFTER
+
+    moment = parse(older_than, "--older-than").timestamp()
+    now = time.time()
+    if moment > now + 1.0:
+        raise InvalidInputError(
+            f"--older-than {older_than!r} is in the future. Give a span back from now "
+            "(0m, 10m, 1h) or a past time."
+        )
+    report = prodml.compact_predictions(model, max(0.0, now - moment))
+    if json:
+        emit_json(report)
+        return
+    console.print(
+        f"Merged {report.merged:,} segment(s) into {report.written:,} file(s): "
+        f"{report.rows:,} rows, {_size(report.bytes_before)} -> {_size(report.bytes_after)}."
+    )
+    grace = span(COMPACT_AFTER)
+    console.print(
+        f"Deleted {report.deleted:,} file(s) merged more than {grace} ago; files merged since "
+        f"are deleted by a run after {grace} (a query may still be reading them)."
+    )
+    if report.busy:
+        console.print(
+            f"Skipped {len(report.busy)} day folder(s) another compaction is working in: "
+            f"{', '.join(report.busy)}."
+        )
+
+
+def _size(count: int) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
 
 
 @labels.command("ingest")
