@@ -165,6 +165,9 @@ def test_alerts_filter_by_model_state_and_time_newest_first(client: Client) -> N
     assert ids(model=model, since=OCT_1 + 4 * HOUR, until=OCT_1 + 9 * HOUR) == [middle]
     assert ids(model=model, limit=1) == [late]
     assert ids(model=_model()) == []
+    assert ids(ids=[early, elsewhere]) == [elsewhere, early]  # an incident's, in one query
+    assert ids(ids=[early, elsewhere], model=model) == [early]
+    assert ids(ids=["no-such-alert"]) == []
 
 
 def test_an_alert_is_updated_in_place_leaving_the_decision_on_it(client: Client) -> None:

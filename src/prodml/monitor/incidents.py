@@ -15,6 +15,7 @@ from typing import Any
 
 from prodml.client import Client
 from prodml.domain.ids import new_id
+from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertState, Incident, at
 from prodml.errors import InvalidInputError
 from prodml.monitor.context import LOOKBACK, changes
@@ -71,12 +72,21 @@ def get(client: Client, incident_id: str) -> Incident:
 
 
 def alerts_of(client: Client, incident: Incident) -> list[Alert]:
-    return [client.metadata.alert(a) for a in incident.alert_ids]
+    found = {a.id: a for a in client.metadata.alerts(ids=incident.alert_ids)}
+    return [found[a] for a in incident.alert_ids if a in found]
 
 
-def span(client: Client, incident: Incident) -> tuple[float, float]:
-    """The time the incident's alerts cover (or the day before it opened, without any)."""
-    found = alerts_of(client, incident)
+def events_of(client: Client, incident: Incident) -> list[Event]:
+    """What was recorded about the incident itself: opened, responses, closed."""
+    return client.metadata.list_events(subject=("incident", incident.id))
+
+
+def span(
+    client: Client, incident: Incident, alerts: list[Alert] | None = None
+) -> tuple[float, float]:
+    """The time the incident's alerts cover (or the day before it opened, without any);
+    ``alerts``: its alerts, when already read."""
+    found = alerts_of(client, incident) if alerts is None else alerts
     if not found:
         opened = incident.opened_at.timestamp()
         return opened - LOOKBACK, opened
@@ -86,8 +96,16 @@ def span(client: Client, incident: Incident) -> tuple[float, float]:
     )
 
 
-def timeline(client: Client, incident: Incident) -> list[Moment]:
-    start, _ = span(client, incident)
+def timeline(
+    client: Client,
+    incident: Incident,
+    alerts: list[Alert] | None = None,
+    events: list[Event] | None = None,
+) -> list[Moment]:
+    """The changes to the model from a day before its alerts, its alerts' decisions and
+    the responses, oldest first (``alerts`` and ``events``: the incident's own, when
+    already read)."""
+    start, _ = span(client, incident, alerts)
     end = incident.closed_at or at(time.time())
     moments = []
     for change in changes(client, at(start - LOOKBACK), end, incident.model):
@@ -101,7 +119,7 @@ def timeline(client: Client, incident: Incident) -> list[Moment]:
         ):
             continue  # responses come with their results below
         moments.append(_moment(change))
-    for event in client.metadata.list_events(subject=("incident", incident.id)):
+    for event in events_of(client, incident) if events is None else events:
         if event.action == "incident.response":
             moments.append(
                 Moment(

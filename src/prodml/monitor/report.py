@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prodml.client import Client
+from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertState, Incident, at
 from prodml.errors import InvalidInputError
 from prodml.monitor import incidents as incidents_of
@@ -48,12 +49,13 @@ def write(client: Client, incident_ids: list[str], since: datetime | None, forma
         raise InvalidInputError("Give incident IDs to report on, or --since (the shift's start).")
     chosen = _incidents(client, incident_ids, since)
     period = _alerts(client, chosen, since)
+    known = {a.id: a for a in period}  # each alert read once, by the period's query
     title = "On-call report" + (f" since {_time(since)}" if since else "")
     blocks = [Block("h1", title), Block("p", f"Written {_time(at(time.time()))}.")]
     if not chosen:
         blocks.append(Block("p", "No incident in the period."))
     for incident in chosen:
-        blocks += _incident(client, incident)
+        blocks += _incident(client, incident, [known[a] for a in incident.alert_ids if a in known])
     blocks += _others([a for a in period if a.incident_id not in {i.id for i in chosen}])
     blocks += _summary(chosen, period)
     return _html(title, blocks) if format == "html" else _markdown(blocks)
@@ -67,13 +69,16 @@ def _incidents(client: Client, ids: list[str], since: datetime | None) -> list[I
 
 
 def _alerts(client: Client, chosen: list[Incident], since: datetime | None) -> list[Alert]:
-    found = {a.id: a for i in chosen for a in incidents_of.alerts_of(client, i)}
+    found: dict[str, Alert] = {}
     if since is not None:
         found.update((a.id, a) for a in client.metadata.alerts(since=since.timestamp()))
+    older = {a for i in chosen for a in i.alert_ids} - found.keys()  # before the period
+    if older:
+        found.update((a.id, a) for a in client.metadata.alerts(ids=sorted(older)))
     return sorted(found.values(), key=lambda a: (a.window_start, a.created_at))
 
 
-def _incident(client: Client, incident: Incident) -> list[Block]:
+def _incident(client: Client, incident: Incident, alerts: list[Alert]) -> list[Block]:
     end = incident.closed_at or at(time.time())
     closed = f"{_time(end)}: {incident.resolution}" if incident.closed_at else "not yet"
     fields = [
@@ -84,13 +89,14 @@ def _incident(client: Client, incident: Incident) -> list[Block]:
     ]  # fmt: skip
     blocks = [Block("h2", f"Incident {incident.id[:8]}: {incident.title}"),
               Block("fields", rows=tuple(fields))]  # fmt: skip
-    for alert in incidents_of.alerts_of(client, incident):
+    for alert in alerts:
         blocks += _alert(alert)
-    moments = incidents_of.timeline(client, incident)
+    events = incidents_of.events_of(client, incident)
+    moments = incidents_of.timeline(client, incident, alerts, events)
     rows = [("Time", "What", "Text", "Actor")]
     rows += [(_time(m.at), m.what, m.text, m.actor) for m in moments]
     blocks += [Block("h3", "Timeline"), Block("table", rows=tuple(rows))]
-    return [*blocks, Block("h3", "Responses"), _list(_responses(client, incident), "none")]
+    return [*blocks, Block("h3", "Responses"), _list(_responses(events), "none")]
 
 
 def _alert(alert: Alert) -> list[Block]:
@@ -142,8 +148,7 @@ def _summary(chosen: list[Incident], period: list[Alert]) -> list[Block]:
     return [Block("h2", "Summary"), Block("fields", rows=tuple(fields))]
 
 
-def _responses(client: Client, incident: Incident) -> list[str]:
-    events = client.metadata.list_events(subject=("incident", incident.id))
+def _responses(events: list[Event]) -> list[str]:
     return [f"{_time(e.at)} {e.details.get('action')} by {e.actor}: {e.details.get('result', '')}"
             + (f" (why: {e.reason})" if e.reason else "")
             for e in events if e.action == "incident.response"]  # fmt: skip

@@ -331,9 +331,10 @@ class MetadataStore(Protocol):
         since: float | None = None,
         until: float | None = None,
         limit: int | None = None,
+        ids: Sequence[str] = (),
     ) -> list[Alert]:
         """Alerts whose windows end at or after ``since`` (and start before ``until``),
-        newest first."""
+        newest first; with ``ids``, only those (one query for an incident's alerts)."""
 
     def decide_alert(self, alert_id: str, state: AlertState, why: str) -> Alert: ...
 

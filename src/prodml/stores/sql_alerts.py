@@ -4,6 +4,7 @@ same transaction, so an incident's timeline is a query over the event log."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,9 +62,10 @@ class AlertQueries(SqlBase):
         since: float | None = None,
         until: float | None = None,
         limit: int | None = None,
+        ids: Sequence[str] = (),
     ) -> list[Alert]:
         """Alerts whose windows end at or after ``since`` (and start before ``until``),
-        newest first."""
+        newest first; with ``ids``, only those (one query for an incident's alerts)."""
         table = schema.alerts
         query = sa.select(table).order_by(table.c.window_end.desc(), table.c.created_at.desc())
         if model is not None:
@@ -74,6 +76,8 @@ class AlertQueries(SqlBase):
             query = query.where(table.c.window_end >= since)
         if until is not None:
             query = query.where(table.c.window_start < until)
+        if ids:
+            query = query.where(table.c.id.in_(list(ids)))
         if limit is not None:
             query = query.limit(limit)
         with self.read() as connection:
