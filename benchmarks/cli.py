@@ -98,7 +98,11 @@ class Timing:
 
 
 def timed(args: Sequence[str], repeats: int, env: Mapping[str, str], cwd: Path) -> Timing:
-    """``repeats`` fresh runs of a command, after one untimed run."""
+    """``repeats`` fresh runs of a command, after one untimed run. Python writes its
+    bytecode cache as on a user's machine (``pip install`` compiles an installed
+    package; the untimed run compiles an editable one), even where the shell says not
+    to (PYTHONDONTWRITEBYTECODE): compiling every module at each start is not start-up."""
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
     walls, cpus = [], []
     for attempt in range(repeats + 1):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
