@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from prodml.errors import InvalidInputError
 
 
 def parse(text: str, what: str, verb: str = "is") -> Any:
     """``what`` names the document in errors, e.g. "Suite file suite.yaml"."""
+    import yaml  # here: commands that never read a document start without it
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:

@@ -1,7 +1,7 @@
 """The CLI starts fast: a command imports only what it uses, so start-up and the
 read commands load no table or statistics library (pyarrow, numpy, scipy, DuckDB,
-scikit-learn, pandas) and no schema library (pydantic, which reads YAML documents and
-which typer 0.29 loads for every parameter). SQLAlchemy, which reads the store, is
+scikit-learn, pandas) and no document library (pydantic and PyYAML read YAML documents;
+typer 0.29 loads pydantic for every parameter). SQLAlchemy, which reads the store, is
 expected; its PostgreSQL dialect only on a PostgreSQL store."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("pyarrow", "numpy", "scipy", "duckdb", "sklearn", "pandas", "polars", "pydantic")
+HEAVY = ("pyarrow", "numpy", "scipy", "duckdb", "sklearn", "pandas", "polars", "pydantic", "yaml")
 # Loaded by the migrations that create a store, not by a command on an existing SQLite one.
 POSTGRESQL = "sqlalchemy.dialects.postgresql"
 

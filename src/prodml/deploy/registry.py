@@ -10,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from prodml import yaml_text
 from prodml.client import Client
 from prodml.domain.artifact import Artifact, ModelVersion
@@ -43,6 +41,8 @@ def attach_guardrails(client: Client, ref: str, rules: Any) -> int:
     elif isinstance(rules, str):
         text = rules
     else:
+        import yaml  # here: reading the registry does not need it
+
         text = yaml.safe_dump(rules, sort_keys=False)
     from prodml.predict import guardrails as rails  # loads the table libraries
 
