@@ -349,6 +349,12 @@ def test_events_are_chosen_by_action_prefix_in_the_store(client: Client) -> None
 
     assert [e.action for e in chosen] == ["model.alias_moved", "incident%.odd"]
     assert [e.action for e in store.list_events(actions=("run.",))] == ["run.started"]
+    store.record_event("run_x.odd", ("run", "r1"), None, {})
+    store.record_event("o'brien.said", ("run", "r1"), None, {})
+    assert [e.action for e in store.list_events(actions=("run_",))] == ["run_x.odd"]
+    assert [e.action for e in store.list_events(actions=("o'brien.",))] == ["o'brien.said"]
+    assert store.list_events(actions=("'; DROP TABLE events; --",)) == []
+    assert len(store.list_events()) == 6
 
 
 def test_referenced_digests_and_references_name_every_user_of_a_blob(

