@@ -206,6 +206,23 @@ def test_a_file_holds_a_bounded_number_of_rows(
     assert [pq.read_metadata(f).num_rows for f in _files(folder)] == [20, 20, 20]
 
 
+def test_no_file_spans_a_pause_so_a_window_in_it_reads_no_other_schema(folder: Path) -> None:
+    for first in (0, 20, 900, 920):  # version 1 served, paused 14 minutes, served again
+        _served(folder, first, 10, 101)
+    for first in (400, 420):  # meanwhile version 2, whose inputs differ
+        _served(folder, first, 10, 101, CHANGED)
+    spec = MonitorSpec(model="m", window=300.0, settle=0.0)
+    start = NOON.timestamp() + 300
+    before = windows.read(folder, spec, start, start + 300)
+
+    report = compaction.compact(folder, older_than=0.0)
+
+    after = windows.read(folder, spec, start, start + 300)
+    assert before.inputs is not None and after.inputs is not None
+    assert after.inputs.column_names == before.inputs.column_names == ["a", "c", "prediction"]
+    assert report.written == 3 and report.merged == 6
+
+
 def test_a_listing_taken_before_or_during_a_compaction_counts_each_row_once(
     folder: Path,
 ) -> None:

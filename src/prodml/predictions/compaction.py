@@ -3,7 +3,7 @@ few big files, beside running gateways and readers.
 
 A gateway writes a segment every second while traffic flows, and every read of the
 log pays a cost per file. :func:`compact` merges, in each day folder, the segments
-written more than ``older_than`` seconds ago:
+written (by their files' time) more than ``older_than`` seconds ago:
 
 - One merged file holds rows of one kind (served, or late ``shadow-`` answers), one
   gateway process and one Arrow schema, so that the kind and the process still read
@@ -12,7 +12,7 @@ written more than ``older_than`` seconds ago:
   ``<kind><HHMMSS>-<pid>-<random>.parquet``, with a random part that starts with
   ``query.COMPACTED``; its rows are sorted by time, in row groups of
   :data:`ROW_GROUP` rows (DuckDB skips a group by its time statistics), at most
-  :data:`MAX_ROWS` rows a file.
+  :data:`MAX_ROWS` rows a file, and no file spans a pause of :data:`PAUSE`.
 - Its footer names every file it replaces (key ``query.REPLACES``), and the one
   listing of the log's files (``query.live_files``) leaves those out: a listing taken
   before, during or after a compaction counts every row once.
@@ -46,6 +46,10 @@ from prodml.predictions import query
 MAX_ROWS = 1_000_000  # rows in one compacted file
 ROW_GROUP = 65_536  # rows in one row group
 FULL = MAX_ROWS // 2  # a file this big is left as it is, never merged again
+# A run of segments is cut where a process logged no rows of a schema for this long: a
+# monitor window reads the files with rows in it, and a file spanning a longer pause
+# would bring its columns (all empty) into the windows of the pause.
+PAUSE = 60.0
 LOCK = ".compaction.lock"  # in each day folder; hidden, so no reader lists it
 WORKING = ".compacting"  # the suffix of a compacted file being written
 # The name of a segment (or of a compacted file): its kind, time, process and random part.
@@ -85,6 +89,7 @@ class _Segment:
     pid: str
     rows: int
     size: int
+    span: tuple[float, float] | None  # its earliest and latest ``ts``; None for labels
 
 
 def compact(
@@ -165,14 +170,20 @@ def _chunks(day: Path, written_before: float) -> list[list[_Segment]]:
 
 def _runs(group: list[_Segment]) -> list[list[_Segment]]:
     runs: list[list[_Segment]] = [[]]
-    rows = 0
-    for segment in sorted(group, key=lambda s: s.path.name.removeprefix(s.kind)):
-        if runs[-1] and rows + segment.rows > MAX_ROWS:
+    rows, latest = 0, float("-inf")
+    for segment in sorted(group, key=_order):
+        paused = segment.span is not None and segment.span[0] - latest > PAUSE
+        if runs[-1] and (rows + segment.rows > MAX_ROWS or paused):
             runs.append([])
             rows = 0
         runs[-1].append(segment)
         rows += segment.rows
+        latest = max(latest, segment.span[1]) if segment.span else latest
     return runs
+
+
+def _order(segment: _Segment) -> tuple[float, str]:
+    return (segment.span[0] if segment.span else 0.0, segment.path.name.removeprefix(segment.kind))
 
 
 def _candidate(path: Path, written_before: float) -> tuple[_Segment, bytes] | None:
@@ -192,7 +203,8 @@ def _candidate(path: Path, written_before: float) -> tuple[_Segment, bytes] | No
     if footer.num_rows >= FULL:
         return None
     kind, stamp, pid = named["kind"] or "", named["stamp"], named["pid"]
-    segment = _Segment(path, kind, stamp, pid, footer.num_rows, status.st_size)
+    span = query.time_span(str(path))
+    segment = _Segment(path, kind, stamp, pid, footer.num_rows, status.st_size, span)
     return segment, schema.serialize().to_pybytes()
 
 

@@ -100,7 +100,7 @@ def _replaced(path: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=262_144)  # segments never change once renamed into place
-def _time_span(path: str) -> tuple[float, float] | None:
+def time_span(path: str) -> tuple[float, float] | None:
     """The earliest and latest ``ts`` in a segment, from its footer (None: unknown)."""
     try:
         metadata = pq.read_metadata(path)
@@ -152,7 +152,7 @@ def connect(
     connection = duckdb.connect()
     files = prediction_files(folder, model, since, until)
     if between is not None:
-        files = [f for f in files if _overlaps(_time_span(f), between)]
+        files = [f for f in files if _overlaps(time_span(f), between)]
     create_predictions(connection, files, filename)
     labels = label_files(folder, since)
     source = (
