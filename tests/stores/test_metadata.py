@@ -354,7 +354,13 @@ def test_events_are_chosen_by_action_prefix_in_the_store(client: Client) -> None
     assert [e.action for e in store.list_events(actions=("run_",))] == ["run_x.odd"]
     assert [e.action for e in store.list_events(actions=("o'brien.",))] == ["o'brien.said"]
     assert store.list_events(actions=("'; DROP TABLE events; --",)) == []
-    assert len(store.list_events()) == 6
+    store.record_event("MODEL.shouted", ("model", "m1"), None, {})  # prefixes keep their case
+    store.record_event("odd*[x]?.y", ("model", "m1"), None, {})
+    store.record_event("oddly.z", ("model", "m1"), None, {})
+    assert [e.action for e in store.list_events(actions=("model.",))] == ["model.alias_moved"]
+    assert [e.action for e in store.list_events(actions=("odd*[x]?",))] == ["odd*[x]?.y"]
+    assert store.list_events(actions=("odd?",)) == store.list_events(actions=("odd[",)) == []
+    assert len(store.list_events()) == 9
 
 
 def test_referenced_digests_and_references_name_every_user_of_a_blob(

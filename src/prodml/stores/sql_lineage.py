@@ -108,9 +108,9 @@ class LineageQueries(SqlBase):
         columns = schema.events.c
         order = (columns.at.desc(), columns.id.desc()) if newest_first else (columns.at, columns.id)
         query = sa.select(schema.events).order_by(*order)
+        sqlite = self.dialect == "sqlite"
         if actions:
-            patterns = (sa.literal(_prefix(a), literal_execute=True) for a in actions)
-            query = query.where(sa.or_(*(columns.action.like(p, "/") for p in patterns)))
+            query = query.where(sa.or_(*(_starts(columns.action, a, sqlite) for a in actions)))
         if subject is not None:
             query = query.where(
                 columns.subject_kind == subject[0], columns.subject_id == subject[1]
@@ -147,11 +147,16 @@ class LineageQueries(SqlBase):
             self.event(connection, action, subject, reason, dict(details or {}))
 
 
-def _prefix(text: str) -> str:
-    """A LIKE pattern matching what starts with ``text``. It is written into the
-    statement (quoted by SQLAlchemy), not bound: PostgreSQL turns a constant
+def _starts(column: sa.ColumnElement[str], prefix: str, sqlite: bool) -> sa.ColumnElement[bool]:
+    """``column`` starts with ``prefix``, in a form each database reads from an index:
+    GLOB on SQLite (its LIKE ignores case, so no index on a binary column serves it);
+    LIKE on PostgreSQL, through the index's pattern operators. The pattern is written
+    into the statement (quoted by SQLAlchemy), not bound: PostgreSQL turns a constant
     ``'model.%'`` into a range on the (action, at) index, but not a parameter once the
     driver has prepared the statement and the server plans it generically (a scan of
     every event in the span: 50-70 ms on a month of 200,000 events, against 0.4 ms)."""
-    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return f"{escaped}%"
+    if sqlite:
+        escaped = "".join(f"[{c}]" if c in "*?[" else c for c in prefix)
+        return column.op("GLOB")(sa.literal(f"{escaped}*", literal_execute=True))
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return column.like(sa.literal(f"{escaped}%", literal_execute=True), "/")
