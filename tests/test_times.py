@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from prodml.errors import InvalidInputError
-from prodml.times import moment, parse
+from prodml.times import moment, parse, span
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("typed", "back"),
-    [("30m", timedelta(minutes=30)), ("1h", timedelta(hours=1)), ("24h", timedelta(days=1)),
+    [("0s", timedelta(0)), ("90s", timedelta(seconds=90)), ("30m", timedelta(minutes=30)),
+     ("1h", timedelta(hours=1)), ("24h", timedelta(days=1)),
      ("7d", timedelta(days=7)), ("2w", timedelta(weeks=2)), (" 1.5h ", timedelta(minutes=90)),
      ("now", timedelta(0)), ("yesterday", timedelta(days=1))],
 )  # fmt: skip
@@ -43,7 +44,12 @@ def test_anything_else_is_refused_naming_the_accepted_forms(typed: str) -> None:
 
     message = str(refused.value)
     assert f"--since {typed!r} is not a time" in message
-    assert "ISO 8601" in message and "30m, 1h, 24h, 7d, 2w" in message and "'now'" in message
+    assert "ISO 8601" in message and "30s, 30m, 1h, 24h, 7d, 2w" in message and "'now'" in message
+
+
+def test_every_span_written_is_read_back() -> None:
+    for seconds in (0.5, 45, 60, 5400, 7200, 86400, 3 * 86400):
+        assert parse(span(seconds), now=NOW) == NOW - timedelta(seconds=seconds)
 
 
 def test_moment_takes_a_datetime_as_given_and_text_through_the_parser() -> None:

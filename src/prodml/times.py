@@ -17,12 +17,12 @@ from prodml.errors import InvalidInputError
 
 ACCEPTED = (
     "an ISO 8601 date or time (2026-11-24, 2026-11-24T09:30:00Z), 'now', 'yesterday', "
-    "or a span back from now: 30m, 1h, 24h, 7d, 2w"
+    "or a span back from now: 30s, 30m, 1h, 24h, 7d, 2w"
 )
 # A "+01:00" zone typed into a URL unencoded arrives as " 01:00": read it as "+".
 _PLUS_AS_SPACE = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
-_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")  # what ``span`` writes, and weeks
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse(text: str, option: str = "The time", now: datetime | None = None) -> datetime:
