@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import typing
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_metadata import make_model, make_run
+from test_metadata import make_artifact, make_model, make_run
 
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
@@ -21,8 +23,9 @@ from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertClass, AlertState, Incident, Signal, Window
 from prodml.domain.registry import AliasChange, AliasMove, RegisteredModel
 from prodml.domain.rollout import Criteria, Plan, Rollout, RoutingKey, Step
-from prodml.domain.run import Run
+from prodml.domain.run import Run, RunStatus
 from prodml.domain.token import TokenRecord
+from prodml.errors import InvalidInputError, ParamConflictError
 from prodml.stores.metadata import SqlMetadataStore
 from prodml.stores.protocol import MetadataStore
 
@@ -281,3 +284,78 @@ def test_no_method_of_the_protocol_takes_or_returns_rows() -> None:
 def test_the_row_check_sees_a_row_nested_in_a_return_type() -> None:
     assert _rows_in(tuple[int, dict[str, Any]]) and _rows_in(list[dict[str, Any]] | None)
     assert not _rows_in(dict[str, str]) and not _rows_in(list[Alert])
+
+
+def _imported_run(run_id: str, experiment: str, status: RunStatus, **changes: Any) -> Run:
+    started = utcnow().replace(microsecond=0)
+    return Run(
+        id=run_id,
+        experiment=experiment,
+        status=status,
+        author="someone-else",
+        started_at=started,
+        ended_at=None if status is RunStatus.RUNNING else started + timedelta(seconds=90),
+        params={"depth": "6", "lr": "0.1"},
+        tags={"team": "risk"},
+        **changes,
+    )
+
+
+def test_imported_runs_keep_their_times_status_params_tags_and_every_metric_point(
+    client: Client,
+) -> None:
+    store, experiment = client.metadata, _name()
+    done = _imported_run(uuid.uuid4().hex, experiment, RunStatus.FAILED, error="killed")
+    going = _imported_run(uuid.uuid4().hex, experiment, RunStatus.RUNNING)
+    points = [(done.id, "loss", step, 1.0 / (step + 1), 1000.0 + step) for step in range(50)]
+    points.append((done.id, "loss", 3, float("nan"), 2000.0))  # a second point at one step
+    points.append((going.id, "auc", 0, 0.5, 1000.0))
+    artifact = make_artifact(done.id, "notes.txt", b"notes")
+    store.import_runs([done, going], points, [artifact], "mlflow:test")
+
+    assert store.get_run(done.id) == dataclasses.replace(done, metrics={"loss": 1.0 / 50})
+    history = store.metric_history(done.id, "loss")
+    assert [(p.step, p.timestamp) for p in history] == sorted(
+        (s, t) for _, _, s, _, t in points[:51]
+    )
+    assert math.isnan(history[4].value) and history[3].value == 0.25
+    assert store.list_artifacts("run", done.id) == [artifact]
+    assert [e.action for e in store.list_events(("run", going.id))] == ["run.imported"]
+
+    finished = dataclasses.replace(
+        going,
+        status=RunStatus.FINISHED,
+        ended_at=going.started_at + timedelta(seconds=5),
+        params={**going.params, "seed": "1"},
+        tags={"team": "growth"},
+    )
+    later = [(going.id, "auc", step, 0.5 + step / 10, 1000.0 + step) for step in range(3)]
+    store.import_runs([finished], later, [], "mlflow:test")
+
+    assert store.get_run(going.id) == dataclasses.replace(finished, metrics={"auc": 0.7})
+    assert store.count_metric_points(going.id) == 3
+
+
+def test_a_conflicting_param_of_a_run_brought_up_to_date_is_refused(client: Client) -> None:
+    store = client.metadata
+    run = _imported_run(uuid.uuid4().hex, _name(), RunStatus.RUNNING)
+    store.import_runs([run], [], [], "mlflow:test")
+    with pytest.raises(ParamConflictError, match="depth"):
+        store.import_runs([dataclasses.replace(run, params={"depth": "7"})], [], [], "x")
+
+
+def test_imported_model_versions_keep_their_ids_numbers_and_tags(client: Client) -> None:
+    store, name = client.metadata, _name()
+    run = make_run(store)
+    third = dataclasses.replace(make_model(run.id, name, b"3"), id=uuid.uuid4().hex, version=3)
+    store.import_model_versions([third], {third.id: {"stage": "Staging"}}, "mlflow:test")
+
+    assert store.get_model_version(name, "3") == third
+    assert store.models_of_run(run.id) == [third]
+    store.import_model_versions([third], {third.id: {"stage": "Production"}}, "mlflow:test")
+    assert [(t.key, t.value) for t in store.tags(third.id)] == [("stage", "Production")]
+    assert store.add_model_version(make_model(run.id, name, b"4")).version == 4
+
+    other = dataclasses.replace(third, id=uuid.uuid4().hex)
+    with pytest.raises(InvalidInputError, match=rf"{name}@3 is already in this store"):
+        store.import_model_versions([other], {}, "mlflow:test")

@@ -65,6 +65,18 @@ class MetadataStore(Protocol):
         """Store buffered params and metric points of any runs, and optionally the
         end of a run, in one transaction."""
 
+    def import_runs(
+        self,
+        runs: Sequence[Run],
+        points: Sequence[MetricRow],
+        artifacts: Sequence[Artifact],
+        source: str,
+    ) -> None:
+        """Store runs recorded elsewhere, in one transaction: each with its own times, status,
+        error, params and tags, its metric history (``points``) and its ``artifacts``. A run
+        already stored under its id is brought up to date: its status, end and error set,
+        params it lacks added, its tags and its metric history replaced by those given."""
+
     def finish_run(
         self, run_id: str, status: RunStatus, ended_at: float, error: str | None = None
     ) -> None: ...
@@ -106,6 +118,14 @@ class MetadataStore(Protocol):
 
     def add_model_version(self, model: ModelVersion) -> ModelVersion:
         """Store a model under the next version of its name, linked to its run."""
+
+    def import_model_versions(
+        self, models: Sequence[ModelVersion], tags: Mapping[str, Mapping[str, str]], source: str
+    ) -> None:
+        """Store model versions recorded elsewhere under their own ids, numbers and times,
+        each linked to its run, and set the ``tags`` given by model id, in one transaction.
+        A version already stored under its id only has its tags set; a number another
+        version of the name already holds is refused, naming it."""
 
     def get_model_version(self, name: str, version: str | None = None) -> ModelVersion: ...
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.ids import from_epoch, new_id
-from prodml.errors import NotFoundError
+from prodml.errors import InvalidInputError, NotFoundError
 from prodml.stores import schema
 from prodml.stores.resolve import one_version
 from prodml.stores.sql_lineage import LineageQueries
@@ -100,6 +101,77 @@ class ArtifactQueries(LineageQueries):
                 created,
             )
         return self.get_model_version(model.name, str(version))
+
+    def import_model_versions(
+        self, models: Sequence[ModelVersion], tags: Mapping[str, Mapping[str, str]], source: str
+    ) -> None:
+        """Store model versions recorded elsewhere under their own ids, numbers and times,
+        each linked to its run, and set the ``tags`` given by model id, in one transaction.
+        A version already stored under its id only has its tags set; a number another
+        version of the name already holds is refused, naming it."""
+        columns = schema.model_versions.c
+        with self.write() as connection:
+            for model in models:
+                self.serialise(connection, f"model:{model.name}")
+                holder = connection.execute(
+                    sa.select(columns.id).where(
+                        columns.name == model.name, columns.version == model.version
+                    )
+                ).scalar()
+                if holder == model.id:
+                    continue
+                if holder is not None:
+                    raise InvalidInputError(
+                        f"Model {model.ref} is already in this store (id {holder[:12]}), not as "
+                        f"the version imported from {source}. Import under other names "
+                        "(a model name prefix) or into another store."
+                    )
+                self._insert_model(connection, model, source)
+            for model_id, pairs in tags.items():
+                self._replace_tags(connection, model_id, pairs)
+
+    def _insert_model(self, connection: sa.Connection, model: ModelVersion, source: str) -> None:
+        created = model.created_at.timestamp()
+        connection.execute(
+            schema.model_versions.insert().values(
+                id=model.id,
+                name=model.name,
+                version=model.version,
+                run_id=model.run_id,
+                digest=model.digest,
+                flavor=model.flavor,
+                author=model.author,
+                created_at=created,
+                signature=json.dumps(model.signature, sort_keys=True),
+                environment=json.dumps(model.environment, sort_keys=True),
+            )
+        )
+        self.link(connection, ("run", model.run_id), ("model", model.id), "produced", created)
+        self.event(
+            connection,
+            "model.imported",
+            ("model", model.id),
+            None,
+            {"name": model.name, "version": model.version, "run": model.run_id, "source": source},
+        )
+
+    def _replace_tags(
+        self, connection: sa.Connection, model_id: str, pairs: Mapping[str, str]
+    ) -> None:
+        table = schema.model_tags
+        if not pairs:
+            return
+        connection.execute(
+            table.delete().where(table.c.model_id == model_id, table.c.key.in_(list(pairs)))
+        )
+        at = time.time()
+        connection.execute(
+            table.insert(),
+            [
+                {"model_id": model_id, "key": k, "value": v, "actor": self.user, "at": at}
+                for k, v in pairs.items()
+            ],
+        )
 
     def get_model_version(self, name: str, version: str | None = None) -> ModelVersion:
         with self.read() as connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,7 +16,13 @@ from prodml.domain.run import MetricPoint, Run, RunStatus
 from prodml.errors import ParamConflictError, RowsRefusedError, StoreError
 from prodml.stores import driver, schema
 from prodml.stores.resolve import by_prefix
-from prodml.stores.run_values import index_config, index_params
+from prodml.stores.run_values import (
+    INSERT_VALUE,
+    config_rows,
+    index_config,
+    index_params,
+    value_row,
+)
 from prodml.stores.sql_artifacts import ArtifactQueries
 from prodml.stores.upsert import upsert_latest
 
@@ -103,6 +110,55 @@ class RunQueries(ArtifactQueries):
             [(run_id, key, value) for (run_id, key), value in fresh.items()],
         )
         index_params(connection, [(run_id, key, value) for (run_id, key), value in fresh.items()])
+
+    def import_runs(
+        self,
+        runs: Sequence[Run],
+        points: Sequence[MetricRow],
+        artifacts: Sequence[Artifact],
+        source: str,
+    ) -> None:
+        """Store runs recorded elsewhere, in one transaction: each with its own times, status,
+        error, params and tags, its metric history (``points``) and its ``artifacts``. A run
+        already stored under its id is brought up to date: its status, end and error set,
+        params it lacks added, its tags and its metric history replaced by those given."""
+        ids = [run.id for run in runs]
+        with self.write() as connection:
+            stored = _stored_ids(connection, ids)
+            fresh = [run for run in runs if run.id not in stored]
+            driver.execute_many(connection, _INSERT_RUN, [_run_row(run) for run in fresh])
+            driver.execute_many(
+                connection,
+                "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
+                [(*_run_row(run)[6:9], run.id) for run in runs if run.id in stored],
+            )
+            _forget(connection, sorted(stored))
+            rows = [(run.id, key, value) for run in fresh for key, value in run.params.items()]
+            driver.execute_many(
+                connection, "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)", rows
+            )
+            index_params(connection, rows)
+            driver.execute_many(
+                connection,
+                INSERT_VALUE,
+                [r for run in fresh for r in config_rows(run.id, run.config)],
+            )
+            self._insert_params(
+                connection,
+                [(run.id, k, v) for run in runs if run.id in stored for k, v in run.params.items()],
+            )
+            values = [value_row(run.id, "tag", k, v) for run in runs for k, v in run.tags.items()]
+            driver.execute_many(
+                connection, INSERT_VALUE, [row for row in values if row is not None]
+            )
+            if points:
+                _insert_points(connection, points)
+                upsert_latest(connection, _latest(points))
+            for artifact in artifacts:
+                self.insert_artifact(connection, artifact, "produced")
+            driver.execute_many(
+                connection, _INSERT_EVENT, [_imported(run, self.user, source) for run in runs]
+            )
 
     def finish_run(
         self, run_id: str, status: RunStatus, ended_at: float, error: str | None = None
@@ -252,4 +308,66 @@ def _run(row: Any, params: dict[str, str], metrics: dict[str, Any], inputs: tupl
         params=params,
         metrics={key: _null_to_nan(value) for key, value in metrics.items()},
         inputs=inputs,
+    )
+
+
+_INSERT_RUN = (
+    "INSERT INTO runs (id, experiment, author, started_at, hypothesis, config, status, ended_at,"
+    " error, environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (at, actor, action, subject_kind, subject_id, reason, details)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_CHUNK = 500  # ids per IN list: well under every database's limit of bound values
+
+
+def _run_row(run: Run) -> tuple[Any, ...]:
+    """A run as the columns of ``_INSERT_RUN``; status, end and error are [6:9]."""
+    return (
+        run.id,
+        run.experiment,
+        run.author,
+        run.started_at.timestamp(),
+        run.hypothesis,
+        json.dumps(run.config, default=str, sort_keys=True),
+        run.status.value,
+        run.ended_at.timestamp() if run.ended_at is not None else None,
+        run.error,
+        json.dumps(run.environment, default=str, sort_keys=True),
+        run.git_commit,
+    )
+
+
+def _stored_ids(connection: sa.Connection, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        query = sa.select(schema.runs.c.id).where(schema.runs.c.id.in_(chunk))
+        found.update(connection.execute(query).scalars())
+    return found
+
+
+def _forget(connection: sa.Connection, run_ids: Sequence[str]) -> None:
+    """Delete the metric history and tags of runs about to be stored again."""
+    for start in range(0, len(run_ids), _CHUNK):
+        chunk = list(run_ids[start : start + _CHUNK])
+        for table in (schema.metrics, schema.latest_metrics):
+            connection.execute(sa.delete(table).where(table.c.run_id.in_(chunk)))
+        values = schema.run_values.c
+        connection.execute(
+            sa.delete(schema.run_values).where(values.run_id.in_(chunk), values.kind == "tag")
+        )
+
+
+def _imported(run: Run, actor: str, source: str) -> tuple[Any, ...]:
+    details = {"experiment": run.experiment, "status": run.status.value, "source": source}
+    return (
+        time.time(),
+        actor,
+        "run.imported",
+        "run",
+        run.id,
+        None,
+        json.dumps(details, sort_keys=True),
     )
