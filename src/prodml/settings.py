@@ -95,6 +95,12 @@ TABLE: tuple[Setting, ...] = (
         str,
         "base URL of alert pages; default: the dashboard's /alerts when ui_url is set",
     ),
+    Setting(
+        "openlineage_url",
+        lambda _: "",
+        str,
+        "OpenLineage endpoint that run, dataset and model events are sent to as they happen",
+    ),
 )
 
 
@@ -114,6 +120,7 @@ class Settings:
     notify_file: str
     ui_url: str
     alert_link: str
+    openlineage_url: str
 
 
 def _toml_values(path: Path) -> Mapping[str, Any]:
