@@ -40,6 +40,13 @@ def positive(text: str) -> float:
     return value
 
 
+def boolean(text: str) -> bool:
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if text.strip().lower() not in words:
+        raise ValueError(text)
+    return words[text.strip().lower()]
+
+
 def auth_mode(text: str) -> str:
     if text not in ("off", "admin", "all"):
         raise ValueError(text)
@@ -101,6 +108,13 @@ TABLE: tuple[Setting, ...] = (
         str,
         "OpenLineage endpoint that run, dataset and model events are sent to as they happen",
     ),
+    Setting(
+        "allow_pickle",
+        lambda _: True,
+        boolean,
+        "true or false: load models stored as pickle or TorchScript, which run code when "
+        "loaded (false refuses them at load, serve and evaluate time)",
+    ),
 )
 
 
@@ -121,6 +135,7 @@ class Settings:
     ui_url: str
     alert_link: str
     openlineage_url: str
+    allow_pickle: bool
 
 
 def _toml_values(path: Path) -> Mapping[str, Any]:
