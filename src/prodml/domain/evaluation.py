@@ -83,6 +83,12 @@ class Evaluation:
     def metrics(self) -> list[str]:
         return list(dict.fromkeys(score.metric for score in self.scores))
 
+    def _repr_html_(self) -> str:
+        """The record in a notebook."""
+        from prodml.domain import display
+
+        return display.evaluation(self)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Difference:
@@ -171,6 +177,12 @@ class Comparison:
 
     def regressions(self) -> list[Difference]:
         return [d for d in self.differences if d.certain_regression]
+
+    def _repr_html_(self) -> str:
+        """The record in a notebook."""
+        from prodml.domain import display
+
+        return display.comparison(self)
 
 
 @dataclass(frozen=True, kw_only=True)

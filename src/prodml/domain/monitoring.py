@@ -124,6 +124,12 @@ class Alert:
             "incident_id": self.incident_id,
         }
 
+    def _repr_html_(self) -> str:
+        """The record in a notebook."""
+        from prodml.domain import display
+
+        return display.alert(self)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Incident:
@@ -143,6 +149,12 @@ class Incident:
         out["closed_at"] = self.closed_at.isoformat() if self.closed_at else None
         out["alert_ids"] = list(self.alert_ids)
         return out
+
+    def _repr_html_(self) -> str:
+        """The record in a notebook."""
+        from prodml.domain import display
+
+        return display.incident(self)
 
 
 def at(epoch: float) -> datetime:

@@ -39,6 +39,12 @@ class Run:
             return None
         return (self.ended_at - self.started_at).total_seconds()
 
+    def _repr_html_(self) -> str:
+        """The record in a notebook."""
+        from prodml.domain import display
+
+        return display.run(self)
+
 
 @dataclass(frozen=True)
 class MetricPoint:

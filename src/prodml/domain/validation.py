@@ -111,6 +111,12 @@ class ValidationResult:
             "notes": list(self.notes),
         }
 
+    def _repr_html_(self) -> str:
+        """The record in a notebook."""
+        from prodml.domain import display
+
+        return display.validation(self)
+
 
 @dataclass(frozen=True)
 class RecordedValidation:

@@ -40,6 +40,29 @@ class RunComparison:
     metrics: tuple[Difference, ...]
     code: CodeChange
 
+    def _repr_html_(self) -> str:
+        """The two runs side by side in a notebook: what differs, and every metric."""
+        from prodml.domain import display
+
+        left, right = self.left.id[:12], self.right.id[:12]
+
+        def section(title: str, rows: tuple[Difference, ...]) -> str:
+            shown = [(d.name, d.left, d.right, d.delta) for d in rows]
+            header = ("name", left, right, "change")
+            return f"<h4>{title}</h4>" + display.table(header, shown) if rows else ""
+
+        code = "same code" if self.code.same else (
+            f"code differs: {self.code.left_commit or '-'} / {self.code.right_commit or '-'}"
+        )  # fmt: skip
+        return display.page(
+            f"Run {left} ({self.left.experiment}) against {right} ({self.right.experiment})",
+            f'<p class="muted">{display.text(code)}</p>',
+            section("Metrics", self.metrics),
+            section("Config that differs", self.config),
+            section("Params that differ", self.params),
+            section("Inputs that differ", self.inputs),
+        )
+
 
 def _differences(left: dict[str, Any], right: dict[str, Any]) -> tuple[Difference, ...]:
     keys = list(left) + [key for key in right if key not in left]
