@@ -68,6 +68,7 @@ _HOMES: dict[str, str] = {
     "list_incidents": "prodml.sdk.incidents",
     "open_incident": "prodml.sdk.incidents",
     "respond_to_incident": "prodml.sdk.incidents",
+    "import_mlflow": "prodml.sdk.interop",
     "downstream": "prodml.sdk.lineage",
     "events": "prodml.sdk.lineage",
     "node_ref": "prodml.sdk.lineage",
@@ -115,6 +116,7 @@ _HOMES: dict[str, str] = {
     "metric_history": "prodml.sdk.runs",
     "run_details": "prodml.sdk.runs",
     "search_runs": "prodml.sdk.runs",
+    "autolog": "prodml.sdk.runs",
     "start_run": "prodml.sdk.runs",
     "tag_run": "prodml.sdk.runs",
     "slo_status": "prodml.sdk.slos",
@@ -173,6 +175,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.incidents import list_incidents as list_incidents
     from prodml.sdk.incidents import open_incident as open_incident
     from prodml.sdk.incidents import respond_to_incident as respond_to_incident
+    from prodml.sdk.interop import import_mlflow as import_mlflow
     from prodml.sdk.lineage import downstream as downstream
     from prodml.sdk.lineage import events as events
     from prodml.sdk.lineage import node_ref as node_ref
@@ -219,6 +222,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.runs import list_runs as list_runs
     from prodml.sdk.runs import metric_history as metric_history
     from prodml.sdk.runs import run_details as run_details
+    from prodml.sdk.runs import autolog as autolog
     from prodml.sdk.runs import search_runs as search_runs
     from prodml.sdk.runs import start_run as start_run
     from prodml.sdk.runs import tag_run as tag_run

@@ -1,0 +1,184 @@
+"""An MLflow tracking store opened for reading through MLflow's own client.
+
+A store is named as MLflow names it: ``sqlite:///path/mlflow.db`` (or another database
+URL), a file store (``file:///path/mlruns`` or a folder), or a tracking server
+(``http(s)://host:port``). Nothing here writes to it: a store that does not exist is
+refused rather than created, as MLflow's client would create it. Metric histories are
+read a batch of runs at a time from MLflow's own ``metrics`` table when the store is a
+database; from a file store or a server, key by key with ``get_metric_history``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import InvalidInputError, StoreError
+
+INSTALL = "pip install 'prodml[mlflow]'"
+DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
+PAGE = 1000  # runs per page of search_runs
+Point = tuple[str, str, int, float, float]  # run id, key, step, value, at (seconds)
+
+
+def mlflow_version() -> str:
+    """The installed MLflow's version; its absence is refused naming the extra to install."""
+    try:
+        import mlflow
+    except ImportError:
+        raise InvalidInputError(
+            f"Importing from MLflow needs MLflow installed: {INSTALL}"
+        ) from None
+    return str(mlflow.__version__)
+
+
+def describe(uri: str) -> str:
+    """The URI without a password, as it is recorded and printed."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
+def _scheme(uri: str) -> str:
+    return urllib.parse.urlsplit(uri).scheme.split("+")[0].lower()
+
+
+def _file_store(uri: str) -> Path | None:
+    scheme = _scheme(uri)
+    if scheme == "file":
+        return Path(urllib.parse.unquote(urllib.parse.urlsplit(uri).path))
+    return Path(uri) if scheme == "" else None
+
+
+def check_uri(uri: str) -> None:
+    """Refuse, before MLflow would create an empty store there, a URI naming no store."""
+    scheme = _scheme(uri)
+    folder = _file_store(uri)
+    if folder is not None:
+        if not folder.is_dir() or not any(folder.glob("*/meta.yaml")):
+            raise InvalidInputError(
+                f"No MLflow file store at {folder} (no experiment folders with meta.yaml). "
+                "Give the mlruns folder, a sqlite:///PATH.db file or a tracking server URL."
+            )
+    elif scheme == "sqlite":
+        path = Path(urllib.parse.urlsplit(uri).path.removeprefix("/"))
+        if not path.is_file():
+            raise InvalidInputError(
+                f"No MLflow database at {path}. Give the path of an existing mlflow.db as "
+                "sqlite:////absolute/path/mlflow.db (four slashes) or sqlite:///relative.db."
+            )
+    elif scheme in ("http", "https"):
+        _probe(uri)
+    elif scheme not in DATABASES and scheme != "databricks":
+        raise InvalidInputError(
+            f"{describe(uri)!r} is not an MLflow tracking URI. Give a sqlite:///PATH.db file, "
+            "a database URL, an mlruns folder or a tracking server's http(s):// URL."
+        )
+
+
+def _probe(uri: str) -> None:
+    """One quick request, so an unreachable server fails now and not after MLflow's
+    retries (minutes)."""
+    url = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    try:
+        with urllib.request.urlopen(url, timeout=10):
+            return
+    except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            raise StoreError(
+                f"The MLflow server at {describe(uri)} refused access ({error.code}). "
+                "Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD and retry."
+            ) from None
+        raise StoreError(
+            f"{describe(uri)} answered {error.code} to MLflow's experiments API. "
+            "Check that the URL is the tracking server's root, as given to set_tracking_uri."
+        ) from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise StoreError(
+            f"Cannot reach the MLflow tracking server at {describe(uri)}: {reason}. "
+            "Check the URL and that `mlflow server` is running there."
+        ) from None
+
+
+@contextlib.contextmanager
+def opened(uri: str) -> Iterator[Any]:
+    """An ``MlflowClient`` on ``uri`` (checked first). A file store is read even where
+    MLflow refuses new ones (``MLFLOW_ALLOW_FILE_STORE`` set while the import runs)."""
+    mlflow_version()
+    check_uri(uri)
+    from mlflow.tracking import MlflowClient
+
+    allowing = _file_store(uri) is not None and "MLFLOW_ALLOW_FILE_STORE" not in os.environ
+    if allowing:
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    try:
+        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+    finally:
+        if allowing:
+            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+
+
+def experiments(client: Any) -> list[Any]:
+    """Every active experiment."""
+    found: list[Any] = []
+    token = None
+    while True:
+        page = client.search_experiments(max_results=PAGE, page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            return found
+
+
+def run_pages(client: Any, experiment_ids: Sequence[str]) -> Iterator[list[Any]]:
+    """Active runs of the experiments, a page at a time (params, tags, latest metrics)."""
+    token = None
+    while experiment_ids:
+        page = client.search_runs(list(experiment_ids), max_results=PAGE, page_token=token)
+        yield list(page)
+        token = page.token
+        if not token:
+            return
+
+
+def metric_points(client: Any, runs: Sequence[Any]) -> list[Point]:
+    """Every logged point of every metric of ``runs``."""
+    engine = getattr(
+        getattr(getattr(client, "_tracking_client", None), "store", None), "engine", None
+    )
+    if engine is not None:
+        return _points_from_table(engine, [run.info.run_id for run in runs])
+    return [
+        (run.info.run_id, key, int(metric.step), float(metric.value), metric.timestamp / 1000)
+        for run in runs
+        for key in run.data.metrics
+        for metric in client.get_metric_history(run.info.run_id, key)
+    ]
+
+
+def _points_from_table(engine: Any, run_ids: list[str]) -> list[Point]:
+    """One query per 500 runs on MLflow's own metrics table (its ORM's definition)."""
+    import sqlalchemy as sa
+    from mlflow.store.tracking.dbmodels.models import SqlMetric
+
+    table = SqlMetric.__table__
+    found: list[Point] = []
+    with engine.connect() as connection:
+        for start in range(0, len(run_ids), 500):
+            columns = ("run_uuid", "key", "step", "value", "timestamp", "is_nan")
+            query = sa.select(*(table.c[name] for name in columns)).where(
+                table.c.run_uuid.in_(run_ids[start : start + 500])
+            )
+            found.extend(
+                (run, key, int(step), float("nan") if is_nan else float(value), at / 1000)
+                for run, key, step, value, at, is_nan in connection.execute(query)
+            )
+    return found
