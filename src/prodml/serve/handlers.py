@@ -1,6 +1,6 @@
-"""The gateway's HTTP handlers: prediction routes (prodml's and the Open Inference
-Protocol v2's), health, metrics, OpenAPI and the admin routes, over one
-:class:`Gateway`."""
+"""The gateway's HTTP handlers: prediction routes (prodml's, the Open Inference
+Protocol v2's in ``oip_handlers.py`` and KServe v1's in ``kserve_v1.py``), health,
+metrics, OpenAPI and the admin routes, over one :class:`Gateway`."""
 
 from __future__ import annotations
 
@@ -13,62 +13,43 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from prodml.client import Client
-from prodml.deploy import rollouts, tokens
+from prodml.deploy import rollouts
 from prodml.errors import NotFoundError, ProdmlError
-from prodml.serve import bodies, oip, openapi, values
-from prodml.serve.gateway import Answer, Gateway
-from prodml.serve.responses import json, status_of
+from prodml.serve import bodies, openapi
+from prodml.serve.gateway import Gateway
+from prodml.serve.handling import Handling
+from prodml.serve.kserve_v1 import KServeV1
+from prodml.serve.oip_handlers import OipHandlers
+from prodml.serve.responses import json
 from prodml.serve.routing import RoutingError
 
 
-class Handlers:
-    def __init__(self, gateway: Gateway, client: Client) -> None:
-        self.gateway = gateway
-        self.client = client
-
+class Handlers(Handling):
     def routes(self) -> list[Route]:
+        oip = OipHandlers(self.gateway, self.client)
+        kserve = KServeV1(self.gateway, self.client)
+        version = "/v2/models/{name}/versions/{version}"
         return [
             Route("/v1/models/{name}/predict", self.predict, methods=["POST"]),
+            Route("/v1/models/{name}:predict", kserve.predict, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
+            Route("/v1/models/{name}", kserve.ready, methods=["GET"]),
             Route("/v1/models/{name}/rollback", self.rollback, methods=["POST"]),
             Route("/v1/rollouts/{name}/{action}", self.rollout_action, methods=["POST"]),
-            Route("/v2", self.server, methods=["GET"]),
+            Route("/", kserve.live, methods=["GET"]),
+            Route("/v2", oip.server, methods=["GET"]),
             Route("/v2/health/live", self.live, methods=["GET"]),
             Route("/v2/health/ready", self.ready, methods=["GET"]),
-            Route("/v2/models/{name}", self.model_metadata, methods=["GET"]),
-            Route("/v2/models/{name}/ready", self.ready, methods=["GET"]),
-            Route("/v2/models/{name}/infer", self.infer, methods=["POST"]),
+            Route("/v2/models/{name}", oip.metadata, methods=["GET"]),
+            Route("/v2/models/{name}/ready", oip.ready, methods=["GET"]),
+            Route("/v2/models/{name}/infer", oip.infer, methods=["POST"]),
+            Route(version, oip.metadata, methods=["GET"]),
+            Route(f"{version}/ready", oip.ready, methods=["GET"]),
+            Route(f"{version}/infer", oip.infer, methods=["POST"]),
             Route("/healthz", self.health, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
             Route("/openapi.json", self.spec, methods=["GET"]),
         ]
-
-    async def body(self, request: Request) -> Any:
-        return await bodies.parsed(request, self.gateway.options.max_body)
-
-    async def allow(self, request: Request, action: str) -> None:
-        if tokens.needed(self.client, action) is None:
-            return
-        header = request.headers.get("authorization", "")
-        token = header.removeprefix("Bearer ").strip() or None
-        await run_in_threadpool(tokens.check, self.client, token, action)
-
-    async def answer(
-        self, name: str, parsed: Any, headers: Any, route: str, started: float
-    ) -> Answer:
-        try:
-            return await self.gateway.answer(name, parsed, headers, route)
-        except ProdmlError as error:  # counted by status, then answered by the handler
-            self._refused(name, route, error, started)
-            raise
-
-    def _refused(self, name: str, route: str, error: ProdmlError, started: float) -> None:
-        """Count a refusal; a name the gateway does not serve is counted as
-        ``unknown``, so URLs cannot grow the metrics without bound."""
-        known = name if name in self.gateway.router.routes else "unknown"
-        elapsed = time.perf_counter() - started
-        self.gateway.telemetry.observe(known, "none", route, status_of(error), elapsed)
 
     async def predict(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -77,7 +58,7 @@ class Handlers:
             await self.allow(request, "predict")
             parsed = await self.body(request)
         except ProdmlError as error:
-            self._refused(name, "predict", error, started)
+            self.refused(name, "predict", error, started)
             raise
         done = await self.answer(name, parsed, request.headers, "predict", started)
         payload = {
@@ -89,26 +70,6 @@ class Handlers:
         self.gateway.telemetry.observe(name, str(done.version), "predict", 200, elapsed)
         return json(payload, headers={"x-request-id": done.request_id})
 
-    async def infer(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        started = time.perf_counter()
-        try:
-            await self.allow(request, "predict")
-            parsed = await self.body(request)
-            headers = dict(request.headers)
-            if isinstance(parsed, dict) and "id" in parsed:
-                headers.setdefault("x-request-id", values.request_id(parsed["id"], "id") or "")
-            spec = self.gateway.route(name).champion.spec
-            records = oip.records(parsed, spec.width if spec.tensor else None)
-        except ProdmlError as error:
-            self._refused(name, "infer", error, started)
-            raise
-        done = await self.answer(name, records, headers, "infer", started)
-        elapsed = time.perf_counter() - started
-        self.gateway.telemetry.observe(name, str(done.version), "infer", 200, elapsed)
-        payload = oip.response(done.model, done.version, done.request_id, done.answers)
-        return json(payload, headers={"x-request-id": done.request_id})
-
     async def _follow(self) -> None:
         """Take up the change an admin action made now; a part that cannot be loaded
         is shown by /healthz and retried by the routing thread."""
@@ -117,8 +78,6 @@ class Handlers:
 
     async def ready(self, request: Request) -> Response:
         routes = self.gateway.router.routes
-        if "name" in request.path_params:
-            self.gateway.route(request.path_params["name"])
         return json({"ready": bool(routes), "error": self.gateway.router.error})
 
     async def live(self, request: Request) -> Response:
@@ -141,12 +100,6 @@ class Handlers:
                 "log": log,
             }
         )
-
-    async def server(self, request: Request) -> Response:
-        return json({"name": "prodml", "version": "0.1.0", "extensions": []})
-
-    async def model_metadata(self, request: Request) -> Response:
-        return json(oip.metadata(self.gateway.route(request.path_params["name"]).champion))
 
     async def models(self, request: Request) -> Response:
         return json(_routing(self.gateway))
