@@ -98,6 +98,10 @@ _HOMES: dict[str, str] = {
     "monitor_windows": "prodml.sdk.monitoring",
     "run_monitors": "prodml.sdk.monitoring",
     "set_monitor": "prodml.sdk.monitoring",
+    "emit_openlineage": "prodml.sdk.openlineage",
+    "export_openlineage": "prodml.sdk.openlineage",
+    "openlineage_events": "prodml.sdk.openlineage",
+    "openlineage_health": "prodml.sdk.openlineage",
     "compact_predictions": "prodml.sdk.predictions",
     "ingest_labels": "prodml.sdk.predictions",
     "query_predictions": "prodml.sdk.predictions",
@@ -205,6 +209,10 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.monitoring import monitor_windows as monitor_windows
     from prodml.sdk.monitoring import run_monitors as run_monitors
     from prodml.sdk.monitoring import set_monitor as set_monitor
+    from prodml.sdk.openlineage import emit_openlineage as emit_openlineage
+    from prodml.sdk.openlineage import export_openlineage as export_openlineage
+    from prodml.sdk.openlineage import openlineage_events as openlineage_events
+    from prodml.sdk.openlineage import openlineage_health as openlineage_health
     from prodml.sdk.predictions import compact_predictions as compact_predictions
     from prodml.sdk.predictions import ingest_labels as ingest_labels
     from prodml.sdk.predictions import query_predictions as query_predictions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -9,8 +10,9 @@ from rich.text import Text
 from rich.tree import Tree
 
 import prodml
-from prodml.cli.output import console, emit_json, when
+from prodml.cli.output import console, emit_json, errors, when
 from prodml.domain.lineage import LineageTree
+from prodml.errors import InvalidInputError
 from prodml.sdk import store
 from prodml.times import parse
 
@@ -33,13 +35,27 @@ def _branch(tree: Tree, node: LineageTree) -> None:
 
 def lineage(
     ref: Annotated[
-        str, typer.Argument(help="A run id, NAME@VERSION, MODEL@alias (e.g. churn@champion).")
+        str,
+        typer.Argument(
+            help="A run id, NAME@VERSION, MODEL@alias (e.g. churn@champion), or export."
+        ),
     ],
     upstream: Annotated[bool, typer.Option("--upstream/--downstream", help="Direction.")] = True,
     as_of: Annotated[str | None, typer.Option("--as-of", help=TIME_HELP)] = None,
     json: JSON = False,
+    openlineage: Annotated[
+        bool, typer.Option("--openlineage", help="export: as OpenLineage events (NDJSON).")
+    ] = False,
+    since: Annotated[str | None, typer.Option("--since", help=f"export: {TIME_HELP}")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="export: file (default stdout).")
+    ] = None,
 ) -> None:
-    """What produced REF (upstream, default) or what REF fed (downstream)."""
+    """What produced REF (upstream, default) or what REF fed (downstream);
+    `lineage export --openlineage` writes the store's OpenLineage events."""
+    if ref == "export":
+        _export(openlineage, since, output)
+        return
     moment = parse(as_of, "--as-of") if as_of else None
     walk = prodml.upstream if upstream else prodml.downstream
     result = walk(ref, as_of=moment)
@@ -49,6 +65,17 @@ def lineage(
     tree = Tree(Text(result.node.label, style="bold"))
     _branch(tree, result)
     console.print(tree)
+
+
+def _export(openlineage: bool, since: str | None, output: Path | None) -> None:
+    if not openlineage:
+        raise InvalidInputError(
+            "Say the format to export: prodml lineage export --openlineage [--output FILE]."
+        )
+    counts = prodml.export_openlineage(output, since=parse(since, "--since") if since else None)
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items())) or "none"
+    where = output if output is not None else "stdout"
+    errors.print(f"Wrote {sum(counts.values())} OpenLineage events to {where}: {kinds}.")
 
 
 def events(
