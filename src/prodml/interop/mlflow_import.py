@@ -31,7 +31,7 @@ class ImportReport:
     runs_skipped: int
     params: int
     metric_points: int
-    artifacts: int
+    artifact_files: int
     model_versions_imported: int
     model_versions_skipped: int
     aliases_moved: int
@@ -49,9 +49,9 @@ def import_mlflow(
     progress: Progress | None = None,
 ) -> ImportReport:
     began = time.perf_counter()
-    version = mlflow_source.mlflow_version()
     source = mlflow_source.describe(tracking_uri)
     with mlflow_source.opened(tracking_uri) as mlflow, _mlflow_errors(source):
+        version = mlflow_source.mlflow_version()
         experiments = mlflow_source.experiments(mlflow)
         names = {experiment.experiment_id: experiment.name for experiment in experiments}
         total = mlflow_runs.RunCounts()
@@ -73,7 +73,7 @@ def import_mlflow(
         runs_skipped=total.skipped,
         params=total.params,
         metric_points=total.points,
-        artifacts=total.artifacts,
+        artifact_files=total.artifacts,
         model_versions_imported=models.imported,
         model_versions_skipped=models.skipped,
         aliases_moved=models.aliases,

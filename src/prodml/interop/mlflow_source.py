@@ -112,8 +112,8 @@ def _probe(uri: str) -> None:
 def opened(uri: str) -> Iterator[Any]:
     """An ``MlflowClient`` on ``uri`` (checked first). A file store is read even where
     MLflow refuses new ones (``MLFLOW_ALLOW_FILE_STORE`` set while the import runs)."""
-    mlflow_version()
     check_uri(uri)
+    mlflow_version()
     from mlflow.tracking import MlflowClient
 
     allowing = _file_store(uri) is not None and "MLFLOW_ALLOW_FILE_STORE" not in os.environ
