@@ -9,6 +9,7 @@ from prodml.client import Client, default_client
 from prodml.domain.dataset import DatasetVersion
 from prodml.domain.run import MetricPoint, Run
 from prodml.domain.run_query import RunPage
+from prodml.names import check_name
 from prodml.track.compare import Difference as Difference  # the rows of a comparison
 from prodml.track.compare import RunComparison
 from prodml.track.compare import compare_runs as _compare
@@ -34,6 +35,26 @@ def start_run(
     return _start_run(
         client or default_client(), experiment, config, hypothesis, inputs, force_inputs
     )
+
+
+def autolog(
+    experiment: str = "autolog",
+    log_models: bool = True,
+    disable: bool = False,
+    client: Client | None = None,
+) -> list[str]:
+    """Record every scikit-learn, XGBoost and LightGBM fit from now on: the estimator's
+    params, its metrics on each evaluation set per round (scikit-learn: its score on
+    the training rows), and the fitted model with its signature; in the active run, or
+    in a run of its own in ``experiment``. Returns the libraries it patched;
+    ``disable=True`` puts their fits back."""
+    from prodml.track import autolog as recorder
+
+    if disable:
+        recorder.disable()
+        return []
+    check_name(experiment, "experiment")
+    return recorder.enable(client or default_client(), experiment, log_models)
 
 
 def get_run(run_id: str, client: Client | None = None) -> Run:

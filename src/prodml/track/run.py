@@ -55,6 +55,11 @@ class ActiveRun:
     def __repr__(self) -> str:
         return f"<ActiveRun {self.id[:12]} of {self.experiment!r}>"
 
+    @property
+    def is_open(self) -> bool:
+        """Whether it still takes params, metrics and models (not ended yet)."""
+        return self._open
+
     def __enter__(self) -> ActiveRun:
         return self
 

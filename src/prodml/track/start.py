@@ -14,6 +14,7 @@ from prodml.domain.ids import new_id, utcnow
 from prodml.domain.run import Run, RunStatus
 from prodml.errors import InvalidInputError
 from prodml.names import check_name
+from prodml.track import active
 from prodml.track.environment import code_state, environment
 from prodml.track.run import ActiveRun
 
@@ -65,7 +66,9 @@ def start_run(
             force_inputs,
             {"dataset": version.ref, "version_id": version.id, "validation": validation},
         )
-    return ActiveRun(client, run.id, experiment)
+    started = ActiveRun(client, run.id, experiment)
+    active.started(started)
+    return started
 
 
 def _gate(
