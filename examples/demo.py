@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
 
 import prodml
 
@@ -110,6 +111,34 @@ def train(
         version = run.log_model(model, "late-arrivals", example=x_train.head(5))
         print(f"run {run.id[:12]} ({kind}) -> model {version.ref}")
         return run.id, version.ref
+
+
+def autolog_and_notebooks(data: prodml.DatasetVersion) -> None:
+    say("6a. prodml.autolog() records a fit with no logging code; records render in notebooks")
+    table = prodml.load_table(data).to_pandas()
+    rows = table[table["month"] <= 2]
+    patched = prodml.autolog()
+    try:
+        with prodml.start_run(
+            "late-arrivals-autolog", hypothesis="A shallow tree shows what autolog keeps.",
+            inputs=[data],
+        ) as run:  # fmt: skip
+            DecisionTreeClassifier(max_depth=4, random_state=0).fit(rows[FEATURES], rows["late"])
+    finally:
+        prodml.autolog(disable=True)
+    recorded = prodml.get_run(run.id)
+    kept = {key: recorded.params[key] for key in ("max_depth", "criterion")}
+    model = prodml.describe_model("decision-tree-classifier@latest").version
+    print(
+        f"autolog patched {', '.join(patched)}; run {run.id[:12]} kept {kept}, training_score "
+        f"{recorded.metrics['training_score']:.3f} and model {model.ref} "
+        f"(signature: {len(model.signature.get('columns', []))} columns)"
+    )
+    html = prodml.compare_runs(run.id, run.id)._repr_html_()
+    print(
+        f"in Jupyter a run, a comparison, a validation, an evaluation or an alert shows as "
+        f"HTML: this comparison is {len(html):,} characters, every value escaped"
+    )
 
 
 def weekly_batches() -> list[pd.DataFrame]:
@@ -292,6 +321,7 @@ def main() -> None:
     print(f"reloaded {best_model} from the store: {type(reloaded).__name__}")
     say("6. What depends on the cleaned data")
     cli("lineage", cleaned.ref, "--downstream")
+    autolog_and_notebooks(cleaned)
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
