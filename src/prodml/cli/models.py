@@ -45,11 +45,19 @@ def show(
     version, aliases, evaluations = details.version, details.aliases, details.evaluations
     if json:
         emit_json(
-            {"model": version, "aliases": aliases, "tags": details.tags, "evaluations": evaluations}
+            {
+                "model": version,
+                "format": version.format,
+                "needs_trust": version.needs_trust,
+                "aliases": aliases,
+                "tags": details.tags,
+                "evaluations": evaluations,
+            }
         )
         return
     console.print(Text.assemble((f"Model {version.ref}", "bold"), f"  {version.flavor}"))
     console.print(f"  run {version.run_id[:12]}, by {version.author}, {when(version.created_at)}")
+    console.print(f"  format: {version.format} ({_trust(version.needs_trust)})")
     console.print(f"  aliases: {', '.join(aliases) or '-'}")
     columns = version.signature.get("columns", [])
     signature = ", ".join(f"{c['name']}:{c['type']}" for c in columns)
@@ -62,6 +70,12 @@ def show(
         verdict = evaluation.get("verdict") or "-"
         made = evaluation["created_at"][:19]
         console.print(f"  evaluation {evaluation['id'][:12]} ({made}), gate: {verdict}")
+
+
+def _trust(needed: bool) -> str:
+    if needed:
+        return "needs trust: loading it runs code; refused when allow_pickle = false"
+    return "loads without running code"
 
 
 @app.command("register")

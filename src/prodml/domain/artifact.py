@@ -1,10 +1,18 @@
-"""Artifacts and model versions: named references to content-addressed blobs."""
+"""Artifacts and model versions: named references to content-addressed blobs.
+
+A model version's format is how its blob is stored (``environment["format"]``; a
+version logged before formats were recorded is ``pickle``). Loading a format in
+``NEEDS_TRUST`` runs code from the blob: pickle runs any callable it names, and
+TorchScript is a program. Every other format is data that its library reads."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+PICKLE = "pickle"
+NEEDS_TRUST = frozenset({PICKLE, "torchscript"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,3 +45,13 @@ class ModelVersion:
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
+
+    @property
+    def format(self) -> str:
+        """How the model's blob is stored: ``onnx``, ``xgboost-ubj``, ``skops``, ``pickle``..."""
+        return str(self.environment.get("format", PICKLE))
+
+    @property
+    def needs_trust(self) -> bool:
+        """Loading it runs code from the blob (see the module docstring)."""
+        return self.format in NEEDS_TRUST

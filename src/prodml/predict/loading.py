@@ -44,11 +44,18 @@ def _is_hex(text: str) -> bool:
 
 
 def predictor(client: Client, ref: str | ModelVersion, guardrails: int | None = None) -> Predictor:
-    """The model ready to predict: signature enforced, guardrails (latest) applied."""
+    """The model ready to predict: signature enforced, guardrails (latest) applied. A
+    model whose format needs trust (pickle, TorchScript) is refused when the client's
+    setting ``allow_pickle`` is false; the error names the version and the setting."""
     from prodml.predict.predictor import Predictor
 
     version = ref if isinstance(ref, ModelVersion) else get(client, ref)
-    model = models.deserialise(client.read_blob(version.digest), version.ref, version.environment)
+    model = models.deserialise(
+        client.read_blob(version.digest),
+        version.ref,
+        version.environment,
+        client.settings.allow_pickle,
+    )
     return Predictor(version, model, load_guardrails(client, version, guardrails))
 
 

@@ -48,7 +48,10 @@ class Predictor:
 
     def model_input(self, table: pa.Table) -> Any:
         """Columns as the model was fitted on them: a DataFrame when it knows feature
-        names (or is not scikit-learn), else a 2-D array."""
+        names (or is not scikit-learn), else a 2-D array. A model loaded from a native
+        format (ONNX, a booster's) takes the array whenever every column is a number."""
+        if getattr(self.model, "takes_array", False) and _numeric(table):
+            return np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
         if not hasattr(self.model, "feature_names_in_") and self.version.flavor == "sklearn":
             return np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
         return table.to_pandas()
@@ -107,6 +110,13 @@ class Predictor:
         index = np.array([lookup.get(value, -1) for value in predicted.tolist()])
         chosen = proba[np.arange(len(index)), np.clip(index, 0, proba.shape[1] - 1)]
         return np.where(index >= 0, chosen, np.nan)
+
+
+def _numeric(table: pa.Table) -> bool:
+    kinds = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
+    return table.num_columns > 0 and all(
+        any(kind(field.type) for kind in kinds) for field in table.schema
+    )
 
 
 def answers_of(raw: Raw, threshold: float) -> rails.Answers:

@@ -1,57 +1,66 @@
-"""Models: serialised with pickle, stored with the versions they need and an
-input signature inferred from an example."""
+"""Models: saved in their library's own format where they have one (``formats``),
+stored with the versions they need and an input signature inferred from an example."""
 
 from __future__ import annotations
 
-import pickle
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prodml.errors import DataReadError, InvalidInputError
+from prodml import settings
+from prodml.track import formats
 from prodml.track.environment import package_version
 
+if TYPE_CHECKING:
+    from prodml.track.formats.native import Saved
 
-def flavor(model: object) -> str:
+
+def flavor(model: object, saved: Saved | None = None) -> str:
+    """The library whose model it is: ``sklearn``, ``onnx``, ``torch`` or ``python:MODULE``."""
     module = type(model).__module__.split(".")[0]
-    return "sklearn" if module == "sklearn" else f"python:{module}"
+    if module == "sklearn":
+        return "sklearn"
+    if saved is not None and "torch" in saved.packages:
+        return "torch"
+    if saved is not None and saved.format == formats.ONNX:
+        return "onnx"
+    return f"python:{module}"
+
+
+def save(model: Any, name: str, example: Any = None, model_format: str | None = None) -> Saved:
+    """The model's bytes in its format (see ``prodml.track.formats``)."""
+    return formats.save(model, name, example, model_format)
 
 
 def serialise(model: object, name: str) -> bytes:
-    if not callable(getattr(model, "predict", None)):
-        raise InvalidInputError(
-            f"Model {name!r} ({type(model).__name__}) has no predict method. Log an object "
-            "with predict(), e.g. a scikit-learn estimator, or use run.log_artifact."
-        )
-    try:
-        return pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError) as error:
-        raise InvalidInputError(
-            f"Model {name!r} cannot be serialised: {error}. Make it picklable "
-            "(no open files, lambdas or locks as attributes)."
-        ) from None
+    """The model pickled (refused without ``predict`` or when it cannot be pickled)."""
+    return formats.save(model, name, model_format=formats.PICKLE).payload
 
 
-def deserialise(data: bytes, ref: str, environment: dict[str, Any]) -> Any:
-    """The model object; a class that cannot be imported here is named with the
-    versions the model was logged with."""
-    try:
-        return pickle.loads(data)
-    except (AttributeError, ImportError, pickle.UnpicklingError, EOFError) as error:
-        packages = ", ".join(f"{k} {v}" for k, v in environment.get("packages", {}).items())
-        raise DataReadError(
-            f"Model {ref} cannot be loaded here: {error}. Make the module that defines its "
-            f"class importable (it was logged with Python {environment.get('python', '?')}"
-            f"{'; ' + packages if packages else ''})."
-        ) from None
+def deserialise(
+    data: bytes, ref: str, environment: dict[str, Any], allow_pickle: bool | None = None
+) -> Any:
+    """The model object, read in the format its environment records (pickle when none).
+    A format that runs code when loaded is refused when ``allow_pickle`` is false (by
+    default, as this process's settings say)."""
+    allowed = settings.load().allow_pickle if allow_pickle is None else allow_pickle
+    return formats.load(data, ref, environment, allowed)
 
 
-def model_environment(model: object) -> dict[str, Any]:
+def model_environment(model: object, saved: Saved | None = None) -> dict[str, Any]:
+    """Python and the versions of the libraries the model needs; with ``saved``, its
+    format and what the format's loader needs."""
     packages = {type(model).__module__.split(".")[0], "numpy", "scipy", "scikit-learn", "pandas"}
+    packages.update(saved.packages if saved is not None else ())
     versions = {name: package_version(name) for name in sorted(packages)}
-    return {
+    environment: dict[str, Any] = {
         "python": platform.python_version(),
         "packages": {name: version for name, version in versions.items() if version},
     }
+    if saved is not None:
+        environment["format"] = saved.format
+        if saved.details:
+            environment[formats.DETAILS] = saved.details
+    return environment
 
 
 def signature(example: Any) -> dict[str, Any]:

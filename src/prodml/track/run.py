@@ -163,12 +163,17 @@ class ActiveRun:
         self.client.metadata.add_artifact(artifact)
         return artifact
 
-    def log_model(self, model: Any, name: str, example: Any = None) -> ModelVersion:
-        """Store a model (anything with ``predict``) as the next version of ``name``."""
+    def log_model(
+        self, model: Any, name: str, example: Any = None, format: str | None = None
+    ) -> ModelVersion:
+        """Store a model as the next version of ``name``, in its library's own format
+        where it has one (``format`` chooses another: see ``prodml.track.formats``):
+        XGBoost, LightGBM and CatBoost boosters, ONNX models, PyTorch modules (with an
+        ``example`` batch), scikit-learn estimators, or anything with ``predict``."""
         self._check_open()
         check_name(name, "model")
-        payload = models.serialise(model, name)
-        digest, _ = self.client.artifacts.put_bytes(payload)
+        saved = models.save(model, name, example, format)
+        digest, _ = self.client.artifacts.put_bytes(saved.payload)
         return self.client.metadata.add_model_version(
             ModelVersion(
                 id="",
@@ -176,11 +181,11 @@ class ActiveRun:
                 version=0,
                 run_id=self.id,
                 digest=digest,
-                flavor=models.flavor(model),
+                flavor=models.flavor(model, saved),
                 author=self.client.settings.user,
                 created_at=utcnow(),
                 signature=models.signature(example),
-                environment=models.model_environment(model),
+                environment=models.model_environment(model, saved),
             )
         )
 
