@@ -3,8 +3,9 @@
 Where the hook sits: every change OpenLineage has a word for (a run starts or ends,
 a dataset version, validation or model version is logged) is written together with
 an entry of prodml's event log, in one transaction. The emitter listens on the
-metadata store's engine (SQLAlchemy's connection events): it notes each entry a
-transaction inserts and, when the transaction commits, hands those entries over.
+metadata store's engine (SQLAlchemy's connection and pool events): it notes each
+entry a transaction inserts and, once the transaction has committed and its
+connection is back in the pool, hands those entries over.
 So the packages that write (``track``, ``data``) know nothing of OpenLineage and
 import nothing above them: this package, above them in the order, attaches itself
 to the client's store from above. Only committed changes are sent, and only this
@@ -46,6 +47,7 @@ MAX_QUEUED = 10_000  # entries waiting to be sent; past that they are dropped
 TIMEOUT = 2.0  # seconds one POST may take
 EXIT_DEADLINE = 5.0  # seconds the queue is given at exit
 _NOTED = "prodml_openlineage"  # the entries a transaction inserted, in its connection's info
+_COMMITTED = "prodml_openlineage_committed"  # ... and once it committed
 _INSERT = "INSERT INTO events"
 
 
@@ -95,6 +97,7 @@ class OpenLineageEmitter:
         sa.event.listen(engine, "after_cursor_execute", self._noted)
         sa.event.listen(engine, "commit", self._committed)
         sa.event.listen(engine, "rollback", self._rolled_back)
+        sa.event.listen(engine, "checkin", self._checked_in)
         atexit.register(self._at_exit)
 
     def _start(self) -> threading.Thread:
@@ -118,13 +121,20 @@ class OpenLineageEmitter:
             connection.info.setdefault(_NOTED, []).extend(tuple(row) for row in rows)
 
     def _committed(self, connection: sa.Connection) -> None:
+        """Called as the transaction commits, before the database has: the entries wait
+        until the connection goes back to the pool, when a reader can see them."""
         noted = connection.info.pop(_NOTED, None)
-        if not noted:
+        if noted:
+            connection.info.setdefault(_COMMITTED, []).extend(noted)
+
+    def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
+        committed = record.info.pop(_COMMITTED, None) if record is not None else None
+        if not committed:
             return
         if os.getpid() != self._pid:  # a forked child sends its own, from a thread of its own
             self._pid, self._queue = os.getpid(), queue.Queue(self._max_queued)
             self._thread = self._start()
-        for row in noted:
+        for row in committed:
             if row[2] in ACTIONS:
                 self._hand_over(_entry(row))
 
@@ -201,6 +211,7 @@ class OpenLineageEmitter:
             ("after_cursor_execute", self._noted),
             ("commit", self._committed),
             ("rollback", self._rolled_back),
+            ("checkin", self._checked_in),
         ):
             if sa.event.contains(self._engine, name, listener):
                 sa.event.remove(self._engine, name, listener)
