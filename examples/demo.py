@@ -290,6 +290,17 @@ def show_dashboard(best_run: str, best_model: str) -> None:
     print(f"  on the demo's store: PRODML_HOME={Path(prodml.Client().settings.home).absolute()}")
 
 
+def export_openlineage() -> None:
+    say("6b. OpenLineage: the store's runs, datasets and models as OpenLineage events")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "openlineage.ndjson"
+        counts = prodml.export_openlineage(path)
+        lines = path.read_text().splitlines()
+        print(f"wrote {len(lines)} events, one a line, to {path.name}")
+        for kind, count in sorted(counts.items()):
+            print(f"  {kind:<9} {count}")
+
+
 def main() -> None:
     here = str(Path(__file__).parent)  # the CLI imports the suite's product metric from here
     os.environ.setdefault("COLUMNS", "120")  # wide enough for the CLI's tables
@@ -321,6 +332,7 @@ def main() -> None:
     print(f"reloaded {best_model} from the store: {type(reloaded).__name__}")
     say("6. What depends on the cleaned data")
     cli("lineage", cleaned.ref, "--downstream")
+    export_openlineage()
     autolog_and_notebooks(cleaned)
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
