@@ -104,6 +104,12 @@ def from_sklearn(model: Any, example: np.ndarray, name: str) -> Saved:
 
 
 def _check_same_answers(model: Any, converted: NativeModel, example: Any, name: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a model fitted on a DataFrame, given the array
+        _compare(model, converted, example, name)
+
+
+def _compare(model: Any, converted: NativeModel, example: Any, name: str) -> None:
     expected = np.asarray(model.predict(example))
     answers = converted.predict(example)
     same = (
