@@ -154,6 +154,7 @@ def _version(
         environment={
             "python": _python(described) or platform.python_version(),
             "packages": requirements,
+            "format": "pickle",  # the blob: this folder in a pickled MlflowModel
             "loader": "mlflow.pyfunc",
             "needs": ["mlflow"],
             "trust": TRUST,
