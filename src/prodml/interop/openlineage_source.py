@@ -163,8 +163,13 @@ class Source:
         return DatasetFacts(version=version, columns=self._columns(version), validation=validation)
 
     def _columns(self, version: DatasetVersion) -> dict[str, ColumnQuality]:
+        """Kept once read from a profile; the summary stands in until the profile is
+        stored (a version is logged a moment before its profile)."""
         if version.id not in self._quality:
-            self._quality[version.id] = self._profiled(version) or _summarised(version)
+            profiled = self._profiled(version)
+            if profiled is None:
+                return _summarised(version)
+            self._quality[version.id] = profiled
         return self._quality[version.id]
 
     def _profiled(self, version: DatasetVersion) -> dict[str, ColumnQuality] | None:
