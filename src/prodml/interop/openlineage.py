@@ -3,11 +3,11 @@ client's classes, whose validators check each field as it is set.
 
 How prodml reads in OpenLineage's terms:
 
-- A **job** is an experiment (or a pipeline step); each prodml run is one of its
-  runs. The job's namespace is the store's (its URL without driver or password).
-  A run's ``runId`` is its prodml id read as a UUID (prodml ids are 32 hex digits),
-  so the same run always has the same ``runId`` and the ``runId`` leads back to it.
-  A run's events are START (its start time), RUNNING when it logs a model, and
+- A **job** is an experiment; each prodml run is one of its runs. The job's
+  namespace is the store's (its URL without driver or password). A run's
+  ``runId`` is its prodml id read as a UUID (prodml ids are 32 hex digits), so the
+  same run always has the same ``runId`` and the ``runId`` leads back to it. A
+  run's events are START (its start time), RUNNING when it logs a model, and
   COMPLETE or FAIL (its end time, FAIL with the error). A run tagged
   ``parent_run=RUN_ID`` names that run in a parent facet.
 - A **dataset** is a dataset version, named ``NAME@VERSION`` in the store's
@@ -357,7 +357,8 @@ def validation_events(store: str, facts: DatasetFacts) -> list[OpenLineageEvent]
     """A recorded validation as a run of the job ``validate``: START and COMPLETE at the
     time it was recorded, the version as input with its assertions."""
     validation = facts.validation
-    assert validation is not None
+    if validation is None:
+        return []
     job = _job(store, VALIDATE_JOB, "VALIDATION")
     run = Run(runId=run_uuid(validation.id))
     return [
