@@ -287,3 +287,25 @@ def test_the_command_writes_the_events_and_says_how_many_of_each_kind(seeded: Se
         check=False,
     )
     assert unsaid.returncode == 1 and "--openlineage" in unsaid.stderr
+
+
+def test_without_the_client_library_the_error_says_what_to_install(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['openlineage'] = None  # as if openlineage-python were not installed\n"
+        "import prodml\n"
+        "try:\n"
+        "    prodml.export_openlineage()\n"
+        "except prodml.ProdmlError as error:\n"
+        "    print(error)\n"
+    )
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**kept, "PRODML_HOME": str(tmp_path / ".prodml")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "pip install 'prodml[openlineage]'" in result.stdout
