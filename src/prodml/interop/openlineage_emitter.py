@@ -1,17 +1,18 @@
-"""OpenLineage events sent as they happen, to the setting ``openlineage_url``.
+"""OpenLineage events sent as they happen, to the setting ``openlineage_url``, from
+the moment :func:`prodml.emit_openlineage` starts the emitter of a client.
 
 Where the hook sits: every change OpenLineage has a word for (a run starts or ends,
 a dataset version, validation or model version is logged) is written together with
 an entry of prodml's event log, in one transaction. The emitter listens on the
 metadata store's engine (SQLAlchemy's connection and pool events): it notes each
 entry a transaction inserts and, once the transaction has committed and its
-connection is back in the pool, hands those entries over.
-So the packages that write (``track``, ``data``) know nothing of OpenLineage and
-import nothing above them: this package, above them in the order, attaches itself
-to the client's store from above. Only committed changes are sent, and only this
-process's (each process that writes sends its own).
+connection is back in the pool, hands those entries over. So the packages that
+write (``track``, ``data``) know nothing of OpenLineage and import nothing above
+them: this package, above them in the order, attaches itself to the client's store
+from above. Only committed changes are sent, and only this process's (each process
+that writes sends its own).
 
-Nothing here slows or fails a run. Noting an entry is an append to a list; handing
+Nothing here blocks or fails a run. Noting an entry is an append to a list; handing
 it over is a put without waiting on a bounded queue (full: the entry is dropped and
 counted). A background thread reads what each entry needs, builds its events
 (:mod:`prodml.interop.openlineage_source`, as the export does) and posts them with
