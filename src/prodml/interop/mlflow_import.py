@@ -40,6 +40,7 @@ class ImportReport:
 
 
 Progress = Callable[[int], None]  # called with the number of runs read so far
+RUNS_PER_WRITE = 100  # a write's metric points stay in memory until stored
 
 
 def import_mlflow(
@@ -57,9 +58,11 @@ def import_mlflow(
         total = mlflow_runs.RunCounts()
         read = 0
         for page in mlflow_source.run_pages(mlflow, list(names)):
-            counts = mlflow_runs.import_page(mlflow, client, page, names, source)
-            for name in vars(total):
-                setattr(total, name, getattr(total, name) + getattr(counts, name))
+            for start in range(0, len(page), RUNS_PER_WRITE):
+                chunk = page[start : start + RUNS_PER_WRITE]
+                counts = mlflow_runs.import_page(mlflow, client, chunk, names, source)
+                for name in vars(total):
+                    setattr(total, name, getattr(total, name) + getattr(counts, name))
             read += len(page)
             if progress is not None:
                 progress(read)
