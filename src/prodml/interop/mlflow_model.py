@@ -76,7 +76,7 @@ class MlflowModel:
         except Exception as error:  # MLflow's and the flavor's own errors
             raise DataReadError(
                 f"MLflow could not load model {self.ref} ({self.flavor}): {error}. Install "
-                "the packages in its requirements.txt (prodml models show lists them)."
+                f"what it was saved with: pip install {_requirements(folder)}"
             ) from None
 
     def predict(self, frame: Any) -> Any:
@@ -86,3 +86,9 @@ class MlflowModel:
         if hasattr(answers, "columns") and len(answers.columns) == 1:
             answers = answers.iloc[:, 0]
         return np.asarray(answers)
+
+
+def _requirements(folder: Path) -> str:
+    """The packages of the model's requirements.txt, as pip takes them."""
+    path = folder / "requirements.txt"
+    return " ".join(path.read_text().split()) if path.is_file() else "mlflow"
