@@ -22,6 +22,7 @@ from openlineage.client.serde import Serde
 
 import prodml
 from prodml.client import Client
+from prodml.errors import InvalidInputError
 from prodml.interop.openlineage_emitter import OpenLineageEmitter
 
 
@@ -194,3 +195,42 @@ def test_without_a_url_the_emitter_says_which_setting_to_set(sqlite_client: Clie
         prodml.emit_openlineage(client=sqlite_client)
     with pytest.raises(prodml.ProdmlError, match="not a URL"):
         prodml.emit_openlineage("not a url", client=sqlite_client)
+
+
+def test_the_setting_alone_sends_from_the_first_run_or_dataset_on(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    configured = Client(
+        home=str(tmp_path / ".prodml"), user="tester", flush_interval=0.05,
+        openlineage_url=receiver.url,
+    )  # fmt: skip
+    try:
+        before = len(receiver.events())
+        _work(configured)
+        emitter = prodml.emit_openlineage(client=configured)  # the one the setting started
+        assert emitter.flush(10)
+        kinds = [e.get("eventType", "DATASET") for e in receiver.events()[before:]
+                 if _job(e) != "validate"]  # fmt: skip
+        assert kinds == ["DATASET", "DATASET", "START", "RUNNING", "COMPLETE"]
+    finally:
+        emitter.close()
+        configured.close()
+
+
+def test_a_setting_without_the_client_library_warns_once_and_runs_go_on(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prodml.sdk.openlineage as sdk
+
+    def missing() -> None:
+        raise InvalidInputError("openlineage-python is not installed")
+
+    monkeypatch.setattr(sdk, "_require", missing)  # the library cannot be uninstalled here
+    configured = Client(home=str(tmp_path / ".prodml"), user="tester", openlineage_url=receiver.url)
+    try:
+        warned = pytest.warns(UserWarning, match="openlineage_url is set, but no events are sent")
+        with warned, prodml.start_run("delay", client=configured) as run:
+            run.log_metric("auc", 0.8)
+        assert prodml.get_run(run.id, client=configured).metrics["auc"] == 0.8
+    finally:
+        configured.close()

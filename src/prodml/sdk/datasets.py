@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from prodml.client import Client, default_client
 from prodml.data.refs import get_dataset as _get_dataset
 from prodml.domain.dataset import DatasetDiff, DatasetVersion, FileEntry
+from prodml.sdk.openlineage import follow_settings
 
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
     import pyarrow as pa
@@ -34,7 +35,9 @@ def log_dataset(
     partition too, the history ``validate(..., partition_by=...)`` judges against."""
     from prodml.data import datasets
 
-    return datasets.log_dataset(client or default_client(), name, data, key, progress, partition_by)
+    chosen = client or default_client()
+    follow_settings(chosen)
+    return datasets.log_dataset(chosen, name, data, key, progress, partition_by)
 
 
 def get_dataset(ref: str, client: Client | None = None) -> DatasetVersion:

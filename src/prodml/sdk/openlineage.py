@@ -6,6 +6,7 @@ and datasets is described in :mod:`prodml.interop.openlineage`."""
 from __future__ import annotations
 
 import sys
+import warnings
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -97,3 +98,27 @@ def openlineage_health(client: Client | None = None) -> dict[str, Any] | None:
 
     running = openlineage_emitter.attached(client or default_client())
     return None if running is None else running.health()
+
+
+_WARNED: set[str] = set()  # settings already said to be unusable, once a process
+
+
+def follow_settings(client: Client) -> None:
+    """Start the emitter when the setting ``openlineage_url`` names a server (the first
+    run or dataset version of a client does this; then it keeps running). Without the
+    client library it says so once, and the run goes on."""
+    url = client.settings.openlineage_url
+    if not url:
+        return
+    if "prodml.interop.openlineage_emitter" in sys.modules:
+        from prodml.interop import openlineage_emitter
+
+        running = openlineage_emitter.attached(client)
+        if running is not None and running.url == url:
+            return
+    try:
+        emit_openlineage(url, client)
+    except InvalidInputError as error:
+        if url not in _WARNED:
+            _WARNED.add(url)
+            warnings.warn(f"openlineage_url is set, but no events are sent: {error}", stacklevel=3)

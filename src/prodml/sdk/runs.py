@@ -10,6 +10,7 @@ from prodml.domain.dataset import DatasetVersion
 from prodml.domain.run import MetricPoint, Run
 from prodml.domain.run_query import RunPage
 from prodml.names import check_name
+from prodml.sdk.openlineage import follow_settings
 from prodml.track.compare import Difference as Difference  # the rows of a comparison
 from prodml.track.compare import RunComparison
 from prodml.track.compare import compare_runs as _compare
@@ -32,9 +33,9 @@ def start_run(
 
     An input whose latest validation found hard problems is refused unless
     ``force_inputs`` gives the reason, which is recorded."""
-    return _start_run(
-        client or default_client(), experiment, config, hypothesis, inputs, force_inputs
-    )
+    chosen = client or default_client()
+    follow_settings(chosen)
+    return _start_run(chosen, experiment, config, hypothesis, inputs, force_inputs)
 
 
 def autolog(
