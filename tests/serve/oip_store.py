@@ -42,7 +42,8 @@ def texts() -> pd.DataFrame:
 
 def text_model() -> Pipeline:
     data = texts()
-    encode = ColumnTransformer([("city", OneHotEncoder(), ["city"])], remainder="passthrough")
+    cities = OneHotEncoder(handle_unknown="ignore")
+    encode = ColumnTransformer([("city", cities, ["city"])], remainder="passthrough")
     labels = np.where((data["x"] > 0) | (data["city"] == "oslo"), "yes", "no")
     return Pipeline([("encode", encode), ("fit", LogisticRegression())]).fit(data, labels)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from prodml.deploy import rollouts
-from prodml.serve import openapi_schemas
+from prodml.serve import oip_outputs, openapi_schemas
 from prodml.serve.openapi_schemas import Schema
 from prodml.serve.routing import Route
 
@@ -29,6 +29,7 @@ FAILURES = {
     "404": "No such model, or no such rollout action",
     "409": "The change conflicts with the model's or rollout's state",
     "413": "The body or its rows are over the limit",
+    "415": "The body is compressed; send it uncompressed",
     "422": "A field is missing or of the wrong kind; 'field' names it",
     "503": "No model or fallback could answer, or the store is out of reach",
 }
@@ -40,6 +41,7 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _BY_NAME = {
     "metadata": "model_metadata",
     "ready": "model_ready",
+    "kserve ready": "kserve_model_ready",
     "rollback": "rollback",
     "rollout": "rollout_action",
 }
@@ -62,6 +64,12 @@ PREDICTION: Schema = {
         "request_id": {"type": "string"},
     },
     "required": ["predictions", "model", "version", "variant", "fallback", "request_id"],
+}
+VERSION = {"type": "string", "pattern": "^[0-9]{1,9}$"}
+KSERVE_PREDICTION: Schema = {
+    "type": "object",
+    "properties": {"predictions": {"type": "array", "items": {}}},
+    "required": ["predictions"],
 }
 INFERENCE: Schema = {
     "type": "object",
@@ -108,12 +116,25 @@ def _links(models: list[str], name_at: str | None = None) -> dict[str, Any]:
     for model in models:
         links[f"predict {model}"] = {"operationId": f"predict_{model}"}
         links[f"infer {model}"] = {"operationId": f"infer_{model}"}
+        links[f"kserve predict {model}"] = {"operationId": f"kserve_predict_{model}"}
     for link, operation in _BY_NAME.items() if name_at else ():
         links[link] = {"operationId": operation, "parameters": {"name": name_at}}
     return links
 
 
+def _to_version(name: str, version: str) -> dict[str, Any]:
+    """Links from an answer naming a model and a version to that version's routes."""
+    at = {"name": name, "version": version}
+    return {
+        "version metadata": {"operationId": "version_metadata", "parameters": at},
+        "version ready": {"operationId": "version_ready", "parameters": at},
+        "infer version": {"operationId": "infer_version", "parameters": at},
+    }
+
+
 def _predict(model: str, signature: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    links = _links(models, "$response.body#/model")
+    links |= _to_version("$response.body#/model", "$response.body#/version")
     return {
         "operationId": f"predict_{model}",
         "summary": f"Predict with {model} (the champion, or a rollout's variant)",
@@ -121,22 +142,56 @@ def _predict(model: str, signature: dict[str, Any], models: list[str]) -> dict[s
         "parameters": [REQUEST_ID_HEADER],
         "security": OPEN_OR_BEARER,
         "requestBody": _body(openapi_schemas.predict_body(signature)),
-        "responses": _responses(
-            PREDICTION, "400 403 404 413 422 503", _links(models, "$response.body#/model"), True
-        ),
+        "responses": _responses(PREDICTION, "400 403 404 413 422 503", links, True),
     }
 
 
-def _infer(model: str, signature: dict[str, Any], models: list[str]) -> dict[str, Any]:
+def _infer(
+    models: list[str], signature: dict[str, Any], outputs: tuple[str, ...], operation: str
+) -> dict[str, Any]:
+    links = _links(models, "$response.body#/model_name")
+    links |= _to_version("$response.body#/model_name", "$response.body#/model_version")
+    responses = _responses(INFERENCE, "400 403 404 413 415 422 503", links, True)
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    responses["200"]["content"]["application/octet-stream"] = binary
     return {
-        "operationId": f"infer_{model}",
-        "summary": f"Infer with {model} (Open Inference Protocol v2)",
+        "operationId": operation,
         "parameters": [REQUEST_ID_HEADER],
         "security": OPEN_OR_BEARER,
-        "requestBody": _body(openapi_schemas.infer_body(signature)),
-        "responses": _responses(
-            INFERENCE, "400 403 404 413 422 503", _links(models, "$response.body#/model_name"), True
-        ),
+        "requestBody": _body(openapi_schemas.infer_body(signature, outputs)),
+        "responses": responses,
+    }
+
+
+def _infer_model(model: str, route: Route, models: list[str]) -> dict[str, Any]:
+    signature = route.champion.version.signature or {}
+    outputs = oip_outputs.names(route.champion)
+    infer = _infer(models, signature, outputs, f"infer_{model}")
+    infer["summary"] = f"Infer with {model}: the champion, or a rollout's variant (OIP v2)"
+    return infer
+
+
+def _infer_version(models: list[str]) -> dict[str, Any]:
+    """One served version alone; its schema is that version's signature, as its
+    metadata says (the body below takes any tensors)."""
+    infer = _infer(models, {}, ("predict", "probabilities"), "infer_version")
+    infer["summary"] = "Infer with the version in the path alone (OIP v2)"
+    infer["requestBody"]["content"]["application/json"]["schema"]["properties"]["inputs"] = {
+        "type": "array",
+        "items": OBJECT,
+        "minItems": 1,
+    }
+    return infer
+
+
+def _kserve(model: str, signature: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    return {
+        "operationId": f"kserve_predict_{model}",
+        "summary": f"Predict with {model} (KServe v1)",
+        "parameters": [REQUEST_ID_HEADER],
+        "security": OPEN_OR_BEARER,
+        "requestBody": _body(openapi_schemas.kserve_body(signature)),
+        "responses": _responses(KSERVE_PREDICTION, "400 403 404 413 422 503", _links(models), True),
     }
 
 
@@ -155,17 +210,43 @@ def _by_name(models: list[str]) -> dict[str, Any]:
     """The routes that take a model's name in their path."""
     first = models[0] if models else "model"
     name = [_path_name(first)]
+    version = {"name": "version", "in": "path", "required": True, "schema": VERSION}
+    versioned = [*name, {**version, "example": "1"}]
     action = {"name": "action", "in": "path", "required": True}
     action["schema"] = {"type": "string", "enum": list(rollouts.ACTIONS)}
     from_path = _links(models, "$request.path.name")
     admin = {"security": BEARER, "requestBody": _body(openapi_schemas.admin_body(), required=False)}
     return {
         "/v2/models/{name}": _get(
-            "model_metadata", "A model's inputs (OIP v2)", OBJECT, "404", from_path
+            "model_metadata",
+            "A model's inputs and outputs (OIP v2)",
+            OBJECT,
+            "404",
+            from_path | _to_version("$request.path.name", "$response.body#/versions/0"),
         )
         | {"parameters": name},
         "/v2/models/{name}/ready": _get(
             "model_ready", "Whether a model is served", OBJECT, "404", from_path
+        )
+        | {"parameters": name},
+        "/v2/models/{name}/versions/{version}": _get(
+            "version_metadata",
+            "A served version's inputs and outputs (OIP v2)",
+            OBJECT,
+            "404",
+            from_path,
+        )
+        | {"parameters": versioned},
+        "/v2/models/{name}/versions/{version}/ready": _get(
+            "version_ready", "Whether a version is served", OBJECT, "404", from_path
+        )
+        | {"parameters": versioned},
+        "/v2/models/{name}/versions/{version}/infer": {
+            "parameters": versioned,
+            "post": _infer_version(models),
+        },
+        "/v1/models/{name}": _get(
+            "kserve_model_ready", "Whether a model is ready (KServe v1)", OBJECT, "404", from_path
         )
         | {"parameters": name},
         "/v1/models/{name}/rollback": {
@@ -195,6 +276,7 @@ def _shared(models: list[str]) -> dict[str, Any]:
     ready = {"type": "object", "properties": {"ready": {"type": "boolean"}}}
     routes = {
         "/v1/models": ("list_models", "The served models and their routing", OBJECT),
+        "/": ("kserve_live", "Whether the process is up (KServe v1)", OBJECT),
         "/v2": ("server_metadata", "The server (OIP v2)", OBJECT),
         "/v2/health/live": ("live", "Whether the process is up", OBJECT),
         "/v2/health/ready": ("ready", "Whether any model is routed", ready),
@@ -217,7 +299,8 @@ def document(routes: dict[str, Route]) -> dict[str, Any]:
     for name, route in routes.items():
         signature = route.champion.version.signature or {}
         paths[f"/v1/models/{name}/predict"] = {"post": _predict(name, signature, models)}
-        paths[f"/v2/models/{name}/infer"] = {"post": _infer(name, signature, models)}
+        paths[f"/v1/models/{name}:predict"] = {"post": _kserve(name, signature, models)}
+        paths[f"/v2/models/{name}/infer"] = {"post": _infer_model(name, route, models)}
     paths.update(_shared(models))
     return {
         "openapi": "3.0.3",

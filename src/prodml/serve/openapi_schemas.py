@@ -153,31 +153,70 @@ def _tensor(name: Schema, data: Schema) -> Schema:
         "type": "object",
         "properties": {
             "name": name,
-            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
+            "shape": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 1,
+                "maxItems": 2,
+                "description": "[rows] or [rows, columns]; its product is the count of values",
+            },
             "datatype": {"type": "string", "enum": OIP_DATATYPES},
             "data": data,
             "parameters": {"type": "object"},
         },
-        "required": ["name", "shape", "datatype", "data"],
+        "required": ["name", "datatype", "data"],
         "additionalProperties": False,
     }
 
 
-def infer_body(signature: dict[str, Any]) -> Schema:
+def infer_body(signature: dict[str, Any], outputs: tuple[str, ...] = ("predict",)) -> Schema:
     """An infer request: a tensor per signature column, or one [rows, width] tensor
-    whose data is nested rows or flat in row-major order."""
+    whose data is nested rows or flat in row-major order; the outputs it wants."""
     inputs: Schema = {"type": "array", "items": _input(signature), "minItems": 1}
     if signature.get("kind") == "tensor":
         inputs["maxItems"] = 1
     elif signature.get("columns"):
         inputs["maxItems"] = len(signature["columns"])
+    flag: Schema = {"type": "boolean"}
     return {
         "type": "object",
-        "properties": {"id": REQUEST_ID, "inputs": inputs, "parameters": {"type": "object"}},
+        "properties": {
+            "id": REQUEST_ID,
+            "inputs": inputs,
+            "outputs": {"type": "array", "items": _output(outputs), "maxItems": len(outputs)},
+            "parameters": {"type": "object", "properties": {"binary_data_output": flag}},
+        },
         "required": ["inputs"],
         "additionalProperties": False,
-        "description": "One tensor per input, each holding one value per row.",
+        "description": (
+            "One tensor per input, each holding one value per row; or one [rows, columns] "
+            "tensor of the signature's columns in order. With the binary tensor data "
+            "extension, the body is this JSON (its length in the "
+            "Inference-Header-Content-Length header) followed by each input's raw bytes."
+        ),
     }
+
+
+def _output(names: tuple[str, ...]) -> Schema:
+    parameters = {"type": "object", "properties": {"binary_data": {"type": "boolean"}}}
+    return {
+        "type": "object",
+        "properties": {"name": {"type": "string", "enum": list(names)}, "parameters": parameters},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+
+
+def kserve_body(signature: dict[str, Any]) -> Schema:
+    """A KServe v1 request: ``instances``, records (or lists in column order)."""
+    if signature.get("kind") == "tensor":
+        return wrapped("instances", rows(tensor_row(width_of(signature))))
+    columns = signature.get("columns") if signature.get("kind") == "columns" else None
+    record = signed_record(columns) if columns else free_record()
+    body = wrapped("instances", rows(record))
+    if columns:
+        body["description"] = "An instance may also be a list of values in column order."
+    return body
 
 
 def _input(signature: dict[str, Any]) -> Schema:
