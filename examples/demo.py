@@ -302,6 +302,25 @@ def export_openlineage() -> None:
             print(f"  {kind:<9} {count}")
 
 
+def native_formats(data: prodml.DatasetVersion) -> None:
+    """The logistic pipeline logged as ONNX (skl2onnx) beside the stored versions, and
+    predicted by a client that refuses every format that runs code when loaded."""
+    say("6c. Model formats: the pipeline as ONNX, loaded without pickle")
+    table = prodml.load_table(data).to_pandas()
+    rows = table[table["month"] <= 2]
+    x, y = rows[FEATURES].astype("float64"), rows["late"]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(x, y)
+    with prodml.start_run("late-arrivals-formats", inputs=[data]) as run:
+        version = run.log_model(model, "late-arrivals-onnx", example=x.head(5), format="onnx")
+    cli("models", "show", version.ref)
+    no_pickle = prodml.Client(allow_pickle=False)
+    answers = prodml.load_predictor(version.ref, client=no_pickle).predict(x.head(8))
+    print(f"{version.ref} is stored as {version.format}; loaded with allow_pickle = false")
+    print(f"ONNX answers {answers}, the pipeline {model.predict(x.head(8)).tolist()}")
+    if answers != model.predict(x.head(8)).tolist():
+        raise SystemExit("The ONNX model answers differently from the pipeline.")
+
+
 def main() -> None:
     here = str(Path(__file__).parent)  # the CLI imports the suite's product metric from here
     os.environ.setdefault("COLUMNS", "120")  # wide enough for the CLI's tables
@@ -337,6 +356,7 @@ def main() -> None:
     autolog_and_notebooks(cleaned)
     with tempfile.TemporaryDirectory() as folder:
         import_from_mlflow(Path(folder), cleaned, FEATURES)
+    native_formats(cleaned)
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
