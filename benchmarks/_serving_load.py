@@ -1,6 +1,7 @@
 """What ``serving.py`` uses to put one server under load: server processes pinned
 to one CPU, wrk and hey pinned to the other, and how much of the server's CPU
-other processes took meanwhile."""
+other processes took meanwhile. A request is a body and its headers (JSON by
+default; any bytes, such as the Open Inference Protocol's binary tensors)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from _harness import fmt_rate
 SERVER_CPU = "0"
 LOAD_CPU = "1"
 CONNECTIONS = 32
+JSON = {"Content-Type": "application/json"}
 WARMUP_SECONDS = 3
 OTHERS_LIMIT = 0.05  # warn when other processes take more of the server's CPU than this
 
@@ -154,10 +156,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def post(url: str, body: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
+def post(
+    url: str, body: bytes, timeout: float = 10.0, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers or JSON, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -165,7 +167,14 @@ def post(url: str, body: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def wait_ready(servers: Servers, name: str, url: str, body: bytes, timeout: float = 180.0) -> bytes:
+def wait_ready(
+    servers: Servers,
+    name: str,
+    url: str,
+    body: bytes,
+    timeout: float = 180.0,
+    headers: dict[str, str] | None = None,
+) -> bytes:
     """The first 200 answer to ``body``, polling until the server is up."""
     process = servers.running[name][0]
     deadline = time.monotonic() + timeout
@@ -176,7 +185,7 @@ def wait_ready(servers: Servers, name: str, url: str, body: bytes, timeout: floa
                 f"{name} server exited with {process.returncode}:\n{servers.log_tail(name)}"
             )
         try:
-            status, answer = post(url, body, timeout=5.0)
+            status, answer = post(url, body, timeout=5.0, headers=headers)
         except (OSError, urllib.error.URLError) as error:
             last = str(error)
         else:
@@ -191,10 +200,19 @@ def wait_ready(servers: Servers, name: str, url: str, body: bytes, timeout: floa
 
 # --- load ----------------------------------------------------------------------------
 
-WRK_SCRIPT = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[{body}]==]
-"""
+
+def wrk_script(body: bytes, headers: dict[str, str]) -> str:
+    """A wrk Lua script sending ``body`` with ``headers``; every byte that is not
+    plain printable ASCII is written as a decimal escape, so any body fits."""
+    lines = ['wrk.method = "POST"']
+    lines += [f'wrk.headers["{key}"] = "{value}"' for key, value in headers.items()]
+    lines.append(f'wrk.body = "{_lua(body)}"')
+    return "\n".join(lines) + "\n"
+
+
+def _lua(raw: bytes) -> str:
+    plain = {c for c in range(32, 127)} - {ord("\\"), ord('"')}
+    return "".join(chr(c) if c in plain else f"\\{c:03d}" for c in raw)
 
 
 def _duration_ms(value: str, unit: str) -> float:
@@ -225,9 +243,12 @@ def run_wrk(url: str, script: Path, seconds: int) -> dict[str, Any]:
     }
 
 
-def run_hey(url: str, body: bytes, seconds: int) -> dict[str, Any]:
+def run_hey(url: str, body: Path, headers: dict[str, str], seconds: int) -> dict[str, Any]:
     args = ["taskset", "-c", LOAD_CPU, "hey", "-z", f"{seconds}s", "-c", str(CONNECTIONS)]
-    args += ["-m", "POST", "-T", "application/json", "-d", body.decode(), url]
+    args += ["-m", "POST", "-D", str(body)]
+    for key, value in headers.items():
+        args += ["-T", value] if key.lower() == "content-type" else ["-H", f"{key}: {value}"]
+    args.append(url)
     completed = subprocess.run(args, capture_output=True, text=True, check=False)
     out = completed.stdout
     if completed.returncode != 0 or "Latency distribution" not in out:
@@ -254,17 +275,21 @@ def load(
     workdir: Path,
     group: int,
     warmup: int = WARMUP_SECONDS,
+    headers: dict[str, str] | None = None,
 ) -> Figures:
     """wrk for ``warmup`` seconds, then wrk and hey for ``seconds`` each, while
     watching how much of the server's CPU the rest of the machine took."""
+    headers = headers or JSON
     script = workdir / f"{name}.lua"
-    script.write_text(WRK_SCRIPT.format(body=body.decode()))
+    script.write_text(wrk_script(body, headers))
+    sent = workdir / f"{name}.body"
+    sent.write_bytes(body)
     warm = run_wrk(url, script, warmup)
     watch = Interference(group)
     wrk = run_wrk(url, script, seconds)
     wrk_others, own = watch.measure()
     watch = Interference(group)
-    hey = run_hey(url, body, seconds)
+    hey = run_hey(url, sent, headers, seconds)
     hey_others, _ = watch.measure()
     figures = Figures(
         server=name,

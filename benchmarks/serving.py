@@ -20,6 +20,12 @@ pinned to CPU 0 with ``taskset`` while the load generator runs on CPU 1:
   route (parse JSON, numpy row, ``predict``, JSON answer) on uvicorn with the
   gateway's uvicorn settings (1 worker, loop and http "auto", log level warning,
   no access log);
+- **prodml-oip**: the same gateway as **prodml**, in the same run, on its Open
+  Inference Protocol v2 route with the binary tensor data extension: each request is
+  the body tritonclient builds for one row (``InferenceServerClient.
+  generate_request_body``: one [1, 4] FP64 tensor as raw bytes after the JSON header,
+  the ``predict`` output asked for as binary), reported against prodml's JSON ``/v1``
+  path measured just before it on the same server;
 - **MLflow**: ``mlflow models serve --env-manager local --workers 1`` in a
   throwaway venv (see ``_anchor.py``) on the model saved there with
   ``mlflow.sklearn.save_model`` and its signature.
@@ -78,7 +84,7 @@ from _serving_load import (
     post,
     wait_ready,
 )
-from _serving_ratios import RATIOS, median_of, summary_rows
+from _serving_ratios import RATIOS, Ratio, median_of, summary_rows
 
 HERE = Path(__file__).resolve().parent
 BARE_APP = HERE / "serving_bare.py"
@@ -94,6 +100,11 @@ GUARDRAILS = {
 # A flight the rule "no-long-haul" covers and the model calls late: with the rules
 # attached the gateway must answer 0 where the model says 1.
 PROBE = {"dep_delay": 600.0, "distance": 4983.0, "air_time": 600.0, "hour": 9.0}
+OIP_VS_JSON_GOAL = 0.8  # requests/s of binary OIP v2 against the JSON /v1 path
+OIP_RATIO = Ratio(
+    "requests/s, OIP v2 binary tensors (tritonclient's request) / JSON /v1 (wrk)",
+    "oip", "base", "rate", f">= {OIP_VS_JSON_GOAL}", lambda value: value >= OIP_VS_JSON_GOAL,
+)  # fmt: skip
 QUIET_MLFLOW = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
@@ -250,7 +261,11 @@ class Run:
     warmup: int
 
 
-def measure_prodml(run: Run, variant: Variant, home: Path) -> tuple[Figures, dict[str, Any]]:
+def measure_prodml(
+    run: Run, variant: Variant, home: Path
+) -> tuple[Figures, dict[str, Any], Figures | None]:
+    """The variant's figures on the JSON /v1 path, what its log holds, and for the
+    base variant the figures of the binary OIP v2 path on the same server."""
     port = free_port()
     env = prodml_env(home)
     args = [*prodml_command(variant), "serve", MODEL_NAME, "--port", str(port), "--no-controller"]
@@ -265,12 +280,43 @@ def measure_prodml(run: Run, variant: Variant, home: Path) -> tuple[Figures, dic
     if variant.guardrails:
         check_rules(url)
     figures = load(name, url, body, run.seconds, run.workdir, process.pid, run.warmup)
+    oip = None
+    if variant == VARIANTS["base"]:
+        oip = measure_oip(run, port, process.pid, answer["predictions"])
     logged: dict[str, Any] = {}
     if variant.log:
         time.sleep(2.5)  # the recorder drains every 0.1 s and the writer flushes every 1 s
         logged = query_log(env, run.workdir)
     run.servers.stop(name)
-    return figures, logged
+    return figures, logged, oip
+
+
+def oip_request(record: dict[str, float]) -> tuple[bytes, dict[str, str]]:
+    """The body and header tritonclient sends for one row: one [1, 4] FP64 tensor as
+    binary data, the ``predict`` output asked for as binary."""
+    import numpy as np
+    import tritonclient.http as triton
+
+    row = np.array([[record[feature] for feature in FEATURES]], dtype=np.float64)
+    tensor = triton.InferInput("input-0", list(row.shape), "FP64")
+    tensor.set_data_from_numpy(row, binary_data=True)
+    wanted = [triton.InferRequestedOutput("predict", binary_data=True)]
+    body, length = triton.InferenceServerClient.generate_request_body([tensor], outputs=wanted)
+    return body, {"Inference-Header-Content-Length": str(length)}
+
+
+def measure_oip(run: Run, port: int, group: int, expected: list[Any]) -> Figures:
+    """The binary OIP v2 path of the gateway already measured on /v1: the same
+    answer, then the same load."""
+    url = f"http://127.0.0.1:{port}/v2/models/{MODEL_NAME}/infer"
+    body, headers = oip_request(run.record)
+    answer = wait_ready(run.servers, "prodml", url, body, headers=headers)
+    head, end = json.JSONDecoder().raw_decode(answer.decode("latin-1"))
+    label = int.from_bytes(answer[end : end + 8], "little", signed=True)
+    print(f"prodml-oip answers: {json.dumps(head)} then {label} as 8 raw bytes")
+    if [label] != expected:
+        raise BenchmarkFailure(f"the OIP path answered {label}, the /v1 path {expected}")
+    return load("prodml-oip", url, body, run.seconds, run.workdir, group, run.warmup, headers)
 
 
 def check_rules(url: str) -> None:
@@ -516,8 +562,11 @@ def main(argv: list[str]) -> int:
                 if key == "bare":
                     measured[key] = measure_bare(run)
                     continue
-                measured[key], found = measure_prodml(run, VARIANTS[key], homes[key])
+                measured[key], found, oip = measure_prodml(run, VARIANTS[key], homes[key])
                 sent[key] += measured[key].sent + 1  # +1: the request that saw it was up
+                if oip is not None:
+                    measured["oip"] = oip
+                    sent[key] += oip.sent + 1
                 if found:
                     logged[key] = found
             if turn == 0 and anchor is not None:
@@ -529,13 +578,13 @@ def main(argv: list[str]) -> int:
     print_logs(logged, sent)
     medians = {
         key: median_of([r[key] for r in rounds if key in r])
-        for key in ["bare", *options.variants, "mlflow"]
+        for key in ["bare", *options.variants, "oip", "mlflow"]
         if any(key in r for r in rounds)
     }
     print()
     print_servers(list(medians.values()))
     print()
-    rows = summary_rows(RATIOS, medians, rounds)
+    rows = summary_rows([*RATIOS, OIP_RATIO], medians, rounds)
     print_table(["figure", "prodml", "anchor", "ratio", "goal", "met"], [r.cells() for r in rows])
     return 0
 
