@@ -230,6 +230,57 @@ def control_access() -> None:
     del os.environ["PRODML_TOKEN"]
 
 
+def call_through_triton(flights: pd.DataFrame) -> None:
+    """The gateway as Triton's own client sees it: three flights as one [3, 7] tensor
+    of binary FP64 values, the answer beside the JSON route's."""
+    import socket
+
+    import httpx
+    import numpy as np
+    import tritonclient.http as triton
+    from serving_demo import MODEL
+
+    say("17a. The same gateway through Triton's client: one 2-D tensor, as binary data")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*CLI, "serve", MODEL, "--port", str(port), "--no-controller"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        rows = flights[FEATURES].dropna().head(3)
+        deadline = time.time() + 60
+        while not _answers(f"{url}/v2/health/ready") and time.time() < deadline:
+            time.sleep(0.2)
+        body = {"records": rows.to_dict("records")}
+        answer = httpx.post(f"{url}/v1/models/{MODEL}/predict", json=body).json()
+        client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+        tensor = triton.InferInput("input-0", list(rows.shape), "FP64")
+        tensor.set_data_from_numpy(rows.to_numpy(dtype=np.float64))  # binary by default
+        result = client.infer(MODEL, [tensor])
+        shown = {o["name"]: o["datatype"] for o in result.get_response()["outputs"]}
+        print(f"JSON  POST /v1/models/{MODEL}/predict: {answer['predictions']}")
+        print(f"Triton client, /v2/models/{MODEL}/infer: predict {result.as_numpy('predict')}")
+        if "probabilities" in shown:
+            print(f"  probabilities:\n{np.round(result.as_numpy('probabilities'), 3)}")
+        print(f"  outputs and their datatypes: {shown}")
+        client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def compact_log() -> None:
     """The gateways wrote a segment a second; compaction merges them into a few files.
     Every query reads the same rows before and after (the merged segments stay, left out
@@ -360,6 +411,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
+        call_through_triton(flights)
         compact_log()
         monitor_and_respond(Path(folder), flights)
     control_access()
