@@ -63,7 +63,8 @@ def build(home: Path) -> None:
 
 @contextlib.contextmanager
 def served(folder: Path) -> Iterator[str]:
-    """The gateway's URL, serving ``m`` and ``t`` from a fresh store under ``folder``."""
+    """The gateway's URL, serving ``m`` and ``t`` from a fresh store at
+    ``folder / "home"``."""
     with pytest.MonkeyPatch.context() as patch:
         for name in FOREIGN:
             patch.delenv(name, raising=False)

@@ -4,8 +4,10 @@ probabilities, text in and out, model metadata and readiness per version."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,11 +16,24 @@ from oip_store import rows, served, text_model, texts
 from serving_helpers import classifier
 from tritonclient.utils import InferenceServerException
 
+import prodml
+from prodml.client import Client
+
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with served(tmp_path_factory.mktemp("oip")) as address:
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("oip")
+
+
+@pytest.fixture(scope="module")
+def url(folder: Path) -> Iterator[str]:
+    with served(folder) as address:
         yield address
+
+
+@pytest.fixture
+def store(folder: Path) -> Path:
+    return folder / "home"
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +195,19 @@ def test_a_2d_tensor_of_the_wrong_width_is_refused_naming_the_columns(
     assert refused.value.status() == "422"
 
 
-def test_the_gateway_logs_every_request_a_client_made(url: str, tmp_path: Path) -> None:
-    import httpx
+def test_a_request_naming_a_version_is_logged_as_pinned_outside_any_rollout(
+    client: triton.InferenceServerClient, store: Path
+) -> None:
+    client.infer("m", _columns(rows(2), True), model_version="1", request_id="pinned-1")
+    sql = "SELECT variant, version, rollout_id FROM predictions WHERE request_id LIKE 'pinned-1/%'"
 
-    health = httpx.get(f"{url}/healthz", timeout=10).json()
-    assert health["status"] == "ok", health
+    logged: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30  # the gateway writes its log every second
+    reader = Client(home=str(store), user="tester")
+    try:
+        while not logged and time.monotonic() < deadline:
+            time.sleep(0.3)
+            logged = prodml.query_predictions(sql, client=reader).to_pylist()
+    finally:
+        reader.close()
+    assert logged == [{"variant": "pinned", "version": 1, "rollout_id": None}] * 2
