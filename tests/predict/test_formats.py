@@ -24,6 +24,7 @@ from prodml.errors import DataReadError, InvalidInputError
 from prodml.predict import loading
 
 COLUMNS = ["a", "b", "c", "d"]
+CATBOOST_QUIET = {"iterations": 8, "verbose": 0, "thread_count": 1, "allow_writing_files": False}
 
 
 def _double(rows: Any) -> Any:
@@ -53,7 +54,7 @@ def _lightgbm(x: pd.DataFrame, y: np.ndarray, _: np.ndarray) -> tuple[Any, dict[
 def _catboost(x: pd.DataFrame, y: np.ndarray, _: np.ndarray) -> tuple[Any, dict[str, Any]]:
     import catboost
 
-    return catboost.CatBoostClassifier(iterations=8, verbose=0, thread_count=1).fit(x, y), {}
+    return catboost.CatBoostClassifier(**CATBOOST_QUIET).fit(x, y), {}
 
 
 def _catboost_regressor(
@@ -61,7 +62,7 @@ def _catboost_regressor(
 ) -> tuple[Any, dict[str, Any]]:
     import catboost
 
-    return catboost.CatBoostRegressor(iterations=8, verbose=0, thread_count=1).fit(x, target), {}
+    return catboost.CatBoostRegressor(**CATBOOST_QUIET).fit(x, target), {}
 
 
 def _sklearn_onnx(x: pd.DataFrame, y: np.ndarray, _: np.ndarray) -> tuple[Any, dict[str, Any]]:
@@ -249,6 +250,8 @@ def test_without_allow_pickle_pickle_and_torchscript_are_refused_naming_the_sett
             loading.predictor(client, f"{name}@1")
     for name in sorted(TRUSTED):
         assert loading.predictor(client, f"{name}@1").predict(logged.rows.head(3))
+    with pytest.raises(DataReadError, match=r"script@1 is stored as torchscript.*allow_pickle"):
+        prodml.evaluate_model("script@1", client=client)  # refused before any suite is read
 
     monkeypatch.setenv("PRODML_ALLOW_PICKLE", "false")
     with pytest.raises(DataReadError, match=r"pickled@1 .*allow_pickle"):

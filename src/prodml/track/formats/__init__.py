@@ -16,18 +16,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prodml.domain.artifact import NEEDS_TRUST, PICKLE
+from prodml.domain.artifact import NEEDS_TRUST
 from prodml.errors import DataReadError, InvalidInputError
+from prodml.track.formats.names import BOOSTERS, FORMATS, ONNX, PICKLE, SKOPS, TORCHSCRIPT
 
 if TYPE_CHECKING:  # numpy and each library load only when a model is saved or loaded
     import numpy as np
 
     from prodml.track.formats.native import Saved
 
-ONNX, SKOPS, TORCHSCRIPT = "onnx", "skops", "torchscript"
-XGBOOST, LIGHTGBM, CATBOOST = "xgboost-ubj", "lightgbm-text", "catboost-cbm"
-BOOSTERS = (XGBOOST, LIGHTGBM, CATBOOST)
-FORMATS = (ONNX, *BOOSTERS, TORCHSCRIPT, SKOPS, PICKLE)
 DETAILS = "format_details"  # the environment key of what a format's loader needs
 
 __all__ = ["DETAILS", "FORMATS", "ONNX", "PICKLE", "load", "save"]

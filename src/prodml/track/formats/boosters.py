@@ -10,7 +10,7 @@ import os
 import tempfile
 from typing import Any
 
-from prodml.track.formats import CATBOOST, LIGHTGBM, XGBOOST
+from prodml.track.formats.names import CATBOOST, LIGHTGBM, XGBOOST
 from prodml.track.formats.native import (
     NativeClassifier,
     NativeModel,

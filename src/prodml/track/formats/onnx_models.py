@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from prodml.errors import InvalidInputError
-from prodml.track.formats import ONNX
+from prodml.track.formats.names import ONNX
 from prodml.track.formats.native import (
     NativeClassifier,
     NativeModel,

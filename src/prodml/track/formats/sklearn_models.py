@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from prodml.errors import DataReadError
-from prodml.track.formats import SKOPS
+from prodml.track.formats.names import SKOPS
 from prodml.track.formats.native import Saved
 
 

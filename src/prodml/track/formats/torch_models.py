@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from prodml.errors import InvalidInputError
-from prodml.track.formats import TORCHSCRIPT
+from prodml.track.formats.names import TORCHSCRIPT
 from prodml.track.formats.native import NativeModel, Saved, instance_of
 
 
