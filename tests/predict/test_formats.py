@@ -93,7 +93,7 @@ def _torch_module(target: np.ndarray, x: pd.DataFrame) -> Any:
     module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     optimiser = torch.optim.SGD(module.parameters(), lr=0.05)
     inputs = torch.as_tensor(x.to_numpy().copy(), dtype=torch.float32)
-    wanted = torch.as_tensor(target, dtype=torch.float32).reshape(-1, 1)
+    wanted = torch.as_tensor(target.copy(), dtype=torch.float32).reshape(-1, 1)
     for _ in range(20):
         optimiser.zero_grad()
         loss = torch.nn.functional.mse_loss(module(inputs), wanted)
