@@ -25,7 +25,7 @@ pinned to CPU 0 with ``taskset`` while the load generator runs on CPU 1:
   the body tritonclient builds for one row (``InferenceServerClient.
   generate_request_body``: one [1, 4] FP64 tensor as raw bytes after the JSON header,
   the ``predict`` output asked for as binary), reported against prodml's JSON ``/v1``
-  path measured just before it on the same server;
+  path measured on the same server just before it (just after it in odd rounds);
 - **MLflow**: ``mlflow models serve --env-manager local --workers 1`` in a
   throwaway venv (see ``_anchor.py``) on the model saved there with
   ``mlflow.sklearn.save_model`` and its signature.
@@ -262,10 +262,12 @@ class Run:
 
 
 def measure_prodml(
-    run: Run, variant: Variant, home: Path
+    run: Run, variant: Variant, home: Path, turn: int = 0
 ) -> tuple[Figures, dict[str, Any], Figures | None]:
     """The variant's figures on the JSON /v1 path, what its log holds, and for the
-    base variant the figures of the binary OIP v2 path on the same server."""
+    base variant the figures of the binary OIP v2 path on the same server: after
+    the JSON path in even rounds, before it in odd ones (the shadow and the log work
+    off the response path on the same CPU, so the second run may inherit a backlog)."""
     port = free_port()
     env = prodml_env(home)
     args = [*prodml_command(variant), "serve", MODEL_NAME, "--port", str(port), "--no-controller"]
@@ -279,9 +281,12 @@ def measure_prodml(
         print(f"warning: {name}'s answer did not come from the champion without fallback")
     if variant.guardrails:
         check_rules(url)
-    figures = load(name, url, body, run.seconds, run.workdir, process.pid, run.warmup)
+    base = variant == VARIANTS["base"]
     oip = None
-    if variant == VARIANTS["base"]:
+    if base and turn % 2 == 1:
+        oip = measure_oip(run, port, process.pid, answer["predictions"])
+    figures = load(name, url, body, run.seconds, run.workdir, process.pid, run.warmup)
+    if base and turn % 2 == 0:
         oip = measure_oip(run, port, process.pid, answer["predictions"])
     logged: dict[str, Any] = {}
     if variant.log:
@@ -562,7 +567,7 @@ def main(argv: list[str]) -> int:
                 if key == "bare":
                     measured[key] = measure_bare(run)
                     continue
-                measured[key], found, oip = measure_prodml(run, VARIANTS[key], homes[key])
+                measured[key], found, oip = measure_prodml(run, VARIANTS[key], homes[key], turn)
                 sent[key] += measured[key].sent + 1  # +1: the request that saw it was up
                 if oip is not None:
                     measured["oip"] = oip

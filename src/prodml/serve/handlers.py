@@ -29,9 +29,11 @@ class Handlers(Handling):
         oip = OipHandlers(self.gateway, self.client)
         kserve = KServeV1(self.gateway, self.client)
         version = "/v2/models/{name}/versions/{version}"
-        return [
+        return [  # the prediction routes first: each request is matched in this order
             Route("/v1/models/{name}/predict", self.predict, methods=["POST"]),
+            Route("/v2/models/{name}/infer", oip.infer, methods=["POST"]),
             Route("/v1/models/{name}:predict", kserve.predict, methods=["POST"]),
+            Route(f"{version}/infer", oip.infer, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             Route("/v1/models/{name}", kserve.ready, methods=["GET"]),
             Route("/v1/models/{name}/rollback", self.rollback, methods=["POST"]),
@@ -42,10 +44,8 @@ class Handlers(Handling):
             Route("/v2/health/ready", self.ready, methods=["GET"]),
             Route("/v2/models/{name}", oip.metadata, methods=["GET"]),
             Route("/v2/models/{name}/ready", oip.ready, methods=["GET"]),
-            Route("/v2/models/{name}/infer", oip.infer, methods=["POST"]),
             Route(version, oip.metadata, methods=["GET"]),
             Route(f"{version}/ready", oip.ready, methods=["GET"]),
-            Route(f"{version}/infer", oip.infer, methods=["POST"]),
             Route("/healthz", self.health, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
             Route("/openapi.json", self.spec, methods=["GET"]),

@@ -192,7 +192,12 @@ def _tensor_rows(tensors: list[Tensor], width: int) -> list[Any]:
     values = tensor.values
     if not values:
         raise Rejected("inputs[0] needs 'data', a non-empty list.", "inputs[0].data")
-    if len(tensor.shape) == 2 and (width <= 0 or tensor.shape[1] == width):
+    if len(tensor.shape) == 2:
+        if 0 < width != tensor.shape[1]:
+            raise Rejected(
+                f"inputs[0] has shape {list(tensor.shape)}; this model takes rows of {width}.",
+                "inputs[0].shape",
+            )
         width = tensor.shape[1]
     elif width <= 0 or len(values) % width != 0:
         raise Rejected(

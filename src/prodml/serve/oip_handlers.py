@@ -8,6 +8,7 @@ version alone (``pinned.py``)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -57,7 +58,9 @@ class OipHandlers(Handling):
         sent[oip_binary.HEADER] = str(length)
         return Response(content, 200, sent, "application/octet-stream")
 
-    async def _read(self, request: Request, served: Served) -> tuple[oip.Inference, Any]:
+    async def _read(
+        self, request: Request, served: Served
+    ) -> tuple[oip.Inference, Mapping[str, str]]:
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding != "identity":
             raise values.Rejected(
@@ -67,16 +70,17 @@ class OipHandlers(Handling):
             )
         raw = await bodies.read(request, self.gateway.options.max_body)
         body, rest = oip_binary.split(raw, request.headers.get(oip_binary.HEADER))
-        headers = dict(request.headers)
-        if isinstance(body, dict) and "id" in body:
-            headers.setdefault("x-request-id", values.request_id(body["id"], "id") or "")
+        headers: Mapping[str, str] = request.headers
+        if isinstance(body, dict) and "id" in body:  # the header, when sent, wins
+            named = values.request_id(body["id"], "id") or ""
+            headers = {"x-request-id": named, **request.headers}
         inference = oip.read(body, rest, served.spec, oip_outputs.names(served))
         return inference, headers
 
     async def _answer(
         self, route: Route, asked: Served, inference: oip.Inference, done: Answer
     ) -> tuple[bytes, int | None]:
-        answered = pinned.by_number(route, done.version)
+        answered = asked if done.version == asked.number else pinned.by_number(route, done.version)
         chosen = oip_outputs.wanted(
             inference.outputs, oip_outputs.names(answered or asked), inference.binary
         )

@@ -18,6 +18,7 @@ from prodml.predict.predictor import robust
 from prodml.serve import oip_binary
 from prodml.serve.oip import Requested
 from prodml.serve.served import Served
+from prodml.serve.values import INT64
 
 PREDICT = "predict"
 PROBABILITIES = "probabilities"
@@ -62,6 +63,8 @@ def label_datatype(served: Served) -> str:
 def _numpy_datatype(dtype: np.dtype[Any]) -> str:
     if dtype.kind == "b":
         return "BOOL"
+    if dtype.kind == "u" and dtype.itemsize == 8:
+        return "UINT64"  # its labels may pass the int64 range
     if dtype.kind in "iu":
         return "INT64"
     if dtype.kind == "f":
@@ -84,7 +87,9 @@ def predict_output(answers: list[Any], served: Served | None) -> Output:
 
 def _fits(answers: list[Any], datatype: str) -> bool:
     if datatype == "INT64":
-        return all(type(a) is int for a in answers)
+        return all(type(a) is int and -INT64 <= a < INT64 for a in answers)
+    if datatype == "UINT64":
+        return all(type(a) is int and 0 <= a < 2 * INT64 for a in answers)
     if datatype.startswith("FP"):
         return all(a is None or (type(a) in (int, float)) for a in answers)
     if datatype == "BOOL":
