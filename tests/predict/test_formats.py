@@ -83,7 +83,7 @@ def _skops(x: pd.DataFrame, y: np.ndarray, _: np.ndarray) -> tuple[Any, dict[str
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y), {}
+    return make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y), {"format": "skops"}
 
 
 def _torch_module(target: np.ndarray, x: pd.DataFrame) -> Any:
@@ -115,7 +115,7 @@ def _pickle(x: pd.DataFrame, y: np.ndarray, _: np.ndarray) -> tuple[Any, dict[st
     from sklearn.preprocessing import FunctionTransformer
     from sklearn.tree import DecisionTreeClassifier
 
-    # a function of this module is a type skops would not trust: pickle it is
+    # the default for scikit-learn where pickle is allowed (skops costs seconds to import)
     pipeline = make_pipeline(FunctionTransformer(_double), DecisionTreeClassifier(max_depth=3))
     return pipeline.fit(x, y), {}
 
@@ -319,3 +319,32 @@ def test_models_show_says_the_format_and_whether_it_needs_trust(logged: Logged) 
     assert "format: onnx (loads without running code)" in onnx.stdout
     assert "format: pickle (needs trust" in pickled.stdout
     assert "allow_pickle = false" in pickled.stdout
+
+
+def test_a_client_that_refuses_pickle_logs_scikit_learn_with_skops(
+    logged: Logged, tmp_path: Path
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    labels = (logged.rows["a"] > 0).astype(int).to_numpy()
+    model = LogisticRegression().fit(logged.rows, labels)
+    for allow, expected in ((True, "pickle"), (False, "skops")):
+        client = Client(home=str(tmp_path / f"{allow}"), user="tester", allow_pickle=allow)
+        try:
+            with prodml.start_run("formats", client=client) as run:
+                version = run.log_model(model, "plain", example=logged.rows.head(5))
+            assert version.format == expected
+            answers = prodml.load_model("plain@1", client=client).predict(logged.rows.head(5))
+            assert list(answers) == list(model.predict(logged.rows.head(5)))
+        finally:
+            client.close()
+
+
+def test_load_model_follows_the_allow_pickle_of_the_client_it_is_given(logged: Logged) -> None:
+    refusing = _fresh(logged, allow_pickle=False)
+    try:
+        with pytest.raises(DataReadError, match="allow_pickle"):
+            prodml.load_model("pickled@1", client=refusing)
+        assert prodml.load_model("xgb@1", client=refusing) is not None
+    finally:
+        refusing.close()

@@ -142,7 +142,9 @@ def register(client: Client, run_id: str, name: str, source: str | None = None) 
     ]
     if artifacts:
         payload = client.read_blob(artifacts[0].digest)
-        model = models.deserialise(payload, f"artifact {source}", run.environment)
+        model = models.deserialise(
+            payload, f"artifact {source}", run.environment, client.settings.allow_pickle
+        )
         models.serialise(model, name)  # refuses an object without predict
         return store.add_model_version(
             ModelVersion(

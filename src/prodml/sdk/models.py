@@ -72,7 +72,12 @@ def load_model(ref: str, client: Client | None = None) -> Any:
 
     chosen = client or default_client()
     version = get_model(ref, chosen)
-    return models.deserialise(chosen.read_blob(version.digest), version.ref, version.environment)
+    return models.deserialise(
+        chosen.read_blob(version.digest),
+        version.ref,
+        version.environment,
+        chosen.settings.allow_pickle,
+    )
 
 
 def register_model(

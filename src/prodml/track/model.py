@@ -26,9 +26,15 @@ def flavor(model: object, saved: Saved | None = None) -> str:
     return f"python:{module}"
 
 
-def save(model: Any, name: str, example: Any = None, model_format: str | None = None) -> Saved:
+def save(
+    model: Any,
+    name: str,
+    example: Any = None,
+    model_format: str | None = None,
+    allow_pickle: bool = True,
+) -> Saved:
     """The model's bytes in its format (see ``prodml.track.formats``)."""
-    return formats.save(model, name, example, model_format)
+    return formats.save(model, name, example, model_format, allow_pickle)
 
 
 def serialise(model: object, name: str) -> bytes:

@@ -172,7 +172,7 @@ class ActiveRun:
         ``example`` batch), scikit-learn estimators, or anything with ``predict``."""
         self._check_open()
         check_name(name, "model")
-        saved = models.save(model, name, example, format)
+        saved = models.save(model, name, example, format, self.client.settings.allow_pickle)
         digest, _ = self.client.artifacts.put_bytes(saved.payload)
         return self.client.metadata.add_model_version(
             ModelVersion(

@@ -6,10 +6,16 @@ loaded without running code from the blob unless its format needs trust.
 | ``onnx.ModelProto`` or ONNX bytes | ``onnx`` | no |
 | XGBoost, LightGBM, CatBoost | ``xgboost-ubj``, ``lightgbm-text``, ``catboost-cbm`` | no |
 | PyTorch module (with an example) | ``torchscript``; ``onnx`` | TorchScript: yes |
-| scikit-learn estimator or pipeline | ``skops``, else ``pickle``; ``onnx`` | pickle: yes |
+| scikit-learn estimator or pipeline | ``pickle``; ``skops``; ``onnx`` (1) | pickle: yes |
 | anything else with ``predict`` | ``pickle`` | yes |
 
 A format needing trust is refused at load when the setting ``allow_pickle`` is false.
+
+(1) A scikit-learn model is saved with skops instead of pickle when the logging
+client's ``allow_pickle`` is false (or on ``format="skops"``): skops loads without
+running code, but importing it imports every scikit-learn module (and PyTorch when it
+is installed), 3-5 s in each process that logs or loads such a model, where pickle
+costs nothing. A team that refuses pickle pays it; one that trusts its store does not.
 Each library is imported only when a model of its format is logged or loaded."""
 
 from __future__ import annotations
@@ -30,13 +36,20 @@ DETAILS = "format_details"  # the environment key of what a format's loader need
 __all__ = ["DETAILS", "FORMATS", "ONNX", "PICKLE", "load", "save"]
 
 
-def save(model: Any, name: str, example: Any = None, model_format: str | None = None) -> Saved:
-    """The model in ``model_format``, or in the first format of its row in the table."""
+def save(
+    model: Any,
+    name: str,
+    example: Any = None,
+    model_format: str | None = None,
+    allow_pickle: bool = True,
+) -> Saved:
+    """The model in ``model_format``, or in the first format of its row in the table
+    (without ``allow_pickle``, the first that needs no trust where there is one)."""
     if model_format is not None and model_format not in FORMATS:
         raise InvalidInputError(
             f"Model {name!r}: no format {model_format!r}. Formats: {', '.join(FORMATS)}."
         )
-    saved = _save(model, name, example, model_format)
+    saved = _save(model, name, example, model_format, allow_pickle)
     if model_format is not None and saved.format != model_format:
         raise InvalidInputError(
             f"Model {name!r} ({type(model).__name__}) cannot be saved as {model_format!r}; "
@@ -45,7 +58,9 @@ def save(model: Any, name: str, example: Any = None, model_format: str | None = 
     return saved
 
 
-def _save(model: Any, name: str, example: Any, model_format: str | None) -> Saved:
+def _save(
+    model: Any, name: str, example: Any, model_format: str | None, allow_pickle: bool
+) -> Saved:
     from prodml.track.formats import boosters, onnx_models, pickled, sklearn_models, torch_models
 
     if model_format == PICKLE:
@@ -62,7 +77,8 @@ def _save(model: Any, name: str, example: Any, model_format: str | None) -> Save
     if sklearn_models.is_sklearn(model):
         if model_format == ONNX:
             return onnx_models.from_sklearn(model, _numbers(example, name), name)
-        skops = sklearn_models.save(model) if model_format in (None, SKOPS) else None
+        wanted = model_format == SKOPS or (model_format is None and not allow_pickle)
+        skops = sklearn_models.save(model) if wanted else None
         if skops is not None:
             return skops
     return pickled.save(_with_predict(model, name), name)
