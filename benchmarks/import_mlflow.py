@@ -19,8 +19,8 @@ copies of its rows under new run ids, as ``run_search.py`` seeds MLflow.
 
 Goal: the import >= 5x faster than the copy. Needs the ``mlflow`` extra::
 
-    .venv/bin/python benchmarks/import_mlflow.py --runs 100    # about 2 min
-    .venv/bin/python benchmarks/import_mlflow.py               # 2,000 runs, about 10 min
+    .venv/bin/python benchmarks/import_mlflow.py --runs 100    # about 3 min
+    .venv/bin/python benchmarks/import_mlflow.py               # 2,000 runs, about 17 min
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def measure_mlflow_copy(uri: str, folder: Path, sample: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument("--anchor-runs", type=int, default=100, help="runs the MLflow copy times")
+    parser.add_argument("--anchor-runs", type=int, default=30, help="runs the MLflow copy times")
     options = parser.parse_args()
     import mlflow
 
