@@ -194,6 +194,32 @@ def test_an_imported_model_predicts_through_its_mlflow_flavor(
     assert list(predictor.predict(rows)) == list(source.model.predict(rows))
 
 
+def test_the_gateway_serves_an_imported_champion_through_its_flavor(
+    source: Source, imported: Client
+) -> None:
+    import asyncio
+
+    import httpx
+
+    from prodml.serve.app import create_app
+    from prodml.serve.gateway import Options
+
+    rows = pd.DataFrame(np.random.default_rng(8).random((5, 3)), columns=COLUMNS)
+    app = create_app(imported, ["churn-model"], Options(poll=0.05))
+
+    async def scenario() -> httpx.Response:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                body = {"records": rows.to_dict("records")}
+                return await http.post("/v1/models/churn-model/predict", json=body)
+
+    response = asyncio.run(scenario())
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 2
+    assert response.json()["predictions"] == source.model.predict(rows).tolist()
+
+
 def test_a_second_import_adds_only_what_is_new(source: Source, tmp_path: Path) -> None:
     shutil.copy(Path(source.uri.removeprefix("sqlite:///")), tmp_path / "copy.db")
     uri = f"sqlite:///{tmp_path / 'copy.db'}"
