@@ -24,6 +24,7 @@ from prodml.domain.run import RunStatus
 from prodml.errors import InvalidInputError, StoreError
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+from mlflow import pyfunc  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
@@ -37,6 +38,13 @@ class Source:
     mlflow: Any  # MlflowClient
     runs: dict[str, str]  # role -> MLflow run id
     model: Any  # the fitted scikit-learn model behind version 2
+
+
+class Doubler(pyfunc.PythonModel):  # type: ignore[misc, name-defined]
+    """A model of MLflow's python_function flavor only: twice the tenure."""
+
+    def predict(self, context: Any, model_input: pd.DataFrame) -> Any:
+        return model_input["tenure"] * 2
 
 
 def _fit(seed: int) -> Any:
@@ -96,6 +104,10 @@ def _build(folder: Path) -> Source:
             "churn-model", f"{best.info.artifact_uri}/model-{version}", run_id=run_id
         )
     client.set_registered_model_alias("churn-model", "champion", "2")
+    doubler = folder / "doubler"
+    pyfunc.save_model(str(doubler), python_model=Doubler(), pip_requirements=["pandas"])
+    client.create_registered_model("doubler")
+    client.create_model_version("doubler", str(doubler), run_id=run_id)
     client.transition_model_version_stage("churn-model", "1", "Staging")
     failed = client.create_run(churn, run_name="broken")
     client.log_batch(failed.info.run_id, params=[Param("depth", "60")])
@@ -220,12 +232,19 @@ def test_the_gateway_serves_an_imported_champion_through_its_flavor(
     assert response.json()["predictions"] == source.model.predict(rows).tolist()
 
 
+def test_a_python_function_model_predicts_through_pyfunc(imported: Client) -> None:
+    version = prodml.get_model("doubler", client=imported)
+    assert (version.flavor, version.signature) == ("mlflow.python_function", {})
+    rows = pd.DataFrame({"tenure": [1.0, 2.5], "charges": [0.0, 0.0], "calls": [0.0, 0.0]})
+    assert list(prodml.load_predictor("doubler", client=imported).predict(rows)) == [2.0, 5.0]
+
+
 def test_a_second_import_adds_only_what_is_new(source: Source, tmp_path: Path) -> None:
     shutil.copy(Path(source.uri.removeprefix("sqlite:///")), tmp_path / "copy.db")
     uri = f"sqlite:///{tmp_path / 'copy.db'}"
     client = _client(tmp_path / "home")
     first = prodml.import_mlflow(uri, client=client)
-    assert (first.runs_imported, first.model_versions_imported, first.aliases_moved) == (3, 2, 1)
+    assert (first.runs_imported, first.model_versions_imported, first.aliases_moved) == (3, 3, 1)
     points = first.metric_points
 
     copy = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -237,7 +256,7 @@ def test_a_second_import_adds_only_what_is_new(source: Source, tmp_path: Path) -
     again = prodml.import_mlflow(uri, client=client)
 
     assert (again.runs_imported, again.runs_updated, again.runs_skipped) == (1, 1, 2)
-    assert (again.model_versions_imported, again.model_versions_skipped) == (0, 2)
+    assert (again.model_versions_imported, again.model_versions_skipped) == (0, 3)
     assert again.aliases_moved == 0 and again.metric_points == 3
     assert len(prodml.list_runs(client=client)) == 4
     finished = prodml.get_run(going, client=client)
