@@ -84,7 +84,8 @@ from _serving_load import (
     post,
     wait_ready,
 )
-from _serving_ratios import RATIOS, Ratio, median_of, summary_rows
+from _serving_oip import OIP_RATIO, measure_binary_path, oip_request
+from _serving_ratios import RATIOS, median_of, summary_rows
 
 HERE = Path(__file__).resolve().parent
 BARE_APP = HERE / "serving_bare.py"
@@ -100,11 +101,6 @@ GUARDRAILS = {
 # A flight the rule "no-long-haul" covers and the model calls late: with the rules
 # attached the gateway must answer 0 where the model says 1.
 PROBE = {"dep_delay": 600.0, "distance": 4983.0, "air_time": 600.0, "hour": 9.0}
-OIP_VS_JSON_GOAL = 0.8  # requests/s of binary OIP v2 against the JSON /v1 path
-OIP_RATIO = Ratio(
-    "requests/s, OIP v2 binary tensors (tritonclient's request) / JSON /v1 (wrk)",
-    "oip", "base", "rate", f">= {OIP_VS_JSON_GOAL}", lambda value: value >= OIP_VS_JSON_GOAL,
-)  # fmt: skip
 QUIET_MLFLOW = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
@@ -296,32 +292,11 @@ def measure_prodml(
     return figures, logged, oip
 
 
-def oip_request(record: dict[str, float]) -> tuple[bytes, dict[str, str]]:
-    """The body and header tritonclient sends for one row: one [1, 4] FP64 tensor as
-    binary data, the ``predict`` output asked for as binary."""
-    import numpy as np
-    import tritonclient.http as triton
-
-    row = np.array([[record[feature] for feature in FEATURES]], dtype=np.float64)
-    tensor = triton.InferInput("input-0", list(row.shape), "FP64")
-    tensor.set_data_from_numpy(row, binary_data=True)
-    wanted = [triton.InferRequestedOutput("predict", binary_data=True)]
-    body, length = triton.InferenceServerClient.generate_request_body([tensor], outputs=wanted)
-    return body, {"Inference-Header-Content-Length": str(length)}
-
-
 def measure_oip(run: Run, port: int, group: int, expected: list[Any]) -> Figures:
-    """The binary OIP v2 path of the gateway already measured on /v1: the same
-    answer, then the same load."""
     url = f"http://127.0.0.1:{port}/v2/models/{MODEL_NAME}/infer"
-    body, headers = oip_request(run.record)
-    answer = wait_ready(run.servers, "prodml", url, body, headers=headers)
-    head, end = json.JSONDecoder().raw_decode(answer.decode("latin-1"))
-    label = int.from_bytes(answer[end : end + 8], "little", signed=True)
-    print(f"prodml-oip answers: {json.dumps(head)} then {label} as 8 raw bytes")
-    if [label] != expected:
-        raise BenchmarkFailure(f"the OIP path answered {label}, the /v1 path {expected}")
-    return load("prodml-oip", url, body, run.seconds, run.workdir, group, run.warmup, headers)
+    request = oip_request(run.record, FEATURES)
+    timing = (run.seconds, run.workdir, group, run.warmup)
+    return measure_binary_path(run.servers, url, request, expected, timing)
 
 
 def check_rules(url: str) -> None:
