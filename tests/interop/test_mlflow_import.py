@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -293,6 +294,23 @@ def test_a_uri_naming_no_store_is_refused_without_creating_one(tmp_path: Path) -
         prodml.import_mlflow("http://127.0.0.1:9", client=_client(tmp_path))
 
 
+def test_a_database_without_mlflow_tables_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    prodml_db = tmp_path / "prodml.db"
+    Client(home=str(tmp_path / "home"), metadata_url=f"sqlite:///{prodml_db}").metadata.close()
+    with pytest.raises(InvalidInputError, match="No MLflow tables"):
+        prodml.import_mlflow(f"sqlite:///{prodml_db}", client=_client(tmp_path / "home"))
+    with sqlite3.connect(prodml_db) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert "runs" in tables and "experiments" not in tables
+
+
+def test_a_postgresql_schema_without_mlflow_tables_is_refused(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with pytest.raises(InvalidInputError, match="No MLflow tables"):
+        prodml.import_mlflow(postgres_url, client=_client(tmp_path / "home"))
+
+
 def _prodml(home: Path, *args: str, code: str = "") -> subprocess.CompletedProcess[str]:
     kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
     command = [sys.executable, "-c", f"{code}from prodml.cli.main import run; run()", *args]
@@ -312,7 +330,8 @@ def test_the_command_prints_one_line_with_the_next_step_on_a_bad_uri(tmp_path: P
     result = _prodml(tmp_path / ".prodml", "import", "mlflow", "ftp://nowhere")
     assert result.returncode == 1
     assert "is not an MLflow tracking URI" in result.stderr
-    (tmp_path / "mlflow.db").touch()
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        db.execute("CREATE TABLE experiments (experiment_id INTEGER)")  # as MLflow's has
     without = "import sys; sys.modules['mlflow'] = None; "  # as where the extra is missing
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = _prodml(tmp_path / ".prodml", "import", "mlflow", uri, code=without)

@@ -74,12 +74,44 @@ def check_uri(uri: str) -> None:
                 f"No MLflow database at {path}. Give the path of an existing mlflow.db as "
                 "sqlite:////absolute/path/mlflow.db (four slashes) or sqlite:///relative.db."
             )
+        _check_database(uri)
     elif scheme in ("http", "https"):
         _probe(uri)
+    elif scheme in DATABASES:
+        _check_database(uri)
     elif scheme not in DATABASES and scheme != "databricks":
         raise InvalidInputError(
             f"{describe(uri)!r} is not an MLflow tracking URI. Give a sqlite:///PATH.db file, "
             "a database URL, an mlruns folder or a tracking server's http(s):// URL."
+        )
+
+
+def _check_database(uri: str) -> None:
+    """A database holds MLflow's tables (MLflow's client would create them in any other)."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(uri)
+    except ImportError as error:
+        raise InvalidInputError(
+            f"No driver for {describe(uri)}: {error}. Install it (for PostgreSQL, "
+            "psycopg2-binary, or write postgresql+psycopg://)."
+        ) from None
+    try:
+        with engine.connect() as connection:
+            found = sa.inspect(connection).has_table("experiments")
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise StoreError(
+            f"Cannot read the MLflow database {describe(uri)}: {reason}. Check the URL and "
+            "that the database is reachable."
+        ) from None
+    finally:
+        engine.dispose()
+    if not found:
+        raise InvalidInputError(
+            f"No MLflow tables in {describe(uri)}. Give the database MLflow's tracking "
+            "server uses (its --backend-store-uri)."
         )
 
 
