@@ -99,6 +99,8 @@ def _import_versions(
     tags: dict[str, dict[str, str]] = {}
     ids: dict[int, str] = {}
     for found in versions_of(mlflow, registered.name):
+        if str(found.status or "READY") != "READY":
+            continue  # still registering (or failed to): a later import takes it when ready
         model_id = version_id(registered.name, found.version, found.creation_timestamp)
         ids[int(found.version)] = model_id
         tags[model_id] = _tags(found, registered, source)
