@@ -51,7 +51,9 @@ class InputSpec:
         self.names = [name for name, _ in self.columns]
         numeric = bool(self.columns) and all(kind == "number" for _, kind in self.columns)
         plain_sklearn = version.flavor == "sklearn" and not hasattr(model, "feature_names_in_")
-        self.as_array = self.tensor or (numeric and plain_sklearn)
+        # ONNX models and boosters loaded in their own format take a numpy batch directly
+        native = bool(getattr(model, "takes_array", False))
+        self.as_array = self.tensor or (numeric and (plain_sklearn or native))
 
     def records(self, body: Any) -> list[Any]:
         """The rows of a parsed JSON body, each checked against the signature."""
