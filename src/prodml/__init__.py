@@ -225,12 +225,12 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.rollouts import start_rollout as start_rollout
     from prodml.sdk.rollouts import tick_rollouts as tick_rollouts
     from prodml.sdk.rollouts import watch_rollouts as watch_rollouts
+    from prodml.sdk.runs import autolog as autolog
     from prodml.sdk.runs import compare_runs as compare_runs
     from prodml.sdk.runs import get_run as get_run
     from prodml.sdk.runs import list_runs as list_runs
     from prodml.sdk.runs import metric_history as metric_history
     from prodml.sdk.runs import run_details as run_details
-    from prodml.sdk.runs import autolog as autolog
     from prodml.sdk.runs import search_runs as search_runs
     from prodml.sdk.runs import start_run as start_run
     from prodml.sdk.runs import tag_run as tag_run
