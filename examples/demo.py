@@ -240,7 +240,7 @@ def call_through_triton(flights: pd.DataFrame) -> None:
     import tritonclient.http as triton
     from serving_demo import MODEL
 
-    say("17a. The same gateway through Triton's client: one 2-D tensor, as binary data")
+    say("17b. The same gateway through Triton's client: one 2-D tensor, as binary data")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
