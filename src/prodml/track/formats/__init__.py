@@ -162,6 +162,6 @@ def _numbers(example: Any, name: str) -> np.ndarray:
     if array.ndim != 2 or array.dtype.kind not in "biuf":
         raise InvalidInputError(
             f"Model {name!r} can be converted to ONNX only with an example of numeric "
-            "columns; log it without format= (skops, else pickle)."
+            "columns; log it without format= (pickled; skops where pickle is refused)."
         )
     return array.astype(np.float32 if array.dtype == np.float32 else np.float64)

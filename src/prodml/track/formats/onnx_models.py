@@ -83,7 +83,7 @@ def from_sklearn(model: Any, example: np.ndarray, name: str) -> Saved:
     except ImportError:
         raise InvalidInputError(
             f"Model {name!r} cannot be saved as ONNX without skl2onnx: pip install "
-            "'prodml[onnx]', or log it without format= (skops, else pickle)."
+            "'prodml[onnx]', or log it without format= (pickled; skops where pickle is refused)."
         ) from None
     classes = classes_of(model)
     options = {id(model): {"zipmap": False}} if classes is not None else None
@@ -94,7 +94,7 @@ def from_sklearn(model: Any, example: np.ndarray, name: str) -> Saved:
     except Exception as error:
         raise InvalidInputError(
             f"Model {name!r} cannot be converted to ONNX by skl2onnx: {error}. "
-            "Log it without format= (skops, else pickle)."
+            "Log it without format= (pickled; skops where pickle is refused)."
         ) from None
     saved = Saved(ONNX, proto.SerializeToString(), {}, (*PACKAGES, "skl2onnx"))
     if classes is not None:
@@ -124,7 +124,7 @@ def _compare(model: Any, converted: NativeModel, example: Any, name: str) -> Non
     if not same:
         raise InvalidInputError(
             f"Model {name!r} converted to ONNX answers the example differently from the "
-            "model itself; log it without format= (skops, else pickle)."
+            "model itself; log it without format= (pickled; skops where pickle is refused)."
         )
 
 
