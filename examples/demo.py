@@ -115,7 +115,7 @@ def train(
 
 
 def autolog_and_notebooks(data: prodml.DatasetVersion) -> None:
-    say("6a. prodml.autolog() records a fit with no logging code; records render in notebooks")
+    say("6b. prodml.autolog() records a fit with no logging code; records render in notebooks")
     table = prodml.load_table(data).to_pandas()
     rows = table[table["month"] <= 2]
     patched = prodml.autolog()
@@ -343,7 +343,7 @@ def show_dashboard(best_run: str, best_model: str) -> None:
 
 
 def export_openlineage() -> None:
-    say("6b. OpenLineage: the store's runs, datasets and models as OpenLineage events")
+    say("6a. OpenLineage: the store's runs, datasets and models as OpenLineage events")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "openlineage.ndjson"
         counts = prodml.export_openlineage(path)
@@ -356,7 +356,7 @@ def export_openlineage() -> None:
 def native_formats(data: prodml.DatasetVersion) -> None:
     """The logistic pipeline logged as ONNX (skl2onnx) beside the stored versions, and
     predicted by a client that refuses every format that runs code when loaded."""
-    say("6c. Model formats: the pipeline as ONNX, loaded without pickle")
+    say("6d. Model formats: the pipeline as ONNX, loaded without pickle")
     table = prodml.load_table(data).to_pandas()
     rows = table[table["month"] <= 2]
     x, y = rows[FEATURES].astype("float64"), rows["late"]

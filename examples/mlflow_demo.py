@@ -48,7 +48,7 @@ def _store(folder: Path, rows: Any, features: list[str]) -> str:
 
 
 def run(folder: Path, data: prodml.DatasetVersion, features: list[str]) -> None:
-    print("\n=== 6d. Coming from MLflow: import an MLflow store, serve its model")
+    print("\n=== 6c. Coming from MLflow: import an MLflow store, serve its model")
     try:
         import mlflow  # noqa: F401
     except ImportError:
