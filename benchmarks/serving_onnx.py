@@ -9,7 +9,7 @@ to CPU 0 with ``taskset`` while the load generator runs on CPU 1:
 - **prodml-onnx**: ``prodml serve`` on the ONNX version, champion, prediction log on
   (no rollout): the gateway checks each record against the signature, builds a
   float64 batch and runs ``InferenceSession.run`` on it;
-- **prodml-skops**: the same estimator logged without ``format=`` (skops: the
+- **prodml-skops**: the same estimator logged with ``format="skops"`` (the
   scikit-learn object itself) on the same gateway, for the cost of the model call;
 - **bare-onnx**: this script's ``--bare`` mode, the ONNX bytes behind one async
   Starlette route (parse JSON, 1-row float64 array, ``InferenceSession.run`` for the
@@ -76,7 +76,7 @@ late = (flights["arr_delay"] > 15).astype("int64").to_numpy()
 model = LogisticRegression(max_iter=1000).fit(table.to_numpy(), late)
 with prodml.start_run("serving-onnx-bench", config={"features": features}) as run:
     onnx = run.log_model(model, name, example=table.head(), format="onnx")
-    skops = run.log_model(model, f"{name}-skops", example=table.head())
+    skops = run.log_model(model, f"{name}-skops", example=table.head(), format="skops")
 prodml.promote(name, onnx.version, force=True, why="serving benchmark")
 prodml.promote(f"{name}-skops", skops.version, force=True, why="serving benchmark")
 from prodml.client import default_client
