@@ -80,7 +80,8 @@ def estimate(value: Any) -> str:
     return f"{value.value:.4g}"
 
 
-def run(record: Any) -> str:
+def run(record: Any, config: Mapping[str, Any]) -> str:
+    """``config``: the run's config as dotted keys, as run search names them."""
     duration = record.duration_s
     return page(
         f"Run {record.id[:12]} ({record.experiment}): {record.status.value}",
@@ -96,7 +97,7 @@ def run(record: Any) -> str:
             ]
         ),
         mapping("Metrics (latest)", record.metrics),
-        mapping("Config", _flat(record.config)),
+        mapping("Config", config),
         mapping("Params", record.params),
         mapping("Tags", record.tags),
     )
@@ -225,15 +226,3 @@ def incident(record: Any) -> str:
             ]
         ),
     )
-
-
-def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A nested config as dotted keys, as run search names them."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{name}."))
-        else:
-            out[name] = value
-    return out

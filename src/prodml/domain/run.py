@@ -43,7 +43,7 @@ class Run:
         """The record in a notebook."""
         from prodml.domain import display
 
-        return display.run(self)
+        return display.run(self, flatten_config(self.config))
 
 
 @dataclass(frozen=True)
