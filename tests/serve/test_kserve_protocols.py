@@ -1,9 +1,10 @@
 """KServe's protocols against a real gateway, sent as KServe's ``InferenceRESTClient``
 (kserve 0.21) sends them, byte for byte: orjson bodies, its content types, the
 ``inference-header-content-length`` of a binary request, and its URLs. The kserve
-package itself is not a test dependency: it pins pandas below 3 and brings in the
-Kubernetes client, grpcio and FastAPI, which would replace the pandas prodml runs
-on. The requests below were captured from that client talking to this gateway.
+package itself is not a test dependency (it pins pandas below 3 and brings in the
+Kubernetes client, grpcio and FastAPI): ``test_kserve_client.py`` runs the client
+from a venv of its own. The requests below were captured from that client talking
+to this gateway.
 
 v1: ``GET /`` (live), ``GET /v1/models/{name}`` (ready), ``POST
 /v1/models/{name}:predict``; v2: the Open Inference Protocol, JSON and binary.
