@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +93,7 @@ class Gateway:
         self, name: str, body: Any, headers: Mapping[str, str], route_label: str
     ) -> Answer:
         route = self.route(name)
-        request_id = values.request_id(headers.get("x-request-id")) or uuid.uuid4().hex
+        request_id = values.request_id(headers.get("x-request-id")) or values.new_request_id()
         rows = rows_of(body)
         key = route.key_of(headers, rows[0])
         if key is not None and len(key) > values.MAX_KEY:

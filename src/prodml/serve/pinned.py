@@ -8,7 +8,6 @@ client asked for that version's answer."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,7 +48,7 @@ async def answer(
     gateway: Gateway, served: Served, body: Any, headers: Mapping[str, str], label: str
 ) -> Answer:
     name = served.version.name
-    request_id = values.request_id(headers.get("x-request-id")) or uuid.uuid4().hex
+    request_id = values.request_id(headers.get("x-request-id")) or values.new_request_id()
     rows = rows_of(body)
     served.spec.check(rows)
     started = time.perf_counter()

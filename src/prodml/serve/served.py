@@ -82,6 +82,8 @@ class Served:
         if guardrails is not None and self._wants_confidence(guardrails):
             return self._from_probabilities(rows, frame, guardrails)
         outputs, failed, error = robust(self.predictor.model.predict, frame, len(rows))
+        if error is None and guardrails is None and len(outputs) == len(rows):
+            return outputs.tolist(), failed, None  # every row answered, nothing to guard
         if failed.all() or len(outputs) != len(rows):
             return [None] * len(rows), np.ones(len(rows), bool), error or "wrong output shape"
         answers = rails.Answers(np.asarray(outputs), None, ~failed)
@@ -124,12 +126,14 @@ class Served:
             if len(requests) == 1:
                 return [Outcome([], _text(problem))]
             return [self._alone(request) for request in requests]
+        if error is None and len(requests) == 1:  # the common case, answered whole
+            return [Outcome(answers, None)]
         if len(requests) > 1 and failed.all() and len(answers) == len(rows) and error:
             return [self._alone(request) for request in requests]
         outcomes, start = [], 0
         for request in requests:
             stop = start + len(request)
-            bad = bool(failed[start:stop].any())
+            bad = error is not None and bool(failed[start:stop].any())
             outcomes.append(Outcome(answers[start:stop], error if bad else None))
             start = stop
         return outcomes

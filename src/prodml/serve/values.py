@@ -9,6 +9,7 @@ it, so the gateway refuses them here, naming the field."""
 from __future__ import annotations
 
 import math
+import random
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -177,6 +178,17 @@ def unsigned_row(row: Any, index: int, types: dict[str, str]) -> None:
                 "send one type per field.",
                 name,
             )
+
+
+def new_request_id() -> str:
+    """An id for a request that came without one: 128 random bits as 32 hex digits.
+
+    Not ``uuid.uuid4()``: it reads ``os.urandom``, which lets go of the GIL for the
+    system call, and the event loop then waits for the model and log threads to hand
+    it back (up to the 5 ms switch interval) on every request. Python's own generator
+    does not let go, is seeded from the OS and seeded again in a forked child; a
+    request id names a request, it guards nothing."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def request_id(value: Any, field: str = "x-request-id") -> str | None:
