@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.ids import utcnow
 from prodml.errors import DataReadError, InvalidInputError
 from prodml.names import check_name
+from prodml.stores.protocol import NodeRef
 
 
 def log_dataset(
@@ -26,10 +28,12 @@ def log_dataset(
     key: str | list[str] | None = None,
     progress: file_sets.Progress | None = None,
     partition_by: str | None = None,
+    sources: Sequence[tuple[NodeRef, str]] = (),
 ) -> DatasetVersion:
     """Store a dataset version; the same content under the same name is the same version.
 
-    A table's profile is stored with it; with ``partition_by``, one per partition too."""
+    A table's profile is stored with it; with ``partition_by``, one per partition too.
+    ``sources`` are lineage edges into the version: ``(("model", id), "scored")``."""
     check_name(name, "dataset")
     keys = (key,) if isinstance(key, str) else tuple(key or ())
     if isinstance(data, str | os.PathLike):
@@ -39,13 +43,15 @@ def log_dataset(
         if path.is_file() and path.suffix.lower() in tables.TABLE_SUFFIXES:
             table = tables.read_table(path)
             tables.check_columns(table, name)
-            return _log_table(client, name, table, keys, str(path.absolute()), partition_by)
+            source = str(path.absolute())
+            return _log_table(client, name, table, keys, source, partition_by, sources)
         if keys:
             raise InvalidInputError(
                 f"key= applies to tables; {path} is logged as files. Drop key= or pass a table."
             )
-        return _log_files(client, name, path, progress)
-    return _log_table(client, name, tables.to_arrow(data, name), keys, None, partition_by)
+        return _log_files(client, name, path, progress, sources)
+    table = tables.to_arrow(data, name)
+    return _log_table(client, name, table, keys, None, partition_by, sources)
 
 
 def _log_table(
@@ -55,6 +61,7 @@ def _log_table(
     key: tuple[str, ...],
     source: str | None,
     partition_by: str | None = None,
+    sources: Sequence[tuple[NodeRef, str]] = (),
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
     if partition_by is not None and partition_by not in table.column_names:
@@ -79,7 +86,7 @@ def _log_table(
         key=key,
         source=source,
     )
-    stored, _ = client.metadata.add_dataset_version(version, blob, [])
+    stored, _ = client.metadata.add_dataset_version(version, blob, [], sources)
     store_profile(client, stored, table)
     if partition_by:
         profiles_of(client, stored, partition_by, table)
@@ -108,7 +115,11 @@ def _store_parquet(client: Client, table: pa.Table) -> tuple[str, pa.Table]:
 
 
 def _log_files(
-    client: Client, name: str, path: Path, progress: file_sets.Progress | None
+    client: Client,
+    name: str,
+    path: Path,
+    progress: file_sets.Progress | None,
+    sources: Sequence[tuple[NodeRef, str]] = (),
 ) -> DatasetVersion:
     entries = file_sets.store_files(path, client.artifacts, client.metadata.stored_files, progress)
     version = DatasetVersion(
@@ -123,5 +134,5 @@ def _log_files(
         num_bytes=sum(entry.size for entry in entries),
         source=str(path.absolute()),
     )
-    stored, _ = client.metadata.add_dataset_version(version, None, entries)
+    stored, _ = client.metadata.add_dataset_version(version, None, entries, sources)
     return stored

@@ -91,9 +91,14 @@ class MetadataStore(Protocol):
 
     # sql_datasets
     def add_dataset_version(
-        self, version: DatasetVersion, blob: str | None, files: list[FileEntry]
+        self,
+        version: DatasetVersion,
+        blob: str | None,
+        files: list[FileEntry],
+        sources: Sequence[tuple[NodeRef, str]] = (),
     ) -> tuple[DatasetVersion, bool]:
-        """Store a version unless the same content is already under this name."""
+        """Store a version unless the same content is already under this name; link
+        each ``(node, relation)`` of ``sources`` to it (also when it was there)."""
 
     def get_dataset_version(self, name: str, version: str | None = None) -> DatasetVersion:
         """``version`` is a number, ``latest`` (or None), or a digest prefix."""

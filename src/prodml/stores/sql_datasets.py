@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -12,16 +13,21 @@ from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion, Fi
 from prodml.domain.ids import from_epoch
 from prodml.stores import driver, schema
 from prodml.stores.resolve import one_version
-from prodml.stores.sql_lineage import LineageQueries
+from prodml.stores.sql_lineage import LineageQueries, NodeRef
 
 DATASETS_HINT = "List datasets: prodml datasets list"
 
 
 class DatasetQueries(LineageQueries):
     def add_dataset_version(
-        self, version: DatasetVersion, blob: str | None, files: list[FileEntry]
+        self,
+        version: DatasetVersion,
+        blob: str | None,
+        files: list[FileEntry],
+        sources: Sequence[tuple[NodeRef, str]] = (),
     ) -> tuple[DatasetVersion, bool]:
-        """Store a version unless the same content is already under this name.
+        """Store a version unless the same content is already under this name, and
+        link each ``(node, relation)`` of ``sources`` to it in the same write.
 
         Returns the stored version and whether it is new."""
         columns = schema.dataset_versions.c
@@ -32,6 +38,8 @@ class DatasetQueries(LineageQueries):
                     columns.name == version.name, columns.id == version.id
                 )
             ).first()
+            for source, relation in sources:
+                self.link(connection, source, ("dataset", version.id), relation)
             if existing is not None:
                 return _version(existing), False
             latest = connection.execute(
