@@ -123,6 +123,7 @@ _HOMES: dict[str, str] = {
     "autolog": "prodml.sdk.runs",
     "start_run": "prodml.sdk.runs",
     "tag_run": "prodml.sdk.runs",
+    "score": "prodml.sdk.scoring",
     "slo_status": "prodml.sdk.slos",
     "collect_garbage": "prodml.sdk.store",
     "init_store": "prodml.sdk.store",
@@ -234,6 +235,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.runs import search_runs as search_runs
     from prodml.sdk.runs import start_run as start_run
     from prodml.sdk.runs import tag_run as tag_run
+    from prodml.sdk.scoring import score as score
     from prodml.sdk.slos import slo_status as slo_status
     from prodml.sdk.store import collect_garbage as collect_garbage
     from prodml.sdk.store import init_store as init_store
