@@ -1,0 +1,122 @@
+"""Executors by name: ``local`` (parts in turn, in this process) or ``ray`` (a task per
+part on a Ray cluster, ``pip install 'prodml[ray]'``). Ray is imported here, above the
+core, which only sees the :class:`~prodml.data.executors.Executor` protocol.
+
+Without an address a local Ray is started on first use with every CPU of the machine,
+quietly, and kept for the rest of the process; ``auto`` joins the cluster started on
+this machine with ``ray start``, ``ray://HOST:10001`` one elsewhere (its workers must
+reach the same store: a database server and a bucket, not a local folder)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from prodml.data.executors import Executor, LocalExecutor, Progress
+from prodml.errors import InvalidInputError, ProdmlError
+
+P = TypeVar("P")
+R = TypeVar("R")
+KINDS = ("local", "ray")
+
+
+def executor_for(kind: str, address: str | None = None) -> Executor:
+    """The executor called ``kind``; ``address`` (Ray's) applies to ``ray`` only."""
+    if kind == "local":
+        if address:
+            raise InvalidInputError(
+                f"An address ({address}) applies to the ray executor; add --executor ray "
+                "or leave the address out."
+            )
+        return LocalExecutor()
+    if kind == "ray":
+        _ray()  # refused now, not after the model and table are read
+        return RayExecutor(address)
+    raise InvalidInputError(f"No executor {kind!r}; choose one of: {', '.join(KINDS)}.")
+
+
+class RayExecutor:
+    """A Ray task per part; connects (or starts a local Ray) on first use."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address
+
+    @property
+    def workers(self) -> int:
+        ray = self._connected()
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def map(
+        self, function: Callable[[P], R], parts: Sequence[P], progress: Progress | None = None
+    ) -> list[R]:
+        ray = self._connected()
+        remote = ray.remote(_apply)
+        shared = ray.put(function)  # sent once, not once per part
+        futures = [remote.remote(shared, part) for part in parts]
+        pending = list(futures)
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                if progress is not None:
+                    progress(len(futures) - len(pending), len(futures))
+                ray.get(ready)  # the first failure stops the wait
+            return list(ray.get(futures))
+        except ray.exceptions.RayError as error:
+            for future in pending:
+                ray.cancel(future)
+            cause = getattr(error, "cause", None)
+            if isinstance(cause, ProdmlError):
+                raise cause from None
+            reason = f"{type(cause).__name__}: {cause}" if cause else _first_line(error)
+            raise InvalidInputError(f"A Ray task failed: {reason}") from None
+
+    def _connected(self) -> Any:
+        ray = _ray()
+        if not ray.is_initialized():
+            _connect(ray, self.address)
+        return ray
+
+
+def _apply(function: Callable[[P], R], part: P) -> R:
+    return function(part)
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InvalidInputError(
+            "The ray executor needs Ray, which is not installed: pip install 'prodml[ray]'. "
+            "Or score in this process: --executor local."
+        ) from None
+    return ray
+
+
+def _connect(ray: Any, address: str | None) -> None:
+    quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        if address:
+            ray.init(address=address, **quiet)
+        else:
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as error:
+        if not address:
+            raise InvalidInputError(
+                f"Could not start a local Ray: {_first_line(error)}. Start one with "
+                "ray start --head and pass --address auto, or score with --executor local."
+            ) from None
+        raise InvalidInputError(
+            f"Cannot reach a Ray cluster at {address}: {_first_line(error)}. Check that it "
+            "runs (ray status) and give its address (auto, or ray://HOST:10001), or leave "
+            "--address out to start a local Ray."
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
