@@ -68,6 +68,9 @@ _HOMES: dict[str, str] = {
     "list_incidents": "prodml.sdk.incidents",
     "open_incident": "prodml.sdk.incidents",
     "respond_to_incident": "prodml.sdk.incidents",
+    "hosts": "prodml.sdk.hosts",
+    "leases": "prodml.sdk.hosts",
+    "routing_version": "prodml.sdk.hosts",
     "import_mlflow": "prodml.sdk.interop",
     "downstream": "prodml.sdk.lineage",
     "events": "prodml.sdk.lineage",
@@ -97,6 +100,7 @@ _HOMES: dict[str, str] = {
     "list_monitors": "prodml.sdk.monitoring",
     "monitor_windows": "prodml.sdk.monitoring",
     "run_monitors": "prodml.sdk.monitoring",
+    "serve_monitors": "prodml.sdk.monitoring",
     "set_monitor": "prodml.sdk.monitoring",
     "emit_openlineage": "prodml.sdk.openlineage",
     "export_openlineage": "prodml.sdk.openlineage",
@@ -174,6 +178,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.evaluation import grow_valset as grow_valset
     from prodml.sdk.evaluation import register_suite as register_suite
     from prodml.sdk.evaluation import valset_history as valset_history
+    from prodml.sdk.hosts import hosts as hosts
+    from prodml.sdk.hosts import leases as leases
+    from prodml.sdk.hosts import routing_version as routing_version
     from prodml.sdk.incidents import close_incident as close_incident
     from prodml.sdk.incidents import get_incident as get_incident
     from prodml.sdk.incidents import incident_report as incident_report
@@ -209,6 +216,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.monitoring import list_monitors as list_monitors
     from prodml.sdk.monitoring import monitor_windows as monitor_windows
     from prodml.sdk.monitoring import run_monitors as run_monitors
+    from prodml.sdk.monitoring import serve_monitors as serve_monitors
     from prodml.sdk.monitoring import set_monitor as set_monitor
     from prodml.sdk.openlineage import emit_openlineage as emit_openlineage
     from prodml.sdk.openlineage import export_openlineage as export_openlineage

@@ -79,7 +79,7 @@ def _ready(process: subprocess.Popen[bytes], url: str) -> bool:
     return False
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def kill(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the gateway's whole process group."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -89,10 +89,20 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def uvicorn_gateway(home: Path, *args: str) -> Iterator[str]:
     """``prodml serve ARGS`` on the store at ``home``, on a free port: its URL."""
+    with gateway_process(home, *args) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def gateway_process(
+    home: Path, *args: str, settings: dict[str, str] | None = None, log_name: str = "gateway"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``prodml serve ARGS`` on the store at ``home`` (and any other ``settings``, e.g.
+    PRODML_METADATA_URL, PRODML_HOST), on a free port: its URL and process."""
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN}
     path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
-    env.update(PRODML_HOME=str(home), PRODML_USER="gateway", PYTHONPATH=path)
-    log = home.parent / "gateway.log"
+    env.update(PRODML_HOME=str(home), PRODML_USER="gateway", PYTHONPATH=path, **(settings or {}))
+    log = home.parent / f"{log_name}.log"
     for _ in range(3):  # another process may take the free port before us
         port = _free_port()
         command = [sys.executable, "-m", "prodml.cli.main", "serve", *args, "--port", str(port)]
@@ -107,7 +117,7 @@ def uvicorn_gateway(home: Path, *args: str) -> Iterator[str]:
             )
         if _ready(process, f"http://127.0.0.1:{port}"):
             break
-        _kill(process)
+        kill(process)
         if "address already in use" not in log.read_text(errors="replace").lower():
             break
     else:
@@ -115,6 +125,6 @@ def uvicorn_gateway(home: Path, *args: str) -> Iterator[str]:
     if process.poll() is not None:
         pytest.fail(f"The gateway did not become ready:\n{log.read_text(errors='replace')}")
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process
     finally:
-        _kill(process)
+        kill(process)

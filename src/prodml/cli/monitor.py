@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -53,14 +52,12 @@ def serve(
     name: Annotated[str | None, typer.Argument(help="One model (default: all).")] = None,
     every: Annotated[float, typer.Option(help="Seconds between runs.")] = 60.0,
 ) -> None:
-    """Run the monitors on a schedule until interrupted."""
+    """Run the monitors on a schedule until interrupted. Start one on each of several
+    hosts: one runs them at a time, and another takes over when it stops."""
     if every <= 0:
         raise InvalidInputError("--every must be a positive number of seconds, e.g. 60.")
     console.print(f"Monitoring {name or 'every model with a monitor'} every {every:g} s.")
-    while True:
-        started = time.monotonic()
-        _show(prodml.run_monitors(name), False, quiet=True)
-        time.sleep(max(0.0, every - (time.monotonic() - started)))
+    prodml.serve_monitors(name, every, report=lambda found: _show(found, False, quiet=True))
 
 
 def _show(outcomes: list[Outcome], json: bool, quiet: bool = False) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 from prodml.client import Client
 from prodml.deploy import approvals, criteria, evidence, rollouts
 from prodml.deploy.criteria import FAIL, INCONCLUSIVE, PASS, Check
+from prodml.deploy.leases import Leadership
+from prodml.domain.hosts import Fence
 from prodml.domain.registry import CHAMPION
 from prodml.domain.rollout import ABORTED, RUNNING, SHADOW, Rollout, Step
 from prodml.errors import RunStateError
@@ -113,8 +115,9 @@ def _checks(step: Step, found: evidence.Evidence) -> list[Check]:
     return checks
 
 
-def tick(client: Client, now: float | None = None) -> list[Decision]:
-    """Judge every running rollout once and act on each verdict."""
+def tick(client: Client, now: float | None = None, fence: Fence | None = None) -> list[Decision]:
+    """Judge every running rollout once and act on each verdict (with ``fence``, only
+    while that lease is still this controller's)."""
     decisions = []
     for rollout in client.metadata.rollouts(active=True):
         if rollout.state != RUNNING:
@@ -122,34 +125,41 @@ def tick(client: Client, now: float | None = None) -> list[Decision]:
         try:
             champion = client.metadata.alias_version(rollout.model, CHAMPION)
             if champion != rollout.baseline:
-                decisions.append(_abandon(client, rollout, champion))
+                decisions.append(_abandon(client, rollout, champion, fence))
                 continue
-            decisions.append(act(client, judge(client, rollout, now), now))
+            decisions.append(act(client, judge(client, rollout, now), now, fence))
         except RunStateError:
             continue  # another controller or a person acted on it first
     return decisions
 
 
-def _abandon(client: Client, rollout: Rollout, champion: int | None) -> Decision:
+def _abandon(
+    client: Client, rollout: Rollout, champion: int | None, fence: Fence | None = None
+) -> Decision:
     """The champion moved by other means mid-rollout: the comparison no longer holds."""
     now = f"v{champion}" if champion is not None else "no version"
     reason = (
         f"champion moved from v{rollout.baseline} to {now} outside the rollout; "
         "start a new rollout against the new champion"
     )
-    ended = rollouts.change(client, rollout, "rollout.aborted", reason, state=ABORTED)
+    ended = rollouts.change(client, rollout, "rollout.aborted", reason, state=ABORTED, fence=fence)
     judgement = Judgement(rollout, INCONCLUSIVE, (), {})
     return Decision(ended, "aborted", reason, judgement)
 
 
-def act(client: Client, judgement: Judgement, now: float | None = None) -> Decision:
+def act(
+    client: Client, judgement: Judgement, now: float | None = None, fence: Fence | None = None
+) -> Decision:
     rollout = judgement.rollout
     step = rollout.current
     details = judgement.details()
     if judgement.verdict == FAIL:
         reason = f"{step.label} failed: {judgement.reasons(FAIL)}"
         return Decision(
-            rollouts.roll_back(client, rollout, reason, details), "rolled_back", reason, judgement
+            rollouts.roll_back(client, rollout, reason, details, fence),
+            "rolled_back",
+            reason,
+            judgement,
         )
     if judgement.verdict == PASS:
         if rollout.step + 1 >= len(rollout.plan.steps):
@@ -157,12 +167,18 @@ def act(client: Client, judgement: Judgement, now: float | None = None) -> Decis
             if not signed.complete:  # held at the last step until the approvers sign off
                 return Decision(rollout, "waiting", approvals.refusal(signed), judgement)
             reason = f"every step passed; {step.label}: {judgement.reasons(PASS)}"
-            done = rollouts.complete(client, rollout, reason, details)
+            done = rollouts.complete(client, rollout, reason, details, fence=fence)
             return Decision(done, "completed", reason, judgement)
         following = rollout.plan.steps[rollout.step + 1]
         reason = f"{step.label} passed, on to {following.label}: {judgement.reasons(PASS)}"
         moved = rollouts.change(
-            client, rollout, "rollout.advanced", reason, details, step=rollout.step + 1
+            client,
+            rollout,
+            "rollout.advanced",
+            reason,
+            details,
+            step=rollout.step + 1,
+            fence=fence,
         )
         return Decision(moved, "advanced", reason, judgement)
     elapsed = (now or time.time()) - rollout.step_started_at.timestamp()
@@ -172,23 +188,41 @@ def act(client: Client, judgement: Judgement, now: float | None = None) -> Decis
             f"{judgement.reasons(INCONCLUSIVE)}"
         )
         return Decision(
-            rollouts.roll_back(client, rollout, reason, details), "rolled_back", reason, judgement
+            rollouts.roll_back(client, rollout, reason, details, fence),
+            "rolled_back",
+            reason,
+            judgement,
         )
     return Decision(rollout, "waiting", judgement.reasons(INCONCLUSIVE), judgement)
 
 
-def watch(client: Client, interval: float, stop: Any = None, report: Any = None) -> None:
-    """Tick every ``interval`` seconds until ``stop`` (a threading.Event) is set."""
+def watch(
+    client: Client,
+    interval: float,
+    stop: Any = None,
+    report: Any = None,
+    leadership: Leadership | None = None,
+) -> None:
+    """Tick every ``interval`` seconds until ``stop`` (a threading.Event) is set; with
+    ``leadership``, only while this process holds the controller's lease (a standby
+    wakes the moment it takes it)."""
     while stop is None or not stop.is_set():
         started = time.monotonic()
-        try:
-            for decision in tick(client):
-                if report is not None:
-                    report(decision)
-        except Exception as error:  # a bad tick must not stop the controller
-            print(f"prodml: rollout controller tick failed: {error}", file=sys.stderr, flush=True)
+        fence = None if leadership is None else leadership.fence
+        if leadership is None or fence is not None:
+            try:
+                for decision in tick(client, fence=fence):
+                    if report is not None:
+                        report(decision)
+            except Exception as error:  # a bad tick must not stop the controller
+                print(
+                    f"prodml: rollout controller tick failed: {error}", file=sys.stderr, flush=True
+                )
         pause = max(0.0, interval - (time.monotonic() - started))
-        if stop is None:
+        if leadership is not None and fence is None:
+            if leadership.wait(pause):
+                return
+        elif stop is None:
             time.sleep(pause)
         elif stop.wait(pause):
             return

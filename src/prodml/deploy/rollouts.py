@@ -11,6 +11,7 @@ from prodml.client import Client
 from prodml.deploy import approvals
 from prodml.deploy import plan as plans
 from prodml.domain.artifact import ModelVersion
+from prodml.domain.hosts import Fence
 from prodml.domain.ids import new_id
 from prodml.domain.registry import CHAMPION, AliasChange, AliasMove
 from prodml.domain.rollout import (
@@ -146,15 +147,23 @@ def change(
     state: str | None = None,
     step: int | None = None,
     move: AliasChange | None = None,
+    fence: Fence | None = None,
 ) -> Rollout:
-    """Set the rollout's ``state`` or ``step`` (refused if it changed since it was read),
-    recorded as the event ``action``."""
+    """Set the rollout's ``state`` or ``step`` (refused if it changed since it was read,
+    or, with ``fence``, once that lease moved on), recorded as the event ``action``."""
     facts = {
         "model": rollout.model, "candidate": rollout.candidate, "champion": rollout.baseline,
         "step": rollout.current.label, **(details or {}),
     }  # fmt: skip
     changed = client.metadata.update_rollout(
-        rollout, action=action, reason=reason, details=facts, state=state, step=step, move=move
+        rollout,
+        action=action,
+        reason=reason,
+        details=facts,
+        state=state,
+        step=step,
+        move=move,
+        fence=fence,
     )
     return ended(client, changed)
 
@@ -190,14 +199,17 @@ def abort(client: Client, name_or_id: str, why: str | None = None) -> Rollout:
 
 
 def roll_back(
-    client: Client, rollout: Rollout, reason: str, details: dict[str, Any] | None = None
-) -> Rollout:
-    return change(client, rollout, "rollout.rolled_back", reason, details, state=ROLLED_BACK)
+    client: Client, rollout: Rollout, reason: str, details: dict[str, Any] | None = None,
+    fence: Fence | None = None,
+) -> Rollout:  # fmt: skip
+    return change(
+        client, rollout, "rollout.rolled_back", reason, details, state=ROLLED_BACK, fence=fence
+    )
 
 
 def complete(
     client: Client, rollout: Rollout, reason: str, details: dict[str, Any] | None = None,
-    forced: bool = False,
+    forced: bool = False, fence: Fence | None = None,
 ) -> Rollout:  # fmt: skip
     """Make the candidate champion and end the rollout, in one transaction: refused if
     the rollout or the champion changed since the decision, or while the candidate's
@@ -214,7 +226,10 @@ def complete(
         verdict="forced" if forced else "pass",
         expected=rollout.baseline,
     )
-    return change(client, rollout, "rollout.completed", reason, details, state=COMPLETED, move=move)
+    return change(
+        client, rollout, "rollout.completed", reason, details, state=COMPLETED, move=move,
+        fence=fence,
+    )  # fmt: skip
 
 
 def promote(client: Client, name_or_id: str, why: str | None = None) -> Rollout:

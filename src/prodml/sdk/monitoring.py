@@ -4,6 +4,9 @@ Incidents and the responses to them are in :mod:`prodml.sdk.incidents`."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,3 +131,40 @@ def monitor_windows(
         since=after.timestamp() if after else None,
         limit=limit,
     )
+
+
+def serve_monitors(
+    name: str | None = None,
+    every: float = 60.0,
+    stop: threading.Event | None = None,
+    report: Callable[[list[Outcome]], None] | None = None,
+    client: Client | None = None,
+) -> None:
+    """Run the monitors every ``every`` seconds until ``stop`` is set, as one of any
+    number of workers: each beats a heartbeat, and only the one holding the monitor
+    worker's lease runs them (a standby takes over when the leader stops or dies).
+    ``report`` gets each run's outcomes."""
+    from prodml.deploy.heartbeats import Heartbeats
+    from prodml.deploy.leases import Leadership
+    from prodml.domain.hosts import MONITOR, WORKER
+
+    client = client or default_client()
+    stop = stop or threading.Event()
+    beats = Heartbeats(client, WORKER, [name] if name else [])
+    leadership = Leadership(client, MONITOR, term=min(max(every, 1.0), 10.0), holder=beats.id)
+    beats.start()
+    leadership.start()
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            if leadership.fence is not None:
+                outcomes = run_monitors(name, client=client)
+                if report is not None:
+                    report(outcomes)
+                stop.wait(max(0.0, every - (time.monotonic() - started)))
+            else:  # a standby: wake when the lease comes, or to look at stop again
+                leadership.became.wait(min(every, 1.0))
+                leadership.became.clear()
+    finally:
+        leadership.close()
+        beats.close()

@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from prodml.client import Client
+from prodml.deploy.heartbeats import Heartbeats
+from prodml.domain.hosts import GATEWAY
 from prodml.errors import NotFoundError, ProdmlError
 from prodml.predict.slices import masks
 from prodml.serve import values
@@ -42,6 +44,7 @@ class Options:
     max_body: int = 1 << 20
     poll: float = 0.25
     allow_unsigned: bool = False  # serve versions logged without an input signature
+    address: str = ""  # where this gateway listens, shown beside its heartbeat
 
 
 @dataclass(frozen=True)
@@ -62,14 +65,19 @@ class Gateway:
         self.router = Router(client, names, options.timeout, options.poll, options.allow_unsigned)
         self.recorder: Recorder | None = None
         self.telemetry = Telemetry()
+        self.heartbeats = Heartbeats(
+            client, GATEWAY, names, options.address, lambda: self.router.version
+        )
 
     def start(self) -> None:
         self.router.start()
         self.recorder = Recorder(
             Path(self.client.settings.log_url), self.client.settings.log_flush_interval
         )
+        self.heartbeats.start()
 
     def close(self) -> None:
+        self.heartbeats.close()
         if self.recorder is not None:
             self.recorder.close()
         self.router.close()

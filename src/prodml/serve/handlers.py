@@ -98,6 +98,10 @@ class Handlers(Handling):
                 "routing_failures": router.failures,
                 "loaded_versions": router.loaded,
                 "log": log,
+                "process": self.gateway.heartbeats.id,
+                "routing_version": router.version,
+                "hosts": _hosts(self.gateway),
+                "heartbeat_error": self.gateway.heartbeats.error,
             }
         )
 
@@ -151,3 +155,16 @@ def _routing(gateway: Gateway) -> dict[str, Any]:
             },
         }  # fmt: skip
     return shown
+
+
+def _hosts(gateway: Gateway) -> list[dict[str, Any]]:
+    """Every gateway and worker heard from in the last hour, as the heartbeat thread
+    last read them (``/healthz`` makes no query of its own)."""
+    return [
+        {
+            "id": h.id, "host": h.host, "role": h.role, "address": h.address,
+            "models": list(h.models), "routing_version": h.routing_version,
+            "leases": list(h.leases), "seen_s_ago": round(h.age, 1), "stale": h.stale,
+        }
+        for h in gateway.heartbeats.seen
+    ]  # fmt: skip

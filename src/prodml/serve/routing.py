@@ -116,6 +116,12 @@ class Router:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def version(self) -> int | None:
+        """The routing version (the store's routing counter) the table was built from;
+        None while some part of it could not be loaded."""
+        return None if self._stamp is None else int(self._stamp[0])
+
     def start(self) -> None:
         """Load every route now (raising when a champion cannot be served), then
         follow the store."""

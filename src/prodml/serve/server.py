@@ -17,6 +17,9 @@ from typing import Any
 
 from prodml.client import Client, default_client
 from prodml.deploy import controller
+from prodml.deploy.heartbeats import host_name
+from prodml.deploy.leases import Leadership
+from prodml.domain.hosts import CONTROLLER
 from prodml.errors import InvalidInputError
 from prodml.serve.app import create_app
 from prodml.serve.gateway import NO_DEFAULT, Options
@@ -36,7 +39,7 @@ def from_environment() -> Any:
     default = spec["default"][0] if spec["default"] else NO_DEFAULT
     options = Options(
         timeout=spec["timeout"], default=default, max_body=spec["max_body"],
-        allow_unsigned=spec["allow_unsigned"],
+        allow_unsigned=spec["allow_unsigned"], address=spec.get("address", ""),
     )  # fmt: skip
     return create_app(default_client(), spec["names"], options)
 
@@ -94,12 +97,16 @@ def run(
     _tune_collector()
     check(names, client, allow_unsigned)
     stop = threading.Event()
-    if control:
+    leadership = None
+    if control:  # every gateway process may judge; the one holding the lease does
+        leadership = Leadership(client, CONTROLLER, term=control)
+        leadership.start()
         thread = threading.Thread(
-            target=controller.watch, args=(client, control, stop), daemon=True,
-            name="prodml-controller",
+            target=controller.watch, args=(client, control, stop, None, leadership),
+            daemon=True, name="prodml-controller",
         )  # fmt: skip
         thread.start()
+    address = f"{host_name() if host in ('0.0.0.0', '::') else host}:{port}"
     settings: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -110,8 +117,9 @@ def run(
     try:
         if workers <= 1:
             options = Options(
-                timeout=timeout, default=default, max_body=max_body, allow_unsigned=allow_unsigned
-            )
+                timeout=timeout, default=default, max_body=max_body,
+                allow_unsigned=allow_unsigned, address=address,
+            )  # fmt: skip
             uvicorn.run(create_app(client, names, options), **settings)
             return
         made = _metrics_folder()
@@ -119,7 +127,7 @@ def run(
             {
                 "names": names, "timeout": timeout, "max_body": max_body,
                 "default": [] if default is NO_DEFAULT else [default],
-                "allow_unsigned": allow_unsigned,
+                "allow_unsigned": allow_unsigned, "address": address,
             }
         )  # fmt: skip
         uvicorn.run(
@@ -127,6 +135,8 @@ def run(
         )
     finally:
         stop.set()
+        if leadership is not None:
+            leadership.close()
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -12,6 +12,7 @@ from prodml.stores.sql_alerts import AlertQueries
 from prodml.stores.sql_artifacts import ArtifactQueries
 from prodml.stores.sql_datasets import DatasetQueries
 from prodml.stores.sql_evaluations import EvaluationQueries
+from prodml.stores.sql_hosts import HostQueries
 from prodml.stores.sql_lineage import LineageQueries
 from prodml.stores.sql_model_versions import ModelVersionQueries
 from prodml.stores.sql_monitors import MonitorQueries
@@ -29,6 +30,7 @@ class SqlMetadataStore(
     ProfileQueries,
     RolloutQueries,
     TokenQueries,
+    HostQueries,
     RegistryQueries,
     EvaluationQueries,
     LineageQueries,

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.dataset import DatasetVersion, FileEntry
 from prodml.domain.evaluation import EvaluationRecord, SuiteRecord
+from prodml.domain.hosts import Fence
 from prodml.domain.lineage import Event
 from prodml.domain.monitoring import Alert, AlertState, Incident, Window
 from prodml.domain.registry import AliasChange, AliasMove, RegisteredModel, Tag
@@ -24,13 +25,14 @@ from prodml.domain.run import MetricPoint, Run, RunStatus
 from prodml.domain.run_query import RunQuery
 from prodml.domain.token import TokenRecord
 from prodml.domain.validation import ValidationRecord
+from prodml.stores.protocol_hosts import HostStore
 
 NodeRef = tuple[str, str]  # (kind, id) of a node of the lineage graph
 MetricRow = tuple[str, str, int, float, float]  # run id, key, step, value, at
 Finish = tuple[str, RunStatus, float, str | None]  # run id, status, ended at, error
 
 
-class MetadataStore(Protocol):
+class MetadataStore(HostStore, Protocol):
     """Every object, link and event of the loop."""
 
     user: str  # who this store's changes are recorded as
@@ -196,9 +198,11 @@ class MetadataStore(Protocol):
         state: str | None = None,
         step: int | None = None,
         move: AliasChange | None = None,
+        fence: Fence | None = None,
     ) -> Rollout:
         """Set the rollout's ``state`` and ``step`` if it is still where ``rollout`` saw it
-        (its state and step); with ``move``, move an alias in the same transaction."""
+        (its state and step); with ``move``, move an alias in the same transaction; with
+        ``fence``, only while that lease is still the token's."""
 
     def routing_stamp(self) -> tuple[int, ...]:
         """Changes whenever any alias moves, any rollout changes or guardrails are attached,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 metadata = sa.MetaData()
 
@@ -290,6 +290,30 @@ tokens = sa.Table(
     sa.Column("created_at", TIME, nullable=False),
     sa.Column("actor", sa.String(255), nullable=False),
     sa.Column("revoked_at", TIME),
+)
+
+hosts = sa.Table(
+    "hosts",
+    metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.BigInteger, nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("address", sa.String(255), nullable=False),
+    sa.Column("models", sa.Text, nullable=False),
+    sa.Column("routing_version", sa.BigInteger),
+    sa.Column("started_at", TIME, nullable=False),
+    sa.Column("seen_at", TIME, nullable=False, index=True),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(255), nullable=False),
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", TIME, nullable=False),
+    sa.Column("expires_at", TIME, nullable=False),
 )
 
 monitors = sa.Table(

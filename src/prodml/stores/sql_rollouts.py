@@ -14,11 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from prodml.domain.hosts import Fence
 from prodml.domain.ids import from_epoch
 from prodml.domain.registry import AliasChange
 from prodml.domain.rollout import ACTIVE_STATES, RUNNING, Criteria, Plan, Rollout, RoutingKey, Step
 from prodml.errors import InvalidInputError, NotFoundError, RunStateError
 from prodml.stores import counters, schema, sql_base
+from prodml.stores.sql_hosts import fenced
 from prodml.stores.sql_registry import RegistryQueries
 
 
@@ -105,9 +107,11 @@ class RolloutQueries(RegistryQueries):
         state: str | None = None,
         step: int | None = None,
         move: AliasChange | None = None,
+        fence: Fence | None = None,
     ) -> Rollout:
         """Set the rollout's ``state`` and ``step`` if it is still where ``rollout`` saw it
-        (its state and step); with ``move``, move an alias in the same transaction."""
+        (its state and step); with ``move``, move an alias in the same transaction; with
+        ``fence``, only while that lease is still the token's."""
         table = schema.rollouts
         now = sql_base.now()
         values: dict[str, Any] = {"updated_at": now}
@@ -116,6 +120,7 @@ class RolloutQueries(RegistryQueries):
         if step is not None:
             values["step"], values["step_started_at"] = step, now
         with self.write() as connection:
+            fenced(connection, fence)
             done = connection.execute(
                 table.update()
                 .where(
