@@ -221,7 +221,14 @@ def _hostile(url: str, flight: pd.Series) -> None:
         ok = sum(http.post(endpoint, json=record).status_code == 200 for _ in range(20))
         print(f"good requests beside them: {ok} of 20 answered")
         time.sleep(1.0)  # the log writes a segment every 0.5 s here
-        print(f"/healthz: {json.dumps(http.get(f'{url}/healthz').json()['log'])}")
+        health = http.get(f"{url}/healthz").json()
+        print(f"/healthz: {json.dumps(health['log'])}")
+        for host in health["hosts"]:  # every gateway and worker on this store
+            print(
+                f"host {host['id']} ({host['role']}, {host['address'] or 'no address'}): "
+                f"routing v{host['routing_version']}, heartbeat {host['seen_s_ago']} s ago, "
+                f"leases {host['leases'] or 'none'}"
+            )
 
 
 def _roll_out(traffic: Traffic, folder: Path, url: str) -> None:
