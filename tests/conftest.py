@@ -1,5 +1,6 @@
 """Shared fixtures: a client on a fresh store, on SQLite always and on PostgreSQL
-whenever ``PRODML_TEST_POSTGRES_URL`` is set (CI always sets it)."""
+whenever ``PRODML_TEST_POSTGRES_URL`` is set (CI always sets it); a real S3 API
+(moto's server on loopback) and fresh buckets on it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from prodml.client import Client
+from s3_server import AWS_OVERRIDES, S3Server, start_s3_server
 
 POSTGRES_URL = os.environ.get("PRODML_TEST_POSTGRES_URL")
 
@@ -22,6 +24,31 @@ def _postgres_or_skip() -> str:
     if os.environ.get("CI"):
         pytest.fail("CI must test the PostgreSQL store: set PRODML_TEST_POSTGRES_URL.")
     pytest.skip("PRODML_TEST_POSTGRES_URL is not set; the PostgreSQL store is not tested.")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on a loopback port, started once per test process."""
+    try:
+        import moto.server  # noqa: F401
+        import s3fs  # noqa: F401
+    except ImportError as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must test blobs on S3: {error}. Install the dev extras.")
+        pytest.skip(f"{error}: blobs on S3 are not tested (pip install -e '.[dev]').")
+    server = start_s3_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the test S3 server, the AWS environment pointing at it."""
+    for name in AWS_OVERRIDES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server.create_bucket()
 
 
 @pytest.fixture

@@ -53,6 +53,21 @@ def auth_mode(text: str) -> str:
     return text
 
 
+def refuse_credentials(name: str, url: str) -> str:
+    """``url`` unless it carries credentials (``s3://KEY:SECRET@bucket``), which would be
+    shown wherever the URL is: they belong in the environment."""
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    if not rest or "@" not in host:
+        return url
+    shown = f"{scheme}://***@{host.rsplit('@', 1)[1]}/{path}"
+    raise InvalidInputError(
+        f"Setting {name!r} has credentials in its URL ({shown}). Remove them and give them "
+        "through the environment instead: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or "
+        f"AWS_PROFILE) for s3://. Fix PRODML_{name.upper()} or prodml.toml."
+    )
+
+
 TABLE: tuple[Setting, ...] = (
     Setting("home", lambda _: ".prodml", str, "folder of the embedded store"),
     Setting(
@@ -64,7 +79,7 @@ TABLE: tuple[Setting, ...] = (
     Setting(
         "artifact_url",
         lambda s: str(Path(s["home"]).absolute() / "blobs"),
-        str,
+        lambda text: refuse_credentials("artifact_url", text),
         "blob store: a folder, file://PATH or s3://BUCKET/PREFIX",
     ),
     Setting("user", _os_user, str, "author recorded on every object and event"),

@@ -1,4 +1,5 @@
-"""The content-addressed blob store, on a local folder and on fsspec (``memory://``):
+"""The content-addressed blob store, on a local folder and on fsspec (``memory://``, and
+``s3://`` on a real S3 API: moto's server):
 dedup, atomic writes, verified reads, and errors that name the digest and its users."""
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from prodml.stores.blobs import SMALL, ArtifactStore, LocalArtifactStore
 from prodml.stores.remote_blobs import FsspecArtifactStore
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
     if request.param == "local":
         yield LocalArtifactStore(tmp_path / "blobs")
         return
-    remote = FsspecArtifactStore(f"memory://prodml-tests/{uuid.uuid4().hex}", tmp_path / "cache")
+    url = f"memory://prodml-tests/{uuid.uuid4().hex}"
+    if request.param == "s3":
+        url = f"s3://{request.getfixturevalue('s3_bucket')}/blobs"
+    remote = FsspecArtifactStore(url, tmp_path / "cache")
     yield remote
     if remote.fs.exists(remote.root):
         remote.fs.rm(remote.root, recursive=True)

@@ -1,25 +1,61 @@
-"""Content-addressed blobs on any fsspec filesystem (``s3://``, ``memory://``, ...)."""
+"""Content-addressed blobs on any fsspec filesystem (``s3://``, ``memory://``, ...).
+
+Credentials come from the filesystem's own environment (for ``s3://``: the AWS
+variables, profile or instance role, and ``AWS_ENDPOINT_URL`` for another S3 API),
+never from the URL. A failed request becomes a :class:`StoreError` that names the URL,
+what failed and what to check, without the secret or the library's traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-import blake3
-
-from prodml.errors import DataReadError
+from prodml.errors import DataReadError, ProdmlError, StoreError
+from prodml.settings import refuse_credentials
 from prodml.stores.blobs import (
-    CHUNK,
     SMALL,
     BlobInfo,
     ensure_unchanged,
     hash_bytes,
     hash_file,
+    integrity_error,
     missing_error,
     verified,
 )
+
+BATCH_BYTES = 64 << 20  # small files read into memory per batch of put_files
+# Object stores: no folders to make, and a bucket that may not exist.
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"}
+REFUSED = {
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "AllAccessDisabled",
+    "AccountProblem",
+    "PermissionError",
+    "403",
+}
+NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}
+UNREACHABLE = {
+    "EndpointConnectionError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "TimeoutError",
+    "FSTimeoutError",
+}
 
 
 class FsspecArtifactStore:
@@ -27,28 +63,42 @@ class FsspecArtifactStore:
 
     Object stores make a single ``put`` atomic, so a blob appears whole or not at
     all; reads are verified, and a verified local copy is cached for tools that
-    need a file path (DuckDB, model loading)."""
+    need a file path (DuckDB, model loading). Every put writes the blob: checking a
+    stored large blob would cost a full download, while writing it again costs an
+    upload, repairs a damaged blob and renews its time (so gc's grace period covers
+    its new use)."""
 
-    def __init__(self, url: str, cache: Path) -> None:
+    def __init__(self, url: str, cache: Path, part_size: int | None = None) -> None:
         import fsspec
 
+        refuse_credentials("artifact_url", url)
         self.url = url
         self.fs: Any
-        self.fs, self.root = fsspec.core.url_to_fs(url)
+        # A store of its own: credentials are read from the environment when it is made,
+        # and listings are never cached (another process may write or delete a blob).
+        self.fs, self.root = fsspec.core.url_to_fs(
+            url, skip_instance_cache=True, use_listings_cache=False
+        )
         self._cache = cache
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        self._object_store = bool(OBJECT_STORES.intersection(protocols))
+        self._s3 = "s3" in protocols
+        self._put_options: dict[str, Any] = {"chunksize": part_size} if part_size else {}
+        self._failures = _failure_types(self._s3)
 
     def _path(self, digest: str) -> str:
         return f"{self.root.rstrip('/')}/{digest[:2]}/{digest[2:]}"
+
+    # Writing
 
     def put_file(self, path: Path, digest: str | None = None) -> tuple[str, int]:
         before = path.stat()
         if before.st_size <= SMALL and digest is None:
             return self.put_bytes(path.read_bytes())
         digest = digest or hash_file(path)
-        if not self._intact(digest, before.st_size):
-            target = self._path(digest)
-            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            self.fs.put_file(str(path), target)
+        target = self._path(digest)
+        with self._failing(f"write blob {digest}"):
+            self._written(target, lambda: self.fs.put_file(str(path), target, **self._put_options))
             try:
                 ensure_unchanged(path, before)
             except DataReadError:
@@ -57,54 +107,132 @@ class FsspecArtifactStore:
         return digest, before.st_size
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
-        """A small blob is written every time: one request that renews its time (so gc's
-        grace period covers its new use) and repairs it if it was damaged."""
         digest = hash_bytes(data)
-        if len(data) <= SMALL or not self._intact(digest, len(data)):
-            target = self._path(digest)
-            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            self.fs.pipe_file(target, data)
+        target = self._path(digest)
+        with self._failing(f"write blob {digest}"):
+            self._written(target, lambda: self.fs.pipe_file(target, data, **self._put_options))
         return digest, len(data)
 
-    def _intact(self, digest: str, size: int) -> bool:
-        """Whether a large blob is there with its size and bytes: it is read and hashed
-        before it is reused, else it is written again."""
-        path = self._path(digest)
+    def put_files(self, paths: Sequence[Path]) -> list[tuple[str, int]]:
+        """``put_file`` for many files at once: small files are read, hashed and written
+        in concurrent batches (one request each), large ones one after the other, each
+        in concurrent parts. Digests and sizes in the order of ``paths``."""
+        results: list[tuple[str, int]] = []
+        pending: dict[str, bytes] = {}
+        pending_bytes = 0
+        for path in paths:
+            if path.stat().st_size > SMALL:
+                self._pipe(pending)
+                pending, pending_bytes = {}, 0
+                results.append(self.put_file(path))
+                continue
+            data = path.read_bytes()
+            digest = hash_bytes(data)
+            pending[self._path(digest)] = data
+            pending_bytes += len(data)
+            results.append((digest, len(data)))
+            if pending_bytes >= BATCH_BYTES:
+                self._pipe(pending)
+                pending, pending_bytes = {}, 0
+        self._pipe(pending)
+        return results
+
+    def _pipe(self, blobs: dict[str, bytes]) -> None:
+        if not blobs:
+            return
+        with self._failing(f"write {len(blobs)} blob(s)"):
+            if self._object_store:
+                self.fs.pipe(blobs)
+                return
+            for target, data in blobs.items():
+                self._written(target, lambda t=target, d=data: self.fs.pipe_file(t, d))
+
+    def _written(self, target: str, write: Any) -> None:
+        """Write; a filesystem with folders gets the blob's folder on first need (an
+        object store has none, and a missing bucket must not be made by a write)."""
         try:
-            if int(self.fs.info(path)["size"]) != size:
-                return False
-            hasher = blake3.blake3()
-            with self.fs.open(path, "rb") as handle:
-                while chunk := handle.read(CHUNK):
-                    hasher.update(chunk)
+            write()
         except FileNotFoundError:
-            return False
-        return hasher.hexdigest() == digest
+            if self._object_store:
+                raise
+            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+            write()
+
+    # Reading
 
     def exists(self, digest: str) -> bool:
-        return bool(self.fs.exists(self._path(digest)))
+        with self._failing(f"look up blob {digest}"):
+            try:
+                self.fs.info(self._path(digest))
+            except FileNotFoundError as error:
+                if _bucket_missing(error):
+                    raise
+                return False
+        return True
 
     def read_bytes(self, digest: str) -> bytes:
-        try:
-            data = bytes(self.fs.cat_file(self._path(digest)))
-        except FileNotFoundError:
-            raise missing_error(digest) from None
+        with self._failing(f"read blob {digest}"):
+            try:
+                data = bytes(self.fs.cat_file(self._path(digest)))
+            except FileNotFoundError as error:
+                if _bucket_missing(error):
+                    raise
+                raise missing_error(digest) from None
         return verified(digest, data)
 
     def local_path(self, digest: str) -> Path:
+        return self.local_paths([digest])[0]
+
+    def local_paths(self, digests: Sequence[str]) -> list[Path]:
+        """A verified local copy of each blob, in the cache folder: copies already there
+        are hashed again, the others downloaded in concurrent batches (a large blob in
+        concurrent parts) and hashed before they get their name."""
+        wanted = [d for d in dict.fromkeys(digests) if not self._cached(d)]
+        if wanted:
+            self._cache.mkdir(parents=True, exist_ok=True)
+            temporaries = [self._cache / f".{uuid.uuid4().hex}" for _ in wanted]
+            try:
+                self._download(wanted, temporaries)
+                for digest, temporary in zip(wanted, temporaries, strict=True):
+                    actual = hash_file(temporary)
+                    if actual != digest:
+                        raise integrity_error(digest, actual)
+                    temporary.replace(self._cache / digest)
+            finally:
+                for temporary in temporaries:
+                    temporary.unlink(missing_ok=True)
+        return [self._cache / digest for digest in digests]
+
+    def _cached(self, digest: str) -> bool:
         cached = self._cache / digest
-        if cached.is_file() and hash_file(cached) == digest:
-            return cached
-        self._cache.mkdir(parents=True, exist_ok=True)
-        temporary = self._cache / f".{uuid.uuid4().hex}"
-        temporary.write_bytes(self.read_bytes(digest))
-        temporary.replace(cached)
-        return cached
+        return cached.is_file() and hash_file(cached) == digest
+
+    def _download(self, digests: list[str], temporaries: list[Path]) -> None:
+        remote = [self._path(digest) for digest in digests]
+        local = [str(temporary) for temporary in temporaries]
+        with self._failing(f"read blob {digests[0]}" if len(digests) == 1 else "read blobs"):
+            try:
+                if len(remote) == 1:
+                    self.fs.get_file(remote[0], local[0])
+                else:
+                    self.fs.get(remote, local)
+            except FileNotFoundError as error:
+                if _bucket_missing(error):
+                    raise
+                for digest, path in zip(digests, remote, strict=True):
+                    if not self.fs.exists(path):
+                        raise missing_error(digest) from None
+                raise
 
     def list_blobs(self) -> Iterator[BlobInfo]:
-        if not self.fs.exists(self.root):
-            return
-        for info in self.fs.find(self.root, detail=True).values():
+        with self._failing("list blobs"):
+            try:
+                found = self.fs.find(self.root, detail=True)
+            except FileNotFoundError as error:
+                if _bucket_missing(error):
+                    raise
+                return
+        for info in found.values():
             parts = info["name"].rstrip("/").rsplit("/", 2)
             if len(parts) == 3 and len(parts[1]) == 2:
                 yield BlobInfo(parts[1] + parts[2], int(info["size"]), _modified(info))
@@ -114,14 +242,137 @@ class FsspecArtifactStore:
         An object store has no atomic move, so the check and the delete are two steps
         (a put in between renews the time after the check: a window of one request)."""
         path = self._path(digest)
-        try:
-            modified = _modified(self.fs.info(path))
-        except FileNotFoundError:
-            return False
-        if older_than is not None and modified > older_than:
-            return False
-        self.fs.rm_file(path)
+        with self._failing(f"delete blob {digest}"):
+            try:
+                modified = _modified(self.fs.info(path))
+            except FileNotFoundError as error:
+                if _bucket_missing(error):
+                    raise
+                return False
+            if older_than is not None and modified > older_than:
+                return False
+            self.fs.rm_file(path)
         return True
+
+    # Failures
+
+    @contextlib.contextmanager
+    def _failing(self, doing: str) -> Iterator[None]:
+        """Turn a failed request into a StoreError naming the URL, what failed and the
+        next step; prodml's own errors pass unchanged."""
+        try:
+            yield
+        except ProdmlError:
+            raise
+        except self._failures as error:
+            raise StoreError(self._explain(error, doing)) from None
+
+    def _explain(self, error: BaseException, doing: str) -> str:
+        codes = _codes(error)
+        url = _without_credentials(self.url)
+        environment = (
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+            if self._s3
+            else "the storage service's credentials"
+        )
+        if "NoSuchBucket" in codes:
+            bucket = self.root.split("/", 1)[0]
+            reason = f"bucket {bucket!r} does not exist"
+            step = "Create it, or set PRODML_ARTIFACT_URL to a bucket that exists"
+        elif codes & NO_CREDENTIALS:
+            reason = "no credentials were found"
+            step = f"Set {environment} in the environment"
+        elif codes & REFUSED or isinstance(error, PermissionError):
+            refused = sorted(codes & REFUSED - {"PermissionError", "403"}) or ["access denied"]
+            reason = f"the storage service refused the request ({', '.join(refused)})"
+            step = (
+                f"Check {environment} in the environment, and that this key may read and "
+                "write the bucket"
+            )
+        elif codes & UNREACHABLE or isinstance(error, ConnectionError):
+            endpoint = self._endpoint()
+            reason = f"the storage service at {endpoint} cannot be reached"
+            step = (
+                "Check that it is running and that AWS_ENDPOINT_URL names it"
+                if self._s3
+                else "Check that it is running and reachable"
+            )
+        else:
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            reason = f"{type(error).__name__}" + (f": {detail}" if detail else "")
+            step = f"Check the storage service and {environment}, then try again"
+        return _scrub(f"Cannot {doing} at {url}: {reason}. {step}.", self.fs)
+
+    def _endpoint(self) -> str:
+        options = getattr(self.fs, "client_kwargs", None) or {}
+        endpoint = (
+            getattr(self.fs, "endpoint_url", None)
+            or options.get("endpoint_url")
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
+        return _without_credentials(str(endpoint)) if endpoint else "its default endpoint"
+
+
+def _failure_types(s3: bool) -> tuple[type[BaseException], ...]:
+    """What a failed request raises: OSError (fsspec's own and s3fs's translations),
+    and for S3 botocore's and aiohttp's errors that s3fs passes through."""
+    found: list[type[BaseException]] = [OSError]
+    if s3:
+        with contextlib.suppress(ImportError):
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            found += [BotoCoreError, ClientError]
+        with contextlib.suppress(ImportError):
+            from aiohttp import ClientError as HttpError
+
+            found.append(HttpError)
+    return tuple(found)
+
+
+def _codes(error: BaseException) -> set[str]:
+    """The class names and service error codes of an error and of its causes."""
+    found: set[str] = set()
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        found.update(kind.__name__ for kind in type(current).__mro__)
+        response = getattr(current, "response", None)
+        if isinstance(response, dict):
+            code = (response.get("Error") or {}).get("Code")
+            if code:
+                found.add(str(code))
+        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return found
+
+
+def _bucket_missing(error: BaseException) -> bool:
+    return "NoSuchBucket" in _codes(error)
+
+
+def _without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+
+def _scrub(text: str, fs: Any) -> str:
+    """``text`` with every secret the filesystem or the environment holds masked."""
+    secrets = [
+        os.environ.get("AWS_SECRET_ACCESS_KEY"),
+        os.environ.get("AWS_SESSION_TOKEN"),
+        getattr(fs, "secret", None),
+        getattr(fs, "token", None),
+    ]
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _modified(info: dict[str, Any]) -> float:
