@@ -29,6 +29,8 @@ def test_the_type_checkers_imports_repeat_the_table_of_public_names() -> None:
     }
     assert imported == prodml._HOMES
     assert prodml._HOMES["compact_predictions"] == "prodml.sdk.predictions"
+    hosts = {prodml._HOMES[name] for name in ("hosts", "leases", "routing_version")}
+    assert hosts == {"prodml.sdk.hosts"}
 
 
 def test_a_script_that_only_tracks_loads_no_table_library(tmp_path: Path) -> None:
