@@ -29,6 +29,10 @@ from prodml.stores.blobs import (
 )
 
 BATCH_BYTES = 64 << 20  # small files read into memory per batch of put_files
+# Requests of a batch under way at once. The connection pool (10 for s3fs) sets how many
+# are sent together; more only wait for a connection, and one that waits past the
+# connect timeout (60 s) fails: fsspec's default of 1,280 did on a slow server.
+IN_FLIGHT = 64
 # Object stores: no folders to make, and a bucket that may not exist.
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"}
 REFUSED = {
@@ -70,6 +74,7 @@ class FsspecArtifactStore:
 
     def __init__(self, url: str, cache: Path, part_size: int | None = None) -> None:
         import fsspec
+        from fsspec.asyn import AsyncFileSystem
 
         refuse_credentials("artifact_url", url)
         self.url = url
@@ -85,6 +90,8 @@ class FsspecArtifactStore:
         self._s3 = "s3" in protocols
         self._put_options: dict[str, Any] = {"chunksize": part_size} if part_size else {}
         self._failures = _failure_types(self._s3)
+        asynchronous = isinstance(self.fs, AsyncFileSystem)
+        self._batch: dict[str, Any] = {"batch_size": IN_FLIGHT} if asynchronous else {}
 
     def _path(self, digest: str) -> str:
         return f"{self.root.rstrip('/')}/{digest[:2]}/{digest[2:]}"
@@ -142,7 +149,7 @@ class FsspecArtifactStore:
             return
         with self._failing(f"write {len(blobs)} blob(s)"):
             if self._object_store:
-                self.fs.pipe(blobs)
+                self.fs.pipe(blobs, **self._batch)
                 return
             for target, data in blobs.items():
                 self._written(target, lambda t=target, d=data: self.fs.pipe_file(t, d))
@@ -215,7 +222,7 @@ class FsspecArtifactStore:
                 if len(remote) == 1:
                     self.fs.get_file(remote[0], local[0])
                 else:
-                    self.fs.get(remote, local)
+                    self.fs.get(remote, local, **self._batch)
             except FileNotFoundError as error:
                 if _bucket_missing(error):
                     raise
