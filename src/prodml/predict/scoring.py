@@ -12,27 +12,27 @@ the same on any executor and with any number of parts."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from prodml.client import Client
+from prodml.data import tables
 from prodml.data.datasets import log_dataset
 from prodml.data.executors import Executor, Progress, map_partitions, row_ranges
 from prodml.data.refs import get_dataset
-from prodml.data.stored_tables import load_table
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.scoring import ScoredDataset
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
 from prodml.predict import guardrails as rails
 from prodml.predict import loading
-from prodml.predict.predictor import Predictor, answers_of
+from prodml.predict.predictor import Predictor, Raw, answers_of, robust
 from prodml.predict.signature import columns as signature_columns
 from prodml.settings import Settings
 from prodml.track import model as models
@@ -44,18 +44,20 @@ PROBA = "proba_"
 @dataclasses.dataclass(frozen=True)
 class Job:
     """What a part needs, in any process: settings (not a client), the model version
-    and the guardrails it is scored with."""
+    and the guardrails it is scored with, and the input's Parquet blob."""
 
     settings: Settings
     model: ModelVersion
     guardrails: rails.Guardrails | None
+    blob: str
 
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """The columns scoring adds to a part's rows, and what went wrong on them."""
+    """A part's rows of the output (the input's columns, then the added ones), and
+    what went wrong on them."""
 
-    columns: pa.Table
+    rows: pa.Table
     failed: int
     abstained: int
     error: str | None
@@ -82,18 +84,18 @@ def score(
     target = check_name(name or output_name(version.name, predictor.version.name), "dataset")
     _check_input(predictor, version)
     _check_collisions(_added_names(predictor), version)
-    table = load_table(client, version)
-    job = Job(_portable(client.settings), predictor.version, predictor.guardrails)
+    blob = client.metadata.dataset_blob(version)
+    if blob is None:
+        raise NotFoundError(f"Dataset {version.ref} has no stored table.")
+    job = Job(_portable(client.settings), predictor.version, predictor.guardrails, blob)
     _loaded.clear()
     _loaded[_key(job)] = predictor  # parts run in this process reuse it
-    ranges = row_ranges(table.num_rows, partitions or (executor.workers if executor else 1))
-    parts = [table.slice(start, stop - start) for start, stop in ranges]
-    results = map_partitions(partial(score_part, job), parts, executor, progress)
-    added = pa.concat_tables([r.columns for r in results], promote_options="default")
-    _check_collisions(added.column_names, version)
-    output = table
-    for field, values in zip(added.schema, added.columns, strict=True):
-        output = output.append_column(field, values)
+    rows = version.num_rows or 0
+    ranges = row_ranges(rows, partitions or (executor.workers if executor else 1))
+    results = map_partitions(functools.partial(score_part, job), ranges, executor, progress)
+    output = pa.concat_tables([r.rows for r in results], promote_options="default")
+    added = output.column_names[len(version.schema) :]
+    _check_collisions(added, version)
     sources = [(("model", predictor.version.id), "scored"), (("dataset", version.id), "input")]
     stored = log_dataset(client, target, output, list(version.key), sources=sources)
     errors = [r.error for r in results if r.error is not None]
@@ -102,39 +104,85 @@ def score(
         input=version,
         model=predictor.ref,
         model_id=predictor.version.id,
-        rows=table.num_rows,
-        added=tuple(added.column_names),
+        rows=output.num_rows,
+        added=tuple(added),
         failed=sum(r.failed for r in results),
         abstained=sum(r.abstained for r in results),
         first_error=errors[0] if errors else None,
         executor=executor.name if executor else "local",
-        partitions=len(parts),
+        partitions=len(ranges),
     )
 
 
-def score_part(job: Job, rows: pa.Table) -> Part:
-    """The answers for ``rows``: ``prediction`` (null where the model raised or a
-    guardrail abstained) and, for a classifier, ``proba_<class>`` per class."""
+def score_part(job: Job, rows: tuple[int, int]) -> Part:
+    """Rows ``[start, stop)`` of the input with their answers: ``prediction`` (null
+    where the model raised or a guardrail abstained) and, for a classifier,
+    ``proba_<class>`` per class. The rows are read here, from the verified blob."""
     predictor = _predictor(job)
-    raw = predictor.raw(rows, probabilities=False)
-    answers = answers_of(raw, 0.5)
-    model = predictor.model
-    proba = None
-    if callable(getattr(model, "predict_proba", None)):
-        proba = predictor.raw(rows, probabilities=True)
+    table = read_rows(_client(job.settings), job.blob, *rows)
+    labels, proba = _raw(predictor, table)
+    answers = answers_of(labels, 0.5)
     if job.guardrails is not None:
         if proba is not None and any(r.confidence_below is not None for r in job.guardrails.rules):
             answers.confidence = _confidence(proba.probabilities, proba.classes, answers.predicted)
-        rails.apply(job.guardrails, rows, answers)
+        rails.apply(job.guardrails, table, answers)
     arrays = [_masked(answers.predicted, ~answers.answered)]
     names = [PREDICTION]
-    if proba is not None and proba.probabilities is not None and proba.probabilities.ndim == 2:
+    if proba is not None and proba.probabilities is not None:
         values = np.asarray(proba.probabilities, dtype=np.float64)
-        classes = proba.classes or tuple(range(values.shape[1]))
-        names += proba_names(classes)
+        names += proba_names(proba.classes or tuple(range(values.shape[1])))
         arrays += [_masked(values[:, i], proba.failed) for i in range(values.shape[1])]
-    abstained = int((~raw.failed & ~answers.answered).sum())
-    return Part(pa.table(arrays, names=names), int(raw.failed.sum()), abstained, raw.error)
+    for name, values in zip(names, arrays, strict=True):
+        table = table.append_column(name, values)
+    abstained = int((~labels.failed & ~answers.answered).sum())
+    return Part(table, int(labels.failed.sum()), abstained, labels.error)
+
+
+def _raw(predictor: Predictor, table: pa.Table) -> tuple[Raw, Raw | None]:
+    """``predict`` and, for a classifier, ``predict_proba`` on one model input, as
+    ``Predictor.raw`` makes it (the signature's columns, conformed)."""
+    frame = predictor.model_input(predictor.features(table))
+    model, count = predictor.model, table.num_rows
+    classes = tuple(getattr(model, "classes_", ()))
+    outputs, failed, error = robust(model.predict, frame, count)
+    _check_shape(predictor, outputs, failed, count, 1)
+    labels = Raw(outputs, None, classes, failed, error)
+    if not callable(getattr(model, "predict_proba", None)):
+        return labels, None
+    outputs, failed, error = robust(model.predict_proba, frame, count)
+    _check_shape(predictor, outputs, failed, count, 2)
+    return labels, Raw(None, outputs, classes, failed, error)
+
+
+def _check_shape(
+    predictor: Predictor, outputs: np.ndarray, failed: np.ndarray, rows: int, dimensions: int
+) -> None:
+    if failed.all() or (len(outputs) == rows and outputs.ndim == dimensions):
+        return
+    method = "predict" if dimensions == 1 else "predict_proba"
+    raise InvalidInputError(
+        f"Model {predictor.ref}'s {method} returned shape {outputs.shape} for {rows:,} rows; "
+        "expected one answer per input row."
+    )
+
+
+def read_rows(client: Client, blob: str, start: int, stop: int) -> pa.Table:
+    """Rows ``[start, stop)`` of a stored table, as ``load_table`` gives them: only the
+    Parquet row groups that hold them are read, from the blob once verified."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(client.blob_path(blob))
+    groups: list[int] = []
+    first = offset = 0
+    for index in range(file.metadata.num_row_groups):
+        size = file.metadata.row_group(index).num_rows
+        if offset < stop and offset + size > start:
+            if not groups:
+                first = offset
+            groups.append(index)
+        offset += size
+    read = file.read_row_groups(groups) if groups else file.schema_arrow.empty_table()
+    return tables.plain(read.slice(start - first, stop - start))
 
 
 def proba_names(classes: Sequence[object]) -> list[str]:
@@ -221,11 +269,16 @@ def _key(job: Job) -> tuple[Settings, str, int]:
     return job.settings, job.model.id, job.guardrails.version if job.guardrails else 0
 
 
+@functools.lru_cache(maxsize=1)
+def _client(settings: Settings) -> Client:
+    return Client(**dataclasses.asdict(settings))
+
+
 def _predictor(job: Job) -> Predictor:
     """The job's model, read once per process through a client of the job's settings."""
     found = _loaded.get(_key(job))
     if found is None:
-        client = Client(**dataclasses.asdict(job.settings))
+        client = _client(job.settings)
         model = models.deserialise(
             client.read_blob(job.model.digest),
             job.model.ref,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from prodml.errors import InvalidInputError, ProdmlError
 P = TypeVar("P")
 R = TypeVar("R")
 KINDS = ("local", "ray")
+CONNECT_SECONDS = 10.0  # to open a connection to a cluster's address
 
 
 def executor_for(kind: str, address: str | None = None) -> Executor:
@@ -33,6 +35,8 @@ def executor_for(kind: str, address: str | None = None) -> Executor:
         return LocalExecutor()
     if kind == "ray":
         _ray()  # refused now, not after the model and table are read
+        if address:
+            _reachable(address)
         return RayExecutor(address)
     raise InvalidInputError(f"No executor {kind!r}; choose one of: {', '.join(KINDS)}.")
 
@@ -102,19 +106,42 @@ def _connect(ray: Any, address: str | None) -> None:
     try:
         if address:
             ray.init(address=address, **quiet)
+        elif os.environ.get("RAY_ADDRESS"):  # Ray's own way of naming the cluster
+            ray.init(**quiet)
         else:
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, **quiet)
-    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as error:
-        if not address:
-            raise InvalidInputError(
-                f"Could not start a local Ray: {_first_line(error)}. Start one with "
-                "ray start --head and pass --address auto, or score with --executor local."
-            ) from None
+    except (OSError, TimeoutError, RuntimeError, ValueError) as error:
+        if address:
+            raise _unreachable(address, error) from None
         raise InvalidInputError(
-            f"Cannot reach a Ray cluster at {address}: {_first_line(error)}. Check that it "
-            "runs (ray status) and give its address (auto, or ray://HOST:10001), or leave "
-            "--address out to start a local Ray."
+            f"Could not start a local Ray: {_first_line(error)}. Start one with "
+            "ray start --head and pass --address auto, or score with --executor local."
         ) from None
+
+
+def _unreachable(address: str, error: BaseException) -> InvalidInputError:
+    return InvalidInputError(
+        f"Cannot reach a Ray cluster at {address}: {_first_line(error)}. Check that it "
+        "runs (ray status on its head node) and give its address (auto, HOST:6379 or "
+        "ray://HOST:10001), or leave --address out to start a local Ray."
+    )
+
+
+def _reachable(address: str) -> None:
+    """Refuse at once an address nothing listens on (Ray itself retries for minutes)."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InvalidInputError(
+            f"Ray address {address!r} is not one of: auto, HOST:PORT (the head's GCS, "
+            "6379 by default) or ray://HOST:PORT (Ray Client, 10001 by default)."
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS):
+            pass
+    except OSError as error:
+        raise _unreachable(address, error) from None
 
 
 def _first_line(error: BaseException) -> str:
