@@ -237,12 +237,17 @@ def main() -> None:
         big, paths = make_inputs(work / "inputs", size, files)
         with start_s3_server() as server:
             SERVER_PID.append(server.process.pid)
-            # One try per request, and time for moto to put a large object together: a
-            # request retried while moto still works on it fails, not slows, the run.
+            # One try per request, and time for moto to put a large object together and
+            # to take a connection on a busy machine (both sides alike): a request retried
+            # while moto still works on it fails the run (moto 5.2.5 answers the second
+            # CompleteMultipartUpload with a 500, "seek of closed file").
             os.environ.update(server.env(AWS_MAX_ATTEMPTS="1"))
             import fsspec.config
 
-            fsspec.config.conf.setdefault("s3", {})["config_kwargs"] = {"read_timeout": 900}
+            fsspec.config.conf.setdefault("s3", {})["config_kwargs"] = {
+                "connect_timeout": 900,
+                "read_timeout": 900,
+            }
             bench = Bench(server, work, big, paths)
             results: dict[str, list[dict[str, float]]] = {"large": [], "small": []}
             for index in range(rounds):

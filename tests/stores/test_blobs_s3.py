@@ -82,7 +82,9 @@ def test_a_batch_naming_a_missing_or_damaged_blob_is_refused_naming_it(
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [kept]
 
 
-def test_a_large_file_goes_up_in_parts_and_comes_back_whole(s3_bucket: str, tmp_path: Path) -> None:
+def test_a_large_file_goes_up_and_comes_back_in_parts_verified(
+    s3_bucket: str, tmp_path: Path
+) -> None:
     store = s3_store(s3_bucket, tmp_path, part_size=5 * MiB)
     source = tmp_path / "model.bin"
     source.write_bytes(os.urandom(11 * MiB))
@@ -92,7 +94,12 @@ def test_a_large_file_goes_up_in_parts_and_comes_back_whole(s3_bucket: str, tmp_
     assert (digest, size) == (blake3.blake3(source.read_bytes()).hexdigest(), 11 * MiB)
     assert store.fs.info(store._path(digest))["ETag"].endswith('-3"')  # three parts
     assert store.read_bytes(digest) == source.read_bytes()
-    assert store.local_path(digest).read_bytes() == source.read_bytes()
+    assert store.local_path(digest).read_bytes() == source.read_bytes()  # in parts too
+    (tmp_path / "cache" / digest).unlink()
+    store.fs.pipe_file(store._path(digest), bytes(11 * MiB))
+    with pytest.raises(IntegrityError, match=digest):
+        store.local_path(digest)
+    assert list((tmp_path / "cache").iterdir()) == []
 
 
 Operation = Callable[[FsspecArtifactStore, str, Path], object]

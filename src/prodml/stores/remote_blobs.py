@@ -8,12 +8,13 @@ what failed and what to check, without the secret or the library's traceback."""
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+
+import blake3
 
 from prodml.errors import DataReadError, ProdmlError, StoreError
 from prodml.settings import refuse_credentials
@@ -27,6 +28,10 @@ from prodml.stores.blobs import (
     missing_error,
     verified,
 )
+from prodml.stores.remote_failures import bucket_missing, explain, failure_types
+
+if TYPE_CHECKING:
+    import asyncio
 
 BATCH_BYTES = 64 << 20  # small files read into memory per batch of put_files
 # Requests of a batch under way at once. The connection pool (10 for s3fs) sets how many
@@ -35,31 +40,6 @@ BATCH_BYTES = 64 << 20  # small files read into memory per batch of put_files
 IN_FLIGHT = 64
 # Object stores: no folders to make, and a bucket that may not exist.
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"}
-REFUSED = {
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "AllAccessDisabled",
-    "AccountProblem",
-    "PermissionError",
-    "403",
-}
-NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"}
-UNREACHABLE = {
-    "EndpointConnectionError",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
-    "ConnectionClosedError",
-    "ClientConnectorError",
-    "ServerDisconnectedError",
-    "ConnectionRefusedError",
-    "ConnectionResetError",
-    "TimeoutError",
-    "FSTimeoutError",
-}
 
 
 class FsspecArtifactStore:
@@ -89,9 +69,13 @@ class FsspecArtifactStore:
         self._object_store = bool(OBJECT_STORES.intersection(protocols))
         self._s3 = "s3" in protocols
         self._put_options: dict[str, Any] = {"chunksize": part_size} if part_size else {}
-        self._failures = _failure_types(self._s3)
+        self._failures = failure_types(self._s3)
         asynchronous = isinstance(self.fs, AsyncFileSystem)
         self._batch: dict[str, Any] = {"batch_size": IN_FLIGHT} if asynchronous else {}
+        # A large download: parts of ``part_size`` or the filesystem's block size, as many
+        # at once as it sends a large file's parts (s3fs: 50 MiB, 10).
+        self._part = part_size or int(getattr(self.fs, "default_block_size", None) or 50 << 20)
+        self._width = int(getattr(self.fs, "max_concurrency", None) or 10)
 
     def _path(self, digest: str) -> str:
         return f"{self.root.rstrip('/')}/{digest[:2]}/{digest[2:]}"
@@ -172,7 +156,7 @@ class FsspecArtifactStore:
             try:
                 self.fs.info(self._path(digest))
             except FileNotFoundError as error:
-                if _bucket_missing(error):
+                if bucket_missing(error):
                     raise
                 return False
         return True
@@ -182,7 +166,7 @@ class FsspecArtifactStore:
             try:
                 data = bytes(self.fs.cat_file(self._path(digest)))
             except FileNotFoundError as error:
-                if _bucket_missing(error):
+                if bucket_missing(error):
                     raise
                 raise missing_error(digest) from None
         return verified(digest, data)
@@ -199,9 +183,8 @@ class FsspecArtifactStore:
             self._cache.mkdir(parents=True, exist_ok=True)
             temporaries = [self._cache / f".{uuid.uuid4().hex}" for _ in wanted]
             try:
-                self._download(wanted, temporaries)
-                for digest, temporary in zip(wanted, temporaries, strict=True):
-                    actual = hash_file(temporary)
+                hashed = self._download(wanted, temporaries)
+                for digest, temporary, actual in zip(wanted, temporaries, hashed, strict=True):
                     if actual != digest:
                         raise integrity_error(digest, actual)
                     temporary.replace(self._cache / digest)
@@ -214,29 +197,62 @@ class FsspecArtifactStore:
         cached = self._cache / digest
         return cached.is_file() and hash_file(cached) == digest
 
-    def _download(self, digests: list[str], temporaries: list[Path]) -> None:
+    def _download(self, digests: list[str], temporaries: list[Path]) -> list[str]:
+        """Download each blob to its temporary file; the BLAKE3 of each file's bytes."""
         remote = [self._path(digest) for digest in digests]
         local = [str(temporary) for temporary in temporaries]
         with self._failing(f"read blob {digests[0]}" if len(digests) == 1 else "read blobs"):
             try:
-                if len(remote) == 1:
-                    self.fs.get_file(remote[0], local[0])
-                else:
+                if len(remote) > 1:
                     self.fs.get(remote, local, **self._batch)
+                elif self._batch and (size := int(self.fs.info(remote[0])["size"])) > self._part:
+                    from fsspec.asyn import sync
+
+                    return [sync(self.fs.loop, self._fetch, remote[0], temporaries[0], size)]
+                else:
+                    self.fs.get_file(remote[0], local[0])
             except FileNotFoundError as error:
-                if _bucket_missing(error):
+                if bucket_missing(error):
                     raise
                 for digest, path in zip(digests, remote, strict=True):
                     if not self.fs.exists(path):
                         raise missing_error(digest) from None
                 raise
+        return [hash_file(temporary) for temporary in temporaries]
+
+    async def _fetch(self, remote: str, local: Path, size: int) -> str:
+        """Download a large blob in parts, several at a time, each written and hashed in
+        order as it arrives: its BLAKE3 without a second pass over the file."""
+        import asyncio
+
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        pending: deque[asyncio.Future[bytes]] = deque()
+        with local.open("wb") as out:
+
+            def take(data: bytes) -> None:
+                hasher.update(data)
+                out.write(data)
+
+            try:
+                for start in range(0, size, self._part):
+                    end = min(start + self._part, size)
+                    part = self.fs._cat_file(remote, start=start, end=end)
+                    pending.append(asyncio.ensure_future(part))
+                    if len(pending) >= self._width:
+                        await asyncio.to_thread(take, await pending.popleft())
+                while pending:
+                    await asyncio.to_thread(take, await pending.popleft())
+            finally:
+                for waiting in pending:
+                    waiting.cancel()
+        return str(hasher.hexdigest())
 
     def list_blobs(self) -> Iterator[BlobInfo]:
         with self._failing("list blobs"):
             try:
                 found = self.fs.find(self.root, detail=True)
             except FileNotFoundError as error:
-                if _bucket_missing(error):
+                if bucket_missing(error):
                     raise
                 return
         for info in found.values():
@@ -253,7 +269,7 @@ class FsspecArtifactStore:
             try:
                 modified = _modified(self.fs.info(path))
             except FileNotFoundError as error:
-                if _bucket_missing(error):
+                if bucket_missing(error):
                     raise
                 return False
             if older_than is not None and modified > older_than:
@@ -275,111 +291,7 @@ class FsspecArtifactStore:
             raise StoreError(self._explain(error, doing)) from None
 
     def _explain(self, error: BaseException, doing: str) -> str:
-        codes = _codes(error)
-        url = _without_credentials(self.url)
-        environment = (
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
-            if self._s3
-            else "the storage service's credentials"
-        )
-        if "NoSuchBucket" in codes:
-            bucket = self.root.split("/", 1)[0]
-            reason = f"bucket {bucket!r} does not exist"
-            step = "Create it, or set PRODML_ARTIFACT_URL to a bucket that exists"
-        elif codes & NO_CREDENTIALS:
-            reason = "no credentials were found"
-            step = f"Set {environment} in the environment"
-        elif codes & REFUSED or isinstance(error, PermissionError):
-            refused = sorted(codes & REFUSED - {"PermissionError", "403"}) or ["access denied"]
-            reason = f"the storage service refused the request ({', '.join(refused)})"
-            step = (
-                f"Check {environment} in the environment, and that this key may read and "
-                "write the bucket"
-            )
-        elif codes & UNREACHABLE or isinstance(error, ConnectionError):
-            endpoint = self._endpoint()
-            reason = f"the storage service at {endpoint} cannot be reached"
-            step = (
-                "Check that it is running and that AWS_ENDPOINT_URL names it"
-                if self._s3
-                else "Check that it is running and reachable"
-            )
-        else:
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            reason = f"{type(error).__name__}" + (f": {detail}" if detail else "")
-            step = f"Check the storage service and {environment}, then try again"
-        return _scrub(f"Cannot {doing} at {url}: {reason}. {step}.", self.fs)
-
-    def _endpoint(self) -> str:
-        options = getattr(self.fs, "client_kwargs", None) or {}
-        endpoint = (
-            getattr(self.fs, "endpoint_url", None)
-            or options.get("endpoint_url")
-            or os.environ.get("AWS_ENDPOINT_URL_S3")
-            or os.environ.get("AWS_ENDPOINT_URL")
-        )
-        return _without_credentials(str(endpoint)) if endpoint else "its default endpoint"
-
-
-def _failure_types(s3: bool) -> tuple[type[BaseException], ...]:
-    """What a failed request raises: OSError (fsspec's own and s3fs's translations),
-    and for S3 botocore's and aiohttp's errors that s3fs passes through."""
-    found: list[type[BaseException]] = [OSError]
-    if s3:
-        with contextlib.suppress(ImportError):
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            found += [BotoCoreError, ClientError]
-        with contextlib.suppress(ImportError):
-            from aiohttp import ClientError as HttpError
-
-            found.append(HttpError)
-    return tuple(found)
-
-
-def _codes(error: BaseException) -> set[str]:
-    """The class names and service error codes of an error and of its causes."""
-    found: set[str] = set()
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        found.update(kind.__name__ for kind in type(current).__mro__)
-        response = getattr(current, "response", None)
-        if isinstance(response, dict):
-            code = (response.get("Error") or {}).get("Code")
-            if code:
-                found.add(str(code))
-        stack += [e for e in (current.__cause__, current.__context__) if e is not None]
-    return found
-
-
-def _bucket_missing(error: BaseException) -> bool:
-    return "NoSuchBucket" in _codes(error)
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
-
-
-def _scrub(text: str, fs: Any) -> str:
-    """``text`` with every secret the filesystem or the environment holds masked."""
-    secrets = [
-        os.environ.get("AWS_SECRET_ACCESS_KEY"),
-        os.environ.get("AWS_SESSION_TOKEN"),
-        getattr(fs, "secret", None),
-        getattr(fs, "token", None),
-    ]
-    for secret in secrets:
-        if isinstance(secret, str) and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+        return explain(error, doing, self.url, self.root.split("/", 1)[0], self.fs)
 
 
 def _modified(info: dict[str, Any]) -> float:
