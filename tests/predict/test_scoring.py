@@ -63,6 +63,24 @@ def test_lineage_links_the_model_and_the_input_to_the_output(client: Client) -> 
     assert (label, "input") in _relations(prodml.downstream("customers@1", client=client))
 
 
+def test_the_carried_columns_keep_the_inputs_summaries_and_profiles(
+    sqlite_client: Client,
+) -> None:
+    logged(sqlite_client)
+
+    scored = prodml.score("churn@1", "customers@1", client=sqlite_client)
+
+    carried = len(INPUT)
+    assert scored.output.columns[:carried] == scored.input.columns
+    assert [c.name for c in scored.output.columns[carried:]] == list(scored.added)
+    before = prodml.column_distributions("customers@1", client=sqlite_client)
+    after = prodml.column_distributions(scored.output, client=sqlite_client)
+    assert after[:carried] == before
+    (prediction,) = [d for d in after if d.column == "prediction"]
+    assert (prediction.rows, prediction.distinct) == (3000, 2)
+    assert {value for value, _ in prediction.top} == {"leave", "stay"}
+
+
 def test_any_number_of_parts_gives_the_same_version(sqlite_client: Client) -> None:
     logged(sqlite_client)
     whole = prodml.score("churn@1", "customers@1", client=sqlite_client)

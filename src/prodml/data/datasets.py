@@ -14,7 +14,7 @@ from prodml.client import Client
 from prodml.data import files as file_sets
 from prodml.data import tables
 from prodml.data.stored_profiles import profiles_of, store_profile
-from prodml.domain.dataset import DatasetKind, DatasetVersion
+from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion
 from prodml.domain.ids import utcnow
 from prodml.errors import DataReadError, InvalidInputError
 from prodml.names import check_name
@@ -29,11 +29,14 @@ def log_dataset(
     progress: file_sets.Progress | None = None,
     partition_by: str | None = None,
     sources: Sequence[tuple[NodeRef, str]] = (),
+    carried: DatasetVersion | None = None,
 ) -> DatasetVersion:
     """Store a dataset version; the same content under the same name is the same version.
 
     A table's profile is stored with it; with ``partition_by``, one per partition too.
-    ``sources`` are lineage edges into the version: ``(("model", id), "scored")``."""
+    ``sources`` are lineage edges into the version: ``(("model", id), "scored")``.
+    ``carried`` is a table version whose columns the table starts with, row for row
+    (a scored version): their summaries and profiles are taken from it."""
     check_name(name, "dataset")
     keys = (key,) if isinstance(key, str) else tuple(key or ())
     if isinstance(data, str | os.PathLike):
@@ -51,7 +54,7 @@ def log_dataset(
             )
         return _log_files(client, name, path, progress, sources)
     table = tables.to_arrow(data, name)
-    return _log_table(client, name, table, keys, None, partition_by, sources)
+    return _log_table(client, name, table, keys, None, partition_by, sources, carried)
 
 
 def _log_table(
@@ -62,6 +65,7 @@ def _log_table(
     source: str | None,
     partition_by: str | None = None,
     sources: Sequence[tuple[NodeRef, str]] = (),
+    carried: DatasetVersion | None = None,
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
     if partition_by is not None and partition_by not in table.column_names:
@@ -71,6 +75,7 @@ def _log_table(
         )
     blob, table = _store_parquet(client, table)
     digest = tables.content_digest(table)
+    carried = carried if carried is not None and _carries(table, carried) else None
     version = DatasetVersion(
         id=digest,
         name=name,
@@ -82,15 +87,28 @@ def _log_table(
         num_files=1,
         num_bytes=table.nbytes,
         schema={f.name: str(f.type) for f in table.schema},
-        columns=tables.summarise(table),
+        columns=_summaries(table, carried),
         key=key,
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [], sources)
-    store_profile(client, stored, table)
+    store_profile(client, stored, table, carried)
     if partition_by:
         profiles_of(client, stored, partition_by, table)
     return stored
+
+
+def _carries(table: pa.Table, version: DatasetVersion) -> bool:
+    """Whether the table starts with the version's columns, as many rows and types."""
+    first = [(f.name, str(f.type)) for f in list(table.schema)[: len(version.schema)]]
+    return table.num_rows == version.num_rows and first == list(version.schema.items())
+
+
+def _summaries(table: pa.Table, carried: DatasetVersion | None) -> tuple[ColumnSummary, ...]:
+    if carried is None or len(carried.columns) != len(carried.schema):
+        return tables.summarise(table)
+    rest = tables.summarise(table.drop_columns(list(carried.schema)))
+    return (*carried.columns, *rest)
 
 
 def _store_parquet(client: Client, table: pa.Table) -> tuple[str, pa.Table]:

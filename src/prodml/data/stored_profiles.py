@@ -8,19 +8,40 @@ import pyarrow as pa
 
 from prodml.client import Client
 from prodml.data.profile import TableProfile, profile_partitions, profile_table
+from prodml.data.rows import duplicate_rows
+from prodml.data.sketches import profile_column
 from prodml.data.stored_tables import load_table
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.errors import InvalidInputError
 
 
-def store_profile(client: Client, version: DatasetVersion, table: pa.Table) -> TableProfile:
-    """Profile a freshly logged table version and store the profile (once per version)."""
+def store_profile(
+    client: Client,
+    version: DatasetVersion,
+    table: pa.Table,
+    carried: DatasetVersion | None = None,
+) -> TableProfile:
+    """Profile a freshly logged table version and store the profile (once per version).
+    The columns it carries unchanged from the table version ``carried`` (same rows, same
+    order) take that version's column profiles; the others and the rows are profiled."""
     known = client.metadata.profile_blob(version.id)
     if known is not None:
         return _load(client, known)[0]
-    profile = profile_table(table, version.ref)
+    if carried is None:
+        profile = profile_table(table, version.ref)
+    else:
+        profile = _extended(profiles_of(client, carried)[0], table, version.ref)
     _store(client, version, "", [profile])
     return profile
+
+
+def _extended(base: TableProfile, table: pa.Table, label: str) -> TableProfile:
+    columns = {
+        name: base.columns[name] if name in base.columns else profile_column(name, column)
+        for name, column in zip(table.column_names, table.columns, strict=True)
+    }
+    duplicates, hashes = duplicate_rows(table)
+    return TableProfile(table.num_rows, duplicates, columns, hashes, label)
 
 
 def profiles_of(

@@ -97,7 +97,9 @@ def score(
     added = output.column_names[len(version.schema) :]
     _check_collisions(added, version)
     sources = [(("model", predictor.version.id), "scored"), (("dataset", version.id), "input")]
-    stored = log_dataset(client, target, output, list(version.key), sources=sources)
+    stored = log_dataset(
+        client, target, output, list(version.key), sources=sources, carried=version
+    )
     errors = [r.error for r in results if r.error is not None]
     return ScoredDataset(
         output=stored,
