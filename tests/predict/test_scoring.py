@@ -21,7 +21,7 @@ import prodml
 from prodml.client import Client
 from prodml.domain.lineage import LineageTree
 from prodml.errors import InvalidInputError, NotFoundError
-from prodml.predict.scoring import proba_names, read_rows
+from prodml.predict.scoring_parts import proba_names, read_rows
 
 INPUT = ["id", "x1", "x2", "region", "outcome"]
 

@@ -3,64 +3,32 @@ signature enforced, its guardrails applied, answers as ``Predictor.predict`` and
 gateway give them), part by part on an executor, logged as a new dataset version with
 lineage edges from the model version (``scored``) and the input version (``input``).
 
-A part is scored from plain data: the settings, the model version and its guardrails
-travel to wherever the part runs, and the model is read there through a client built
-from those settings (processes on the machine of the store share it). Each part's
-answers are in its rows' order and the parts are joined in order, so the output is
-the same on any executor and with any number of parts."""
+The parts (:mod:`prodml.predict.scoring_parts`) get plain data, read their own rows
+and the model where they run (processes on the machine of the store share it); each
+part's answers are in its rows' order and the parts are joined in order, so the
+output is the same on any executor and with any number of parts."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import re
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from prodml.client import Client
-from prodml.data import tables
 from prodml.data.datasets import log_dataset
 from prodml.data.executors import Executor, Progress, map_partitions, row_ranges
 from prodml.data.refs import get_dataset
-from prodml.domain.artifact import ModelVersion
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.scoring import ScoredDataset
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
-from prodml.predict import guardrails as rails
 from prodml.predict import loading
-from prodml.predict.predictor import Predictor, Raw, answers_of, robust
+from prodml.predict import scoring_parts as parts
+from prodml.predict.predictor import Predictor
 from prodml.predict.signature import columns as signature_columns
 from prodml.settings import Settings
-from prodml.track import model as models
-
-PREDICTION = "prediction"
-PROBA = "proba_"
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-    """What a part needs, in any process: settings (not a client), the model version
-    and the guardrails it is scored with, and the input's Parquet blob."""
-
-    settings: Settings
-    model: ModelVersion
-    guardrails: rails.Guardrails | None
-    blob: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Part:
-    """A part's rows of the output (the input's columns, then the added ones), and
-    what went wrong on them."""
-
-    rows: pa.Table
-    failed: int
-    abstained: int
-    error: str | None
 
 
 def output_name(dataset: str, model: str) -> str:
@@ -87,12 +55,11 @@ def score(
     blob = client.metadata.dataset_blob(version)
     if blob is None:
         raise NotFoundError(f"Dataset {version.ref} has no stored table.")
-    job = Job(_portable(client.settings), predictor.version, predictor.guardrails, blob)
-    _loaded.clear()
-    _loaded[_key(job)] = predictor  # parts run in this process reuse it
+    job = parts.Job(_portable(client.settings), predictor.version, predictor.guardrails, blob)
+    parts.remember(job, predictor)  # parts run in this process reuse it
     rows = version.num_rows or 0
     ranges = row_ranges(rows, partitions or (executor.workers if executor else 1))
-    results = map_partitions(functools.partial(score_part, job), ranges, executor, progress)
+    results = map_partitions(functools.partial(parts.score_part, job), ranges, executor, progress)
     output = pa.concat_tables([r.rows for r in results], promote_options="default")
     added = output.column_names[len(version.schema) :]
     _check_collisions(added, version)
@@ -114,109 +81,6 @@ def score(
         executor=executor.name if executor else "local",
         partitions=len(ranges),
     )
-
-
-def score_part(job: Job, rows: tuple[int, int]) -> Part:
-    """Rows ``[start, stop)`` of the input with their answers: ``prediction`` (null
-    where the model raised or a guardrail abstained) and, for a classifier,
-    ``proba_<class>`` per class. The rows are read here, from the verified blob."""
-    predictor = _predictor(job)
-    table = read_rows(_client(job.settings), job.blob, *rows)
-    labels, proba = _raw(predictor, table)
-    answers = answers_of(labels, 0.5)
-    if job.guardrails is not None:
-        if proba is not None and any(r.confidence_below is not None for r in job.guardrails.rules):
-            answers.confidence = _confidence(proba.probabilities, proba.classes, answers.predicted)
-        rails.apply(job.guardrails, table, answers)
-    arrays = [_masked(answers.predicted, ~answers.answered)]
-    names = [PREDICTION]
-    if proba is not None and proba.probabilities is not None:
-        values = np.asarray(proba.probabilities, dtype=np.float64)
-        names += proba_names(proba.classes or tuple(range(values.shape[1])))
-        arrays += [_masked(values[:, i], proba.failed) for i in range(values.shape[1])]
-    for name, values in zip(names, arrays, strict=True):
-        table = table.append_column(name, values)
-    abstained = int((~labels.failed & ~answers.answered).sum())
-    return Part(table, int(labels.failed.sum()), abstained, labels.error)
-
-
-def _raw(predictor: Predictor, table: pa.Table) -> tuple[Raw, Raw | None]:
-    """``predict`` and, for a classifier, ``predict_proba`` on one model input, as
-    ``Predictor.raw`` makes it (the signature's columns, conformed)."""
-    frame = predictor.model_input(predictor.features(table))
-    model, count = predictor.model, table.num_rows
-    classes = tuple(getattr(model, "classes_", ()))
-    outputs, failed, error = robust(model.predict, frame, count)
-    _check_shape(predictor, outputs, failed, count, 1)
-    labels = Raw(outputs, None, classes, failed, error)
-    if not callable(getattr(model, "predict_proba", None)):
-        return labels, None
-    outputs, failed, error = robust(model.predict_proba, frame, count)
-    _check_shape(predictor, outputs, failed, count, 2)
-    return labels, Raw(None, outputs, classes, failed, error)
-
-
-def _check_shape(
-    predictor: Predictor, outputs: np.ndarray, failed: np.ndarray, rows: int, dimensions: int
-) -> None:
-    if failed.all() or (len(outputs) == rows and outputs.ndim == dimensions):
-        return
-    method = "predict" if dimensions == 1 else "predict_proba"
-    raise InvalidInputError(
-        f"Model {predictor.ref}'s {method} returned shape {outputs.shape} for {rows:,} rows; "
-        "expected one answer per input row."
-    )
-
-
-def read_rows(client: Client, blob: str, start: int, stop: int) -> pa.Table:
-    """Rows ``[start, stop)`` of a stored table, as ``load_table`` gives them: only the
-    Parquet row groups that hold them are read, from the blob once verified."""
-    import pyarrow.parquet as pq
-
-    file = pq.ParquetFile(client.blob_path(blob))
-    groups: list[int] = []
-    first = offset = 0
-    for index in range(file.metadata.num_row_groups):
-        size = file.metadata.row_group(index).num_rows
-        if offset < stop and offset + size > start:
-            if not groups:
-                first = offset
-            groups.append(index)
-        offset += size
-    read = file.read_row_groups(groups) if groups else file.schema_arrow.empty_table()
-    return tables.plain(read.slice(start - first, stop - start))
-
-
-def proba_names(classes: Sequence[object]) -> list[str]:
-    """``proba_<class>``: letters, digits and ``_`` kept, any other run made one ``_``;
-    a name taken by an earlier class gets ``_2``, ``_3``, ..."""
-    names: list[str] = []
-    for value in classes:
-        base = PROBA + re.sub(r"[^A-Za-z0-9_]+", "_", str(value))
-        name, count = base, 1
-        while name in names:
-            count += 1
-            name = f"{base}_{count}"
-        names.append(name)
-    return names
-
-
-def _masked(values: np.ndarray, missing: np.ndarray) -> pa.Array:
-    if len(values) == 0 or not missing.any():
-        return pa.array(values)
-    return pa.array(values, mask=missing)
-
-
-def _confidence(
-    proba: np.ndarray | None, classes: tuple[object, ...], predicted: np.ndarray
-) -> np.ndarray:
-    """The probability the model gives each answer it made (NaN for an unknown one)."""
-    assert proba is not None
-    values = np.asarray(proba, dtype=np.float64)
-    lookup = {value: i for i, value in enumerate(classes or range(values.shape[1]))}
-    index = np.array([lookup.get(value, -1) for value in predicted.tolist()], dtype=np.int64)
-    chosen = values[np.arange(len(index)), np.clip(index, 0, values.shape[1] - 1)]
-    return np.where(index >= 0, chosen, np.nan)
 
 
 def _check_input(predictor: Predictor, version: DatasetVersion) -> None:
@@ -241,8 +105,8 @@ def _added_names(predictor: Predictor) -> list[str]:
     """The columns scoring will add, as far as the model says before it predicts."""
     classes = getattr(predictor.model, "classes_", None)
     if classes is None or not callable(getattr(predictor.model, "predict_proba", None)):
-        return [PREDICTION]
-    return [PREDICTION, *proba_names(list(classes))]
+        return [parts.PREDICTION]
+    return [parts.PREDICTION, *parts.proba_names(list(classes))]
 
 
 def _check_collisions(added: list[str], version: DatasetVersion) -> None:
@@ -262,32 +126,3 @@ def _portable(settings: Settings) -> Settings:
     if "://" not in url:
         url = str(Path(url).absolute())
     return dataclasses.replace(settings, home=str(Path(settings.home).absolute()), artifact_url=url)
-
-
-_loaded: dict[tuple[Settings, str, int], Predictor] = {}  # the last model this process loaded
-
-
-def _key(job: Job) -> tuple[Settings, str, int]:
-    return job.settings, job.model.id, job.guardrails.version if job.guardrails else 0
-
-
-@functools.lru_cache(maxsize=1)
-def _client(settings: Settings) -> Client:
-    return Client(**dataclasses.asdict(settings))
-
-
-def _predictor(job: Job) -> Predictor:
-    """The job's model, read once per process through a client of the job's settings."""
-    found = _loaded.get(_key(job))
-    if found is None:
-        client = _client(job.settings)
-        model = models.deserialise(
-            client.read_blob(job.model.digest),
-            job.model.ref,
-            job.model.environment,
-            job.settings.allow_pickle,
-        )
-        found = Predictor(job.model, model, job.guardrails)
-        _loaded.clear()
-        _loaded[_key(job)] = found
-    return found
