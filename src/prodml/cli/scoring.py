@@ -12,12 +12,14 @@ from prodml.cli.output import console, emit_json, errors
 
 
 def score(
-    model: Annotated[str, typer.Argument(help="MODEL@VERSION or MODEL@alias.")],
-    dataset: Annotated[str, typer.Argument(help="DATASET@VERSION of a table.")],
+    model: Annotated[str, typer.Argument(help="MODEL@VERSION or MODEL@alias.", metavar="MODEL@V")],
+    dataset: Annotated[
+        str, typer.Argument(help="DATASET@VERSION of a table.", metavar="DATASET@V")
+    ],
     output: Annotated[
         str | None,
         typer.Option(
-            "--output", "-o", help="Name of the output dataset [default: DATASET-scored-MODEL]."
+            "--output", "-o", help="Name of the output dataset (default: DATASET-scored-MODEL)."
         ),
     ] = None,
     executor: Annotated[
@@ -27,12 +29,16 @@ def score(
         str | None,
         typer.Option(
             "--address",
-            help="Ray cluster: auto or ray://HOST:10001 [default: start a local Ray].",
+            help="Ray cluster: auto, HOST:6379 or ray://HOST:10001 (default: start a local Ray).",
         ),
     ] = None,
     partitions: Annotated[
         int | None,
-        typer.Option("--partitions", min=1, help="Parts of the table [default: Ray's CPUs, or 1]."),
+        typer.Option(
+            "--partitions",
+            min=1,
+            help="Parts of the table (default: the Ray cluster's CPUs, or 1).",
+        ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
