@@ -134,7 +134,13 @@ def _version(
 
     location = mlflow.get_model_version_download_uri(found.name, found.version)
     with tempfile.TemporaryDirectory(prefix="prodml-mlflow-") as folder:
-        local = Path(download_artifacts(artifact_uri=location, dst_path=folder))
+        # the client's server, not the process's tracking URI: a server that serves its
+        # artifacts answers mlflow-artifacts:/ locations, read through its own URL
+        local = Path(
+            download_artifacts(
+                artifact_uri=location, dst_path=folder, tracking_uri=str(mlflow.tracking_uri)
+            )
+        )
         described = _described(local)
         flavors = [key for key in described.get("flavors", {}) if key != "python_function"]
         flavor = flavors[0] if flavors else "python_function"

@@ -8,11 +8,13 @@ whole metric history again). A tag ``import.source`` says where it came from."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import mimetypes
 import re
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ STATUS = {
     "KILLED": RunStatus.FAILED,
 }
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
+# logs "No artifacts found to download" at INFO for a run without artifacts
+_ARTIFACT_LOG = "mlflow.store.artifact.artifact_repo"
 
 
 @dataclass
@@ -127,15 +131,26 @@ def artifact_files(mlflow: Any, mlflow_id: str, path: str | None = None) -> list
 
 def run_artifacts(mlflow: Any, client: Client, mlflow_id: str, prodml_id: str) -> list[Artifact]:
     """The run's artifact files not yet stored under its prodml id, each put in the blob
-    store under its path in MLflow."""
+    store under its path in MLflow. A run new here has its whole artifact folder read in
+    one call (which MLflow downloads file by file in parallel); one stored before, only
+    the files it lacks."""
     known = {artifact.name for artifact in client.metadata.list_artifacts("run", prodml_id)}
-    paths = [path for path in artifact_files(mlflow, mlflow_id) if path not in known]
-    if not paths:
-        return []
     found = []
     with tempfile.TemporaryDirectory(prefix="prodml-mlflow-") as folder:
-        for path in paths:
-            local = Path(mlflow.download_artifacts(mlflow_id, path, folder))
+        if known:
+            paths = [path for path in artifact_files(mlflow, mlflow_id) if path not in known]
+            files = {
+                path: Path(mlflow.download_artifacts(mlflow_id, path, folder)) for path in paths
+            }
+        else:
+            with _quiet(_ARTIFACT_LOG):  # no line per run without artifacts
+                root = Path(mlflow.download_artifacts(mlflow_id, "", folder))
+            files = {
+                local.relative_to(root).as_posix(): local
+                for local in sorted(root.rglob("*"))
+                if local.is_file()
+            }
+        for path, local in files.items():
             digest, size = client.artifacts.put_file(local)
             found.append(
                 Artifact(
@@ -150,3 +165,15 @@ def run_artifacts(mlflow: Any, client: Client, mlflow_id: str, prodml_id: str) -
                 )
             )
     return found
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """The logger ``name`` shows warnings and errors only, while the block runs."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -3,18 +3,26 @@
 A store is named as MLflow names it: ``sqlite:///path/mlflow.db`` (or another database
 URL), a file store (``file:///path/mlruns`` or a folder), or a tracking server
 (``http(s)://host:port``). Nothing here writes to it: a store that does not exist is
-refused rather than created, as MLflow's client would create it. Metric histories are
-read a batch of runs at a time from MLflow's own ``metrics`` table when the store is a
-database; from a file store or a server, key by key with ``get_metric_history``."""
+refused rather than created, as MLflow's client would create it.
+
+Metric histories are read a batch of runs at a time from MLflow's own ``metrics`` table
+when the store is a database (one query per 500 runs, on an engine of the import's own).
+From a server, through the public REST call ``metrics/get-history`` (the client's
+``get_metric_history``, which pages through histories of any length), one run and key
+per request, several requests at a time. MLflow's batch calls do not fit an import:
+``get-history-bulk-interval`` samples a history down to at most 2,500 points per run,
+and ``get-history-bulk`` is the web UI's (``ajax-api``), stops at 25,000 points with no
+next page, and reads run by run on the server all the same. From a file store, one run
+and key at a time."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
+import weakref
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +31,11 @@ from prodml.errors import InvalidInputError, StoreError
 INSTALL = "pip install 'prodml[mlflow]'"
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 PAGE = 1000  # runs per page of search_runs
+REQUESTS = 8  # metric histories asked of a tracking server at a time
+SERVERS = ("http", "https", "databricks")
 Point = tuple[str, str, int, float, float]  # run id, key, step, value, at (seconds)
+# the engine on a database store's own tables, by the client opened on it
+_ENGINES: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def mlflow_version() -> str:
@@ -116,46 +128,97 @@ def _check_database(uri: str) -> None:
 
 
 def _probe(uri: str) -> None:
-    """One quick request, so an unreachable server fails now and not after MLflow's
-    retries (minutes)."""
-    url = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+    """One quick request through MLflow's own client (so with the credentials and TLS
+    settings it would send: MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME/PASSWORD,
+    its credentials file, an auth plugin), with no retry: an unreachable server fails
+    now and not after MLflow's retries (minutes)."""
+    mlflow_version()
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
     try:
-        with urllib.request.urlopen(url, timeout=10):
-            return
-    except urllib.error.HTTPError as error:
-        if error.code in (401, 403):
-            raise StoreError(
-                f"The MLflow server at {describe(uri)} refused access ({error.code}). "
-                "Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD and retry."
-            ) from None
-        raise StoreError(
-            f"{describe(uri)} answered {error.code} to MLflow's experiments API. "
-            "Check that the URL is the tracking server's root, as given to set_tracking_uri."
-        ) from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise StoreError(
-            f"Cannot reach the MLflow tracking server at {describe(uri)}: {reason}. "
+        with _environment(quick):
+            MlflowClient(tracking_uri=uri, registry_uri=uri).search_experiments(max_results=1)
+    except MlflowException as error:
+        raise _refusal(uri, error) from None
+
+
+def _refusal(uri: str, error: Any) -> StoreError:
+    """The probe's failure (an MlflowException) as one line naming the next step."""
+    import requests
+
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, requests.exceptions.RequestException):
+        return StoreError(
+            f"Cannot reach the MLflow tracking server at {describe(uri)}: {_reason(cause)}. "
             "Check the URL and that `mlflow server` is running there."
-        ) from None
+        )
+    status = error.get_http_status_code()
+    if status in (401, 403):
+        return StoreError(
+            f"The MLflow server at {describe(uri)} refused access ({status}). Set "
+            "MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
+            "as for MLflow's own client, and retry."
+        )
+    first = str(error.message).strip().splitlines()[0] if str(error.message).strip() else ""
+    return StoreError(
+        f"{describe(uri)} did not answer MLflow's experiments API ({first[:300]}). Check "
+        "that the URL is the tracking server's root, as given to set_tracking_uri."
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost reason of a requests error: "[Errno 111] Connection refused", not
+    the pool and URL around it."""
+    reason = error
+    while True:
+        inner = getattr(reason, "reason", None)
+        if not isinstance(inner, BaseException) and reason.args:
+            inner = reason.args[0]
+        if not isinstance(inner, BaseException) or inner is reason:
+            break
+        reason = inner
+    text = str(reason)
+    return text.split(">: ", 1)[-1] if text.startswith("<") else text
 
 
 @contextlib.contextmanager
 def opened(uri: str) -> Iterator[Any]:
     """An ``MlflowClient`` on ``uri`` (checked first). A file store is read even where
-    MLflow refuses new ones (``MLFLOW_ALLOW_FILE_STORE`` set while the import runs)."""
+    MLflow refuses new ones (``MLFLOW_ALLOW_FILE_STORE`` set while the import runs), and
+    MLflow draws no progress bar per download (where tqdm is installed) unless asked to."""
     check_uri(uri)
     mlflow_version()
     from mlflow.tracking import MlflowClient
 
-    allowing = _file_store(uri) is not None and "MLFLOW_ALLOW_FILE_STORE" not in os.environ
-    if allowing:
-        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    settings = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
+    if _file_store(uri) is not None:
+        settings["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    engine = None
+    with _environment(settings):
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            if _scheme(uri) in DATABASES:
+                import sqlalchemy as sa
+
+                engine = _ENGINES[client] = sa.create_engine(uri)
+            yield client
+        finally:
+            if engine is not None:
+                engine.dispose()
+
+
+@contextlib.contextmanager
+def _environment(settings: dict[str, str]) -> Iterator[None]:
+    """``settings`` in the environment while the block runs, each one not set already."""
+    added = [name for name in settings if name not in os.environ]
+    os.environ.update({name: settings[name] for name in added})
     try:
-        yield MlflowClient(tracking_uri=uri, registry_uri=uri)
+        yield
     finally:
-        if allowing:
-            os.environ.pop("MLFLOW_ALLOW_FILE_STORE", None)
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def experiments(client: Any) -> list[Any]:
@@ -183,16 +246,23 @@ def run_pages(client: Any, experiment_ids: Sequence[str]) -> Iterator[list[Any]]
 
 def metric_points(client: Any, runs: Sequence[Any]) -> list[Point]:
     """Every logged point of every metric of ``runs``."""
-    engine = getattr(
-        getattr(getattr(client, "_tracking_client", None), "store", None), "engine", None
-    )
+    engine = _ENGINES.get(client)
     if engine is not None:
         return _points_from_table(engine, [run.info.run_id for run in runs])
+    wanted = [(run.info.run_id, key) for run in runs for key in run.data.metrics]
+
+    def history(pair: tuple[str, str]) -> list[Any]:
+        return list(client.get_metric_history(*pair))
+
+    if len(wanted) > 1 and _scheme(str(client.tracking_uri)) in SERVERS:
+        with ThreadPoolExecutor(REQUESTS, thread_name_prefix="prodml-mlflow") as pool:
+            histories = list(pool.map(history, wanted))
+    else:
+        histories = [history(pair) for pair in wanted]
     return [
-        (run.info.run_id, key, int(metric.step), float(metric.value), metric.timestamp / 1000)
-        for run in runs
-        for key in run.data.metrics
-        for metric in client.get_metric_history(run.info.run_id, key)
+        (mlflow_id, key, int(metric.step), float(metric.value), metric.timestamp / 1000)
+        for (mlflow_id, key), points in zip(wanted, histories, strict=True)
+        for metric in points
     ]
 
 
