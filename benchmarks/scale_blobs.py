@@ -55,6 +55,7 @@ ONE_BY_ONE = 1000
 
 
 def make_inputs(root: Path, size: int, files: int) -> tuple[Path, list[Path]]:
+    print(f"making {size // MiB} MiB and {files:,} files of 1-4 KiB in {root} ...")
     root.mkdir()
     big = root / "big.bin"
     with big.open("wb") as handle:
@@ -233,8 +234,8 @@ def main() -> None:
         os.environ.pop(name, None)
     with tempfile.TemporaryDirectory(prefix="scale-blobs-") as folder:
         work = Path(folder)
-        print(f"making {size // MiB} MiB and {files:,} files of 1-4 KiB in {work} ...")
-        big, paths = make_inputs(work / "inputs", size, files)
+        sizes = (0 if args.only == "small" else size, 0 if args.only == "large" else files)
+        big, paths = make_inputs(work / "inputs", *sizes)
         with start_s3_server() as server:
             SERVER_PID.append(server.process.pid)
             # One try per request, and time for moto to put a large object together and

@@ -68,7 +68,9 @@ class FsspecArtifactStore:
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         self._object_store = bool(OBJECT_STORES.intersection(protocols))
         self._s3 = "s3" in protocols
-        self._put_options: dict[str, Any] = {"chunksize": part_size} if part_size else {}
+        self._put_options: dict[str, Any] = (
+            {"chunksize": part_size} if part_size and self._s3 else {}
+        )
         self._failures = failure_types(self._s3)
         asynchronous = isinstance(self.fs, AsyncFileSystem)
         self._batch: dict[str, Any] = {"batch_size": IN_FLIGHT} if asynchronous else {}
