@@ -408,6 +408,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         import_from_mlflow(Path(folder), cleaned, FEATURES)
     native_formats(cleaned)
+    say("6e. Batch scoring: every cleaned flight scored by the better model, in two parts")
+    cli("score", best_model, cleaned.ref, "--partitions", "2", "-o", "flights-scored")
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
