@@ -17,8 +17,9 @@ On a moto S3 server (server mode, loopback) this measures, for each of
 3. compaction of that hour, with a reader process checking counts all along;
 4. retention: the hour's day (100 days old) deleted.
 
-    .venv/bin/python benchmarks/log_formats.py              # 60 s writes, 1 h read: ~25 min
-    .venv/bin/python benchmarks/log_formats.py --quick      # 10 s writes, 0.05 h read
+    .venv/bin/python benchmarks/log_formats.py                # 60 s writes, 10,800 flushes
+    .venv/bin/python benchmarks/log_formats.py --hours 0.25   # 2,700 flushes: ~45 min here
+    .venv/bin/python benchmarks/log_formats.py --quick        # 10 s writes, 540 flushes: ~8 min
     .venv/bin/python benchmarks/log_formats.py --only segments,delta
 """
 
