@@ -157,8 +157,8 @@ def timed(name: str, home: Path, executor: str, parts: int | None) -> Side:
 
 
 def start_ray() -> tuple[float, float]:
-    """Seconds to start a local Ray, then to warm one worker per CPU (each imports
-    scikit-learn and prodml's scoring, as a scoring task does)."""
+    """Seconds to start a local Ray, then to warm one worker per CPU (each imports the
+    libraries a scoring task imports: pandas, Parquet, scikit-learn, prodml's parts)."""
     import ray
 
     started = time.perf_counter()
@@ -177,9 +177,12 @@ def start_ray() -> tuple[float, float]:
 
 
 def _warm() -> bool:
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    import sklearn.ensemble
     import sklearn.linear_model  # noqa: F401
 
-    import prodml.predict.scoring  # noqa: F401
+    import prodml.predict.scoring_parts  # noqa: F401
 
     time.sleep(1)  # held, so that each CPU's task starts a worker of its own
     return True
