@@ -3,9 +3,11 @@ part on a Ray cluster, ``pip install 'prodml[ray]'``). Ray is imported here, abo
 core, which only sees the :class:`~prodml.data.executors.Executor` protocol.
 
 Without an address a local Ray is started on first use with every CPU of the machine,
-quietly, and kept for the rest of the process; ``auto`` joins the cluster started on
-this machine with ``ray start``, ``ray://HOST:10001`` one elsewhere (its workers must
-reach the same store: a database server and a bucket, not a local folder)."""
+quietly (errors only, no dashboard, no usage report unless ``RAY_USAGE_STATS_ENABLED``
+says otherwise), and kept for the rest of the process; ``auto`` joins the cluster
+started on this machine with ``ray start``, ``HOST:6379`` or ``ray://HOST:10001`` one
+elsewhere (its workers must reach the same store: a database server and a bucket, not
+a local folder). ``RAY_ADDRESS``, when set, names the cluster as Ray reads it."""
 
 from __future__ import annotations
 
