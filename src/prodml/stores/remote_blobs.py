@@ -28,7 +28,7 @@ from prodml.stores.blobs import (
     missing_error,
     verified,
 )
-from prodml.stores.remote_failures import bucket_missing, explain, failure_types
+from prodml.stores.remote_failures import bucket_missing, explain
 
 if TYPE_CHECKING:
     import asyncio
@@ -294,6 +294,22 @@ class FsspecArtifactStore:
 
     def _explain(self, error: BaseException, doing: str) -> str:
         return explain(error, doing, self.url, self.root.split("/", 1)[0], self.fs)
+
+
+def failure_types(s3: bool) -> tuple[type[BaseException], ...]:
+    """What a failed request raises: OSError (fsspec's own and s3fs's translations),
+    and for S3 botocore's and aiohttp's errors that s3fs passes through."""
+    found: list[type[BaseException]] = [OSError]
+    if s3:
+        with contextlib.suppress(ImportError):
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            found += [BotoCoreError, ClientError]
+        with contextlib.suppress(ImportError):
+            from aiohttp import ClientError as HttpError
+
+            found.append(HttpError)
+    return tuple(found)
 
 
 def _modified(info: dict[str, Any]) -> float:

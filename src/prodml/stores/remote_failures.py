@@ -5,7 +5,6 @@ botocore error as their cause, which is read here."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -86,22 +85,6 @@ def _endpoint(fs: Any) -> str:
         or os.environ.get("AWS_ENDPOINT_URL")
     )
     return without_credentials(str(endpoint)) if endpoint else "its default endpoint"
-
-
-def failure_types(s3: bool) -> tuple[type[BaseException], ...]:
-    """What a failed request raises: OSError (fsspec's own and s3fs's translations),
-    and for S3 botocore's and aiohttp's errors that s3fs passes through."""
-    found: list[type[BaseException]] = [OSError]
-    if s3:
-        with contextlib.suppress(ImportError):
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            found += [BotoCoreError, ClientError]
-        with contextlib.suppress(ImportError):
-            from aiohttp import ClientError as HttpError
-
-            found.append(HttpError)
-    return tuple(found)
 
 
 def _codes(error: BaseException) -> set[str]:
