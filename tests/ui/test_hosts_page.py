@@ -15,8 +15,8 @@ import prodml
 from prodml.client import Client
 from prodml.domain.hosts import CONTROLLER, MONITOR, STALE_AFTER
 from prodml.stores import counters
+from prodml.times import glance as span
 from prodml.ui.app import create_app
-from prodml.ui.views.hosts import span
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from rich.text import Text
 import prodml
 from prodml.cli.output import console, emit_json, plain
 from prodml.domain.hosts import STALE_AFTER, Heartbeat, Lease
+from prodml.times import glance
 
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -47,7 +48,7 @@ def hosts(
     if not seen:
         console.print(
             "No gateway or worker has reported to this store in the last "
-            f"{'hour' if within == 3600 else _span(within)}. Start one: prodml serve MODEL "
+            f"{'hour' if within == 3600 else glance(within)}. Start one: prodml serve MODEL "
             "(a gateway) or prodml monitor serve (the monitor worker)."
         )
     else:
@@ -56,7 +57,7 @@ def hosts(
         for h in seen:
             table.add_row(
                 h.host, str(h.pid), h.role, h.address or "-", ", ".join(h.models) or "-",
-                _routing(h, current), f"{_span(h.age)} ago",
+                _routing(h, current), f"{glance(h.age)} ago",
                 Text("stale", "red") if h.stale else Text("live", "green"),
                 ", ".join(h.leases) or "-",
             )  # fmt: skip
@@ -66,7 +67,7 @@ def hosts(
         leases = Table("lease", "holder", "token", "expires")
         for lease in held:
             left = (lease.expires_at - now).total_seconds()
-            shown = f"in {_span(left)}" if left > 0 else f"expired {_span(-left)} ago"
+            shown = f"in {glance(left)}" if left > 0 else f"expired {glance(-left)} ago"
             expires = Text(shown, "red" if left <= 0 else "")
             leases.add_row(lease.name, lease.holder, str(lease.token), expires)
         console.print(leases)
@@ -92,15 +93,3 @@ def _host_json(heartbeat: Heartbeat, current: int) -> dict[str, Any]:
 def _lease_json(lease: Lease, now: datetime) -> dict[str, Any]:
     shown: dict[str, Any] = plain(lease)
     return {**shown, "expires_in": round((lease.expires_at - now).total_seconds(), 3)}
-
-
-def _span(seconds: float) -> str:
-    """``0.4 s``, ``12 s``, ``3 min``, ``1.5 h``."""
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -14,24 +14,13 @@ from starlette.routing import Route
 
 from prodml.domain.hosts import STALE_AFTER, Heartbeat, Lease
 from prodml.sdk import hosts
+from prodml.times import glance
 from prodml.ui import pages
 from prodml.ui.pages import client_of
 
 NAV = ("Hosts", "/hosts", 95)
 WITHIN = 3600.0  # seconds: processes silent for longer are not listed
 POLL_SECONDS = 5
-
-
-def span(seconds: float) -> str:
-    """A duration as a glance reads it: ``0.4 s``, ``12 s``, ``3 min``, ``1.5 h``."""
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _live(request: Request) -> dict[str, Any]:
@@ -60,7 +49,7 @@ def _row(heartbeat: Heartbeat, current: int) -> dict[str, Any]:
     return {
         "heartbeat": heartbeat,
         "behind": _behind(heartbeat, current),
-        "ago": f"{span(heartbeat.age)} ago",
+        "ago": f"{glance(heartbeat.age)} ago",
     }
 
 
@@ -69,7 +58,7 @@ def _lease(lease: Lease, now: datetime, seen: set[str]) -> dict[str, Any]:
     return {
         "lease": lease,
         "expired": left <= 0,
-        "expires": f"in {span(left)}" if left > 0 else f"expired {span(-left)} ago",
+        "expires": f"in {glance(left)}" if left > 0 else f"expired {glance(-left)} ago",
         "holder_seen": lease.holder in seen,
     }
 
