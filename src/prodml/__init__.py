@@ -107,6 +107,7 @@ _HOMES: dict[str, str] = {
     "openlineage_events": "prodml.sdk.openlineage",
     "openlineage_health": "prodml.sdk.openlineage",
     "compact_predictions": "prodml.sdk.predictions",
+    "prune_predictions": "prodml.sdk.predictions",
     "ingest_labels": "prodml.sdk.predictions",
     "query_predictions": "prodml.sdk.predictions",
     "resolve": "prodml.sdk.refs",
@@ -224,6 +225,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.openlineage import openlineage_health as openlineage_health
     from prodml.sdk.predictions import compact_predictions as compact_predictions
     from prodml.sdk.predictions import ingest_labels as ingest_labels
+    from prodml.sdk.predictions import prune_predictions as prune_predictions
     from prodml.sdk.predictions import query_predictions as query_predictions
     from prodml.sdk.refs import resolve as resolve
     from prodml.sdk.rollouts import compare_rollout as compare_rollout

@@ -11,7 +11,7 @@ import os
 import threading
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml import settings as settings_table
 from prodml.errors import IntegrityError, NotFoundError
@@ -20,12 +20,16 @@ from prodml.stores.blobs import ArtifactStore
 from prodml.stores.metadata import open_artifacts, open_metadata
 from prodml.stores.protocol import MetadataStore
 
+if TYPE_CHECKING:
+    from prodml.stores.log_files import LogFiles
+
 
 class Client:
     def __init__(self, **overrides: Any) -> None:
         self.settings: Settings = settings_table.load(overrides)
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
+        self._log_files: LogFiles | None = None
         self._writer: Any = None
         self._lock = threading.Lock()
         _clients.add(self)
@@ -49,6 +53,15 @@ class Client:
         if self._artifacts is None:
             self._artifacts = open_artifacts(self.settings.artifact_url, self.home)
         return self._artifacts
+
+    @property
+    def log_files(self) -> LogFiles:
+        """The prediction log's files (``log_url``: a folder or an object store)."""
+        if self._log_files is None:
+            from prodml.stores.log_places import open_log_files
+
+            self._log_files = open_log_files(self.settings.log_url)
+        return self._log_files
 
     @property
     def writer(self) -> Any:

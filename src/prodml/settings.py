@@ -68,6 +68,14 @@ def refuse_credentials(name: str, url: str) -> str:
     )
 
 
+def _default_log_url(values: Mapping[str, Any]) -> str:
+    """The log beside the blobs on an object store, so that one URL places every file."""
+    artifacts = str(values["artifact_url"])
+    if "://" in artifacts and not artifacts.startswith("file://"):
+        return f"{artifacts.rstrip('/')}/predictions"
+    return str(Path(values["home"]).absolute() / "predictions")
+
+
 TABLE: tuple[Setting, ...] = (
     Setting("home", lambda _: ".prodml", str, "folder of the embedded store"),
     Setting(
@@ -87,9 +95,10 @@ TABLE: tuple[Setting, ...] = (
     Setting("busy_timeout", lambda _: 60.0, positive, "seconds to wait for a locked store (> 0)"),
     Setting(
         "log_url",
-        lambda s: str(Path(s["home"]).absolute() / "predictions"),
-        str,
-        "folder of the prediction log's Parquet segments",
+        _default_log_url,
+        lambda text: refuse_credentials("log_url", text),
+        "prediction log: a folder or s3://BUCKET/PREFIX (default: predictions/ beside the "
+        "blobs when artifact_url is an object store, else in home)",
     ),
     Setting(
         "log_flush_interval", lambda _: 1.0, positive, "seconds between prediction-log segments"

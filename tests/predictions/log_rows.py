@@ -45,7 +45,7 @@ def log_row(request_id: str, **changes: Any) -> dict[str, Any]:
 
 
 def write(folder: Path, rows: list[dict[str, Any]], model: str = "m") -> Path:
-    return write_segment(folder, model, table_of(rows, ("output", "shadow_output")))
+    return Path(write_segment(folder, model, table_of(rows, ("output", "shadow_output"))))
 
 
 def buffered(rows: list[dict[str, Any]], layout: InputLayout = COLUMNS) -> LogRows:

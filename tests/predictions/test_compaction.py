@@ -29,7 +29,8 @@ from prodml.monitor.spec import MonitorSpec
 from prodml.predictions import compaction, labels, query
 from prodml.predictions.layout import InputLayout, input_layout
 from prodml.predictions.rows import LogRows
-from prodml.predictions.segments import write_quarantine, write_segment
+from prodml.predictions.segments import write_quarantine, write_segment, writer
+from prodml.stores.log_places import open_log_files
 
 NOON = datetime(2025, 3, 1, 12, tzinfo=UTC)
 DAY = NOON.strftime("%Y-%m-%d")
@@ -78,9 +79,10 @@ def _shadowed(folder: Path, numbers: range, pid: int) -> Path:
     return _as_process(write_segment(folder, "m", table, "shadow-", NOON.timestamp()), pid)
 
 
-def _as_process(path: Path, pid: int) -> Path:
+def _as_process(written: str, pid: int) -> Path:
     """The segment as gateway process ``pid`` would have named it."""
-    renamed = path.with_name(path.name.replace(f"-{os.getpid()}-", f"-{pid}-"))
+    path = Path(written)
+    renamed = path.with_name(path.name.replace(f"-{writer()}-", f"-{pid}-"))
     path.rename(renamed)
     return renamed
 
@@ -139,7 +141,7 @@ def test_a_compacted_file_beside_the_segments_it_replaces_does_not_double_rows(
 
 def test_queries_read_the_same_rows_and_types_after_compaction(folder: Path) -> None:
     written = _log(folder)
-    quarantined = write_quarantine(folder, "m", [{"x": 1}], ["no segment took it"])
+    quarantined = Path(write_quarantine(folder, "m", [{"x": 1}], ["no segment took it"]))
     before = _everything(folder)
     assert len(before["predictions"][1]) == 80 and len(before["labels"][1]) == 4
 
@@ -280,7 +282,7 @@ def test_compacting_again_folds_the_earlier_compacted_file_in(folder: Path) -> N
 
     assert again.merged == 3 and again.written == 1
     (latest,) = query.prediction_files(folder)
-    replaced = query.replaced_names(Path(latest))
+    replaced = query.replaced_names(open_log_files(folder), latest)
     assert replaced == {p.name for p in [*sources, *newer]} | {Path(earlier).name}
     counted = query.query(
         folder, "SELECT count(*) AS n, count(DISTINCT row_id) AS d FROM predictions"

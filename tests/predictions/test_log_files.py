@@ -19,7 +19,7 @@ import prodml
 from prodml.client import Client
 from prodml.errors import InvalidInputError
 from prodml.predictions import query
-from prodml.predictions.segments import table_of, write_segment
+from prodml.predictions.segments import table_of, write_segment, writer
 from prodml.predictions.writer import SegmentWriter
 
 
@@ -33,7 +33,8 @@ def test_a_segment_is_one_parquet_file_per_model_and_day(folder: Path) -> None:
 
     today = time.strftime("%Y-%m-%d", time.gmtime())
     assert path.parent == folder / "m" / today
-    assert re.fullmatch(rf"\d{{6}}-{os.getpid()}-[0-9a-f]{{12}}\.parquet", path.name)
+    assert re.fullmatch(rf"\d{{6}}-{re.escape(writer())}-[0-9a-f]{{12}}\.parquet", path.name)
+    assert writer().endswith(f".{os.getpid()}")
     assert pq.read_table(path).column("request_id").to_pylist() == ["r1", "r2"]
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left
 

@@ -139,6 +139,32 @@ def compact(
         )
 
 
+@predictions.command("prune")
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than", help="Delete days that ended before this: a span back (90d, 12w)."
+        ),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Only this model's days (default: all, labels too)."),
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Delete whole days of the log (segments, labels, quarantined rows) older than a span."""
+    moment = parse(older_than, "--older-than").timestamp()
+    report = prodml.prune_predictions(max(0.0, time.time() - moment), model)
+    if json:
+        emit_json(report)
+        return
+    console.print(
+        f"Deleted {report.days:,} day folder(s), {report.files:,} file(s), "
+        f"{_size(report.bytes)}: every day that ended before {report.cutoff}."
+    )
+
+
 def _size(count: int) -> str:
     for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
         if count >= size:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prodml.client import Client
@@ -47,7 +46,7 @@ class Decision:
 
 def judge(client: Client, rollout: Rollout, now: float | None = None) -> Judgement:
     step = rollout.current
-    found = evidence.gather(Path(client.settings.log_url), rollout)
+    found = evidence.gather(client.log_files, rollout)
     elapsed = (now or time.time()) - rollout.step_started_at.timestamp()
     checks = [*_minimums(step, elapsed, found.requests), *_checks(step, found)]
     figures = {**found.figures(), "elapsed_s": round(elapsed, 1)}

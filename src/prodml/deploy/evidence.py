@@ -13,6 +13,7 @@ import numpy as np
 
 from prodml.domain.rollout import Rollout
 from prodml.predictions import query
+from prodml.stores.log_files import LogFiles
 
 _PAIRS = """
 SELECT CASE WHEN assigned = $candidate THEN output ELSE shadow_output END AS candidate,
@@ -64,7 +65,7 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def gather(folder: Path, rollout: Rollout, since: datetime | None = None) -> Evidence:
+def gather(folder: LogFiles | Path, rollout: Rollout, since: datetime | None = None) -> Evidence:
     """The rows of the rollout's current step logged since it began."""
     start = since or rollout.step_started_at
     # only segments holding rows from the step's start on: a step's look stays cheap

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +41,7 @@ class SliceComparison:
 
 
 def paired(client: Client, rollout: Rollout) -> pa.Table:
-    folder = Path(client.settings.log_url)
+    folder = client.log_files
     # Its rows were logged from its start to its end (the last change of a rollout that
     # ended; a segment is written within seconds of its rows): only those days are read.
     since, until = rollout.created_at, None if rollout.active else rollout.updated_at + SEGMENT_LAG

@@ -19,6 +19,7 @@ from prodml.domain.monitoring import at
 from prodml.monitor.spec import MonitorSpec
 from prodml.predictions import query
 from prodml.sql_text import identifier
+from prodml.stores.log_files import LogFiles
 
 _METRIC_SQL = {
     "accuracy": "avg((output::VARCHAR = label::VARCHAR)::INT)",
@@ -28,7 +29,9 @@ _METRIC_SQL = {
 }
 
 
-def read(folder: Path, spec: MonitorSpec, start: float, end: float, now: float) -> dict[str, Any]:
+def read(
+    folder: LogFiles | Path, spec: MonitorSpec, start: float, end: float, now: float
+) -> dict[str, Any]:
     """The window's labelled rows summarised: count, label lag, metric per slice, notes."""
     connection = query.connect(
         folder, spec.model, at(start), at(end) + timedelta(minutes=5), between=(start, end)

@@ -15,7 +15,6 @@ import shlex
 import subprocess
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from prodml.client import Client
@@ -96,7 +95,7 @@ def add_failures(
     why: str | None,
 ) -> tuple[str, int]:  # fmt: skip
     sql = failures_query(client, incident, label_as, where)
-    rows = query.query(Path(client.settings.log_url), sql)
+    rows = query.query(client.log_files, sql)
     if not rows.num_rows:
         raise InvalidInputError(
             f"No labelled wrong predictions of {incident.model!r} in the incident's windows "

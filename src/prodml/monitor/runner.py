@@ -12,7 +12,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from prodml.client import Client
@@ -69,7 +68,7 @@ def run(
 
 
 def _traffic(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
-    folder, store = Path(client.settings.log_url), client.metadata
+    folder, store = client.log_files, client.metadata
     last = store.last_window(spec.model, TRAFFIC)
     first = windows.first_logged(folder, spec.model) if last is None else None
     outcomes = []
@@ -107,7 +106,7 @@ def _traffic(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
 
 
 def _labels(client: Client, spec: MonitorSpec, now: float) -> list[Outcome]:
-    folder, store = Path(client.settings.log_url), client.metadata
+    folder, store = client.log_files, client.metadata
     last = store.last_window(spec.model, LABELS)
     ready = [
         w
@@ -188,7 +187,7 @@ def _alert(client: Client, spec: MonitorSpec, outcome: Outcome, stats: dict[str,
 
 def _samples(client: Client, sql: str) -> list[str]:
     try:
-        table = query.query(Path(client.settings.log_url), sql)
+        table = query.query(client.log_files, sql)
     except InvalidInputError:  # samples are a convenience; the alert matters more
         return []
     return [str(v) for v in table.column("request_id").to_pylist()]

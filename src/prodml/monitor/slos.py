@@ -16,11 +16,14 @@ from prodml.monitor import quality
 from prodml.monitor.spec import MonitorSpec
 from prodml.monitor.windows import Window
 from prodml.predictions import query
+from prodml.stores.log_files import LogFiles
 
 QUANTILES = {"p50_ms": 0.5, "p99_ms": 0.99}
 
 
-def traffic(folder: Path, spec: MonitorSpec, window: Window) -> dict[str, tuple[float, int]]:
+def traffic(
+    folder: LogFiles | Path, spec: MonitorSpec, window: Window
+) -> dict[str, tuple[float, int]]:
     values: dict[str, tuple[float, int]] = {}
     for slo in spec.slos:
         if slo.from_labels or not window.rows:
@@ -65,20 +68,20 @@ def _pair(metric: str) -> str:
 
 
 def _quantile(
-    folder: Path, model: str, start: float, end: float, q: float
+    folder: LogFiles | Path, model: str, start: float, end: float, q: float
 ) -> tuple[float | None, int]:
     return _scan(folder, model, start, end, f"quantile_cont(latency_ms, {q})", "status = 'ok'")
 
 
 def _rate(
-    folder: Path, model: str, start: float, end: float, metric: str
+    folder: LogFiles | Path, model: str, start: float, end: float, metric: str
 ) -> tuple[float | None, int]:
     condition = "status <> 'ok'" if metric == "failure_rate" else "fallback IS NOT NULL"
     return _scan(folder, model, start, end, f"avg(({condition})::INT)", "true")
 
 
 def _scan(
-    folder: Path, model: str, start: float, end: float, figure: str, where: str
+    folder: LogFiles | Path, model: str, start: float, end: float, figure: str, where: str
 ) -> tuple[float | None, int]:
     """One figure over the log between ``start`` and ``end``, and the rows it is on."""
     connection = query.connect(

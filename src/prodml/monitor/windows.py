@@ -19,9 +19,11 @@ import pyarrow as pa
 from prodml.domain.monitoring import at
 from prodml.monitor.spec import MonitorSpec
 from prodml.predictions import query
+from prodml.stores.log_files import LogFiles
+from prodml.stores.log_places import open_log_files
 
 PREDICTION = "prediction"
-_SOURCE = r"-(\d+)-[0-9a-f]+\.parquet$"  # the gateway process in a segment's name
+_SOURCE = r"-([A-Za-z0-9_.]+)-[0-9a-f]+\.parquet$"  # the writer (host.pid) in a file's name
 
 
 @dataclass
@@ -53,13 +55,20 @@ def due(
     return starts
 
 
-def first_logged(folder: Path, model: str) -> float | None:
+def first_logged(folder: LogFiles | Path, model: str) -> float | None:
+    """When ``model``'s earliest logged row was served (epoch seconds), from the footers
+    of its first day's files (read whole only when a footer has no time statistics)."""
     files = query.prediction_files(folder, model)
     if not files:
         return None
+    place = open_log_files(folder)
+    first_day = [f for f in files if f.rsplit("/", 1)[0] == files[0].rsplit("/", 1)[0]]
+    spans = [query.time_span(place, f) for f in first_day]
+    if all(span is not None for span in spans):
+        return min(span[0] for span in spans if span is not None)
     connection = duckdb.connect()
+    place.attach(connection)
     try:
-        first_day = [f for f in files if Path(f).parent == Path(files[0]).parent]
         value = connection.execute(
             "SELECT epoch(min(ts)) FROM read_parquet(?, union_by_name=true)", [first_day]
         ).fetchone()
@@ -68,7 +77,7 @@ def first_logged(folder: Path, model: str) -> float | None:
     return None if value is None or value[0] is None else float(value[0])
 
 
-def read(folder: Path, spec: MonitorSpec, start: float, end: float) -> Window:
+def read(folder: LogFiles | Path, spec: MonitorSpec, start: float, end: float) -> Window:
     connection = query.connect(
         folder, spec.model, at(start), at(end + spec.settle) + timedelta(minutes=5),
         filename=True, between=(start, end),

@@ -23,6 +23,8 @@ import pyarrow as pa
 from prodml.errors import InvalidInputError
 from prodml.predictions import query
 from prodml.predictions.segments import table_of, write_segment
+from prodml.stores.log_files import LogFiles
+from prodml.stores.log_places import open_log_files
 
 SHOWN = 5
 
@@ -44,7 +46,7 @@ class LabelReport:
 
 
 def ingest(
-    folder: Path,
+    log: LogFiles | Path,
     table: pa.Table,
     key: str = "request_id",
     label: str = "label",
@@ -68,7 +70,8 @@ def ingest(
         if request_id is not None and value is not None:
             latest[request_id] = (value, when)
     repeated = sum(1 for k in keys if k is not None) - len(latest)
-    known = _predicted(folder, list(latest))
+    files = open_log_files(log)
+    known = _predicted(files, list(latest))
     unknown = [k for k in latest if k not in known]
     rows = [
         {
@@ -85,7 +88,7 @@ def ingest(
     ]
     segment = None
     if rows:
-        segment = str(write_segment(folder / query.LABELS, "", table_of(rows, ("label",))))
+        segment = write_segment(files, query.LABELS, table_of(rows, ("label",)))
     lags = sorted(row["lag_seconds"] for row in rows)
     shared = [k for k in latest if k in known and known[k][3] > 1]
     return LabelReport(
@@ -118,12 +121,12 @@ def _times(table: pa.Table, column: str | None, now: float) -> list[float]:
     return [now if v is None else v.timestamp() for v in values.to_pylist()]
 
 
-def _predicted(folder: Path, keys: list[str]) -> dict[str, tuple[str, float, bool, int]]:
+def _predicted(files: LogFiles, keys: list[str]) -> dict[str, tuple[str, float, bool, int]]:
     """For each logged request id among ``keys``: its model, time, whether it was
     labelled before and how many logged rows carry it."""
     if not keys:
         return {}
-    connection = query.connect(folder)
+    connection = query.connect(files)
     try:
         connection.register("wanted", pa.table({"request_id": keys}))
         found = connection.execute(

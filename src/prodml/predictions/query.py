@@ -16,19 +16,21 @@ and the three views are all the command offers (the rows it returns go anywhere)
 
 from __future__ import annotations
 
-import functools
 import json
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, ProdmlError
+from prodml.predictions.layout import SHADOW_KIND
 from prodml.predictions.views import create_predictions
 from prodml.sql_text import literal, one_select, seal
+from prodml.stores.log_files import Entry, LogFiles
+from prodml.stores.log_places import open_log_files
 
 LABELS = "_labels"  # the folder of label segments, beside the models' folders
 LABEL_SKEW = timedelta(days=1)  # a label filed on the day before its request (clocks differ)
@@ -37,7 +39,18 @@ LABEL_SKEW = timedelta(days=1)  # a label filed on the day before its request (c
 # in 16.7 million; its footer is then read and names nothing.
 COMPACTED = "c0a1e5"
 REPLACES = b"prodml.replaces"  # footer key of a compacted file: the names it replaces
-_COMPACTED_NAME = re.compile(rf"-\d+-{COMPACTED}[0-9a-f]*\.parquet$")
+CREATED = b"prodml.created"  # footer key of a compacted file: when it was made (epoch s)
+# A file's name: its kind (``shadow-``, or none), the time it was written (``HHMMSS``;
+# a compacted file's first segment's), its writer (``<host>.<pid>``, or a pid alone in
+# files written before hosts were named) and a random part.
+NAME = re.compile(
+    r"^(?P<kind>[a-z]+-)?(?P<stamp>\d{6})-(?P<writer>[A-Za-z0-9_.]+)-(?P<random>[0-9a-f]+)"
+    r"\.parquet$"
+)
+KINDS = ("", SHADOW_KIND)
+_COMPACTED_NAME = re.compile(rf"-[A-Za-z0-9_.]+-{COMPACTED}[0-9a-f]*\.parquet$")
+NAME_SLACK = timedelta(hours=1)  # rows are older than their file's name says, by this at most
+LISTED_HOURS = 6  # past this many hours of a day, one listing of the day is fewer requests
 
 EMPTY_LABELS = """
 SELECT NULL::VARCHAR AS request_id, NULL::VARCHAR AS model, NULL::DOUBLE AS label,
@@ -48,62 +61,142 @@ WHERE false
 
 
 def prediction_files(
-    folder: Path,
+    log: LogFiles | Path,
     model: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[str]:
-    """Segment files of one model (or all), from the day of ``since`` to that of ``until``."""
+    """Segment files of one model (or all) that can hold rows from ``since`` to ``until``:
+    the day folders between them, and in the first and last day the hours from one
+    before ``since`` to one after ``until`` (a segment is named by when it was written,
+    a little after its rows' times; a compacted one by its first segment's)."""
+    files = open_log_files(log)
     # folders named "_..." hold labels and quarantined rows, never a model's segments
-    models = [folder / model] if model else [p for p in folder.glob("*") if p.name[:1] != "_"]
-    first = since.astimezone(UTC).strftime("%Y-%m-%d") if since else ""
-    last = until.astimezone(UTC).strftime("%Y-%m-%d") if until else "9999"
-    return sorted(
-        str(path)
-        for m in models
-        for day in m.glob("*")
-        if first <= day.name <= last
-        for path in live_files(day)
-    )
+    models = [model] if model else [m for m in files.folders("") if m[:1] != "_"]
+    low = (since.astimezone(UTC) - NAME_SLACK) if since else None
+    high = (until.astimezone(UTC) + NAME_SLACK) if until else None
+    first = low.strftime("%Y-%m-%d") if low else ""
+    last = high.strftime("%Y-%m-%d") if high else "9999"
+    found = []
+    for name in models:
+        for day in files.folders(name):
+            if not first <= day <= last:
+                continue
+            hours = _hours(day, low, high)
+            found += [files.path(e.key) for e in live_files(files, f"{name}/{day}", hours)]
+    return sorted(found)
 
 
-def live_files(day: Path) -> list[Path]:
-    """The Parquet files of a day folder, less those a compacted file in it replaces."""
-    kept: list[Path] = []
-    replaced: set[str] = set()
-    for path in day.glob("*.parquet"):
-        if is_compacted(path.name):
-            try:
-                replaced.update(replaced_names(path))
-            except FileNotFoundError:
-                continue  # itself replaced, and deleted since the folder was listed
-            except (OSError, ValueError, pa.ArrowException):
-                pass  # unreadable: left in, for the query to report
-        kept.append(path)
-    return [path for path in kept if path.name not in replaced]
+def _hours(day: str, low: datetime | None, high: datetime | None) -> list[str] | None:
+    """The hours (``HH``) of ``day`` between ``low`` and ``high``; None: all of them."""
+    start = low.strftime("%H") if low and low.strftime("%Y-%m-%d") == day else "00"
+    end = high.strftime("%H") if high and high.strftime("%Y-%m-%d") == day else "23"
+    if (start, end) == ("00", "23"):
+        return None
+    return [f"{hour:02d}" for hour in range(int(start), int(end) + 1)]
+
+
+def live_files(files: LogFiles, folder: str, hours: Sequence[str] | None = None) -> list[Entry]:
+    """The Parquet files of a day folder (of some ``hours`` only, when given), less those
+    that compacted files replace (see :func:`replacements`)."""
+    entries = _listed(files, folder, hours)
+    replaced = replacements(files, [e for e in entries if is_compacted(e.name)])
+    return [e for e in entries if e.name not in replaced]
+
+
+def _listed(files: LogFiles, folder: str, hours: Sequence[str] | None) -> list[Entry]:
+    """One listing of the folder, or on an object store one of each hour's name prefixes
+    (of each kind: a name starts with its kind, then its time) when that is fewer."""
+    if hours is None or not files.remote or len(hours) > LISTED_HOURS:
+        entries = files.files(folder)
+        if hours is not None:
+            wanted = set(hours)
+            entries = [e for e in entries if _hour(e.name) in wanted]
+    else:
+        prefixes = [f"{kind}{hour}" for hour in hours for kind in KINDS]
+        entries = sorted({e for p in prefixes for e in files.files(folder, p)}, key=_key)
+    return [e for e in entries if e.name.endswith(".parquet")]
+
+
+def _key(entry: Entry) -> str:
+    return entry.key
+
+
+def _hour(name: str) -> str | None:
+    found = NAME.match(name)
+    return found["stamp"][:2] if found else None
+
+
+def replacements(files: LogFiles, compacted: Sequence[Entry]) -> set[str]:
+    """The names a listing leaves out: those replaced by a compacted file in force, and
+    compacted files not in force (see :func:`resolve`)."""
+    in_force, duplicates = resolve(files, compacted)
+    return set().union(*in_force.values(), duplicates)
+
+
+def resolve(
+    files: LogFiles, compacted: Sequence[Entry]
+) -> tuple[dict[str, frozenset[str]], set[str]]:
+    """The compacted files in force, each with the names it replaces, and those left out
+    as duplicates.
+
+    A compacted file names in its footer every file it replaces (a segment, or an older
+    compacted file and all it replaced). Compactions of the same files should not run
+    at once (each claims its folder), but a claim can lapse: so files are taken in the
+    order they were made, and one whose names overlap those of a file already in force,
+    without replacing that file itself, is a duplicate and stays out. Every row is then
+    counted once, whatever ran at the same time."""
+    made = []
+    for entry in compacted:
+        try:
+            names, created = _replacing(files, entry)
+        except FileNotFoundError:
+            continue  # itself replaced, and deleted since the folder was listed
+        except (OSError, ValueError, pa.ArrowException, ProdmlError):
+            continue  # unreadable: left in, for the query to report
+        made.append((created, entry.name, names))
+    in_force: dict[str, frozenset[str]] = {}
+    duplicates: set[str] = set()
+    for _, name, names in sorted(made):
+        superseded = [kept for kept in in_force if kept in names]
+        others: set[str] = set()
+        for kept, theirs in in_force.items():
+            if kept not in superseded:
+                others |= theirs
+        if names & others:
+            duplicates.add(name)
+            continue
+        for kept in superseded:
+            del in_force[kept]
+        in_force[name] = names
+    return in_force, duplicates
 
 
 def is_compacted(name: str) -> bool:
     return _COMPACTED_NAME.search(name) is not None
 
 
-def replaced_names(path: Path) -> frozenset[str]:
-    """The names of the files a compacted file replaces, from its footer."""
-    return _replaced(str(path))
+def replaced_names(files: LogFiles, path: str) -> frozenset[str]:
+    """The names of the files the compacted file at ``path`` replaces, from its footer."""
+    return _replacing(files, Entry(files.key_of(path), 0, 0.0))[0]
 
 
-@functools.lru_cache(maxsize=65_536)  # files never change once renamed into place
-def _replaced(path: str) -> frozenset[str]:
-    metadata = pq.read_metadata(path).metadata or {}
+def _replacing(files: LogFiles, entry: Entry) -> tuple[frozenset[str], float]:
+    """What a compacted file replaces and when it was made (from its footer)."""
+    metadata = files.footer(entry.key).metadata or {}
     names = json.loads(metadata.get(REPLACES, b"[]"))
-    return frozenset(str(name) for name in names) if isinstance(names, list) else frozenset()
+    try:
+        created = float(metadata.get(CREATED, b"") or entry.modified)
+    except ValueError:
+        created = entry.modified
+    found = frozenset(str(n) for n in names) if isinstance(names, list) else frozenset()
+    return found - {entry.name}, created
 
 
-@functools.lru_cache(maxsize=262_144)  # segments never change once renamed into place
-def time_span(path: str) -> tuple[float, float] | None:
+def time_span(files: LogFiles, path: str) -> tuple[float, float] | None:
     """The earliest and latest ``ts`` in a segment, from its footer (None: unknown)."""
     try:
-        metadata = pq.read_metadata(path)
+        metadata = files.footer(files.key_of(path))
         column = metadata.schema.names.index("ts")
         lows, highs = [], []
         for group in range(metadata.num_row_groups):
@@ -112,7 +205,7 @@ def time_span(path: str) -> tuple[float, float] | None:
                 return None
             lows.append(statistics.min.timestamp())
             highs.append(statistics.max.timestamp())
-    except (OSError, ValueError, AttributeError, pa.ArrowException):
+    except (OSError, ValueError, AttributeError, pa.ArrowException, ProdmlError):
         return None
     return (min(lows), max(highs)) if lows else None
 
@@ -121,22 +214,23 @@ def _overlaps(span: tuple[float, float] | None, between: tuple[float, float]) ->
     return span is None or (span[1] >= between[0] and span[0] < between[1])
 
 
-def label_files(folder: Path, since: datetime | None = None) -> list[str]:
+def label_files(log: LogFiles | Path, since: datetime | None = None) -> list[str]:
     """Label segments, in day folders of when they were ingested; with ``since`` (the
     earliest request asked about) only those ingested from the day before it on: a label
     comes after its request, so older files cannot hold one (and reading every label
     of a month to join a day's requests costs seconds)."""
+    files = open_log_files(log)
     first = (since.astimezone(UTC) - LABEL_SKEW).strftime("%Y-%m-%d") if since else ""
     return sorted(
-        str(path)
-        for day in (folder / LABELS).glob("*")
-        if day.name >= first
-        for path in live_files(day)
+        files.path(entry.key)
+        for day in files.folders(LABELS)
+        if day >= first
+        for entry in live_files(files, f"{LABELS}/{day}")
     )
 
 
 def connect(
-    folder: Path,
+    log: LogFiles | Path,
     model: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -149,12 +243,14 @@ def connect(
     ``between`` to the segments holding rows in that span of epoch seconds, so that one
     segment's schema does not leak into windows it has no rows in; ``filename`` adds
     the segment each row came from). It reads those files and nothing else."""
+    place = open_log_files(log)
     connection = duckdb.connect()
-    files = prediction_files(folder, model, since, until)
+    place.attach(connection)
+    files = prediction_files(place, model, since, until)
     if between is not None:
-        files = [f for f in files if _overlaps(time_span(f), between)]
+        files = [f for f in files if _overlaps(time_span(place, f), between)]
     create_predictions(connection, files, filename)
-    labels = label_files(folder, since)
+    labels = label_files(place, since)
     source = (
         f"SELECT * FROM read_parquet({literal(labels)}, union_by_name=true)"
         if labels
@@ -174,7 +270,7 @@ def connect(
 
 
 def query(
-    folder: Path,
+    log: LogFiles | Path,
     sql: str,
     model: str | None = None,
     since: datetime | None = None,
@@ -184,7 +280,7 @@ def query(
     segments from the day of ``since`` to that of ``until``, when given: a query about
     one window then opens a day's segments, not the whole log's); a mistake in it is
     reported with DuckDB's message."""
-    connection = connect(folder, model, since, until)
+    connection = connect(log, model, since, until)
     try:
         one_select(sql)
         return connection.sql(sql).to_arrow_table()

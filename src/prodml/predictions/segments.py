@@ -1,68 +1,77 @@
 """Files of the prediction log: Parquet segments and quarantined rows.
 
-A segment is ``<folder>/<model>/<day>/<kind><time>-<pid>-<random>.parquet``; rows
-that could not be written as one are kept as JSON lines, with the reason, under
-``<folder>/_quarantine/<model>/<day>/``. Each file is written to a hidden temporary
-name, synced, then renamed, so a reader never sees a partial file and a kill -9
-never leaves a corrupt one. Several processes write side by side without
-coordination.
+A segment is ``<log>/<model>/<day>/<kind><HHMMSS>-<writer>-<random>.parquet``, where
+the writer is ``<host>.<pid>`` (the host from ``PRODML_HOST``, else the machine's
+name); rows that could not be written as one are kept as JSON lines, with the reason,
+under ``<log>/_quarantine/<model>/<day>/``. The log is a local folder or an object
+store (:mod:`prodml.stores.log_files`); either way a file appears whole or not at all,
+so a reader never sees a partial file and a kill -9 never leaves a corrupt one. Names
+start with the time, so that one hour of a day is one name prefix, and hold the
+writer, so that many processes on many hosts write side by side without coordination.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.predictions.rows import as_json
+from prodml.stores.log_files import LogFiles
+from prodml.stores.log_places import open_log_files
 
 QUARANTINE = "_quarantine"  # beside the models' folders; no model name starts with "_"
 
 
 def write_segment(
-    folder: Path, model: str, table: pa.Table, kind: str = "", at: float | None = None
-) -> Path:
-    """Write ``table`` as one segment atomically, in the day folder of ``at`` (epoch
-    seconds; default now, as a gateway does; a replay of past traffic gives its time)."""
-    target = _placed(folder / model, kind, "parquet", at)
-    return _atomic(target, lambda handle: pq.write_table(table, handle, compression="zstd"))
+    log: LogFiles | Path, model: str, table: pa.Table, kind: str = "", at: float | None = None
+) -> str:
+    """Write ``table`` as one segment, in the day folder of ``at`` (epoch seconds;
+    default now, as a gateway does; a replay of past traffic gives its time); returns
+    the path readers open."""
+    files = open_log_files(log)
+    key = placed(model, kind, "parquet", at)
+    return files.write(key, lambda handle: pq.write_table(table, handle, compression="zstd"))
 
 
 def write_quarantine(
-    folder: Path, model: str, rows: Sequence[dict[str, Any]], errors: Sequence[str]
-) -> Path:
+    log: LogFiles | Path, model: str, rows: Sequence[dict[str, Any]], errors: Sequence[str]
+) -> str:
     """Keep rows that could not be written in a segment as JSON lines, each with
     its error, under the quarantine folder (no value can make this fail)."""
     text = b"".join(
         as_json({"error": error, "row": row}).encode() + b"\n"
         for row, error in zip(rows, errors, strict=True)
     )
-    target = _placed(folder / QUARANTINE / model, "", "jsonl", None)
-    return _atomic(target, lambda handle: handle.write(text))
+    key = placed(f"{QUARANTINE}/{model}", "", "jsonl", None)
+    return open_log_files(log).write(key, lambda handle: handle.write(text))
 
 
-def _placed(folder: Path, kind: str, suffix: str, at: float | None) -> Path:
+def placed(folder: str, kind: str, suffix: str, at: float | None) -> str:
+    """A new file's key: ``<folder>/<day>/<kind><HHMMSS>-<writer>-<random>.<suffix>``."""
     now = time.time() if at is None else at
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
     stamp = time.strftime("%H%M%S", time.gmtime(now))
-    return folder / day / f"{kind}{stamp}-{os.getpid()}-{uuid.uuid4().hex[:12]}.{suffix}"
+    return f"{folder}/{day}/{kind}{stamp}-{writer()}-{uuid.uuid4().hex[:12]}.{suffix}"
 
 
-def _atomic(target: Path, write: Callable[[BinaryIO], object]) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    with temporary.open("wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
-    return target
+def writer() -> str:
+    """This process in a file name: ``<host>.<pid>``, the host made of letters, digits,
+    ``_`` and ``.`` only (a name never needs quoting, and ``-`` stays the separator)."""
+    return f"{_host()}.{os.getpid()}"
+
+
+def _host() -> str:
+    named = os.environ.get("PRODML_HOST") or socket.gethostname() or "host"
+    return re.sub(r"[^A-Za-z0-9_.]", "_", named)[:64].strip(".") or "host"
 
 
 def table_of(rows: Sequence[dict[str, Any]], typed: Sequence[str] = ()) -> pa.Table:

@@ -19,6 +19,8 @@ from typing import Any
 
 from prodml.predictions.rows import LogRows
 from prodml.predictions.segments import write_quarantine, write_segment
+from prodml.stores.log_files import LogFiles
+from prodml.stores.log_places import open_log_files
 
 MAX_BUFFERED = 200_000
 
@@ -37,12 +39,12 @@ class SegmentWriter:
 
     def __init__(
         self,
-        folder: Path,
+        log: LogFiles | Path,
         flush_interval: float = 1.0,
         max_rows: int = 50_000,
         max_buffered: int = MAX_BUFFERED,
     ) -> None:
-        self.folder = folder
+        self.files = open_log_files(log)
         self.flush_interval = flush_interval
         self.max_rows = max_rows
         self.max_buffered = max_buffered
@@ -135,7 +137,7 @@ class SegmentWriter:
             return
         at = None if rows.layout is not None else rows.times[0]
         try:
-            write_segment(self.folder, rows.model, table, rows.kind, at)
+            write_segment(self.files, rows.model, table, rows.kind, at)
         except Exception as problem:  # the rows go to the quarantine
             message = _named(problem)
             with self._lock:
@@ -151,7 +153,7 @@ class SegmentWriter:
     def _quarantine(self, rows: LogRows, bad: dict[int, str]) -> None:
         try:
             raw = [rows.raw(index) for index in bad]
-            write_quarantine(self.folder, rows.model, raw, list(bad.values()))
+            write_quarantine(self.files, rows.model, raw, list(bad.values()))
         except Exception as problem:  # counted as lost
             self._lost(len(bad), _named(problem))
             return

@@ -15,6 +15,7 @@ from prodml.predictions.labels import LabelReport
 
 if TYPE_CHECKING:
     from prodml.predictions.compaction import CompactionReport as CompactionReport
+    from prodml.predictions.retention import PruneReport as PruneReport
 
 COMPACT_AFTER = 600.0  # seconds: the age of a segment to merge, and of a merged file before
 # the files it replaces are deleted
@@ -34,7 +35,7 @@ def query_predictions(
     from prodml.predictions import query
 
     client = client or default_client()
-    return query.query(Path(client.settings.log_url), sql, model, since, until)
+    return query.query(client.log_files, sql, model, since, until)
 
 
 def ingest_labels(
@@ -49,7 +50,7 @@ def ingest_labels(
     is_path = isinstance(source, str | Path)
     table = read_table(Path(source)) if is_path else to_arrow(source, "labels")
     name = Path(source).name if is_path else "table"
-    report = labels.ingest(Path(client.settings.log_url), table, key, label, at, name)
+    report = labels.ingest(client.log_files, table, key, label, at, name)
     client.metadata.record_event(
         "labels.ingested", ("labels", name), None,
         {"rows": report.rows, "matched": report.matched, "unknown": report.unknown,
@@ -78,11 +79,39 @@ def compact_predictions(
         if not seconds >= 0:
             raise InvalidInputError(f"{option} is {seconds!r} seconds; give 0 or more.")
     client = client or default_client()
-    report = compaction.compact(Path(client.settings.log_url), model, older_than, grace)
+    report = compaction.compact(client.log_files, model, older_than, grace)
     if report.merged or report.deleted:
         counts = ("merged", "written", "rows", "bytes_before", "bytes_after", "deleted")
         details: dict[str, object] = {name: getattr(report, name) for name in counts}
         details["busy"] = len(report.busy)
         subject = ("predictions", model or "*")  # "*": every model and the labels
         client.metadata.record_event("predictions.compacted", subject, None, details)
+    return report
+
+
+def prune_predictions(
+    older_than: float, model: str | None = None, client: Client | None = None
+) -> PruneReport:
+    """Delete the log's days (segments, labels and quarantined rows; of ``model``, or of
+    every model) that ended more than ``older_than`` seconds ago. A day is deleted
+    whole, and only once all of it is past the cutoff."""
+    from prodml.predictions import retention
+
+    if model is not None and ".." in Path(check_name(model, "model")).parts:
+        raise InvalidInputError(f"Model name {model!r} is not valid: it climbs out of the log.")
+    if not older_than >= 86_400:
+        raise InvalidInputError(
+            f"older_than is {older_than!r} seconds; retention deletes whole days, so give a "
+            "day or more (e.g. 90d)."
+        )
+    client = client or default_client()
+    report = retention.prune(client.log_files, older_than, model)
+    if report.days:
+        details: dict[str, object] = {
+            "days": report.days, "files": report.files, "bytes": report.bytes,
+            "cutoff": report.cutoff,
+        }  # fmt: skip
+        client.metadata.record_event(
+            "predictions.pruned", ("predictions", model or "*"), None, details
+        )
     return report

@@ -12,7 +12,6 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -71,9 +70,7 @@ class Gateway:
 
     def start(self) -> None:
         self.router.start()
-        self.recorder = Recorder(
-            Path(self.client.settings.log_url), self.client.settings.log_flush_interval
-        )
+        self.recorder = Recorder(self.client.log_files, self.client.settings.log_flush_interval)
         self.heartbeats.start()
 
     def close(self) -> None:

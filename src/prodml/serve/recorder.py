@@ -26,6 +26,7 @@ from prodml.predictions.rows import LogRows
 from prodml.predictions.writer import MAX_BUFFERED, SegmentWriter
 from prodml.serve.served import Served
 from prodml.serve.shadows import Shadows
+from prodml.stores.log_files import LogFiles
 
 CLOSE_WAIT = 10.0  # seconds a closing gateway waits for shadow batches still running
 
@@ -54,7 +55,7 @@ class Entry:
 class Recorder:
     def __init__(
         self,
-        folder: Path,
+        folder: LogFiles | Path,
         flush_interval: float,
         interval: float = 0.1,
         max_buffered: int = MAX_BUFFERED,
