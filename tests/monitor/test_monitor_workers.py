@@ -105,3 +105,39 @@ def test_a_lone_worker_runs_the_monitors_on_its_schedule(sqlite_client: Client) 
     assert runs == [0, 0]  # no monitor declared: nothing due, but it ran twice
     assert sqlite_client.metadata.lease(MONITOR) is not None
     assert sqlite_client.metadata.hosts() == []  # it left when it stopped
+
+
+def test_the_leading_worker_compacts_the_log(sqlite_client: Client) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from prodml.predictions import query
+    from prodml.predictions.segments import table_of, write_segment
+
+    noon = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    log = sqlite_client.log_files
+    for n in range(3):
+        row = {"request_id": f"r{n}", "row_id": f"row{n}", "ts": noon + timedelta(seconds=n),
+               "model": "m", "version": 1, "status": "ok", "output": 1.0}  # fmt: skip
+        written = write_segment(log, "m", table_of([row], ("output",)), at=noon.timestamp() + n)
+        os.utime(written, (time.time() - 3600, time.time() - 3600))  # written an hour ago
+    stop = threading.Event()
+    turns: list[int] = []
+
+    def report(outcomes: list[Any]) -> None:
+        turns.append(len(outcomes))
+        if len(turns) == 2:
+            stop.set()
+
+    worker = threading.Thread(
+        target=prodml.serve_monitors,
+        kwargs={"every": 0.2, "stop": stop, "report": report, "client": sqlite_client,
+                "compact_every": 0.0},
+    )  # fmt: skip
+    worker.start()
+    worker.join(30)
+
+    files = query.prediction_files(log, "m")
+    assert len(files) == 1 and query.is_compacted(files[0].rsplit("/", 1)[1])
+    assert query.query(log, "SELECT count(*) AS n FROM predictions").to_pylist() == [{"n": 3}]
+    events = sqlite_client.metadata.list_events()
+    assert [e for e in events if e.action == "predictions.compacted"]

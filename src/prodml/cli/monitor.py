@@ -51,13 +51,23 @@ def run(
 def serve(
     name: Annotated[str | None, typer.Argument(help="One model (default: all).")] = None,
     every: Annotated[float, typer.Option(help="Seconds between runs.")] = 60.0,
+    compact_every: Annotated[
+        float,
+        typer.Option(help="Seconds between compactions of the prediction log (0: never)."),
+    ] = 600.0,
 ) -> None:
-    """Run the monitors on a schedule until interrupted. Start one on each of several
-    hosts: one runs them at a time, and another takes over when it stops."""
+    """Run the monitors on a schedule until interrupted, and compact the prediction log.
+    Start one on each of several hosts: one runs them at a time, and another takes over
+    when it stops."""
     if every <= 0:
         raise InvalidInputError("--every must be a positive number of seconds, e.g. 60.")
+    if compact_every < 0:
+        raise InvalidInputError("--compact-every must be 0 (never) or a number of seconds.")
     console.print(f"Monitoring {name or 'every model with a monitor'} every {every:g} s.")
-    prodml.serve_monitors(name, every, report=lambda found: _show(found, False, quiet=True))
+    prodml.serve_monitors(
+        name, every, report=lambda found: _show(found, False, quiet=True),
+        compact_every=compact_every or None,
+    )  # fmt: skip
 
 
 def _show(outcomes: list[Outcome], json: bool, quiet: bool = False) -> None:

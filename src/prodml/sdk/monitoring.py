@@ -4,6 +4,7 @@ Incidents and the responses to them are in :mod:`prodml.sdk.incidents`."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from prodml import times
 from prodml.client import Client, default_client
 from prodml.domain.monitoring import Alert, Window
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, ProdmlError
 
 if TYPE_CHECKING:  # the judges load numpy and scipy: only when a window is judged
     from prodml.monitor.precision import Precision as Precision
@@ -133,17 +134,35 @@ def monitor_windows(
     )
 
 
+COMPACT_EVERY = 600.0  # seconds between the monitor worker's compactions of the log
+
+
+def _compact(client: Client) -> None:
+    """Compact the log; a failure is printed and tried again at the next turn (the
+    worker's monitors must not stop for it)."""
+    from prodml.sdk.predictions import compact_predictions
+
+    try:
+        compact_predictions(client=client)
+    except (ProdmlError, OSError) as problem:
+        print(f"prodml: compacting the prediction log failed: {problem}", file=sys.stderr)
+
+
 def serve_monitors(
     name: str | None = None,
     every: float = 60.0,
     stop: threading.Event | None = None,
     report: Callable[[list[Outcome]], None] | None = None,
     client: Client | None = None,
+    *,
+    compact_every: float | None = COMPACT_EVERY,
 ) -> None:
     """Run the monitors every ``every`` seconds until ``stop`` is set, as one of any
     number of workers: each beats a heartbeat, and only the one holding the monitor
     worker's lease runs them (a standby takes over when the leader stops or dies).
-    ``report`` gets each run's outcomes."""
+    The leader also compacts the prediction log every ``compact_every`` seconds (None:
+    never; ``prodml predictions compact`` then has to). ``report`` gets each run's
+    outcomes."""
     from prodml.deploy.heartbeats import Heartbeats
     from prodml.deploy.leases import Leadership
     from prodml.domain.hosts import MONITOR, WORKER
@@ -154,6 +173,7 @@ def serve_monitors(
     leadership = Leadership(client, MONITOR, term=min(max(every, 1.0), 10.0), holder=beats.id)
     beats.start()
     leadership.start()
+    compacted = float("-inf")  # the first turn as leader compacts
     try:
         while not stop.is_set():
             started = time.monotonic()
@@ -161,6 +181,9 @@ def serve_monitors(
                 outcomes = run_monitors(name, client=client)
                 if report is not None:
                     report(outcomes)
+                if compact_every is not None and started - compacted >= compact_every:
+                    compacted = started
+                    _compact(client)
                 stop.wait(max(0.0, every - (time.monotonic() - started)))
             else:  # a standby: wake when the lease comes, or to look at stop again
                 leadership.became.wait(min(every, 1.0))
