@@ -1,8 +1,10 @@
-"""Two gateway hosts (``prodml serve`` processes with their own PRODML_HOST) on one
-PostgreSQL store: each shows both in /healthz with its heartbeat and routing version,
-exactly one holds the rollout controller's lease, a routing change reaches both
-within a second, and when the leader is killed with SIGKILL mid-rollout the other
-takes the lease within two ticks and carries the rollout on."""
+"""Two gateway hosts (``prodml serve`` processes with their own PRODML_HOST and their
+own scratch folder) on one PostgreSQL store and one object store (blobs and the
+prediction log on moto's S3 server): each shows both in /healthz with its heartbeat
+and routing version, exactly one holds the rollout controller's lease and judges the
+traffic of both, a routing change reaches both within a second, and when the leader
+is killed with SIGKILL mid-rollout the other takes the lease within two ticks, carries
+the rollout on, and a rollback reaches it within a second."""
 
 from __future__ import annotations
 
@@ -34,20 +36,22 @@ def _fit(c: float) -> LogisticRegression:
 
 
 @pytest.fixture
-def store(tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Settings of a PostgreSQL store with blobs and the log in shared folders, and a
-    client on it: model ``m`` with v1 champion and v2."""
+def store(
+    tmp_path: Path, postgres_url: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """Settings of a PostgreSQL store with blobs and the log on S3 (the AWS variables
+    are in the environment every host inherits), and a client on it: model ``m`` with
+    v1 champion and v2."""
     monkeypatch.chdir(tmp_path)  # runs are started outside any git checkout
     settings = {
         "PRODML_METADATA_URL": postgres_url,
-        "PRODML_ARTIFACT_URL": str(tmp_path / "blobs"),
-        "PRODML_LOG_URL": str(tmp_path / "log"),
+        "PRODML_ARTIFACT_URL": f"s3://{s3_bucket}/prodml",
     }
     client = Client(
         home=str(tmp_path / "home"), metadata_url=postgres_url,
-        artifact_url=settings["PRODML_ARTIFACT_URL"], log_url=settings["PRODML_LOG_URL"],
-        user="tester", flush_interval=0.05,
+        artifact_url=settings["PRODML_ARTIFACT_URL"], user="tester", flush_interval=0.05,
     )  # fmt: skip
+    assert client.log_files.url == f"s3://{s3_bucket}/prodml/predictions"
     frame = pd.DataFrame({"a": [0.1, -0.2], "b": [0.3, 0.4]})
     with prodml.start_run("fit", client=client) as run:
         first = run.log_model(_fit(1.0), "m", frame)
@@ -63,13 +67,20 @@ def _two_hosts(tmp_path: Path, settings: dict[str, str]) -> Iterator[list[Any]]:
         hosts = [
             stack.enter_context(
                 gateway_process(
-                    tmp_path / "home", "m", "--tick", str(TICK),
+                    _scratch(tmp_path, name), "m", "--tick", str(TICK),
                     settings={**settings, "PRODML_HOST": name}, log_name=name,
                 )
             )
             for name in ("h1", "h2")
         ]  # fmt: skip
         yield hosts
+
+
+def _scratch(tmp_path: Path, name: str) -> Path:
+    """A host's own local folder: nothing in it is shared with the other host."""
+    folder = tmp_path / name
+    folder.mkdir(exist_ok=True)
+    return folder / "home"
 
 
 def _health(url: str) -> dict[str, Any]:
@@ -85,6 +96,22 @@ def _until(check: Callable[[], Any], seconds: float, every: float = 0.02) -> flo
             pytest.fail(f"not within {seconds} s")
         time.sleep(every)
     return time.monotonic() - started
+
+
+def _writers(client: Client, rollout_id: str) -> set[str]:
+    """The hosts whose segments on the object store hold the rollout's rows."""
+    from prodml.predictions import query
+
+    connection = query.connect(client.log_files, "m", filename=True)
+    try:
+        found = connection.execute(
+            "SELECT DISTINCT regexp_extract(filename, '-([A-Za-z0-9_]+)[.][0-9]+-', 1) "
+            "FROM predictions WHERE rollout_id = ?",
+            [rollout_id],
+        ).fetchall()
+    finally:
+        connection.close()
+    return {str(row[0]) for row in found}
 
 
 def _traffic(url: str, count: int) -> None:
@@ -126,6 +153,10 @@ def test_a_rollout_reaches_both_hosts_and_survives_its_judge_being_killed(
         }
         rollout = rollouts.start(client, "m", "2", plan)
         reached = _until(lambda: all(_health(u)["routing_version"] != before for u in urls), 5)
+        for url in urls:  # 25 requests a host: only the traffic of both makes the 40 asked
+            _traffic(url, 25)
+        _until(lambda: rollouts.get(client, rollout.id).step >= 1, 20, every=0.2)
+        writers = _writers(client, rollout.id)
 
         lease = client.metadata.lease(CONTROLLER)
         assert lease is not None
@@ -141,9 +172,13 @@ def test_a_rollout_reaches_both_hosts_and_survives_its_judge_being_killed(
             4 * TICK,
         )
         _traffic(survivor, 60)
-        _until(lambda: rollouts.get(client, rollout.id).step >= 1, 20, every=0.2)
+        _until(lambda: rollouts.get(client, rollout.id).step >= 2, 20, every=0.2)
         judged_by = client.metadata.list_events(("rollout", rollout.id))[-1]
+        serving = _health(survivor)["routing_version"]
+        rollouts.rollback(client, "m", "the test rolls back")
+        back = _until(lambda: _health(survivor)["routing_version"] != serving, 5)
 
-    assert reached < 1.0
+    assert reached < 1.0 and back < 1.0
+    assert writers == {"h1", "h2"}, "the judge counted rows that reached either host"
     assert took <= 2 * TICK + 0.5, f"took over {time.monotonic() - killed_at:.1f} s later"
     assert judged_by.action == "rollout.advanced"
