@@ -297,6 +297,10 @@ def compact_log() -> None:
     print(f"rows read before: {before}\nrows read after:  {after}")
     if after != before:
         raise SystemExit("Compaction changed what the log reads.")
+    # Retention deletes whole days past the span; today's traffic is kept.
+    cli("predictions", "prune", "--older-than", "90d")
+    if prodml.query_predictions(counts).to_pylist()[0] != before:
+        raise SystemExit("Pruning took rows younger than 90 days.")
 
 
 def show_dashboard(best_run: str, best_model: str) -> None:
