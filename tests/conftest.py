@@ -4,10 +4,12 @@ whenever ``PRODML_TEST_POSTGRES_URL`` is set (CI always sets it); a real S3 API
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -96,3 +98,33 @@ def sqlite_client(tmp_path: Path) -> Iterator[Client]:
     made = Client(home=str(tmp_path / ".prodml"), user="tester", flush_interval=0.05)
     yield made
     made.close()
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test batch work on Ray: install the dev extras (prodml[ray]).")
+        pytest.skip(
+            "Ray is not installed (pip install 'prodml[ray]'); batch work on Ray is untested."
+        )
+    return ray
+
+
+@pytest.fixture
+def ray_module() -> Any:
+    """Ray's module: a test fails in CI, and is skipped elsewhere, where it is missing."""
+    return _ray()
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A local Ray of 2 CPUs for the module's tests; yields its address."""
+    ray = _ray()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

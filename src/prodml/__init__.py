@@ -49,6 +49,7 @@ _HOMES: dict[str, str] = {
     "load_table": "prodml.sdk.datasets",
     "log_dataset": "prodml.sdk.datasets",
     "profile": "prodml.sdk.datasets",
+    "profile_version": "prodml.sdk.datasets",
     "read_file": "prodml.sdk.datasets",
     "validate": "prodml.sdk.datasets",
     "validation_report": "prodml.sdk.datasets",
@@ -166,6 +167,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.datasets import load_table as load_table
     from prodml.sdk.datasets import log_dataset as log_dataset
     from prodml.sdk.datasets import profile as profile
+    from prodml.sdk.datasets import profile_version as profile_version
     from prodml.sdk.datasets import read_file as read_file
     from prodml.sdk.datasets import validate as validate
     from prodml.sdk.datasets import validation_report as validation_report

@@ -19,9 +19,10 @@ from sklearn.linear_model import LinearRegression
 
 import prodml
 from prodml.client import Client
+from prodml.data.stored_tables import read_rows
 from prodml.domain.lineage import LineageTree
 from prodml.errors import InvalidInputError, NotFoundError
-from prodml.predict.scoring_parts import proba_names, read_rows
+from prodml.predict.scoring_parts import proba_names
 
 INPUT = ["id", "x1", "x2", "region", "outcome"]
 

@@ -4,12 +4,10 @@ reason, only where Ray is not installed and CI is not set; in CI it must run."""
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,28 +17,6 @@ from scoring_data import customers, dataset_names, logged
 import prodml
 from prodml.client import Client
 from prodml.errors import InvalidInputError
-
-
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test scoring on Ray: install the dev extras (prodml[ray]).")
-        pytest.skip("Ray is not installed (pip install 'prodml[ray]'); scoring on Ray is untested.")
-    return ray
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    """A local Ray of 2 CPUs for the module's tests; yields its address."""
-    ray = _ray()
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
 
 
 def test_ray_gives_the_same_version_as_one_process(sqlite_client: Client, cluster: str) -> None:
@@ -82,8 +58,9 @@ def _closed_port() -> int:
     return port
 
 
-def test_an_address_nothing_listens_on_is_refused_at_once(sqlite_client: Client) -> None:
-    _ray()
+def test_an_address_nothing_listens_on_is_refused_at_once(
+    sqlite_client: Client, ray_module: Any
+) -> None:
     logged(sqlite_client)
     address = f"ray://127.0.0.1:{_closed_port()}"
 

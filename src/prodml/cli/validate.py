@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -118,13 +118,50 @@ def infer(
 
 
 def profile(
-    path: Annotated[Path, typer.Argument(help="A Parquet, CSV or TSV file.")],
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="A Parquet, CSV or TSV file, or a stored table version (NAME@V).",
+            metavar="FILE|NAME@V",
+        ),
+    ],
     partition_by: PARTITION = None,
+    executor: Annotated[
+        str,
+        typer.Option("--executor", help="For NAME@V: local (this process) or ray."),
+    ] = "local",
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions", min=1, help="For NAME@V: parts of its rows (default: Ray's CPUs, or 1)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray cluster: auto or ray://HOST:10001 (default: local)."),
+    ] = None,
     json: JSON = False,
 ) -> None:
-    """Profile a table file: per-column counts, nulls, quantiles, distinct values."""
+    """Profile a table file or a stored table version: per-column counts, nulls,
+    quantiles, distinct values. A stored version can be profiled in parts on Ray."""
+    stored = "@" in path and not Path(path).exists()
+    if not stored and (executor != "local" or partitions is not None or address is not None):
+        raise InvalidInputError(
+            "--executor, --partitions and --address apply to a stored version (NAME@V); "
+            f"{path!r} is a file. Log it first: prodml datasets log NAME {path}"
+        )
+    if stored and partition_by:
+        raise InvalidInputError(
+            "--partition-by applies to a file; for a stored version, validate it by "
+            f"partition: prodml validate {path} --against NAME --partition-by COLUMN"
+        )
     with console.status(f"Profiling {path} ..."):
-        made = prodml.profile(path, partition_by=partition_by)
+        if stored:
+            made: Any = prodml.profile_version(
+                path, executor=executor, partitions=partitions, address=address
+            )
+        else:
+            made = prodml.profile(Path(path), partition_by=partition_by)
     profiles = made if isinstance(made, dict) else {str(path): made}
     if json:
         emit_json({label: p.to_summary() for label, p in profiles.items()})

@@ -35,6 +35,12 @@ def store_profile(
     return profile
 
 
+def store_parts_profile(client: Client, version: DatasetVersion, profile: TableProfile) -> None:
+    """Keep a profile made in parts as the version's, unless it has one already."""
+    if client.metadata.profile_blob(version.id) is None:
+        _store(client, version, "", [profile])
+
+
 def _extended(base: TableProfile, table: pa.Table, label: str) -> TableProfile:
     columns = {
         name: base.columns[name] if name in base.columns else profile_column(name, column)

@@ -15,6 +15,8 @@ from prodml.sdk.openlineage import follow_settings
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
     import pyarrow as pa
 
+    from prodml.data.executors import Executor
+    from prodml.data.executors import Progress as ExecutorProgress
     from prodml.data.files import Progress
     from prodml.data.profile import TableProfile
     from prodml.domain.distribution import ColumnDistribution, ColumnShift
@@ -103,6 +105,36 @@ def profile(data: Any, partition_by: str | None = None) -> TableProfile | dict[s
     if partition_by:
         return profile_partitions(table, partition_by)
     return profile_table(table, None, mixed)
+
+
+def profile_version(
+    ref: str | DatasetVersion,
+    executor: str | Executor = "local",
+    partitions: int | None = None,
+    address: str | None = None,
+    progress: ExecutorProgress | None = None,
+    client: Client | None = None,
+) -> TableProfile:
+    """The profile of a stored table version (``"flights@4"``), made in ``partitions``
+    parts of its rows and merged: in this process, or with ``executor="ray"`` as Ray
+    tasks on a local Ray or the cluster at ``address`` (``auto``, ``ray://HOST:10001``).
+    Counts, nulls, extremes and means equal one process's; quantiles and distinct
+    counts within their sketches' error, and duplicate rows across parts estimated from
+    row-hash samples as any merge of profiles. Stored as the version's profile when it
+    has none yet."""
+    from prodml.data.partitioned_profiles import profile_in_parts
+    from prodml.data.stored_profiles import store_parts_profile
+    from prodml.errors import InvalidInputError
+    from prodml.sdk.executors import executor_for
+
+    if partitions is not None and partitions < 1:
+        raise InvalidInputError(f"partitions must be 1 or more, not {partitions}.")
+    chosen = client or default_client()
+    version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
+    runner = executor_for(executor, address) if isinstance(executor, str) else executor
+    made = profile_in_parts(chosen, version, runner, partitions, progress).profile
+    store_parts_profile(chosen, version, made)
+    return made
 
 
 def validate(
