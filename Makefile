@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo demo-distributed test lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ $(VENV)/.dev-installed: $(BIN)/python pyproject.toml
 
 demo: $(VENV)/.demo-installed
 	$(BIN)/python examples/demo.py
+
+# Two gateways and the monitor worker on PostgreSQL (PRODML_TEST_POSTGRES_URL, default
+# postgresql://postgres@127.0.0.1:5432/test) and moto's S3 server, on this machine
+demo-distributed: $(VENV)/.dev-installed
+	$(BIN)/python examples/demo_distributed.py
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests benchmarks examples
