@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -49,22 +49,40 @@ def evaluate(
     ],
     html: Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where the models answer: local or ray.")
+    ] = "local",
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions", min=1, help="Parts of each validation set (default: Ray's CPUs)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray cluster: auto or ray://HOST:10001 (default: local)."),
+    ] = None,
 ) -> None:
     """Run a model's suite: metrics per validation set and slice with 95% intervals.
 
     `prodml evaluate compare MODEL A B` scores A (baseline: a version or alias such as
     champion) and B on the same rows, shows each difference with its interval, marks
-    certain regressions and judges the gate; it exits 1 unless the gate passes."""
+    certain regressions and judges the gate; it exits 1 unless the gate passes.
+    With --executor ray the models answer large validation sets in parts on Ray; every
+    figure is the same as in one process."""
+    parted: dict[str, Any] = {"executor": executor, "partitions": partitions, "address": address}
     if refs[0] == "compare":
         if len(refs) != 4:
             raise InvalidInputError(
                 "Usage: prodml evaluate compare MODEL A B (versions or aliases)."
             )
         with console.status(f"Comparing {refs[1]} {refs[2]} and {refs[3]} ..."):
-            subject: Evaluation | Comparison = prodml.compare_models(refs[1], refs[2], refs[3])
+            subject: Evaluation | Comparison = prodml.compare_models(
+                refs[1], refs[2], refs[3], **parted
+            )
     elif len(refs) == 1:
         with console.status(f"Evaluating {refs[0]} ..."):
-            subject = prodml.evaluate_model(refs[0])
+            subject = prodml.evaluate_model(refs[0], **parted)
     else:
         raise InvalidInputError("Give one MODEL@VERSION, or: prodml evaluate compare MODEL A B.")
     if html is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,10 @@ from prodml.domain.evaluation import EvaluationFinding
 from prodml.errors import InvalidInputError
 from prodml.evaluate.outcomes import Outcomes, Task
 from prodml.predict import guardrails as rails
-from prodml.predict.predictor import Predictor, answers_of
+from prodml.predict.predictor import Predictor, Raw, answers_of
+
+# How the model's raw answers on a table are computed: (predictor, rows, probabilities).
+Answer = Callable[[Predictor, pa.Table, bool], Raw]
 
 
 def index_of(values: np.ndarray, classes: tuple[Any, ...]) -> np.ndarray:
@@ -48,11 +52,17 @@ def outcomes(
     label: str,
     threshold: float,
     valset: str,
+    answer: Answer | None = None,
 ) -> tuple[Outcomes, list[EvaluationFinding]]:
     """The model's answers on ``table`` beside the truth in ``label``, with findings for
-    rows it raised on, unknown or missing labels, and guardrail changes."""
+    rows it raised on, unknown or missing labels, and guardrail changes. ``answer``
+    computes the model's raw answers (default: ``predictor.raw`` in this process)."""
     findings: list[EvaluationFinding] = []
-    raw = predictor.raw(table, probabilities=task is Task.CLASSIFICATION)
+    probabilities = task is Task.CLASSIFICATION
+    if answer is None:
+        raw = predictor.raw(table, probabilities=probabilities)
+    else:
+        raw = answer(predictor, table, probabilities)
     if raw.error is not None:
         failed = int(raw.failed.sum())
         findings.append(

@@ -14,6 +14,7 @@ from prodml.domain.evaluation import ALL, Difference, Estimate, EvaluationFindin
 from prodml.errors import InvalidInputError
 from prodml.evaluate import functions as user
 from prodml.evaluate import metrics as built_ins
+from prodml.evaluate.answers import Answer
 from prodml.evaluate.answers import outcomes as outcomes_of
 from prodml.evaluate.bootstrap import Resampler, interval
 from prodml.evaluate.outcomes import Outcomes, Task
@@ -44,12 +45,16 @@ class Scored:
     higher_is_better: dict[str, bool] = field(default_factory=dict)
 
 
-def run(suite: Suite, predictors: list[Predictor], valsets: list[Valset]) -> list[Scored]:
+def run(
+    suite: Suite, predictors: list[Predictor], valsets: list[Valset], answer: Answer | None = None
+) -> list[Scored]:
+    """Every predictor scored on every set; ``answer`` computes the models' raw answers
+    (default: in this process; ``answers_in_parts`` runs them on an executor)."""
     results = [Scored() for _ in predictors]
     loaded = {m.name: user.load(m) for m in suite.functions}
     for valset in valsets:
         _check_label(suite, valset)
-        _one_valset(suite, predictors, valset, results, loaded)
+        _one_valset(suite, predictors, valset, results, loaded, answer)
     return results
 
 
@@ -114,13 +119,14 @@ def _one_valset(
     valset: Valset,
     results: list[Scored],
     loaded: dict[str, Callable[..., Any]],
+    answer: Answer | None = None,
 ) -> None:
     table = valset.table
     wheres = _slices(suite, valset)
     answers = []
     for predictor, result in zip(predictors, results, strict=True):
         outcome, findings = outcomes_of(
-            suite.task, predictor, table, suite.label, suite.threshold, valset.ref
+            suite.task, predictor, table, suite.label, suite.threshold, valset.ref, answer
         )
         answers.append(outcome)
         result.findings += findings

@@ -14,6 +14,7 @@ from prodml.domain.ids import new_id, utcnow
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.evaluate import engine, gates, records
 from prodml.evaluate import suite as suites
+from prodml.evaluate.answers import Answer
 from prodml.evaluate.engine import Scored, Valset
 from prodml.predict import loading
 from prodml.predict.predictor import Predictor
@@ -50,12 +51,15 @@ def valsets(client: Client, suite: suites.Suite) -> list[Valset]:
     return found
 
 
-def evaluate(client: Client, ref: str, suite_version: int | None = None) -> Evaluation:
-    """Score a model version with its suite and store the result."""
+def evaluate(
+    client: Client, ref: str, suite_version: int | None = None, answer: Answer | None = None
+) -> Evaluation:
+    """Score a model version with its suite and store the result (``answer``: how the
+    model's answers are computed, e.g. in parts on Ray; default in this process)."""
     predictor = loading.predictor(client, ref)
     suite = load_suite(client, predictor.version.name, suite_version)
     sets = valsets(client, suite)
-    (scored,) = engine.run(suite, [predictor], sets)
+    (scored,) = engine.run(suite, [predictor], sets, answer)
     evaluation = _evaluation(client, suite, predictor, sets, scored)
     client.metadata.add_evaluation(
         evaluation.id, predictor.version.id, suite.version, records.to_document(evaluation),
@@ -65,7 +69,11 @@ def evaluate(client: Client, ref: str, suite_version: int | None = None) -> Eval
 
 
 def compare(
-    client: Client, name: str, baseline: str | ModelVersion | None, candidate: str | ModelVersion
+    client: Client,
+    name: str,
+    baseline: str | ModelVersion | None,
+    candidate: str | ModelVersion,
+    answer: Answer | None = None,
 ) -> Comparison:
     """Candidate against baseline (a version, alias or None) on the same rows and
     resamples, with the gate's verdict; both evaluations are stored."""
@@ -76,7 +84,7 @@ def compare(
         raise InvalidInputError(f"Both sides are {chosen.ref}; compare two different versions.")
     sets = valsets(client, suite)
     predictors = [chosen] if before is None else [before, chosen]
-    scored = engine.run(suite, predictors, sets)
+    scored = engine.run(suite, predictors, sets, answer)
     candidate_scored = scored[-1]
     base_eval = None if before is None else _evaluation(client, suite, before, sets, scored[0])
     cand_eval = _evaluation(client, suite, chosen, sets, candidate_scored)

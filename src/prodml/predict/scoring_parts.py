@@ -55,7 +55,7 @@ def score_part(job: Job, rows: tuple[int, int]) -> Part:
     """Rows ``[start, stop)`` of the input with their answers: ``prediction`` (null
     where the model raised or a guardrail abstained) and, for a classifier,
     ``proba_<class>`` per class. The rows are read here, from the verified blob."""
-    predictor = _predictor(job)
+    predictor = predictor_of(job)
     table = read_rows(_client(job.settings), job.blob, *rows)
     labels, proba = _raw(predictor, table)
     answers = answers_of(labels, 0.5)
@@ -147,7 +147,7 @@ def _client(settings: Settings) -> Client:
     return Client(**dataclasses.asdict(settings))
 
 
-def _predictor(job: Job) -> Predictor:
+def predictor_of(job: Job) -> Predictor:
     """The job's model, read once per process through a client of the job's settings."""
     found = _loaded.get(_key(job))
     if found is None:

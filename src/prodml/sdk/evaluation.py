@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from prodml.client import Client, default_client
 
 if TYPE_CHECKING:
+    from prodml.data.executors import Executor
     from prodml.domain.dataset import DatasetVersion
     from prodml.domain.evaluation import Comparison, Evaluation
+    from prodml.evaluate.answers import Answer
     from prodml.evaluate.valsets import Growth
 
 
@@ -28,23 +30,65 @@ def register_suite(
 
 
 def evaluate_model(
-    ref: str, suite_version: int | None = None, client: Client | None = None
+    ref: str,
+    suite_version: int | None = None,
+    client: Client | None = None,
+    *,
+    executor: str | Executor = "local",
+    partitions: int | None = None,
+    address: str | None = None,
 ) -> Evaluation:
     """Run a model version's suite: every metric per validation set and slice, with
-    bootstrap intervals, stored and linked to the dataset versions used."""
+    bootstrap intervals, stored and linked to the dataset versions used.
+
+    With ``executor="ray"`` (or ``partitions``) the model answers each validation set
+    in parts, as Ray tasks on a local Ray or the cluster at ``address``; the answers
+    are joined in row order, so every figure equals one process's."""
     from prodml.evaluate import evaluations
 
-    return evaluations.evaluate(client or default_client(), ref, suite_version)
+    chosen = client or default_client()
+    answer = _answer(chosen, executor, partitions, address)
+    return evaluations.evaluate(chosen, ref, suite_version, answer)
 
 
 def compare_models(
-    name: str, baseline: str | None, candidate: str, client: Client | None = None
+    name: str,
+    baseline: str | None,
+    candidate: str,
+    client: Client | None = None,
+    *,
+    executor: str | Executor = "local",
+    partitions: int | None = None,
+    address: str | None = None,
 ) -> Comparison:
     """Candidate against baseline (versions or aliases) on the same rows: per slice and
-    metric both values, the difference and its interval, and the gate's verdict."""
+    metric both values, the difference and its interval, and the gate's verdict
+    (``executor``, ``partitions``, ``address`` as for :func:`evaluate_model`)."""
     from prodml.evaluate import evaluations
 
-    return evaluations.compare(client or default_client(), name, baseline, candidate)
+    chosen = client or default_client()
+    answer = _answer(chosen, executor, partitions, address)
+    return evaluations.compare(chosen, name, baseline, candidate, answer)
+
+
+def _answer(
+    client: Client, executor: str | Executor, partitions: int | None, address: str | None
+) -> Answer | None:
+    """How models answer a validation set: None (in this process, whole) unless an
+    executor other than this process or a number of parts is asked for."""
+    from prodml.errors import InvalidInputError
+
+    if partitions is not None and partitions < 1:
+        raise InvalidInputError(f"partitions must be 1 or more, not {partitions}.")
+    if executor == "local" and partitions is None:
+        if address is not None:
+            raise InvalidInputError("address applies to the ray executor: add executor='ray'.")
+        return None
+    from prodml.evaluate.answers_in_parts import PartedAnswers
+    from prodml.sdk.executors import executor_for
+
+    runner = executor_for(executor, address) if isinstance(executor, str) else executor
+    return PartedAnswers(client, runner, partitions)
 
 
 def add_to_valset(
