@@ -414,6 +414,8 @@ def main() -> None:
     native_formats(cleaned)
     say("6e. Batch scoring: every cleaned flight scored by the better model, in two parts")
     cli("score", best_model, cleaned.ref, "--partitions", "2", "-o", "flights-scored")
+    say("6f. The scored version profiled in two parts, merged (--executor ray runs them on Ray)")
+    cli("profile", "flights-scored@1", "--partitions", "2")
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)

@@ -91,6 +91,13 @@ def run(folder: Path) -> tuple[pd.DataFrame, float]:
     suite.write_text(yaml.safe_dump(SUITE, sort_keys=False))
     cli("suites", "register", MODEL, str(suite))
     cli("evaluate", f"{MODEL}@1")
+    # The model answers the validation sets in parts (as Ray tasks with --executor ray):
+    # the same figures as one call on the whole set.
+    whole = prodml.evaluate_model(f"{MODEL}@1")
+    parted = prodml.evaluate_model(f"{MODEL}@1", partitions=3)
+    if [repr(s.estimate) for s in parted.scores] != [repr(s.estimate) for s in whole.scores]:
+        raise SystemExit("Evaluating in parts changed a figure.")
+    print(f"evaluated in 3 parts: the same {len(parted.scores)} figures as in one call")
 
     say("8. The first champion: no champion to regress from, so the bounds decide")
     cli("models", "promote", MODEL, "1")
