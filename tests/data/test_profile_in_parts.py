@@ -40,8 +40,8 @@ def _same(made: dict[str, object], single: dict[str, object]) -> None:
     assert made["rows"] == single["rows"]
     for mine, theirs in zip(made["columns"], single["columns"], strict=True):  # type: ignore[call-overload]
         assert mine["name"] == theirs["name"]
-        for key in ("count", "nulls", "min", "max"):
-            assert mine.get(key) == theirs.get(key), (mine["name"], key)
+        for key in ("rows", "nulls", "nans", "min", "max"):
+            assert mine[key] == theirs[key], (mine["name"], key)
         if theirs.get("mean") is not None:
             assert mine["mean"] == pytest.approx(theirs["mean"], rel=1e-9)
         if theirs.get("median") is not None and isinstance(theirs["median"], float):

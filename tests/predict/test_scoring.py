@@ -313,3 +313,25 @@ def test_the_ray_executor_without_ray_says_what_to_install(home: Path, tmp_path:
     assert refused.returncode == 1
     assert "pip install 'prodml[ray]'" in refused.stderr
     assert "--executor local" in refused.stderr
+
+
+def test_the_added_columns_profiles_made_in_parts_say_what_one_process_says(
+    sqlite_client: Client,
+) -> None:
+    from prodml.data.profile import profile_table
+    from prodml.data.stored_profiles import profiles_of
+
+    logged(sqlite_client)
+    scored = prodml.score("churn@1", "customers@1", partitions=3, client=sqlite_client)
+
+    (stored,) = profiles_of(sqlite_client, scored.output)
+    whole = profile_table(prodml.load_table(scored.output, client=sqlite_client))
+    summary = {c["name"]: c for c in stored.to_summary()["columns"]}
+    expected = {c["name"]: c for c in whole.to_summary()["columns"]}
+    assert list(summary) == list(expected)
+    for name in ("prediction", "proba_leave", "proba_stay"):
+        for key in ("rows", "nulls", "nans", "min", "max"):
+            assert summary[name][key] == expected[name][key], (name, key)
+        assert summary[name]["distinct"] == pytest.approx(expected[name]["distinct"], rel=0.03)
+        if isinstance(expected[name]["median"], float):
+            assert summary[name]["median"] == pytest.approx(expected[name]["median"], rel=0.03)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pyarrow as pa
 from prodml.client import Client
 from prodml.data import files as file_sets
 from prodml.data import tables
+from prodml.data.sketches import ColumnProfile
 from prodml.data.stored_profiles import profiles_of, store_profile
 from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion
 from prodml.domain.ids import utcnow
@@ -30,13 +31,15 @@ def log_dataset(
     partition_by: str | None = None,
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
+    profiles: Mapping[str, ColumnProfile] | None = None,
 ) -> DatasetVersion:
     """Store a dataset version; the same content under the same name is the same version.
 
     A table's profile is stored with it; with ``partition_by``, one per partition too.
     ``sources`` are lineage edges into the version: ``(("model", id), "scored")``.
     ``carried`` is a table version whose columns the table starts with, row for row
-    (a scored version): their summaries and profiles are taken from it."""
+    (a scored version): their summaries and profiles are taken from it. ``profiles``
+    are column profiles made already (e.g. by the parts that made the columns)."""
     check_name(name, "dataset")
     keys = (key,) if isinstance(key, str) else tuple(key or ())
     if isinstance(data, str | os.PathLike):
@@ -54,7 +57,7 @@ def log_dataset(
             )
         return _log_files(client, name, path, progress, sources)
     table = tables.to_arrow(data, name)
-    return _log_table(client, name, table, keys, None, partition_by, sources, carried)
+    return _log_table(client, name, table, keys, None, partition_by, sources, carried, profiles)
 
 
 def _log_table(
@@ -66,6 +69,7 @@ def _log_table(
     partition_by: str | None = None,
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
+    profiles: Mapping[str, ColumnProfile] | None = None,
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
     if partition_by is not None and partition_by not in table.column_names:
@@ -92,7 +96,7 @@ def _log_table(
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [], sources)
-    store_profile(client, stored, table, carried)
+    store_profile(client, stored, table, carried, profiles)
     if partition_by:
         profiles_of(client, stored, partition_by, table)
     return stored

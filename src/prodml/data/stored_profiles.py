@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pyarrow as pa
 
 from prodml.client import Client
 from prodml.data.profile import TableProfile, profile_partitions, profile_table
 from prodml.data.rows import duplicate_rows
-from prodml.data.sketches import profile_column
+from prodml.data.sketches import ColumnProfile, profile_column
 from prodml.data.stored_tables import load_table
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.errors import InvalidInputError
@@ -20,17 +21,20 @@ def store_profile(
     version: DatasetVersion,
     table: pa.Table,
     carried: DatasetVersion | None = None,
+    made: Mapping[str, ColumnProfile] | None = None,
 ) -> TableProfile:
     """Profile a freshly logged table version and store the profile (once per version).
     The columns it carries unchanged from the table version ``carried`` (same rows, same
-    order) take that version's column profiles; the others and the rows are profiled."""
+    order) take that version's column profiles, those in ``made`` the profiles made
+    already; the others and the rows are profiled."""
     known = client.metadata.profile_blob(version.id)
     if known is not None:
         return _load(client, known)[0]
-    if carried is None:
+    if carried is None and not made:
         profile = profile_table(table, version.ref)
     else:
-        profile = _extended(profiles_of(client, carried)[0], table, version.ref)
+        base = {} if carried is None else profiles_of(client, carried)[0].columns
+        profile = _extended({**base, **(made or {})}, table, version.ref)
     _store(client, version, "", [profile])
     return profile
 
@@ -41,9 +45,9 @@ def store_parts_profile(client: Client, version: DatasetVersion, profile: TableP
         _store(client, version, "", [profile])
 
 
-def _extended(base: TableProfile, table: pa.Table, label: str) -> TableProfile:
+def _extended(known: Mapping[str, ColumnProfile], table: pa.Table, label: str) -> TableProfile:
     columns = {
-        name: base.columns[name] if name in base.columns else profile_column(name, column)
+        name: known[name] if name in known else profile_column(name, column)
         for name, column in zip(table.column_names, table.columns, strict=True)
     }
     duplicates, hashes = duplicate_rows(table)

@@ -20,6 +20,7 @@ from prodml.client import Client
 from prodml.data.datasets import log_dataset
 from prodml.data.executors import Executor, Progress, map_partitions, row_ranges
 from prodml.data.refs import get_dataset
+from prodml.data.sketches import ColumnProfile
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.scoring import ScoredDataset
 from prodml.errors import InvalidInputError, NotFoundError
@@ -65,8 +66,9 @@ def score(
     _check_collisions(added, version)
     sources = [(("model", predictor.version.id), "scored"), (("dataset", version.id), "input")]
     stored = log_dataset(
-        client, target, output, list(version.key), sources=sources, carried=version
-    )
+        client, target, output, list(version.key), sources=sources, carried=version,
+        profiles=_merged_profiles(results),
+    )  # fmt: skip
     errors = [r.error for r in results if r.error is not None]
     return ScoredDataset(
         output=stored,
@@ -81,6 +83,16 @@ def score(
         executor=executor.name if executor else "local",
         partitions=len(ranges),
     )
+
+
+def _merged_profiles(results: list[parts.Part]) -> dict[str, ColumnProfile]:
+    """The added columns' profiles, each part's merged in the parts' order."""
+    merged: dict[str, ColumnProfile] = {}
+    for result in results:
+        for name, doc in result.profiles.items():
+            made = ColumnProfile.from_dict(doc)
+            merged[name] = merged[name].merge(made) if name in merged else made
+    return merged
 
 
 def _check_input(predictor: Predictor, version: DatasetVersion) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from prodml.client import Client
+from prodml.data.sketches import profile_column
 from prodml.data.stored_tables import read_rows
 from prodml.domain.artifact import ModelVersion
 from prodml.errors import InvalidInputError
@@ -49,6 +50,7 @@ class Part:
     failed: int
     abstained: int
     error: str | None
+    profiles: dict[str, dict[str, object]] = dataclasses.field(default_factory=dict)
 
 
 def score_part(job: Job, rows: tuple[int, int]) -> Part:
@@ -72,7 +74,10 @@ def score_part(job: Job, rows: tuple[int, int]) -> Part:
     for name, values in zip(names, arrays, strict=True):
         table = table.append_column(name, values)
     abstained = int((~labels.failed & ~answers.answered).sum())
-    return Part(table, int(labels.failed.sum()), abstained, labels.error)
+    # The added columns' sketches are made here, beside the rows, and merged by the caller:
+    # on Ray each part's worker makes its own instead of the caller making all of them.
+    profiles = {name: profile_column(name, table.column(name)).to_dict() for name in names}
+    return Part(table, int(labels.failed.sum()), abstained, labels.error, profiles)
 
 
 def _raw(predictor: Predictor, table: pa.Table) -> tuple[Raw, Raw | None]:
