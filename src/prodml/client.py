@@ -60,7 +60,7 @@ class Client:
         if self._log_files is None:
             from prodml.stores.log_places import open_log_files
 
-            self._log_files = open_log_files(self.settings.log_url)
+            self._log_files = open_log_files(self.settings.log_url, self.home / "cache" / "log")
         return self._log_files
 
     @property

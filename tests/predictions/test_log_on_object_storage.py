@@ -221,3 +221,62 @@ def test_credentials_in_the_log_url_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"log_url.*AWS_ACCESS_KEY_ID") as raised:
         Client(home=str(tmp_path), log_url="s3://key:secret@bucket/log")
     assert "secret" not in str(raised.value).replace("AWS_SECRET", "")
+
+
+def test_on_s3_a_query_fetches_each_file_once_and_asks_no_sizes(
+    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files never change once written: a footer is one ranged read of the tail, a
+    file's rows are copied to the local cache once, and nothing asks the store for a
+    size the listing gave."""
+    from prodml.stores import remote_log_files
+
+    log = open_log_files(f"s3://{s3_bucket}/predictions", tmp_path / "cache")
+    for n in range(6):
+        _segment(log, 10 * n, 10, NOON + timedelta(minutes=n))
+    compaction.compact(log, older_than=0.0, grace=3600.0)  # compacted files: footers read
+    _segment(log, 100, 10, NOON + timedelta(minutes=30))
+    assert isinstance(log, remote_log_files.RemoteLogFiles)
+    calls: dict[str, int] = {}
+
+    def counted(name: str) -> None:
+        method = getattr(log.fs, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            calls[name] = calls.get(name, 0) + 1
+            return method(*args, **kwargs)
+
+        monkeypatch.setattr(log.fs, name, wrapper)
+
+    for name in ("get", "cat_ranges", "cat_file", "info", "size", "exists", "open"):
+        counted(name)
+    window = {"since": NOON, "until": NOON + timedelta(hours=1)}
+
+    first = _count(log, **window)
+    fetched = dict(calls)
+    calls.clear()
+    second = _count(log, **window)
+
+    assert first == second == {"n": 70, "d": 70}
+    assert fetched.get("get") == 1 and not {"info", "size", "exists", "open"} & set(fetched)
+    assert set(calls) == set(), f"the second query asked the store for {calls}"  # listings only
+    assert len(list((tmp_path / "cache").rglob("*.parquet"))) == 2  # the compacted file, one more
+
+
+def test_the_local_copies_stay_under_their_bound(
+    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodml.stores import remote_log_files
+
+    log = open_log_files(f"s3://{s3_bucket}/predictions", tmp_path / "cache")
+    for day in range(5):
+        _segment(log, 100 * day, 100, NOON + timedelta(days=day))
+    size = max(e.size for d in log.folders("m") for e in log.files(f"m/{d}"))
+    monkeypatch.setattr(remote_log_files, "CACHE_BYTES", int(size * 2.6))  # two files, and a bit
+
+    for day in range(5):
+        moment = NOON + timedelta(days=day)
+        assert _count(log, since=moment, until=moment + timedelta(hours=1))["n"] == 100
+
+    assert len(list((tmp_path / "cache").rglob("*.parquet"))) <= 2
+    assert _count(log) == {"n": 500, "d": 500}  # the whole log, fetched again

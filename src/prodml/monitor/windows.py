@@ -63,14 +63,15 @@ def first_logged(folder: LogFiles | Path, model: str) -> float | None:
         return None
     place = open_log_files(folder)
     first_day = [f for f in files if f.rsplit("/", 1)[0] == files[0].rsplit("/", 1)[0]]
+    place.footers([place.key_of(f) for f in first_day])
     spans = [query.time_span(place, f) for f in first_day]
     if all(span is not None for span in spans):
         return min(span[0] for span in spans if span is not None)
     connection = duckdb.connect()
-    place.attach(connection)
     try:
         value = connection.execute(
-            "SELECT epoch(min(ts)) FROM read_parquet(?, union_by_name=true)", [first_day]
+            "SELECT epoch(min(ts)) FROM read_parquet(?, union_by_name=true)",
+            [place.local_paths(first_day)],
         ).fetchone()
     finally:
         connection.close()

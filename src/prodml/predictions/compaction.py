@@ -153,7 +153,9 @@ def _chunks(files: LogFiles, day: str, written_before: float) -> list[list[_Segm
     order, at most :data:`MAX_ROWS` rows and at least two files."""
     per_writer = not day.startswith(f"{query.LABELS}/")
     groups: dict[tuple[str, str, str, bytes], list[_Segment]] = {}
-    for entry in query.live_files(files, day):
+    entries = query.live_files(files, day)
+    files.footers([e.key for e in entries if e.modified <= written_before])
+    for entry in entries:
         found = _candidate(files, entry, written_before)
         if found is not None:
             segment, schema = found

@@ -146,6 +146,7 @@ def resolve(
     order they were made, and one whose names overlap those of a file already in force,
     without replacing that file itself, is a duplicate and stays out. Every row is then
     counted once, whatever ran at the same time."""
+    files.footers([entry.key for entry in compacted])
     made = []
     for entry in compacted:
         try:
@@ -244,13 +245,15 @@ def connect(
     segment's schema does not leak into windows it has no rows in; ``filename`` adds
     the segment each row came from). It reads those files and nothing else."""
     place = open_log_files(log)
-    connection = duckdb.connect()
-    place.attach(connection)
     files = prediction_files(place, model, since, until)
     if between is not None:
+        place.footers([place.key_of(f) for f in files])
         files = [f for f in files if _overlaps(time_span(place, f), between)]
-    create_predictions(connection, files, filename)
     labels = label_files(place, since)
+    local = place.local_paths([*files, *labels])  # an object store's: copies, read once
+    files, labels = local[: len(files)], local[len(files) :]
+    connection = duckdb.connect()
+    create_predictions(connection, files, filename)
     source = (
         f"SELECT * FROM read_parquet({literal(labels)}, union_by_name=true)"
         if labels

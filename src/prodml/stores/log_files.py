@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pyarrow.parquet as pq
 
@@ -88,8 +88,18 @@ class LogFiles:
         its holder was killed; work done under a claim must be safe to do twice)."""
         raise NotImplementedError
 
-    def attach(self, connection: Any) -> None:
-        """Let a DuckDB connection read :meth:`path` s (an object store's through fsspec)."""
+    def local_paths(self, paths: Sequence[str]) -> list[str]:
+        """Local files holding the files at ``paths`` (:meth:`path` s), in order, for
+        DuckDB to read: the files themselves on a local folder; on an object store,
+        copies in a local cache, fetched together the first time (files never change,
+        so a copy is good for as long as it is kept)."""
+        return list(paths)
+
+    def footers(self, keys: Sequence[str]) -> None:
+        """Read the footers of ``keys`` not read yet (an object store fetches them at
+        once), so that :meth:`footer` answers from memory."""
+        for key in keys:
+            self.footer(key)
 
     def footer(self, key: str) -> pq.FileMetaData:
         """The Parquet footer of the file at ``key``, read once (files never change)."""
@@ -98,10 +108,13 @@ class LogFiles:
             self._footers.move_to_end(key)
             return found
         found = self._read_footer(key)
-        self._footers[key] = found
+        self._keep(key, found)
+        return found
+
+    def _keep(self, key: str, footer: pq.FileMetaData) -> None:
+        self._footers[key] = footer
         if len(self._footers) > FOOTERS:
             self._footers.popitem(last=False)
-        return found
 
     def forget(self, keys: Sequence[str]) -> None:
         for key in keys:

@@ -8,8 +8,10 @@ from pathlib import Path
 from prodml.stores.log_files import LocalLogFiles, LogFiles
 
 
-def open_log_files(url: str | Path | LogFiles) -> LogFiles:
-    """The log's files at ``url``: a folder (or ``file://``) or an fsspec URL."""
+def open_log_files(url: str | Path | LogFiles, cache: Path | None = None) -> LogFiles:
+    """The log's files at ``url``: a folder (or ``file://``) or an fsspec URL, whose
+    files are read through local copies in ``cache`` (default: a folder in the
+    system's temporary folder)."""
     if isinstance(url, LogFiles):
         return url
     text = str(url)
@@ -19,4 +21,4 @@ def open_log_files(url: str | Path | LogFiles) -> LogFiles:
         return LocalLogFiles(Path(text.removeprefix("file://")))
     from prodml.stores.remote_log_files import RemoteLogFiles
 
-    return RemoteLogFiles(text)
+    return RemoteLogFiles(text, cache)

@@ -1,6 +1,14 @@
 """The prediction log's files on an object store or any fsspec filesystem
 (``s3://bucket/prefix``): one ``PUT`` a file, listings never cached, a claim made by a
-conditional ``PUT``. See :mod:`prodml.stores.log_files` for the contract."""
+conditional ``PUT``. See :mod:`prodml.stores.log_files` for the contract.
+
+Reading is shaped by the object store's cost, a request: a footer is one ranged
+``GET`` of the file's tail (its size is known from the listing), many fetched at
+once; a file a query reads is copied once into a local cache (many at once) and
+DuckDB reads the copy, since every file is immutable once written. Reading through
+DuckDB's registered filesystem instead cost about 30 requests a file and query (a
+``HEAD`` for each size, time and existence DuckDB asks about). The cache keeps at
+most :data:`CACHE_BYTES`, the least recently read files leaving first."""
 
 from __future__ import annotations
 
@@ -8,17 +16,25 @@ import contextlib
 import io
 import json
 import os
+import struct
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, BinaryIO
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.errors import ProdmlError, StoreError
 from prodml.settings import refuse_credentials
 from prodml.stores.log_files import CLAIMED, Entry, LogFiles
-from prodml.stores.remote_blobs import OBJECT_STORES, failure_types
+from prodml.stores.remote_blobs import IN_FLIGHT, OBJECT_STORES, failure_types
 from prodml.stores.remote_failures import bucket_missing, explain
+
+TAIL = 64 << 10  # bytes read from a file's end for its footer: most fit in one request
+CACHE_BYTES = 4 << 30  # the local copies of log files kept, at most
 
 
 class RemoteLogFiles(LogFiles):
@@ -26,10 +42,13 @@ class RemoteLogFiles(LogFiles):
 
     remote = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cache: Path | None = None) -> None:
         import fsspec
+        from fsspec.asyn import AsyncFileSystem
 
         super().__init__()
+        self.cache = cache or Path(tempfile.gettempdir()) / f"prodml-log-cache-{os.getuid()}"
+        self._sizes: dict[str, int] = {}  # sizes of files listed, by key
         refuse_credentials("log_url", url)
         self.url = url.rstrip("/")
         self.fs: Any
@@ -42,6 +61,9 @@ class RemoteLogFiles(LogFiles):
         self._s3 = "s3" in protocols
         self._object_store = bool(OBJECT_STORES.intersection(protocols))
         self._failures = failure_types(self._s3)
+        self._batch: dict[str, Any] = (
+            {"batch_size": IN_FLIGHT} if isinstance(self.fs, AsyncFileSystem) else {}
+        )
 
     def _full(self, key: str) -> str:
         return f"{self.root}/{key}" if key else self.root
@@ -81,6 +103,7 @@ class RemoteLogFiles(LogFiles):
                 continue
             key = f"{folder}/{name}" if folder else name
             entries.append(Entry(key, int(info.get("size") or 0), _modified(info)))
+            self._sizes[key] = entries[-1].size
         return sorted(entries, key=lambda e: e.key)
 
     def folders(self, folder: str) -> list[str]:
@@ -105,11 +128,14 @@ class RemoteLogFiles(LogFiles):
         if not keys:
             return 0
         with self._failing(f"delete {len(keys)} file(s)"):
-            present = [k for k in keys if self.fs.exists(self._full(k))]
-            if present:
-                self.fs.rm([self._full(k) for k in present])
+            try:  # one request a thousand keys; a key already gone is no error on S3
+                self.fs.rm([self._full(k) for k in keys])
+            except FileNotFoundError:  # a filesystem that minds: one at a time
+                for key in keys:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm_file(self._full(key))
         self.forget(keys)
-        return len(present)
+        return len(keys)
 
     def delete_folder(self, folder: str) -> tuple[int, int]:
         """Every object under the folder's prefix, deleted in batches (one request a
@@ -170,12 +196,96 @@ class RemoteLogFiles(LogFiles):
         except (ValueError, KeyError, TypeError):
             return True  # not a marker this code wrote: taken over
 
-    def attach(self, connection: Any) -> None:
-        connection.register_filesystem(self.fs)
+    def footers(self, keys: Sequence[str]) -> None:
+        """The tails of the files not read yet, fetched together (a file whose footer
+        is longer than the tail costs one more request)."""
+        missing = [k for k in dict.fromkeys(keys) if k not in self._footers]
+        if not missing:
+            return
+        sizes = self._known_sizes(missing)
+        starts = [max(0, sizes[k] - TAIL) for k in missing]
+        with self._failing(f"read the footers of {len(missing)} file(s)"):
+            tails = self._ranges(
+                [self._full(k) for k in missing], starts, [sizes[k] for k in missing]
+            )
+        for key, tail in zip(missing, tails, strict=True):
+            if isinstance(tail, FileNotFoundError):
+                continue  # deleted since listed: a later read says so
+            if isinstance(tail, BaseException):
+                raise StoreError(self._explained(tail, f"read {key}"))
+            self._keep(key, self._parsed(key, bytes(tail), sizes[key]))
 
     def _read_footer(self, key: str) -> pq.FileMetaData:
-        with self._failing(f"read {key}"), self.fs.open(self._full(key), "rb") as handle:
-            return pq.read_metadata(handle)
+        size = self._known_sizes([key])[key]
+        with self._failing(f"read {key}"):
+            tail = self.fs.cat_file(self._full(key), start=max(0, size - TAIL))
+        return self._parsed(key, bytes(tail), size)
+
+    def _parsed(self, key: str, tail: bytes, size: int) -> pq.FileMetaData:
+        length = struct.unpack("<i", tail[-8:-4])[0] + 8 if len(tail) >= 8 else size
+        if length > len(tail) and len(tail) < size:  # a long footer: the whole of it
+            with self._failing(f"read {key}"):
+                tail = bytes(self.fs.cat_file(self._full(key), start=max(0, size - length)))
+        return pq.read_metadata(pa.BufferReader(tail))
+
+    def _known_sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        unknown = [k for k in keys if k not in self._sizes]
+        if unknown:
+            with self._failing(f"look up {len(unknown)} file(s)"):
+                for key in unknown:
+                    self._sizes[key] = int(self.fs.size(self._full(key)))
+        return {k: self._sizes[k] for k in keys}
+
+    def _ranges(self, paths: list[str], starts: list[int], ends: list[int]) -> list[Any]:
+        """Byte ranges of many files in one batch (errors returned in place)."""
+        return list(self.fs.cat_ranges(paths, starts, ends, on_error="return", **self._batch))
+
+    def local_paths(self, paths: Sequence[str]) -> list[str]:
+        keys = [self.key_of(path) for path in paths]
+        local = [self.cache / key for key in keys]
+        missing = {k: target for k, target in zip(keys, local, strict=True) if not target.is_file()}
+        if missing:
+            self._fetch(missing)
+            self._evict(set(local))  # never a copy this read needs
+        now = time.time()
+        for target in local:
+            with contextlib.suppress(OSError):
+                os.utime(target, (now, now))  # recently read: the last to leave the cache
+        return [str(target) for target in local]
+
+    def _fetch(self, missing: dict[str, Path]) -> None:
+        """Copy files into the cache together: each under a temporary name, then renamed,
+        so that a reader (or another process) never sees half a copy."""
+        temporaries = {}
+        for key, target in missing.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporaries[key] = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+        remote = [self._full(k) for k in missing]
+        try:
+            with self._failing(f"read {len(missing)} file(s)"):
+                self.fs.get(remote, [str(temporaries[k]) for k in missing], **self._batch)
+            for key, target in missing.items():
+                os.replace(temporaries[key], target)
+        finally:
+            for temporary in temporaries.values():
+                temporary.unlink(missing_ok=True)
+
+    def _evict(self, keep: set[Path]) -> None:
+        """Remove the least recently read copies once the cache holds more than
+        :data:`CACHE_BYTES` (never those in ``keep``: a read larger than the bound
+        keeps its copies until the next read)."""
+        found = []
+        for path in self.cache.rglob("*.parquet"):
+            with contextlib.suppress(OSError):
+                status = path.stat()
+                found.append((status.st_atime, status.st_size, path))
+        total = sum(size for _, size, _ in found)
+        for _, size, path in sorted(found, key=lambda item: item[0]):
+            if total <= CACHE_BYTES * 0.8:
+                break
+            if path not in keep:
+                path.unlink(missing_ok=True)
+                total -= size
 
     @contextlib.contextmanager
     def _failing(self, doing: str) -> Iterator[None]:
@@ -184,8 +294,10 @@ class RemoteLogFiles(LogFiles):
         except (ProdmlError, FileNotFoundError):
             raise
         except self._failures as error:
-            message = explain(error, doing, self.url, self.root.split("/", 1)[0], self.fs)
-            raise StoreError(message) from None
+            raise StoreError(self._explained(error, doing)) from None
+
+    def _explained(self, error: BaseException, doing: str) -> str:
+        return explain(error, doing, self.url, self.root.split("/", 1)[0], self.fs)
 
 
 def _modified(info: dict[str, Any]) -> float:
