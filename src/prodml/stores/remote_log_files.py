@@ -200,6 +200,11 @@ class RemoteLogFiles(LogFiles):
         """The tails of the files not read yet, fetched together (a file whose footer
         is longer than the tail costs one more request)."""
         missing = [k for k in dict.fromkeys(keys) if k not in self._footers]
+        copied = [k for k in missing if (self.cache / k).is_file()]
+        for key in copied:  # a copy in the cache: its footer costs no request
+            with contextlib.suppress(OSError, pa.ArrowException):
+                self._keep(key, pq.read_metadata(self.cache / key))
+        missing = [k for k in missing if k not in self._footers]
         if not missing:
             return
         sizes = self._known_sizes(missing)
@@ -216,6 +221,10 @@ class RemoteLogFiles(LogFiles):
             self._keep(key, self._parsed(key, bytes(tail), sizes[key]))
 
     def _read_footer(self, key: str) -> pq.FileMetaData:
+        copy = self.cache / key
+        if copy.is_file():
+            with contextlib.suppress(OSError, pa.ArrowException):
+                return pq.read_metadata(copy)
         size = self._known_sizes([key])[key]
         with self._failing(f"read {key}"):
             tail = self.fs.cat_file(self._full(key), start=max(0, size - TAIL))
