@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -199,25 +200,44 @@ class Timed:
     def median(self) -> float:
         return statistics.median(self.seconds)
 
+    @property
+    def cold(self) -> float:
+        """The first repeat: on S3, with an empty local cache (a new reader host)."""
+        return self.seconds[0]
+
+    @property
+    def warm(self) -> float:
+        """The later repeats' median: on S3, the files' copies already in the cache (a
+        new reader process on the same host: footers read again)."""
+        return statistics.median(self.seconds[1:] or self.seconds)
+
 
 def timed_query(
     place: str | Path, sql: str, model: str, since: datetime, until: datetime, repeats: int,
     requests: Requests | None,
 ) -> Timed:  # fmt: skip
     """``query.query`` on the log at ``place`` (a URL or folder, opened anew each time as
-    a new reader does), ``repeats`` times; S3 requests counted on the first."""
+    a new reader does), ``repeats`` times; S3 requests counted on the first. On S3 the
+    local cache of the log's files starts empty: the first repeat is a cold read."""
     found = Timed(files=len(query.prediction_files(open_log_files(place), model, since, until)))
-    for attempt in range(repeats):
-        counts: dict[str, int] = {}
-        started = time.perf_counter()
-        if requests is not None and attempt == 0:
-            with requests.counted(counts):
-                table = query.query(place, sql, model, since, until)
-            found.requests = counts
-        else:
-            table = query.query(place, sql, model, since, until)
-        found.seconds.append(time.perf_counter() - started)
-        found.result = table.to_pylist()
+    remote = isinstance(place, str) and "://" in place
+    cache = Path(tempfile.mkdtemp(prefix="prodml-scale-cache-")) if remote else None
+    try:
+        for attempt in range(repeats):
+            log = open_log_files(place, cache)
+            counts: dict[str, int] = {}
+            started = time.perf_counter()
+            if requests is not None and attempt == 0:
+                with requests.counted(counts):
+                    table = query.query(log, sql, model, since, until)
+                found.requests = counts
+            else:
+                table = query.query(log, sql, model, since, until)
+            found.seconds.append(time.perf_counter() - started)
+            found.result = table.to_pylist()
+    finally:
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
     return found
 
 
