@@ -9,6 +9,7 @@ more than 15 minutes late.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -376,7 +377,27 @@ def native_formats(data: prodml.DatasetVersion) -> None:
         raise SystemExit("The ONNX model answers differently from the pipeline.")
 
 
+MARK = ".made-by-the-demo"  # in a store the demo made, so that a second run starts anew
+
+
+def fresh_store() -> None:
+    """Run on a store of the demo's own: the one an earlier run left is replaced (a
+    store the demo did not make is never touched: the demo then stops)."""
+    home = Path(prodml.Client().settings.home)
+    if home.exists() and any(home.iterdir()):
+        if not (home / MARK).exists():
+            raise SystemExit(
+                f"{home} holds a store the demo did not make; the demo leaves it alone. "
+                "Run it elsewhere: PRODML_HOME=/tmp/prodml-demo make demo"
+            )
+        shutil.rmtree(home)
+        print(f"removed the store of an earlier demo run: {home}")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARK).write_text("made by examples/demo.py; make demo replaces this store\n")
+
+
 def main() -> None:
+    fresh_store()
     here = str(Path(__file__).parent)  # the CLI imports the suite's product metric from here
     os.environ.setdefault("COLUMNS", "120")  # wide enough for the CLI's tables
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
