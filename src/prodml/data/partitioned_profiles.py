@@ -28,20 +28,13 @@ class ProfileJob:
     label: str
 
 
-@dataclasses.dataclass(frozen=True)
-class PartitionedProfile:
-    profile: TableProfile
-    executor: str
-    partitions: int
-
-
 def profile_in_parts(
     client: Client,
     version: DatasetVersion,
     executor: Executor,
     partitions: int | None = None,
     progress: Progress | None = None,
-) -> PartitionedProfile:
+) -> TableProfile:
     """The profile of a table version made in ``partitions`` parts of contiguous rows
     (default: as many as the executor runs at once) and merged in the parts' order."""
     if version.kind is not DatasetKind.TABLE:
@@ -60,7 +53,7 @@ def profile_in_parts(
     made = map_partitions(functools.partial(profile_part, job), ranges, executor, progress)
     profile = merge_all([TableProfile.from_bytes(raw) for raw in made])
     profile.label = version.ref
-    return PartitionedProfile(profile, executor.name, len(ranges))
+    return profile
 
 
 def profile_part(job: ProfileJob, rows: tuple[int, int]) -> bytes:

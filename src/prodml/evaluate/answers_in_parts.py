@@ -35,14 +35,12 @@ class PartedAnswers:
 
     def __init__(self, client: Client, executor: Executor, partitions: int | None = None) -> None:
         self.settings, self.executor, self.partitions = client.settings, executor, partitions
-        self.parts = 0  # parts of the last call
 
     def __call__(self, predictor: Predictor, table: pa.Table, probabilities: bool) -> Raw:
         job = AnswerJob(self.settings, predictor.version, probabilities)
         if self.executor.name == "local":  # this process: the predictor already loaded
             remember(_scoring(job), predictor)
         ranges = row_ranges(table.num_rows, self.partitions or self.executor.workers)
-        self.parts = len(ranges)
         slices = [table.slice(start, stop - start) for start, stop in ranges]
         raws = map_partitions(functools.partial(answer_part, job), slices, self.executor)
         return joined(raws, [stop - start for start, stop in ranges])

@@ -132,7 +132,7 @@ def profile_version(
     chosen = client or default_client()
     version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
     runner = executor_for(executor, address) if isinstance(executor, str) else executor
-    made = profile_in_parts(chosen, version, runner, partitions, progress).profile
+    made = profile_in_parts(chosen, version, runner, partitions, progress)
     store_parts_profile(chosen, version, made)
     return made
 

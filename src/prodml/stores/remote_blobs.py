@@ -260,7 +260,7 @@ class FsspecArtifactStore:
         for info in found.values():
             parts = info["name"].rstrip("/").rsplit("/", 2)
             if len(parts) == 3 and len(parts[1]) == 2:
-                yield BlobInfo(parts[1] + parts[2], int(info["size"]), _modified(info))
+                yield BlobInfo(parts[1] + parts[2], int(info["size"]), modified_time(info))
 
     def delete(self, digest: str, older_than: float | None = None) -> bool:
         """Delete a blob; with ``older_than``, only if nothing wrote it since that time.
@@ -269,7 +269,7 @@ class FsspecArtifactStore:
         path = self._path(digest)
         with self._failing(f"delete blob {digest}"):
             try:
-                modified = _modified(self.fs.info(path))
+                modified = modified_time(self.fs.info(path))
             except FileNotFoundError as error:
                 if bucket_missing(error):
                     raise
@@ -312,7 +312,7 @@ def failure_types(s3: bool) -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _modified(info: dict[str, Any]) -> float:
+def modified_time(info: dict[str, Any]) -> float:
     """When an object was last written, from what its filesystem reports."""
     modified: Any = info.get("mtime") or info.get("LastModified") or info.get("created")
     stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from prodml.errors import ProdmlError, StoreError
 from prodml.settings import refuse_credentials
 from prodml.stores.log_files import CLAIMED, Entry, LogFiles
-from prodml.stores.remote_blobs import IN_FLIGHT, OBJECT_STORES, failure_types
+from prodml.stores.remote_blobs import IN_FLIGHT, OBJECT_STORES, failure_types, modified_time
 from prodml.stores.remote_failures import bucket_missing, explain
 
 TAIL = 64 << 10  # bytes read from a file's end for its footer: most fit in one request
@@ -102,7 +102,7 @@ class RemoteLogFiles(LogFiles):
             if info.get("type") == "directory" or name[:1] == "." or not name.startswith(prefix):
                 continue
             key = f"{folder}/{name}" if folder else name
-            entries.append(Entry(key, int(info.get("size") or 0), _modified(info)))
+            entries.append(Entry(key, int(info.get("size") or 0), modified_time(info)))
             self._sizes[key] = entries[-1].size
         return sorted(entries, key=lambda e: e.key)
 
@@ -307,9 +307,3 @@ class RemoteLogFiles(LogFiles):
 
     def _explained(self, error: BaseException, doing: str) -> str:
         return explain(error, doing, self.url, self.root.split("/", 1)[0], self.fs)
-
-
-def _modified(info: dict[str, Any]) -> float:
-    modified: Any = info.get("mtime") or info.get("LastModified") or info.get("created")
-    stamp = modified.timestamp() if hasattr(modified, "timestamp") else modified
-    return float(stamp or 0.0)
