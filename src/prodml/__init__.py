@@ -37,6 +37,7 @@ _HOMES: dict[str, str] = {
     "approvals": "prodml.sdk.approvals",
     "approve": "prodml.sdk.approvals",
     "require_approval": "prodml.sdk.approvals",
+    "backfill_metric": "prodml.sdk.backfill",
     "checkout": "prodml.sdk.datasets",
     "column_distributions": "prodml.sdk.datasets",
     "diff_datasets": "prodml.sdk.datasets",
@@ -155,6 +156,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.approvals import approvals as approvals
     from prodml.sdk.approvals import approve as approve
     from prodml.sdk.approvals import require_approval as require_approval
+    from prodml.sdk.backfill import backfill_metric as backfill_metric
     from prodml.sdk.datasets import checkout as checkout
     from prodml.sdk.datasets import column_distributions as column_distributions
     from prodml.sdk.datasets import diff_datasets as diff_datasets

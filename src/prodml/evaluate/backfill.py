@@ -1,0 +1,235 @@
+"""Hindsight metrics: one metric for every stored version of a model on one validation
+set version, each version loaded and scored by the evaluation engine (a suite of that
+one metric, built here) and stored as an evaluation linked to the model version and
+the dataset version. A version already backfilled with the same metric, set and
+slices is read back, unless forced; a version that cannot be loaded or scored is
+reported with why, and the others go on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prodml.client import Client
+from prodml.data.stored_tables import load_table
+from prodml.domain.artifact import ModelVersion
+from prodml.domain.backfill import Backfill, BackfilledVersion, BackfillStatus
+from prodml.domain.evaluation import ALL, Estimate, Evaluation
+from prodml.domain.ids import new_id, utcnow
+from prodml.errors import NotFoundError, ProdmlError
+from prodml.evaluate import engine, records
+from prodml.evaluate.backfill_request import MARK, Request, request
+from prodml.evaluate.engine import Scored, Valset
+from prodml.predict import loading
+
+Progress = Callable[[int, int], None]  # (versions done, versions in all)
+PAGE = 500
+
+
+def backfill(
+    client: Client,
+    name: str,
+    metric: str,
+    valset: str | None = None,
+    slices: tuple[str, ...] = (),
+    *,
+    force: bool = False,
+    label: str | None = None,
+    task: str | None = None,
+    kind: str = "table",
+    higher_is_better: bool | None = None,
+    progress: Progress | None = None,
+) -> Backfill:
+    """``metric`` for every version of model ``name``, oldest first; ``label``, ``task``,
+    ``kind`` and ``higher_is_better`` as :func:`~prodml.evaluate.backfill_request.request`
+    reads them."""
+    versions = model_versions(client, name)
+    asked = request(
+        client,
+        name,
+        metric,
+        valset,
+        slices,
+        label=label,
+        task=task,
+        kind=kind,
+        higher_is_better=higher_is_better,
+    )
+    table = load_table(client, asked.dataset)
+    target = Valset(asked.dataset.ref, asked.dataset.id, table)
+    wheres = asked.wheres(table)
+    done: list[BackfilledVersion] = []
+    for version in versions:
+        if progress is not None:
+            progress(len(done), len(versions))
+        kept = None if force else _stored(client, version, asked, wheres)
+        done.append(kept or _scored(client, version, asked, target, wheres))
+    if progress is not None:
+        progress(len(done), len(versions))
+    return Backfill(
+        model=name,
+        metric=asked.metric,
+        function=asked.function,
+        higher_is_better=asked.higher_is_better,
+        valset=asked.dataset.ref,
+        valset_id=asked.dataset.id,
+        slices=wheres,
+        confidence=asked.suite.confidence,
+        resamples=asked.suite.resamples,
+        versions=tuple(done),
+    )
+
+
+def model_versions(client: Client, name: str) -> list[ModelVersion]:
+    """Every stored version of ``name``, oldest first."""
+    found: list[ModelVersion] = []
+    while True:
+        before = found[-1].version if found else None
+        page = client.metadata.model_versions(name, PAGE, before)
+        found += page
+        if len(page) < PAGE:
+            break
+    if not found:
+        raise NotFoundError(
+            f"models: no model named {name!r} in this store. List models: prodml models list"
+        )
+    return sorted(found, key=lambda version: (version.created_at, version.version))
+
+
+def _stored(
+    client: Client, version: ModelVersion, asked: Request, wheres: dict[str, str]
+) -> BackfilledVersion | None:
+    """The values of an earlier backfill of the same metric and set for every slice
+    asked (each slice with the same condition), newest first; None if one is missing."""
+    found: dict[str, tuple[Estimate, str]] = {}
+    for record in client.metadata.evaluations(version.id):
+        if record.result.get(MARK) != asked.identity:
+            continue
+        evaluation = records.from_document(record.result)
+        for slice_name, where in wheres.items():
+            if slice_name in found or evaluation.slices.get(slice_name, "") != where:
+                continue
+            estimate = evaluation.estimate(evaluation.valsets[0], slice_name, asked.metric)
+            if estimate is not None:
+                found[slice_name] = (estimate, evaluation.id)
+    if len(found) < len(wheres):
+        return None
+    return _version(
+        version,
+        BackfillStatus.STORED,
+        values={slice_name: found[slice_name][0] for slice_name in wheres},
+        evaluation_id=found[ALL][1],
+    )
+
+
+def _scored(
+    client: Client,
+    version: ModelVersion,
+    asked: Request,
+    target: Valset,
+    wheres: dict[str, str],
+) -> BackfilledVersion:
+    try:
+        predictor = loading.predictor(client, version)
+    except ProdmlError as error:
+        return _failed(
+            version,
+            f"{version.ref} cannot be loaded: {error} Then run the backfill again; "
+            "the other versions were scored.",
+        )
+    try:
+        (scored,) = engine.run(asked.suite, [predictor], [target])
+    except ProdmlError as error:
+        return _failed(
+            version,
+            f"{version.ref} cannot be scored on {target.ref}: {error} Give a validation "
+            "set this version can read (--valset NAME@V); the other versions were scored.",
+        )
+    values = _values(scored, target.ref, asked.metric, wheres)
+    unusable = _why_unusable(scored, values, version, target.ref)
+    if unusable:
+        return _failed(version, unusable, scored)
+    evaluation = _evaluation(client, asked, version, target, scored)
+    document = {**records.to_document(evaluation), MARK: asked.identity}
+    client.metadata.add_evaluation(
+        evaluation.id, version.id, asked.suite.version, document, [target.id]
+    )
+    return _version(
+        version,
+        BackfillStatus.COMPUTED,
+        values=values,
+        evaluation_id=evaluation.id,
+        findings=scored,
+    )
+
+
+def _values(
+    scored: Scored, valset: str, metric: str, wheres: dict[str, str]
+) -> dict[str, Estimate]:
+    found = {s.slice: s.estimate for s in scored.scores if (s.valset, s.metric) == (valset, metric)}
+    return {slice_name: found[slice_name] for slice_name in wheres if slice_name in found}
+
+
+def _why_unusable(
+    scored: Scored, values: dict[str, Estimate], version: ModelVersion, valset: str
+) -> str | None:
+    """Why nothing worth storing came out: the metric has no value on the whole set, or
+    the model answered none of its rows."""
+    whole = values.get(ALL)
+    reasons = [f.message for f in scored.findings if f.slice in (None, ALL)]
+    if whole is None:
+        return (
+            f"{version.ref} has no value on {valset}: {' '.join(reasons) or 'no score came out.'} "
+            "Choose a metric this version can give, or another validation set."
+        )
+    if whole.rows == 0 and any(f.kind == "model_error" for f in scored.findings):
+        return (
+            f"{version.ref} answered none of the rows of {valset}: {' '.join(reasons)} Check "
+            "that the set has the columns this version was fitted on, or give another --valset."
+        )
+    return None
+
+
+def _evaluation(
+    client: Client, asked: Request, version: ModelVersion, target: Valset, scored: Scored
+) -> Evaluation:
+    return Evaluation(
+        id=new_id(),
+        model=version.ref,
+        model_id=version.id,
+        suite_version=asked.suite.version,
+        valsets=(target.ref,),
+        slices=dict(scored.slices),
+        scores=tuple(scored.scores),
+        findings=tuple(scored.findings),
+        created_at=utcnow(),
+        author=client.settings.user,
+        higher_is_better=dict(scored.higher_is_better),
+        resamples=asked.suite.resamples,
+        confidence=asked.suite.confidence,
+    )
+
+
+def _failed(version: ModelVersion, error: str, scored: Scored | None = None) -> BackfilledVersion:
+    return _version(version, BackfillStatus.FAILED, values={}, error=error, findings=scored)
+
+
+def _version(
+    version: ModelVersion,
+    status: BackfillStatus,
+    *,
+    values: dict[str, Estimate],
+    evaluation_id: str | None = None,
+    error: str | None = None,
+    findings: Scored | None = None,
+) -> BackfilledVersion:
+    return BackfilledVersion(
+        model=version.ref,
+        version=version.version,
+        model_id=version.id,
+        created_at=version.created_at,
+        status=status,
+        values=values,
+        evaluation_id=evaluation_id,
+        error=error,
+        findings=tuple(findings.findings) if findings is not None else (),
+    )
