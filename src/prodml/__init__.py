@@ -112,6 +112,9 @@ _HOMES: dict[str, str] = {
     "prune_predictions": "prodml.sdk.predictions",
     "ingest_labels": "prodml.sdk.predictions",
     "query_predictions": "prodml.sdk.predictions",
+    "run_pipeline": "prodml.sdk.pipelines",
+    "step_cache": "prodml.sdk.pipelines",
+    "step_model": "prodml.sdk.pipelines",
     "resolve": "prodml.sdk.refs",
     "compare_rollout": "prodml.sdk.rollouts",
     "get_rollout": "prodml.sdk.rollouts",
@@ -227,6 +230,9 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.openlineage import export_openlineage as export_openlineage
     from prodml.sdk.openlineage import openlineage_events as openlineage_events
     from prodml.sdk.openlineage import openlineage_health as openlineage_health
+    from prodml.sdk.pipelines import run_pipeline as run_pipeline
+    from prodml.sdk.pipelines import step_cache as step_cache
+    from prodml.sdk.pipelines import step_model as step_model
     from prodml.sdk.predictions import compact_predictions as compact_predictions
     from prodml.sdk.predictions import ingest_labels as ingest_labels
     from prodml.sdk.predictions import prune_predictions as prune_predictions

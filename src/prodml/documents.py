@@ -39,6 +39,7 @@ KINDS: dict[str, str] = {
     "checks": "prodml.data.checks_document:ChecksDocument",
     "guardrails": "prodml.predict.guardrails_document:GuardrailsDocument",
     "monitor": "prodml.monitor.spec_document:MonitorDocument",
+    "pipeline": "prodml.pipelines.document:PipelineDocument",
     "plan": "prodml.deploy.plan_document:PlanDocument",
     "suite": "prodml.evaluate.suite_document:SuiteDocument",
 }

@@ -15,7 +15,8 @@ Every error names the ids involved and the next step a user can take::
     ├── RunStateError             an operation that a run's state does not allow
     ├── GateRefusedError          a promotion the evaluation gate did not pass
     ├── AccessDeniedError         a token missing or without the role an action needs
-    └── RowsRefusedError          buffered rows the database refused (others were stored)
+    ├── RowsRefusedError          buffered rows the database refused (others were stored)
+    └── StepFailedError           a pipeline step's function raised (nothing it made is cached)
 
 The CLI prints ``str(error)`` and exits with code 1; HTTP layers map each class
 to one status code.
@@ -82,3 +83,7 @@ class AccessDeniedError(ProdmlError):
 
 class RowsRefusedError(ProdmlError):
     """Buffered rows of one run that the database refused; other runs' rows were stored."""
+
+
+class StepFailedError(ProdmlError):
+    """A pipeline step whose function raised; nothing it made was cached."""

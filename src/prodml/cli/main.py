@@ -24,11 +24,12 @@ WORDS = {
     "serve": "serving", "rollback": "serving", "predictions": "serving", "labels": "serving",
     "monitor": "monitor", "alerts": "monitor", "changes": "monitor",
     "incidents": "incidents", "auth": "auth", "tokens": "auth", "ui": "ui", "schema": "schema",
-    "import": "interop", "score": "scoring", "hosts": "hosts",
+    "import": "interop", "score": "scoring", "hosts": "hosts", "run": "pipelines",
+    "backfill": "backfill",
 }  # fmt: skip
 MODULES = ["runs", "datasets", "models", "valsets", "rollout", "evaluation", "store", "validate",
            "serving", "monitor", "incidents", "auth", "ui", "schema", "interop",
-           "scoring", "hosts"]  # fmt: skip
+           "scoring", "hosts", "backfill", "pipelines"]  # fmt: skip
 SUB_APPS = {"runs", "datasets", "models", "valsets", "rollout"}  # each an ``app`` of its name
 INSTALLERS = {"evaluation": "register_commands"}  # the rest install with ``register(app)``
 

@@ -28,14 +28,21 @@ def start_run(
     inputs: Iterable[DatasetVersion | str] = (),
     client: Client | None = None,
     force_inputs: str | None = None,
+    parent: ActiveRun | Run | str | None = None,
+    builds_on: ActiveRun | Run | str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> ActiveRun:
     """Start a run; use it as a context manager so it ends (or fails) on its own.
 
     An input whose latest validation found hard problems is refused unless
-    ``force_inputs`` gives the reason, which is recorded."""
+    ``force_inputs`` gives the reason, which is recorded. ``parent`` makes it a child
+    run (a pipeline's step, a sweep's trial); ``builds_on`` names the run whose work it
+    reuses; both are lineage edges and tags (``prodml.parent``, ``prodml.builds_on``)."""
     chosen = client or default_client()
     follow_settings(chosen)
-    return _start_run(chosen, experiment, config, hypothesis, inputs, force_inputs)
+    return _start_run(
+        chosen, experiment, config, hypothesis, inputs, force_inputs, parent, builds_on, tags
+    )
 
 
 def autolog(

@@ -20,6 +20,7 @@ from prodml.stores.sql_profiles import ProfileQueries
 from prodml.stores.sql_registry import RegistryQueries
 from prodml.stores.sql_rollouts import RolloutQueries
 from prodml.stores.sql_run_search import RunSearchQueries
+from prodml.stores.sql_steps import StepQueries
 from prodml.stores.sql_tokens import TokenQueries
 
 
@@ -37,6 +38,7 @@ class SqlMetadataStore(
     MonitorQueries,
     AlertQueries,
     ModelVersionQueries,
+    StepQueries,
 ):
     """Every object, link and event of the loop, on one SQL database."""
 

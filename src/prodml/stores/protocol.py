@@ -23,16 +23,18 @@ from prodml.domain.registry import AliasChange, AliasMove, RegisteredModel, Tag
 from prodml.domain.rollout import Plan, Rollout
 from prodml.domain.run import MetricPoint, Run, RunStatus
 from prodml.domain.run_query import RunQuery
-from prodml.domain.token import TokenRecord
 from prodml.domain.validation import ValidationRecord
 from prodml.stores.protocol_hosts import HostStore
+from prodml.stores.protocol_steps import StepStore
+from prodml.stores.protocol_tokens import TokenStore
 
 NodeRef = tuple[str, str]  # (kind, id) of a node of the lineage graph
 MetricRow = tuple[str, str, int, float, float]  # run id, key, step, value, at
 Finish = tuple[str, RunStatus, float, str | None]  # run id, status, ended at, error
+Links = Sequence[tuple[NodeRef, str]]  # edges into a node: (source, relation)
 
 
-class MetadataStore(HostStore, Protocol):
+class MetadataStore(HostStore, StepStore, TokenStore, Protocol):
     """Every object, link and event of the loop."""
 
     user: str  # who this store's changes are recorded as
@@ -55,8 +57,11 @@ class MetadataStore(HostStore, Protocol):
     def run_tags(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]: ...
 
     # sql_runs
-    def insert_run(self, run: Run, inputs: Sequence[str], code: Artifact | None = None) -> None:
-        """Store a started run with its inputs and code state, in one transaction."""
+    def insert_run(
+        self, run: Run, inputs: Sequence[str], code: Artifact | None = None, links: Links = ()
+    ) -> None:
+        """Store a started run with its inputs, code state, tags and ``links`` (lineage
+        edges into it: its parent's), in one transaction."""
 
     def write_batch(
         self,
@@ -207,18 +212,6 @@ class MetadataStore(HostStore, Protocol):
     def routing_stamp(self) -> tuple[int, ...]:
         """Changes whenever any alias moves, any rollout changes or guardrails are attached,
         whatever the writers' clocks say: one indexed read, cheap to poll."""
-
-    # sql_tokens
-    def add_token(self, name: str, digest: str, role: str) -> None: ...
-
-    def token(self, digest: str) -> TokenRecord | None:
-        """The active token with this digest (found by the indexed column, then compared
-        in constant time)."""
-
-    def tokens(self) -> list[TokenRecord]:
-        """Every token by name, revoked ones too."""
-
-    def revoke_token(self, name: str) -> None: ...
 
     # sql_registry
     def move_alias(

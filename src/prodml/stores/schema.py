@@ -316,6 +316,20 @@ leases = sa.Table(
     sa.Column("expires_at", TIME, nullable=False),
 )
 
+step_cache = sa.Table(
+    "step_cache",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("pipeline", sa.String(255), nullable=False),
+    sa.Column("step", sa.String(255), nullable=False),
+    sa.Column("run_id", ID, nullable=False),
+    sa.Column("outputs", sa.Text, nullable=False),
+    sa.Column("seconds", TIME, nullable=False),
+    sa.Column("created_at", TIME, nullable=False),
+    sa.Column("nondeterministic", sa.Boolean, nullable=False),
+    sa.Index("ix_step_cache_pipeline_step", "pipeline", "step"),
+)
+
 monitors = sa.Table(
     "monitors",
     metadata,

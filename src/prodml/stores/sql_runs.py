@@ -32,8 +32,15 @@ Finish = tuple[str, RunStatus, float, str | None]
 
 
 class RunQueries(ArtifactQueries):
-    def insert_run(self, run: Run, inputs: Sequence[str], code: Artifact | None = None) -> None:
-        """Store a started run with its inputs and code state, in one transaction."""
+    def insert_run(
+        self,
+        run: Run,
+        inputs: Sequence[str],
+        code: Artifact | None = None,
+        links: Sequence[tuple[tuple[str, str], str]] = (),
+    ) -> None:
+        """Store a started run with its inputs, code state, tags and the runs it comes
+        from (``links``: lineage edges into it, e.g. its parent's), in one transaction."""
         started = run.started_at.timestamp()
         with self.write() as connection:
             driver.execute(
@@ -55,6 +62,10 @@ class RunQueries(ArtifactQueries):
             index_config(connection, run.id, json.loads(json.dumps(run.config, default=str)))
             for digest in dict.fromkeys(inputs):
                 self.link(connection, ("dataset", digest), ("run", run.id), "input", started)
+            for source, relation in links:
+                self.link(connection, source, ("run", run.id), relation, started)
+            tags = [value_row(run.id, "tag", key, value) for key, value in run.tags.items()]
+            driver.execute_many(connection, INSERT_VALUE, [row for row in tags if row])
             if code is not None:
                 self.insert_artifact(connection, code, "code")
             self.event(

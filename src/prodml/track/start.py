@@ -26,8 +26,12 @@ def start_run(
     hypothesis: str | None = None,
     inputs: Iterable[DatasetVersion | str] = (),
     force_inputs: str | None = None,
+    parent: ActiveRun | Run | str | None = None,
+    builds_on: ActiveRun | Run | str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> ActiveRun:
     check_name(experiment, "experiment")
+    marks, links = _family(client, parent, builds_on)
     document = _config(config)
     if hypothesis is not None and not isinstance(hypothesis, str):
         raise InvalidInputError(f"hypothesis must be text, not {type(hypothesis).__name__}.")
@@ -55,9 +59,10 @@ def start_run(
             },
         },
         git_commit=code.commit,
+        tags={**_tags(tags), **marks},
     )
     client.metadata.insert_run(
-        run, [v.id for v in versions], _diff_artifact(client, run, code.diff)
+        run, [v.id for v in versions], _diff_artifact(client, run, code.diff), links
     )
     for version, validation in forced:
         client.metadata.record_event(
@@ -69,6 +74,42 @@ def start_run(
     started = ActiveRun(client, run.id, experiment)
     active.started(started)
     return started
+
+
+def _family(
+    client: Client, parent: ActiveRun | Run | str | None, builds_on: ActiveRun | Run | str | None
+) -> tuple[dict[str, str], list[tuple[tuple[str, str], str]]]:
+    """Tags and lineage edges for the run a new run is a child of and the one it
+    builds on (a sweep's trials build on the run whose cached steps they reuse)."""
+    marks: dict[str, str] = {}
+    links: list[tuple[tuple[str, str], str]] = []
+    for field, given, relation in (
+        ("parent", parent, "child"),
+        ("builds_on", builds_on, "builds_on"),
+    ):
+        if given is None:
+            continue
+        if isinstance(given, ActiveRun | Run):
+            ident = given.id
+        elif isinstance(given, str):
+            ident = client.metadata.get_run(given).id
+        else:
+            raise InvalidInputError(
+                f"{field} must be a run, an active run or a run id, not {type(given).__name__}."
+            )
+        marks[f"prodml.{field}"] = ident
+        links.append((("run", ident), relation))
+    return marks, links
+
+
+def _tags(tags: Mapping[str, str] | None) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise InvalidInputError("tags must map names to text, e.g. {'team': 'search'}.")
+    return dict(tags)
 
 
 def _gate(

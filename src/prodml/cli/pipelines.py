@@ -1,0 +1,59 @@
+"""``prodml run PIPELINE.yaml``: a pipeline's steps, reusing what is cached."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+import prodml
+from prodml.cli.output import console, emit_json, errors
+
+
+def run(
+    path: Annotated[str, typer.Argument(help="The pipeline file (YAML).", metavar="PIPELINE")],
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            "-s",
+            help="Override the config: KEY=VALUE (train.max_depth=8); +KEY=VALUE adds a key.",
+        ),
+    ] = None,
+    force: Annotated[
+        list[str] | None,
+        typer.Option("--force", help="Run STEP again though cached, and the steps after it."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Run a pipeline as one run with a child run per step.
+
+    A step whose code (its function, the project modules it imports), config slice,
+    inputs and named packages are unchanged since a run made its outputs is not run:
+    its outputs are reused and the reuse is recorded."""
+
+    def report(step: Any) -> None:
+        if not json:
+            how = "cached" if step.cached else "ran"
+            made = ", ".join(o.ref for o in step.outputs) or "no output"
+            errors.print(f"  {step.name:<16} {how:<7} {step.seconds:7.2f} s  {made}")
+            for warning in step.warnings:
+                errors.print(f"  [yellow]warning:[/] {warning}")
+
+    result = prodml.run_pipeline(path, settings or [], force or [], report=report)
+    if json:
+        emit_json(result)
+        return
+    ran = result.ran
+    console.print(
+        f"run {result.run_id[:12]} of {result.pipeline}: {len(ran)} of {len(result.steps)} "
+        f"steps ran ({', '.join(ran) or 'none'}), the rest reused"
+    )
+    if result.metrics:
+        shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(result.metrics.items()))
+        console.print(f"  metrics: {shown}")
+    console.print(f"  details: prodml runs show {result.run_id[:12]}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,137 @@
+"""The code a step's outputs depend on, as one digest.
+
+A step's part of its own module is the step function, every top-level statement
+that is not a definition (imports, constants: a default argument may name one), and
+the functions and classes it uses, transitively. Each project module the module
+imports (a file under the project's folder, not an installed package) counts whole,
+and so do the project modules those import. Code is compared as syntax trees, so a
+changed comment or blank line does not rerun a step; a changed default, helper or
+constant does."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import InvalidInputError
+
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def code_digest(function: Callable[..., Any], root: Path) -> tuple[str, tuple[str, ...]]:
+    """The digest of what ``function`` runs, and the project modules it covers."""
+    module = sys.modules.get(function.__module__)
+    path = _file(module)
+    if path is None:
+        raise InvalidInputError(
+            f"Step function {function.__module__}:{function.__name__} has no source file; "
+            "define steps in a module file beside the pipeline file."
+        )
+    digest = hashlib.sha256()
+    digest.update(_own_part(path, function.__name__).encode())
+    covered = []
+    for name, module_path in sorted(_project_imports(path, function.__module__, root).items()):
+        digest.update(f"\0{name}\0{_tree(module_path)}".encode())
+        covered.append(name)
+    return digest.hexdigest(), tuple(covered)
+
+
+def _own_part(path: Path, name: str) -> str:
+    tree = ast.parse(path.read_bytes())
+    definitions: dict[str, Definition] = {}
+    kept: list[ast.stmt] = []
+    for statement in tree.body:
+        if isinstance(statement, Definition):
+            definitions[statement.name] = statement
+        else:
+            kept.append(statement)
+    if name not in definitions:  # made at run time (a decorator's wrapper): the whole file
+        return _tree(path)
+    wanted, queue = set[str](), [name]
+    while queue:
+        current = queue.pop()
+        if current in wanted or current not in definitions:
+            continue
+        wanted.add(current)
+        queue += [n.id for n in ast.walk(definitions[current]) if isinstance(n, ast.Name)]
+    parts = [ast.dump(s) for s in kept] + [ast.dump(definitions[n]) for n in sorted(wanted)]
+    return "\n".join(parts)
+
+
+@cache
+def _tree_of(path: Path, mtime: float, size: int) -> str:
+    return hashlib.sha256(ast.dump(ast.parse(path.read_bytes())).encode()).hexdigest()
+
+
+def _tree(path: Path) -> str:
+    stat = path.stat()
+    return _tree_of(path, stat.st_mtime, stat.st_size)
+
+
+def _project_imports(path: Path, module: str, root: Path) -> dict[str, Path]:
+    """Every project module ``module`` imports, directly or through other project modules."""
+    found: dict[str, Path] = {}
+    queue = [(path, module)]
+    while queue:
+        current, name = queue.pop()
+        for imported in _imports(current, name):
+            if imported in found or imported == module:
+                continue
+            imported_path = _locate(imported)
+            if imported_path is not None and _in_project(imported_path, root):
+                found[imported] = imported_path
+                queue.append((imported_path, imported))
+    return found
+
+
+def _imports(path: Path, module: str) -> Iterator[str]:
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            try:
+                resolved = importlib.util.resolve_name(base, package) if node.level else base
+            except ImportError:
+                continue
+            yield resolved
+            yield from (f"{resolved}.{alias.name}" for alias in node.names)  # submodules
+
+
+def _locate(name: str) -> Path | None:
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return _file(loaded)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    origin = spec.origin if spec is not None else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+def _file(module: Any) -> Path | None:
+    if module is None:
+        return None
+    try:
+        found = inspect.getsourcefile(module)
+    except TypeError:
+        return None
+    return Path(found).resolve() if found else None
+
+
+def _in_project(path: Path, root: Path) -> bool:
+    """A file under the project's folder that no installed package holds."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()) or "site-packages" in resolved.parts:
+        return False
+    prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    return not any(resolved.is_relative_to(p) for p in prefixes)

@@ -1,0 +1,83 @@
+"""A pipeline's config: one YAML tree, overridden from the command line with
+``-s train.max_depth=8`` (the value read as YAML: ``8`` is a number, ``[1, 2]`` a
+list, ``'8'`` text). Overriding a key the file does not have is refused, since it is
+most often a typo; ``-s +train.new_key=1`` adds one on purpose."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from prodml import yaml_text
+from prodml.domain.run import flatten_config
+from prodml.errors import InvalidInputError
+
+SEED_KEYS = ("seed", "random_state", "random_seed")
+
+
+def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, Any]:
+    """``config`` with each ``KEY=VALUE`` applied in order; the input is left alone."""
+    result = copy.deepcopy(dict(config))
+    for setting in settings:
+        path, value = _split(setting)
+        adding = path.startswith("+")
+        keys = path.removeprefix("+").split(".")
+        place = result
+        for depth, key in enumerate(keys[:-1]):
+            nested = place.get(key)
+            if nested is None and adding:
+                nested = place[key] = {}
+            if not isinstance(nested, dict):
+                raise InvalidInputError(_unknown(setting, ".".join(keys[: depth + 1]), result))
+            place = nested
+        if keys[-1] not in place and not adding:
+            raise InvalidInputError(_unknown(setting, ".".join(keys), result))
+        place[keys[-1]] = value
+    return result
+
+
+def config_slice(config: Mapping[str, Any], path: str, step: str) -> dict[str, Any]:
+    """The mapping at dotted ``path`` (empty when the tree has none)."""
+    place: Any = config
+    for key in path.split("."):
+        if not isinstance(place, Mapping) or key not in place:
+            return {}
+        place = place[key]
+    if not isinstance(place, Mapping):
+        raise InvalidInputError(
+            f"Step {step!r} takes the config at {path!r}, which is {place!r:.40}, not a "
+            "mapping. Point the step's config: at a mapping of its arguments."
+        )
+    return dict(place)
+
+
+def seeded(config: Mapping[str, Any]) -> bool:
+    """Whether a config slice sets a seed (``seed``, ``random_state``, ``*_seed``)."""
+    return any(
+        key.rsplit(".", 1)[-1] in SEED_KEYS or key.endswith("_seed")
+        for key in flatten_config(dict(config))
+    )
+
+
+def canonical(value: Any) -> str:
+    """The text a value's digest is taken over: equal values, equal text."""
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _split(setting: str) -> tuple[str, Any]:
+    path, equals, text = setting.partition("=")
+    if not equals or not path.strip().lstrip("+") or any(not k for k in path.split(".")):
+        raise InvalidInputError(
+            f"Override {setting!r} is not KEY=VALUE; write e.g. -s train.max_depth=8."
+        )
+    return path.strip(), yaml_text.parse(text, f"The value of override {path.strip()!r}")
+
+
+def _unknown(setting: str, path: str, config: Mapping[str, Any]) -> str:
+    known = ", ".join(sorted(flatten_config(dict(config)))[:20]) or "none"
+    return (
+        f"Override {setting!r}: the config has no {path!r} (keys: {known}). Fix the name, "
+        f"or add a new key with -s +{setting.lstrip('+')}."
+    )

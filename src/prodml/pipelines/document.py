@@ -1,0 +1,100 @@
+"""The pipeline document as a typed model (read by :mod:`prodml.pipelines.plan`)::
+
+name: flights-delay
+config:                  # one tree; each step takes its own slice
+  features: {hours: true}
+  train: {max_depth: 6, seed: 7}
+steps:
+  - {name: load, function: steps:load, inputs: {flights: flights@latest}}
+  - {name: features, function: steps:features, inputs: {table: load}}
+  - {name: train, function: steps:train, inputs: {table: features}}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from prodml.documents import Document, Name
+
+StepName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
+FUNCTION = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+
+class LeakageDocument(Document):
+    """Checks of a training step's inputs before it runs (hard findings stop the run)."""
+
+    model_config = ConfigDict(title="Leakage")
+
+    train: Name = Field(description="the input holding the training rows")
+    valid: Name = Field(description="the input holding the validation rows")
+    keys: list[Name] = Field([], description="columns identifying a row (an entity, an id)")
+    time_column: Name | None = Field(None, description="the time of each row")
+    known_after_label: list[Name] = Field(
+        [], description="columns whose values are known only after the label"
+    )
+    max_overlap: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="share of validation keys allowed in the training rows"
+    )
+
+
+class StepDocument(Document):
+    """One step: a Python function, its inputs, and the slice of the config it takes."""
+
+    model_config = ConfigDict(title="Step")
+
+    name: StepName = Field(description="unique within the pipeline; other steps' inputs name it")
+    function: Annotated[str, StringConstraints(pattern=FUNCTION)] = Field(
+        description="module:function, importable from the pipeline file's folder"
+    )
+    inputs: dict[StepName, Name] = Field(
+        {},
+        description="argument name -> a dataset version (NAME@VERSION) or another step's "
+        "output (STEP, or STEP.OUTPUT for one of several)",
+    )
+    config: Name | None = Field(
+        None, description="dotted path of the config slice it takes (default: its name)"
+    )
+    packages: list[Name] = Field(
+        [], description="distributions whose versions belong to its cache key (scikit-learn)"
+    )
+    model: Name | None = Field(
+        None, description="the name its model output is registered under (default: the pipeline)"
+    )
+    cache: bool = Field(True, description="false: run it every time")
+    leakage: LeakageDocument | None = Field(None, description="checks before it runs")
+
+
+class PipelineDocument(Document):
+    """Steps in the order they may run; a step reads only earlier steps' outputs."""
+
+    model_config = ConfigDict(title="Pipeline")
+
+    name: Name = Field(description="the experiment its runs are recorded under")
+    config: dict[str, Any] = Field({}, description="the config tree; overridden with -s KEY=VALUE")
+    steps: Annotated[list[StepDocument], Field(min_length=1)]
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _mapping(cls, value: object) -> object:
+        return value if value is not None else {}
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> PipelineDocument:
+        seen: set[str] = set()
+        for index, step in enumerate(self.steps):
+            if step.name in seen:
+                raise ValueError(f"steps[{index}].name {step.name!r} is used by an earlier step")
+            for argument, source in step.inputs.items():
+                if "@" in source:
+                    continue
+                upstream = source.split(".", 1)[0]
+                if upstream not in seen:
+                    known = ", ".join(sorted(seen)) or "none"
+                    raise ValueError(
+                        f"steps[{index}].inputs.{argument} is {source!r}, not an earlier step "
+                        f"(earlier steps: {known}) nor a dataset version NAME@VERSION"
+                    )
+            seen.add(step.name)
+        return self

@@ -1,0 +1,187 @@
+"""What a step returns, stored, and read back for the steps after it.
+
+A step returns one output or a mapping of named ones (``{"train": t1, "valid": t2}``):
+a table (Arrow, pandas, polars) becomes a dataset version ``<pipeline>-<step>[-name]``
+linked to the step's run; a model (anything with ``predict``) a model version; a
+mapping of names to numbers is logged as the run's metrics; any other JSON value
+is kept with the cache entry. ``None`` is no output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prodml.client import Client
+from prodml.data import datasets, stored_tables, tables
+from prodml.data.refs import get_dataset
+from prodml.domain.ids import split_ref
+from prodml.domain.steps import OutputKind, StepOutput
+from prodml.errors import InvalidInputError
+from prodml.pipelines.config import canonical
+from prodml.track import model as models
+from prodml.track.run import ActiveRun
+
+MAX_VALUE_BYTES = 64 * 1024  # a JSON value kept inline; more belongs in a table
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """A model with a few input rows, so that its version records a signature."""
+
+    model: Any
+    example: Any = None
+
+
+def step_model(model: Any, example: Any = None) -> ModelOutput:
+    """Return this from a step to store ``model`` with ``example`` rows as its signature."""
+    return ModelOutput(model, example)
+
+
+def named(value: Any) -> dict[str, Any]:
+    """A step's return value as named outputs ("" for a single one)."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping) and not _metrics(value):
+        return {str(name): item for name, item in value.items() if item is not None}
+    return {"": value}
+
+
+def store(
+    client: Client,
+    run: ActiveRun,
+    names: tuple[str, str, str],
+    output: str,
+    value: Any,
+    example: Any = None,
+) -> StepOutput:
+    """Store one output of a step's run; ``names`` are the pipeline, step and model name."""
+    pipeline, step, model_name = names
+    suffix = f"-{output}" if output else ""
+    if _is_table(value):
+        table = tables.to_arrow(value, f"{pipeline}-{step}{suffix}")
+        version = datasets.log_dataset(
+            client, f"{pipeline}-{step}{suffix}", table, sources=[(("run", run.id), "produced")]
+        )
+        return StepOutput(
+            name=output, kind=OutputKind.DATASET, id=version.id, ref=version.ref, digest=version.id
+        )
+    if isinstance(value, ModelOutput) or hasattr(value, "predict"):
+        model, given = (
+            (value.model, value.example) if isinstance(value, ModelOutput) else (value, None)
+        )
+        stored = run.log_model(model, model_name + suffix, _example(model, given, example))
+        return StepOutput(
+            name=output, kind=OutputKind.MODEL, id=stored.id, ref=stored.ref, digest=stored.digest
+        )
+    if isinstance(value, Mapping) and _metrics(value):
+        metrics = {str(k): float(v) for k, v in value.items()}
+        run.log_metrics(metrics)
+        return StepOutput(
+            name=output,
+            kind=OutputKind.METRICS,
+            id="",
+            ref=output or "metrics",
+            digest=_digest(metrics),
+            value=metrics,
+        )
+    return _value(output, value, f"{pipeline}:{step}")
+
+
+def load(client: Client, output: StepOutput) -> Any:
+    """An output as the steps after it take it: a table as Arrow, a model loaded."""
+    if output.kind is OutputKind.DATASET:
+        name = split_ref(output.ref)[0]
+        return stored_tables.load_table(client, get_dataset(client, f"{name}@{output.id}"))
+    if output.kind is OutputKind.MODEL:
+        stored = client.metadata.get_model_version(*split_ref(output.ref))
+        return models.deserialise(
+            client.read_blob(stored.digest),
+            stored.ref,
+            stored.environment,
+            client.settings.allow_pickle,
+        )
+    return output.value
+
+
+def as_argument(value: Any, annotation: str) -> Any:
+    """A table in the form the step's argument is annotated with (Arrow by default)."""
+    if not _is_table(value):
+        return value
+    wanted = "pandas" if "pd." in annotation or "pandas" in annotation else None
+    wanted = "polars" if "pl." in annotation or "polars" in annotation else wanted
+    kind = type(value).__module__.split(".")[0]
+    if wanted == kind or (wanted is None and kind == "pyarrow"):
+        return value
+    table = value if kind == "pyarrow" else tables.to_arrow(value, "input")
+    if wanted == "pandas":
+        return table.to_pandas()
+    if wanted == "polars":
+        import polars
+
+        return polars.from_arrow(table)
+    return table
+
+
+def _is_table(value: Any) -> bool:
+    module = type(value).__module__.split(".")[0]
+    return (module, type(value).__name__) in {
+        ("pyarrow", "Table"),
+        ("pandas", "DataFrame"),
+        ("polars", "DataFrame"),
+    }
+
+
+def _metrics(value: Mapping[Any, Any]) -> bool:
+    return (
+        bool(value)
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value.values()
+        )
+        and all(isinstance(k, str) for k in value)
+    )
+
+
+def _example(model: Any, given: Any, table: Any) -> Any:
+    """Rows to record the model's signature with: those given, or the columns the model
+    was fitted on (``feature_names_in_``) taken from the step's first input table."""
+    if given is not None:
+        return given
+    columns = getattr(model, "feature_names_in_", None)
+    if columns is None or table is None or not _is_table(table):
+        return None
+    arrow = table if type(table).__module__.startswith("pyarrow") else tables.to_arrow(table, "x")
+    if not set(columns) <= set(arrow.column_names):
+        return None
+    return arrow.select(list(columns)).slice(0, 5).to_pandas()
+
+
+def _value(output: str, value: Any, where: str) -> StepOutput:
+    try:
+        size = len(json.dumps(value, sort_keys=True, allow_nan=False))
+    except (TypeError, ValueError):
+        size = MAX_VALUE_BYTES + 1
+    if size > MAX_VALUE_BYTES:
+        named = f" {output!r}" if output else ""
+        raise InvalidInputError(
+            f"Step {where} returned{named} a {type(value).__name__}, which prodml cannot "
+            "store as a step output. Return a table (Arrow, pandas, polars), a model, a "
+            "mapping of metric names to numbers, a JSON value under 64 KiB, or a mapping "
+            "of names to these."
+        )
+    return StepOutput(
+        name=output,
+        kind=OutputKind.VALUE,
+        id="",
+        ref=output or "value",
+        digest=_digest(value),
+        value=value,
+    )
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(canonical(value).encode()).hexdigest()

@@ -1,0 +1,180 @@
+"""A pipeline file read and checked before anything runs: the config with its
+overrides, each step's function imported, its config slice and arguments matched
+against the function's parameters, and the digest of the code it runs."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodml import documents, yaml_text
+from prodml.errors import InvalidInputError
+from prodml.pipelines.code import code_digest
+from prodml.pipelines.config import config_slice, override
+from prodml.pipelines.document import LeakageDocument, PipelineDocument, StepDocument
+
+RUN_ARGUMENT = "run"  # a step that takes ``run`` gets its own active run
+CONFIG_ARGUMENT = "config"  # a step that takes ``config`` gets its slice whole
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    name: str
+    function: Callable[..., Any]
+    target: str  # "module:function"
+    inputs: dict[str, str]  # argument -> NAME@VERSION, STEP or STEP.OUTPUT
+    config: dict[str, Any]
+    packages: dict[str, str]  # distribution -> version
+    model: str
+    cache: bool
+    leakage: LeakageDocument | None
+    code: str  # digest of the code it runs
+    modules: tuple[str, ...]  # project modules that digest covers
+    annotations: dict[str, str]  # argument -> its annotation's text
+    takes_run: bool
+
+    def upstream(self) -> set[str]:
+        return {s.split(".", 1)[0] for s in self.inputs.values() if "@" not in s}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pipeline:
+    name: str
+    path: Path
+    config: dict[str, Any]
+    steps: tuple[Step, ...]
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        known = ", ".join(s.name for s in self.steps)
+        raise InvalidInputError(f"Pipeline {self.name!r} has no step {name!r}; its steps: {known}.")
+
+    def downstream(self, names: Iterable[str]) -> set[str]:
+        """The steps named and every step that depends on them."""
+        found = {self.step(name).name for name in names}
+        for step in self.steps:
+            if step.upstream() & found:
+                found.add(step.name)
+        return found
+
+
+def load(
+    path: str | Path, settings: Iterable[str] = (), config: Mapping[str, Any] | None = None
+) -> Pipeline:
+    """The pipeline in ``path`` with ``settings`` (``KEY=VALUE``) applied to its config,
+    or ``config`` in place of the file's (a sweep's trial)."""
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInputError(f"No pipeline file at {file}. Check the path.")
+    document = documents.check(
+        PipelineDocument, yaml_text.read(file, "pipeline file"), f"Pipeline file {file}"
+    )
+    tree = override(config if config is not None else document.config, settings)
+    root = file.resolve().parent
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    steps = tuple(_step(document.name, spec, tree, root) for spec in document.steps)
+    return Pipeline(name=document.name, path=file.resolve(), config=tree, steps=steps)
+
+
+def _step(pipeline: str, spec: StepDocument, tree: dict[str, Any], root: Path) -> Step:
+    function = _import(spec.function, spec.name)
+    where = f"Step {spec.name!r} ({spec.function})"
+    sliced = config_slice(tree, spec.config or spec.name, spec.name)
+    parameters = inspect.signature(function).parameters
+    _check_arguments(where, parameters, spec, sliced)
+    code, modules = code_digest(function, root)
+    return Step(
+        name=spec.name,
+        function=function,
+        target=spec.function,
+        inputs=dict(spec.inputs),
+        config=sliced,
+        packages={name: _version(name, where) for name in spec.packages},
+        model=spec.model or pipeline,
+        cache=spec.cache,
+        leakage=spec.leakage,
+        code=code,
+        modules=modules,
+        annotations={name: str(p.annotation) for name, p in parameters.items()},
+        takes_run=RUN_ARGUMENT in parameters,
+    )
+
+
+def arguments(step: Step, inputs: dict[str, Any], run: Any) -> dict[str, Any]:
+    """The keyword arguments a step's function is called with."""
+    given = dict(inputs)
+    if CONFIG_ARGUMENT in step.annotations:
+        given[CONFIG_ARGUMENT] = dict(step.config)
+    else:
+        given.update(step.config)
+    if step.takes_run:
+        given[RUN_ARGUMENT] = run
+    return given
+
+
+def _check_arguments(
+    where: str,
+    parameters: Mapping[str, inspect.Parameter],
+    spec: StepDocument,
+    sliced: dict[str, Any],
+) -> None:
+    flexible = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    offered = set(spec.inputs) | {RUN_ARGUMENT}
+    offered |= {CONFIG_ARGUMENT} if CONFIG_ARGUMENT in parameters else set(sliced)
+    if not flexible:
+        extra = sorted(
+            (set(spec.inputs) | (set() if CONFIG_ARGUMENT in parameters else set(sliced)))
+            - set(parameters)
+        )
+        if extra:
+            raise InvalidInputError(
+                f"{where} is given {', '.join(extra)} (from its inputs or its config slice "
+                f"{spec.config or spec.name!r}), which the function does not take; it takes: "
+                f"{', '.join(parameters) or 'nothing'}. Fix the name in the pipeline file."
+            )
+    missing = [
+        name
+        for name, p in parameters.items()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and name not in offered
+    ]
+    if missing:
+        raise InvalidInputError(
+            f"{where} needs {', '.join(missing)}, which neither its inputs nor its config "
+            f"slice {spec.config or spec.name!r} give. Add them to the pipeline file."
+        )
+
+
+def _import(target: str, step: str) -> Callable[..., Any]:
+    module_name, _, name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # any error importing the user's module is theirs to fix
+        raise InvalidInputError(
+            f"Step {step!r}: cannot import {module_name!r}: {type(error).__name__}: {error}. "
+            "Put the module beside the pipeline file or on PYTHONPATH."
+        ) from None
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise InvalidInputError(f"Step {step!r}: module {module_name!r} has no function {name!r}.")
+    return function  # type: ignore[no-any-return]
+
+
+def _version(distribution: str, where: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise InvalidInputError(
+            f"{where} names the package {distribution!r}, which is not installed here. "
+            "Install it or fix its name (the name pip knows it by)."
+        ) from None
