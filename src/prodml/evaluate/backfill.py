@@ -13,7 +13,7 @@ from prodml.client import Client
 from prodml.data.stored_tables import load_table
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.backfill import Backfill, BackfilledVersion, BackfillStatus
-from prodml.domain.evaluation import ALL, Estimate, Evaluation
+from prodml.domain.evaluation import ALL, Estimate, Evaluation, EvaluationFinding
 from prodml.domain.ids import new_id, utcnow
 from prodml.errors import NotFoundError, ProdmlError
 from prodml.evaluate import engine, records
@@ -100,7 +100,7 @@ def _stored(
 ) -> BackfilledVersion | None:
     """The values of an earlier backfill of the same metric and set for every slice
     asked (each slice with the same condition), newest first; None if one is missing."""
-    found: dict[str, tuple[Estimate, str]] = {}
+    found: dict[str, tuple[Estimate, Evaluation]] = {}
     for record in client.metadata.evaluations(version.id):
         if record.result.get(MARK) != asked.identity:
             continue
@@ -110,14 +110,16 @@ def _stored(
                 continue
             estimate = evaluation.estimate(evaluation.valsets[0], slice_name, asked.metric)
             if estimate is not None:
-                found[slice_name] = (estimate, evaluation.id)
+                found[slice_name] = (estimate, evaluation)
     if len(found) < len(wheres):
         return None
+    whole = found[ALL][1]
     return _version(
         version,
         BackfillStatus.STORED,
         values={slice_name: found[slice_name][0] for slice_name in wheres},
-        evaluation_id=found[ALL][1],
+        evaluation_id=whole.id,
+        findings=whole.findings,
     )
 
 
@@ -158,7 +160,7 @@ def _scored(
         BackfillStatus.COMPUTED,
         values=values,
         evaluation_id=evaluation.id,
-        findings=scored,
+        findings=tuple(scored.findings),
     )
 
 
@@ -210,7 +212,8 @@ def _evaluation(
 
 
 def _failed(version: ModelVersion, error: str, scored: Scored | None = None) -> BackfilledVersion:
-    return _version(version, BackfillStatus.FAILED, values={}, error=error, findings=scored)
+    found = tuple(scored.findings) if scored is not None else ()
+    return _version(version, BackfillStatus.FAILED, values={}, error=error, findings=found)
 
 
 def _version(
@@ -220,7 +223,7 @@ def _version(
     values: dict[str, Estimate],
     evaluation_id: str | None = None,
     error: str | None = None,
-    findings: Scored | None = None,
+    findings: tuple[EvaluationFinding, ...] = (),
 ) -> BackfilledVersion:
     return BackfilledVersion(
         model=version.ref,
@@ -231,5 +234,5 @@ def _version(
         values=values,
         evaluation_id=evaluation_id,
         error=error,
-        findings=tuple(findings.findings) if findings is not None else (),
+        findings=findings,
     )
