@@ -74,6 +74,7 @@ _HOMES: dict[str, str] = {
     "leases": "prodml.sdk.hosts",
     "routing_version": "prodml.sdk.hosts",
     "import_mlflow": "prodml.sdk.interop",
+    "check_leakage": "prodml.sdk.leakage",
     "downstream": "prodml.sdk.lineage",
     "events": "prodml.sdk.lineage",
     "node_ref": "prodml.sdk.lineage",
@@ -196,6 +197,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.incidents import open_incident as open_incident
     from prodml.sdk.incidents import respond_to_incident as respond_to_incident
     from prodml.sdk.interop import import_mlflow as import_mlflow
+    from prodml.sdk.leakage import check_leakage as check_leakage
     from prodml.sdk.lineage import downstream as downstream
     from prodml.sdk.lineage import events as events
     from prodml.sdk.lineage import node_ref as node_ref

@@ -1,4 +1,4 @@
-"""``prodml datasets``: log, list, show and diff dataset versions."""
+"""``prodml datasets``: log, list, show and diff dataset versions; check a split for leakage."""
 
 from __future__ import annotations
 
@@ -13,10 +13,14 @@ from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, number, when
+from prodml.domain.leakage import LeakageResult
+from prodml.domain.validation import FindingKind
 
 app = typer.Typer(help="Dataset versions: log, list, show, diff, checkout.", no_args_is_help=True)
 JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 KEY = Annotated[list[str] | None, typer.Option("--key", "-k", help="Key column (repeatable).")]
+COLUMNS = "comma-separated, e.g. a,b"
+STYLE = {FindingKind.HARD: "bold red", FindingKind.SOFT: "yellow", FindingKind.DRIFT: "cyan"}
 
 
 @app.command("log")
@@ -142,3 +146,106 @@ def diff(before: str, after: str, key: KEY = None, json: JSON = False) -> None:
         console.print(table)
     if result.is_empty:
         console.print("  no differences")
+
+
+@app.command("leakage")
+def leakage(
+    train: Annotated[str, typer.Argument(help="The training set: NAME@V or a table file.")],
+    valid: Annotated[str, typer.Argument(help="The validation set: NAME@V or a table file.")],
+    keys: Annotated[
+        str | None, typer.Option("--keys", help=f"Key column(s) of a row ({COLUMNS}).")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time-column", help="Dates or timestamps of each row.")
+    ] = None,
+    known_after_label: Annotated[
+        str | None,
+        typer.Option(
+            "--known-after-label", help=f"Columns known only after the label ({COLUMNS})."
+        ),
+    ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option("--features", help=f"The training features ({COLUMNS}; default: the rest)."),
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", help="The label column.")] = None,
+    max_overlap: Annotated[
+        float | None,
+        typer.Option(
+            "--max-overlap", help="Share of validation rows whose key may be in training."
+        ),
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option("--suite", help="A suite file, or a model whose suite declares the rest."),
+    ] = None,
+    force: Annotated[
+        str | None, typer.Option("--force", help="Let hard findings through: say why (recorded).")
+    ] = None,
+    json: JSON = False,
+) -> None:
+    """Leakage between a training and a validation set: shared keys, validation rows
+    before training's latest time, columns known after the label among the features.
+
+    Exits 1 when a hard finding stands (not forced), 0 otherwise."""
+    with console.status(f"Checking {train} against {valid} ..."):
+        result = prodml.check_leakage(
+            train,
+            valid,
+            keys=_columns(keys),
+            time_column=time_column,
+            known_after_label=_columns(known_after_label),
+            features=_columns(features),
+            suite=suite,
+            label=label,
+            max_overlap=max_overlap,
+            force=force,
+        )
+    if json:
+        emit_json(result.to_dict())
+    else:
+        _leakage_summary(result)
+    if result.refused:
+        raise typer.Exit(1)
+
+
+def _columns(text: str | None) -> list[str] | None:
+    return None if text is None else [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _leakage_summary(result: LeakageResult) -> None:
+    verdict = (
+        Text("FORCED", "bold yellow")
+        if result.blocked and result.forced
+        else Text("BLOCKED", "bold red")
+        if result.blocked
+        else Text("OK", "bold green")
+    )
+    hard, soft = (len(result.of_kind(kind)) for kind in (FindingKind.HARD, FindingKind.SOFT))
+    console.print(
+        Text.assemble(
+            verdict,
+            f"  {result.train} ({number(result.train_rows)} rows) -> {result.valid} "
+            f"({number(result.valid_rows)} rows): checked {', '.join(result.checks)} -- "
+            f"{hard} hard, {soft} soft",
+        )
+    )
+    if result.findings:
+        table = Table("kind", "column", "statistic", "observed", "expected")
+        for finding in result.findings:
+            table.add_row(
+                Text(finding.kind.value, STYLE[finding.kind]),
+                finding.column or "(table)",
+                finding.statistic,
+                number(finding.observed),
+                number(finding.expected),
+            )
+        console.print(table)
+    for finding in result.findings:
+        console.print(
+            Text.assemble((f"{finding.kind.value}: ", STYLE[finding.kind]), finding.message)
+        )
+    if result.forced:
+        console.print(f"Forced: {result.forced}")
+    for note in result.notes:
+        console.print(Text(f"note: {note}", "dim"))

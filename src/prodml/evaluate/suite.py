@@ -27,15 +27,21 @@
         - {metric: auc, max_regression: 0.005}      # on every slice unless 'slices' says
         - {metric: accuracy, at_least: 0.7, slices: [all]}
         - {must_pass: true}
+    leakage:                       # checked before training (prodml.check_leakage)
+      keys: [flight_id]            # no key on both sides of the split (or max_overlap: 0.01)
+      time_column: time_hour       # no validation row before training's latest
+      known_after_label: [arr_delay, arr_time]   # never features
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prodml import yaml_text
+from prodml.domain.leakage import LeakageDeclarations
 from prodml.domain.registry import CHAMPION
 from prodml.evaluate import metrics as built_ins
 from prodml.evaluate.outcomes import Task
@@ -44,6 +50,7 @@ from prodml.predict.slices import where_of
 if TYPE_CHECKING:
     from prodml.evaluate.suite_document import (
         CustomMetricDocument,
+        LeakageDocument,
         ProductMetricDocument,
         RuleDocument,
         SliceDocument,
@@ -112,6 +119,7 @@ class Suite:
     min_rows: int = 100
     mode: str = OBSERVED  # how regression rules judge a change (GATE_MODES)
     version: int = 0
+    leakage: LeakageDeclarations = dataclasses.field(default_factory=LeakageDeclarations)
 
     def metric_names(self) -> list[str]:
         return [*self.metrics, *(function.name for function in self.functions)]
@@ -173,6 +181,23 @@ def _suite(doc: SuiteDocument, version: int) -> Suite:
         min_rows=gate.min_rows if gate else 100,
         mode=gate.mode if gate else OBSERVED,
         version=version,
+        leakage=_leakage(doc.leakage, doc.label, doc.features),
+    )
+
+
+def _leakage(
+    doc: LeakageDocument | None, label: str, features: str | list[str] | None
+) -> LeakageDeclarations:
+    declared = LeakageDeclarations(
+        label=label, features=None if features is None else _names(features)
+    )
+    if doc is None:
+        return declared
+    return declared.overridden(
+        keys=_names(doc.keys),
+        time_column=doc.time_column,
+        known_after_label=_names(doc.known_after_label),
+        max_overlap=doc.max_overlap,
     )
 
 

@@ -170,6 +170,36 @@ class BootstrapDocument(Document):
     )
 
 
+class LeakageDocument(Document):
+    """What the leakage checks before a training step read: a training row and a
+    validation row must not share a key, validation must come after training in time,
+    and no column known only after the label may be a feature."""
+
+    model_config = ConfigDict(title="Leakage checks")
+
+    keys: Names | None = Field(
+        None, description="the column(s) naming a row's entity; none may be on both sides"
+    )
+    time_column: Name | None = Field(
+        None, description="a date or timestamp column: no validation row before training's last"
+    )
+    known_after_label: Names = Field(
+        [], description="columns whose values are known only after the label: never features"
+    )
+    max_overlap: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="the share of validation rows whose key may also be in training"
+    )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> LeakageDocument:
+        for field, names in (("keys", self.keys), ("known_after_label", self.known_after_label)):
+            listed = _listed(names)
+            repeated = sorted({name for name in listed if listed.count(name) > 1})
+            if repeated:
+                raise ValueError(f"lists {', '.join(map(repr, repeated))} twice in {field}")
+        return self
+
+
 class SuiteDocument(Document):
     """One standard evaluation of a model: validation sets, metrics, slices and the gate."""
 
@@ -200,6 +230,9 @@ class SuiteDocument(Document):
         0.0, description="regression: how far a scenario row's answer may be from the truth"
     )
     gate: GateDocument | None = Field(None, description="how a candidate is judged")
+    leakage: LeakageDocument | None = Field(
+        None, description="checks of the training and validation sets before training"
+    )
 
     def metric_names(self) -> list[str]:
         task = Task(self.task)
@@ -225,7 +258,23 @@ class SuiteDocument(Document):
                     f"field gate.rules[{index}].metric is {rule.metric!r}, not a metric of this "
                     f"suite ({', '.join(sorted(known))})"
                 )
+        self._no_feature_after_label()
         return self
+
+    def _no_feature_after_label(self) -> None:
+        later = _listed(self.leakage.known_after_label) if self.leakage else []
+        for index, name in enumerate(later):
+            if name == self.label:
+                raise ValueError(
+                    f"field leakage.known_after_label[{index}] is the label {name!r}; list "
+                    "only other columns (the label is never a feature)"
+                )
+            if name in _listed(self.features):
+                raise ValueError(
+                    f"field leakage.known_after_label[{index}] is {name!r}, which features "
+                    "also lists; drop it from features, or from known_after_label if it is "
+                    "known when predicting"
+                )
 
 
 def _listed(names: str | list[str] | None) -> list[str]:
