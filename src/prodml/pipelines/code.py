@@ -15,32 +15,37 @@ import hashlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from prodml.errors import InvalidInputError
-
 Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
-def code_digest(function: Callable[..., Any], root: Path) -> tuple[str, tuple[str, ...]]:
-    """The digest of what ``function`` runs, and the project modules it covers."""
-    module = sys.modules.get(function.__module__)
-    path = _file(module)
-    if path is None:
-        raise InvalidInputError(
-            f"Step function {function.__module__}:{function.__name__} has no source file; "
-            "define steps in a module file beside the pipeline file."
-        )
+def code_digest(path: Path, module: str, name: str, root: Path) -> tuple[str, dict[str, Path]]:
+    """The digest of what function ``name`` of ``module`` (in ``path``) runs, and the
+    project modules it covers with their files. Read from the files: nothing is run."""
     digest = hashlib.sha256()
-    digest.update(_own_part(path, function.__name__).encode())
-    covered = []
-    for name, module_path in sorted(_project_imports(path, function.__module__, root).items()):
-        digest.update(f"\0{name}\0{_tree(module_path)}".encode())
-        covered.append(name)
-    return digest.hexdigest(), tuple(covered)
+    digest.update(_own_part(path, name).encode())
+    covered = dict(sorted(_project_imports(path, module, root).items()))
+    for imported, module_path in covered.items():
+        digest.update(f"\0{imported}\0{_tree(module_path)}".encode())
+    return digest.hexdigest(), covered
+
+
+def source_file(module: str, root: Path) -> Path | None:
+    """The file of ``module``, looked for in ``root`` first, without running it."""
+    local = _in_root(module, root)
+    return local if local is not None else _locate(module)
+
+
+def _in_root(module: str, root: Path) -> Path | None:
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
 
 
 def _own_part(path: Path, name: str) -> str:
@@ -84,11 +89,33 @@ def _project_imports(path: Path, module: str, root: Path) -> dict[str, Path]:
         for imported in _imports(current, name):
             if imported in found or imported == module:
                 continue
-            imported_path = _locate(imported)
+            local = _in_root(imported, root)
+            if local is None and not _project_package(imported.partition(".")[0], root):
+                continue  # an installed package: finding its submodules would import it
+            imported_path = local or _locate(imported)
             if imported_path is not None and _in_project(imported_path, root):
                 found[imported] = imported_path
                 queue.append((imported_path, imported))
     return found
+
+
+def _top_level(name: str) -> Path | None:
+    """Where a top-level module or package lives; finding it runs nothing."""
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return _file(loaded)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    return Path(spec.origin)
+
+
+def _project_package(name: str, root: Path) -> bool:
+    found = _top_level(name)
+    return found is not None and _in_project(found, root)
 
 
 def _imports(path: Path, module: str) -> Iterator[str]:

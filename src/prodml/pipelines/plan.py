@@ -4,9 +4,7 @@ against the function's parameters, and the digest of the code it runs."""
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
-import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ from typing import Any
 
 from prodml import documents, yaml_text
 from prodml.errors import InvalidInputError
-from prodml.pipelines.code import code_digest
+from prodml.pipelines import code, signature
 from prodml.pipelines.config import config_slice, override
 from prodml.pipelines.document import LeakageDocument, PipelineDocument, StepDocument
 
@@ -26,8 +24,7 @@ CONFIG_ARGUMENT = "config"  # a step that takes ``config`` gets its slice whole
 @dataclass(frozen=True, kw_only=True)
 class Step:
     name: str
-    function: Callable[..., Any]
-    target: str  # "module:function"
+    target: str  # "module:function", imported only when the step runs
     inputs: dict[str, str]  # argument -> NAME@VERSION, STEP or STEP.OUTPUT
     config: dict[str, Any]
     packages: dict[str, str]  # distribution -> version
@@ -35,9 +32,12 @@ class Step:
     cache: bool
     leakage: LeakageDocument | None
     code: str  # digest of the code it runs
-    modules: tuple[str, ...]  # project modules that digest covers
+    sources: dict[str, Path]  # its module and the project modules it uses: their files
     annotations: dict[str, str]  # argument -> its annotation's text
     takes_run: bool
+
+    def function(self) -> Callable[..., Any]:
+        return signature.load(self.target, self.name, self.sources)
 
     def upstream(self) -> set[str]:
         return {s.split(".", 1)[0] for s in self.inputs.values() if "@" not in s}
@@ -79,22 +79,28 @@ def load(
     )
     tree = override(config if config is not None else document.config, settings)
     root = file.resolve().parent
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    if str(root) in sys.path:  # first, so its modules win over another pipeline's
+        sys.path.remove(str(root))
+    sys.path.insert(0, str(root))
     steps = tuple(_step(document.name, spec, tree, root) for spec in document.steps)
     return Pipeline(name=document.name, path=file.resolve(), config=tree, steps=steps)
 
 
 def _step(pipeline: str, spec: StepDocument, tree: dict[str, Any], root: Path) -> Step:
-    function = _import(spec.function, spec.name)
+    module, _, name = spec.function.partition(":")
+    path = code.source_file(module, root)
+    if path is None:
+        raise InvalidInputError(
+            f"Step {spec.name!r}: no module {module!r} with a Python source file. Put "
+            f"{module.replace('.', '/')}.py beside the pipeline file or on PYTHONPATH."
+        )
     where = f"Step {spec.name!r} ({spec.function})"
     sliced = config_slice(tree, spec.config or spec.name, spec.name)
-    parameters = inspect.signature(function).parameters
+    parameters = signature.read(path, module, name, spec.name)
     _check_arguments(where, parameters, spec, sliced)
-    code, modules = code_digest(function, root)
+    digest, covered = code.code_digest(path, module, name, root)
     return Step(
         name=spec.name,
-        function=function,
         target=spec.function,
         inputs=dict(spec.inputs),
         config=sliced,
@@ -102,10 +108,10 @@ def _step(pipeline: str, spec: StepDocument, tree: dict[str, Any], root: Path) -
         model=spec.model or pipeline,
         cache=spec.cache,
         leakage=spec.leakage,
-        code=code,
-        modules=modules,
-        annotations={name: str(p.annotation) for name, p in parameters.items()},
-        takes_run=RUN_ARGUMENT in parameters,
+        code=digest,
+        sources={module: path, **covered},
+        annotations=parameters.annotations,
+        takes_run=RUN_ARGUMENT in parameters.names,
     )
 
 
@@ -122,52 +128,24 @@ def arguments(step: Step, inputs: dict[str, Any], run: Any) -> dict[str, Any]:
 
 
 def _check_arguments(
-    where: str,
-    parameters: Mapping[str, inspect.Parameter],
-    spec: StepDocument,
-    sliced: dict[str, Any],
+    where: str, parameters: signature.Parameters, spec: StepDocument, sliced: dict[str, Any]
 ) -> None:
-    flexible = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    offered = set(spec.inputs) | {RUN_ARGUMENT}
-    offered |= {CONFIG_ARGUMENT} if CONFIG_ARGUMENT in parameters else set(sliced)
-    if not flexible:
-        extra = sorted(
-            (set(spec.inputs) | (set() if CONFIG_ARGUMENT in parameters else set(sliced)))
-            - set(parameters)
-        )
+    spread = set() if CONFIG_ARGUMENT in parameters.names else set(sliced)
+    if not parameters.flexible:
+        extra = sorted((set(spec.inputs) | spread) - set(parameters.names))
         if extra:
             raise InvalidInputError(
                 f"{where} is given {', '.join(extra)} (from its inputs or its config slice "
                 f"{spec.config or spec.name!r}), which the function does not take; it takes: "
-                f"{', '.join(parameters) or 'nothing'}. Fix the name in the pipeline file."
+                f"{', '.join(parameters.names) or 'nothing'}. Fix the name in the pipeline file."
             )
-    missing = [
-        name
-        for name, p in parameters.items()
-        if p.default is inspect.Parameter.empty
-        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        and name not in offered
-    ]
+    offered = set(spec.inputs) | spread | {RUN_ARGUMENT, CONFIG_ARGUMENT}
+    missing = sorted(parameters.required - offered)
     if missing:
         raise InvalidInputError(
             f"{where} needs {', '.join(missing)}, which neither its inputs nor its config "
             f"slice {spec.config or spec.name!r} give. Add them to the pipeline file."
         )
-
-
-def _import(target: str, step: str) -> Callable[..., Any]:
-    module_name, _, name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as error:  # any error importing the user's module is theirs to fix
-        raise InvalidInputError(
-            f"Step {step!r}: cannot import {module_name!r}: {type(error).__name__}: {error}. "
-            "Put the module beside the pipeline file or on PYTHONPATH."
-        ) from None
-    function = getattr(module, name, None)
-    if not callable(function):
-        raise InvalidInputError(f"Step {step!r}: module {module_name!r} has no function {name!r}.")
-    return function  # type: ignore[no-any-return]
 
 
 def _version(distribution: str, where: str) -> str:

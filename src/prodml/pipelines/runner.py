@@ -208,7 +208,7 @@ def datasets_table(client: Client, version: DatasetVersion) -> Any:
 
 def _call(step: Step, given: dict[str, Any]) -> Any:
     try:
-        return step.function(**given)
+        return step.function()(**given)
     except ProdmlError:
         raise
     except Exception as error:

@@ -1,0 +1,90 @@
+"""A step function's parameters read from its source file, so that a pipeline whose
+steps are all cached never imports them (a step module often imports a training
+library that takes longer to load than the rest of the run)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prodml.errors import InvalidInputError
+
+
+@dataclass(frozen=True)
+class Parameters:
+    names: tuple[str, ...]
+    required: frozenset[str]  # without a default
+    annotations: dict[str, str]  # name -> the annotation as written
+    flexible: bool  # takes **kwargs
+
+
+def read(path: Path, module: str, name: str, step: str) -> Parameters:
+    """The parameters of ``name`` in ``path``; a function the file does not define with
+    ``def`` (made by a decorator or assigned) is imported and inspected instead."""
+    for node in ast.parse(path.read_bytes()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return _from_tree(node.args)
+    return _from_object(load(f"{module}:{name}", step))
+
+
+_imported: dict[str, tuple[Path, int, int]] = {}  # module -> its file, mtime, size
+
+
+def load(target: str, step: str, sources: dict[str, Path] | None = None) -> Callable[..., Any]:
+    """The function ``module:name``, imported again where its file (or the file of a
+    project module it uses, in ``sources``) changed since this process imported it."""
+    module_name, _, name = target.partition(":")
+    for module_of, path in (sources or {}).items():
+        if _imported.get(module_of) != _stamp(path):
+            sys.modules.pop(module_of, None)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # any error importing the user's module is theirs to fix
+        raise InvalidInputError(
+            f"Step {step!r}: cannot import {module_name!r}: {type(error).__name__}: {error}. "
+            "Put the module beside the pipeline file or on PYTHONPATH."
+        ) from None
+    for module_of, path in (sources or {}).items():
+        _imported[module_of] = _stamp(path)
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise InvalidInputError(f"Step {step!r}: module {module_name!r} has no function {name!r}.")
+    return function  # type: ignore[no-any-return]
+
+
+def _stamp(path: Path) -> tuple[Path, int, int]:
+    stat = path.stat()
+    return path, stat.st_mtime_ns, stat.st_size
+
+
+def _from_tree(arguments: ast.arguments) -> Parameters:
+    positional = [*arguments.posonlyargs, *arguments.args]
+    with_default = {a.arg for a in positional[len(positional) - len(arguments.defaults) :]}
+    with_default |= {
+        a.arg for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d
+    }
+    named = [a for a in [*arguments.args, *arguments.kwonlyargs]]
+    return Parameters(
+        names=tuple(a.arg for a in named),
+        required=frozenset(a.arg for a in named if a.arg not in with_default),
+        annotations={a.arg: ast.unparse(a.annotation) if a.annotation else "" for a in named},
+        flexible=arguments.kwarg is not None,
+    )
+
+
+def _from_object(function: Callable[..., Any]) -> Parameters:
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    found = inspect.signature(function).parameters
+    named = [p for p in found.values() if p.kind in kinds]
+    return Parameters(
+        names=tuple(p.name for p in named),
+        required=frozenset(p.name for p in named if p.default is inspect.Parameter.empty),
+        annotations={p.name: str(p.annotation) for p in named},
+        flexible=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in found.values()),
+    )
