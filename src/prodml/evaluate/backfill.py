@@ -20,6 +20,7 @@ from prodml.evaluate import engine, records
 from prodml.evaluate.backfill_request import MARK, Request, request
 from prodml.evaluate.engine import Scored, Valset
 from prodml.predict import loading
+from prodml.predict import slices as slicing
 
 Progress = Callable[[int, int], None]  # (versions done, versions in all)
 PAGE = 500
@@ -57,6 +58,8 @@ def backfill(
     table = load_table(client, asked.dataset)
     target = Valset(asked.dataset.ref, asked.dataset.id, table)
     wheres = asked.wheres(table)
+    # a slice that cannot be applied is refused once, not as a failure of every version
+    slicing.masks(table, {k: v for k, v in wheres.items() if k != ALL}, target.ref)
     done: list[BackfilledVersion] = []
     for version in versions:
         if progress is not None:
@@ -135,8 +138,8 @@ def _scored(
     except ProdmlError as error:
         return _failed(
             version,
-            f"{version.ref} cannot be loaded: {error} Then run the backfill again; "
-            "the other versions were scored.",
+            f"Loading {version.ref} failed: {error} Then run the backfill again; the "
+            "other versions were scored.",
         )
     try:
         (scored,) = engine.run(asked.suite, [predictor], [target])
@@ -174,19 +177,20 @@ def _values(
 def _why_unusable(
     scored: Scored, values: dict[str, Estimate], version: ModelVersion, valset: str
 ) -> str | None:
-    """Why nothing worth storing came out: the metric has no value on the whole set, or
-    the model answered none of its rows."""
+    """Why nothing worth storing came out: the model answered none of the rows, or the
+    metric has no value on the whole set."""
     whole = values.get(ALL)
-    reasons = [f.message for f in scored.findings if f.slice in (None, ALL)]
+    raised = [f.message for f in scored.findings if f.kind == "model_error"]
+    if raised and (whole is None or whole.rows == 0):
+        return (
+            f"{version.ref} answered none of the rows of {valset}: {' '.join(raised)} Check "
+            "that the set has the columns this version was fitted on, or give another --valset."
+        )
     if whole is None:
+        reasons = [f.message for f in scored.findings if f.slice in (None, ALL)]
         return (
             f"{version.ref} has no value on {valset}: {' '.join(reasons) or 'no score came out.'} "
             "Choose a metric this version can give, or another validation set."
-        )
-    if whole.rows == 0 and any(f.kind == "model_error" for f in scored.findings):
-        return (
-            f"{version.ref} answered none of the rows of {valset}: {' '.join(reasons)} Check "
-            "that the set has the columns this version was fitted on, or give another --valset."
         )
     return None
 

@@ -85,9 +85,10 @@ def request(
         document["product_metrics" if entry.pop("product") else "custom_metrics"] = [entry]
     elif entry["name"] not in built_ins.FOR_TASK[chosen]:
         known = ", ".join(built_ins.FOR_TASK[chosen])
+        other = next(t for t in Task if t is not chosen)
         raise InvalidInputError(
             f"metric {metric!r} is not a {chosen} metric ({known}). Give one of those, or "
-            "task='classification' (--task) if the model classifies."
+            f"--task {other} (task='{other}' in Python) if the model is a {other} model."
         )
     suite = suites.parse(document, _suite_version(entry, registered))
     for custom in suite.functions:
