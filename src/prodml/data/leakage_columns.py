@@ -54,9 +54,9 @@ def check_declared(
             _present(table, column, "time_column", label)
             if family(_type(table, column)) not in TIMES:
                 raise InvalidInputError(
-                    f"time_column {column!r} is {_type(table, column)} in {label}, not a time. "
-                    "Give a column of dates or timestamps, or parse it first (pandas.to_datetime, "
-                    "pyarrow.compute.strptime)."
+                    f"time_column {column!r} is {describe(_type(table, column))} in {label}, "
+                    "not a time. Give a column of dates or timestamps, or parse it first "
+                    "(pandas.to_datetime, pyarrow.compute.strptime)."
                 )
         common_type(_type(train, column), _type(valid, column), f"time_column {column!r}")
     for feature in declared.features or ():
@@ -96,10 +96,16 @@ def common_type(first: pa.DataType, second: pa.DataType, field: str) -> pa.DataT
         except (pa.ArrowException, TypeError):
             pass
     raise InvalidInputError(
-        f"{field} is {first} in training and {second} in validation; they cannot be "
-        "compared. Cast both to one type (numbers, text, dates or timestamps of one time "
-        "zone) before checking."
+        f"{field} is {describe(first)} in training and {describe(second)} in validation; "
+        "they cannot be compared. Cast both to one type (numbers, text, dates or timestamps "
+        "of one time zone) before checking."
     )
+
+
+def describe(kind: pa.DataType) -> str:
+    """A type as people say it, with Arrow's name: "text (large_string)"."""
+    named = family(kind)
+    return f"{named} ({kind})" if named else str(kind)
 
 
 def family(kind: pa.DataType) -> str | None:
