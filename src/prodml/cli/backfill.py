@@ -74,6 +74,7 @@ def backfill(
         TimeElapsedColumn(),
         console=errors,
         transient=True,
+        disable=not errors.is_terminal,  # piped: no bar, and no blank line before an error
     ) as bar:
         step = bar.add_task(f"backfilling {metric} for {models}", total=None)
 

@@ -62,9 +62,9 @@ def request(
     higher_is_better: bool | None = None,
 ) -> Request:
     registered = _registered(client, name)
+    entry = _metric(metric, registered, kind, higher_is_better)
     dataset = _dataset(client, valset, registered, name)
     column = _label(label, registered, dataset, name)
-    entry = _metric(metric, registered, kind, higher_is_better)
     chosen = _task(task, registered, entry, dataset.schema.get(column, ""))
     document: dict[str, Any] = {
         "task": chosen.value,
@@ -91,8 +91,6 @@ def request(
             f"--task {other} (task='{other}' in Python) if the model is a {other} model."
         )
     suite = suites.parse(document, _suite_version(entry, registered))
-    for custom in suite.functions:
-        functions.load(custom)  # a module that does not import is refused before any model
     higher = suite.functions[0].higher_is_better if suite.functions else _higher(entry["name"])
     identity = {
         "metric": entry["name"],
@@ -173,6 +171,7 @@ def _metric(
 
 
 def _entry(metric: suites.FunctionMetric) -> dict[str, Any]:
+    functions.load(metric)  # a module that does not import is refused before any model
     return {
         "name": metric.name,
         "function": metric.function,
