@@ -234,7 +234,11 @@ def _unchecked_notes(declared: LeakageDeclarations) -> list[str]:
     if not declared.time_column:
         notes.append("No time_column declared: time order was not checked.")
     if not declared.known_after_label:
-        notes.append("No known_after_label declared: only the label was looked for in features.")
+        notes.append(
+            "No known_after_label declared: only the label was looked for among the features."
+            if declared.label
+            else "No known_after_label declared: the features were not checked."
+        )
     return notes
 
 
