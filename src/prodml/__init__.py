@@ -132,9 +132,14 @@ _HOMES: dict[str, str] = {
     "run_details": "prodml.sdk.runs",
     "search_runs": "prodml.sdk.runs",
     "autolog": "prodml.sdk.runs",
+    "attach_run": "prodml.sdk.runs",
     "start_run": "prodml.sdk.runs",
     "tag_run": "prodml.sdk.runs",
     "score": "prodml.sdk.scoring",
+    "best_trial": "prodml.sdk.sweeps",
+    "sweep": "prodml.sdk.sweeps",
+    "sweep_trials": "prodml.sdk.sweeps",
+    "trial_models": "prodml.sdk.sweeps",
     "slo_status": "prodml.sdk.slos",
     "collect_garbage": "prodml.sdk.store",
     "init_store": "prodml.sdk.store",
@@ -248,6 +253,7 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.rollouts import start_rollout as start_rollout
     from prodml.sdk.rollouts import tick_rollouts as tick_rollouts
     from prodml.sdk.rollouts import watch_rollouts as watch_rollouts
+    from prodml.sdk.runs import attach_run as attach_run
     from prodml.sdk.runs import autolog as autolog
     from prodml.sdk.runs import compare_runs as compare_runs
     from prodml.sdk.runs import get_run as get_run
@@ -262,6 +268,10 @@ if TYPE_CHECKING:  # names re-exported as `x as x` so strict type checkers see t
     from prodml.sdk.store import collect_garbage as collect_garbage
     from prodml.sdk.store import init_store as init_store
     from prodml.sdk.store import store_info as store_info
+    from prodml.sdk.sweeps import best_trial as best_trial
+    from prodml.sdk.sweeps import sweep as sweep
+    from prodml.sdk.sweeps import sweep_trials as sweep_trials
+    from prodml.sdk.sweeps import trial_models as trial_models
 
 
 def __getattr__(name: str) -> Any:

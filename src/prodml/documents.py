@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {
     "monitor": "prodml.monitor.spec_document:MonitorDocument",
     "pipeline": "prodml.pipelines.document:PipelineDocument",
     "plan": "prodml.deploy.plan_document:PlanDocument",
+    "space": "prodml.pipelines.space_document:SpaceDocument",
     "suite": "prodml.evaluate.suite_document:SuiteDocument",
 }
 NOT_BLANK = r"\S"

@@ -25,11 +25,11 @@ WORDS = {
     "monitor": "monitor", "alerts": "monitor", "changes": "monitor",
     "incidents": "incidents", "auth": "auth", "tokens": "auth", "ui": "ui", "schema": "schema",
     "import": "interop", "score": "scoring", "hosts": "hosts", "run": "pipelines",
-    "backfill": "backfill",
+    "backfill": "backfill", "sweep": "sweeps",
 }  # fmt: skip
 MODULES = ["runs", "datasets", "models", "valsets", "rollout", "evaluation", "store", "validate",
            "serving", "monitor", "incidents", "auth", "ui", "schema", "interop",
-           "scoring", "hosts", "backfill", "pipelines"]  # fmt: skip
+           "scoring", "hosts", "backfill", "pipelines", "sweeps"]  # fmt: skip
 SUB_APPS = {"runs", "datasets", "models", "valsets", "rollout"}  # each an ``app`` of its name
 INSTALLERS = {"evaluation": "register_commands"}  # the rest install with ``register(app)``
 

@@ -27,6 +27,7 @@ class Step:
     target: str  # "module:function", imported only when the step runs
     inputs: dict[str, str]  # argument -> NAME@VERSION, STEP or STEP.OUTPUT
     config: dict[str, Any]
+    config_path: str  # where its slice sits in the config tree
     packages: dict[str, str]  # distribution -> version
     model: str
     cache: bool
@@ -56,6 +57,14 @@ class Pipeline:
                 return step
         known = ", ".join(s.name for s in self.steps)
         raise InvalidInputError(f"Pipeline {self.name!r} has no step {name!r}; its steps: {known}.")
+
+    def reading(self, key: str) -> set[str]:
+        """The steps whose config slice holds the dotted config ``key``."""
+        return {
+            s.name
+            for s in self.steps
+            if key == s.config_path or key.startswith(s.config_path + ".")
+        }
 
     def downstream(self, names: Iterable[str]) -> set[str]:
         """The steps named and every step that depends on them."""
@@ -104,6 +113,7 @@ def _step(pipeline: str, spec: StepDocument, tree: dict[str, Any], root: Path) -
         target=spec.function,
         inputs=dict(spec.inputs),
         config=sliced,
+        config_path=spec.config or spec.name,
         packages={name: _version(name, where) for name in spec.packages},
         model=spec.model or pipeline,
         cache=spec.cache,

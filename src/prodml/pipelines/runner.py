@@ -35,6 +35,33 @@ class StepResult:
     outputs: tuple[StepOutput, ...]
     warnings: tuple[str, ...] = ()
     reused_from: str | None = None  # the run that made the reused outputs
+    pruned: bool = False
+
+
+class Pruned(Exception):
+    """Raised by a watcher of a step's metrics to stop the step and the pipeline."""
+
+
+Watch = Callable[[str, float, int | None], None]  # a metric as a step logs it
+
+
+class _Watched:
+    """The run a step is given, telling ``watch`` each metric it logs."""
+
+    def __init__(self, run: ActiveRun, watch: Watch) -> None:
+        self._run, self._watch = run, watch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run, name)
+
+    def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
+        self._run.log_metric(key, value, step)
+        self._watch(key, float(value), step)
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        self._run.log_metrics(metrics, step)
+        for key, value in metrics.items():
+            self._watch(key, float(value), step)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +70,7 @@ class PipelineResult:
     pipeline: str
     steps: tuple[StepResult, ...]
     metrics: dict[str, float] = field(default_factory=dict)
+    pruned: bool = False  # a sweep's pruner stopped it after its last step
 
     @property
     def ran(self) -> list[str]:
@@ -90,10 +118,15 @@ def run_pipeline(
     parent: ActiveRun | str | None = None,
     tags: Mapping[str, str] | None = None,
     report: Report | None = None,
+    only: Collection[str] | None = None,
+    watch: Watch | None = None,
 ) -> PipelineResult:
     """Run ``pipeline``; ``force`` names steps to run again (with what depends on them)
-    even when cached; ``parent`` is a sweep's run when this is one of its trials."""
+    even when cached; ``parent`` is a sweep's run when this is one of its trials;
+    ``only`` runs those steps (and none after them); ``watch`` sees each metric a step
+    logs through its run and may raise :class:`Pruned` to stop the pipeline there."""
     forced = pipeline.downstream(force)
+    steps = [s for s in pipeline.steps if only is None or s.name in only]
     datasets = _datasets(client, pipeline)
     produced = _Produced(client)
     results: list[StepResult] = []
@@ -107,12 +140,17 @@ def run_pipeline(
         inputs=list(datasets.values()),
     ) as run:
         builds_on: str | None = None
-        for step in pipeline.steps:
-            result = _one_step(client, pipeline, step, run, datasets, produced, step.name in forced)
+        for step in steps:
+            result = _one_step(
+                client, pipeline, step, run, datasets, produced, step.name in forced, watch
+            )
             results.append(result)
             builds_on = builds_on or result.reused_from
             if report is not None:
                 report(result)
+            if result.pruned:
+                client.metadata.set_run_tags(run.id, {"prodml.pruned": step.name})
+                break
         metrics = {
             k: v
             for r in results
@@ -124,8 +162,9 @@ def run_pipeline(
             run.log_metrics(metrics)
         if builds_on is not None:
             client.metadata.set_run_tags(run.id, {"prodml.builds_on": builds_on})
+    pruned = bool(results) and results[-1].pruned
     return PipelineResult(
-        run_id=run.id, pipeline=pipeline.name, steps=tuple(results), metrics=metrics
+        run_id=run.id, pipeline=pipeline.name, steps=tuple(results), metrics=metrics, pruned=pruned
     )
 
 
@@ -143,6 +182,7 @@ def _one_step(
     datasets: Mapping[str, DatasetVersion],
     produced: _Produced,
     forced: bool,
+    watch: Watch | None = None,
 ) -> StepResult:
     started = time.perf_counter()
     digests = {
@@ -173,7 +213,14 @@ def _one_step(
             for argument, source in step.inputs.items()
         }
         rng = randomness.state()
-        returned = _call(step, arguments(step, values, run))
+        given = _Watched(run, watch) if watch is not None else run
+        try:
+            returned = _call(step, arguments(step, values, given))
+        except Pruned:
+            client.metadata.set_run_tags(run.id, {"prodml.pruned": "true"})
+            returned, pruned = None, True
+        else:
+            pruned = False
         warnings = _unseeded(step) if randomness.drew(rng) and not seeded(step.config) else ()
         first_table = next(iter(values.values()), None)
         named = outputs.named(returned)
@@ -185,6 +232,16 @@ def _one_step(
         )
         if warnings:
             client.metadata.set_run_tags(run.id, {"prodml.step.unseeded": "true"})
+    if pruned:
+        return StepResult(
+            name=step.name,
+            run_id=run.id,
+            key=key,
+            cached=False,
+            seconds=time.perf_counter() - started,
+            outputs=(),
+            pruned=True,
+        )
     seconds = time.perf_counter() - started
     produced.record(step.name, stored, named)
     if step.cache:
@@ -209,7 +266,7 @@ def datasets_table(client: Client, version: DatasetVersion) -> Any:
 def _call(step: Step, given: dict[str, Any]) -> Any:
     try:
         return step.function()(**given)
-    except ProdmlError:
+    except (ProdmlError, Pruned):
         raise
     except Exception as error:
         raise StepFailedError(

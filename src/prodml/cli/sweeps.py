@@ -1,0 +1,112 @@
+"""``prodml sweep``: trials of a pipeline over a search space; the best of a sweep."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+import prodml
+from prodml.cli.output import console, emit_json, errors
+from prodml.errors import InvalidInputError
+
+
+def sweep(
+    target: Annotated[
+        str, typer.Argument(help="The pipeline file, or `best` to show a sweep's best trial.")
+    ],
+    name: Annotated[str | None, typer.Argument(help="With `best`: the sweep's name.")] = None,
+    space: Annotated[
+        str | None, typer.Option("--space", help="The search space file (YAML).")
+    ] = None,
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Trials to run.")] = 20,
+    parallel: Annotated[int, typer.Option("--parallel", min=1, help="Trials at once.")] = 1,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local (processes of this machine) or ray.")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster (default: a local Ray).")
+    ] = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override the config of every trial: KEY=VALUE."),
+    ] = None,
+    sweep_name: Annotated[
+        str | None, typer.Option("--name", help="Name of the sweep (default: made up).")
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option("--compare", help="With `best`: compare its model on this suite."),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="With --compare: the model to beat (MODEL@champion)."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Run trials of a pipeline chosen by Optuna, or show the best trial of a sweep.
+
+    prodml sweep pipeline.yaml --space space.yaml --trials 40 --parallel 4 runs the
+    trials; prodml sweep best NAME [--compare SUITE] shows the best one and compares
+    its model with the suite, against --baseline (default: the model's champion)."""
+    if target == "best":
+        if name is None:
+            raise InvalidInputError("Name the sweep: prodml sweep best NAME.")
+        _best(name, compare, baseline, json)
+        return
+    if space is None:
+        raise InvalidInputError("Give the search space: prodml sweep PIPELINE --space SPACE.yaml.")
+
+    def report(trial: Any) -> None:
+        if json:
+            return
+        outcome = trial.outcome
+        value = "-" if outcome.value is None else f"{outcome.value:.6g}"
+        shown = ", ".join(f"{k}={v}" for k, v in trial.values.items())
+        errors.print(
+            f"  trial {trial.number:>3} {outcome.state:<8} {value:>10}  {outcome.seconds:6.1f} s"
+            f"  {shown}" + (f"  ({outcome.error})" if outcome.error else "")
+        )
+
+    result = prodml.sweep(
+        target, space, trials, parallel, executor, settings or [], sweep_name, address, report
+    )
+    if json:
+        emit_json(result)
+        return
+    best = result.best
+    console.print(
+        f"sweep {result.name}: {len(result.trials)} trials in {result.seconds:.1f} s "
+        f"(run {result.run_id[:12]})"
+    )
+    if best is not None:
+        console.print(
+            f"  best: trial {best.number}, {result.objective}={best.outcome.value:.6g}, "
+            f"run {(best.outcome.run_id or '')[:12]}"
+        )
+    console.print(f"  compare it: prodml sweep best {result.name} --compare SUITE")
+
+
+def _best(name: str, suite: str | None, baseline: str | None, json: bool) -> None:
+    best = prodml.best_trial(name)
+    models = prodml.trial_models(best)
+    comparison = None
+    if suite is not None:
+        if not models:
+            raise InvalidInputError(f"The best trial of {name!r} made no model to compare.")
+        against = baseline or f"{models[0].partition('@')[0]}@champion"
+        comparison = prodml.compare_models(suite, against, models[0])
+    if json:
+        emit_json({"run": best, "models": models, "comparison": comparison})
+        return
+    metrics = ", ".join(f"{k}={v:.6g}" for k, v in sorted(best.metrics.items()))
+    console.print(f"best trial {best.tags.get('prodml.trial')} of {name}: run {best.id[:12]}")
+    console.print(f"  config: {best.config}")
+    console.print(f"  metrics: {metrics}")
+    console.print(f"  models: {', '.join(models) or 'none'}")
+    if comparison is not None:
+        console.print(prodml.evaluation_report(comparison))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep)

@@ -1,0 +1,105 @@
+"""A search space read, and turned into Optuna's samplers, pruners and suggestions.
+Optuna is imported here only: ``pip install 'prodml[sweeps]'``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from prodml import documents, yaml_text
+from prodml.errors import InvalidInputError
+from prodml.pipelines.space_document import ParameterDocument, SpaceDocument
+
+MAX_GRID = 100_000  # points a grid may have
+
+
+def read(source: str | Path | dict[str, Any]) -> SpaceDocument:
+    if isinstance(source, dict):
+        return documents.check(SpaceDocument, source, "Search space")
+    path = Path(source)
+    if not path.is_file():
+        raise InvalidInputError(f"No search space file at {path}. Check the path.")
+    return documents.check(SpaceDocument, yaml_text.read(path, "space file"), f"Space file {path}")
+
+
+def optuna() -> Any:
+    try:
+        import optuna as library
+    except ImportError:
+        raise InvalidInputError(
+            "Sweeps use Optuna, which is not installed: pip install 'prodml[sweeps]'."
+        ) from None
+    library.logging.set_verbosity(library.logging.WARNING)
+    return library
+
+
+def sampler(space: SpaceDocument) -> Any:
+    library = optuna()
+    if space.sampler == "grid":
+        return library.samplers.GridSampler(grid(space), seed=space.seed)
+    if space.sampler == "random":
+        return library.samplers.RandomSampler(seed=space.seed)
+    return library.samplers.TPESampler(seed=space.seed, n_startup_trials=5)
+
+
+def pruner(kind: str) -> Any:
+    """Optuna's pruner called ``kind`` (none, median, hyperband)."""
+    library = optuna()
+    if kind == "median":
+        return library.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if kind == "hyperband":
+        return library.pruners.HyperbandPruner()
+    return library.pruners.NopPruner()
+
+
+def suggest(trial: Any, space: SpaceDocument) -> dict[str, Any]:
+    """The trial's value for each parameter, by its config key."""
+    chosen: dict[str, Any] = {}
+    for key, parameter in space.parameters.items():
+        if parameter.choice is not None:
+            chosen[key] = trial.suggest_categorical(key, parameter.choice)
+        elif parameter.whole is not None:
+            first, last = parameter.whole
+            chosen[key] = trial.suggest_int(
+                key, first, last, step=int(parameter.step or 1), log=parameter.log
+            )
+        else:
+            assert parameter.number is not None
+            lowest, highest = parameter.number
+            chosen[key] = trial.suggest_float(
+                key, lowest, highest, step=parameter.step, log=parameter.log
+            )
+    return chosen
+
+
+def grid(space: SpaceDocument) -> dict[str, list[Any]]:
+    """Every value of each parameter, for the grid sampler."""
+    values = {key: _values(key, p) for key, p in space.parameters.items()}
+    if math.prod(len(v) for v in values.values()) > MAX_GRID:
+        raise InvalidInputError(
+            f"The grid has more than {MAX_GRID:,} points; narrow the ranges or use "
+            "sampler: random or tpe."
+        )
+    return values
+
+
+def grid_size(space: SpaceDocument) -> int:
+    return math.prod(len(v) for v in grid(space).values())
+
+
+def _values(key: str, parameter: ParameterDocument) -> list[Any]:
+    if parameter.choice is not None:
+        return list(parameter.choice)
+    if parameter.whole is not None:
+        step = int(parameter.step or 1)
+        return list(range(parameter.whole[0], parameter.whole[1] + 1, step))
+    if parameter.step is None:
+        raise InvalidInputError(
+            f"parameters.{key}: a grid over a float range needs step: (the spacing), or "
+            "give choice: [...] values."
+        )
+    assert parameter.number is not None
+    low, high = parameter.number
+    count = math.floor((high - low) / parameter.step + 1e-9) + 1
+    return [round(low + i * parameter.step, 12) for i in range(count)]

@@ -1,0 +1,76 @@
+"""A sweep's search space as a typed model (read by :mod:`prodml.pipelines.sweep`)::
+
+objective: auc            # a metric the pipeline logs
+direction: maximize
+sampler: tpe              # grid, random or tpe (Optuna's samplers)
+pruner: median            # none, median or hyperband, on the intermediate metric
+intermediate: valid_auc   # logged by a step with steps: pruned trials stop early
+parameters:
+  train.max_depth: {int: [3, 10]}
+  train.learning_rate: {float: [0.01, 0.3], log: true}
+  features.carriers: {choice: [4, 6, 8]}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from prodml.documents import Document, Name
+
+Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class ParameterDocument(Document):
+    """One config key to search: a range of whole numbers, of numbers, or choices."""
+
+    model_config = ConfigDict(title="Parameter")
+
+    whole: Annotated[list[int], Field(min_length=2, max_length=2)] | None = Field(
+        None, alias="int", title="Int", description="[low, high] whole numbers, both included"
+    )
+    number: Bounds | None = Field(None, alias="float", title="Float", description="[low, high]")
+    choice: Annotated[list[Any], Field(min_length=1)] | None = Field(
+        None, description="the values to choose from"
+    )
+    log: bool = Field(False, description="search the range on a log scale")
+    step: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="spacing of the values tried (a grid needs it for a float range)"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ParameterDocument:
+        kinds = [k for k in ("whole", "number", "choice") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "give exactly one of int: [low, high], float: [low, high], choice: [...]"
+            )
+        bounds = self.whole or self.number
+        if bounds is not None and not bounds[0] < bounds[1]:
+            raise ValueError(f"needs low < high, not {bounds}")
+        if self.log and (bounds is None or bounds[0] <= 0):
+            raise ValueError("log: true needs a range of positive numbers")
+        return self
+
+
+class SpaceDocument(Document):
+    """What a sweep searches and what it optimises."""
+
+    model_config = ConfigDict(title="Search space")
+
+    objective: Name = Field(description="the metric the pipeline logs that trials are ranked by")
+    direction: Literal["maximize", "minimize"] = Field("maximize")
+    sampler: Literal["grid", "random", "tpe"] = Field("tpe", description="Optuna's sampler")
+    seed: int = Field(0, description="the sampler's seed: the same seed, the same trials")
+    pruner: Literal["none", "median", "hyperband"] = Field("none")
+    intermediate: Name | None = Field(
+        None, description="a metric a step logs with steps, judged by the pruner as it grows"
+    )
+    parameters: Annotated[dict[Name, ParameterDocument], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _pruning(self) -> SpaceDocument:
+        if self.pruner != "none" and self.intermediate is None:
+            raise ValueError("a pruner needs intermediate: the metric a step logs as it trains")
+        return self

@@ -1,0 +1,228 @@
+"""Sweeps: many trials of one pipeline over a search space, chosen by Optuna's
+samplers (grid, random, TPE), pruned on an intermediate metric, run by an executor
+(local processes here; Ray Tune above the core). The sweep is a run; each trial is a
+child run of it; the steps no swept key reaches run once first, as the sweep's base
+run, and every trial builds on them from the cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from prodml.client import Client
+from prodml.domain.ids import new_id
+from prodml.errors import InvalidInputError
+from prodml.pipelines import plan, runner, space
+from prodml.pipelines.space_document import SpaceDocument
+from prodml.pipelines.trials import TrialOutcome, TrialTask, run_trial, values_as_overrides
+from prodml.track.start import start_run
+
+
+class TrialExecutor(Protocol):
+    name: str
+    workers: int
+
+    def submit(self, task: TrialTask) -> Future[TrialOutcome]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trial:
+    number: int
+    values: dict[str, Any]
+    outcome: TrialOutcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepResult:
+    name: str
+    run_id: str
+    base_run: str | None  # the run of the steps every trial shares
+    objective: str
+    direction: str
+    trials: tuple[Trial, ...]
+    seconds: float
+
+    @property
+    def best(self) -> Trial | None:
+        done = [t for t in self.trials if t.outcome.state == "complete"]
+        if not done:
+            return None
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        return max(done, key=lambda t: sign * (t.outcome.value or 0.0))
+
+
+def run_sweep(
+    client: Client,
+    path: str | Path,
+    space_source: str | Path | dict[str, Any],
+    trials: int,
+    executor: TrialExecutor,
+    overrides: Iterable[str] = (),
+    name: str | None = None,
+    report: Callable[[Trial], None] | None = None,
+) -> SweepResult:
+    """Run up to ``trials`` trials, as many at once as the executor has workers."""
+    if trials < 1:
+        raise InvalidInputError(f"trials must be 1 or more, not {trials}.")
+    started = time.perf_counter()
+    searched = space.read(space_source)
+    base = tuple(overrides)
+    pipeline = plan.load(path, base)
+    shared = _shared_steps(pipeline, searched)
+    if searched.sampler == "grid":
+        trials = min(trials, space.grid_size(searched))
+    name = name or f"{pipeline.name}-sweep-{new_id()[:8]}"
+    optuna = space.optuna()
+    tags = {"prodml.sweep": name, "prodml.sweep.role": "sweep"}
+    document = {
+        "space": searched.model_dump(by_alias=True),
+        "trials": trials,
+        "overrides": list(base),
+    }
+    with start_run(client, pipeline.name, document, tags=tags) as sweep_run:
+        base_run = None
+        if shared:
+            done = runner.run_pipeline(
+                client,
+                pipeline,
+                parent=sweep_run,
+                only=shared,
+                tags={"prodml.sweep": name, "prodml.sweep.role": "base"},
+            )
+            base_run = done.run_id
+        journal = Path(client.settings.home) / "sweeps" / f"{sweep_run.id}.journal"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(journal))
+        )
+        study = optuna.create_study(
+            study_name=name,
+            storage=storage,
+            direction=searched.direction,
+            sampler=space.sampler(searched),
+            pruner=space.pruner(searched.pruner),
+        )
+        settings = dataclasses.asdict(client.settings)
+        finished: list[Trial] = []
+        running: dict[Future[TrialOutcome], tuple[Any, dict[str, Any]]] = {}
+        asked = 0
+        try:
+            while asked < trials or running:
+                while asked < trials and len(running) < executor.workers:
+                    trial = study.ask()
+                    values = space.suggest(trial, searched)
+                    task = TrialTask(
+                        settings=settings,
+                        path=str(pipeline.path),
+                        overrides=base + values_as_overrides(values),
+                        number=trial.number,
+                        sweep=name,
+                        sweep_run=sweep_run.id,
+                        objective=searched.objective,
+                        intermediate=searched.intermediate,
+                        study=(str(journal), name),
+                        trial_id=trial._trial_id,
+                        pruner=searched.pruner,
+                    )
+                    running[executor.submit(task)] = (trial, values)
+                    asked += 1
+                done_now, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done_now:
+                    trial, values = running.pop(future)
+                    outcome = future.result()
+                    _tell(study, trial, outcome)
+                    finished.append(Trial(number=outcome.number, values=values, outcome=outcome))
+                    if report is not None:
+                        report(finished[-1])
+        finally:
+            executor.close()
+        result = SweepResult(
+            name=name,
+            run_id=sweep_run.id,
+            base_run=base_run,
+            objective=searched.objective,
+            direction=searched.direction,
+            trials=tuple(sorted(finished, key=lambda t: t.number)),
+            seconds=time.perf_counter() - started,
+        )
+        best = result.best
+        if best is not None and best.outcome.value is not None:
+            sweep_run.log_metrics({f"best_{searched.objective}": best.outcome.value})
+            client.metadata.set_run_tags(
+                sweep_run.id, {"prodml.sweep.best": best.outcome.run_id or ""}
+            )
+    return result
+
+
+def _shared_steps(pipeline: plan.Pipeline, searched: SpaceDocument) -> set[str]:
+    """The steps no swept key reaches: the same in every trial."""
+    varying: set[str] = set()
+    for key in searched.parameters:
+        reading = pipeline.reading(key)
+        if not reading:
+            slices = ", ".join(sorted({s.config_path for s in pipeline.steps}))
+            raise InvalidInputError(
+                f"Search space parameters.{key} is in no step's config slice (slices: "
+                f"{slices}); a trial would change nothing. Name a key under one of them."
+            )
+        varying |= reading
+    return {s.name for s in pipeline.steps} - pipeline.downstream(varying)
+
+
+def _tell(study: Any, trial: Any, outcome: TrialOutcome) -> None:
+    from optuna.trial import TrialState
+
+    if outcome.state == "complete":
+        study.tell(trial, outcome.value)
+    elif outcome.state == "pruned":
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+
+
+class InProcess:
+    """Trials one after another in this process (``--parallel 1``)."""
+
+    name = "local"
+    workers = 1
+
+    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
+        future: Future[TrialOutcome] = Future()
+        future.set_result(run_trial(task))
+        return future
+
+    def close(self) -> None:
+        return None
+
+
+class LocalProcesses:
+    """Trials in ``workers`` worker processes of this machine (started fresh, not forked:
+    a forked copy of an open store and its writer thread is not safe)."""
+
+    name = "local"
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
+        return self._pool.submit(run_trial, task)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def local_executor(parallel: int) -> TrialExecutor:
+    if parallel < 1:
+        raise InvalidInputError(f"parallel must be 1 or more, not {parallel}.")
+    return InProcess() if parallel == 1 else LocalProcesses(parallel)

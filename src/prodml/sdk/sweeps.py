@@ -1,0 +1,129 @@
+"""Sweeps: ``prodml.sweep("pipeline.yaml", "space.yaml", trials=40, parallel=4)`` runs
+trials of a pipeline chosen by Optuna (grid, random, TPE; pruning on an intermediate
+metric), in worker processes or as Ray tasks, each a child run of the sweep's run that
+reuses the cached steps it shares with the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prodml.client import Client, default_client
+from prodml.domain.run import Run
+from prodml.errors import InvalidInputError, NotFoundError
+from prodml.sdk.openlineage import follow_settings
+
+if TYPE_CHECKING:
+    from prodml.pipelines.sweep import SweepResult, Trial, TrialExecutor
+    from prodml.pipelines.trials import TrialOutcome, TrialTask
+
+
+def sweep(
+    path: str | Path,
+    space: str | Path | dict[str, Any],
+    trials: int = 20,
+    parallel: int = 1,
+    executor: str = "local",
+    overrides: Iterable[str] = (),
+    name: str | None = None,
+    address: str | None = None,
+    report: Callable[[Trial], None] | None = None,
+    client: Client | None = None,
+) -> SweepResult:
+    """Run up to ``trials`` trials of the pipeline file ``path`` over the search space
+    ``space`` (a file or a mapping), ``parallel`` at once: ``executor`` "local" (worker
+    processes of this machine) or "ray" (Ray tasks; ``address`` as for ``score``)."""
+    from prodml.pipelines import sweep as sweeps
+
+    chosen = client or default_client()
+    follow_settings(chosen)
+    if parallel < 1:
+        raise InvalidInputError(f"parallel must be 1 or more, not {parallel}.")
+    runner: TrialExecutor
+    if executor == "local":
+        runner = sweeps.local_executor(parallel)
+    elif executor == "ray":
+        runner = RayTrials(parallel, address)
+    else:
+        raise InvalidInputError(f"No executor {executor!r}; choose local or ray.")
+    return sweeps.run_sweep(chosen, path, space, trials, runner, overrides, name, report)
+
+
+def sweep_trials(name: str, client: Client | None = None) -> list[Run]:
+    """The trial runs of the sweep ``name``, by trial number."""
+    from prodml.track.search import search_runs
+
+    chosen = client or default_client()
+    found: list[Run] = []
+    token = None
+    while True:
+        page = search_runs(
+            chosen, f"tags.prodml.sweep = {_quoted(name)}", None, 500, token, None, None
+        )
+        found += [r for r in page.runs if "prodml.trial" in r.tags]
+        token = page.next_page_token
+        if not token:
+            break
+    if not found:
+        raise NotFoundError(f"No sweep {name!r} with trials. List sweeps: prodml runs list")
+    return sorted(found, key=lambda r: int(r.tags["prodml.trial"]))
+
+
+def best_trial(name: str, client: Client | None = None) -> Run:
+    """The finished trial of sweep ``name`` with the best objective."""
+    chosen = client or default_client()
+    trials = sweep_trials(name, chosen)
+    sweep_run = chosen.metadata.get_run(trials[0].tags["prodml.parent"])
+    space = sweep_run.config.get("space", {})
+    objective, direction = space.get("objective"), space.get("direction", "maximize")
+    scored = [r for r in trials if objective in r.metrics and "prodml.pruned" not in r.tags]
+    if not scored:
+        raise NotFoundError(f"No trial of sweep {name!r} finished with {objective!r}.")
+    sign = 1.0 if direction == "maximize" else -1.0
+    return max(scored, key=lambda r: sign * r.metrics[objective])
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class RayTrials:
+    """Each trial a Ray task (one CPU), ``workers`` at once."""
+
+    name = "ray"
+
+    def __init__(self, workers: int, address: str | None = None) -> None:
+        from prodml.sdk.executors import RayExecutor, _reachable
+
+        if address:
+            _reachable(address)
+        self.workers = workers
+        self._ray = RayExecutor(address)._connected()
+        from prodml.pipelines.trials import run_trial
+
+        self._remote = self._ray.remote(num_cpus=1)(run_trial)
+
+    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
+        reference = self._remote.remote(task)
+        future: Future[TrialOutcome] = reference.future()
+        return future
+
+    def close(self) -> None:
+        return None
+
+
+def trial_models(run: Run, client: Client | None = None) -> list[str]:
+    """``NAME@VERSION`` of each model the trial's steps made (or reused)."""
+    from prodml.track.search import search_runs
+
+    chosen = client or default_client()
+    steps = search_runs(
+        chosen, f"tags.prodml.parent = {_quoted(run.id)}", None, 500, None, None, None
+    )
+    found: list[str] = []
+    for step in steps.runs:
+        source = step.tags.get("prodml.step.reused_from", step.id)
+        found += [m.ref for m in chosen.metadata.models_of_run(source)]
+    return list(dict.fromkeys(found))
