@@ -34,6 +34,7 @@ class LeakageDocument(Document):
     known_after_label: list[Name] = Field(
         [], description="columns whose values are known only after the label"
     )
+    label: Name | None = Field(None, description="the label column (never a feature)")
     max_overlap: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="share of validation keys allowed in the training rows"
     )

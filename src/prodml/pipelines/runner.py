@@ -15,7 +15,7 @@ from prodml.domain.dataset import DatasetVersion
 from prodml.domain.ids import utcnow
 from prodml.domain.steps import CachedStep, OutputKind, StepOutput
 from prodml.errors import InvalidInputError, ProdmlError, StepFailedError
-from prodml.pipelines import outputs, randomness
+from prodml.pipelines import leakage_step, outputs, randomness
 from prodml.pipelines.config import seeded
 from prodml.pipelines.keys import step_key
 from prodml.pipelines.plan import Pipeline, Step, arguments
@@ -120,11 +120,14 @@ def run_pipeline(
     report: Report | None = None,
     only: Collection[str] | None = None,
     watch: Watch | None = None,
+    accept_leakage: str | None = None,
 ) -> PipelineResult:
     """Run ``pipeline``; ``force`` names steps to run again (with what depends on them)
     even when cached; ``parent`` is a sweep's run when this is one of its trials;
     ``only`` runs those steps (and none after them); ``watch`` sees each metric a step
-    logs through its run and may raise :class:`Pruned` to stop the pipeline there."""
+    logs through its run and may raise :class:`Pruned` to stop the pipeline there;
+    ``accept_leakage`` is the reason to train although a leakage check found hard
+    problems (recorded)."""
     forced = pipeline.downstream(force)
     steps = [s for s in pipeline.steps if only is None or s.name in only]
     datasets = _datasets(client, pipeline)
@@ -142,7 +145,15 @@ def run_pipeline(
         builds_on: str | None = None
         for step in steps:
             result = _one_step(
-                client, pipeline, step, run, datasets, produced, step.name in forced, watch
+                client,
+                pipeline,
+                step,
+                run,
+                datasets,
+                produced,
+                step.name in forced,
+                watch,
+                accept_leakage,
             )
             results.append(result)
             builds_on = builds_on or result.reused_from
@@ -183,6 +194,7 @@ def _one_step(
     produced: _Produced,
     forced: bool,
     watch: Watch | None = None,
+    accept_leakage: str | None = None,
 ) -> StepResult:
     started = time.perf_counter()
     digests = {
@@ -212,6 +224,7 @@ def _one_step(
             )
             for argument, source in step.inputs.items()
         }
+        leaks = leakage_step.check(client, step, values, run.id, accept_leakage)
         rng = randomness.state()
         given = _Watched(run, watch) if watch is not None else run
         try:
@@ -221,7 +234,9 @@ def _one_step(
             returned, pruned = None, True
         else:
             pruned = False
-        warnings = _unseeded(step) if randomness.drew(rng) and not seeded(step.config) else ()
+        warnings = leaks + (
+            _unseeded(step) if randomness.drew(rng) and not seeded(step.config) else ()
+        )
         first_table = next(iter(values.values()), None)
         named = outputs.named(returned)
         stored = tuple(
@@ -230,7 +245,7 @@ def _one_step(
             )
             for name, value in named.items()
         )
-        if warnings:
+        if len(warnings) > len(leaks):
             client.metadata.set_run_tags(run.id, {"prodml.step.unseeded": "true"})
     if pruned:
         return StepResult(
