@@ -19,6 +19,7 @@ import jsonschema_rs
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import prodml
 from prodml import documents
@@ -28,10 +29,14 @@ from prodml.deploy import plan
 from prodml.errors import InvalidInputError
 from prodml.evaluate import suite
 from prodml.monitor import spec
+from prodml.pipelines import space
+from prodml.pipelines.document import PipelineDocument
 from prodml.predict import guardrails
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 PARSERS = {
+    "pipeline": lambda d: documents.check(PipelineDocument, d, "Pipeline file"),
+    "space": space.read,
     "suite": suite.parse,
     "plan": plan.parse,
     "monitor": spec.parse,
@@ -74,6 +79,8 @@ def checks_document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def shipped(checks_document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Every document of each kind the examples ship (checks: as inferred)."""
     return {
+        "pipeline": [yaml.safe_load((EXAMPLES / "pipeline" / "pipeline.yaml").read_text())],
+        "space": [yaml.safe_load((EXAMPLES / "pipeline" / "space.yaml").read_text())],
         "suite": [_example("evaluation_demo", "SUITE")],
         "plan": [_example("serving_demo", "PLAN"), _example("serving_demo", "BROKEN_PLAN")],
         "monitor": [{"model": "late-arrivals", **_example("monitoring_demo", "SPEC")}],
@@ -90,6 +97,10 @@ def _refusal(kind: str, document: Any) -> str:
 
 # One wrong value deep in each kind of document, and the path its message must name.
 DEEP: list[tuple[str, str, Any, str]] = [
+    ("pipeline", "steps.3.leakage.max_overlap", 2, "steps[3].leakage.max_overlap is 2"),
+    ("pipeline", "steps.1.cache", "yes", "steps[1].cache is 'yes'"),
+    ("space", "seed", 1.5, "seed is 1.5"),
+    ("space", "seed", "x", "seed is 'x'"),
     ("suite", "gate.rules.0.max_regression", "small", "gate.rules[0].max_regression is 'small'"),
     ("suite", "slices.0.tolerance", {"auc": -1}, "slices[0].tolerance.auc is -1"),
     ("plan", "stages.2.min_requests", 0, "stages[2].min_requests is 0"),
@@ -259,6 +270,6 @@ def test_prodml_schema_of_an_unknown_kind_names_the_known_ones(tmp_path: Path) -
     assert result.returncode == 1 and result.stdout == ""
     assert "Traceback" not in result.stderr and "Unexpected error" not in result.stderr
     assert (
-        "No document kind 'plans'. Known kinds: checks, guardrails, monitor, plan, suite."
-        in " ".join(result.stderr.split())
+        "No document kind 'plans'. Known kinds: checks, guardrails, monitor, pipeline, plan, "
+        "space, suite." in " ".join(result.stderr.split())
     )

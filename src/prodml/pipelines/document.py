@@ -74,7 +74,9 @@ class PipelineDocument(Document):
 
     name: Name = Field(description="the experiment its runs are recorded under")
     config: dict[str, Any] = Field({}, description="the config tree; overridden with -s KEY=VALUE")
-    steps: Annotated[list[StepDocument], Field(min_length=1)]
+    steps: Annotated[list[StepDocument], Field(min_length=1)] = Field(
+        description="the steps, each after the steps whose outputs it takes"
+    )
 
     @field_validator("config", mode="before")
     @classmethod

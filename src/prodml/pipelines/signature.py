@@ -5,7 +5,9 @@ library that takes longer to load than the rest of the run)."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
+import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
@@ -33,16 +35,19 @@ def read(path: Path, module: str, name: str, step: str) -> Parameters:
     return _from_object(load(f"{module}:{name}", step))
 
 
-_imported: dict[str, tuple[Path, int, int]] = {}  # module -> its file, mtime, size
+_imported: dict[str, tuple[Path, int, int]] = {}  # project module -> its file, mtime, size
 
 
 def load(target: str, step: str, sources: dict[str, Path] | None = None) -> Callable[..., Any]:
     """The function ``module:name``, imported again where its file (or the file of a
     project module it uses, in ``sources``) changed since this process imported it."""
     module_name, _, name = target.partition(":")
-    for module_of, path in (sources or {}).items():
-        if _imported.get(module_of) != _stamp(path):
-            sys.modules.pop(module_of, None)
+    stamps = {module_of: _stamp(path) for module_of, path in (sources or {}).items()}
+    changed = [stamp[0] for m, stamp in stamps.items() if _imported.get(m, stamp) != stamp]
+    if changed:
+        _forget(set(_imported) | set(stamps), changed)
+    for module_of in set(stamps) - set(_imported):  # imported by someone else: from its file
+        sys.modules.pop(module_of, None)
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # any error importing the user's module is theirs to fix
@@ -50,12 +55,24 @@ def load(target: str, step: str, sources: dict[str, Path] | None = None) -> Call
             f"Step {step!r}: cannot import {module_name!r}: {type(error).__name__}: {error}. "
             "Put the module beside the pipeline file or on PYTHONPATH."
         ) from None
-    for module_of, path in (sources or {}).items():
-        _imported[module_of] = _stamp(path)
+    _imported.update(stamps)
     function = getattr(module, name, None)
     if not callable(function):
         raise InvalidInputError(f"Step {step!r}: module {module_name!r} has no function {name!r}.")
     return function  # type: ignore[no-any-return]
+
+
+def _forget(modules: set[str], changed: list[Path]) -> None:
+    """Drop every project module this process imported, as a new process would not
+    have them: a module that did not change still holds what it took from one that
+    did (``from helpers import offset``). The bytecode cached for a changed file goes
+    too: it records the file's time in whole seconds, so an edit of the same size
+    within that second would be read as the old code."""
+    for module_of in modules:
+        sys.modules.pop(module_of, None)
+    for path in changed:
+        with contextlib.suppress(OSError, ValueError):
+            Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 def _stamp(path: Path) -> tuple[Path, int, int]:

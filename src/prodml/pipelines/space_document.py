@@ -60,14 +60,20 @@ class SpaceDocument(Document):
     model_config = ConfigDict(title="Search space")
 
     objective: Name = Field(description="the metric the pipeline logs that trials are ranked by")
-    direction: Literal["maximize", "minimize"] = Field("maximize")
+    direction: Literal["maximize", "minimize"] = Field(
+        "maximize", description="whether a larger objective is better"
+    )
     sampler: Literal["grid", "random", "tpe"] = Field("tpe", description="Optuna's sampler")
     seed: int = Field(0, description="the sampler's seed: the same seed, the same trials")
-    pruner: Literal["none", "median", "hyperband"] = Field("none")
+    pruner: Literal["none", "median", "hyperband"] = Field(
+        "none", description="Optuna's pruner: stops trials whose intermediate metric lags"
+    )
     intermediate: Name | None = Field(
         None, description="a metric a step logs with steps, judged by the pruner as it grows"
     )
-    parameters: Annotated[dict[Name, ParameterDocument], Field(min_length=1)]
+    parameters: Annotated[dict[Name, ParameterDocument], Field(min_length=1)] = Field(
+        description="config keys (train.max_depth) and the values each may take"
+    )
 
     @model_validator(mode="after")
     def _pruning(self) -> SpaceDocument:
