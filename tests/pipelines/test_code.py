@@ -1,0 +1,163 @@
+"""The code digest's traps: what a step runs is its function, what it uses in its
+module and the project modules its module imports. A changed helper, default
+argument or constant reruns the steps that use it; a changed comment or blank line,
+or a function no step uses, reruns nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import Project, log_numbers
+from prodml.client import Client
+
+PIPELINE = """
+name: traps
+steps:
+  - {name: load, function: loading:load, inputs: {table: numbers@latest}}
+  - {name: shift, function: shifting:shift, inputs: {table: load}}
+  - {name: scale, function: shifting:scale, inputs: {table: load}}
+  - {name: count, function: loading:count, inputs: {table: load}}
+"""
+
+LOADING = """
+import pyarrow as pa
+
+
+def load(table: pa.Table) -> pa.Table:
+    return table
+
+
+def count(table: pa.Table) -> dict[str, float]:
+    return {"rows": float(table.num_rows)}
+"""
+
+SHIFTING = """
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from helpers import offset
+
+FACTOR = 2
+
+
+def shift(table: pa.Table, by: int = 1) -> pa.Table:
+    # move every value up
+    return pa.table({"x": pc.add(table["x"], offset(by))})
+
+
+def scale(table: pa.Table, factor: int = FACTOR) -> pa.Table:
+    return pa.table({"x": pc.multiply(table["x"], _twice(factor))})
+
+
+def _twice(value: int) -> int:
+    return value * 2
+
+
+def unused() -> int:
+    return 1
+"""
+
+HELPERS = """
+def offset(by: int) -> int:
+    return by
+"""
+
+
+@pytest.fixture
+def traps(sqlite_client: Client, project: Project) -> Iterator[Project]:
+    log_numbers(sqlite_client, [1, 2, 3])
+    project.write("pipeline.yaml", PIPELINE)
+    project.write("loading.py", LOADING)
+    project.write("shifting.py", SHIFTING)
+    project.write("helpers.py", HELPERS)
+    assert project.run(sqlite_client).ran == ["load", "shift", "scale", "count"]
+    yield project
+
+
+def _table(client: Client, project: Project, step: str) -> list[int]:
+    import prodml
+
+    result = project.run(client)
+    (output,) = next(s for s in result.steps if s.name == step).outputs
+    values: list[int] = prodml.load_table(output.ref, client=client)["x"].to_pylist()
+    return values
+
+
+def test_a_changed_helper_in_another_project_module_reruns_the_steps_whose_module_uses_it(
+    sqlite_client: Client, traps: Project
+) -> None:
+    traps.edit("helpers.py", "return by", "return by * 10")
+
+    result = traps.run(sqlite_client)
+
+    assert result.ran == ["shift", "scale"]
+    assert _table(sqlite_client, traps, "shift") == [11, 12, 13]
+
+
+def test_a_helper_that_a_helper_imports_counts_too(sqlite_client: Client, traps: Project) -> None:
+    traps.write("units.py", "def unit() -> int:\n    return 1\n")
+    traps.write(
+        "helpers.py", "from units import unit\n\n\ndef offset(by):\n    return by * unit()\n"
+    )
+    assert traps.run(sqlite_client).ran == ["shift", "scale"]
+
+    traps.edit("units.py", "return 1", "return 100")
+
+    assert traps.run(sqlite_client).ran == ["shift", "scale"]
+    assert _table(sqlite_client, traps, "shift") == [101, 102, 103]
+
+
+def test_changed_comments_and_blank_lines_rerun_nothing(
+    sqlite_client: Client, traps: Project
+) -> None:
+    traps.edit("shifting.py", "# move every value up", "# add the offset\n\n    # to each value")
+    traps.edit("helpers.py", "def offset", "# a helper\n\n\ndef offset")
+    traps.edit("loading.py", "import pyarrow as pa", "import pyarrow as pa  # tables")
+
+    assert traps.run(sqlite_client).ran == []
+
+
+def test_a_changed_default_argument_reruns_its_step(sqlite_client: Client, traps: Project) -> None:
+    traps.edit("shifting.py", "by: int = 1", "by: int = 5")
+
+    assert traps.run(sqlite_client).ran == ["shift"]
+    assert _table(sqlite_client, traps, "shift") == [6, 7, 8]
+
+
+def test_a_changed_constant_used_as_a_default_reruns_its_step(
+    sqlite_client: Client, traps: Project
+) -> None:
+    traps.edit("shifting.py", "FACTOR = 2", "FACTOR = 3")
+
+    result = traps.run(sqlite_client)
+
+    assert "scale" in result.ran and "load" not in result.ran and "count" not in result.ran
+    assert _table(sqlite_client, traps, "scale") == [6, 12, 18]
+
+
+def test_a_changed_function_of_the_same_module_reruns_the_steps_that_call_it_only(
+    sqlite_client: Client, traps: Project
+) -> None:
+    traps.edit("shifting.py", "return value * 2", "return value * 4")
+
+    assert traps.run(sqlite_client).ran == ["scale"]
+    assert _table(sqlite_client, traps, "scale") == [8, 16, 24]
+
+
+def test_a_changed_function_no_step_uses_reruns_nothing(
+    sqlite_client: Client, traps: Project
+) -> None:
+    traps.edit("shifting.py", "return 1", "return 2")
+
+    assert traps.run(sqlite_client).ran == []
+
+
+def test_a_changed_step_function_reruns_it_and_the_steps_after_it_that_see_new_outputs(
+    sqlite_client: Client, traps: Project
+) -> None:
+    traps.edit("loading.py", "return table\n", "return table.slice(1)\n")
+
+    assert traps.run(sqlite_client).ran == ["load", "shift", "scale", "count"]
+    assert _table(sqlite_client, traps, "shift") == [3, 4]
