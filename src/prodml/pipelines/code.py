@@ -89,10 +89,7 @@ def _project_imports(path: Path, module: str, root: Path) -> dict[str, Path]:
         for imported in _imports(current, name):
             if imported in found or imported == module:
                 continue
-            local = _in_root(imported, root)
-            if local is None and not _project_package(imported.partition(".")[0], root):
-                continue  # an installed package: finding its submodules would import it
-            imported_path = local or _locate(imported)
+            imported_path = _in_root(imported, root) or _on_path(imported)
             if imported_path is not None and _in_project(imported_path, root):
                 found[imported] = imported_path
                 queue.append((imported_path, imported))
@@ -113,9 +110,14 @@ def _top_level(name: str) -> Path | None:
     return Path(spec.origin)
 
 
-def _project_package(name: str, root: Path) -> bool:
-    found = _top_level(name)
-    return found is not None and _in_project(found, root)
+def _on_path(name: str) -> Path | None:
+    """The file of ``name`` found from its top-level package's folder: asking Python
+    for a submodule's spec would import (run) the package it is in."""
+    head, _, rest = name.partition(".")
+    top = _top_level(head)
+    if top is None or not rest:
+        return top
+    return _in_root(rest, top.parent) if top.name == "__init__.py" else None
 
 
 def _imports(path: Path, module: str) -> Iterator[str]:

@@ -3,7 +3,9 @@ Optuna is imported here only: ``pip install 'prodml[sweeps]'``."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +37,10 @@ def optuna() -> Any:
 
 
 def sampler(space: SpaceDocument) -> Any:
+    """Optuna's sampler; a grid's points are queued by :func:`grid_points` instead (its
+    GridSampler stops a study in ways only ``study.optimize`` allows)."""
     library = optuna()
-    if space.sampler == "grid":
-        return library.samplers.GridSampler(grid(space), seed=space.seed)
-    if space.sampler == "random":
+    if space.sampler in ("grid", "random"):
         return library.samplers.RandomSampler(seed=space.seed)
     return library.samplers.TPESampler(seed=space.seed, n_startup_trials=5)
 
@@ -86,6 +88,16 @@ def grid(space: SpaceDocument) -> dict[str, list[Any]]:
 
 def grid_size(space: SpaceDocument) -> int:
     return math.prod(len(v) for v in grid(space).values())
+
+
+def grid_points(space: SpaceDocument) -> list[dict[str, Any]]:
+    """Every point of the grid, in an order shuffled by the space's seed."""
+    values = grid(space)
+    points = [
+        dict(zip(values, chosen, strict=True)) for chosen in itertools.product(*values.values())
+    ]
+    random.Random(space.seed).shuffle(points)
+    return points
 
 
 def _values(key: str, parameter: ParameterDocument) -> list[Any]:

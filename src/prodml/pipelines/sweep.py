@@ -109,6 +109,9 @@ def run_sweep(
             sampler=space.sampler(searched),
             pruner=space.pruner(searched.pruner),
         )
+        if searched.sampler == "grid":
+            for point in space.grid_points(searched)[:trials]:
+                study.enqueue_trial(point)
         settings = dataclasses.asdict(client.settings)
         finished: list[Trial] = []
         running: dict[Future[TrialOutcome], tuple[Any, dict[str, Any]]] = {}
