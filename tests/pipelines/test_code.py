@@ -5,6 +5,7 @@ or a function no step uses, reruns nothing."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -161,3 +162,21 @@ def test_a_changed_step_function_reruns_it_and_the_steps_after_it_that_see_new_o
 
     assert traps.run(sqlite_client).ran == ["load", "shift", "scale", "count"]
     assert _table(sqlite_client, traps, "shift") == [3, 4]
+
+
+def test_a_helper_in_a_project_package_counts_and_a_cached_run_does_not_import_it(
+    sqlite_client: Client, traps: Project
+) -> None:
+    traps.write("lib/__init__.py", "")
+    traps.write("lib/numbers.py", "def offset(by: int) -> int:\n    return by\n")
+    traps.edit("shifting.py", "from helpers import offset", "from lib.numbers import offset")
+    assert traps.run(sqlite_client).ran == ["shift", "scale"]
+    for name in ("lib", "lib.numbers", "shifting"):
+        sys.modules.pop(name, None)  # as in a new process
+
+    assert traps.run(sqlite_client).ran == []
+    assert not {"lib", "lib.numbers", "shifting"} & set(sys.modules)
+
+    traps.edit("lib/numbers.py", "return by", "return by * 3")
+    assert traps.run(sqlite_client).ran == ["shift", "scale"]
+    assert _table(sqlite_client, traps, "shift") == [4, 5, 6]

@@ -5,6 +5,7 @@ step runs the code its cache key was computed from."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import prodml
@@ -102,6 +103,20 @@ def test_an_edit_of_the_same_size_within_the_same_second_is_not_hidden_by_cached
     os.utime(helper, ns=(second + 500_000_000, second + 500_000_000))
 
     assert _last(sqlite_client, project) == (["shift", "again"], [15, 16, 17])
+
+
+def test_a_cached_pipeline_does_not_import_its_step_modules(
+    sqlite_client: Client, project: Project
+) -> None:
+    log_numbers(sqlite_client, [1, 2, 3])
+    _write(project)
+    project.run(sqlite_client)
+    for name in ("loading", "shifting", "again", "helpers"):
+        sys.modules.pop(name, None)  # as in a new process
+
+    assert project.run(sqlite_client).ran == []
+
+    assert not {"loading", "shifting", "again", "helpers"} & set(sys.modules)
 
 
 def test_a_step_function_made_at_run_time_is_imported_to_read_its_parameters(
