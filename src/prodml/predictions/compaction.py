@@ -10,12 +10,13 @@ merges, in each day folder, the segments written (by their files' time) more tha
 - One merged file holds rows of one hour (by the names' time), one kind (served, or
   late ``shadow-`` answers), one writer (``<host>.<pid>``) and one Arrow schema, so
   that the hour, the kind and the writer still read from its name (a listing of an
-  hour is one name prefix), and no column changes type (label files of every writer
-  merge: no reader asks who labelled). It is named like a segment,
-  ``<kind><HHMMSS>-<writer>-<random>.parquet``, with a random part that starts with
-  ``query.COMPACTED``; its rows are sorted by time, in row groups of :data:`ROW_GROUP`
-  rows (DuckDB skips a group by its time statistics), at most :data:`MAX_ROWS` rows a
-  file, and no file spans a pause of :data:`PAUSE`.
+  hour is one name prefix; ``query.merge_group``: a compacted file alone in its group
+  replaces nothing listed, and a reader skips its footer), and no column changes
+  type (label files of every writer merge: no reader asks who labelled). It is named
+  like a segment, ``<kind><HHMMSS>-<writer>-<random>.parquet``, with a random part
+  that starts with ``query.COMPACTED``; its rows are sorted by time, in row groups of
+  :data:`ROW_GROUP` rows (DuckDB skips a group by its time statistics), at most
+  :data:`MAX_ROWS` rows a file, and no file spans a pause of :data:`PAUSE`.
 - Its footer names every file it replaces (key ``query.REPLACES``) and when it was
   made (``query.CREATED``), and the one listing of the log's files
   (``query.live_files``) leaves the replaced ones out: a listing taken before, during
@@ -151,16 +152,15 @@ def _tidy(files: LogFiles, day: str) -> None:
 def _chunks(files: LogFiles, day: str, written_before: float) -> list[list[_Segment]]:
     """Runs of segments to merge: each of one hour, kind, writer and schema, in time
     order, at most :data:`MAX_ROWS` rows and at least two files."""
-    per_writer = not day.startswith(f"{query.LABELS}/")
-    groups: dict[tuple[str, str, str, bytes], list[_Segment]] = {}
+    labels = day.startswith(f"{query.LABELS}/")
+    groups: dict[tuple[tuple[str, str, str] | None, bytes], list[_Segment]] = {}
     entries = query.live_files(files, day)
     files.footers([e.key for e in entries if e.modified <= written_before])
     for entry in entries:
         found = _candidate(files, entry, written_before)
         if found is not None:
             segment, schema = found
-            writer = segment.writer if per_writer else ""
-            key = (segment.stamp[:2], segment.kind, writer, schema)
+            key = (query.merge_group(segment.name, labels), schema)  # readers rely on it
             groups.setdefault(key, []).append(segment)
     runs = [run for group in groups.values() for run in _runs(group)]
     return [run for run in runs if len(run) > 1]

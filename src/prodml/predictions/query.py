@@ -6,7 +6,10 @@ The files are listed here and nowhere else. A compacted file (``compaction.py``)
 the files it replaces in its footer, and a listing leaves those out: taken before,
 during or after a compaction, it counts every row once. Only compacted files' footers
 are read for that, spotted by name (the random part of the name starts with
-:data:`COMPACTED`).
+:data:`COMPACTED`), and only those that share their hour, kind and writer with another
+file listed (:func:`contested`): once compaction has tidied an hour, a query reads no
+footer before its files. On an object store every listing a query needs is sent at
+once, then every footer needed.
 
 Queries run sealed (``sql_text.seal``): they read those files and nothing else. The
 log's column names and values come from requests, and generated queries name them; a
@@ -18,7 +21,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,20 +75,34 @@ def prediction_files(
     before ``since`` to one after ``until`` (a segment is named by when it was written,
     a little after its rows' times; a compacted one by its first segment's)."""
     files = open_log_files(log)
+    models = _models(files, model)
+    wanted = _prediction_folders(models, files.folder_lists(models), since, until)
+    return _paths(files, live_folders(files, wanted))
+
+
+def _models(files: LogFiles, model: str | None) -> list[str]:
     # folders named "_..." hold labels and quarantined rows, never a model's segments
-    models = [model] if model else [m for m in files.folders("") if m[:1] != "_"]
+    return [model] if model else [m for m in files.folders("") if m[:1] != "_"]
+
+
+def _prediction_folders(
+    models: Sequence[str],
+    days: Sequence[Sequence[str]],
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, list[str] | None]:
+    """The day folders of ``models`` (with the ``days`` each has) that can hold rows from
+    ``since`` to ``until``, each with the hours to list (None: all of them)."""
     low = (since.astimezone(UTC) - NAME_SLACK) if since else None
     high = (until.astimezone(UTC) + NAME_SLACK) if until else None
     first = low.strftime("%Y-%m-%d") if low else ""
     last = high.strftime("%Y-%m-%d") if high else "9999"
-    found = []
-    for name in models:
-        for day in files.folders(name):
-            if not first <= day <= last:
-                continue
-            hours = _hours(day, low, high)
-            found += [files.path(e.key) for e in live_files(files, f"{name}/{day}", hours)]
-    return sorted(found)
+    return {
+        f"{name}/{day}": _hours(day, low, high)
+        for name, found in zip(models, days, strict=True)
+        for day in found
+        if first <= day <= last
+    }
 
 
 def _hours(day: str, low: datetime | None, high: datetime | None) -> list[str] | None:
@@ -96,26 +114,58 @@ def _hours(day: str, low: datetime | None, high: datetime | None) -> list[str] |
     return [f"{hour:02d}" for hour in range(int(start), int(end) + 1)]
 
 
+def _paths(files: LogFiles, live: dict[str, list[Entry]]) -> list[str]:
+    return sorted(files.path(entry.key) for entries in live.values() for entry in entries)
+
+
 def live_files(files: LogFiles, folder: str, hours: Sequence[str] | None = None) -> list[Entry]:
     """The Parquet files of a day folder (of some ``hours`` only, when given), less those
     that compacted files replace (see :func:`replacements`)."""
-    entries = _listed(files, folder, hours)
-    replaced = replacements(files, [e for e in entries if is_compacted(e.name)])
-    return [e for e in entries if e.name not in replaced]
+    return live_folders(files, {folder: hours})[folder]
 
 
-def _listed(files: LogFiles, folder: str, hours: Sequence[str] | None) -> list[Entry]:
-    """One listing of the folder, or on an object store one of each hour's name prefixes
-    (of each kind: a name starts with its kind, then its time) when that is fewer."""
+def live_folders(
+    files: LogFiles, wanted: Mapping[str, Sequence[str] | None], fetch: bool = False
+) -> dict[str, list[Entry]]:
+    """:func:`live_files` of each folder (with its hours), every listing at once and then
+    every footer needed at once (see :func:`contested`); with ``fetch``, the files whose
+    footers are needed are copied whole from an object store, one request each instead
+    of two, as the caller reads them next."""
+    listed = _listed(files, wanted)
+    needed = {folder: contested(entries, folder) for folder, entries in listed.items()}
+    every = [entry for entries in needed.values() for entry in entries]
+    if fetch and every:
+        files.local_paths([files.path(entry.key) for entry in every])
+    files.footers([entry.key for entry in every])
+    live = {}
+    for folder, entries in listed.items():
+        replaced = replacements(files, needed[folder])
+        live[folder] = [e for e in entries if e.name not in replaced]
+    return live
+
+
+def _listed(files: LogFiles, wanted: Mapping[str, Sequence[str] | None]) -> dict[str, list[Entry]]:
+    """The Parquet files of each folder in its hours: one listing of the folder, or on an
+    object store one of each hour's name prefixes (of each kind: a name starts with its
+    kind, then its time) when that is fewer, all at once."""
+    asked = [
+        (folder, prefix) for folder, hours in wanted.items() for prefix in _prefixes(files, hours)
+    ]
+    found: dict[str, set[Entry]] = {folder: set() for folder in wanted}
+    for (folder, _), entries in zip(asked, files.listings(asked), strict=True):
+        found[folder].update(e for e in entries if e.name.endswith(".parquet"))
+    listed = {}
+    for folder, kept in found.items():
+        hours = wanted[folder]
+        chosen = (e for e in kept if hours is None or _hour(e.name) in hours)
+        listed[folder] = sorted(chosen, key=_key)
+    return listed
+
+
+def _prefixes(files: LogFiles, hours: Sequence[str] | None) -> list[str]:
     if hours is None or not files.remote or len(hours) > LISTED_HOURS:
-        entries = files.files(folder)
-        if hours is not None:
-            wanted = set(hours)
-            entries = [e for e in entries if _hour(e.name) in wanted]
-    else:
-        prefixes = [f"{kind}{hour}" for hour in hours for kind in KINDS]
-        entries = sorted({e for p in prefixes for e in files.files(folder, p)}, key=_key)
-    return [e for e in entries if e.name.endswith(".parquet")]
+        return [""]
+    return [f"{kind}{hour}" for hour in hours for kind in KINDS]
 
 
 def _key(entry: Entry) -> str:
@@ -125,6 +175,38 @@ def _key(entry: Entry) -> str:
 def _hour(name: str) -> str | None:
     found = NAME.match(name)
     return found["stamp"][:2] if found else None
+
+
+def merge_group(name: str, labels: bool = False) -> tuple[str, str, str] | None:
+    """The files compaction merges together: the hour, kind and writer in the name
+    (label files of every writer merge: the writer is left out); None for a name that is
+    not the log's."""
+    found = NAME.match(name)
+    if found is None:
+        return None
+    return found["stamp"][:2], found["kind"] or "", "" if labels else found["writer"]
+
+
+def contested(entries: Sequence[Entry], folder: str) -> list[Entry]:
+    """The compacted files of a listing of ``folder`` whose footers decide what it leaves
+    out: those sharing their group (:func:`merge_group`) with another file listed. A
+    compacted file replaces files of its own group only, so one alone in its group is in
+    force and replaces nothing listed (its footer is not needed); two in one group may be
+    a newer and an older one, or duplicates. A writer without a host (``<pid>``) names
+    files from before compaction was hourly, which replace other hours': always read."""
+    labels = folder.startswith(f"{LABELS}/")
+    groups = Counter(merge_group(entry.name, labels) for entry in entries)
+    return [
+        entry
+        for entry in entries
+        if is_compacted(entry.name)
+        and (groups[merge_group(entry.name, labels)] > 1 or not _hourly(entry.name))
+    ]
+
+
+def _hourly(name: str) -> bool:
+    found = NAME.match(name)
+    return found is not None and "." in found["writer"]
 
 
 def replacements(files: LogFiles, compacted: Sequence[Entry]) -> set[str]:
@@ -221,13 +303,12 @@ def label_files(log: LogFiles | Path, since: datetime | None = None) -> list[str
     comes after its request, so older files cannot hold one (and reading every label
     of a month to join a day's requests costs seconds)."""
     files = open_log_files(log)
+    return _paths(files, live_folders(files, _label_folders(files.folders(LABELS), since)))
+
+
+def _label_folders(days: Sequence[str], since: datetime | None) -> dict[str, None]:
     first = (since.astimezone(UTC) - LABEL_SKEW).strftime("%Y-%m-%d") if since else ""
-    return sorted(
-        files.path(entry.key)
-        for day in files.folders(LABELS)
-        if day >= first
-        for entry in live_files(files, f"{LABELS}/{day}")
-    )
+    return {f"{LABELS}/{day}": None for day in days if day >= first}
 
 
 def connect(
@@ -245,11 +326,16 @@ def connect(
     segment's schema does not leak into windows it has no rows in; ``filename`` adds
     the segment each row came from). It reads those files and nothing else."""
     place = open_log_files(log)
-    files = prediction_files(place, model, since, until)
+    models = _models(place, model)
+    *days, label_days = place.folder_lists([*models, LABELS])  # all listed at once
+    segments = _prediction_folders(models, days, since, until)
+    listed = {**_label_folders(label_days, since), **segments}
+    live = live_folders(place, listed, fetch=True)
+    files = _paths(place, {folder: live[folder] for folder in segments})
+    labels = _paths(place, {f: found for f, found in live.items() if f not in segments})
     if between is not None:
         place.footers([place.key_of(f) for f in files])
         files = [f for f in files if _overlaps(time_span(place, f), between)]
-    labels = label_files(place, since)
     local = place.local_paths([*files, *labels])  # an object store's: copies, read once
     files, labels = local[: len(files)], local[len(files) :]
     connection = duckdb.connect()

@@ -71,6 +71,15 @@ class LogFiles:
         """The names of the folders directly in ``folder``, in order."""
         raise NotImplementedError
 
+    def listings(self, wanted: Sequence[tuple[str, str]]) -> list[list[Entry]]:
+        """:meth:`files` of each ``(folder, prefix)``, in order (an object store lists
+        them all at once: a request each, not a round trip each)."""
+        return [self.files(folder, prefix) for folder, prefix in wanted]
+
+    def folder_lists(self, folders: Sequence[str]) -> list[list[str]]:
+        """:meth:`folders` of each of ``folders``, in order (at once, as :meth:`listings`)."""
+        return [self.folders(folder) for folder in folders]
+
     def read(self, key: str) -> bytes:
         raise NotImplementedError
 

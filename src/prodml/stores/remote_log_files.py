@@ -2,9 +2,10 @@
 (``s3://bucket/prefix``): one ``PUT`` a file, listings never cached, a claim made by a
 conditional ``PUT``. See :mod:`prodml.stores.log_files` for the contract.
 
-Reading is shaped by the object store's cost, a request: a footer is one ranged
-``GET`` of the file's tail (its size is known from the listing), many fetched at
-once; a file a query reads is copied once into a local cache (many at once) and
+Reading is shaped by the object store's cost, a request, and its latency: the
+listings a reader needs are sent at once (:meth:`RemoteLogFiles.listings`), a footer
+is one ranged ``GET`` of the file's tail (its size is known from the listing), many
+fetched at once; a file a query reads is copied once into a local cache (many at once) and
 DuckDB reads the copy, since every file is immutable once written. Reading through
 DuckDB's registered filesystem instead cost about 30 requests a file and query (a
 ``HEAD`` for each size, time and existence DuckDB asks about). The cache keeps at
@@ -61,9 +62,8 @@ class RemoteLogFiles(LogFiles):
         self._s3 = "s3" in protocols
         self._object_store = bool(OBJECT_STORES.intersection(protocols))
         self._failures = failure_types(self._s3)
-        self._batch: dict[str, Any] = (
-            {"batch_size": IN_FLIGHT} if isinstance(self.fs, AsyncFileSystem) else {}
-        )
+        self._asynchronous = isinstance(self.fs, AsyncFileSystem)
+        self._batch: dict[str, Any] = {"batch_size": IN_FLIGHT} if self._asynchronous else {}
 
     def _full(self, key: str) -> str:
         return f"{self.root}/{key}" if key else self.root
@@ -85,17 +85,79 @@ class RemoteLogFiles(LogFiles):
         return self.path(key)
 
     def files(self, folder: str, prefix: str = "") -> list[Entry]:
+        return self.listings([(folder, prefix)])[0]
+
+    def listings(self, wanted: Sequence[tuple[str, str]]) -> list[list[Entry]]:
+        """Each ``(folder, prefix)``'s files, listed at once: on S3 one ``LIST`` of the
+        prefix each (not of the whole folder), all in flight together."""
+        found = self._listed([(folder, prefix, False) for folder, prefix in wanted])
+        return [
+            self._entries(folder, prefix, infos)
+            for (folder, prefix), infos in zip(wanted, found, strict=True)
+        ]
+
+    def folders(self, folder: str) -> list[str]:
+        return self.folder_lists([folder])[0]
+
+    def folder_lists(self, folders: Sequence[str]) -> list[list[str]]:
+        found = self._listed([(folder, "", True) for folder in folders])
+        return [
+            sorted(
+                str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+                for info in infos
+                if info.get("type") == "directory"
+            )
+            for infos in found
+        ]
+
+    def _listed(self, wanted: Sequence[tuple[str, str, bool]]) -> list[list[dict[str, Any]]]:
+        """What the filesystem lists for each ``(folder, prefix, of folders)``, every
+        listing in flight at once on an asynchronous filesystem (a missing folder lists
+        nothing; a missing bucket is an error)."""
+        calls = [self._listing(*each) for each in wanted]
+        doing = f"list {wanted[0][0] or 'the log'}" if wanted else "list the log"
+        with self._failing(doing):
+            if self._asynchronous and len(calls) > 1:
+                from fsspec.asyn import _run_coros_in_chunks, sync
+
+                coroutines = [
+                    getattr(self.fs, f"_{name}")(base, **options) for name, base, options in calls
+                ]
+                found = sync(
+                    self.fs.loop,
+                    _run_coros_in_chunks,
+                    coroutines,
+                    batch_size=IN_FLIGHT,
+                    return_exceptions=True,
+                )
+            else:
+                found = [self._listed_one(*call) for call in calls]
+            return [self._infos(result) for result in found]
+
+    def _listing(self, folder: str, prefix: str, folders: bool) -> tuple[str, str, dict[str, Any]]:
+        """The filesystem's method and arguments listing ``folder`` (on S3: the names
+        starting with ``prefix`` alone, a prefix of the folder's)."""
         base = self._full(folder)
-        with self._failing(f"list {folder or 'the log'}"):
-            try:
-                if self._s3:  # one listing of the prefix, not of the whole folder
-                    found = self.fs.find(base, maxdepth=1, prefix=prefix, detail=True).values()
-                else:
-                    found = self.fs.ls(base, detail=True)
-            except FileNotFoundError as error:
-                if bucket_missing(error):
-                    raise
-                return []
+        if self._s3 and not folders:
+            return "find", base, {"maxdepth": 1, "prefix": prefix, "detail": True}
+        return "ls", base, {"detail": True}
+
+    def _listed_one(self, name: str, base: str, options: dict[str, Any]) -> Any:
+        try:
+            return getattr(self.fs, name)(base, **options)
+        except FileNotFoundError as error:
+            return error
+
+    def _infos(self, result: Any) -> list[dict[str, Any]]:
+        if isinstance(result, FileNotFoundError):
+            if bucket_missing(result):
+                raise result
+            return []
+        if isinstance(result, BaseException):
+            raise result
+        return list(result.values() if isinstance(result, dict) else result)
+
+    def _entries(self, folder: str, prefix: str, found: list[dict[str, Any]]) -> list[Entry]:
         entries = []
         for info in found:
             name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
@@ -105,20 +167,6 @@ class RemoteLogFiles(LogFiles):
             entries.append(Entry(key, int(info.get("size") or 0), modified_time(info)))
             self._sizes[key] = entries[-1].size
         return sorted(entries, key=lambda e: e.key)
-
-    def folders(self, folder: str) -> list[str]:
-        with self._failing(f"list {folder or 'the log'}"):
-            try:
-                found = self.fs.ls(self._full(folder), detail=True)
-            except FileNotFoundError as error:
-                if bucket_missing(error):
-                    raise
-                return []
-        return sorted(
-            str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
-            for info in found
-            if info.get("type") == "directory"
-        )
 
     def read(self, key: str) -> bytes:
         with self._failing(f"read {key}"):
