@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from seed import MODEL, Seeded, seed
+from seed import HOLDOUT, MODEL, Seeded, seed
 from sklearn.linear_model import LogisticRegression
 from starlette.testclient import TestClient
 from ui_forms import csrf_of
@@ -223,3 +223,17 @@ def test_a_comparison_stored_without_its_checks_still_shows_its_verdict(
         page = pages.get(f"/models/{MODEL}/3")
     assert page.status_code == 200
     assert "stored without its checks" in page.text
+
+
+def test_a_backfilled_metric_does_not_replace_the_suites_report_on_a_version_page(
+    tmp_path: Path,
+) -> None:
+    client = Client(home=str(tmp_path / ".prodml"), user="tester")
+    seed(client)
+    prodml.backfill_metric("brier", MODEL, f"{HOLDOUT}@latest", client=client)
+    with TestClient(create_app(client), base_url="http://ui.test") as pages:
+        page = pages.get(f"/models/{MODEL}/3").text
+    client.close()
+
+    (estimates,) = [c for c in _charts(page) if "facet" in c]
+    assert {r["metric"] for r in estimates["data"]["values"]} == {"auc", "accuracy"}  # type: ignore[index]

@@ -91,7 +91,7 @@ async def version_page(request: Request) -> Response:
     history = models.model_history(name, moment, client=client)
     evaluations = _until(details.evaluations, moment)
     gated = next((e for e in evaluations if e.get("verdict")), None)
-    latest = evaluations[0] if evaluations else None
+    latest = _suite_first(evaluations)
     rows = model_charts.estimate_rows(latest.get("scores", []), version.ref) if latest else []
     signed = approvals.approvals(name, version.version, as_of=moment, client=client)
     rules = models.guardrails_text(version.ref, client=client)
@@ -118,6 +118,13 @@ async def version_page(request: Request) -> Response:
         page_of=links.page_of,
         lineage_of=links.lineage_of,
     )
+
+
+def _suite_first(evaluations: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The latest evaluation by the model's suite; a backfilled metric only when there
+    is nothing else (a one-metric backfill is not the version's report card)."""
+    whole = [e for e in evaluations if "backfill" not in e] or evaluations
+    return whole[0] if whole else None
 
 
 def _until(evaluations: list[dict[str, Any]], moment: datetime | None) -> list[dict[str, Any]]:
@@ -188,7 +195,7 @@ def _paired(
     for evaluation in after:
         if evaluation.get("baseline_id") in by_id:
             return evaluation, by_id[evaluation["baseline_id"]]
-    return (after[0] if after else None), (before[0] if before else None)
+    return _suite_first(after), _suite_first(before)
 
 
 def _reason(value: object) -> str | None:
