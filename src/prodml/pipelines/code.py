@@ -20,6 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from prodml.errors import InvalidInputError
+
 Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
@@ -40,6 +42,19 @@ def source_file(module: str, root: Path) -> Path | None:
     return local if local is not None else _locate(module)
 
 
+def parse(path: Path) -> ast.Module:
+    """The syntax tree of a step's module or a project module it imports."""
+    try:
+        return ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError) as error:  # ValueError: a null byte in the file
+        line = getattr(error, "lineno", None)
+        where = f"{path}, line {line}" if line else str(path)
+        problem = error.msg if isinstance(error, SyntaxError) else str(error)
+        raise InvalidInputError(
+            f"{where}: {problem}; Python cannot read the file. Fix it and run the pipeline again."
+        ) from None
+
+
 def _in_root(module: str, root: Path) -> Path | None:
     base = root.joinpath(*module.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
@@ -49,7 +64,7 @@ def _in_root(module: str, root: Path) -> Path | None:
 
 
 def _own_part(path: Path, name: str) -> str:
-    tree = ast.parse(path.read_bytes())
+    tree = parse(path)
     definitions: dict[str, Definition] = {}
     kept: list[ast.stmt] = []
     for statement in tree.body:
@@ -72,7 +87,7 @@ def _own_part(path: Path, name: str) -> str:
 
 @cache
 def _tree_of(path: Path, mtime: float, size: int) -> str:
-    return hashlib.sha256(ast.dump(ast.parse(path.read_bytes())).encode()).hexdigest()
+    return hashlib.sha256(ast.dump(parse(path)).encode()).hexdigest()
 
 
 def _tree(path: Path) -> str:
@@ -122,7 +137,7 @@ def _on_path(name: str) -> Path | None:
 
 def _imports(path: Path, module: str) -> Iterator[str]:
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_bytes())):
+    for node in ast.walk(parse(path)):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -101,7 +101,10 @@ class _Produced:
         if not name and len(found) == 1:
             return next(iter(found.values()))
         choices = ", ".join(f"{step}.{n}" if n else step for n in found) or "none"
-        raise InvalidInputError(f"Step {step!r} has no output {source!r}; its outputs: {choices}.")
+        raise InvalidInputError(
+            f"Step {step!r} has no output {source!r}; its outputs: {choices}. Name one of "
+            "them in the inputs of the pipeline file."
+        )
 
     def value(self, source: str) -> Any:
         stored = self.output(source)

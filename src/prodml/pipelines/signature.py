@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml.errors import InvalidInputError
+from prodml.pipelines import code
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Parameters:
 def read(path: Path, module: str, name: str, step: str) -> Parameters:
     """The parameters of ``name`` in ``path``; a function the file does not define with
     ``def`` (made by a decorator or assigned) is imported and inspected instead."""
-    for node in ast.parse(path.read_bytes()).body:
+    for node in code.parse(path).body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
             return _from_tree(node.args)
     return _from_object(load(f"{module}:{name}", step))
@@ -52,13 +53,19 @@ def load(target: str, step: str, sources: dict[str, Path] | None = None) -> Call
         module = importlib.import_module(module_name)
     except Exception as error:  # any error importing the user's module is theirs to fix
         raise InvalidInputError(
-            f"Step {step!r}: cannot import {module_name!r}: {type(error).__name__}: {error}. "
-            "Put the module beside the pipeline file or on PYTHONPATH."
+            f"Step {step!r}: importing {module_name!r} failed: {type(error).__name__}: "
+            f"{error}. Fix the module (or install what it imports) and run again."
         ) from None
     _imported.update(stamps)
     function = getattr(module, name, None)
     if not callable(function):
-        raise InvalidInputError(f"Step {step!r}: module {module_name!r} has no function {name!r}.")
+        defined = sorted(
+            n for n, v in vars(module).items() if inspect.isfunction(v) and not n.startswith("_")
+        )
+        raise InvalidInputError(
+            f"Step {step!r}: module {module_name!r} has no function {name!r} (its functions: "
+            f"{', '.join(defined) or 'none'}). Fix the step's function: in the pipeline file."
+        )
     return function  # type: ignore[no-any-return]
 
 
