@@ -185,3 +185,38 @@ def test_a_run_that_does_not_exist_is_a_404(
     pages, _ = seeded_pages
     assert pages.get("/runs/abcdef0123").status_code == 404
     assert pages.get("/runs/not-hex").status_code == 400
+
+
+def test_a_pipeline_run_lists_its_steps_and_a_step_links_back(
+    sqlite_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    from prodml.ui.app import create_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "two_steps.py").write_text(
+        "import pyarrow as pa\n"
+        "def double(numbers):\n"
+        "    return pa.table({'x': [v * 2 for v in numbers['x'].to_pylist()]})\n"
+        "def score(table):\n    return {'total': float(sum(table['x'].to_pylist()))}\n"
+    )
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: doubling\nsteps:\n"
+        "  - {name: double, function: 'two_steps:double', inputs: {numbers: numbers@latest}}\n"
+        "  - {name: score, function: 'two_steps:score', inputs: {table: double}}\n"
+    )
+    prodml.log_dataset("numbers", pa.table({"x": [1, 2, 3]}), client=sqlite_client)
+    prodml.run_pipeline(tmp_path / "pipeline.yaml", client=sqlite_client)
+    again = prodml.run_pipeline(tmp_path / "pipeline.yaml", client=sqlite_client)
+
+    with TestClient(create_app(sqlite_client), base_url="http://ui.test") as pages:
+        page = pages.get(f"/runs/{again.run_id}").text
+        step = pages.get(f"/runs/{again.steps[0].run_id}").text
+
+    children = page.split('id="children"')[1].split("</table>")[0]
+    assert [c.split("</td>")[0] for c in children.split("<td>")[2::5]] == ["double", "score"]
+    assert children.count("reused") == 2 and "total=12" in children
+    assert f'href="/runs/{again.run_id}" id="parent"' in step and "(step double)" in step
+    assert f'href="/runs/{again.steps[0].reused_from}" id="builds-on"' in step

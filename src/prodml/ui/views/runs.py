@@ -25,6 +25,7 @@ MAX_COLUMNS = 20
 PAGE_SIZES = (10, 25, 50, 100, 200)
 MAX_CURVES = 12  # metric charts on a run's page
 MAX_COMPARED = 10
+MAX_CHILDREN = 200  # a pipeline's steps or a sweep's trials listed on its run's page
 _COLUMN = re.compile(r"^((metrics|params|config|tags)\.[A-Za-z0-9_.\-/]{1,255}|[a-z]+)$")
 _RUN_ID = re.compile(r"^[0-9a-f]{6,64}$")
 
@@ -131,6 +132,9 @@ async def run_page(request: Request) -> Response:
         if len(points) > 1:
             charts.append(run_charts.curves({run.id[:12]: points}, key))
     git = run.environment.get("git", {}) if isinstance(run.environment, dict) else {}
+    children = search_runs(
+        f"tags.`prodml.parent` = {_quoted(run.id)}", "started", MAX_CHILDREN, client=client
+    )
     return pages.render(
         request,
         "runs/run.html",
@@ -142,9 +146,15 @@ async def run_page(request: Request) -> Response:
         git=git if isinstance(git, dict) else {},
         charts=charts,
         single=[k for k in sorted(run.metrics) if k not in {c["title"] for c in charts}],
+        children=children.runs,
+        more_children=children.total - len(children.runs),
         page_of=links.page_of,
         lineage_of=links.lineage_of,
     )
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _compared_ids(request: Request) -> list[str]:
