@@ -14,11 +14,14 @@ from prodml.pipelines.plan import Step
 KEY_FORMAT = 1  # raised when what goes into a key changes, so old keys stop matching
 
 
-def step_key(step: Step, inputs: Mapping[str, str]) -> str:
+def step_key(pipeline: str, step: Step, inputs: Mapping[str, str]) -> str:
     """``inputs`` maps each argument to its content digest (a dataset version's id is
-    the digest of its content, so a table logged again unchanged keeps its key)."""
+    the digest of its content, so a table logged again unchanged keeps its key). The
+    names its outputs are stored under are part of it: a renamed pipeline, step or
+    model stores its outputs under the new names."""
     parts = {
         "format": KEY_FORMAT,
+        "names": [pipeline, step.name, step.model],
         "code": step.code,
         "config": step.config,
         "inputs": dict(inputs),

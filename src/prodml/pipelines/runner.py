@@ -204,7 +204,7 @@ def _one_step(
         argument: datasets[source].id if "@" in source else produced.output(source).digest
         for argument, source in step.inputs.items()
     }
-    key = step_key(step, digests)
+    key = step_key(pipeline.name, step, digests)
     earlier = client.metadata.cached_step(key) if step.cache else None
     if earlier is not None and not forced:
         return _reuse(client, pipeline, step, parent, key, earlier, produced, started)
