@@ -215,3 +215,69 @@ def _environ() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+CHURN_STEPS = """
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    def make(rows: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        frame = pd.DataFrame({"usage": rng.normal(size=rows), "tenure": rng.normal(size=rows)})
+        noise = rng.normal(scale=0.5, size=rows)
+        frame["churned"] = (frame["usage"] + 0.5 * frame["tenure"] + noise > 0).astype("int64")
+        return frame
+
+    def train(table: pd.DataFrame, C: float) -> LogisticRegression:
+        return LogisticRegression(C=C).fit(table[["usage", "tenure"]], table["churned"])
+
+    def score(model: LogisticRegression, table: pd.DataFrame) -> dict:
+        return {"accuracy": float(model.score(table[["usage", "tenure"]], table["churned"]))}
+"""
+CHURN_PIPELINE = """
+    name: churn-pipeline
+    config:
+      make: {rows: 1500, seed: 3}
+      train: {C: 1.0}
+    steps:
+      - {name: make, function: "churn_steps:make"}
+      - {name: train, function: "churn_steps:train", inputs: {table: make}, model: churn}
+      - {name: score, function: "churn_steps:score", inputs: {model: train, table: make}}
+"""
+
+
+CLI = [sys.executable, "-m", "prodml.cli.main"]
+
+
+def test_the_best_trial_is_compared_with_a_baseline_on_the_suite(
+    project: Project, sqlite_client: Client, tmp_path: Path
+) -> None:
+    project.write("churn_steps.py", CHURN_STEPS)
+    project.write("pipeline.yaml", CHURN_PIPELINE)
+    first = prodml.run_pipeline(project.pipeline, client=sqlite_client)
+    champion = next(o.ref for s in first.steps for o in s.outputs if s.name == "train")
+    holdout = prodml.load_table("churn-pipeline-make@latest", client=sqlite_client)
+    prodml.add_to_valset("holdout", holdout.to_pandas(), client=sqlite_client)
+    prodml.register_suite(
+        "churn",
+        {"task": "classification", "label": "churned", "validation_sets": ["holdout"],
+         "bootstrap": {"resamples": 100}, "auto_slices": {"count": 0}},
+        client=sqlite_client,
+    )  # fmt: skip
+    space = {"objective": "accuracy", "sampler": "grid",
+             "parameters": {"train.C": {"choice": [0.001, 0.01]}}}  # fmt: skip
+    result = prodml.sweep(project.pipeline, space, trials=2, name="c", client=sqlite_client)
+    assert [t.outcome.ran for t in result.trials] == [("train", "score")] * 2
+
+    shown = subprocess.run(
+        [*CLI, "sweep", "best", "c", "--compare", "churn", "--baseline", champion],
+        capture_output=True, text=True,
+        env={**_environ(), "PRODML_HOME": sqlite_client.settings.home, "COLUMNS": "200"},
+    )  # fmt: skip
+
+    best_models = prodml.trial_models(prodml.best_trial("c", client=sqlite_client), sqlite_client)
+    assert best_models and best_models[0] != champion
+    assert shown.returncode in (0, 1), shown.stderr  # 1: the gate did not pass
+    assert f"models: {best_models[0]}" in shown.stdout
+    assert champion in shown.stdout and best_models[0] in shown.stdout  # the comparison
