@@ -41,6 +41,12 @@ def step_model(model: Any, example: Any = None) -> ModelOutput:
     return ModelOutput(model, example)
 
 
+def handed_on(value: Any) -> Any:
+    """An output as the steps after it in the same run take it: a model, not its wrapper
+    (as a later run, reading it back from the store, would give it)."""
+    return value.model if isinstance(value, ModelOutput) else value
+
+
 def named(value: Any) -> dict[str, Any]:
     """A step's return value as named outputs ("" for a single one)."""
     if value is None:

@@ -261,7 +261,7 @@ def _one_step(
             pruned=True,
         )
     seconds = time.perf_counter() - started
-    produced.record(step.name, stored, named)
+    produced.record(step.name, stored, {n: outputs.handed_on(v) for n, v in named.items()})
     if step.cache:
         _keep(client, pipeline, step, key, run.id, stored, seconds, earlier)
     return StepResult(
