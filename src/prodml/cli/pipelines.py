@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, errors
@@ -38,7 +39,7 @@ def run(
             made = ", ".join(o.ref for o in step.outputs) or "no output"
             errors.print(f"  {step.name:<16} {how:<7} {step.seconds:7.2f} s  {made}")
             for warning in step.warnings:
-                errors.print(f"  [yellow]warning:[/] {warning}")
+                errors.print(Text.assemble("  ", ("warning:", "yellow"), f" {warning}"))
 
     result = prodml.run_pipeline(path, settings or [], force or [], report=report)
     if json:

@@ -1,0 +1,186 @@
+"""``prodml run PIPELINE.yaml`` as a user runs it: a line per step as it finishes, a
+summary, JSON for scripts, overrides and forced steps; a mistake is one line and
+exit code 1, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from cli_process import run_prodml
+
+import prodml
+from prodml.client import Client
+
+PIPELINE = """
+name: demo
+config:
+  scale: {factor: 3}
+steps:
+  - {name: load, function: steps:load, inputs: {table: numbers@latest}}
+  - {name: scale, function: steps:scale, inputs: {table: load}}
+  - {name: total, function: steps:total, inputs: {table: scale}}
+"""
+
+STEPS = """
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def load(table: pa.Table) -> pa.Table:
+    return pa.table({"x": pc.cast(table["x"], pa.float64())})
+
+
+def scale(table: pa.Table, factor: int) -> pa.Table:
+    return pa.table({"x": pc.multiply(table["x"], factor)})
+
+
+def total(table: pa.Table) -> dict[str, float]:
+    return {"total": float(pc.sum(table["x"]).as_py())}
+
+
+def noisy(table: pa.Table) -> float:
+    import random
+
+    return random.random()
+
+
+def broken(table: pa.Table) -> pa.Table:
+    raise RuntimeError("the disk is full")
+"""
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A store holding the dataset ``numbers``, beside a project folder (no git checkout)."""
+    folder = tmp_path / ".prodml"
+    client = Client(home=str(folder), user="dana", flush_interval=0.05)
+    prodml.log_dataset("numbers", pa.table({"x": [1, 2, 3]}), client=client)
+    client.close()
+    project = tmp_path / "project"
+    project.mkdir()
+    _write(project, "pipeline.yaml", PIPELINE)
+    _write(project, "steps.py", STEPS)
+    return folder
+
+
+PIPELINE_FILE = "project/pipeline.yaml"
+
+
+def test_a_run_prints_a_line_per_step_and_a_summary_and_a_rerun_reuses_every_step(
+    home: Path,
+) -> None:
+    first = run_prodml(home, "run", PIPELINE_FILE)
+    again = run_prodml(home, "run", PIPELINE_FILE)
+
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["load", "ran"],
+        ["scale", "ran"],
+        ["total", "ran"],
+    ]
+    assert lines[0].split()[-1] == "demo-load@1" and lines[0].split()[3] == "s"
+    assert "3 of 3 steps ran (load, scale, total), the rest reused" in first.stdout
+    assert "metrics: total=18" in first.stdout
+    assert first.stdout.startswith("run ") and "details: prodml runs show " in first.stdout
+    assert again.returncode == 0, again.stderr
+    assert [line.split()[1] for line in again.stderr.splitlines()] == ["cached"] * 3
+    assert "0 of 3 steps ran (none), the rest reused" in again.stdout
+    assert "metrics: total=18" in again.stdout
+
+
+def test_json_gives_the_result_for_scripts(home: Path) -> None:
+    done = run_prodml(home, "run", PIPELINE_FILE, "--json")
+
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["pipeline"] == "demo" and result["metrics"] == {"total": 18.0}
+    assert [(s["name"], s["cached"]) for s in result["steps"]] == [
+        ("load", False),
+        ("scale", False),
+        ("total", False),
+    ]
+    assert result["steps"][0]["outputs"][0]["ref"] == "demo-load@1"
+    assert result["steps"][0]["outputs"][0]["kind"] == "dataset"
+    assert done.stderr == ""
+
+
+def test_overrides_and_forced_steps_rerun_what_they_reach(home: Path) -> None:
+    run_prodml(home, "run", PIPELINE_FILE)
+
+    overridden = run_prodml(home, "run", PIPELINE_FILE, "-s", "scale.factor=4", "--json")
+    forced = run_prodml(home, "run", PIPELINE_FILE, "--force", "scale", "--json")
+
+    assert overridden.returncode == 0, overridden.stderr
+    ran = [s["name"] for s in json.loads(overridden.stdout)["steps"] if not s["cached"]]
+    assert ran == ["scale", "total"]
+    assert json.loads(overridden.stdout)["metrics"] == {"total": 24.0}
+    assert forced.returncode == 0, forced.stderr
+    ran = [s["name"] for s in json.loads(forced.stdout)["steps"] if not s["cached"]]
+    assert ran == ["scale", "total"]
+
+
+def test_a_warning_is_printed_under_its_step_as_plain_text(home: Path) -> None:
+    pipeline = home.parent / "project" / "pipeline.yaml"
+    pipeline.write_text(pipeline.read_text().replace("steps:total", "steps:noisy"))
+
+    done = run_prodml(home, "run", PIPELINE_FILE)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[2].split()[:2] == ["total", "ran"]
+    assert lines[3].startswith("  warning: Step 'total' drew random numbers")
+    assert "[" not in lines[3].split("warning:")[0]
+
+
+@pytest.mark.parametrize(
+    "arguments,change,message",
+    [
+        (["-s", "scale.factr=4"], None, "the config has no 'scale.factr'"),
+        (["-s", "scale.factor"], None, "is not KEY=VALUE"),
+        (["--force", "sclae"], None, "has no step 'sclae'; its steps: load, scale, total"),
+        ([], ("table: scale}", "table: totl}"), "steps[2].inputs.table is 'totl'"),
+        ([], ("steps:total", "steps:totals"), "has no function 'totals'"),
+        ([], ("steps:total", "steps:broken"), "Step 'total' (steps:broken) failed"),
+    ],
+)
+def test_a_mistake_is_one_line_and_exit_code_1(
+    home: Path, arguments: list[str], change: tuple[str, str] | None, message: str
+) -> None:
+    if change is not None:
+        pipeline = home.parent / "project" / "pipeline.yaml"
+        pipeline.write_text(pipeline.read_text().replace(*change))
+
+    done = run_prodml(home, "run", PIPELINE_FILE, *arguments)
+
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], done.stderr
+    assert done.stdout == ""
+
+
+def test_a_module_python_cannot_read_is_one_line_naming_the_file(home: Path) -> None:
+    _write(home.parent / "project", "steps.py", STEPS.replace("def total(", "def total(("))
+
+    done = run_prodml(home, "run", PIPELINE_FILE)
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: ") and len(done.stderr.splitlines()) == 1
+    assert "steps.py, line" in done.stderr
+
+
+def test_a_missing_pipeline_file_is_one_line(home: Path) -> None:
+    done = run_prodml(home, "run", "project/nothing.yaml")
+
+    assert done.returncode == 1
+    assert "No pipeline file at project/nothing.yaml" in done.stderr
