@@ -111,3 +111,27 @@ def test_override_values_are_read_as_yaml(sqlite_client: Client, project: Projec
     assert described("true") == ["bool", True]
     assert described("hello world") == ["str", "hello world"]
     assert described("a=b") == ["str", "a=b"]
+
+
+def test_a_date_in_the_file_or_an_override_reaches_the_step_as_its_text(
+    sqlite_client: Client, project: Project
+) -> None:
+    project.write(
+        "pipeline.yaml",
+        """
+        name: dated
+        config:
+          describe: {value: 2013-03-15}
+        steps:
+          - {name: describe, function: steps:describe}
+        """,
+    )
+    project.write("steps.py", STEPS)
+
+    from_file = project.run(sqlite_client)
+    overridden = project.run(sqlite_client, "describe.value=2013-04-01")
+
+    assert from_file.steps[0].outputs[0].value == ["str", "2013-03-15"]
+    assert overridden.steps[0].outputs[0].value == ["str", "2013-04-01"]
+    config = prodml.get_run(overridden.run_id, client=sqlite_client).config
+    assert config == {"describe": {"value": "2013-04-01"}}

@@ -1,11 +1,13 @@
 """A pipeline's config: one YAML tree, overridden from the command line with
 ``-s train.max_depth=8`` (the value read as YAML: ``8`` is a number, ``[1, 2]`` a
-list, ``'8'`` text). Overriding a key the file does not have is refused, since it is
-most often a typo; ``-s +train.new_key=1`` adds one on purpose."""
+list, ``'8'`` text, and a date such as ``2013-04-01`` its text, as in the file: the
+config is stored as JSON). Overriding a key the file does not have is refused, since
+it is most often a typo; ``-s +train.new_key=1`` adds one on purpose."""
 
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,7 +21,7 @@ SEED_KEYS = ("seed", "random_state", "random_seed")
 
 def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, Any]:
     """``config`` with each ``KEY=VALUE`` applied in order; the input is left alone."""
-    result = copy.deepcopy(dict(config))
+    result: dict[str, Any] = _plain(copy.deepcopy(dict(config)))
     for setting in settings:
         path, value = _split(setting)
         adding = path.startswith("+")
@@ -34,7 +36,7 @@ def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, An
             place = nested
         if keys[-1] not in place and not adding:
             raise InvalidInputError(_unknown(setting, ".".join(keys), result))
-        place[keys[-1]] = value
+        place[keys[-1]] = _plain(value)
     return result
 
 
@@ -64,6 +66,15 @@ def seeded(config: Mapping[str, Any]) -> bool:
 def canonical(value: Any) -> str:
     """The text a value's digest is taken over: equal values, equal text."""
     return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with each YAML date (``2013-03-15`` unquoted) as its ISO text."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def _split(setting: str) -> tuple[str, Any]:
