@@ -180,3 +180,41 @@ def test_a_helper_in_a_project_package_counts_and_a_cached_run_does_not_import_i
     traps.edit("lib/numbers.py", "return by", "return by * 3")
     assert traps.run(sqlite_client).ran == ["shift", "scale"]
     assert _table(sqlite_client, traps, "shift") == [4, 5, 6]
+
+
+def test_a_step_module_in_a_package_sees_its_relative_imports_change(
+    sqlite_client: Client, project: Project
+) -> None:
+    log_numbers(sqlite_client, [1, 2, 3])
+    project.write(
+        "pipeline.yaml",
+        """
+        name: packaged
+        steps:
+          - {name: shift, function: flow.steps:shift, inputs: {table: numbers@latest}}
+        """,
+    )
+    project.write("flow/__init__.py", "")
+    project.write("flow/base.py", "OFFSET = 1\n")
+    project.write(
+        "flow/helpers.py", "from .base import OFFSET\n\n\ndef offset():\n    return OFFSET\n"
+    )
+    project.write(
+        "flow/steps.py",
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from . import helpers
+
+
+        def shift(table: pa.Table) -> pa.Table:
+            return pa.table({"x": pc.add(table["x"], helpers.offset())})
+        """,
+    )
+    assert _table(sqlite_client, project, "shift") == [2, 3, 4]
+
+    project.edit("flow/base.py", "OFFSET = 1", "OFFSET = 5")
+
+    assert project.run(sqlite_client).ran == ["shift"]
+    assert _table(sqlite_client, project, "shift") == [6, 7, 8]
