@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import prodml
 from conftest import Project, log_numbers
 from prodml.client import Client
 
@@ -78,8 +80,6 @@ def traps(sqlite_client: Client, project: Project) -> Iterator[Project]:
 
 
 def _table(client: Client, project: Project, step: str) -> list[int]:
-    import prodml
-
     result = project.run(client)
     (output,) = next(s for s in result.steps if s.name == step).outputs
     values: list[int] = prodml.load_table(output.ref, client=client)["x"].to_pylist()
@@ -218,3 +218,45 @@ def test_a_step_module_in_a_package_sees_its_relative_imports_change(
 
     assert project.run(sqlite_client).ran == ["shift"]
     assert _table(sqlite_client, project, "shift") == [6, 7, 8]
+
+
+def test_a_helper_elsewhere_in_the_project_than_the_pipeline_file_counts(
+    sqlite_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repository = Project(tmp_path / "repository")
+    repository.write("pyproject.toml", "[project]\nname = 'flights'\nversion = '0.1'\n")
+    repository.write("src/flights/__init__.py", "")
+    repository.write("src/flights/features.py", "def offset() -> int:\n    return 1\n")
+    repository.write(
+        "pipelines/pipeline.yaml",
+        """
+        name: laid-out
+        steps:
+          - {name: shift, function: steps:shift, inputs: {table: numbers@latest}}
+        """,
+    )
+    repository.write(
+        "pipelines/steps.py",
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        from flights.features import offset
+
+
+        def shift(table: pa.Table) -> pa.Table:
+            return pa.table({"x": pc.add(table["x"], offset())})
+        """,
+    )
+    monkeypatch.syspath_prepend(str(repository.folder / "src"))  # as pip install -e . does
+    log_numbers(sqlite_client, [1, 2, 3])
+
+    def shifted() -> tuple[list[str], list[int]]:
+        result = prodml.run_pipeline(
+            repository.folder / "pipelines/pipeline.yaml", client=sqlite_client
+        )
+        table = prodml.load_table(result.steps[0].outputs[0].ref, client=sqlite_client)
+        return result.ran, table["x"].to_pylist()
+
+    assert shifted() == (["shift"], [2, 3, 4])
+    repository.edit("src/flights/features.py", "return 1", "return 10")
+    assert shifted() == (["shift"], [11, 12, 13])

@@ -4,9 +4,11 @@ A step's part of its own module is the step function, every top-level statement
 that is not a definition (imports, constants: a default argument may name one), and
 the functions and classes it uses, transitively. Each project module the module
 imports (a file under the project's folder, not an installed package) counts whole,
-and so do the project modules those import. Code is compared as syntax trees, so a
-changed comment or blank line does not rerun a step; a changed default, helper or
-constant does."""
+and so do the project modules those import. The project's folder is the nearest one
+above the pipeline file holding .git, pyproject.toml, setup.py or setup.cfg (its
+library may sit in src/, installed with pip install -e), else the pipeline's own.
+Code is compared as syntax trees, so a changed comment or blank line does not rerun
+a step; a changed default, helper or constant does."""
 
 from __future__ import annotations
 
@@ -95,8 +97,21 @@ def _tree(path: Path) -> str:
     return _tree_of(path, stat.st_mtime, stat.st_size)
 
 
+PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg")
+
+
+def project_folder(root: Path) -> Path:
+    """The folder of the project the pipeline folder ``root`` is part of."""
+    resolved = root.resolve()
+    for folder in (resolved, *resolved.parents):
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return resolved
+
+
 def _project_imports(path: Path, module: str, root: Path) -> dict[str, Path]:
     """Every project module ``module`` imports, directly or through other project modules."""
+    project = project_folder(root)
     found: dict[str, Path] = {}
     queue = [(path, module)]
     while queue:
@@ -105,7 +120,7 @@ def _project_imports(path: Path, module: str, root: Path) -> dict[str, Path]:
             if imported in found or imported == module:
                 continue
             imported_path = _in_root(imported, root) or _on_path(imported)
-            if imported_path is not None and _in_project(imported_path, root):
+            if imported_path is not None and _in_project(imported_path, project):
                 found[imported] = imported_path
                 queue.append((imported_path, imported))
     return found
