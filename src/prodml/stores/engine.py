@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from prodml.errors import StoreError, StoreVersionError
+from prodml.stores.checkpoint import LAST_RESORT_PAGES
 from prodml.stores.schema import HEAD_REVISION
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -51,6 +53,7 @@ def _sqlite_engine(url: sa.URL, busy_timeout: float) -> sa.Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={LAST_RESORT_PAGES}")  # see checkpoint.py
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -58,9 +61,26 @@ def _sqlite_engine(url: sa.URL, busy_timeout: float) -> sa.Engine:
         # A writer takes the lock up front, so it waits for the busy timeout
         # instead of failing when it upgrades a read lock ("database is locked").
         writing = connection.get_execution_options().get("prodml_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if writing else "BEGIN"
+        cursor = connection.connection.cursor()  # the driver's: a tenth of the cost
+        try:
+            cursor.execute(statement)
+        except sqlite3.Error as error:
+            raise sa.exc.DBAPIError.instance(
+                statement, None, error, sqlite3.Error, dialect=connection.dialect
+            ) from None
+        finally:
+            cursor.close()
 
     return engine
+
+
+def sqlite_file(engine: sa.Engine) -> str | None:
+    """The database file of a SQLite engine; None for memory or another database."""
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or database in ("", ":memory:"):
+        return None
+    return database
 
 
 def create(url: str, busy_timeout: float) -> sa.Engine:

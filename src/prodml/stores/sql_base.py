@@ -17,6 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from prodml.errors import InvalidInputError, ProdmlError, StoreBusyError, StoreError
 from prodml.stores import driver
 from prodml.stores import engine as engines
+from prodml.stores.checkpoint import Checkpointer
+from prodml.stores.write_turns import WriteTurns
 
 
 def now() -> float:
@@ -33,6 +35,9 @@ class SqlBase:
         self.user = user
         self.engine = engines.create(url, busy_timeout)
         self._write_lock = threading.Lock()
+        database = engines.sqlite_file(self.engine)
+        self._checkpointer = Checkpointer(database, busy_timeout) if database else None
+        self._turns = WriteTurns(database, busy_timeout) if database else None
         try:
             engines.migrate(self.engine)
         except ProdmlError:
@@ -60,10 +65,15 @@ class SqlBase:
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """One write transaction; on SQLite one writer per process at a time."""
-        with self._errors(), self._write_lock, self.engine.connect() as connection:
+        with self._errors(), self._write_lock, self._turn(), self.engine.connect() as connection:
             connection = connection.execution_options(prodml_write=True)
             with connection.begin():
                 yield connection
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
+
+    def _turn(self) -> contextlib.AbstractContextManager[None]:
+        return self._turns.turn() if self._turns is not None else contextlib.nullcontext()
 
     def serialise(self, connection: sa.Connection, key: str) -> None:
         """Hold a lock on ``key`` until the transaction ends, so that two writers numbering
@@ -101,7 +111,7 @@ class SqlBase:
                 f"The reason given for {action} is {type(reason).__name__} {reason!r:.40}; "
                 "give it as text (why='...' or --why TEXT)."
             )
-        driver.execute(
+        driver.change(
             connection,
             "INSERT INTO events (at, actor, action, subject_kind, subject_id, reason, details)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -117,8 +127,14 @@ class SqlBase:
         )
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+        if self._turns is not None:
+            self._turns.close()
         self.engine.dispose()
 
     def after_fork(self) -> None:
         """In a forked child: leave the parent's connections alone and open new ones."""
         self.engine.dispose(close=False)
+        if self._checkpointer is not None:
+            self._checkpointer.after_fork()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from prodml.domain.artifact import Artifact
 from prodml.domain.ids import from_epoch
 from prodml.domain.run import MetricPoint, Run, RunStatus
-from prodml.errors import ParamConflictError, RowsRefusedError, StoreError
+from prodml.errors import RowsRefusedError, StoreError
 from prodml.stores import driver, schema
 from prodml.stores.resolve import by_prefix
 from prodml.stores.run_values import (
@@ -24,6 +24,7 @@ from prodml.stores.run_values import (
     value_row,
 )
 from prodml.stores.sql_artifacts import ArtifactQueries
+from prodml.stores.sql_params import insert_params
 from prodml.stores.upsert import upsert_latest
 
 RUNS_HINT = "List runs: prodml runs list"
@@ -43,7 +44,7 @@ class RunQueries(ArtifactQueries):
         from (``links``: lineage edges into it, e.g. its parent's), in one transaction."""
         started = run.started_at.timestamp()
         with self.write() as connection:
-            driver.execute(
+            driver.change(
                 connection,
                 "INSERT INTO runs (id, experiment, status, author, started_at, hypothesis,"
                 " config, environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -89,38 +90,10 @@ class RunQueries(ArtifactQueries):
             if finish is not None:
                 self._finish(connection, *finish)
             if params:
-                self._insert_params(connection, params)
+                insert_params(connection, params)
             if points:
                 _insert_points(connection, points)
                 upsert_latest(connection, _latest(points))
-
-    def _insert_params(
-        self, connection: sa.Connection, params: Sequence[tuple[str, str, str]]
-    ) -> None:
-        stored = {
-            (run_id, key): value
-            for run in {run_id for run_id, _, _ in params}
-            for run_id, key, value in driver.execute(
-                connection, "SELECT run_id, key, value FROM params WHERE run_id = ?", (run,)
-            )
-        }
-        fresh: dict[tuple[str, str], str] = {}
-        for run_id, key, value in params:
-            previous = stored.get((run_id, key), fresh.get((run_id, key)))
-            if previous is None:
-                fresh[(run_id, key)] = value
-            elif previous != value:
-                raise ParamConflictError(
-                    f"Param {key!r} of run {run_id[:12]} is already {previous!r}; "
-                    f"it cannot become {value!r}. Log the new value under another name "
-                    "or start a new run."
-                )
-        driver.execute_many(
-            connection,
-            "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)",
-            [(run_id, key, value) for (run_id, key), value in fresh.items()],
-        )
-        index_params(connection, [(run_id, key, value) for (run_id, key), value in fresh.items()])
 
     def import_runs(
         self,
@@ -154,7 +127,7 @@ class RunQueries(ArtifactQueries):
                 INSERT_VALUE,
                 [r for run in fresh for r in config_rows(run.id, run.config)],
             )
-            self._insert_params(
+            insert_params(
                 connection,
                 [(run.id, k, v) for run in runs if run.id in stored for k, v in run.params.items()],
             )
@@ -185,7 +158,7 @@ class RunQueries(ArtifactQueries):
         ended_at: float,
         error: str | None,
     ) -> None:
-        driver.execute(
+        driver.change(
             connection,
             "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
             (status.value, ended_at, error, run_id),
