@@ -14,7 +14,8 @@ from prodml.sdk.openlineage import follow_settings
 from prodml.track.compare import Difference as Difference  # the rows of a comparison
 from prodml.track.compare import RunComparison
 from prodml.track.compare import compare_runs as _compare
-from prodml.track.run import ActiveRun
+from prodml.track.handoff import attach_run as _attach
+from prodml.track.run import ActiveRun, RunHandle
 from prodml.track.start import start_run as _start_run
 
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
@@ -43,6 +44,16 @@ def start_run(
     return _start_run(
         chosen, experiment, config, hypothesis, inputs, force_inputs, parent, builds_on, tags
     )
+
+
+def attach_run(run: RunHandle | str, client: Client | None = None) -> ActiveRun:
+    """Log into a run started in another process: ``run`` is ``run.handle()`` passed
+    from its owner (or a run id on this client's store). For a worker: a forked or
+    spawned process, a Ray task. It logs through this process's own connections and
+    writer; leaving its ``with`` block stores what was logged here and leaves the run
+    running for its owner to end. The worker may start child runs with
+    ``start_run(..., parent=run)``."""
+    return _attach(run, client)
 
 
 def autolog(

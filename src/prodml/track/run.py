@@ -1,9 +1,23 @@
 """An active run: the object ``prodml.start_run`` returns.
 
 ``log_metric`` is the hot path: it checks the value and appends a tuple to the
-client's in-memory queue; a background thread writes batches. ``flush()``, the
-end of the ``with`` block (normal or by exception) and interpreter exit are the
-durability points.
+client's in-memory queue; a background thread writes batches.
+
+Durability points: the run is in the store (running, with its hypothesis, config,
+inputs and code state) when ``start_run`` returns; everything logged before
+``flush()`` is stored when it returns; the end of the ``with`` block (normal or by
+exception) or ``end()`` stores what is queued and the run's end in one transaction
+before it returns; at interpreter exit open runs are ended the same way. Between
+these points at most one flush interval (``PRODML_FLUSH_INTERVAL``) of params and
+metrics is held in memory.
+
+A process owns the runs it started. A forked child inherits the objects but not
+the runs: logging to an inherited run is refused. A run is handed to a worker
+(forked, spawned, on another host) explicitly: ``run.handle()`` is a small
+picklable value and ``prodml.attach_run(handle)`` in the worker gives a run object
+that logs through the worker's own connections and writer
+(:mod:`prodml.track.handoff`); leaving it stores what the worker logged and never
+ends the run, which stays its owner's to end.
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,11 +53,23 @@ _open_runs: set[ActiveRun] = set()  # ended at exit if their owner never ends th
 MAX_STEP = 2**63 - 1
 
 
+@dataclass(frozen=True)
+class RunHandle:
+    """A run and the store it lives in, as ``run.handle()`` gives it to a worker. The
+    store URL may carry a database password, so the handle shows its run id only."""
+
+    run_id: str
+    experiment: str
+    metadata_url: str = field(repr=False)
+    artifact_url: str = field(repr=False)
+
+
 class ActiveRun:
-    def __init__(self, client: Client, run_id: str, experiment: str) -> None:
+    def __init__(self, client: Client, run_id: str, experiment: str, owned: bool = True) -> None:
         self.client = client
         self.id = run_id
         self.experiment = experiment
+        self.owned = owned  # started here: leaving it ends the run; else it was handed here
         self._writer = client.writer
         self._params: dict[str, str] = {}
         self._next_step: dict[str, int] = {}
@@ -53,7 +80,22 @@ class ActiveRun:
         _open_runs.add(self)
 
     def __repr__(self) -> str:
-        return f"<ActiveRun {self.id[:12]} of {self.experiment!r}>"
+        handed = "" if self.owned else ", handed to this process"
+        return f"<ActiveRun {self.id[:12]} of {self.experiment!r}{handed}>"
+
+    def __reduce__(self) -> Any:
+        raise RunStateError(
+            f"Run {self.id[:12]} cannot be pickled: it writes through this process's "
+            "connections. Pass run.handle() to the worker and log there through "
+            "prodml.attach_run(handle)."
+        )
+
+    def handle(self) -> RunHandle:
+        """A small picklable value naming this run and its store, for a worker
+        (a forked or spawned process, a Ray task) to log into it through
+        ``prodml.attach_run(handle)``."""
+        settings = self.client.settings
+        return RunHandle(self.id, self.experiment, settings.metadata_url, settings.artifact_url)
 
     @property
     def is_open(self) -> bool:
@@ -71,6 +113,8 @@ class ActiveRun:
     ) -> None:
         if error is None:
             self.end()
+        elif not self.owned:
+            self._leave_quietly()
         else:
             text = "".join(traceback.format_exception_only(error)).strip()
             self.end(RunStatus.FAILED, text)
@@ -79,12 +123,14 @@ class ActiveRun:
         if self._forked:
             raise RunStateError(
                 f"Run {self.id[:12]} belongs to the process that started it; a forked "
-                "worker cannot log to it. Return results to the parent and log them there, "
-                "or start a run in the worker with prodml.start_run(...)."
+                "worker that merely inherited it cannot log to it. Hand it over: pass "
+                "run.handle() to the worker and log there through prodml.attach_run(handle), "
+                "or start a run in the worker with prodml.start_run(..., parent=run)."
             )
         if not self._open:
+            what = "has ended" if self.owned else "was left by this process"
             raise RunStateError(
-                f"Run {self.id[:12]} has ended; nothing more can be logged to it. "
+                f"Run {self.id[:12]} {what}; nothing more can be logged to it here. "
                 "Start a new run with prodml.start_run(...)."
             )
 
@@ -194,13 +240,31 @@ class ActiveRun:
         self._writer.flush()
 
     def end(self, status: RunStatus = RunStatus.FINISHED, error: str | None = None) -> None:
+        """End the run: what is queued and its end are stored before this returns. A run
+        handed to this process is only left: what it logged here is stored, and the run
+        goes on until its owner ends it."""
         with self._lock:
             if self._ended or self._forked:
                 return
             self._open = False  # nothing more is logged, even if the write below fails
-            self._writer.finish((self.id, status, time.time(), error))
+            if self.owned:
+                self._writer.finish((self.id, status, time.time(), error))
+            else:
+                self._writer.flush()
             self._ended = True  # only now: a failed end can be retried
             _open_runs.discard(self)
+
+    def _leave_quietly(self) -> None:
+        """Leave a handed run on the way out of an exception, which is what the worker
+        sees; a failure to store its last rows must not hide it."""
+        try:
+            self.end()
+        except Exception as error:
+            print(
+                f"prodml: run {self.id[:12]}: what this process logged last was not stored: "
+                f"{error}",
+                file=sys.stderr,
+            )
 
 
 def _as_step(key: str, step: Any) -> int:
