@@ -58,9 +58,10 @@ def _fresh_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     path_before = list(sys.path)
     yield
     sys.path[:] = path_before
+    folders = (str(tmp_path), str(tmp_path.resolve()))
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(tmp_path.resolve()):
+        if isinstance(file, str) and file.startswith(folders):
             del sys.modules[name]
 
 
