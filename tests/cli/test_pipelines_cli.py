@@ -50,6 +50,10 @@ def noisy(table: pa.Table) -> float:
 
 def broken(table: pa.Table) -> pa.Table:
     raise RuntimeError("the disk is full")
+
+
+def unstorable(table: pa.Table) -> object:
+    return object()
 """
 
 
@@ -70,6 +74,9 @@ def home(tmp_path: Path) -> Path:
     project.mkdir()
     _write(project, "pipeline.yaml", PIPELINE)
     _write(project, "steps.py", STEPS)
+    _write(
+        project, "broken.py", "import a_library_nobody_installed\n\n\ndef total(table):\n    pass\n"
+    )
     return folder
 
 
@@ -152,6 +159,11 @@ def test_a_warning_is_printed_under_its_step_as_plain_text(home: Path) -> None:
         ([], ("table: scale}", "table: totl}"), "steps[2].inputs.table is 'totl'"),
         ([], ("steps:total", "steps:totals"), "has no function 'totals'"),
         ([], ("steps:total", "steps:broken"), "Step 'total' (steps:broken) failed"),
+        ([], ("name: total", "name: scale"), "steps[2].name 'scale' is used by an earlier step"),
+        ([], ("{factor: 3}", "{factor: 3, fctor: 1}"), "is given fctor"),
+        ([], ("{factor: 3}", "{}"), "needs factor"),
+        ([], ("steps:total", "steps:unstorable"), "cannot store"),
+        ([], ("steps:total", "broken:total"), "importing 'broken' failed"),
     ],
 )
 def test_a_mistake_is_one_line_and_exit_code_1(

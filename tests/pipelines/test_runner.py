@@ -312,6 +312,7 @@ def test_a_nondeterministic_step_run_again_is_flagged_and_warned_about_on_reuse(
     assert forced.steps[0].outputs != first.steps[0].outputs
     (entry,) = prodml.step_cache("dice", "roll", client=client)
     assert entry.nondeterministic and entry.run_id == first.steps[0].run_id
+    assert client.metadata.cached_step(first.steps[0].key) == entry
     assert entry.outputs == first.steps[0].outputs  # the first outputs stay the cached ones
     (event,) = prodml.events(action="step.nondeterministic", client=client)
     assert event.subject_id == first.steps[0].run_id
