@@ -241,6 +241,85 @@ def timed_query(
     return found
 
 
+@dataclass
+class Phases:
+    """Where a cold query's time goes on S3: seconds and requests of each phase, and the
+    CPU seconds moto's server spent meanwhile."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    server_cpu: float = 0.0
+
+    def shown(self) -> str:
+        parts = []
+        for name, took in self.seconds.items():
+            counted = total(self.requests.get(name, {}))
+            parts.append(f"{name} {took:.2f} s" + (f" ({counted} requests)" if counted else ""))
+        return ", ".join(parts)
+
+
+def cold_phases(
+    url: str, sql: str, model: str, since: datetime, until: datetime, requests: Requests,
+    server: int,
+) -> Phases:  # fmt: skip
+    """One cold query (a new reader, an empty cache) through ``query.query``, timed by
+    phase: the S3 client's set-up (s3fs's session: botocore loads its S3 model, once a
+    process), the listings, footers, the files' copies, and the rest (DuckDB). ``server``
+    is the process id of moto's server, whose CPU time is read from /proc."""
+    cache = Path(tempfile.mkdtemp(prefix="prodml-scale-cache-"))
+    found = Phases()
+    log: Any = open_log_files(url, cache)
+    counting: list[float] = []
+
+    def timed(name: str, method: str) -> None:
+        original = getattr(log, method)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            counts: dict[str, int] = {}
+            entered = time.perf_counter()
+            with requests.counted(counts):  # reads moto's log: not the query's time
+                started = time.perf_counter()
+                result = original(*args, **kwargs)
+                took = time.perf_counter() - started
+            counting.append(time.perf_counter() - entered - took)
+            found.seconds[name] = found.seconds.get(name, 0.0) + took
+            for kind, count in counts.items():
+                mine = found.requests.setdefault(name, {})
+                mine[kind] = mine.get(kind, 0) + count
+            return result
+
+        setattr(log, method, wrapper)
+
+    try:
+        cpu = _cpu_seconds(server)
+        started = time.perf_counter()
+        log.fs.connect()
+        found.seconds["client set-up"] = time.perf_counter() - started
+        for name, method in (
+            ("listings", "folder_lists"),
+            ("listings", "listings"),
+            ("footers", "footers"),
+            ("files", "local_paths"),
+        ):
+            timed(name, method)
+        started = time.perf_counter()
+        query.query(log, sql, model, since, until)
+        total = time.perf_counter() - started - sum(counting)
+        found.seconds["DuckDB and the rest"] = total - sum(
+            v for k, v in found.seconds.items() if k != "client set-up"
+        )
+        found.server_cpu = _cpu_seconds(server) - cpu
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` so far (Linux: /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def listing_cached_query(
     url: str, sql: str, model: str, since: datetime, until: datetime, requests: Requests
 ) -> Timed:

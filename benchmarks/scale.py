@@ -74,6 +74,7 @@ def log_figures(args: argparse.Namespace, work: Path) -> list[Row]:
             url=f"s3://{server.create_bucket()}/predictions",
             local=work / "predictions",
             requests=scale.Requests(server.log),
+            server=server.process.pid,
         )
         info: list[list[str]] = []
         rows = day_queries(args, side, info) + live_queries(args, side, info)
@@ -90,6 +91,7 @@ class Sides:
     url: str
     local: Path
     requests: Any  # _scale_log.Requests
+    server: int  # moto's process id
 
     def write(self, traffic: Any, seconds: float, begin: float) -> int:
         """The traffic's segments written to S3 and copied into the local folder."""
@@ -149,6 +151,20 @@ class Sides:
         on_disk = scale.timed_query(self.local, sql, model, since, until, repeats, None)
         return _query_row(f"{figure} ({on_s3.files} files)", on_s3, on_disk, expected, goal)
 
+    def phases(self, label: str, model: str, hour: int | None) -> list[str]:
+        """A cold query on S3 by phase, and moto's CPU time for it (information)."""
+        import _scale_log as scale
+
+        since, until = scale.window(hour)
+        sql = scale.sql_for(since, until)
+        found = scale.cold_phases(self.url, sql, model, since, until, self.requests, self.server)
+        total = sum(found.seconds.values())
+        every = sum(sum(counts.values()) for counts in found.requests.values())
+        each = 1000 * found.server_cpu / max(every, 1)
+        cpu = f"moto's CPU {found.server_cpu:.2f} s ({each:.1f} ms a request)"
+        say(f"  {label}, cold, by phase: {found.shown()}; {cpu}")
+        return [f"{label}, cold, by phase: {found.shown()}", f"{total:.2f} s", "-", cpu]
+
     def routes(
         self, label: str, model: str, hour: int | None, expected: dict[int, int]
     ) -> list[list[str]]:
@@ -174,6 +190,7 @@ def day_queries(args: argparse.Namespace, side: Sides, info: list[list[str]]) ->
         rows.append(
             side.query(scale.DAY_MODEL, hour, expected, f"{label}, compacted", args.repeats)
         )
+        info.append(side.phases(label, scale.DAY_MODEL, hour))
         if args.routes:
             info += side.routes(label, scale.DAY_MODEL, hour, expected)
     return rows
