@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import prodml
 from conftest import Project, log_numbers
@@ -155,3 +156,22 @@ def test_a_step_function_made_at_run_time_is_imported_to_read_its_parameters(
     project.edit("factory.py", "shifter(1)", "shifter(10)")
 
     assert _last(sqlite_client, project) == (["shift"], [21, 22, 23])
+
+
+def test_two_pipelines_with_modules_of_the_same_names_each_run_their_own_in_one_process(
+    sqlite_client: Client, tmp_path: Path
+) -> None:
+    log_numbers(sqlite_client, [1, 2, 3])
+    first, second = Project(tmp_path / "first"), Project(tmp_path / "second")
+    for project, offset in ((first, 1), (second, 100)):
+        project.write("pipeline.yaml", PIPELINE.replace("name: live", f"name: live-{offset}"))
+        project.write("loading.py", LOADING)
+        project.write("shifting.py", SHIFTING)
+        project.write("again.py", AGAIN)
+        project.write("helpers.py", f"def offset() -> int:\n    return {offset}\n")
+
+    assert _last(sqlite_client, first)[1] == [3, 4, 5]
+    assert _last(sqlite_client, second)[1] == [201, 202, 203]
+    first.edit("helpers.py", "return 1", "return 2")
+    assert _last(sqlite_client, first) == (["shift", "again"], [5, 6, 7])
+    assert _last(sqlite_client, second) == ([], [201, 202, 203])
