@@ -342,7 +342,8 @@ def load(table: pa.Table) -> pa.Table:
     return table
 
 
-def check(table: pa.Table) -> pa.Table:
+def check(table: pa.Table, run) -> pa.Table:
+    run.log_metric("rows_checked", table.num_rows)
     if pc.max(table["x"]).as_py() > 2:
         raise ValueError("a value is over the limit")
     return table
@@ -375,6 +376,7 @@ def test_a_failing_step_fails_its_runs_caches_nothing_and_the_steps_before_it_ar
     by_step = {run.tags.get("prodml.step", ""): run for run in runs}
     assert by_step["check"].status is RunStatus.FAILED
     assert "over the limit" in (by_step["check"].error or "")
+    assert by_step["check"].metrics == {"rows_checked": 3.0}  # what it logged before failing
     assert by_step[""].status is RunStatus.FAILED
     assert by_step["load"].status is RunStatus.FINISHED
     assert "total" not in by_step
