@@ -260,3 +260,46 @@ def test_a_helper_elsewhere_in_the_project_than_the_pipeline_file_counts(
     assert shifted() == (["shift"], [2, 3, 4])
     repository.edit("src/flights/features.py", "return 1", "return 10")
     assert shifted() == (["shift"], [11, 12, 13])
+
+
+def test_a_function_reached_through_a_module_level_table_counts(
+    sqlite_client: Client, project: Project
+) -> None:
+    log_numbers(sqlite_client, [1, 2, 3])
+    project.write(
+        "pipeline.yaml",
+        """
+        name: table
+        steps:
+          - {name: shift, function: steps:shift, inputs: {table: numbers@latest}}
+        """,
+    )
+    project.write(
+        "steps.py",
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+
+        def _one(values):
+            return pc.add(values, 1)
+
+
+        TRANSFORMS = {"x": _one}
+
+
+        def shift(table: pa.Table) -> pa.Table:
+            return pa.table({name: TRANSFORMS[name](table[name]) for name in table.column_names})
+
+
+        if __name__ == "__main__":
+            print("run me with prodml run")
+        """,
+    )
+    assert _table(sqlite_client, project, "shift") == [2, 3, 4]
+
+    project.edit("steps.py", "pc.add(values, 1)", "pc.add(values, 5)")
+    assert project.run(sqlite_client).ran == ["shift"]
+    assert _table(sqlite_client, project, "shift") == [6, 7, 8]
+    project.edit("steps.py", 'print("run me with prodml run")', 'print("see the README")')
+    assert project.run(sqlite_client).ran == []  # a main block does not run on import

@@ -72,19 +72,34 @@ def _own_part(path: Path, name: str) -> str:
     for statement in tree.body:
         if isinstance(statement, Definition):
             definitions[statement.name] = statement
-        else:
+        elif not _main_block(statement):  # a main block does not run when imported
             kept.append(statement)
     if name not in definitions:  # made at run time (a decorator's wrapper): the whole file
         return _tree(path)
-    wanted, queue = set[str](), [name]
+    wanted, queue = set[str](), [name, *_names(kept)]  # TRANSFORMS = {"x": _one} counts _one
     while queue:
         current = queue.pop()
         if current in wanted or current not in definitions:
             continue
         wanted.add(current)
-        queue += [n.id for n in ast.walk(definitions[current]) if isinstance(n, ast.Name)]
+        queue += _names([definitions[current]])
     parts = [ast.dump(s) for s in kept] + [ast.dump(definitions[n]) for n in sorted(wanted)]
     return "\n".join(parts)
+
+
+def _names(statements: list[ast.stmt]) -> list[str]:
+    return [n.id for s in statements for n in ast.walk(s) if isinstance(n, ast.Name)]
+
+
+def _main_block(statement: ast.stmt) -> bool:
+    """``if __name__ == "__main__":``"""
+    test = statement.test if isinstance(statement, ast.If) else None
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
 
 
 @cache
