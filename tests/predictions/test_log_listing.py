@@ -126,6 +126,27 @@ def test_a_compacted_file_of_a_second_run_hides_the_first_run_and_its_segments(
     assert len(_names(log)) == 1 and _count(log) == {"n": 30, "d": 30}
 
 
+def test_a_compacted_file_deleted_between_the_listing_and_its_read_is_left_out(
+    log: LogFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _segments(log, "gw_a", 0, NOON)
+    compaction.compact(log, older_than=0.0, grace=3600.0)
+    (first,) = [name for name in _names(log) if query.is_compacted(name)]
+    _segments(log, "gw_a", 50, NOON + timedelta(minutes=3))
+    compaction.compact(log, older_than=0.0, grace=3600.0)  # replaces the first file
+    reader = open_log_files(log.url, Path(log.url).parent / "reader-cache")
+    listed = reader.listings
+
+    def then_deleted(wanted: Any) -> Any:
+        found = listed(wanted)
+        log.delete([f"{DAY}/{first}"])  # a compaction past its grace, meanwhile
+        return found
+
+    monkeypatch.setattr(reader, "listings", then_deleted)
+
+    assert _count(reader) == {"n": 30, "d": 30}
+
+
 def test_two_compacted_files_of_one_hour_and_writer_both_count(log: LogFiles) -> None:
     """A writer silent for more than a minute: the segments on either side of the pause
     go into two files of the same hour and writer, and both are read."""

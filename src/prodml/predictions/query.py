@@ -19,6 +19,7 @@ and the three views are all the command offers (the rows it returns go anywhere)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections import Counter
@@ -135,7 +136,8 @@ def live_folders(
     needed = {folder: contested(entries, folder) for folder, entries in listed.items()}
     every = [entry for entries in needed.values() for entry in entries]
     if fetch and every:
-        files.local_paths([files.path(entry.key) for entry in every])
+        with contextlib.suppress(FileNotFoundError):  # one deleted since listed: tails
+            files.local_paths([files.path(entry.key) for entry in every])
     files.footers([entry.key for entry in every])
     live = {}
     for folder, entries in listed.items():

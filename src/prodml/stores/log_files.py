@@ -106,9 +106,11 @@ class LogFiles:
 
     def footers(self, keys: Sequence[str]) -> None:
         """Read the footers of ``keys`` not read yet (an object store fetches them at
-        once), so that :meth:`footer` answers from memory."""
+        once), so that :meth:`footer` answers from memory; a file deleted since it was
+        listed is skipped (:meth:`footer` says so when asked)."""
         for key in keys:
-            self.footer(key)
+            with contextlib.suppress(FileNotFoundError):
+                self.footer(key)
 
     def footer(self, key: str) -> pq.FileMetaData:
         """The Parquet footer of the file at ``key``, read once (files never change)."""
