@@ -243,18 +243,22 @@ def timed_query(
 
 @dataclass
 class Phases:
-    """Where a cold query's time goes on S3: seconds and requests of each phase, and the
-    CPU seconds moto's server spent meanwhile."""
+    """Where a cold query's time goes on S3: seconds, requests and this process's CPU
+    seconds of each phase, and the CPU seconds moto's server spent meanwhile."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     requests: dict[str, dict[str, int]] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     server_cpu: float = 0.0
 
     def shown(self) -> str:
         parts = []
         for name, took in self.seconds.items():
             counted = total(self.requests.get(name, {}))
-            parts.append(f"{name} {took:.2f} s" + (f" ({counted} requests)" if counted else ""))
+            detail = [f"{counted} requests"] if counted else []
+            if name in self.cpu:
+                detail.append(f"CPU {self.cpu[name]:.2f} s")
+            parts.append(f"{name} {took:.2f} s" + (f" ({', '.join(detail)})" if detail else ""))
         return ", ".join(parts)
 
 
@@ -264,8 +268,9 @@ def cold_phases(
 ) -> Phases:  # fmt: skip
     """One cold query (a new reader, an empty cache) through ``query.query``, timed by
     phase: the S3 client's set-up (s3fs's session: botocore loads its S3 model, once a
-    process), the listings, footers, the files' copies, and the rest (DuckDB). ``server``
-    is the process id of moto's server, whose CPU time is read from /proc."""
+    process), the listings, footers, the files' copies, and the rest (DuckDB), with this
+    process's CPU time in each (its event loop's thread included). ``server`` is the
+    process id of moto's server; CPU times are read from /proc."""
     cache = Path(tempfile.mkdtemp(prefix="prodml-scale-cache-"))
     found = Phases()
     log: Any = open_log_files(url, cache)
@@ -278,9 +283,10 @@ def cold_phases(
             counts: dict[str, int] = {}
             entered = time.perf_counter()
             with requests.counted(counts):  # reads moto's log: not the query's time
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), _cpu_seconds(os.getpid())
                 result = original(*args, **kwargs)
                 took = time.perf_counter() - started
+                found.cpu[name] = found.cpu.get(name, 0.0) + _cpu_seconds(os.getpid()) - cpu
             counting.append(time.perf_counter() - entered - took)
             found.seconds[name] = found.seconds.get(name, 0.0) + took
             for kind, count in counts.items():
@@ -291,10 +297,11 @@ def cold_phases(
         setattr(log, method, wrapper)
 
     try:
-        cpu = _cpu_seconds(server)
-        started = time.perf_counter()
+        server_cpu = _cpu_seconds(server)
+        started, cpu = time.perf_counter(), _cpu_seconds(os.getpid())
         log.fs.connect()
         found.seconds["client set-up"] = time.perf_counter() - started
+        found.cpu["client set-up"] = _cpu_seconds(os.getpid()) - cpu
         for name, method in (
             ("listings", "folder_lists"),
             ("listings", "listings"),
@@ -304,11 +311,11 @@ def cold_phases(
             timed(name, method)
         started = time.perf_counter()
         query.query(log, sql, model, since, until)
-        total = time.perf_counter() - started - sum(counting)
-        found.seconds["DuckDB and the rest"] = total - sum(
+        whole = time.perf_counter() - started - sum(counting)
+        found.seconds["DuckDB and the rest"] = whole - sum(
             v for k, v in found.seconds.items() if k != "client set-up"
         )
-        found.server_cpu = _cpu_seconds(server) - cpu
+        found.server_cpu = _cpu_seconds(server) - server_cpu
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     return found
