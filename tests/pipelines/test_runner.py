@@ -1,7 +1,7 @@
 """Running a pipeline: a run with a child run per step, outputs stored as versions
 linked to the runs that made them, the step cache reused and recorded, forced steps,
-nondeterministic steps flagged, a failing step that caches nothing. On SQLite and
-PostgreSQL."""
+nondeterministic steps flagged, a failing step that caches nothing. What reads or
+writes cache entries runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -91,24 +91,24 @@ def test_a_first_run_runs_every_step_and_a_rerun_reuses_them_recording_where_fro
 
 
 def test_step_runs_are_children_of_the_pipeline_run_in_tags_and_lineage(
-    client: Client, project: Project
+    sqlite_client: Client, project: Project
 ) -> None:
-    log_numbers(client, [1, 2, 3])
+    log_numbers(sqlite_client, [1, 2, 3])
     project.write("pipeline.yaml", CHAIN)
     project.write("steps.py", STEPS)
 
-    result = project.run(client)
+    result = project.run(sqlite_client)
 
-    children = client.metadata.neighbours(("run", result.run_id), upstream=False)
+    children = sqlite_client.metadata.neighbours(("run", result.run_id), upstream=False)
     for step in result.steps:
-        run = prodml.get_run(step.run_id, client=client)
+        run = prodml.get_run(step.run_id, client=sqlite_client)
         assert run.tags["prodml.parent"] == result.run_id
         assert run.tags["prodml.step"] == step.name and run.tags["prodml.step.key"] == step.key
         assert run.experiment == "demo" and run.status is RunStatus.FINISHED
         assert (("run", step.run_id), "child") in children
-    assert prodml.get_run(result.steps[1].run_id, client=client).config == {"factor": 3}
-    numbers = prodml.get_dataset("numbers@latest", client=client)
-    assert prodml.get_run(result.run_id, client=client).inputs == (numbers.id,)
+    assert prodml.get_run(result.steps[1].run_id, client=sqlite_client).config == {"factor": 3}
+    numbers = prodml.get_dataset("numbers@latest", client=sqlite_client)
+    assert prodml.get_run(result.run_id, client=sqlite_client).inputs == (numbers.id,)
 
 
 LINEAGE = """
@@ -203,18 +203,22 @@ def test_outputs_are_versions_made_by_their_step_run_and_the_models_upstream_has
     assert (NodeKind.RUN, runs["evaluate"]) not in nodes
 
 
-def test_a_rerun_makes_no_new_versions(client: Client, project: Project) -> None:
-    log_numbers(client, [1, 2, 3, 4])
+def test_a_rerun_makes_no_new_versions(sqlite_client: Client, project: Project) -> None:
+    log_numbers(sqlite_client, [1, 2, 3, 4])
     project.write("pipeline.yaml", LINEAGE)
     project.write("steps.py", LINEAGE_STEPS)
     project.write("model_lib.py", MODEL_LIB)
 
-    project.run(client)
-    again = project.run(client)
+    project.run(sqlite_client)
+    again = project.run(sqlite_client)
 
     assert again.ran == [] and again.metrics == {"mae": 2.0}
-    assert [v.version for v in prodml.list_model_versions("mean-model", client=client)] == [1]
-    assert [v.ref for v in prodml.list_datasets("demo-load", client=client)] == ["demo-load@1"]
+    assert [v.version for v in prodml.list_model_versions("mean-model", client=sqlite_client)] == [
+        1
+    ]
+    assert [v.ref for v in prodml.list_datasets("demo-load", client=sqlite_client)] == [
+        "demo-load@1"
+    ]
 
 
 BRANCHED = """
