@@ -160,6 +160,8 @@ def test_a_worker_starts_a_child_run_of_the_run_it_was_handed(client: Client) ->
     (child,) = client.metadata.list_runs("trial")
     assert (child.status.value, child.metrics) == ("finished", {"auc": 0.7})
     assert child.tags["prodml.parent"] == run.id
+    owner = client.metadata.get_run(run.id)
+    assert owner.environment["pid"] == os.getpid() != child.environment["pid"]
     assert client.metadata.get_run(run.id).status.value == "finished"
 
 

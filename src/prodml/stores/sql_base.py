@@ -35,9 +35,12 @@ class SqlBase:
         self.user = user
         self.engine = engines.create(url, busy_timeout)
         self._write_lock = threading.Lock()
+        self._held: sa.Connection | None = None  # the writers' connection, under the lock
         database = engines.sqlite_file(self.engine)
         self._checkpointer = Checkpointer(database, busy_timeout) if database else None
         self._turns = WriteTurns(database, busy_timeout) if database else None
+        # an in-memory database is one connection per thread: hold none across threads
+        self._may_hold = not isinstance(self.engine.pool, sa.pool.SingletonThreadPool)
         try:
             engines.migrate(self.engine)
         except ProdmlError:
@@ -64,13 +67,33 @@ class SqlBase:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
-        """One write transaction; on SQLite one writer per process at a time."""
-        with self._errors(), self._write_lock, self._turn(), self.engine.connect() as connection:
-            connection = connection.execution_options(prodml_write=True)
-            with connection.begin():
-                yield connection
-            if self._checkpointer is not None:
-                self._checkpointer.committed()
+        """One write transaction; one writer per process at a time (on SQLite one per
+        file: see write_turns). The writers' connection is kept from one transaction to
+        the next, not taken from the pool each time, unless the transaction failed or
+        something listens for connections going back to the pool (OpenLineage does)."""
+        with self._errors(), self._write_lock, self._turn():
+            connection = self._writing()
+            try:
+                with connection.begin():
+                    yield connection
+            except BaseException:
+                self._put_back()
+                raise
+            if self.engine.pool.dispatch.checkin or not self._may_hold:
+                self._put_back()
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
+
+    def _writing(self) -> sa.Connection:
+        held = self._held
+        if held is None or held.closed or held.invalidated:
+            held = self._held = self.engine.connect().execution_options(prodml_write=True)
+        return held
+
+    def _put_back(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
 
     def _turn(self) -> contextlib.AbstractContextManager[None]:
         return self._turns.turn() if self._turns is not None else contextlib.nullcontext()
@@ -127,6 +150,8 @@ class SqlBase:
         )
 
     def close(self) -> None:
+        with self._write_lock:
+            self._put_back()
         if self._checkpointer is not None:
             self._checkpointer.close()
         if self._turns is not None:
@@ -136,5 +161,6 @@ class SqlBase:
     def after_fork(self) -> None:
         """In a forked child: leave the parent's connections alone and open new ones."""
         self.engine.dispose(close=False)
+        self._held, self._write_lock = None, threading.Lock()
         if self._checkpointer is not None:
             self._checkpointer.after_fork()

@@ -50,17 +50,37 @@ def package_version(name: str) -> str | None:
 
 
 @functools.cache
-def environment() -> dict[str, Any]:
+def _environment(pid: int) -> dict[str, Any]:
+    """Read once per process (a forked child records its own pid)."""
     packages = {name: package_version(name) for name in KEY_PACKAGES}
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "host": socket.gethostname(),
-        "pid": os.getpid(),
+        "pid": pid,
         "argv": sys.argv[:8],
         "packages": {name: version for name, version in packages.items() if version},
     }
+
+
+def run_environment() -> tuple[dict[str, Any], CodeState]:
+    """What a starting run records about where it runs: the environment with its git
+    state, and the code state; one shared (read-only) answer per process and folder."""
+    return _run_environment(os.getpid(), os.getcwd())
+
+
+@functools.cache
+def _run_environment(pid: int, cwd: str) -> tuple[dict[str, Any], CodeState]:
+    code = _code_state(cwd)
+    git = {
+        "commit": code.commit,
+        "branch": code.branch,
+        "root": code.root,
+        "dirty": bool(code.diff or code.untracked),
+        "untracked": list(code.untracked),
+    }
+    return {**_environment(pid), "git": git}, code
 
 
 def _git(args: list[str], cwd: str) -> bytes | None:
@@ -89,7 +109,3 @@ def _code_state(cwd: str) -> CodeState:
         untracked=tuple(untracked.decode(errors="replace").splitlines()[:200]),
         root=root.decode().strip(),
     )
-
-
-def code_state() -> CodeState:
-    return _code_state(os.getcwd())

@@ -147,9 +147,18 @@ class ActiveRun:
         self._writer.add_point((self.id, key, step, value, time.time()))
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        checked = {key: as_metric(key, value, self.id) for key, value in metrics.items()}
-        for key, value in checked.items():
-            self.log_metric(key, value, step)
+        """Log several metrics at one step (each its own next step when None); all are
+        checked before any is logged."""
+        checked = [(key, as_metric(key, value, self.id)) for key, value in metrics.items()]
+        if not self._open:
+            self._check_open()
+        if step is not None and (step.__class__ is not int or not -MAX_STEP <= step <= MAX_STEP):
+            step = _as_step(checked[0][0] if checked else "", step)
+        now, steps, add = time.time(), self._next_step, self._writer.add_point
+        for key, value in checked:
+            at = steps.get(key, 0) if step is None else step
+            steps[key] = at + 1
+            add((self.id, key, at, value, now))
 
     def log_param(self, key: str, value: Any) -> None:
         self.log_params({key: value})

@@ -15,7 +15,7 @@ from prodml.domain.run import Run, RunStatus
 from prodml.errors import InvalidInputError
 from prodml.names import check_name
 from prodml.track import active
-from prodml.track.environment import code_state, environment
+from prodml.track.environment import run_environment
 from prodml.track.run import ActiveRun
 
 
@@ -39,7 +39,7 @@ def start_run(
         inputs = [inputs]
     versions = [resolve_input(client, item) for item in inputs]
     forced = _gate(client, versions, force_inputs)
-    code = code_state()
+    recorded, code = run_environment()
     run = Run(
         id=new_id(),
         experiment=experiment,
@@ -48,16 +48,7 @@ def start_run(
         started_at=utcnow(),
         hypothesis=hypothesis,
         config=document,
-        environment={
-            **environment(),
-            "git": {
-                "commit": code.commit,
-                "branch": code.branch,
-                "root": code.root,
-                "dirty": bool(code.diff or code.untracked),
-                "untracked": list(code.untracked),
-            },
-        },
+        environment=recorded,
         git_commit=code.commit,
         tags={**_tags(tags), **marks},
     )
