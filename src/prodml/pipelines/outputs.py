@@ -174,7 +174,7 @@ def _value(output: str, value: Any, where: str) -> StepOutput:
     if size > MAX_VALUE_BYTES:
         named = f" {output!r}" if output else ""
         raise InvalidInputError(
-            f"Step {where} returned{named} a {type(value).__name__}, which prodml cannot "
+            f"Step {where} returned{named} {type(value).__name__!r}, which prodml cannot "
             "store as a step output. Return a table (Arrow, pandas, polars), a model, a "
             "mapping of metric names to numbers, a JSON value under 64 KiB, or a mapping "
             "of names to these."
