@@ -15,7 +15,7 @@ from prodml.domain.dataset import DatasetVersion
 from prodml.domain.ids import utcnow
 from prodml.domain.steps import CachedStep, OutputKind, StepOutput
 from prodml.errors import InvalidInputError, ProdmlError, StepFailedError
-from prodml.pipelines import leakage_step, outputs, randomness
+from prodml.pipelines import randomness
 from prodml.pipelines.config import seeded
 from prodml.pipelines.keys import step_key
 from prodml.pipelines.plan import Pipeline, Step, arguments
@@ -107,6 +107,8 @@ class _Produced:
         )
 
     def value(self, source: str) -> Any:
+        from prodml.pipelines import outputs
+
         stored = self.output(source)
         step = source.partition(".")[0]
         if (step, stored.name) not in self.values:
@@ -208,6 +210,9 @@ def _one_step(
     earlier = client.metadata.cached_step(key) if step.cache else None
     if earlier is not None and not forced:
         return _reuse(client, pipeline, step, parent, key, earlier, produced, started)
+    # imported only for a step that runs: a cached run loads neither Arrow nor NumPy
+    from prodml.pipelines import leakage_step, outputs
+
     inputs = [datasets[s] for s in step.inputs.values() if "@" in s]
     inputs += [
         get_dataset(client, f"{o.ref.partition('@')[0]}@{o.id}")
