@@ -55,11 +55,6 @@ def config_rows(run_id: str, config: Mapping[str, Any]) -> list[tuple[Any, ...]]
     return [row for row in rows if row is not None]
 
 
-def index_config(connection: sa.Connection, run_id: str, config: Mapping[str, Any]) -> None:
-    """Keep a starting run's config searchable (called in the run's insert)."""
-    driver.execute_many(connection, INSERT_VALUE, config_rows(run_id, config))
-
-
 def index_params(connection: sa.Connection, params: Iterable[tuple[str, str, str]]) -> None:
     """Keep newly stored params searchable (called in the params' insert)."""
     rows = (value_row(run_id, "param", key, value) for run_id, key, value in params)

@@ -20,6 +20,11 @@ from prodml.stores import engine as engines
 from prodml.stores.checkpoint import Checkpointer
 from prodml.stores.write_turns import WriteTurns
 
+INSERT_EVENT = (
+    "INSERT INTO events (at, actor, action, subject_kind, subject_id, reason, details)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
 
 def now() -> float:
     """The time in seconds, to the microsecond: what a record's datetime keeps, so a time
@@ -129,24 +134,33 @@ class SqlBase:
     ) -> None:
         """Append one event to the log; called inside the write that makes the change,
         so a reason that is not text refuses the whole change."""
+        driver.change(
+            connection, INSERT_EVENT, self._event_row(action, subject, reason, details, at)
+        )
+
+    def _event_row(
+        self,
+        action: str,
+        subject: tuple[str, str],
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+        at: float | None = None,
+    ) -> tuple[Any, ...]:
+        """An event as the columns of ``INSERT_EVENT``, made before the write that
+        stores it (a hot write holds the store's lock no longer than it must)."""
         if reason is not None and not isinstance(reason, str):
             raise InvalidInputError(
                 f"The reason given for {action} is {type(reason).__name__} {reason!r:.40}; "
                 "give it as text (why='...' or --why TEXT)."
             )
-        driver.change(
-            connection,
-            "INSERT INTO events (at, actor, action, subject_kind, subject_id, reason, details)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                at if at is not None else time.time(),
-                self.user,
-                action,
-                subject[0],
-                subject[1],
-                reason,
-                json.dumps(details or {}, default=str, sort_keys=True),
-            ),
+        return (
+            at if at is not None else time.time(),
+            self.user,
+            action,
+            subject[0],
+            subject[1],
+            reason,
+            json.dumps(details or {}, default=str, sort_keys=True),
         )
 
     def close(self) -> None:

@@ -23,16 +23,30 @@ _INSERT_PARAM = (
 _INSERT_PARAM_VALUE = f"{INSERT_VALUE} ON CONFLICT (run_id, kind, key) DO NOTHING"
 
 
+Prepared = tuple[list[tuple[str, str, str]], list[tuple[object, ...]]]
+
+
 def insert_params(connection: sa.Connection, params: Sequence[tuple[str, str, str]]) -> None:
     """Store params of any runs, each searchable too; refuse one that would change."""
+    store_params(connection, prepare_params(params))
+
+
+def prepare_params(params: Sequence[tuple[str, str, str]]) -> Prepared:
+    """The rows of params to store and of their search values, made before the write;
+    a batch that sets one param to two values is refused here."""
     fresh = list({(run_id, key): (run_id, key, value) for run_id, key, value in params}.values())
     if len(fresh) < len(params):
         _check_repeats(params)
+    rows = (value_row(run_id, "param", key, value) for run_id, key, value in fresh)
+    return fresh, [row for row in rows if row]
+
+
+def store_params(connection: sa.Connection, prepared: Prepared) -> None:
+    fresh, values = prepared
     added = driver.execute_many(connection, _INSERT_PARAM, fresh)
     if added != len(fresh):
         _check_stored(connection, fresh)
-    rows = (value_row(run_id, "param", key, value) for run_id, key, value in fresh)
-    driver.execute_many(connection, _INSERT_PARAM_VALUE, [row for row in rows if row])
+    driver.execute_many(connection, _INSERT_PARAM_VALUE, values)
 
 
 def _check_repeats(params: Sequence[tuple[str, str, str]]) -> None:

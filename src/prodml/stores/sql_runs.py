@@ -19,12 +19,12 @@ from prodml.stores.resolve import by_prefix
 from prodml.stores.run_values import (
     INSERT_VALUE,
     config_rows,
-    index_config,
     index_params,
     value_row,
 )
 from prodml.stores.sql_artifacts import ArtifactQueries
-from prodml.stores.sql_params import insert_params
+from prodml.stores.sql_base import INSERT_EVENT
+from prodml.stores.sql_params import insert_params, prepare_params, store_params
 from prodml.stores.upsert import upsert_latest
 
 RUNS_HINT = "List runs: prodml runs list"
@@ -43,40 +43,26 @@ class RunQueries(ArtifactQueries):
         """Store a started run with its inputs, code state, tags and the runs it comes
         from (``links``: lineage edges into it, e.g. its parent's), in one transaction."""
         started = run.started_at.timestamp()
+        config = json.dumps(run.config, default=str, sort_keys=True)
+        row = (
+            *(run.id, run.experiment, run.status.value, run.author, started, run.hypothesis),
+            *(config, _environment_text(run.environment), run.git_commit),
+        )
+        values = config_rows(run.id, json.loads(config))
+        tags = (value_row(run.id, "tag", key, value) for key, value in run.tags.items())
+        values += [tag for tag in tags if tag]
+        details = {"experiment": run.experiment, "inputs": list(inputs)}
+        event = self._event_row("run.started", ("run", run.id), run.hypothesis, details, started)
         with self.write() as connection:
-            driver.change(
-                connection,
-                "INSERT INTO runs (id, experiment, status, author, started_at, hypothesis,"
-                " config, environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.id,
-                    run.experiment,
-                    run.status.value,
-                    run.author,
-                    started,
-                    run.hypothesis,
-                    json.dumps(run.config, default=str, sort_keys=True),
-                    json.dumps(run.environment, default=str, sort_keys=True),
-                    run.git_commit,
-                ),
-            )
-            index_config(connection, run.id, json.loads(json.dumps(run.config, default=str)))
+            driver.change(connection, _INSERT_STARTED, row)
+            driver.execute_many(connection, INSERT_VALUE, values)
             for digest in dict.fromkeys(inputs):
                 self.link(connection, ("dataset", digest), ("run", run.id), "input", started)
             for source, relation in links:
                 self.link(connection, source, ("run", run.id), relation, started)
-            tags = [value_row(run.id, "tag", key, value) for key, value in run.tags.items()]
-            driver.execute_many(connection, INSERT_VALUE, [row for row in tags if row])
             if code is not None:
                 self.insert_artifact(connection, code, "code")
-            self.event(
-                connection,
-                "run.started",
-                ("run", run.id),
-                run.hypothesis,
-                {"experiment": run.experiment, "inputs": list(inputs)},
-                started,
-            )
+            driver.change(connection, INSERT_EVENT, event)
 
     def write_batch(
         self,
@@ -85,15 +71,17 @@ class RunQueries(ArtifactQueries):
         finish: Finish | None = None,
     ) -> None:
         """Store buffered params and metric points of any runs, and optionally the
-        end of a run, in one transaction."""
+        end of a run, in one transaction. The rows are made before it begins."""
+        ending = self._ending(*finish) if finish is not None else None
+        fresh = prepare_params(params)
+        rows, latest = _point_rows(points), _latest(points)
         with self.write() as connection:
-            if finish is not None:
-                self._finish(connection, *finish)
-            if params:
-                insert_params(connection, params)
-            if points:
-                _insert_points(connection, points)
-                upsert_latest(connection, _latest(points))
+            if ending is not None:
+                driver.change(connection, _UPDATE_ENDED, ending[0])
+                driver.change(connection, INSERT_EVENT, ending[1])
+            store_params(connection, fresh)
+            _insert_point_rows(connection, rows)
+            upsert_latest(connection, latest)
 
     def import_runs(
         self,
@@ -141,29 +129,20 @@ class RunQueries(ArtifactQueries):
             for artifact in artifacts:
                 self.insert_artifact(connection, artifact, "produced")
             driver.execute_many(
-                connection, _INSERT_EVENT, [_imported(run, self.user, source) for run in runs]
+                connection, INSERT_EVENT, [_imported(run, self.user, source) for run in runs]
             )
 
     def finish_run(
         self, run_id: str, status: RunStatus, ended_at: float, error: str | None = None
     ) -> None:
-        with self.write() as connection:
-            self._finish(connection, run_id, status, ended_at, error)
+        self.write_batch([], [], (run_id, status, ended_at, error))
 
-    def _finish(
-        self,
-        connection: sa.Connection,
-        run_id: str,
-        status: RunStatus,
-        ended_at: float,
-        error: str | None,
-    ) -> None:
-        driver.change(
-            connection,
-            "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?",
-            (status.value, ended_at, error, run_id),
-        )
-        self.event(connection, f"run.{status.value}", ("run", run_id), error, at=ended_at)
+    def _ending(
+        self, run_id: str, status: RunStatus, ended_at: float, error: str | None
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """A run's end: the row's new columns and its event."""
+        event = self._event_row(f"run.{status.value}", ("run", run_id), error, at=ended_at)
+        return (status.value, ended_at, error, run_id), event
 
     def resolve_run(self, prefix: str) -> str:
         with self.read() as connection:
@@ -226,10 +205,20 @@ class RunQueries(ArtifactQueries):
             return int(connection.execute(query).scalar_one())
 
 
+def _point_rows(points: Sequence[MetricRow]) -> list[MetricRow | tuple[Any, ...]]:
+    """Metric points as stored: NaN as NULL."""
+    return [(r, k, s, None if v != v else v, t) for r, k, s, v, t in points]
+
+
 def _insert_points(connection: sa.Connection, points: Sequence[MetricRow]) -> None:
-    """The hot write: tuples straight to the driver's executemany (NaN stored as NULL)."""
+    _insert_point_rows(connection, _point_rows(points))
+
+
+def _insert_point_rows(connection: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """The hot write: tuples straight to the driver (COPY on PostgreSQL)."""
+    if not rows:
+        return
     columns = "run_id, key, step, value, ts"
-    rows = [(r, k, s, None if v != v else v, t) for r, k, s, v, t in points]
     if connection.dialect.name == "postgresql":
         cursor = connection.connection.cursor()
         try:
@@ -295,14 +284,29 @@ def _run(row: Any, params: dict[str, str], metrics: dict[str, Any], inputs: tupl
     )
 
 
+_INSERT_STARTED = (
+    "INSERT INTO runs (id, experiment, status, author, started_at, hypothesis, config,"
+    " environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_ENDED = "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?"
 _INSERT_RUN = (
     "INSERT INTO runs (id, experiment, author, started_at, hypothesis, config, status, ended_at,"
     " error, environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_EVENT = (
-    "INSERT INTO events (at, actor, action, subject_kind, subject_id, reason, details)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+_last_environment: tuple[object, str] = (None, "")
+
+
+def _environment_text(environment: dict[str, Any]) -> str:
+    """The environment as stored; every run of a process shares one environment record
+    (see prodml.track.environment), so its text is made once."""
+    global _last_environment
+    known, text = _last_environment
+    if known is not environment:
+        text = json.dumps(environment, default=str, sort_keys=True)
+        _last_environment = (environment, text)
+    return text
+
+
 _CHUNK = 500  # ids per IN list: well under every database's limit of bound values
 
 
