@@ -196,10 +196,14 @@ def cpu_lines(figures: Figures) -> None:
             print(f"cpu of the command and its children: {side}: {used}")
     for (executor, parallel), done in sorted(figures.sweeps.items()):
         each = median([t["outcome"]["seconds"] for t in done.extra["trials"]])
+        own = "" if executor == "ray" else f", {done.cpu / done.seconds:.2f} of them its own"
         print(
-            f"sweep {executor} --parallel {parallel}: the command {done.seconds:.1f} s "
-            f"(cpu {done.cpu:.1f} s of the processes it waited for), a trial {each:.2f} s"
+            f"sweep {executor} --parallel {parallel}: the command {done.seconds:.1f} s, cpu "
+            f"{done.cpu:.1f} s (of the processes it waited for), a trial {each:.2f} s "
+            f"(median); {done.busy:.2f} CPUs busy on average meanwhile{own}"
         )
+        listed = " ".join(f"{t['outcome']['seconds']:.1f}" for t in done.extra["trials"])
+        print(f"  trials in order, seconds: {listed}")
 
 
 def summary(figures: Figures, trials: int) -> None:

@@ -83,37 +83,53 @@ prodml.log_dataset("flights", pq.read_table(sys.argv[1]), key="rownames")
 
 @dataclass(frozen=True)
 class Timed:
-    """A command's wall time and the CPU time of its process and its children."""
+    """A command's wall time, the CPU time of its process and the children it waited
+    for, and how many of the machine's CPUs were busy on average meanwhile (all
+    processes: its own and everyone else's)."""
 
     seconds: float
     cpu: float
     stdout: str = ""
     ran: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    busy: float = 0.0
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """Busy and total ticks of all CPUs since boot (Linux /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_cpus(before: tuple[int, int], after: tuple[int, int]) -> float:
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return (os.cpu_count() or 1) * busy / total if total else 0.0
 
 
 def timed_command(
     args: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float = 1800
 ) -> Timed:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, ticks = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_ticks()
     started = time.perf_counter()
     done = subprocess.run(
         list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after, busy = resource.getrusage(resource.RUSAGE_CHILDREN), busy_cpus(ticks, cpu_ticks())
     if done.returncode != 0:
         shown = " ".join(str(a) for a in args)[:200]
         raise BenchmarkError(f"{shown} exited with {done.returncode}\n{done.stderr[-4000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Timed(seconds=seconds, cpu=cpu, stdout=done.stdout)
+    return Timed(seconds=seconds, cpu=cpu, stdout=done.stdout, busy=busy)
 
 
 def bare(project: Path, flights: Path, tree: dict[str, Any]) -> Timed:
     """The five functions in one fresh process, values passed, nothing tracked."""
     args = [sys.executable, "-c", BARE_WORKER, str(flights), json.dumps(tree)]
     done = timed_command(args, cwd=project, env={**os.environ, **ONE_THREAD})
-    return Timed(done.seconds, done.cpu, extra=last_json_line(done.stdout))
+    return Timed(done.seconds, done.cpu, extra=last_json_line(done.stdout), busy=done.busy)
 
 
 def setup_home(home: Path, project: Path, flights: Path) -> None:
@@ -135,7 +151,7 @@ def cli(home: Path, project: Path, *args: str) -> Timed:
     done = timed_command([PRODML, *args, "--json"], cwd=project, env=prodml_env(home, ONE_THREAD))
     answer = json.loads(done.stdout)
     ran = tuple(s["name"] for s in answer.get("steps", ()) if not s.get("cached"))
-    return Timed(done.seconds, done.cpu, ran=ran, extra=answer)
+    return Timed(done.seconds, done.cpu, ran=ran, extra=answer, busy=done.busy)
 
 
 # -- DVC ---------------------------------------------------------------------
@@ -167,7 +183,7 @@ def dvc_init(anchor: Anchor, repo: Path) -> None:
 def dvc_repro(anchor: Anchor, repo: Path) -> Timed:
     done = timed_command(["dvc", "repro"], cwd=repo, env=anchor.environment(QUIET_DVC))
     ran = tuple(re.findall(r"Running stage '([\w-]+)'", done.stdout))
-    return Timed(done.seconds, done.cpu, stdout=done.stdout, ran=ran)
+    return Timed(done.seconds, done.cpu, stdout=done.stdout, ran=ran, busy=done.busy)
 
 
 def source_state(repo: Path) -> str:

@@ -57,7 +57,7 @@ CHANGE = ("features", "carriers", 6)
 
 
 def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}, load {os.getloadavg()[0]:.1f}] {text}", flush=True)
 
 
 def changed_tree(tree: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def measure_sweep(
         check_ran(f"{name} trial {outcome['number']}", outcome["ran"], ("train", "evaluate"))
     say(
         f"sweep {executor} --parallel {parallel}: {done.extra['seconds']:.1f} s "
-        f"({done.seconds:.1f} s as a command)"
+        f"({done.seconds:.1f} s as a command; {done.busy:.2f} CPUs busy meanwhile)"
     )
     return done
 
