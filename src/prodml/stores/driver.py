@@ -5,8 +5,10 @@ SQLite and PostgreSQL alike.
 ``change`` and ``execute_many`` hand the statement straight to the driver's cursor,
 which costs a tenth of that, unless something listens to the engine's statements
 (the OpenLineage emitter does): then they go through SQLAlchemy too, so every
-listener sees every statement. Either way a driver error reaches the caller as
-SQLAlchemy's wrapped error (``OperationalError``, ``IntegrityError``, ...).
+listener sees every statement as written. On PostgreSQL ``execute_many`` sends an
+INSERT of many rows as one statement with many VALUES groups. Either way a driver
+error reaches the caller as SQLAlchemy's wrapped error (``OperationalError``,
+``IntegrityError``, ...).
 """
 
 from __future__ import annotations
@@ -34,10 +36,46 @@ def change(connection: sa.Connection, sql: str, params: Sequence[Any] = ()) -> i
 
 
 def execute_many(connection: sa.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> int:
-    """Run one statement for each row; the number of rows changed in all."""
+    """Run one statement for each row; the number of rows changed in all. On PostgreSQL
+    an INSERT of several rows goes as one statement of many VALUES: the driver's own
+    executemany sends each row and waits on the socket for it."""
     if not rows:
         return 0
-    return _direct(connection, sql, list(rows), many=True)
+    if (
+        len(rows) == 1
+        or connection.dialect.name != "postgresql"
+        or not _many_values(sql)
+        or connection.dispatch.after_cursor_execute  # a listener sees the rows as given
+    ):
+        return _direct(connection, sql, list(rows), many=True)
+    changed, each = 0, max(1, _BOUND_VALUES // max(1, len(rows[0])))
+    for start in range(0, len(rows), each):
+        chunk = rows[start : start + each]
+        flat = tuple(value for row in chunk for value in row)
+        changed += _direct(connection, _values(sql, len(chunk)), flat, many=False)
+    return changed
+
+
+_BOUND_VALUES = 30_000  # a statement's at most: PostgreSQL takes up to 65,535
+
+
+@functools.cache
+def _many_values(sql: str) -> bool:
+    """Whether ``sql`` is an INSERT whose only bound values are one VALUES group."""
+    head, _, tail = sql.partition(" VALUES (")
+    return (
+        sql.startswith("INSERT ")
+        and "?" not in head
+        and tail.count("?") == tail.split(")")[0].count("?")
+    )
+
+
+@functools.cache
+def _values(sql: str, count: int) -> str:
+    """``INSERT ... VALUES (?, ?) ...`` as an INSERT of ``count`` rows."""
+    head, values, tail = sql.partition(" VALUES ")
+    group, close, rest = tail.partition(")")
+    return f"{head}{values}{', '.join([group + close] * count)}{rest}"
 
 
 def _direct(connection: sa.Connection, sql: str, params: Any, many: bool) -> int:
