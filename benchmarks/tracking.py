@@ -7,6 +7,8 @@ a. metric values per second, one ``log_metric`` call per value, timed from the
    included);
 b. runs per second, each run logging 10 params and 10 metrics, once with one
    call per value and once with the batch calls ``log_params`` / ``log_metrics``;
+   and with the batch calls in 4 processes at once (``--processes``), each starting
+   runs one after another against the same store (``_tracking_concurrent.py``);
 c. ``import`` time: median of 5 fresh ``python -c "import X"`` less the median
    of 5 ``python -c "pass"``; and, for information, the same for
    ``import X; X.start_run`` (prodml imports its submodules lazily, on first use).
@@ -17,19 +19,23 @@ MLflow runs in a throwaway venv (see ``_anchor.py``) against
 
     .venv/bin/python benchmarks/tracking.py           # full counts
     .venv/bin/python benchmarks/tracking.py --quick   # smaller counts, ~1 minute
+    .venv/bin/python benchmarks/tracking.py --only-runs --repeats 3   # run rates only
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import platform
+import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _tracking_concurrent as together
 from _anchor import Anchor, ensure_anchor
 from _harness import (
     Row,
@@ -44,113 +50,15 @@ from _harness import (
     ratio,
     run_prodml_python,
 )
+from _tracking_floor import floor_together
+from _tracking_postgres import postgres_together
+from _tracking_workers import MLFLOW_WORKER, PRODML_WORKER, QUIET_MLFLOW
 
 METRIC_RATE_GOAL = 100_000.0
 METRIC_RATIO_GOAL = 500.0
 RUNS_RATIO_GOAL = 50.0
 IMPORT_GOAL_SECONDS = 0.3
 IMPORT_REPEATS = 5
-
-# Both workers take argv: n_values n_runs workdir, and print one JSON object.
-# Each first does an untimed warm-up run so that creating the store (schema,
-# migrations) is not counted against the first timed figure.
-PRODML_WORKER = """
-import json, sys
-from time import perf_counter
-
-import prodml
-
-n_values, n_runs = int(sys.argv[1]), int(sys.argv[2])
-params = {f"p{j}": j for j in range(10)}
-metrics = {f"m{j}": j / 10 for j in range(10)}
-out = {}
-
-with prodml.start_run("warmup", config={"lr": 0.1}, hypothesis="warm-up") as run:
-    run.log_param("k", "v")
-    run.log_metric("x", 0.0, step=0)
-
-with prodml.start_run("bench", config={"lr": 0.1}, hypothesis="speed") as run:
-    started = perf_counter()
-    for i in range(n_values):
-        run.log_metric("loss", 1.0 / (i + 1), step=i)
-    out["metric_loop_s"] = perf_counter() - started
-out["metric_total_s"] = perf_counter() - started
-out["metric_values_stored"] = len(prodml.metric_history(run.id, "loss"))
-
-started = perf_counter()
-for r in range(n_runs):
-    with prodml.start_run("bench-single", config={"lr": 0.1}, hypothesis="speed") as run:
-        for name, value in params.items():
-            run.log_param(name, value)
-        for name, value in metrics.items():
-            run.log_metric(name, value, step=0)
-out["runs_single_s"] = perf_counter() - started
-
-started = perf_counter()
-for r in range(n_runs):
-    with prodml.start_run("bench-batch", config={"lr": 0.1}, hypothesis="speed") as run:
-        run.log_params(params)
-        run.log_metrics(metrics, step=0)
-out["runs_batch_s"] = perf_counter() - started
-out["runs_stored"] = sum(len(prodml.list_runs(name)) for name in ("bench-single", "bench-batch"))
-out["version"] = prodml.__version__
-print(json.dumps(out))
-"""
-
-MLFLOW_WORKER = """
-import json, sys
-from pathlib import Path
-from time import perf_counter
-
-import mlflow
-
-n_values, n_runs, workdir = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
-params = {f"p{j}": j for j in range(10)}
-metrics = {f"m{j}": j / 10 for j in range(10)}
-out = {}
-
-mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
-mlflow.create_experiment("bench", artifact_location=(workdir / "artifacts").as_uri())
-mlflow.set_experiment("bench")
-
-with mlflow.start_run(run_name="warmup"):
-    mlflow.log_params({"lr": 0.1})
-    mlflow.log_metric("x", 0.0, step=0)
-
-with mlflow.start_run(run_name="bench") as run:
-    mlflow.log_params({"lr": 0.1})
-    started = perf_counter()
-    for i in range(n_values):
-        mlflow.log_metric("loss", 1.0 / (i + 1), step=i)
-    out["metric_loop_s"] = perf_counter() - started
-out["metric_total_s"] = perf_counter() - started
-history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "loss")
-out["metric_values_stored"] = len(history)
-
-started = perf_counter()
-for r in range(n_runs):
-    with mlflow.start_run(run_name="bench-single"):
-        for name, value in params.items():
-            mlflow.log_param(name, value)
-        for name, value in metrics.items():
-            mlflow.log_metric(name, value, step=0)
-out["runs_single_s"] = perf_counter() - started
-
-started = perf_counter()
-for r in range(n_runs):
-    with mlflow.start_run(run_name="bench-batch"):
-        mlflow.log_params(params)
-        mlflow.log_metrics(metrics, step=0)
-out["runs_batch_s"] = perf_counter() - started
-out["version"] = mlflow.__version__
-print(json.dumps(out))
-"""
-
-QUIET_MLFLOW = {
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "true",
-    "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING": "false",
-}
 
 
 @dataclass(frozen=True)
@@ -159,10 +67,20 @@ class Counts:
     mlflow_values: int
     prodml_runs: int
     mlflow_runs: int
+    processes: int = 4  # logging at once, each this many runs:
+    prodml_runs_each: int = 500
+    mlflow_runs_each: int = 50
 
 
 FULL = Counts(prodml_values=200_000, mlflow_values=1_000, prodml_runs=500, mlflow_runs=50)
-QUICK = Counts(prodml_values=20_000, mlflow_values=100, prodml_runs=100, mlflow_runs=10)
+QUICK = Counts(
+    prodml_values=20_000,
+    mlflow_values=100,
+    prodml_runs=100,
+    mlflow_runs=10,
+    prodml_runs_each=100,
+    mlflow_runs_each=10,
+)
 
 
 @dataclass(frozen=True)
@@ -177,6 +95,9 @@ class Figures:
     first_use_s: float
     version: str
     detail: dict[str, Any]
+    together: together.Together | None = None  # batch calls, several processes at once
+    floor: together.Together | None = None  # bare sqlite3 doing prodml's writes, 1 process
+    floor_together: together.Together | None = None  # ... and several at once
 
 
 def figures_from(
@@ -214,21 +135,32 @@ def import_and_first_use(
     return bare, first_use
 
 
-def measure_prodml(counts: Counts) -> Figures:
+def measure_prodml(counts: Counts, only_runs: bool = False) -> Figures:
     with tempfile.TemporaryDirectory(prefix="prodml-bench-tracking-") as tmp:
         workdir = Path(tmp)
         home = workdir / ".prodml"
         args = [str(counts.prodml_values), str(counts.prodml_runs), str(workdir)]
         raw = run_prodml_python(PRODML_WORKER, args, home=home, cwd=workdir)
     check_stored("prodml", raw, counts.prodml_values, 2 * counts.prodml_runs)
-    with tempfile.TemporaryDirectory(prefix="prodml-bench-import-") as tmp:
-        workdir = Path(tmp)
-        env = prodml_env(workdir / ".prodml")
-        imports = import_and_first_use(sys.executable, "prodml", env=env, cwd=workdir)
-    return figures_from(raw, counts.prodml_values, counts.prodml_runs, imports)
+    at_once = together.prodml_together(counts.processes, counts.prodml_runs_each)
+    floors = [floor(1, counts.prodml_runs), floor(counts.processes, counts.prodml_runs_each)]
+    imports = (0.0, 0.0)
+    if not only_runs:
+        with tempfile.TemporaryDirectory(prefix="prodml-bench-import-") as tmp:
+            workdir = Path(tmp)
+            env = prodml_env(workdir / ".prodml")
+            imports = import_and_first_use(sys.executable, "prodml", env=env, cwd=workdir)
+    figures = figures_from(raw, counts.prodml_values, counts.prodml_runs, imports)
+    return dataclasses.replace(figures, together=at_once, floor=floors[0], floor_together=floors[1])
 
 
-def measure_mlflow(anchor: Anchor, counts: Counts) -> Figures:
+def floor(processes: int, runs_each: int) -> together.Together:
+    with tempfile.TemporaryDirectory(prefix="prodml-bench-floor-") as tmp:
+        home = Path(tmp) / ".prodml"
+        return floor_together(sys.executable, prodml_env(home), home, processes, runs_each)
+
+
+def measure_mlflow(anchor: Anchor, counts: Counts, only_runs: bool = False) -> Figures:
     with tempfile.TemporaryDirectory(prefix="prodml-bench-mlflow-") as tmp:
         workdir = Path(tmp)
         args = [str(counts.mlflow_values), str(counts.mlflow_runs), str(workdir)]
@@ -236,14 +168,27 @@ def measure_mlflow(anchor: Anchor, counts: Counts) -> Figures:
         raw = last_json_line(stdout)
         check_stored("MLflow", raw, counts.mlflow_values, None)
         env = anchor.environment(QUIET_MLFLOW)
-        imports = import_and_first_use(str(anchor.python), "mlflow", env=env, cwd=workdir)
-    return figures_from(raw, counts.mlflow_values, counts.mlflow_runs, imports)
+        imports = (0.0, 0.0)
+        if not only_runs:
+            imports = import_and_first_use(str(anchor.python), "mlflow", env=env, cwd=workdir)
+    figures = figures_from(raw, counts.mlflow_values, counts.mlflow_runs, imports)
+    at_once = together.mlflow_together(
+        anchor, counts.processes, counts.mlflow_runs_each, QUIET_MLFLOW
+    )
+    return dataclasses.replace(figures, together=at_once)
 
 
-def summary_rows(prodml: Figures | None, mlflow: Figures | None) -> list[Row]:
-    def pick(figures: Figures | None, name: str) -> float | None:
-        return None if figures is None else float(getattr(figures, name))
+def pick(figures: Figures | None, name: str) -> float | None:
+    """A rate of ``figures`` by name: a field, or ``together_rate`` and the floors'."""
+    if figures is None:
+        return None
+    if name in ("together_rate", "floor_rate", "floor_together_rate"):
+        measured = getattr(figures, name.removesuffix("_rate"))
+        return None if measured is None else float(measured.rate)
+    return float(getattr(figures, name))
 
+
+def summary_rows(prodml: Figures | None, mlflow: Figures | None, imports: bool = True) -> list[Row]:
     rows = []
     metric_ratio = ratio(pick(prodml, "metric_rate"), pick(mlflow, "metric_rate"))
     metric_met = None
@@ -259,9 +204,11 @@ def summary_rows(prodml: Figures | None, mlflow: Figures | None) -> list[Row]:
             metric_met,
         )
     )
+    processes = next((f.together.processes for f in (prodml, mlflow) if f and f.together), 4)
     for name, label in (
         ("runs_single_rate", "runs/s, 10 params + 10 metrics, one call each"),
         ("runs_batch_rate", "runs/s, 10 params + 10 metrics, batch calls"),
+        ("together_rate", f"runs/s, batch calls, {processes} processes at once"),
     ):
         runs_ratio = ratio(pick(prodml, name), pick(mlflow, name))
         rows.append(
@@ -274,6 +221,38 @@ def summary_rows(prodml: Figures | None, mlflow: Figures | None) -> list[Row]:
                 None if runs_ratio is None else runs_ratio >= RUNS_RATIO_GOAL,
             )
         )
+    rows += floor_rows(prodml, mlflow, processes)
+    return rows + (import_rows(prodml, mlflow) if imports else [])
+
+
+def floor_rows(prodml: Figures | None, mlflow: Figures | None, processes: int) -> list[Row]:
+    """Bare sqlite3 doing prodml's writes, against MLflow's batch-call runs: how far
+    any code on this machine could take the ratio."""
+    rows = []
+    for name, anchor_name, label in (
+        ("floor_rate", "runs_batch_rate", "floor: bare sqlite3, prodml's writes, 1 process"),
+        (
+            "floor_together_rate",
+            "together_rate",
+            f"floor: bare sqlite3, prodml's writes, {processes} processes",
+        ),
+    ):
+        floor_ratio = ratio(pick(prodml, name), pick(mlflow, anchor_name))
+        rows.append(
+            Row(
+                label,
+                fmt_rate(pick(prodml, name)),
+                fmt_rate(pick(mlflow, anchor_name)),
+                fmt_ratio(floor_ratio),
+                "(for information)",
+                None,
+            )
+        )
+    return rows
+
+
+def import_rows(prodml: Figures | None, mlflow: Figures | None) -> list[Row]:
+    rows = []
     import_ratio = ratio(pick(mlflow, "import_s"), pick(prodml, "import_s"))
     rows.append(
         Row(
@@ -309,6 +288,36 @@ def print_detail(tool: str, figures: Figures, n_values: int, n_runs: int) -> Non
         f" {detail['runs_batch_s']:.3f} s batched; import {figures.import_s:.3f} s,"
         f" import + first use {figures.first_use_s:.3f} s"
     )
+    for name, measured in (
+        ("", figures.together),
+        (" floor", figures.floor),
+        (" floor", figures.floor_together),
+    ):
+        if measured is not None:
+            print(f"  {together.describe(tool + name, measured)}")
+
+
+def median_figures(attempts: list[Figures]) -> Figures:
+    """Each rate the median of the attempts (on a shared machine one attempt can be
+    slowed by other work); the rest from the attempt with the median batch rate."""
+    if len(attempts) == 1:
+        return attempts[0]
+    by_batch = sorted(attempts, key=lambda f: f.runs_batch_rate)
+    middle = by_batch[len(by_batch) // 2]
+    rates = {
+        name: statistics.median(getattr(f, name) for f in attempts)
+        for name in ("metric_rate", "metric_loop_rate", "runs_single_rate", "runs_batch_rate")
+    }
+    measured = {
+        name: _median_of([getattr(f, name) for f in attempts])
+        for name in ("together", "floor", "floor_together")
+    }
+    return dataclasses.replace(middle, **rates, **measured)
+
+
+def _median_of(measured: list[together.Together | None]) -> together.Together | None:
+    ranked = sorted((m for m in measured if m is not None), key=lambda m: m.rate)
+    return ranked[len(ranked) // 2] if ranked else None
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -317,12 +326,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--only", choices=("prodml", "mlflow"), help="measure one tool and skip the ratios"
     )
+    parser.add_argument(
+        "--only-runs", action="store_true", help="skip the import times (rates only)"
+    )
+    parser.add_argument("--processes", type=int, default=4, help="processes logging at once")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="attempts per tool, alternating; medians shown"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also prodml's batch-call run rates on this PostgreSQL (a fresh schema each)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     options = parse_args(argv)
-    counts = QUICK if options.quick else FULL
+    counts = dataclasses.replace(QUICK if options.quick else FULL, processes=options.processes)
     print(
         f"tracking benchmark, {datetime.date.today().isoformat()}, Python"
         f" {platform.python_version()}, {platform.platform()}"
@@ -330,21 +351,39 @@ def main(argv: list[str]) -> int:
     )
     if warning := load_warning():
         print(warning)
-    mlflow: Figures | None = None
-    prodml: Figures | None = None
-    if options.only != "prodml":
-        anchor = ensure_anchor("mlflow")
+    anchor = ensure_anchor("mlflow") if options.only != "prodml" else None
+    if anchor is not None:
         print(f"MLflow {anchor.version} (anchor venv {anchor.root}), SQLite backend")
-        mlflow = measure_mlflow(anchor, counts)
-        print_detail("MLflow", mlflow, counts.mlflow_values, counts.mlflow_runs)
-    if options.only != "mlflow":
-        prodml = measure_prodml(counts)
-        print_detail("prodml", prodml, counts.prodml_values, counts.prodml_runs)
+    mlflow_attempts: list[Figures] = []
+    prodml_attempts: list[Figures] = []
+    for _ in range(options.repeats):
+        if anchor is not None:
+            mlflow_attempts.append(measure_mlflow(anchor, counts, options.only_runs))
+            print_detail("MLflow", mlflow_attempts[-1], counts.mlflow_values, counts.mlflow_runs)
+        if options.only != "mlflow":
+            prodml_attempts.append(measure_prodml(counts, options.only_runs))
+            print_detail("prodml", prodml_attempts[-1], counts.prodml_values, counts.prodml_runs)
+    mlflow = median_figures(mlflow_attempts) if mlflow_attempts else None
+    prodml = median_figures(prodml_attempts) if prodml_attempts else None
     print()
-    rows = summary_rows(prodml, mlflow)
+    rows = summary_rows(prodml, mlflow, imports=not options.only_runs)
     headers = ["figure", "prodml", "MLflow", "prodml vs MLflow", "goal", "met"]
     print_table(headers, [row.cells() for row in rows])
+    if options.postgres and options.only != "mlflow":
+        print_postgres(options.postgres, counts)
     return 0
+
+
+def print_postgres(url: str, counts: Counts) -> None:
+    """prodml's batch-call run rates on PostgreSQL, for information."""
+    print()
+    for processes, runs_each in (
+        (1, counts.prodml_runs),
+        (counts.processes, counts.prodml_runs_each),
+    ):
+        measured = postgres_together(url, processes, runs_each)
+        text = together.describe("prodml on PostgreSQL", measured)
+        print(f"{text}: {measured.rate:,.0f} runs/s")
 
 
 if __name__ == "__main__":
