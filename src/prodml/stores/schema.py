@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 
 metadata = sa.MetaData()
 
