@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from prodml import stores
 from prodml.client import Client
 from prodml.errors import StoreError, StoreVersionError
 from prodml.stores.engine import normalise_url
@@ -171,3 +172,10 @@ def test_the_event_log_refuses_updates_and_deletes(client: Client) -> None:
         ):
             connection.exec_driver_sql(statement)
     assert [e.reason for e in client.metadata.list_events()] == ["kept forever"]
+
+
+def test_the_head_revision_is_the_newest_migration() -> None:
+    folder = Path(stores.__file__).parent / "migrations" / "versions"
+    newest = max(path.name.split("_")[0] for path in folder.glob("[0-9]*_*.py"))
+
+    assert newest == HEAD_REVISION
