@@ -165,14 +165,27 @@ def sweep_rows(figures: Figures, trials: int) -> list[Row]:
             Row(
                 f"{trials}-trial sweep, {executor}: --parallel 2 vs 1"
                 + ("" if same else " (other trials!)"),
-                f"{two:.1f} s",
-                f"{one:.1f} s",
+                f"{two:.1f} s{_waited(parallel)}",
+                f"{one:.1f} s{_waited(serial)}",
                 f"{one / two:.2f}x faster",
                 f">= {SWEEP_SPEEDUP}x",
                 one / two >= SWEEP_SPEEDUP,
             )
         )
     return rows
+
+
+def _waited(sweep: Timed) -> str:
+    """How many CPUs other work kept busy meanwhile, on average."""
+    others = _others(sweep)
+    return "" if others is None else f" (others {others:.1f} CPUs)"
+
+
+def _others(sweep: Timed) -> float | None:
+    """The machine's busy CPUs less the command's own processes' (sampled) CPU time."""
+    if sweep.scheduling is None:
+        return None
+    return max(0.0, sweep.busy - sweep.scheduling.on_cpu / sweep.seconds)
 
 
 def _values(sweep: Timed) -> list[dict[str, Any]]:
@@ -196,12 +209,18 @@ def cpu_lines(figures: Figures) -> None:
             print(f"cpu of the command and its children: {side}: {used}")
     for (executor, parallel), done in sorted(figures.sweeps.items()):
         each = median([t["outcome"]["seconds"] for t in done.extra["trials"]])
-        own = "" if executor == "ray" else f", {done.cpu / done.seconds:.2f} of them its own"
         print(
-            f"sweep {executor} --parallel {parallel}: the command {done.seconds:.1f} s, cpu "
-            f"{done.cpu:.1f} s (of the processes it waited for), a trial {each:.2f} s "
-            f"(median); {done.busy:.2f} CPUs busy on average meanwhile{own}"
+            f"sweep {executor} --parallel {parallel}: the command {done.seconds:.1f} s, a trial "
+            f"{each:.2f} s (median); {done.busy:.2f} CPUs busy on average meanwhile"
         )
+        if done.scheduling is not None:
+            watched = done.scheduling
+            print(
+                f"  its {watched.processes} processes ran {watched.on_cpu:.1f} s on a CPU "
+                f"({watched.on_cpu / done.seconds:.2f} CPUs) and were runnable without one "
+                f"{watched.waiting:.1f} s ({watched.waiting_share:.0%}); other work "
+                f"{_others(done):.2f} CPUs"
+            )
         listed = " ".join(f"{t['outcome']['seconds']:.1f}" for t in done.extra["trials"])
         print(f"  trials in order, seconds: {listed}")
 

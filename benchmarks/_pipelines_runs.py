@@ -21,6 +21,7 @@ from typing import Any
 
 from _anchor import Anchor
 from _harness import BenchmarkError, last_json_line, prodml_env
+from _pipelines_sched import Scheduling, run_watched
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 QUIET_DVC = {"DVC_NO_ANALYTICS": "1", **ONE_THREAD}
@@ -93,6 +94,7 @@ class Timed:
     ran: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     busy: float = 0.0
+    scheduling: Scheduling | None = None  # when watched: its processes' CPU and waiting
 
 
 def cpu_ticks() -> tuple[int, int]:
@@ -109,20 +111,29 @@ def busy_cpus(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 
 def timed_command(
-    args: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float = 1800
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float = 1800,
+    watch: bool = False,
 ) -> Timed:
     before, ticks = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_ticks()
     started = time.perf_counter()
-    done = subprocess.run(
-        list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    scheduling = None
+    if watch:
+        done, scheduling = run_watched(args, cwd=cwd, env=env, timeout=timeout)
+    else:
+        done = subprocess.run(
+            list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        )
     seconds = time.perf_counter() - started
     after, busy = resource.getrusage(resource.RUSAGE_CHILDREN), busy_cpus(ticks, cpu_ticks())
     if done.returncode != 0:
         shown = " ".join(str(a) for a in args)[:200]
         raise BenchmarkError(f"{shown} exited with {done.returncode}\n{done.stderr[-4000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Timed(seconds=seconds, cpu=cpu, stdout=done.stdout, busy=busy)
+    return Timed(seconds, cpu, stdout=done.stdout, busy=busy, scheduling=scheduling)
 
 
 def bare(project: Path, flights: Path, tree: dict[str, Any]) -> Timed:
@@ -146,12 +157,15 @@ def in_process(home: Path, project: Path, change: str) -> dict[str, Any]:
     return last_json_line(done.stdout)
 
 
-def cli(home: Path, project: Path, *args: str) -> Timed:
+def cli(home: Path, project: Path, *args: str, watch: bool = False) -> Timed:
     """A ``prodml`` command with ``--json``; what ran, when it was a ``prodml run``."""
-    done = timed_command([PRODML, *args, "--json"], cwd=project, env=prodml_env(home, ONE_THREAD))
+    environment = prodml_env(home, ONE_THREAD)
+    done = timed_command([PRODML, *args, "--json"], cwd=project, env=environment, watch=watch)
     answer = json.loads(done.stdout)
     ran = tuple(s["name"] for s in answer.get("steps", ()) if not s.get("cached"))
-    return Timed(done.seconds, done.cpu, ran=ran, extra=answer, busy=done.busy)
+    return Timed(
+        done.seconds, done.cpu, ran=ran, extra=answer, busy=done.busy, scheduling=done.scheduling
+    )
 
 
 # -- DVC ---------------------------------------------------------------------

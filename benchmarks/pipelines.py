@@ -153,7 +153,7 @@ def measure_sweep(
     name = f"bench-{executor}-{parallel}"
     sweep = ["sweep", "pipeline.yaml", "--space", "space.yaml", "--name", name]
     options = ["--trials", str(trials), "--parallel", str(parallel), "--executor", executor]
-    done = runs.cli(home, folder, *sweep, *options)
+    done = runs.cli(home, folder, *sweep, *options, watch=True)
     for trial in done.extra["trials"]:
         outcome = trial["outcome"]
         if outcome["state"] != "complete":
@@ -162,6 +162,7 @@ def measure_sweep(
     say(
         f"sweep {executor} --parallel {parallel}: {done.extra['seconds']:.1f} s "
         f"({done.seconds:.1f} s as a command; {done.busy:.2f} CPUs busy meanwhile)"
+        + (f", waiting {done.scheduling.waiting_share:.0%} of it" if done.scheduling else "")
     )
     return done
 
