@@ -127,14 +127,14 @@ def test_a_compacted_file_of_a_second_run_hides_the_first_run_and_its_segments(
 
 
 def test_a_compacted_file_deleted_between_the_listing_and_its_read_is_left_out(
-    log: LogFiles, monkeypatch: pytest.MonkeyPatch
+    log: LogFiles, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _segments(log, "gw_a", 0, NOON)
     compaction.compact(log, older_than=0.0, grace=3600.0)
     (first,) = [name for name in _names(log) if query.is_compacted(name)]
     _segments(log, "gw_a", 50, NOON + timedelta(minutes=3))
     compaction.compact(log, older_than=0.0, grace=3600.0)  # replaces the first file
-    reader = open_log_files(log.url, Path(log.url).parent / "reader-cache")
+    reader = open_log_files(log.url, tmp_path / "reader-cache")  # another host's cache
     listed = reader.listings
 
     def then_deleted(wanted: Any) -> Any:
