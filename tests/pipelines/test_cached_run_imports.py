@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Project
+from pipeline_project import Project
 
 PIPELINE = """
 name: light

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pipeline_project import Project, log_numbers
 
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 
 PIPELINE = """

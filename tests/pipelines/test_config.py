@@ -4,8 +4,9 @@ that use what it made."""
 
 from __future__ import annotations
 
+from pipeline_project import Project, log_numbers
+
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 from prodml.pipelines.runner import PipelineResult
 

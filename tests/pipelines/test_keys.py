@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pipeline_project import Project, log_numbers
 
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 
 PIPELINE = """

@@ -5,8 +5,9 @@ its inputs, its config slice, its own run."""
 
 from __future__ import annotations
 
+from pipeline_project import Project, log_numbers
+
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 from prodml.domain.steps import OutputKind
 

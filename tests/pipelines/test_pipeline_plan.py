@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
+from pipeline_project import Project, log_numbers
 
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 from prodml.domain.run import RunStatus
 from prodml.errors import InvalidInputError, NotFoundError, ProdmlError

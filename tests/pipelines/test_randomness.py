@@ -5,9 +5,9 @@ outputs change from run to run."""
 from __future__ import annotations
 
 import pytest
+from pipeline_project import Project
 
 import prodml
-from conftest import Project
 from prodml.client import Client
 
 PIPELINE = """

@@ -6,9 +6,9 @@ writes cache entries runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
+from pipeline_project import Project, log_numbers
 
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 from prodml.domain.lineage import LineageTree, NodeKind
 from prodml.domain.run import RunStatus

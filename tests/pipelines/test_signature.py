@@ -9,8 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline_project import Project, log_numbers
+
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 
 PIPELINE = """

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pipeline_project import Project, log_numbers
 
 import prodml
-from conftest import Project, log_numbers
 from prodml.client import Client
 from prodml.errors import InvalidInputError, NotFoundError
 

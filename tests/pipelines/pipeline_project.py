@@ -1,0 +1,53 @@
+"""A project folder in tmp_path where a pipeline test writes a pipeline file and its
+step modules as files, and a small table logged as a dataset (imported by the tests as
+``pipeline_project``: a name no other test folder uses)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+
+import prodml
+from prodml.client import Client
+from prodml.domain.dataset import DatasetVersion
+from prodml.pipelines.runner import PipelineResult
+
+
+class Project:
+    """A folder holding ``pipeline.yaml`` and the modules its steps name."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.edits = 0
+
+    @property
+    def pipeline(self) -> Path:
+        return self.folder / "pipeline.yaml"
+
+    def write(self, name: str, text: str) -> Path:
+        """Write a file (dedented); each write gets a later modification time, as an
+        edit by hand would (two writes in one clock tick would look unchanged)."""
+        path = self.folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+        self.edits += 1
+        moment = path.stat().st_mtime_ns + self.edits * 1_000_000
+        os.utime(path, ns=(moment, moment))
+        return path
+
+    def edit(self, name: str, old: str, new: str) -> Path:
+        path = self.folder / name
+        text = path.read_text()
+        assert old in text, f"{old!r} is not in {name}"
+        return self.write(name, text.replace(old, new))
+
+    def run(self, client: Client, *overrides: str, force: tuple[str, ...] = ()) -> PipelineResult:
+        return prodml.run_pipeline(self.pipeline, list(overrides), list(force), client=client)
+
+
+def log_numbers(client: Client, values: list[int], name: str = "numbers") -> DatasetVersion:
+    """A one-column table ``x`` logged as dataset ``name``."""
+    return prodml.log_dataset(name, pa.table({"x": values}), client=client)
