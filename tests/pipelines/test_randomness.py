@@ -82,3 +82,46 @@ def test_a_seeded_step_or_one_with_its_own_generator_is_not_warned_about(
     drawn: dict[str, tuple[str, ...]],
 ) -> None:
     assert drawn["seeded"] == drawn["own_generator"] == drawn["no_draw"] == ()
+
+
+ENTROPY_PIPELINE = """
+name: entropy
+config:
+  unseeded: {seed: 3}
+steps:
+  - {name: unseeded, function: steps:unseeded}
+  - {name: legacy, function: steps:legacy}
+  - {name: passes_seed, function: steps:passes_seed}
+"""
+
+ENTROPY_STEPS = """
+import numpy as np
+
+
+def unseeded(seed: int) -> list[float]:
+    return np.random.default_rng().random(2).tolist()
+
+
+def legacy() -> list[float]:
+    return np.random.RandomState().rand(2).tolist()
+
+
+def passes_seed() -> list[float]:
+    return np.random.default_rng(11).random(2).tolist()
+"""
+
+
+def test_a_generator_seeded_from_entropy_is_warned_about_even_with_a_config_seed(
+    sqlite_client: Client, project: Project
+) -> None:
+    project.write("pipeline.yaml", ENTROPY_PIPELINE)
+    project.write("steps.py", ENTROPY_STEPS)
+    result = project.run(sqlite_client)
+    steps = {s.name: s for s in result.steps}
+    for name in ("unseeded", "legacy"):
+        (warning,) = steps[name].warnings
+        assert f"Step {name!r} made a NumPy random generator without a seed" in warning
+        assert "default_rng(seed)" in warning
+        run = prodml.get_run(steps[name].run_id, client=sqlite_client)
+        assert run.tags.get("prodml.step.unseeded") == "true"
+    assert steps["passes_seed"].warnings == ()

@@ -233,18 +233,16 @@ def _one_step(
             for argument, source in step.inputs.items()
         }
         leaks = leakage_step.check(client, step, values, run.id, accept_leakage)
-        rng = randomness.state()
         given = _Watched(run, watch) if watch is not None else run
-        try:
-            returned = _call(step, arguments(step, values, given))
-        except Pruned:
-            client.metadata.set_run_tags(run.id, {"prodml.pruned": "true"})
-            returned, pruned = None, True
-        else:
-            pruned = False
-        warnings = leaks + (
-            _unseeded(step) if randomness.drew(rng) and not seeded(step.config) else ()
-        )
+        with randomness.watch() as draws:
+            try:
+                returned = _call(step, arguments(step, values, given))
+            except Pruned:
+                client.metadata.set_run_tags(run.id, {"prodml.pruned": "true"})
+                returned, pruned = None, True
+            else:
+                pruned = False
+        warnings = leaks + _unseeded(step, draws)
         first_table = next(iter(values.values()), None)
         named = outputs.named(returned)
         stored = tuple(
@@ -299,12 +297,21 @@ def _call(step: Step, given: dict[str, Any]) -> Any:
         ) from error
 
 
-def _unseeded(step: Step) -> tuple[str, ...]:
-    return (
-        f"Step {step.name!r} drew random numbers but its config slice sets no seed: its "
-        "outputs change from run to run and its cache hides that. Add seed: N to its "
-        "config and pass it to what draws (random_state=seed).",
-    )
+def _unseeded(step: Step, draws: randomness.Draws) -> tuple[str, ...]:
+    if draws.entropy:
+        return (
+            f"Step {step.name!r} made a NumPy random generator without a seed "
+            "(numpy.random.default_rng() or RandomState() with no argument): its outputs "
+            "change from run to run and its cache hides that. Pass a seed from its config "
+            "to it (add seed: N to the step's config, then default_rng(seed)).",
+        )
+    if draws.global_draw and not seeded(step.config):
+        return (
+            f"Step {step.name!r} drew random numbers but its config slice sets no seed: "
+            "its outputs change from run to run and its cache hides that. Add seed: N to "
+            "its config and pass it to what draws (random_state=seed).",
+        )
+    return ()
 
 
 def _reuse(
