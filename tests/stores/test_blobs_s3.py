@@ -17,6 +17,7 @@ import pytest
 
 from prodml.client import Client
 from prodml.errors import IntegrityError, InvalidInputError, NotFoundError, StoreError
+from prodml.stores import remote_blobs
 from prodml.stores.blobs import SMALL
 from prodml.stores.remote_blobs import FsspecArtifactStore
 from s3_server import AWS_OVERRIDES, S3Server, start_s3_server
@@ -80,6 +81,25 @@ def test_a_batch_naming_a_missing_or_damaged_blob_is_refused_naming_it(
     with pytest.raises(IntegrityError, match=damaged):
         store.local_paths([kept, damaged])
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [kept]
+
+
+def test_the_local_copies_stay_within_their_bound_least_recently_read_leaving_first(
+    s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = s3_store(s3_bucket, tmp_path)
+    monkeypatch.setattr(remote_blobs, "CACHE_BYTES", 25_000)  # two copies and a half
+    old, recent, new = (store.put_bytes(os.urandom(10_000))[0] for _ in range(3))
+    store.local_paths([old])
+    store.local_paths([recent])
+    os.utime(tmp_path / "cache" / old, (1, 1))  # read long ago
+    store.local_paths([recent])  # read again: stays
+
+    (copy,) = store.local_paths([new])  # over the bound: the least recently read leaves
+
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted([recent, new])
+    assert copy.read_bytes() == store.read_bytes(new)
+    store.local_paths([old, recent, new])  # one read larger than the bound keeps its copies
+    assert len(list((tmp_path / "cache").iterdir())) == 3
 
 
 def test_a_large_file_goes_up_and_comes_back_in_parts_verified(

@@ -28,6 +28,7 @@ from prodml.stores.blobs import (
     missing_error,
     verified,
 )
+from prodml.stores.local_cache import evict, touch
 from prodml.stores.remote_failures import bucket_missing, explain
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ BATCH_BYTES = 64 << 20  # small files read into memory per batch of put_files
 # are sent together; more only wait for a connection, and one that waits past the
 # connect timeout (60 s) fails: fsspec's default of 1,280 did on a slow server.
 IN_FLIGHT = 64
+CACHE_BYTES = 4 << 30  # the verified local copies of blobs kept, at most
 # Object stores: no folders to make, and a bucket that may not exist.
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"}
 
@@ -179,7 +181,8 @@ class FsspecArtifactStore:
     def local_paths(self, digests: Sequence[str]) -> list[Path]:
         """A verified local copy of each blob, in the cache folder: copies already there
         are hashed again, the others downloaded in concurrent batches (a large blob in
-        concurrent parts) and hashed before they get their name."""
+        concurrent parts) and hashed before they get their name. The folder keeps at
+        most :data:`CACHE_BYTES` of copies, the least recently read leaving first."""
         wanted = [d for d in dict.fromkeys(digests) if not self._cached(d)]
         if wanted:
             self._cache.mkdir(parents=True, exist_ok=True)
@@ -193,7 +196,10 @@ class FsspecArtifactStore:
             finally:
                 for temporary in temporaries:
                     temporary.unlink(missing_ok=True)
-        return [self._cache / digest for digest in digests]
+            evict(self._cache, "[0-9a-f]*", {self._cache / d for d in digests}, CACHE_BYTES)
+        local = [self._cache / digest for digest in digests]
+        touch(local)
+        return local
 
     def _cached(self, digest: str) -> bool:
         cached = self._cache / digest

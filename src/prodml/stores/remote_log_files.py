@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from prodml.errors import ProdmlError, StoreError
 from prodml.settings import refuse_credentials
+from prodml.stores.local_cache import evict, touch
 from prodml.stores.log_files import CLAIMED, Entry, LogFiles
 from prodml.stores.remote_blobs import IN_FLIGHT, OBJECT_STORES, failure_types, modified_time
 from prodml.stores.remote_failures import bucket_missing, explain
@@ -303,11 +304,8 @@ class RemoteLogFiles(LogFiles):
         missing = {k: target for k, target in zip(keys, local, strict=True) if not target.is_file()}
         if missing:
             self._fetch(missing)
-            self._evict(set(local))  # never a copy this read needs
-        now = time.time()
-        for target in local:
-            with contextlib.suppress(OSError):
-                os.utime(target, (now, now))  # recently read: the last to leave the cache
+            evict(self.cache, "*.parquet", set(local), CACHE_BYTES)  # never this read's
+        touch(local)
         return [str(target) for target in local]
 
     def _fetch(self, missing: dict[str, Path]) -> None:
@@ -326,23 +324,6 @@ class RemoteLogFiles(LogFiles):
         finally:
             for temporary in temporaries.values():
                 temporary.unlink(missing_ok=True)
-
-    def _evict(self, keep: set[Path]) -> None:
-        """Remove the least recently read copies once the cache holds more than
-        :data:`CACHE_BYTES` (never those in ``keep``: a read larger than the bound
-        keeps its copies until the next read)."""
-        found = []
-        for path in self.cache.rglob("*.parquet"):
-            with contextlib.suppress(OSError):
-                status = path.stat()
-                found.append((status.st_atime, status.st_size, path))
-        total = sum(size for _, size, _ in found)
-        for _, size, path in sorted(found, key=lambda item: item[0]):
-            if total <= CACHE_BYTES * 0.8:
-                break
-            if path not in keep:
-                path.unlink(missing_ok=True)
-                total -= size
 
     @contextlib.contextmanager
     def _failing(self, doing: str) -> Iterator[None]:
