@@ -21,8 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,22 +47,11 @@ class GatewayError(RuntimeError):
     pass
 
 
-@contextlib.contextmanager
-def fresh_schema(base: str = POSTGRES) -> Iterator[str]:
+def fresh_schema(base: str = POSTGRES) -> contextlib.AbstractContextManager[str]:
     """A URL to a new, empty schema on the PostgreSQL at ``base``, dropped afterwards."""
-    import sqlalchemy as sa
+    from prodml.stores.postgres_schema import throwaway_schema
 
-    name = f"scale_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {name}")
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-        admin.dispose()
+    return throwaway_schema(base, "scale")
 
 
 @dataclass

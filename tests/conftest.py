@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from prodml.client import Client
+from prodml.stores.postgres_schema import throwaway_schema
 from s3_server import AWS_OVERRIDES, S3Server, start_s3_server
 
 POSTGRES_URL = os.environ.get("PRODML_TEST_POSTGRES_URL")
@@ -54,20 +53,16 @@ def s3_bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_server() -> str:
+    """The URL of the test PostgreSQL itself (its default schema)."""
+    return _postgres_or_skip()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
     """A URL to a fresh, empty schema on the test PostgreSQL, dropped afterwards."""
-    base = _postgres_or_skip()
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {name}")
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-        admin.dispose()
+    with throwaway_schema(postgres_server, "t") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
