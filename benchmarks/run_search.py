@@ -27,6 +27,7 @@ for other benchmarks (benchmarks/dashboard.py).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -43,6 +44,8 @@ from _harness import fmt_ratio, load_warning, print_table
 
 from prodml.client import Client
 from prodml.stores import driver
+from prodml.stores.engine import normalise_url
+from prodml.stores.postgres_schema import schema_url, throwaway_schema
 from prodml.stores.run_values import config_rows, value_row
 
 FILTER = "config.depth = 6 and metrics.auc > 0.8"
@@ -288,22 +291,19 @@ def measure_mlflow(runs: int, steps: int, repeats: int, kept: Path | None) -> di
     return result
 
 
-def _postgres_schema(base: str, kept: str | None = None) -> tuple[str, Callable[[], None]]:
-    """A URL to a fresh schema (or to the kept one, made if missing) and its drop."""
-    name = kept or f"bench_{uuid.uuid4().hex[:10]}"
+def _postgres_schema(base: str, keep: Path | None) -> contextlib.AbstractContextManager[str]:
+    """A URL to a fresh schema dropped afterwards; with ``--keep``, to the kept one (made
+    if missing), left in place."""
+    if keep is None:
+        return throwaway_schema(base, "bench")
+    name = f"bench_{keep.name}".replace("-", "_")
     if not name.isidentifier():
         raise SystemExit(f"{name!r} cannot name a PostgreSQL schema: choose another --keep")
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = sa.create_engine(normalise_url(base))
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {name}")
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-        admin.dispose()
-
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}options=-csearch_path%3D{name}", drop
+    admin.dispose()
+    return contextlib.nullcontext(schema_url(base, name))
 
 
 def seeded_runs(client: Client) -> int:
@@ -371,15 +371,10 @@ def main() -> int:
                 url, folder / "sqlite", options.runs, steps, options.repeats
             )
         if options.postgres and not options.skip_prodml:
-            kept = f"bench_{options.keep.name}".replace("-", "_") if options.keep else None
-            pg_url, drop = _postgres_schema(options.postgres, kept)
-            try:
+            with _postgres_schema(options.postgres, options.keep) as pg_url:
                 figures["prodml PostgreSQL"] = measure_prodml(
                     pg_url, folder / "pg", options.runs, steps, options.repeats
                 )
-            finally:
-                if not options.keep:
-                    drop()
         if not options.skip_mlflow:
             figures["MLflow"] = measure_mlflow(
                 options.runs,
