@@ -84,6 +84,8 @@ def test_a_first_run_runs_every_step_and_a_rerun_reuses_them_recording_where_fro
     assert whole.status is RunStatus.FINISHED and whole.metrics == {"total": 18.0}
     assert whole.tags["prodml.pipeline"] == "demo"
     assert whole.tags["prodml.builds_on"] == first.steps[0].run_id
+    upstream = client.metadata.neighbours(("run", second.run_id), upstream=True)
+    assert (("run", first.steps[0].run_id), "builds_on") in upstream
     entries = prodml.step_cache("demo", client=client)
     assert sorted(e.step for e in entries) == ["load", "scale", "total"]
     assert {e.run_id for e in entries} == {s.run_id for s in first.steps}

@@ -176,8 +176,10 @@ def run_pipeline(
         }
         if metrics:
             run.log_metrics(metrics)
-        if builds_on is not None:
-            client.metadata.set_run_tags(run.id, {"prodml.builds_on": builds_on})
+        if builds_on is not None:  # known only now: the first step reused tells
+            client.metadata.set_run_tags(
+                run.id, {"prodml.builds_on": builds_on}, [(("run", builds_on), "builds_on")]
+            )
     pruned = bool(results) and results[-1].pruned
     return PipelineResult(
         run_id=run.id, pipeline=pipeline.name, steps=tuple(results), metrics=metrics, pruned=pruned

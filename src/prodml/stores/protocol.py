@@ -51,8 +51,14 @@ class MetadataStore(HostStore, StepStore, TokenStore, Protocol):
     ) -> list[Run]:
         """Runs as :meth:`RunQueries.list_runs` reads them, with their tags."""
 
-    def set_run_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Set (or replace) tags of a run, with one event naming them."""
+    def set_run_tags(
+        self,
+        run_id: str,
+        tags: Mapping[str, str],
+        links: Sequence[tuple[tuple[str, str], str]] = (),
+    ) -> None:
+        """Set (or replace) tags of a run, with one event naming them, and add lineage
+        edges into it (``links``: source node and relation)."""
 
     def run_tags(self, run_ids: Sequence[str]) -> dict[str, dict[str, str]]: ...
 

@@ -321,11 +321,19 @@ class RunSearchQueries(RunQueries):
         tags = self.run_tags([run.id for run in runs]) if runs else {}
         return [replace(run, tags=tags[run.id]) if run.id in tags else run for run in runs]
 
-    def set_run_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Set (or replace) tags of a run, with one event naming them."""
+    def set_run_tags(
+        self,
+        run_id: str,
+        tags: Mapping[str, str],
+        links: Sequence[tuple[tuple[str, str], str]] = (),
+    ) -> None:
+        """Set (or replace) tags of a run, with one event naming them, and add lineage
+        edges into it (``links``, as :meth:`insert_run` takes them)."""
         rows = [value_row(run_id, "tag", key, value) for key, value in tags.items()]
         values = schema.run_values.c
         with self.write() as connection:
+            for source, relation in links:
+                self.link(connection, source, ("run", run_id), relation)
             connection.execute(
                 sa.delete(schema.run_values).where(
                     values.run_id == run_id, values.kind == "tag", values.key.in_(list(tags))
