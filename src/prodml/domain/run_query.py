@@ -43,6 +43,12 @@ ATTRIBUTES = ("author", "ended", "experiment", "hypothesis", "id", "started", "s
 Value = float | str
 
 
+def quoted_value(text: str) -> str:
+    """``text`` written as a quoted value of the run filter language, for a filter
+    built in code (``tags.prodml.sweep = QUOTED``)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @dataclass(frozen=True)
 class Term:
     """``field.key op values``: numbers are floats, text is str (one value unless ``in``)."""

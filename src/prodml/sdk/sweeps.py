@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client, default_client
 from prodml.domain.run import Run
+from prodml.domain.run_query import quoted_value
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.sdk.openlineage import follow_settings
 
@@ -60,7 +61,7 @@ def sweep_trials(name: str, client: Client | None = None) -> list[Run]:
     token = None
     while True:
         page = search_runs(
-            chosen, f"tags.prodml.sweep = {_quoted(name)}", None, 500, token, None, None
+            chosen, f"tags.prodml.sweep = {quoted_value(name)}", None, 500, token, None, None
         )
         found += [r for r in page.runs if "prodml.trial" in r.tags]
         token = page.next_page_token
@@ -83,10 +84,6 @@ def best_trial(name: str, client: Client | None = None) -> Run:
         raise NotFoundError(f"No trial of sweep {name!r} finished with {objective!r}.")
     sign = 1.0 if direction == "maximize" else -1.0
     return max(scored, key=lambda r: sign * r.metrics[objective])
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class RayTrials:
@@ -120,7 +117,7 @@ def trial_models(run: Run, client: Client | None = None) -> list[str]:
 
     chosen = client or default_client()
     steps = search_runs(
-        chosen, f"tags.prodml.parent = {_quoted(run.id)}", None, 500, None, None, None
+        chosen, f"tags.prodml.parent = {quoted_value(run.id)}", None, 500, None, None, None
     )
     found: list[str] = []
     for step in steps.runs:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prodml.domain.run import MetricPoint, Run, flatten_config
+from prodml.domain.run_query import quoted_value
 from prodml.errors import InvalidInputError
 from prodml.sdk.runs import metric_history, run_details, search_runs
 from prodml.ui import links, pages, run_charts, run_tables
@@ -133,7 +134,7 @@ async def run_page(request: Request) -> Response:
             charts.append(run_charts.curves({run.id[:12]: points}, key))
     git = run.environment.get("git", {}) if isinstance(run.environment, dict) else {}
     children = search_runs(
-        f"tags.`prodml.parent` = {_quoted(run.id)}", "started", MAX_CHILDREN, client=client
+        f"tags.`prodml.parent` = {quoted_value(run.id)}", "started", MAX_CHILDREN, client=client
     )
     return pages.render(
         request,
@@ -151,10 +152,6 @@ async def run_page(request: Request) -> Response:
         page_of=links.page_of,
         lineage_of=links.lineage_of,
     )
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _compared_ids(request: Request) -> list[str]:
