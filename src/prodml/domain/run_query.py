@@ -45,8 +45,10 @@ Value = float | str
 
 def quoted_value(text: str) -> str:
     """``text`` written as a quoted value of the run filter language, for a filter
-    built in code (``tags.prodml.sweep = QUOTED``)."""
-    return "'" + text.replace("'", "''") + "'"
+    built in code (``tags.prodml.sweep = QUOTED``): the language escapes a quote or a
+    backslash inside quotes with a backslash."""
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
 
 
 @dataclass(frozen=True)
