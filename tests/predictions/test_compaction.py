@@ -7,7 +7,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -42,7 +41,6 @@ CHANGED = input_layout(  # the model's next version takes another column, as tex
     },
 )
 JSON_INPUTS = input_layout("m-v3", None)  # a version logged without a signature
-SOURCE = r"-(\d+)-[0-9a-f]+\.parquet$"  # as monitor/windows.py reads a segment's process
 
 
 @pytest.fixture
@@ -152,9 +150,9 @@ def test_queries_read_the_same_rows_and_types_after_compaction(folder: Path) -> 
     shadowed = [row for row in after["predictions"][1] if row["shadow_version"] is not None]
     assert len(shadowed) == 20  # the late answers still joined to their rows
     assert report.merged == len(written) + 2  # and the two label files
-    # per process and schema: served (101 and 102, 101's changed inputs, 102's JSON
-    # inputs), shadow answers (101 and 102), and the labels of every process
-    assert report.written == 7 and len(_files(folder)) == 7
+    # per kind and schema, whatever the process: served (101's and 102's, 101's changed
+    # inputs, 102's JSON inputs), shadow answers (101's and 102's), and the labels
+    assert report.written == 5 and len(_files(folder)) == 5
     assert report.rows == 80 + 20 + 5 and report.deleted == 0
     assert quarantined.exists() and not list(quarantined.parent.glob("*.parquet"))
 
@@ -184,9 +182,10 @@ def test_a_compacted_file_is_named_and_laid_out_like_a_segment(folder: Path) -> 
     served, shadow = sorted(_files(folder), key=lambda name: "shadow-" in name)
     for path, replaced in ((served, sources), (shadow, shadows)):
         name = Path(path).name
-        process = re.search(SOURCE, name)
-        assert process is not None and process[1] == "4242"
+        named = query.NAME.match(name)
+        assert named is not None and named["writer"] == query.EVERY_WRITER
         assert query.is_compacted(name) and name.startswith("shadow-") == (path == shadow)
+        assert set(pq.read_table(path).column("_writer").to_pylist()) == {"4242"}
         footer = pq.read_metadata(path)
         assert footer.row_group(0).column(0).compression == "ZSTD"
         names = json.loads(footer.metadata[b"prodml.replaces"])

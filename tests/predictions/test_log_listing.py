@@ -1,5 +1,5 @@
 """Which of the log's files a reader reads, and what it asks the store for first: a
-compacted file's footer only when another file of its hour, kind and writer is listed,
+compacted file's footer only when another file of its hour and kind is listed,
 every listing of a query at once; each row counted once all the same."""
 
 from __future__ import annotations
@@ -86,14 +86,14 @@ def test_an_hour_compaction_tidied_is_read_without_its_footers(
         _segments(log, host, 100, NOON + timedelta(hours=1))
     compaction.compact(log, older_than=0.0, grace=0.0)
     compaction.compact(log, older_than=0.0, grace=0.0)  # the replaced segments deleted
-    assert len(_names(log)) == 4 and all(query.is_compacted(name) for name in _names(log))
+    assert len(_names(log)) == 2 and all(query.is_compacted(name) for name in _names(log))
     reader = open_log_files(f"s3://{s3_bucket}/predictions", tmp_path / "cache")  # a new one
     calls = _watch(reader, monkeypatch)
 
-    assert len(query.prediction_files(reader, "m")) == 4
+    assert len(query.prediction_files(reader, "m")) == 2  # an hour's file of both hosts
     assert calls == {}  # listed only: no footer read
     assert _count(reader) == {"n": 60, "d": 60}
-    assert calls == {"get": 1}  # the four files, fetched together, and nothing before
+    assert calls == {"get": 1}  # the two files, fetched together, and nothing before
 
 
 def test_each_row_counts_once_while_one_hosts_replaced_segments_wait_for_deletion(
@@ -102,12 +102,12 @@ def test_each_row_counts_once_while_one_hosts_replaced_segments_wait_for_deletio
     for host in ("gw_a", "gw_b"):
         _segments(log, host, 0, NOON)
     compaction.compact(log, older_than=0.0, grace=3600.0)
-    assert len(_names(log)) == 8 and _count(log) == {"n": 30, "d": 30}
+    assert len(_names(log)) == 7 and _count(log) == {"n": 30, "d": 30}  # one file of both
 
     replaced = [n for n in _names(log) if "-gw_a." in n and not query.is_compacted(n)]
     log.delete([f"{DAY}/{name}" for name in replaced])
 
-    assert _count(log) == {"n": 30, "d": 30}  # gw_a's file alone, gw_b's beside its segments
+    assert _count(log) == {"n": 30, "d": 30}  # the file beside gw_b's segments it replaces
     assert compaction.compact(log, older_than=0.0, grace=0.0).deleted == 3
     assert _count(log) == {"n": 30, "d": 30}
 
@@ -160,8 +160,8 @@ def test_two_compacted_files_of_one_hour_and_writer_both_count(log: LogFiles) ->
 
 
 def test_label_files_of_every_writer_merged_into_one_are_read_once(log: LogFiles) -> None:
-    """Label files of all writers merge into one file named by one writer: a listing
-    that still shows another writer's label file (a delete half done) leaves it out."""
+    """Label files of all writers merge into one file: a listing that still shows one
+    writer's label file (a delete half done) leaves it out."""
     for number, host in enumerate(("gw_a", "gw_b")):
         os.environ["PRODML_HOST"] = host
         labelled = table_of([{"request_id": f"r{number}", "label": 1.0}], ("label",))
@@ -170,9 +170,8 @@ def test_label_files_of_every_writer_merged_into_one_are_read_once(log: LogFiles
     compaction.compact(log, older_than=0.0, grace=3600.0)
     (merged,) = [name for name in _names(log, folder) if query.is_compacted(name)]
     named = query.NAME.match(merged)
-    assert named is not None
-    gone = [n for n in _names(log, folder) if f"-{named['writer']}-" in n and n != merged]
-    log.delete([f"{folder}/{n}" for n in gone])
+    assert named is not None and named["writer"] == query.EVERY_WRITER
+    log.delete([f"{folder}/{n}" for n in _names(log, folder) if "-gw_a." in n])
 
     assert [path.rsplit("/", 1)[1] for path in query.label_files(log)] == [merged]
 

@@ -23,7 +23,6 @@ from prodml.stores.log_files import LogFiles
 from prodml.stores.log_places import open_log_files
 
 PREDICTION = "prediction"
-_SOURCE = r"-([A-Za-z0-9_.]+)-[0-9a-f]+\.parquet$"  # the writer (host.pid) in a file's name
 
 
 @dataclass
@@ -142,7 +141,7 @@ def _stats(
         {"version": v, "rows": n, "failure_rate": f, "p99_ms": p} for v, n, f, p in versions
     ]
     sources = connection.execute(
-        f"SELECT regexp_extract(filename, '{_SOURCE}', 1) AS source, count(*), "
+        "SELECT writer AS source, count(*), "
         f"avg((status <> 'ok')::INT) FROM predictions WHERE {where} GROUP BY 1 ORDER BY 2 DESC",
         params,
     ).fetchall()

@@ -8,15 +8,21 @@ merges, in each day folder, the segments written (by their files' time) more tha
 ``older_than`` seconds ago:
 
 - One merged file holds rows of one hour (by the names' time), one kind (served, or
-  late ``shadow-`` answers), one writer (``<host>.<pid>``) and one Arrow schema, so
-  that the hour, the kind and the writer still read from its name (a listing of an
-  hour is one name prefix; ``query.merge_group``: a compacted file alone in its group
-  replaces nothing listed, and a reader skips its footer), and no column changes
-  type (label files of every writer merge: no reader asks who labelled). It is named
-  like a segment, ``<kind><HHMMSS>-<writer>-<random>.parquet``, with a random part
-  that starts with ``query.COMPACTED``; its rows are sorted by time, in row groups of
-  :data:`ROW_GROUP` rows (DuckDB skips a group by its time statistics), at most
-  :data:`MAX_ROWS` rows a file, and no file spans a pause of :data:`PAUSE`.
+  late ``shadow-`` answers) and one Arrow schema, from every writer, so that the hour
+  and the kind still read from its name (a listing of an hour is one name prefix;
+  ``query.merge_group``: a compacted file alone in its group replaces nothing listed,
+  and a reader skips its footer), no column changes type, and a day of many gateways
+  is a file an hour, not one an hour and gateway (on an object store, a request each).
+  It is named like a segment, ``<kind><HHMMSS>-all-<random>.parquet``
+  (``query.EVERY_WRITER``), with a random part that starts with ``query.COMPACTED``;
+  each served or shadow row keeps its writer (``<host>.<pid>``) in the column
+  ``layout.WRITER``, so a monitor still counts rows per gateway process (no reader
+  asks who labelled). Its rows are sorted by time, in row groups of :data:`ROW_GROUP`
+  rows (DuckDB skips a group by its time statistics), at most :data:`MAX_ROWS` rows a
+  file, and no file spans a pause of :data:`PAUSE` in which no writer logged rows of
+  its schema. Files compacted before compaction merged every writer (named by one
+  writer) merge like segments; those from before it was hourly (named by a pid alone)
+  hold other hours' rows and are left as they are.
 - Its footer names every file it replaces (key ``query.REPLACES``) and when it was
   made (``query.CREATED``), and the one listing of the log's files
   (``query.live_files``) leaves the replaced ones out: a listing taken before, during
@@ -46,13 +52,14 @@ import pyarrow.parquet as pq
 
 from prodml.errors import ProdmlError
 from prodml.predictions import query
+from prodml.predictions.layout import WRITER
 from prodml.stores.log_files import Entry, LogFiles
 from prodml.stores.log_places import open_log_files
 
 MAX_ROWS = 1_000_000  # rows in one compacted file
 ROW_GROUP = 65_536  # rows in one row group
 FULL = MAX_ROWS // 2  # a file this big is left as it is, never merged again
-# A run of segments is cut where a process logged no rows of a schema for this long: a
+# A run of segments is cut where no writer logged rows of a schema for this long: a
 # monitor window reads the files with rows in it, and a file spanning a longer pause
 # would bring its columns (all empty) into the windows of the pause.
 PAUSE = 60.0
@@ -150,17 +157,16 @@ def _tidy(files: LogFiles, day: str) -> None:
 
 
 def _chunks(files: LogFiles, day: str, written_before: float) -> list[list[_Segment]]:
-    """Runs of segments to merge: each of one hour, kind, writer and schema, in time
-    order, at most :data:`MAX_ROWS` rows and at least two files."""
-    labels = day.startswith(f"{query.LABELS}/")
-    groups: dict[tuple[tuple[str, str, str] | None, bytes], list[_Segment]] = {}
+    """Runs of segments to merge: each of one hour, kind and schema (of every writer), in
+    time order, at most :data:`MAX_ROWS` rows and at least two files."""
+    groups: dict[tuple[tuple[str, str] | None, bytes], list[_Segment]] = {}
     entries = query.live_files(files, day)
     files.footers([e.key for e in entries if e.modified <= written_before])
     for entry in entries:
         found = _candidate(files, entry, written_before)
         if found is not None:
             segment, schema = found
-            key = (query.merge_group(segment.name, labels), schema)  # readers rely on it
+            key = (query.merge_group(segment.name), schema)  # readers rely on it
             groups.setdefault(key, []).append(segment)
     runs = [run for group in groups.values() for run in _runs(group)]
     return [run for run in runs if len(run) > 1]
@@ -187,16 +193,21 @@ def _order(segment: _Segment) -> tuple[float, str]:
 def _candidate(
     files: LogFiles, entry: Entry, written_before: float
 ) -> tuple[_Segment, bytes] | None:
-    """A segment worth merging and its schema; None for a file too new, already big,
-    unreadable (left for a query to report) or not named like a segment."""
+    """A segment worth merging and its schema (less the writer column); None for a file
+    too new, already big, unreadable (left for a query to report), not named like a
+    segment, or compacted before compaction was hourly (rows of other hours)."""
     named = query.NAME.match(entry.name)
     if named is None or entry.modified > written_before:
+        return None
+    if query.is_compacted(entry.name) and not query.is_hourly(entry.name):
         return None
     try:
         footer = files.footer(entry.key)
         schema = footer.schema.to_arrow_schema().remove_metadata()
     except (OSError, ValueError, pa.ArrowException, ProdmlError):
         return None
+    if WRITER in schema.names:
+        schema = schema.remove(schema.get_field_index(WRITER))
     if footer.num_rows >= FULL:
         return None
     kind, stamp, writer = named["kind"] or "", named["stamp"], named["writer"]
@@ -213,6 +224,8 @@ def _merge(files: LogFiles, day: str, chunk: list[_Segment]) -> CompactionReport
     alone keeps them out of a listing once the older compacted files are gone."""
     try:
         tables = [_read(files, segment.key) for segment in chunk]
+        if not day.startswith(f"{query.LABELS}/"):
+            tables = [_with_writer(t, s.writer) for t, s in zip(tables, chunk, strict=True)]
         replaced = {segment.name for segment in chunk}
         for segment in chunk:
             if query.is_compacted(segment.name):
@@ -248,10 +261,19 @@ def _read(files: LogFiles, key: str) -> pa.Table:
         return parquet.read()
 
 
+def _with_writer(table: pa.Table, writer: str) -> pa.Table:
+    """``table`` with each row's writer as its last column: as its column has it (a file
+    of every writer), else the one its name gives."""
+    index = table.schema.get_field_index(WRITER)
+    if index < 0:
+        return table.append_column(WRITER, pa.repeat(pa.scalar(writer), table.num_rows))
+    return table.remove_column(index).append_column(WRITER, table.column(index))
+
+
 def _target(day: str, first: _Segment) -> str:
-    """A new name for the compacted file: the first segment's kind, time and writer."""
+    """A new name for the compacted file: the first segment's kind and time."""
     random = f"{query.COMPACTED}{uuid.uuid4().hex[:10]}"
-    return f"{day}/{first.kind}{first.stamp}-{first.writer}-{random}.parquet"
+    return f"{day}/{first.kind}{first.stamp}-{query.EVERY_WRITER}-{random}.parquet"
 
 
 def _delete_replaced(files: LogFiles, day: str, replaced_before: float) -> int:

@@ -54,6 +54,10 @@ SHADOWED: tuple[tuple[str, pa.DataType], ...] = (
     ("shadow_error", pa.string()),
 )
 SHADOW_KIND = "shadow-"  # the file name prefix of shadow segments
+# The column of a compacted file of predictions naming each row's writer (``<host>.<pid>``,
+# as a segment's name does); the ``predictions`` view shows it only as ``writer``, beside
+# ``filename``.
+WRITER = "_writer"
 
 
 Storage = Literal["number", "integer", "flag", "text", "time", "json"]

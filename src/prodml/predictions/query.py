@@ -6,9 +6,9 @@ The files are listed here and nowhere else. A compacted file (``compaction.py``)
 the files it replaces in its footer, and a listing leaves those out: taken before,
 during or after a compaction, it counts every row once. Only compacted files' footers
 are read for that, spotted by name (the random part of the name starts with
-:data:`COMPACTED`), and only those that share their hour, kind and writer with another
-file listed (:func:`contested`): once compaction has tidied an hour, a query reads no
-footer before its files. On an object store every listing a query needs is sent at
+:data:`COMPACTED`), and only those that share their hour and kind with another file
+listed (:func:`contested`): once compaction has tidied an hour, a query reads no footer
+before its files. On an object store every listing a query needs is sent at
 once, then every footer needed.
 
 Queries run sealed (``sql_text.seal``): they read those files and nothing else. The
@@ -39,15 +39,19 @@ from prodml.stores.log_places import open_log_files
 
 LABELS = "_labels"  # the folder of label segments, beside the models' folders
 LABEL_SKEW = timedelta(days=1)  # a label filed on the day before its request (clocks differ)
-# A compacted file is named like a segment, ``<kind><HHMMSS>-<pid>-<random>.parquet``,
+# A compacted file is named like a segment, ``<kind><HHMMSS>-<writer>-<random>.parquet``,
 # with a random part that starts with this. A gateway's segment starts so by chance once
 # in 16.7 million; its footer is then read and names nothing.
 COMPACTED = "c0a1e5"
+# The writer in a compacted file's name since it merges every writer's rows of its hour
+# (each row's writer is in its column ``layout.WRITER``); earlier ones name one writer.
+# Readers from before take a name without a host for a file to read the footer of always.
+EVERY_WRITER = "all"
 REPLACES = b"prodml.replaces"  # footer key of a compacted file: the names it replaces
 CREATED = b"prodml.created"  # footer key of a compacted file: when it was made (epoch s)
 # A file's name: its kind (``shadow-``, or none), the time it was written (``HHMMSS``;
-# a compacted file's first segment's), its writer (``<host>.<pid>``, or a pid alone in
-# files written before hosts were named) and a random part.
+# a compacted file's first segment's), its writer (``<host>.<pid>``, a pid alone in
+# files written before hosts were named, :data:`EVERY_WRITER`) and a random part.
 NAME = re.compile(
     r"^(?P<kind>[a-z]+-)?(?P<stamp>\d{6})-(?P<writer>[A-Za-z0-9_.]+)-(?P<random>[0-9a-f]+)"
     r"\.parquet$"
@@ -133,7 +137,7 @@ def live_folders(
     footers are needed are copied whole from an object store, one request each instead
     of two, as the caller reads them next."""
     listed = _listed(files, wanted)
-    needed = {folder: contested(entries, folder) for folder, entries in listed.items()}
+    needed = {folder: contested(entries) for folder, entries in listed.items()}
     every = [entry for entries in needed.values() for entry in entries]
     if fetch and every:
         with contextlib.suppress(FileNotFoundError):  # one deleted since listed: tails
@@ -179,36 +183,37 @@ def _hour(name: str) -> str | None:
     return found["stamp"][:2] if found else None
 
 
-def merge_group(name: str, labels: bool = False) -> tuple[str, str, str] | None:
-    """The files compaction merges together: the hour, kind and writer in the name
-    (label files of every writer merge: the writer is left out); None for a name that is
-    not the log's."""
+def merge_group(name: str) -> tuple[str, str] | None:
+    """The files compaction merges together: the hour and kind in the name, whatever
+    their writers; None for a name that is not the log's."""
     found = NAME.match(name)
     if found is None:
         return None
-    return found["stamp"][:2], found["kind"] or "", "" if labels else found["writer"]
+    return found["stamp"][:2], found["kind"] or ""
 
 
-def contested(entries: Sequence[Entry], folder: str) -> list[Entry]:
-    """The compacted files of a listing of ``folder`` whose footers decide what it leaves
-    out: those sharing their group (:func:`merge_group`) with another file listed. A
-    compacted file replaces files of its own group only, so one alone in its group is in
-    force and replaces nothing listed (its footer is not needed); two in one group may be
-    a newer and an older one, or duplicates. A writer without a host (``<pid>``) names
-    files from before compaction was hourly, which replace other hours': always read."""
-    labels = folder.startswith(f"{LABELS}/")
-    groups = Counter(merge_group(entry.name, labels) for entry in entries)
+def contested(entries: Sequence[Entry]) -> list[Entry]:
+    """The compacted files of a listing whose footers decide what it leaves out: those
+    sharing their group (:func:`merge_group`) with another file listed. A compacted file
+    replaces files of its own group only (one writer's, before compaction merged every
+    writer), so one alone in its group is in force and replaces nothing listed (its
+    footer is not needed); two in one group may be a newer and an older one, files of
+    two writers, or duplicates. A writer without a host (``<pid>``) names files from
+    before compaction was hourly, which replace other hours': always read."""
+    groups = Counter(merge_group(entry.name) for entry in entries)
     return [
         entry
         for entry in entries
         if is_compacted(entry.name)
-        and (groups[merge_group(entry.name, labels)] > 1 or not _hourly(entry.name))
+        and (groups[merge_group(entry.name)] > 1 or not is_hourly(entry.name))
     ]
 
 
-def _hourly(name: str) -> bool:
+def is_hourly(name: str) -> bool:
+    """Whether a compacted file holds rows of the hour its name says only (not one from
+    before compaction was hourly, whose writer is a pid alone)."""
     found = NAME.match(name)
-    return found is not None and "." in found["writer"]
+    return found is not None and not found["writer"].isdigit()
 
 
 def replacements(files: LogFiles, compacted: Sequence[Entry]) -> set[str]:

@@ -6,7 +6,10 @@ answer is joined to its served row by ``row_id`` and fills ``shadow_version``,
 yet, or was lost to a kill, reads as not shadowed). Rows of a model without a
 signature keep their inputs as JSON text in ``inputs_json``; the view reads them
 into the ``inputs`` struct as well, with the field types DuckDB finds in that text,
-so ``unnest(inputs)`` works for every model."""
+so ``unnest(inputs)`` works for every model. With the file each row came from
+(``filename``) comes the process that logged it (``writer``, ``<host>.<pid>``): a
+segment's name holds it, a compacted file of every writer's rows a column
+(``layout.WRITER``) that the view shows only so."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from prodml.predictions.layout import SHADOW_KIND
+from prodml.predictions.layout import SHADOW_KIND, WRITER
 from prodml.sql_text import literal
 
 EMPTY_PREDICTIONS = """
@@ -28,12 +31,14 @@ SELECT NULL::VARCHAR AS row_id, NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ A
 WHERE false
 """
 SHADOW = ("shadow_version", "shadow_output", "shadow_error")
+WRITER_IN_NAME = r"-([A-Za-z0-9_.]+)-[0-9a-f]+\.parquet$"  # a segment's name: its writer
 
 
 def create_predictions(
     connection: duckdb.DuckDBPyConnection, files: list[str], filename: bool = False
 ) -> None:
-    """Create the ``predictions`` view over the segment ``files``."""
+    """Create the ``predictions`` view over the segment ``files`` (with ``filename``,
+    the columns ``filename`` and ``writer``)."""
     served = [f for f in files if not Path(f).name.startswith(SHADOW_KIND)]
     shadowed = [f for f in files if Path(f).name.startswith(SHADOW_KIND)]
     if not served:
@@ -64,11 +69,20 @@ def create_predictions(
                 replaced[name] = f"coalesce({other}, {mine})"
         joined = " LEFT JOIN _shadowed s ON p.row_id = s._row"
     added += [f"{value} AS {name}" for name, value in replaced.items() if name not in columns]
+    if filename:
+        added.append(f"{_writer(columns)} AS writer")
     replacing = [f"{value} AS {name}" for name, value in replaced.items() if name in columns]
-    star = f"p.* REPLACE ({', '.join(replacing)})" if replacing else "p.*"
+    star = f"p.* EXCLUDE ({WRITER})" if WRITER in columns else "p.*"
+    star += f" REPLACE ({', '.join(replacing)})" if replacing else ""
     connection.execute(
         f"CREATE VIEW predictions AS SELECT {', '.join([star, *added])} FROM _served p{joined}"
     )
+
+
+def _writer(columns: dict[str, str]) -> str:
+    """Each row's writer: from its compacted file's column, else from its file's name."""
+    named = f"regexp_extract(p.filename, {literal(WRITER_IN_NAME)}, 1)"
+    return f"coalesce(p.{WRITER}, {named})" if WRITER in columns else named
 
 
 def _types(connection: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
