@@ -13,34 +13,13 @@ import pytest
 from cli_process import run_prodml
 
 import prodml
+from pipelines.pipeline_project import CHAIN, CHAIN_STEPS
 from prodml.client import Client
 
-PIPELINE = """
-name: demo
-config:
-  scale: {factor: 3}
-steps:
-  - {name: load, function: steps:load, inputs: {table: numbers@latest}}
-  - {name: scale, function: steps:scale, inputs: {table: load}}
-  - {name: total, function: steps:total, inputs: {table: scale}}
-"""
-
-STEPS = """
-import pyarrow as pa
-import pyarrow.compute as pc
-
-
-def load(table: pa.Table) -> pa.Table:
-    return pa.table({"x": pc.cast(table["x"], pa.float64())})
-
-
-def scale(table: pa.Table, factor: int) -> pa.Table:
-    return pa.table({"x": pc.multiply(table["x"], factor)})
-
-
-def total(table: pa.Table) -> dict[str, float]:
-    return {"total": float(pc.sum(table["x"]).as_py())}
-
+# The chain's steps and a few that go wrong.
+STEPS = (
+    CHAIN_STEPS
+    + """
 
 def noisy(table: pa.Table) -> float:
     import random
@@ -55,6 +34,7 @@ def broken(table: pa.Table) -> pa.Table:
 def unstorable(table: pa.Table) -> object:
     return object()
 """
+)
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -72,7 +52,7 @@ def home(tmp_path: Path) -> Path:
     client.close()
     project = tmp_path / "project"
     project.mkdir()
-    _write(project, "pipeline.yaml", PIPELINE)
+    _write(project, "pipeline.yaml", CHAIN)
     _write(project, "steps.py", STEPS)
     _write(
         project, "broken.py", "import a_library_nobody_installed\n\n\ndef total(table):\n    pass\n"

@@ -1,6 +1,7 @@
 """A project folder in tmp_path where a pipeline test writes a pipeline file and its
-step modules as files, and a small table logged as a dataset (imported by the tests as
-``pipeline_project``: a name no other test folder uses)."""
+step modules as files, a small table logged as a dataset, and a three-step pipeline
+with its steps (imported by the tests here as ``pipeline_project``, a name no other
+test folder uses, and from other folders as ``pipelines.pipeline_project``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,35 @@ import prodml
 from prodml.client import Client
 from prodml.domain.dataset import DatasetVersion
 from prodml.pipelines.runner import PipelineResult
+
+# A chain of three steps over dataset ``numbers``: load, scale (config: factor 3), total.
+CHAIN = """
+name: demo
+config:
+  scale: {factor: 3}
+steps:
+  - {name: load, function: steps:load, inputs: {table: numbers@latest}}
+  - {name: scale, function: steps:scale, inputs: {table: load}}
+  - {name: total, function: steps:total, inputs: {table: scale}}
+"""
+
+# ``steps.py`` for CHAIN: of [1, 2, 3], total 18.0.
+CHAIN_STEPS = """
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def load(table: pa.Table) -> pa.Table:
+    return pa.table({"x": pc.cast(table["x"], pa.float64())})
+
+
+def scale(table: pa.Table, factor: int) -> pa.Table:
+    return pa.table({"x": pc.multiply(table["x"], factor)})
+
+
+def total(table: pa.Table) -> dict[str, float]:
+    return {"total": float(pc.sum(table["x"]).as_py())}
+"""
 
 
 class Project:

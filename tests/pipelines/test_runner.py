@@ -6,40 +6,13 @@ writes cache entries runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from pipeline_project import Project, log_numbers
+from pipeline_project import CHAIN, CHAIN_STEPS, Project, log_numbers
 
 import prodml
 from prodml.client import Client
 from prodml.domain.lineage import LineageTree, NodeKind
 from prodml.domain.run import RunStatus
 from prodml.errors import StepFailedError
-
-CHAIN = """
-name: demo
-config:
-  scale: {factor: 3}
-steps:
-  - {name: load, function: steps:load, inputs: {table: numbers@latest}}
-  - {name: scale, function: steps:scale, inputs: {table: load}}
-  - {name: total, function: steps:total, inputs: {table: scale}}
-"""
-
-STEPS = """
-import pyarrow as pa
-import pyarrow.compute as pc
-
-
-def load(table: pa.Table) -> pa.Table:
-    return pa.table({"x": pc.cast(table["x"], pa.float64())})
-
-
-def scale(table: pa.Table, factor: int) -> pa.Table:
-    return pa.table({"x": pc.multiply(table["x"], factor)})
-
-
-def total(table: pa.Table) -> dict[str, float]:
-    return {"total": float(pc.sum(table["x"]).as_py())}
-"""
 
 
 def _edges(tree: LineageTree) -> set[tuple[str, str | None, str]]:
@@ -55,7 +28,7 @@ def test_a_first_run_runs_every_step_and_a_rerun_reuses_them_recording_where_fro
 ) -> None:
     log_numbers(client, [1, 2, 3])
     project.write("pipeline.yaml", CHAIN)
-    project.write("steps.py", STEPS)
+    project.write("steps.py", CHAIN_STEPS)
 
     first = project.run(client)
     second = project.run(client)
@@ -97,7 +70,7 @@ def test_step_runs_are_children_of_the_pipeline_run_in_tags_and_lineage(
 ) -> None:
     log_numbers(sqlite_client, [1, 2, 3])
     project.write("pipeline.yaml", CHAIN)
-    project.write("steps.py", STEPS)
+    project.write("steps.py", CHAIN_STEPS)
 
     result = project.run(sqlite_client)
 
