@@ -4,9 +4,10 @@ as prodml runs them (``pipeline.yaml``, ``space.yaml``) and as DVC runs them
 (``dvc.yaml``, ``params.yaml`` and ``stage.py``, which calls the same functions with
 their inputs read from Parquet files and writes their outputs back).
 
-The steps are those of ``examples/pipeline`` with the training made bounded and equal
-from one configuration to the next: a fixed number of trees (no early stopping), and
-``l2_regularization`` as a third parameter to sweep."""
+The steps are copied from ``examples/pipeline`` (``steps.py``, ``features_lib.py``,
+and the steps of ``pipeline.yaml``); only the config differs, making the training
+bounded and equal from one configuration to the next: a fixed number of trees (no
+early stopping), and ``l2_regularization`` as a third parameter to sweep."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "pipeline"
 STEPS = ("load", "clean", "features", "train", "evaluate")
 CHANGED = ("features", "train", "evaluate")  # what a change of features.* must rerun
 
@@ -34,134 +38,11 @@ def config(quick: bool) -> dict[str, Any]:
             "learning_rate": 0.1,
             "l2_regularization": 0.0,
             "max_iter": trees,
+            "early_stopping": False,
             "seed": 7,
         },
     }
 
-
-FEATURES_LIB = '''\
-"""Feature helpers shared by the steps."""
-
-from __future__ import annotations
-
-import pandas as pd
-
-FEATURES = ["hour", "month", "weekday", "distance", "dep_delay", "carrier", "origin"]
-
-
-def hour_of_day(dep_time: pd.Series) -> pd.Series:
-    return (dep_time // 100).clip(0, 23).astype("int64")
-
-
-def top_carriers(carrier: pd.Series, keep: int) -> pd.Series:
-    busiest = carrier.value_counts().index[:keep]
-    codes = {name: code for code, name in enumerate(busiest)}
-    return carrier.map(codes).fillna(keep).astype("int64")
-'''
-
-STEPS_PY = '''\
-"""Will a flight arrive more than 15 minutes late? Each step a plain function."""
-
-from __future__ import annotations
-
-from typing import Any
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-from features_lib import FEATURES, hour_of_day, top_carriers
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import accuracy_score, roc_auc_score
-
-
-def load(flights: pa.Table, months: list[int]) -> pa.Table:
-    return flights.filter(pc.is_in(flights["month"], pa.array(months, flights["month"].type)))
-
-
-def clean(table: pd.DataFrame, max_delay: float) -> pd.DataFrame:
-    flown = table.dropna(subset=["dep_time", "arr_delay"])
-    return flown[flown["arr_delay"].abs() <= max_delay].reset_index(drop=True)
-
-
-def features(table: pd.DataFrame, carriers: int, valid_from: str) -> dict[str, pd.DataFrame]:
-    when = pd.to_datetime(table["time_hour"])
-    frame = pd.DataFrame(
-        {
-            "rownames": table["rownames"],
-            "time_hour": when,
-            "hour": hour_of_day(table["dep_time"]),
-            "month": table["month"].astype("int64"),
-            "weekday": when.dt.weekday.astype("int64"),
-            "distance": table["distance"].astype("float64"),
-            "dep_delay": table["dep_delay"].astype("float64"),
-            "carrier": top_carriers(table["carrier"], carriers),
-            "origin": table["origin"].map({"EWR": 0, "JFK": 1, "LGA": 2}).astype("int64"),
-            "late": (table["arr_delay"] > 15).astype("int64"),
-        }
-    )
-    held_out = (frame["time_hour"] >= pd.Timestamp(valid_from, tz="UTC")).to_numpy()
-    return {
-        "train": frame[~held_out].reset_index(drop=True),
-        "valid": frame[held_out].reset_index(drop=True),
-    }
-
-
-def train(
-    table: pd.DataFrame,
-    valid: pd.DataFrame,
-    max_depth: int,
-    learning_rate: float,
-    l2_regularization: float,
-    max_iter: int,
-    seed: int,
-    run: Any,
-) -> HistGradientBoostingClassifier:
-    model = HistGradientBoostingClassifier(
-        max_depth=max_depth,
-        learning_rate=learning_rate,
-        l2_regularization=l2_regularization,
-        max_iter=max_iter,
-        early_stopping=False,
-        random_state=seed,
-    )
-    model.fit(table[FEATURES], table["late"])
-    for trees, scores in enumerate(model.staged_predict_proba(valid[FEATURES]), start=1):
-        if trees % 20 == 0:
-            run.log_metric("valid_auc", roc_auc_score(valid["late"], scores[:, 1]), step=trees)
-    return model
-
-
-def evaluate(model: HistGradientBoostingClassifier, table: pd.DataFrame) -> dict[str, float]:
-    scores = model.predict_proba(table[FEATURES])[:, 1]
-    return {
-        "auc": float(roc_auc_score(table["late"], scores)),
-        "accuracy": float(accuracy_score(table["late"], scores >= 0.5)),
-        "late_share": float(np.mean(table["late"])),
-    }
-'''
-
-PIPELINE_STEPS = """\
-steps:
-  - {name: load, function: 'steps:load', inputs: {flights: flights@latest}}
-  - {name: clean, function: 'steps:clean', inputs: {table: load}}
-  - {name: features, function: 'steps:features', inputs: {table: clean}}
-  - name: train
-    function: steps:train
-    inputs: {table: features.train, valid: features.valid}
-    packages: [scikit-learn]
-    model: flights-late
-    leakage:
-      train: table
-      valid: valid
-      keys: [rownames]
-      time_column: time_hour
-      known_after_label: [arr_delay, arr_time]
-  - name: evaluate
-    function: steps:evaluate
-    inputs: {model: train, table: features.valid}
-    packages: [scikit-learn]
-"""
 
 SPACE = {
     "objective": "auc",
@@ -266,16 +147,18 @@ def dvc_yaml(python: str) -> str:
 
 
 def write_steps(folder: Path) -> None:
+    """The example's step modules, as they are."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "steps.py").write_text(STEPS_PY)
-    (folder / "features_lib.py").write_text(FEATURES_LIB)
+    for name in ("steps.py", "features_lib.py"):
+        shutil.copyfile(EXAMPLE / name, folder / name)
 
 
 def write_prodml(folder: Path, tree: dict[str, Any]) -> None:
-    """``pipeline.yaml``, ``space.yaml`` and the steps."""
+    """``pipeline.yaml`` (the example's, with this config), ``space.yaml`` and the steps."""
     write_steps(folder)
-    head = f"name: flights-late\nconfig: {json.dumps(tree)}\n"
-    (folder / "pipeline.yaml").write_text(head + PIPELINE_STEPS)
+    pipeline = yaml.safe_load((EXAMPLE / "pipeline.yaml").read_text())
+    pipeline["config"] = tree
+    (folder / "pipeline.yaml").write_text(json.dumps(pipeline, indent=2) + "\n")  # JSON is YAML
     (folder / "space.yaml").write_text(json.dumps(SPACE, indent=2) + "\n")
 
 
