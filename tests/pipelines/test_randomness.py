@@ -125,3 +125,17 @@ def test_a_generator_seeded_from_entropy_is_warned_about_even_with_a_config_seed
         run = prodml.get_run(steps[name].run_id, client=sqlite_client)
         assert run.tags.get("prodml.step.unseeded") == "true"
     assert steps["passes_seed"].warnings == ()
+
+
+def test_a_library_making_a_generator_while_it_is_imported_is_not_the_step_drawing(
+    sqlite_client: Client, project: Project
+) -> None:
+    project.write("pipeline.yaml", "name: imports\nsteps:\n  - {name: one, function: steps:one}\n")
+    project.write("steps.py", "def one() -> int:\n    import noisy_library\n\n    return 1\n")
+    project.write(
+        "noisy_library.py",
+        "import random\n\nimport numpy as np\n\n"
+        "EXAMPLE = np.random.default_rng().random(3)\nSALT = random.randint(0, 99)\n",
+    )
+    result = project.run(sqlite_client)
+    assert result.steps[0].warnings == ()
