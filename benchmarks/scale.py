@@ -6,7 +6,7 @@ scale figures of batch scoring and blobs.
    ``prodml.predictions.query.query``. A day of ``--rows`` served rows of one model in
    a rollout (v3 champion, v4 candidate at 10%) from 3 hosts is written with
    prodml's ``write_segment`` as 15-minute segments of each host, then compacted by
-   prodml's compaction on each side: one file an hour and host (72 files), the
+   prodml's compaction on each side: one file an hour of every host (24 files), the
    replaced segments deleted (a run past the grace period). Queries: count, mean
    and p99 latency by version over the day, and the same over one hour (12:00-13:00).
    Goal: S3 within 3x of local. Beside it, without compaction: ``--live-minutes`` of
@@ -179,7 +179,7 @@ class Sides:
 
 def day_queries(args: argparse.Namespace, side: Sides, info: list[list[str]]) -> list[Row]:
     """A day of rows in 15-minute segments of each host, compacted on each side (one
-    file an hour and host), queried over the day and over one hour."""
+    file an hour of every host), queried over the day and over one hour."""
     import _scale_log as scale
 
     begin = scale.DAY_START.timestamp()
