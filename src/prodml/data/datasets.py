@@ -13,8 +13,10 @@ import pyarrow as pa
 from prodml.client import Client
 from prodml.data import files as file_sets
 from prodml.data import tables
+from prodml.data.pending_profiles import PendingProfiles
 from prodml.data.sketches import ColumnProfile
 from prodml.data.stored_profiles import profiles_of, store_profile
+from prodml.data.stored_tables import as_stored
 from prodml.domain.dataset import ColumnSummary, DatasetKind, DatasetVersion
 from prodml.domain.ids import utcnow
 from prodml.errors import DataReadError, InvalidInputError
@@ -32,6 +34,7 @@ def log_dataset(
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
     profiles: Mapping[str, ColumnProfile] | None = None,
+    pending: PendingProfiles | None = None,
 ) -> DatasetVersion:
     """Store a dataset version; the same content under the same name is the same version.
 
@@ -39,7 +42,9 @@ def log_dataset(
     ``sources`` are lineage edges into the version: ``(("model", id), "scored")``.
     ``carried`` is a table version whose columns the table starts with, row for row
     (a scored version): their summaries and profiles are taken from it. ``profiles``
-    are column profiles made already (e.g. by the parts that made the columns)."""
+    are column profiles made already (e.g. by the parts that made the columns). With
+    ``pending``, the profile is made in its background thread and stored when it
+    finishes (the partitions' profiles are made at once)."""
     check_name(name, "dataset")
     keys = (key,) if isinstance(key, str) else tuple(key or ())
     if isinstance(data, str | os.PathLike):
@@ -57,7 +62,9 @@ def log_dataset(
             )
         return _log_files(client, name, path, progress, sources)
     table = tables.to_arrow(data, name)
-    return _log_table(client, name, table, keys, None, partition_by, sources, carried, profiles)
+    return _log_table(
+        client, name, table, keys, None, partition_by, sources, carried, profiles, pending
+    )
 
 
 def _log_table(
@@ -70,6 +77,7 @@ def _log_table(
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
     profiles: Mapping[str, ColumnProfile] | None = None,
+    pending: PendingProfiles | None = None,
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
     if partition_by is not None and partition_by not in table.column_names:
@@ -96,7 +104,10 @@ def _log_table(
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [], sources)
-    store_profile(client, stored, table, carried, profiles)
+    if pending is None:
+        store_profile(client, stored, table, carried, profiles)
+    else:
+        pending.add(stored, table, carried, profiles)
     if partition_by:
         profiles_of(client, stored, partition_by, table)
     return stored
@@ -119,7 +130,8 @@ def _store_parquet(client: Client, table: pa.Table) -> tuple[str, pa.Table]:
     """Store the table as Parquet; return the blob and the table as Parquet gives it
     back. The version's digest and schema are taken from that table, so what
     load_table returns, logged again, is the same version (Parquet has no date64,
-    names list items "element", ...)."""
+    names list items "element", ...). It is made in memory from the file's schema
+    (its footer); only a table with a column whose values Parquet changes is read back."""
     import pyarrow.parquet as pq
 
     scratch = client.home / "tmp"
@@ -129,7 +141,9 @@ def _store_parquet(client: Client, table: pa.Table) -> tuple[str, pa.Table]:
     path = Path(name)
     try:
         pq.write_table(table, path, compression="zstd")
-        stored = tables.plain(pq.read_table(path))
+        stored = as_stored(table, pq.read_schema(path))
+        if stored is None:
+            stored = tables.plain(pq.read_table(path))
         digest, _ = client.artifacts.put_file(path)
     finally:
         path.unlink(missing_ok=True)

@@ -27,6 +27,36 @@ def load_table(client: Client, version: DatasetVersion) -> pa.Table:
     return tables.plain(pq.read_table(pa.BufferReader(client.read_blob(blob))))
 
 
+def as_stored(table: pa.Table, schema: pa.Schema) -> pa.Table | None:
+    """The table as ``load_table`` gives it back from a Parquet file of ``schema`` (the
+    file's), made in memory: the same columns when each comes back with its own type,
+    seconds cast to the milliseconds Parquet keeps. None when a column would come back
+    otherwise (nested and dictionary columns, date64, extension types): read it back."""
+    fields = []
+    for field, kept in zip(table.schema, schema, strict=True):
+        back = tables.ONE_TYPE.get(str(kept.type), kept.type)
+        if field.name != kept.name or not _comes_back(field.type, back):
+            return None
+        fields.append(pa.field(field.name, back))
+    return table.cast(pa.schema(fields)) if table.schema != pa.schema(fields) else table
+
+
+def _comes_back(given: pa.DataType, back: pa.DataType) -> bool:
+    """Whether Parquet gives a column of type ``given`` back as ``back``, value for value."""
+    if pa.types.is_nested(given) or pa.types.is_dictionary(given):
+        return False  # list items renamed, dictionaries rebuilt from the values in use
+    if isinstance(given, pa.ExtensionType) or isinstance(back, pa.ExtensionType):
+        return False
+    return given == back or _finer_unit(given, back)
+
+
+def _finer_unit(given: pa.DataType, back: pa.DataType) -> bool:
+    """Seconds (timestamps, times of day) come back as milliseconds: the same instants."""
+    if pa.types.is_timestamp(given) and pa.types.is_timestamp(back):
+        return (given.unit, back.unit, given.tz) == ("s", "ms", back.tz)
+    return (given, back) == (pa.time32("s"), pa.time32("ms"))
+
+
 def read_rows(client: Client, blob: str, start: int, stop: int) -> pa.Table:
     """Rows ``[start, stop)`` of a stored table, as ``load_table`` gives them: only the
     Parquet row groups that hold them are read, from the blob once verified (once per

@@ -84,7 +84,7 @@ def _convert(data: Any, name: str) -> pa.Table:
     return table
 
 
-_ONE_TYPE = {
+ONE_TYPE = {  # Arrow types whose values are the same as another's
     "string": pa.large_string(),
     "string_view": pa.large_string(),
     "binary": pa.large_binary(),
@@ -95,7 +95,7 @@ _ONE_TYPE = {
 def plain(table: pa.Table) -> pa.Table:
     """The table without schema or field metadata and with one type for text and one
     for bytes, so that the same rows from pandas, polars, CSV or Parquet are equal."""
-    fields = [pa.field(f.name, _ONE_TYPE.get(str(f.type), f.type)) for f in table.schema]
+    fields = [pa.field(f.name, ONE_TYPE.get(str(f.type), f.type)) for f in table.schema]
     return table.cast(pa.schema(fields))
 
 
@@ -118,16 +118,24 @@ class _HashSink:
 
 def content_digest(table: pa.Table) -> str:
     """BLAKE3 of the schema and, per column, Arrow IPC streams in fixed-size batches:
-    the same columns and rows give the same digest whatever the chunking or source.
-    A column with nulls is hashed as its validity and its non-null values, because
-    the bytes under null slots differ between sources."""
+    the same columns and rows give the same digest whatever the chunking, slicing or
+    source. A column with nulls is hashed as its validity and its non-null values,
+    because the bytes under null slots differ between sources."""
     sink = _HashSink()
     sink.write(table.schema.serialize())
     for column in table.columns:
         parts = [pc.is_valid(column), pc.drop_null(column)] if column.null_count else [column]
         for part in parts:
-            _write_stream(sink, pa.table({"v": part}).combine_chunks())
+            _write_stream(sink, pa.table({"v": _fresh(part)}))
     return str(sink.hasher.hexdigest())
+
+
+def _fresh(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one newly made array. IPC pads a buffer to a multiple of 8 bytes
+    with the bytes that follow it in memory: for a slice of a longer array those are
+    the next values, for a new array zeros (as a table read from Parquet has them).
+    Concatenation copies even a single chunk."""
+    return pa.concat_arrays(column.chunks) if column.num_chunks else column.combine_chunks()
 
 
 def _write_stream(sink: _HashSink, table: pa.Table) -> None:
