@@ -183,45 +183,6 @@ def test_rows_the_model_raises_on_have_no_answer(sqlite_client: Client) -> None:
     assert output.loc[~refused, "prediction"].tolist() == classifier().predict(fine).tolist()
 
 
-def test_a_version_joined_from_parts_is_the_one_logging_its_table_makes(
-    sqlite_client: Client,
-) -> None:
-    frame = customers()
-    prodml.log_dataset("customers", frame, key="id", client=sqlite_client)
-    with prodml.start_run("fit", client=sqlite_client) as run:
-        run.log_model(Fussy(), "fussy", example=frame[FEATURES].head())  # nulls in the answers
-
-    for parts in (1, 3):
-        name = f"in-{parts}"
-        scored = prodml.score(
-            "fussy@1", "customers@1", name=name, partitions=parts, client=sqlite_client
-        )
-
-        table = prodml.load_table(scored.output, client=sqlite_client)
-        assert table.column("proba_leave").null_count == scored.failed > 0
-        # in one chunk, as one process reads it back: a float mean depends on the chunks
-        again = prodml.log_dataset(
-            f"{name}-again", table.combine_chunks(), key="id", client=sqlite_client
-        )
-        assert scored.output.id == again.id
-        assert (scored.output.schema, scored.output.key) == (again.schema, again.key)
-        assert repr(scored.output.columns) == repr(again.columns)  # NaN means as text
-
-
-def test_parts_give_the_same_summaries_and_size_as_one_process(sqlite_client: Client) -> None:
-    logged(sqlite_client)
-    whole = prodml.score("churn@1", "customers@1", name="whole", client=sqlite_client)
-
-    parts = prodml.score("churn@1", "customers@1", name="parts", partitions=3, client=sqlite_client)
-
-    assert parts.output.id == whole.output.id
-    assert parts.output.columns == whole.output.columns
-    assert parts.output.num_bytes == whole.output.num_bytes
-    assert prodml.load_table(parts.output, client=sqlite_client).equals(
-        prodml.load_table(whole.output, client=sqlite_client)
-    )
-
-
 def test_unknown_models_and_datasets_are_refused_and_nothing_is_stored(
     sqlite_client: Client,
 ) -> None:

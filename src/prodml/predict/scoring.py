@@ -17,15 +17,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from prodml.client import Client
-from prodml.data.executors import Executor, Progress, map_partitions
-from prodml.data.parquet_parts import aligned_ranges
+from prodml.data.datasets import log_dataset
+from prodml.data.executors import Executor, Progress, map_partitions, row_ranges
 from prodml.data.refs import get_dataset
 from prodml.data.sketches import ColumnProfile
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.scoring import ScoredDataset
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
-from prodml.predict import loading, scored_output
+from prodml.predict import loading
 from prodml.predict import scoring_parts as parts
 from prodml.predict.predictor import Predictor
 from prodml.predict.signature import columns as signature_columns
@@ -59,17 +59,15 @@ def score(
     job = parts.Job(_portable(client.settings), predictor.version, predictor.guardrails, blob)
     parts.remember(job, predictor)  # parts run in this process reuse it
     rows = version.num_rows or 0
-    ranges = aligned_ranges(rows, partitions or (executor.workers if executor else 1))
+    ranges = row_ranges(rows, partitions or (executor.workers if executor else 1))
     results = map_partitions(functools.partial(parts.score_part, job), ranges, executor, progress)
     output = pa.concat_tables([r.rows for r in results], promote_options="default")
     added = output.column_names[len(version.schema) :]
     _check_collisions(added, version)
     sources = [(("model", predictor.version.id), "scored"), (("dataset", version.id), "input")]
-    same = all(r.rows.schema == results[0].rows.schema for r in results)
-    files = [r.parquet for r in results] if same else []  # parts of one schema are joined
-    stored = scored_output.log_output(
-        client, target, output, files, [r.distinct for r in results], version, sources,
-        _merged_profiles(results),
+    stored = log_dataset(
+        client, target, output, list(version.key), sources=sources, carried=version,
+        profiles=_merged_profiles(results),
     )  # fmt: skip
     errors = [r.error for r in results if r.error is not None]
     return ScoredDataset(

@@ -1,8 +1,6 @@
 """One part of a batch scoring, in whatever process runs it: its rows read from the
 input's verified Parquet blob (only the row groups that hold them), answered through
-the model version's Predictor, returned as output rows in the same order, with what
-the output's logging merges from parts (:mod:`prodml.predict.scored_output`): the rows
-as Parquet, and the added columns' sketches and distinct values.
+the model version's Predictor, returned as output rows in the same order.
 
 A part gets plain data (:class:`Job`): the settings, the model version and its
 guardrails, and the blob. The model is read through a client built from those
@@ -19,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 
 from prodml.client import Client
-from prodml.data import distinct_values, parquet_parts, tables
 from prodml.data.sketches import profile_column
 from prodml.data.stored_tables import read_rows
 from prodml.domain.artifact import ModelVersion
@@ -47,16 +44,13 @@ class Job:
 @dataclasses.dataclass(frozen=True)
 class Part:
     """A part's rows of the output (the input's columns, then the added ones), and
-    what went wrong on them; the rows as a Parquet file, the added columns' profiles
-    and, for number columns, distinct values (sorted bits)."""
+    what went wrong on them."""
 
     rows: pa.Table
     failed: int
     abstained: int
     error: str | None
     profiles: dict[str, dict[str, object]] = dataclasses.field(default_factory=dict)
-    parquet: pa.Buffer | None = None
-    distinct: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 def score_part(job: Job, rows: tuple[int, int]) -> Part:
@@ -79,19 +73,11 @@ def score_part(job: Job, rows: tuple[int, int]) -> Part:
         arrays += [_masked(values[:, i], proba.failed) for i in range(values.shape[1])]
     for name, values in zip(names, arrays, strict=True):
         table = table.append_column(name, values)
-    table = tables.plain(table)  # as the output is logged: one type for text
     abstained = int((~labels.failed & ~answers.answered).sum())
-    # What merges is made here, beside the rows, and merged by the caller: on Ray each
-    # part's worker encodes its rows and sketches its columns, not the caller all of them.
+    # The added columns' sketches are made here, beside the rows, and merged by the caller:
+    # on Ray each part's worker makes its own instead of the caller making all of them.
     profiles = {name: profile_column(name, table.column(name)).to_dict() for name in names}
-    distinct = {
-        name: distinct_values.distinct_bits(table.column(name))
-        for name in names
-        if distinct_values.counted(table.schema.field(name).type)
-    }
-    parquet = parquet_parts.encode(table)
-    failed = int(labels.failed.sum())
-    return Part(table, failed, abstained, labels.error, profiles, parquet, distinct)
+    return Part(table, int(labels.failed.sum()), abstained, labels.error, profiles)
 
 
 def _raw(predictor: Predictor, table: pa.Table) -> tuple[Raw, Raw | None]:
