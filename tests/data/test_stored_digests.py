@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -127,3 +128,29 @@ def test_a_slice_has_the_digest_of_the_same_rows_made_afresh() -> None:
     )
 
     assert tables.content_digest(sliced) == tables.content_digest(fresh)
+
+
+def test_the_same_rows_held_otherwise_in_memory_give_the_same_size_and_summaries(
+    tmp_path: Any,
+) -> None:
+    """A version's bytes and its columns' means do not depend on how the table was
+    split in memory (one chunk, many, read back from a file): a scored table joined
+    from parts and the same table made whole are the same version in every field."""
+    count = 300_000
+    whole = pa.table(
+        {
+            "id": pa.array(range(count), pa.int64()),
+            "score": pa.array(np.random.default_rng(0).random(count) * 1e3, pa.float64()),
+        }
+    )
+    parts = pa.concat_tables([whole.slice(start, 1_000) for start in range(0, count, 1_000)])
+    assert parts.column("score").num_chunks > 1
+    seen = []
+    for index, table in enumerate((whole, parts)):
+        client = Client(home=tmp_path / f"store-{index}")
+        version = prodml.log_dataset("scores", table, client=client)
+        seen.append((version.id, version.num_bytes, version.columns))
+        client.close()
+    assert seen[0] == seen[1]
+    pq.write_table(whole, tmp_path / "whole.parquet", compression="zstd")
+    assert seen[0][1] == (tmp_path / "whole.parquet").stat().st_size  # the bytes stored

@@ -85,7 +85,7 @@ def _log_table(
             f"No column {partition_by!r} to partition dataset {name!r} by. "
             f"Columns: {', '.join(table.column_names[:20])}."
         )
-    blob, table = _store_parquet(client, table)
+    blob, size, table = _store_parquet(client, table)
     digest = tables.content_digest(table)
     carried = carried if carried is not None and _carries(table, carried) else None
     version = DatasetVersion(
@@ -97,7 +97,7 @@ def _log_table(
         created_at=utcnow(),
         num_rows=table.num_rows,
         num_files=1,
-        num_bytes=table.nbytes,
+        num_bytes=size,
         schema={f.name: str(f.type) for f in table.schema},
         columns=_summaries(table, carried),
         key=key,
@@ -126,9 +126,10 @@ def _summaries(table: pa.Table, carried: DatasetVersion | None) -> tuple[ColumnS
     return (*carried.columns, *rest)
 
 
-def _store_parquet(client: Client, table: pa.Table) -> tuple[str, pa.Table]:
-    """Store the table as Parquet; return the blob and the table as Parquet gives it
-    back. The version's digest and schema are taken from that table, so what
+def _store_parquet(client: Client, table: pa.Table) -> tuple[str, int, pa.Table]:
+    """Store the table as Parquet; return the blob, its size (the version's bytes: what
+    is stored, the same however the table was held in memory) and the table as
+    Parquet gives it back. The version's digest and schema are taken from that table, so what
     load_table returns, logged again, is the same version (Parquet has no date64,
     names list items "element", ...). It is made in memory from the file's schema
     (its footer); only a table with a column whose values Parquet changes is read back."""
@@ -139,15 +140,18 @@ def _store_parquet(client: Client, table: pa.Table) -> tuple[str, pa.Table]:
     handle, name = tempfile.mkstemp(suffix=".parquet", dir=scratch)
     os.close(handle)
     path = Path(name)
+    if any(column.num_chunks > 1 for column in table.columns):
+        table = table.combine_chunks()  # Parquet's pages follow the chunks: the same rows,
+        # split otherwise, would be other bytes (and another size) for the same version
     try:
         pq.write_table(table, path, compression="zstd")
         stored = as_stored(table, pq.read_schema(path))
         if stored is None:
             stored = tables.plain(pq.read_table(path))
-        digest, _ = client.artifacts.put_file(path)
+        digest, size = client.artifacts.put_file(path)
     finally:
         path.unlink(missing_ok=True)
-    return digest, stored
+    return digest, size, stored
 
 
 def _log_files(

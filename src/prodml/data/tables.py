@@ -171,7 +171,7 @@ def summarise(table: pa.Table) -> tuple[ColumnSummary, ...]:
                 bounds = pc.min_max(column)
                 low, high = _scalar(bounds["min"]), _scalar(bounds["max"])
                 if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-                    mean = pc.mean(column).as_py()
+                    mean = _mean(column)
             if orderable:
                 distinct = _distinct(column)
         except pa.ArrowNotImplementedError:
@@ -188,6 +188,16 @@ def summarise(table: pa.Table) -> tuple[ColumnSummary, ...]:
             )
         )
     return tuple(summaries)
+
+
+def _mean(column: pa.ChunkedArray) -> float | None:
+    """The mean of a column, whatever its chunks: a sum of floats depends on the order
+    it is added in, and a chunked column is summed chunk by chunk, so the same values
+    split otherwise (a table made in memory, read from Parquet, joined from parts)
+    would give another last digit."""
+    whole = column.combine_chunks() if column.num_chunks > 1 else column
+    value = pc.mean(whole).as_py()
+    return None if value is None else float(value)
 
 
 def _distinct(column: pa.ChunkedArray) -> int:
