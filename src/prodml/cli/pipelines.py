@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -34,26 +33,18 @@ def run(
     inputs and named packages are unchanged since a run made its outputs is not run:
     its outputs are reused and the reuse is recorded."""
 
-    warned: set[str] = set()
-
     def report(step: Any) -> None:
         if not json:
             how = "cached" if step.cached else "ran"
             made = ", ".join(o.ref for o in step.outputs) or "no output"
             errors.print(f"  {step.name:<16} {how:<7} {step.seconds:7.2f} s  {made}")
-            warn(step.warnings)
-
-    def warn(warnings: Iterable[str]) -> None:
-        for warning in warnings:
-            if warning not in warned:
-                warned.add(warning)
+            for warning in step.warnings:
                 errors.print(Text.assemble("  ", ("warning:", "yellow"), f" {warning}"))
 
     result = prodml.run_pipeline(path, settings or [], force or [], report=report)
     if json:
         emit_json(result)
         return
-    warn(result.warnings)  # those known once the steps' tables were profiled
     ran = result.ran
     console.print(
         f"run {result.run_id[:12]} of {result.pipeline}: {len(ran)} of {len(result.steps)} "

@@ -13,7 +13,6 @@ import pyarrow as pa
 from prodml.client import Client
 from prodml.data import files as file_sets
 from prodml.data import tables
-from prodml.data.pending_profiles import PendingProfiles
 from prodml.data.sketches import ColumnProfile
 from prodml.data.stored_profiles import profiles_of, store_profile
 from prodml.data.stored_tables import as_stored
@@ -34,7 +33,6 @@ def log_dataset(
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
     profiles: Mapping[str, ColumnProfile] | None = None,
-    pending: PendingProfiles | None = None,
 ) -> DatasetVersion:
     """Store a dataset version; the same content under the same name is the same version.
 
@@ -42,9 +40,7 @@ def log_dataset(
     ``sources`` are lineage edges into the version: ``(("model", id), "scored")``.
     ``carried`` is a table version whose columns the table starts with, row for row
     (a scored version): their summaries and profiles are taken from it. ``profiles``
-    are column profiles made already (e.g. by the parts that made the columns). With
-    ``pending``, the profile is made in its background thread and stored when it
-    finishes (the partitions' profiles are made at once)."""
+    are column profiles made already (e.g. by the parts that made the columns)."""
     check_name(name, "dataset")
     keys = (key,) if isinstance(key, str) else tuple(key or ())
     if isinstance(data, str | os.PathLike):
@@ -62,9 +58,7 @@ def log_dataset(
             )
         return _log_files(client, name, path, progress, sources)
     table = tables.to_arrow(data, name)
-    return _log_table(
-        client, name, table, keys, None, partition_by, sources, carried, profiles, pending
-    )
+    return _log_table(client, name, table, keys, None, partition_by, sources, carried, profiles)
 
 
 def _log_table(
@@ -77,7 +71,6 @@ def _log_table(
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
     profiles: Mapping[str, ColumnProfile] | None = None,
-    pending: PendingProfiles | None = None,
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
     if partition_by is not None and partition_by not in table.column_names:
@@ -104,10 +97,7 @@ def _log_table(
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [], sources)
-    if pending is None:
-        store_profile(client, stored, table, carried, profiles)
-    else:
-        pending.add(stored, table, carried, profiles)
+    store_profile(client, stored, table, carried, profiles)
     if partition_by:
         profiles_of(client, stored, partition_by, table)
     return stored

@@ -27,37 +27,25 @@ def store_profile(
     The columns it carries unchanged from the table version ``carried`` (same rows, same
     order) take that version's column profiles, those in ``made`` the profiles made
     already; the others and the rows are profiled."""
-    stored = client.metadata.profile_blob(version.id)
-    if stored is not None:
-        return _load(client, stored)[0]
+    known = client.metadata.profile_blob(version.id)
+    if known is not None:
+        return _load(client, known)[0]
     if carried is None and not made:
         profile = profile_table(table, version.ref)
     else:
-        profile = extended(known_columns(client, carried, made), table, version.ref)
+        base = {} if carried is None else profiles_of(client, carried)[0].columns
+        profile = _extended({**base, **(made or {})}, table, version.ref)
     _store(client, version, "", [profile])
     return profile
 
 
-def store_made_profile(client: Client, version: DatasetVersion, profile: TableProfile) -> None:
-    """Keep a profile made elsewhere (in parts, in the background) as the version's,
-    unless it has one already."""
+def store_parts_profile(client: Client, version: DatasetVersion, profile: TableProfile) -> None:
+    """Keep a profile made in parts as the version's, unless it has one already."""
     if client.metadata.profile_blob(version.id) is None:
         _store(client, version, "", [profile])
 
 
-def known_columns(
-    client: Client,
-    carried: DatasetVersion | None,
-    made: Mapping[str, ColumnProfile] | None,
-) -> dict[str, ColumnProfile]:
-    """The column profiles a table takes from the version it carries and those made."""
-    base = {} if carried is None else profiles_of(client, carried)[0].columns
-    return {**base, **(made or {})}
-
-
-def extended(known: Mapping[str, ColumnProfile], table: pa.Table, label: str) -> TableProfile:
-    """The table's profile, its columns in ``known`` taken from there, in this thread
-    (no worker processes)."""
+def _extended(known: Mapping[str, ColumnProfile], table: pa.Table, label: str) -> TableProfile:
     columns = {
         name: known[name] if name in known else profile_column(name, column)
         for name, column in zip(table.column_names, table.columns, strict=True)

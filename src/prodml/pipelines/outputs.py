@@ -17,7 +17,6 @@ from typing import Any
 
 from prodml.client import Client
 from prodml.data import datasets, stored_tables, tables
-from prodml.data.pending_profiles import PendingProfiles
 from prodml.data.refs import get_dataset
 from prodml.domain.ids import split_ref
 from prodml.domain.steps import OutputKind, StepOutput
@@ -64,20 +63,14 @@ def store(
     output: str,
     value: Any,
     example: Any = None,
-    profiles: PendingProfiles | None = None,
 ) -> StepOutput:
-    """Store one output of a step's run; ``names`` are the pipeline, step and model name.
-    A table's profile is made in ``profiles``' background thread when given."""
+    """Store one output of a step's run; ``names`` are the pipeline, step and model name."""
     pipeline, step, model_name = names
     suffix = f"-{output}" if output else ""
     if _is_table(value):
         table = tables.to_arrow(value, f"{pipeline}-{step}{suffix}")
         version = datasets.log_dataset(
-            client,
-            f"{pipeline}-{step}{suffix}",
-            table,
-            sources=[(("run", run.id), "produced")],
-            pending=profiles,
+            client, f"{pipeline}-{step}{suffix}", table, sources=[(("run", run.id), "produced")]
         )
         return StepOutput(
             name=output, kind=OutputKind.DATASET, id=version.id, ref=version.ref, digest=version.id

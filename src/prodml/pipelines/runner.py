@@ -6,25 +6,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from prodml.client import Client
 from prodml.data.refs import get_dataset
 from prodml.domain.dataset import DatasetVersion
 from prodml.domain.ids import utcnow
 from prodml.domain.steps import CachedStep, OutputKind, StepOutput
-from prodml.errors import ProdmlError, StepFailedError
+from prodml.errors import InvalidInputError, ProdmlError, StepFailedError
 from prodml.pipelines import randomness
 from prodml.pipelines.config import seeded
 from prodml.pipelines.keys import step_key
 from prodml.pipelines.plan import Pipeline, Step, arguments
-from prodml.pipelines.produced import Produced
 from prodml.track.run import ActiveRun
 from prodml.track.start import start_run
-
-if TYPE_CHECKING:
-    from prodml.data.pending_profiles import ProfileFailure
 
 Report = Callable[["StepResult"], None]
 
@@ -85,6 +81,41 @@ class PipelineResult:
         return [w for s in self.steps for w in s.warnings]
 
 
+class _Produced:
+    """Each finished step's outputs, read from the store only when a step needs them."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.records: dict[str, dict[str, StepOutput]] = {}
+        self.values: dict[tuple[str, str], Any] = {}
+
+    def record(self, step: str, stored: Collection[StepOutput], values: Mapping[str, Any]) -> None:
+        self.records[step] = {o.name: o for o in stored}
+        self.values.update({(step, name): value for name, value in values.items()})
+
+    def output(self, source: str) -> StepOutput:
+        step, _, name = source.partition(".")
+        found = self.records[step]
+        if name in found:
+            return found[name]
+        if not name and len(found) == 1:
+            return next(iter(found.values()))
+        choices = ", ".join(f"{step}.{n}" if n else step for n in found) or "none"
+        raise InvalidInputError(
+            f"Step {step!r} has no output {source!r}; its outputs: {choices}. Name one of "
+            "them in the inputs of the pipeline file."
+        )
+
+    def value(self, source: str) -> Any:
+        from prodml.pipelines import outputs
+
+        stored = self.output(source)
+        step = source.partition(".")[0]
+        if (step, stored.name) not in self.values:
+            self.values[(step, stored.name)] = outputs.load(self.client, stored)
+        return self.values[(step, stored.name)]
+
+
 def run_pipeline(
     client: Client,
     pipeline: Pipeline,
@@ -101,13 +132,11 @@ def run_pipeline(
     ``only`` runs those steps (and none after them); ``watch`` sees each metric a step
     logs through its run and may raise :class:`Pruned` to stop the pipeline there;
     ``accept_leakage`` is the reason to train although a leakage check found hard
-    problems (recorded). The profiles of the tables the steps return are made while
-    the next steps run and stored before the pipeline's run ends; one that fails is a
-    warning of its step."""
+    problems (recorded)."""
     forced = pipeline.downstream(force)
     steps = [s for s in pipeline.steps if only is None or s.name in only]
     datasets = _datasets(client, pipeline)
-    produced = Produced(client)
+    produced = _Produced(client)
     results: list[StepResult] = []
     marks = {"prodml.pipeline": pipeline.name, **(tags or {})}
     with start_run(
@@ -119,31 +148,25 @@ def run_pipeline(
         inputs=list(datasets.values()),
     ) as run:
         builds_on: str | None = None
-        try:
-            for step in steps:
-                result = _one_step(
-                    client,
-                    pipeline,
-                    step,
-                    run,
-                    datasets,
-                    produced,
-                    step.name in forced,
-                    watch,
-                    accept_leakage,
-                )
-                results.append(result)
-                builds_on = builds_on or result.reused_from
-                if report is not None:
-                    report(result)
-                if result.pruned:
-                    client.metadata.set_run_tags(run.id, {"prodml.pruned": step.name})
-                    break
-        except Exception as error:
-            for failure in produced.finish_profiles():
-                error.add_note(failure.message)
-            raise
-        _warn_failed_profiles(results, produced.finish_profiles())
+        for step in steps:
+            result = _one_step(
+                client,
+                pipeline,
+                step,
+                run,
+                datasets,
+                produced,
+                step.name in forced,
+                watch,
+                accept_leakage,
+            )
+            results.append(result)
+            builds_on = builds_on or result.reused_from
+            if report is not None:
+                report(result)
+            if result.pruned:
+                client.metadata.set_run_tags(run.id, {"prodml.pruned": step.name})
+                break
         metrics = {
             k: v
             for r in results
@@ -163,17 +186,6 @@ def run_pipeline(
     )
 
 
-def _warn_failed_profiles(results: list[StepResult], failures: list[ProfileFailure]) -> None:
-    """A warning on each step whose table's profile failed."""
-    failed = {failure.version.id: failure.message for failure in failures}
-    for index, result in enumerate(results):
-        notes = tuple(
-            f"Step {result.name!r}: {failed[o.id]}" for o in result.outputs if o.id in failed
-        )
-        if notes:
-            results[index] = replace(result, warnings=result.warnings + notes)
-
-
 def _datasets(client: Client, pipeline: Pipeline) -> dict[str, DatasetVersion]:
     """Every dataset version a step reads, resolved once (``@latest`` fixed for the run)."""
     refs = {s for step in pipeline.steps for s in step.inputs.values() if "@" in s}
@@ -186,7 +198,7 @@ def _one_step(
     step: Step,
     parent: ActiveRun,
     datasets: Mapping[str, DatasetVersion],
-    produced: Produced,
+    produced: _Produced,
     forced: bool,
     watch: Watch | None = None,
     accept_leakage: str | None = None,
@@ -237,13 +249,7 @@ def _one_step(
         named = outputs.named(returned)
         stored = tuple(
             outputs.store(
-                client,
-                run,
-                (pipeline.name, step.name, step.model),
-                name,
-                value,
-                first_table,
-                produced.profiles(),
+                client, run, (pipeline.name, step.name, step.model), name, value, first_table
             )
             for name, value in named.items()
         )
@@ -317,7 +323,7 @@ def _reuse(
     parent: ActiveRun,
     key: str,
     earlier: CachedStep,
-    produced: Produced,
+    produced: _Produced,
     started: float,
 ) -> StepResult:
     tags = {

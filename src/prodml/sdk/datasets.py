@@ -123,7 +123,7 @@ def profile_version(
     row-hash samples as any merge of profiles. Stored as the version's profile when it
     has none yet."""
     from prodml.data.partitioned_profiles import profile_in_parts
-    from prodml.data.stored_profiles import store_made_profile
+    from prodml.data.stored_profiles import store_parts_profile
     from prodml.errors import InvalidInputError
     from prodml.sdk.executors import executor_for
 
@@ -133,7 +133,7 @@ def profile_version(
     version = ref if isinstance(ref, DatasetVersion) else _get_dataset(chosen, ref)
     runner = executor_for(executor, address) if isinstance(executor, str) else executor
     made = profile_in_parts(chosen, version, runner, partitions, progress)
-    store_made_profile(chosen, version, made)
+    store_parts_profile(chosen, version, made)
     return made
 
 
