@@ -8,12 +8,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+import prodml
+from prodml.client import Client
 from prodml.data import rows
+from prodml.data.stored_profiles import profiles_of
 
 
 def _table(count: int, repeats: int) -> pa.Table:
@@ -91,3 +95,16 @@ def test_a_table_profiled_in_forked_workers_counts_its_duplicates_once_the_datab
     assert forked.duplicate_rows == alone.duplicate_rows == 40
     assert list(forked.columns) == list(alone.columns) == ["a", "b"]
     assert forked.columns["b"].counts() == alone.columns["b"].counts()
+
+
+def test_a_table_with_decimals_of_more_than_38_digits_is_logged_with_its_profile(
+    sqlite_client: Client,
+) -> None:
+    wide = pa.array([Decimal("1.50"), Decimal("2.25"), Decimal("1.50"), None], pa.decimal256(40, 2))
+    table = pa.table({"id": [1, 2, 1, 3], "amount": wide})
+
+    version = prodml.log_dataset("amounts", table, client=sqlite_client)  # DuckDB once refused it
+
+    profile = profiles_of(sqlite_client, version)[0]
+    assert profile.duplicate_rows == 1
+    assert profile.columns["amount"].nulls == 1

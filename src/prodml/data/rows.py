@@ -81,4 +81,6 @@ def _hashable(column: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
         return pa.array(texts, pa.large_string())
     if pa.types.is_float16(column.type):  # DuckDB has no half floats
         return column.cast(pa.float32())
+    if pa.types.is_decimal256(column.type):  # nor 256-bit decimals: their exact text
+        return column.cast(pa.large_string())
     return column
