@@ -1,9 +1,10 @@
 """Whether a step's random numbers can change from one run to the next, which its
 cache entry would hide: it drew from the global generators (Python's and NumPy's)
 while its config sets no seed, or it made a generator seeded from the operating
-system's entropy (``numpy.random.default_rng()`` or ``RandomState()`` with no
-seed), which no config seed reaches. (Python's ``random.Random()`` is not watched:
-the standard library makes unseeded ones for its own use, e.g. ``tempfile``.)
+system's entropy (``numpy.random.default_rng()`` with no seed), which no config
+seed reaches. (``RandomState()`` and Python's ``random.Random()`` are not watched:
+``RandomState(7)`` draws from entropy before it seeds itself, and the standard library
+makes unseeded ``Random`` instances for its own use, e.g. ``tempfile``.)
 
 What a library does while it is imported is not the step drawing: SciPy makes
 generators for its documentation's examples and Rich draws from Python's generator
@@ -29,10 +30,11 @@ class Draws:
     """What a watched step did with randomness (known once its ``with`` block ends)."""
 
     global_draw: bool = False  # drew from random's or NumPy's global generator
-    entropy: int = 0  # NumPy generators seeded from the operating system's entropy
+    entropy: int = 0  # default_rng() calls with no seed
     python_calls: int = 0  # calls of the random module's functions by the step
     python_at_import: int = 0  # ... and by modules being imported
     outside: set[int] = field(default_factory=set, repr=False)  # the watch's callers
+    pinned: list[FrameType] = field(default_factory=list, repr=False)  # keeps their ids
 
     def importing(self, frame: FrameType | None) -> bool:
         """Whether a module's body runs between ``frame`` and the watch's caller."""
@@ -47,7 +49,10 @@ class Draws:
 def watch() -> Iterator[Draws]:
     """Watch the block for draws from the global generators and for generators made
     without a seed. One watch at a time in a process (a step runs alone in it)."""
-    draws = Draws(outside=_stack(sys._getframe()))  # alive all the watch long
+    # The callers' frames are held so that their ids stay theirs: one that returns
+    # (the context manager's __enter__) would otherwise free its id for a new frame.
+    callers = _stack(sys._getframe())
+    draws = Draws(outside={id(frame) for frame in callers}, pinned=callers)
     with _lock:
         restore = [_spy_numpy(draws), *_spy_python(draws)]  # NumPy imported first
         before = state()
@@ -56,35 +61,35 @@ def watch() -> Iterator[Draws]:
         finally:
             for undo in restore:
                 undo()
+            draws.pinned.clear()
             draws.global_draw = _numpy_drew(before[1]) or _python_drew(before[0], draws)
 
 
-def _stack(frame: FrameType | None) -> set[int]:
-    frames = set()
+def _stack(frame: FrameType | None) -> list[FrameType]:
+    frames = []
     while frame is not None:
-        frames.add(id(frame))
+        frames.append(frame)
         frame = frame.f_back
     return frames
 
 
 def _spy_numpy(draws: Draws) -> Callable[[], None]:
-    """Count NumPy's seed sequences drawn from entropy: every unseeded bit generator
-    (``default_rng()``, ``RandomState()``, ``PCG64()``) asks for one."""
+    """Count ``numpy.random.default_rng()`` calls with no seed (seeded from entropy).
+    Seed sequences themselves are not watched: ``RandomState(7)`` draws one from
+    entropy before it seeds itself with 7."""
     try:  # imported here even if the step has not yet: it may import NumPy itself
-        from numpy.random import bit_generator
+        import numpy.random
     except ImportError:
         return lambda: None
-    original = getattr(bit_generator, "randbits", None)
-    if original is None:  # a NumPy that seeds otherwise: only global draws are seen
-        return lambda: None
+    original = numpy.random.default_rng
 
-    def randbits(bits: int) -> int:
-        if not draws.importing(sys._getframe(1)):
+    def default_rng(seed: Any = None) -> Any:
+        if seed is None and not draws.importing(sys._getframe(1)):
             draws.entropy += 1
-        return int(original(bits))
+        return original(seed)
 
-    setattr(bit_generator, "randbits", randbits)  # noqa: B010 (not in NumPy's stubs)
-    return lambda: setattr(bit_generator, "randbits", original)
+    setattr(numpy.random, "default_rng", default_rng)  # noqa: B010
+    return lambda: setattr(numpy.random, "default_rng", original)
 
 
 def _spy_python(draws: Draws) -> list[Callable[[], None]]:

@@ -303,7 +303,7 @@ def _unseeded(step: Step, draws: randomness.Draws) -> tuple[str, ...]:
     if draws.entropy:
         return (
             f"Step {step.name!r} made a NumPy random generator without a seed "
-            "(numpy.random.default_rng() or RandomState() with no argument): its outputs "
+            "(numpy.random.default_rng() with no argument): its outputs "
             "change from run to run and its cache hides that. Pass a seed from its config "
             "to it (add seed: N to the step's config, then default_rng(seed)).",
         )
