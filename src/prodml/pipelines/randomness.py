@@ -33,8 +33,13 @@ class Draws:
     entropy: int = 0  # default_rng() calls with no seed
     python_calls: int = 0  # calls of the random module's functions by the step
     python_at_import: int = 0  # ... and by modules being imported
-    outside: set[int] = field(default_factory=set, repr=False)  # the watch's callers
-    pinned: list[FrameType] = field(default_factory=list, repr=False)  # keeps their ids
+    # The watch's callers, held so that their ids stay theirs: one that returns (the
+    # context manager's __enter__) would otherwise free its id for a new frame.
+    callers: list[FrameType] = field(default_factory=list, repr=False)
+    outside: set[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.outside = {id(frame) for frame in self.callers}
 
     def importing(self, frame: FrameType | None) -> bool:
         """Whether a module's body runs between ``frame`` and the watch's caller."""
@@ -49,10 +54,7 @@ class Draws:
 def watch() -> Iterator[Draws]:
     """Watch the block for draws from the global generators and for generators made
     without a seed. One watch at a time in a process (a step runs alone in it)."""
-    # The callers' frames are held so that their ids stay theirs: one that returns
-    # (the context manager's __enter__) would otherwise free its id for a new frame.
-    callers = _stack(sys._getframe())
-    draws = Draws(outside={id(frame) for frame in callers}, pinned=callers)
+    draws = Draws(callers=_stack(sys._getframe()))
     with _lock:
         restore = [_spy_numpy(draws), *_spy_python(draws)]  # NumPy imported first
         before = state()
@@ -61,7 +63,7 @@ def watch() -> Iterator[Draws]:
         finally:
             for undo in restore:
                 undo()
-            draws.pinned.clear()
+            draws.callers.clear()
             draws.global_draw = _numpy_drew(before[1]) or _python_drew(before[0], draws)
 
 
@@ -104,7 +106,9 @@ def _spy_python(draws: Draws) -> list[Callable[[], None]]:
             continue
 
         def spy(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            if draws.importing(sys._getframe(1)):
+            if draws.python_calls:  # known to draw: a loop of draws walks no more frames
+                pass
+            elif draws.importing(sys._getframe(1)):
                 draws.python_at_import += 1
             else:
                 draws.python_calls += 1
