@@ -28,7 +28,7 @@ from prodml.stores.blobs import (
     missing_error,
     verified,
 )
-from prodml.stores.local_cache import evict, touch
+from prodml.stores.local_cache import CACHE_BYTES, evict, touch
 from prodml.stores.remote_failures import bucket_missing, explain
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ BATCH_BYTES = 64 << 20  # small files read into memory per batch of put_files
 # are sent together; more only wait for a connection, and one that waits past the
 # connect timeout (60 s) fails: fsspec's default of 1,280 did on a slow server.
 IN_FLIGHT = 64
-CACHE_BYTES = 4 << 30  # the verified local copies of blobs kept, at most
 # Object stores: no folders to make, and a bucket that may not exist.
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "oss"}
 

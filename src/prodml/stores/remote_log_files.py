@@ -30,13 +30,12 @@ import pyarrow.parquet as pq
 
 from prodml.errors import ProdmlError, StoreError
 from prodml.settings import refuse_credentials
-from prodml.stores.local_cache import evict, touch
+from prodml.stores.local_cache import CACHE_BYTES, evict, touch
 from prodml.stores.log_files import CLAIMED, Entry, LogFiles
 from prodml.stores.remote_blobs import IN_FLIGHT, OBJECT_STORES, failure_types, modified_time
 from prodml.stores.remote_failures import bucket_missing, explain
 
 TAIL = 64 << 10  # bytes read from a file's end for its footer: most fit in one request
-CACHE_BYTES = 4 << 30  # the local copies of log files kept, at most
 
 
 class RemoteLogFiles(LogFiles):
