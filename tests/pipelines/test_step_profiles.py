@@ -1,5 +1,6 @@
-"""Every table a pipeline's steps return is a version with its profile when
-``run_pipeline`` returns (nothing a user reads about it is made later)."""
+"""The tables a pipeline's steps return are versions whose profiles are made when
+first asked for (a check, a drift report, the dashboard), not on the pipeline's path,
+and are then the profile of the stored table, kept for the next reader."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pipeline_project import Project, log_numbers
 
 import prodml
 from prodml.client import Client
+from prodml.data.profile import profile_table
 from prodml.data.stored_profiles import profiles_of
+from prodml.data.stored_tables import load_table
 from prodml.domain.steps import OutputKind
 
 PIPELINE = """
@@ -43,7 +46,7 @@ def _tables(result: prodml.PipelineResult) -> list[tuple[str, str]]:
     ]
 
 
-def test_every_table_a_run_made_has_its_profile_when_the_run_returns(
+def test_a_steps_tables_are_profiled_when_first_asked_for_and_the_profile_is_kept(
     client: Client, project: Project
 ) -> None:
     log_numbers(client, [1, 2, 3])
@@ -60,9 +63,15 @@ def test_every_table_a_run_made_has_its_profile_when_the_run_returns(
     ]
     assert result.warnings == []
     for ref, digest in made:
-        assert client.metadata.profile_blob(digest) is not None, ref
+        assert client.metadata.profile_blob(digest) is None, ref
         version = prodml.get_dataset(ref, client=client)
         profile = profiles_of(client, version)[0]
         assert profile.label == ref
         assert profile.rows == version.num_rows
         assert set(profile.columns) == set(version.schema)
+        expected = profile_table(load_table(client, version), ref)
+        assert profile.to_dict() == expected.to_dict()
+        kept = client.metadata.profile_blob(digest)
+        assert kept is not None, ref
+        assert profiles_of(client, version)[0].to_dict() == profile.to_dict()
+        assert client.metadata.profile_blob(digest) == kept

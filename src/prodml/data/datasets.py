@@ -33,10 +33,13 @@ def log_dataset(
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
     profiles: Mapping[str, ColumnProfile] | None = None,
+    profile: bool = True,
 ) -> DatasetVersion:
     """Store a dataset version; the same content under the same name is the same version.
 
-    A table's profile is stored with it; with ``partition_by``, one per partition too.
+    A table's profile is stored with it (with ``profile=False``, made and stored when
+    first asked for: a pipeline's intermediate tables); with ``partition_by``, one per
+    partition too.
     ``sources`` are lineage edges into the version: ``(("model", id), "scored")``.
     ``carried`` is a table version whose columns the table starts with, row for row
     (a scored version): their summaries and profiles are taken from it. ``profiles``
@@ -58,7 +61,9 @@ def log_dataset(
             )
         return _log_files(client, name, path, progress, sources)
     table = tables.to_arrow(data, name)
-    return _log_table(client, name, table, keys, None, partition_by, sources, carried, profiles)
+    return _log_table(
+        client, name, table, keys, None, partition_by, sources, carried, profiles, profile
+    )
 
 
 def _log_table(
@@ -71,6 +76,7 @@ def _log_table(
     sources: Sequence[tuple[NodeRef, str]] = (),
     carried: DatasetVersion | None = None,
     profiles: Mapping[str, ColumnProfile] | None = None,
+    profile: bool = True,
 ) -> DatasetVersion:
     tables.check_key(table, key, name)
     if partition_by is not None and partition_by not in table.column_names:
@@ -97,7 +103,8 @@ def _log_table(
         source=source,
     )
     stored, _ = client.metadata.add_dataset_version(version, blob, [], sources)
-    store_profile(client, stored, table, carried, profiles)
+    if profile:
+        store_profile(client, stored, table, carried, profiles)
     if partition_by:
         profiles_of(client, stored, partition_by, table)
     return stored

@@ -69,8 +69,15 @@ def store(
     suffix = f"-{output}" if output else ""
     if _is_table(value):
         table = tables.to_arrow(value, f"{pipeline}-{step}{suffix}")
+        # its profile is made when first asked for (a check, a drift report, `datasets
+        # show`): most intermediate tables are never looked at, and profiling each on the
+        # pipeline's path cost more than writing it
         version = datasets.log_dataset(
-            client, f"{pipeline}-{step}{suffix}", table, sources=[(("run", run.id), "produced")]
+            client,
+            f"{pipeline}-{step}{suffix}",
+            table,
+            sources=[(("run", run.id), "produced")],
+            profile=False,
         )
         return StepOutput(
             name=output, kind=OutputKind.DATASET, id=version.id, ref=version.ref, digest=version.id
