@@ -18,7 +18,7 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Iterator
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,15 @@ def source_file(module: str, root: Path) -> Path | None:
 
 
 def parse(path: Path) -> ast.Module:
-    """The syntax tree of a step's module or a project module it imports."""
+    """The syntax tree of a step's module or a project module it imports (parsed once
+    while the file is unchanged: a pipeline asks for a module once a step and once an
+    import scan; the tree is read, never changed)."""
+    stat = path.stat()
+    return _parsed(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: Path, mtime_ns: int, size: int, inode: int) -> ast.Module:
     try:
         return ast.parse(path.read_bytes(), filename=str(path))
     except (SyntaxError, ValueError) as error:  # ValueError: a null byte in the file
@@ -102,14 +110,14 @@ def _main_block(statement: ast.stmt) -> bool:
     )
 
 
-@cache
-def _tree_of(path: Path, mtime: float, size: int) -> str:
+@lru_cache(maxsize=256)
+def _tree_of(path: Path, mtime_ns: int, size: int, inode: int) -> str:
     return hashlib.sha256(ast.dump(parse(path)).encode()).hexdigest()
 
 
 def _tree(path: Path) -> str:
     stat = path.stat()
-    return _tree_of(path, stat.st_mtime, stat.st_size)
+    return _tree_of(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 PROJECT_MARKERS = (".git", "pyproject.toml", "setup.py", "setup.cfg")
