@@ -16,7 +16,7 @@ import pytest
 
 import prodml
 from prodml.client import Client
-from prodml.data import rows
+from prodml.data import kept_duckdb, rows
 from prodml.data.stored_profiles import profiles_of
 
 
@@ -39,7 +39,7 @@ def test_a_table_past_the_shared_size_counts_the_same_in_its_own_database(
     table = _table(5000, 123)
     shared = rows.duplicate_rows(table)
 
-    monkeypatch.setattr(rows, "SHARED_ROWS", 100)
+    monkeypatch.setattr(kept_duckdb, "SHARED_ROWS", 100)
     alone = rows.duplicate_rows(table)
 
     assert alone[0] == shared[0] == 123
