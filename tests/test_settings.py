@@ -69,3 +69,19 @@ def test_a_flush_interval_of_zero_is_refused(
     monkeypatch.setenv("PRODML_FLUSH_INTERVAL", "0")
     with pytest.raises(InvalidInputError, match="> 0"):
         settings.load(toml=tmp_path / "absent.toml")
+
+
+def test_the_host_is_prodml_host_when_set_and_the_machine_name_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from prodml.deploy.heartbeats import process_id
+    from prodml.predictions.segments import writer
+
+    monkeypatch.setenv("PRODML_HOST", "gw-1 (eu)/" + "x" * 300)
+    assert settings.host_name() == ("gw-1 (eu)/" + "x" * 300)[:200]
+    assert process_id().startswith("gw-1 (eu)/xxx")
+    assert writer().startswith("gw_1__eu__xxx")  # a file name: letters, digits, _ and .
+    monkeypatch.delenv("PRODML_HOST")
+    assert settings.host_name() == socket.gethostname()[:200]

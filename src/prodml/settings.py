@@ -1,10 +1,15 @@
 """The settings table: each setting is read from ``PRODML_<NAME>``, then
-``prodml.toml`` (in the working directory, key ``[prodml] <name>``), then its default."""
+``prodml.toml`` (in the working directory, key ``[prodml] <name>``), then its default.
+
+One more is the process's, not the store's: ``PRODML_HOST``, the name of the host a
+gateway or worker runs on (:func:`host_name`), read from the environment only, as a
+shared ``prodml.toml`` would give every host the same name."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import socket
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from prodml.errors import InvalidInputError
+
+
+def host_name() -> str:
+    """This process's host: ``PRODML_HOST`` when set (a container's hostname is often a
+    random id), else the machine's name; at most 200 characters."""
+    return (os.environ.get("PRODML_HOST") or socket.gethostname())[:200]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ container's hostname is often a random id), else the machine's name."""
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import threading
 import time
@@ -16,12 +15,9 @@ from collections.abc import Callable
 
 from prodml.client import Client
 from prodml.domain.hosts import Heartbeat
+from prodml.settings import host_name
 
 EVERY = 1.0  # seconds between heartbeats
-
-
-def host_name() -> str:
-    return (os.environ.get("PRODML_HOST") or socket.gethostname())[:200]
 
 
 def process_id() -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.predictions.rows import as_json
+from prodml.settings import host_name
 from prodml.stores.log_files import LogFiles
 from prodml.stores.log_places import open_log_files
 
@@ -70,7 +70,7 @@ def writer() -> str:
 
 
 def _host() -> str:
-    named = os.environ.get("PRODML_HOST") or socket.gethostname() or "host"
+    named = host_name() or "host"
     return re.sub(r"[^A-Za-z0-9_.]", "_", named)[:64].strip(".") or "host"
 
 

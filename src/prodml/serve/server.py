@@ -17,7 +17,6 @@ from typing import Any
 
 from prodml.client import Client, default_client
 from prodml.deploy import controller
-from prodml.deploy.heartbeats import host_name
 from prodml.deploy.leases import Leadership
 from prodml.domain.hosts import CONTROLLER
 from prodml.errors import InvalidInputError
@@ -25,6 +24,7 @@ from prodml.serve.app import create_app
 from prodml.serve.gateway import NO_DEFAULT, Options
 from prodml.serve.routing import champion_of
 from prodml.serve.telemetry import forget_dead_workers
+from prodml.settings import host_name
 
 ENVIRONMENT = "PRODML_SERVE_OPTIONS"
 
