@@ -13,7 +13,7 @@ import pytest
 
 import prodml
 from prodml.client import Client
-from prodml.domain.lineage import LineageTree, NodeKind
+from prodml.domain.lineage import NodeKind
 from prodml.errors import InvalidInputError, NotFoundError
 
 
@@ -54,15 +54,6 @@ def _loop(client: Client) -> _Loop:
     return _Loop(flights.id, labels.id, run_id, model_id, artifact_id)
 
 
-def _edges(tree: LineageTree) -> set[tuple[str, str | None, str]]:
-    """(parent id, relation, child id) for every edge in a tree."""
-    found = set()
-    for child in tree.children:
-        found.add((tree.node.id, child.relation, child.node.id))
-        found |= _edges(child)
-    return found
-
-
 def test_upstream_of_a_model_reaches_its_run_and_datasets(client: Client) -> None:
     loop = _loop(client)
 
@@ -70,7 +61,7 @@ def test_upstream_of_a_model_reaches_its_run_and_datasets(client: Client) -> Non
 
     assert (tree.node.kind, tree.node.id) == (NodeKind.MODEL, loop.model_id)
     assert tree.node.label == "model delay-model@1"
-    assert _edges(tree) == {
+    assert tree.edges() == {
         (loop.model_id, "produced", loop.run_id),
         (loop.run_id, "input", loop.dataset_id),
         (loop.run_id, "input", loop.labels_id),
@@ -88,7 +79,7 @@ def test_downstream_of_a_dataset_reaches_runs_models_and_artifacts(client: Clien
     tree = prodml.downstream("flights@1", client=client)
 
     assert (tree.node.kind, tree.node.id) == (NodeKind.DATASET, loop.dataset_id)
-    assert _edges(tree) == {
+    assert tree.edges() == {
         (loop.dataset_id, "input", loop.run_id),
         (loop.run_id, "produced", loop.model_id),
         (loop.run_id, "produced", loop.artifact_id),

@@ -10,17 +10,9 @@ from pipeline_project import CHAIN, CHAIN_STEPS, Project, log_numbers
 
 import prodml
 from prodml.client import Client
-from prodml.domain.lineage import LineageTree, NodeKind
+from prodml.domain.lineage import NodeKind
 from prodml.domain.run import RunStatus
 from prodml.errors import StepFailedError
-
-
-def _edges(tree: LineageTree) -> set[tuple[str, str | None, str]]:
-    found = set()
-    for child in tree.children:
-        found.add((tree.node.id, child.relation, child.node.id))
-        found |= _edges(child)
-    return found
 
 
 def test_a_first_run_runs_every_step_and_a_rerun_reuses_them_recording_where_from(
@@ -161,7 +153,7 @@ def test_outputs_are_versions_made_by_their_step_run_and_the_models_upstream_has
         for output in outputs.values():
             if output.kind.value in ("dataset", "model"):
                 tree = prodml.upstream(output.ref, client=client)
-                assert (output.id, "produced", runs[name]) in _edges(tree)
+                assert (output.id, "produced", runs[name]) in tree.edges()
 
     upstream = prodml.upstream("mean-model@1", client=client)
     nodes = {(node.kind, node.id) for node in upstream.walk()}
@@ -170,7 +162,7 @@ def test_outputs_are_versions_made_by_their_step_run_and_the_models_upstream_has
     tables = [made["load"][""], made["split"]["train"], made["split"]["valid"]]
     for dataset in (numbers.id, *(o.id for o in tables)):
         assert (NodeKind.DATASET, dataset) in nodes
-    edges = _edges(upstream)
+    edges = upstream.edges()
     assert (made["train"][""].id, "produced", runs["train"]) in edges
     assert (runs["train"], "input", made["split"]["train"].id) in edges
     assert (runs["train"], "input", made["split"]["valid"].id) in edges

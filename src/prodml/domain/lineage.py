@@ -47,6 +47,14 @@ class LineageTree:
             nodes.extend(child.walk())
         return nodes
 
+    def edges(self) -> set[tuple[str, str | None, str]]:
+        """``(node id, relation, neighbour id)`` for every edge in the tree."""
+        found = set()
+        for child in self.children:
+            found.add((self.node.id, child.relation, child.node.id))
+            found |= child.edges()
+        return found
+
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
