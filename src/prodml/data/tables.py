@@ -9,6 +9,7 @@ import blake3
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from prodml.data import distinct
 from prodml.domain.dataset import ColumnSummary
 from prodml.errors import DataReadError, InvalidInputError
 
@@ -202,10 +203,10 @@ def _mean(column: pa.ChunkedArray) -> float | None:
 
 def _distinct(column: pa.ChunkedArray) -> int:
     """Distinct non-null values, as ``count_distinct(mode="only_valid")`` counts them
-    (NaN one value, -0.0 and 0.0 two) but through ``unique``: on a column of millions of
-    distinct numbers ``count_distinct`` took 15 s where this takes 1.1 s."""
-    values = pc.unique(column)
-    return len(values) - (1 if values.null_count else 0)
+    (floats by their bits: -0.0 and 0.0 two values) but through ``unique`` or a sort
+    (:mod:`prodml.data.distinct`): on a column of millions of distinct numbers
+    ``count_distinct`` took 15 s, ``unique`` 1.1 s."""
+    return distinct.count(column)
 
 
 def check_key(table: pa.Table, key: tuple[str, ...], name: str) -> None:
