@@ -24,9 +24,15 @@ def parse(text: str, what: str, verb: str = "is") -> Any:
 def read(path: Path, what: str) -> Any:
     """The document in ``path``; ``what`` is its kind, e.g. "suite file"."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")  # not the locale's: the same file anywhere
     except OSError as error:
         raise InvalidInputError(f"Cannot read {what} {path}: {error.strerror}.") from None
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise InvalidInputError(
+            f"{what.capitalize()} {path} is not UTF-8 text: line {line} holds the byte "
+            f"0x{error.object[error.start]:02x}. Save the file as UTF-8 and run again."
+        ) from None
     return parse(text, f"{what.capitalize()} {path}")
 
 

@@ -1,0 +1,37 @@
+"""Hostile input to pipelines and sweeps: each mistake is one error naming the file,
+line or key and what to do, before anything is stored or after only what is whole."""
+
+from __future__ import annotations
+
+import pytest
+from pipeline_project import CHAIN, CHAIN_STEPS, Project, log_numbers
+
+import prodml
+from prodml.client import Client
+from prodml.errors import InvalidInputError
+
+
+def _chain(client: Client, project: Project) -> None:
+    log_numbers(client, [1, 2, 3])
+    project.write("pipeline.yaml", CHAIN)
+    project.write("steps.py", CHAIN_STEPS)
+
+
+def test_a_pipeline_or_space_file_that_is_not_utf8_names_the_file_and_line(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.pipeline.write_bytes(CHAIN.encode() + b"# caf\xe9\n")
+    space = project.folder / "space.yaml"
+    space.write_bytes(b"objective: total\nparameters: {scale.factor: {int: [1, 4]}}\n\xff\n")
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+    assert str(refused.value) == (
+        f"Pipeline file {project.pipeline} is not UTF-8 text: line 9 holds the byte 0xe9. "
+        "Save the file as UTF-8 and run again."
+    )
+    project.write("pipeline.yaml", CHAIN)
+    with pytest.raises(InvalidInputError, match=r"Space file .*space.yaml is not UTF-8 .*line 3"):
+        prodml.sweep(project.pipeline, space, trials=1, client=sqlite_client)
+    assert prodml.list_runs("demo", client=sqlite_client) == []
