@@ -35,3 +35,47 @@ def test_a_pipeline_or_space_file_that_is_not_utf8_names_the_file_and_line(
     with pytest.raises(InvalidInputError, match=r"Space file .*space.yaml is not UTF-8 .*line 3"):
         prodml.sweep(project.pipeline, space, trials=1, client=sqlite_client)
     assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+HALF = """
+import pyarrow as pa
+
+
+def load(table: pa.Table) -> pa.Table:
+    return table
+
+
+def split(table: pa.Table) -> dict[str, object]:
+    return {"good": table, OTHER: VALUE}
+"""
+
+
+@pytest.mark.parametrize(
+    ("other", "value", "fragment"),
+    [
+        ('"odd"', "object()", "returned 'odd' 'object', which prodml cannot store"),
+        ('"x" * 300', "table", "an output named 'xxxxx"),
+    ],
+)
+def test_a_step_with_one_output_it_cannot_store_stores_none_of_its_outputs(
+    sqlite_client: Client, project: Project, other: str, value: str, fragment: str
+) -> None:
+    log_numbers(sqlite_client, [1, 2, 3])
+    project.write(
+        "pipeline.yaml",
+        """
+        name: half
+        steps:
+          - {name: load, function: steps:load, inputs: {table: numbers@latest}}
+          - {name: split, function: steps:split, inputs: {table: load}}
+        """,
+    )
+    project.write("steps.py", HALF.replace("OTHER", other).replace("VALUE", value))
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    stored = {d.name for d in prodml.list_datasets(client=sqlite_client)}
+    assert stored == {"numbers", "half-load"}
+    assert fragment in str(refused.value)
+    assert [e.step for e in prodml.step_cache("half", client=sqlite_client)] == ["load"]

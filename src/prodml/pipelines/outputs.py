@@ -21,6 +21,7 @@ from prodml.data.refs import get_dataset
 from prodml.domain.ids import split_ref
 from prodml.domain.steps import OutputKind, StepOutput
 from prodml.errors import InvalidInputError
+from prodml.names import check_name
 from prodml.pipelines.config import canonical
 from prodml.track import model as models
 from prodml.track.run import ActiveRun
@@ -54,6 +55,37 @@ def named(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping) and not _metrics(value):
         return {str(name): item for name, item in value.items() if item is not None}
     return {"": value}
+
+
+def check(named_outputs: Mapping[str, Any], names: tuple[str, str, str]) -> None:
+    """Refuse a step's outputs before any is stored: one that cannot be stored must not
+    leave the others stored beside the step's failed run."""
+    pipeline, step, model_name = names
+    for output, value in named_outputs.items():
+        suffix = f"-{output}" if output else ""
+        if _is_table(value):
+            _check_output_name(output, f"{pipeline}-{step}{suffix}", "dataset", names)
+        elif isinstance(value, ModelOutput) or hasattr(value, "predict"):
+            _check_output_name(output, model_name + suffix, "model", names)
+        elif not (isinstance(value, Mapping) and _metrics(value)):
+            _json_size(output, value, f"{pipeline}:{step}")
+
+
+def _check_output_name(output: str, name: str, kind: str, names: tuple[str, str, str]) -> None:
+    try:
+        check_name(name, kind)
+    except InvalidInputError as error:
+        if not output:
+            raise
+        raise InvalidInputError(
+            f"Step {names[0]}:{names[1]} returned an output named {_short(output)}, stored as "
+            f"{kind} {_short(name)}: {str(error).partition(' is not valid: ')[2]} Nothing the "
+            "step returned was stored; rename the output in what it returns."
+        ) from None
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
 
 
 def store(
@@ -174,6 +206,18 @@ def _example(model: Any, given: Any, table: Any) -> Any:
 
 
 def _value(output: str, value: Any, where: str) -> StepOutput:
+    _json_size(output, value, where)
+    return StepOutput(
+        name=output,
+        kind=OutputKind.VALUE,
+        id="",
+        ref=output or "value",
+        digest=_digest(value),
+        value=value,
+    )
+
+
+def _json_size(output: str, value: Any, where: str) -> None:
     try:
         size = len(json.dumps(value, sort_keys=True, allow_nan=False))
     except (TypeError, ValueError):
@@ -186,14 +230,6 @@ def _value(output: str, value: Any, where: str) -> StepOutput:
             "mapping of metric names to numbers, a JSON value under 64 KiB, or a mapping "
             "of names to these."
         )
-    return StepOutput(
-        name=output,
-        kind=OutputKind.VALUE,
-        id="",
-        ref=output or "value",
-        digest=_digest(value),
-        value=value,
-    )
 
 
 def _digest(value: Any) -> str:

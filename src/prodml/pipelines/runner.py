@@ -247,6 +247,7 @@ def _one_step(
         warnings = leaks + _unseeded(step, draws)
         first_table = next(iter(values.values()), None)
         named = outputs.named(returned)
+        outputs.check(named, (pipeline.name, step.name, step.model))
         stored = tuple(
             outputs.store(
                 client, run, (pipeline.name, step.name, step.model), name, value, first_table
