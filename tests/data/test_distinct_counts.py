@@ -76,3 +76,20 @@ def test_summaries_and_profiles_count_a_column_of_probabilities_alike() -> None:
     assert summary.distinct == exact
     estimate = profile_column("p", table.column("p")).distinct
     assert estimate == pytest.approx(exact, rel=0.05)
+
+
+def test_parquet_dictionaries_are_left_out_for_mostly_distinct_numbers_only() -> None:
+    rng = np.random.default_rng(3)
+    table = pa.table(
+        {
+            "id": np.arange(ROWS),
+            "probability": rng.random(ROWS),
+            "delay": rng.integers(-20, 200, ROWS).astype(float),  # few values, as floats
+            "carrier": rng.choice(["AA", "UA", "DL"], ROWS),
+            "at": pa.array(np.arange(ROWS).astype("datetime64[s]")),
+        }
+    )
+    assert distinct.dictionary_columns(table) == ["delay", "carrier"]
+    assert distinct.dictionary_columns(table.slice(0, 1000)) == table.column_names  # small
+    nested = table.append_column("tags", pa.array([[1]] * ROWS))
+    assert distinct.dictionary_columns(nested) is True

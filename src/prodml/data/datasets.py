@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 
 from prodml.client import Client
+from prodml.data import distinct, tables
 from prodml.data import files as file_sets
-from prodml.data import tables
 from prodml.data.sketches import ColumnProfile
 from prodml.data.stored_profiles import profiles_of, store_profile
 from prodml.data.stored_tables import as_stored
@@ -141,7 +141,12 @@ def _store_parquet(client: Client, table: pa.Table) -> tuple[str, int, pa.Table]
         table = table.combine_chunks()  # Parquet's pages follow the chunks: the same rows,
         # split otherwise, would be other bytes (and another size) for the same version
     try:
-        pq.write_table(table, path, compression="zstd")
+        pq.write_table(
+            table,
+            path,
+            compression="zstd",
+            use_dictionary=distinct.dictionary_columns(table),
+        )
         stored = as_stored(table, pq.read_schema(path))
         if stored is None:
             stored = tables.plain(pq.read_table(path))

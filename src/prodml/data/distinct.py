@@ -39,6 +39,30 @@ def numbers(values: np.ndarray) -> np.ndarray:
     return np.unique(values)
 
 
+def dictionary_columns(table: pa.Table) -> list[str] | bool:
+    """The columns worth Parquet's dictionary encoding: all but the number and time
+    columns whose values are mostly distinct (a sample's), for which the writer would
+    build a dictionary, find it too large and write the values plainly after all (on
+    4M rows of 12 such columns, a third of the writing time, and a larger file). True
+    (every column) when a column is nested: its values are not top-level names."""
+    if any(pa.types.is_nested(field.type) for field in table.schema):
+        return True
+    return [
+        field.name
+        for field, column in zip(table.schema, table.columns, strict=True)
+        if not _plain(field.type, column)
+    ]
+
+
+def _plain(kind: pa.DataType, column: pa.ChunkedArray) -> bool:
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+    if not (numeric or pa.types.is_temporal(kind)) or len(column) < SORTED_FROM:
+        return False
+    sample = column.take(np.arange(0, len(column), len(column) // SAMPLE)).drop_null()
+    values = sample.to_numpy(zero_copy_only=False)
+    return len(np.unique(values)) > MOSTLY_DISTINCT * len(values) if len(values) else False
+
+
 def _mostly_distinct(values: np.ndarray) -> bool:
     if len(values) < SORTED_FROM:
         return False
