@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from prodml.errors import InvalidInputError
 from prodml.evaluate.suite import FunctionMetric
 
+FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 ARGUMENTS = ("y_true", "y_pred", "y_score", "rows", "sample_weight")
 
 
@@ -25,6 +27,11 @@ def load(metric: FunctionMetric) -> Callable[..., Any]:
     """The function behind ``module:name``; the working folder is importable, as for
     ``python -m``."""
     module_name, _, qualified = metric.function.partition(":")
+    if not FUNCTION.match(metric.function):
+        raise InvalidInputError(
+            f"Metric {metric.name!r}: {metric.function!r} is not module:function (a module "
+            "name importable from the working folder, e.g. my_metrics:recall_at_10)."
+        )
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -35,6 +42,11 @@ def load(metric: FunctionMetric) -> Callable[..., Any]:
         raise InvalidInputError(
             f"Metric {metric.name!r}: cannot import {metric.function} ({error}). Make the "
             "module importable (run from its folder or install it) and check the name."
+        ) from None
+    except Exception as error:  # the module itself raised, or Python cannot read it
+        raise InvalidInputError(
+            f"Metric {metric.name!r}: importing {module_name!r} failed: "
+            f"{type(error).__name__}: {error}. Fix the module and run again."
         ) from None
     if not callable(target):
         raise InvalidInputError(f"Metric {metric.name!r}: {metric.function} is not a function.")

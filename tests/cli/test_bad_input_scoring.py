@@ -1,0 +1,63 @@
+"""Hostile input to the commands that score stored models and profile tables, run as
+a user runs them: one line naming what is wrong and what to do, exit code 1, never
+a traceback or an unexpected error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli_process import run_prodml
+from sklearn.linear_model import LogisticRegression
+
+import prodml
+from prodml.client import Client
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """holdout@1 and m@1, a model of x1 and x2 (read, never changed, by the tests)."""
+    home = tmp_path_factory.mktemp("scoring") / ".prodml"
+    client = Client(home=str(home), user="dana")
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200)})
+    rows["y"] = (rows.x1 > 0).astype("int64")
+    try:
+        prodml.log_dataset("holdout", rows, client=client)
+        with prodml.start_run("cli", client=client) as run:
+            model = LogisticRegression().fit(rows[["x1", "x2"]], rows.y)
+            run.log_model(model, "m", example=rows[["x1", "x2"]].head())
+    finally:
+        client.close()
+    return home
+
+
+def _fails(home: Path, *args: str) -> str:
+    result = run_prodml(home, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    return " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    ("module", "metric", "words"),
+    [
+        ("def share(y_true, y_pred) return 1\n", "bad_syntax:share", ["SyntaxError", "line 1"]),
+        ("raise RuntimeError('no config')\n", "raises:share", ["RuntimeError: no config"]),
+        ("", ":share", ["':share' is not module:function"]),
+        ("", "../up:share", ["'../up:share' is not module:function"]),
+    ],
+)
+def test_a_metric_module_that_cannot_be_imported_is_named_with_why(
+    home: Path, module: str, metric: str, words: list[str]
+) -> None:
+    name = metric.partition(":")[0]
+    if module:
+        (home.parent / f"{name}.py").write_text(module)
+
+    message = _fails(home, "backfill", metric, "--models", "m", "--valset", "holdout@1")
+
+    assert f"Metric '{metric}'" in message
+    for word in words:
+        assert word in message
