@@ -61,3 +61,15 @@ def test_a_metric_module_that_cannot_be_imported_is_named_with_why(
     assert f"Metric '{metric}'" in message
     for word in words:
         assert word in message
+
+
+def test_a_table_file_whose_column_names_are_not_utf8_is_refused_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / ".prodml"
+    (tmp_path / "latin1.csv").write_bytes("caf\xe9,x\n1,2\n".encode("latin-1"))
+
+    for command in (["profile", "latin1.csv"], ["datasets", "log", "menu", "latin1.csv"]):
+        message = _fails(home, *command)
+        assert "Cannot read latin1.csv as a table: its column names are not UTF-8" in message
+        assert "Save the file as UTF-8" in message

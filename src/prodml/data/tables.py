@@ -42,6 +42,11 @@ def read_table(path: Path) -> pa.Table:
             f"Cannot read {path} as a table: {str(error).rstrip('.')}. Check the file is "
             "complete and in the format its suffix says."
         ) from None
+    except UnicodeDecodeError:  # Arrow reads values that are not UTF-8 as bytes, not names
+        raise DataReadError(
+            f"Cannot read {path} as a table: its column names are not UTF-8 text. Save the "
+            "file as UTF-8 and try again."
+        ) from None
 
 
 def to_arrow(data: Any, name: str) -> pa.Table:
