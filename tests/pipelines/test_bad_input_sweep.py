@@ -79,3 +79,36 @@ def test_a_step_with_one_output_it_cannot_store_stores_none_of_its_outputs(
     assert stored == {"numbers", "half-load"}
     assert fragment in str(refused.value)
     assert [e.step for e in prodml.step_cache("half", client=sqlite_client)] == ["load"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "scale.factor=",
+            "Override 'scale.factor=' has no value after '='. Give one (-s scale.factor=8), "
+            "or null for none (-s scale.factor=null).",
+        ),
+        (
+            "scale.factor.deep=2",
+            "Override 'scale.factor.deep=2': scale.factor is 3, not a mapping, so it has no "
+            "key 'deep'. Override scale.factor itself (-s scale.factor=VALUE).",
+        ),
+        (
+            "+scale.factor.deep=2",
+            "Override '+scale.factor.deep=2': scale.factor is 3, not a mapping, so it has no "
+            "key 'deep'. Override scale.factor itself (-s scale.factor=VALUE).",
+        ),
+    ],
+)
+def test_an_override_without_a_value_or_inside_a_plain_value_is_refused_before_any_run(
+    sqlite_client: Client, project: Project, setting: str, message: str
+) -> None:
+    _chain(sqlite_client, project)
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client, setting)
+
+    assert str(refused.value) == message
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+    assert [d.name for d in prodml.list_datasets(client=sqlite_client)] == ["numbers"]

@@ -31,6 +31,8 @@ def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, An
             nested = place.get(key)
             if nested is None and adding:
                 nested = place[key] = {}
+            if nested is not None and not isinstance(nested, dict):
+                raise InvalidInputError(_not_mapping(setting, keys[: depth + 2], nested))
             if not isinstance(nested, dict):
                 raise InvalidInputError(_unknown(setting, ".".join(keys[: depth + 1]), result))
             place = nested
@@ -83,7 +85,21 @@ def _split(setting: str) -> tuple[str, Any]:
         raise InvalidInputError(
             f"Override {setting!r} is not KEY=VALUE; write e.g. -s train.max_depth=8."
         )
+    if not text.strip():
+        raise InvalidInputError(
+            f"Override {setting!r} has no value after '='. Give one (-s {path.strip()}=8), "
+            f"or null for none (-s {path.strip()}=null)."
+        )
     return path.strip(), yaml_text.parse(text, f"The value of override {path.strip()!r}")
+
+
+def _not_mapping(setting: str, keys: list[str], value: Any) -> str:
+    """A key asked for inside a value that holds no keys (``-s train.depth.max=3``)."""
+    above = ".".join(keys[:-1])
+    return (
+        f"Override {setting!r}: {above} is {value!r:.40}, not a mapping, so it has no key "
+        f"{keys[-1]!r}. Override {above} itself (-s {above}=VALUE)."
+    )
 
 
 def _unknown(setting: str, path: str, config: Mapping[str, Any]) -> str:
