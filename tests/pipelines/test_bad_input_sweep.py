@@ -112,3 +112,25 @@ def test_an_override_without_a_value_or_inside_a_plain_value_is_refused_before_a
     assert str(refused.value) == message
     assert prodml.list_runs("demo", client=sqlite_client) == []
     assert [d.name for d in prodml.list_datasets(client=sqlite_client)] == ["numbers"]
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("scale.factr", "scale has no key 'factr', so every trial would fail"),
+        ("scale.factor.deep", "scale.factor is 3, not a mapping with keys"),
+        ("scale", "is a whole mapping of the config; a trial would replace it"),
+    ],
+)
+def test_a_searched_key_no_trial_could_set_is_refused_before_any_trial(
+    sqlite_client: Client, project: Project, key: str, message: str
+) -> None:
+    _chain(sqlite_client, project)
+    space = {"objective": "total", "parameters": {key: {"int": [1, 4]}}}
+
+    with pytest.raises(InvalidInputError) as refused:
+        prodml.sweep(project.pipeline, space, trials=2, client=sqlite_client)
+
+    assert f"Search space parameters.{key}" in str(refused.value)
+    assert message in str(refused.value)
+    assert prodml.list_runs("demo", client=sqlite_client) == []

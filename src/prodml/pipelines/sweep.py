@@ -175,8 +175,35 @@ def _shared_steps(pipeline: plan.Pipeline, searched: SpaceDocument) -> set[str]:
                 f"Search space parameters.{key} is in no step's config slice (slices: "
                 f"{slices}); a trial would change nothing. Name a key under one of them."
             )
+        _check_value(pipeline.config, key)
         varying |= reading
     return {s.name for s in pipeline.steps} - pipeline.downstream(varying)
+
+
+def _check_value(config: dict[str, Any], key: str) -> None:
+    """A searched key names one value the config has: a trial overrides it, so a key
+    the config lacks, or a whole mapping, would fail or break every trial."""
+    place: Any = config
+    for depth, part in enumerate(key.split(".")):
+        where = ".".join(key.split(".")[:depth]) or "the config"
+        if not isinstance(place, dict):
+            raise InvalidInputError(
+                f"Search space parameters.{key}: {where} is {place!r:.40}, not a mapping "
+                f"with keys. Search {where} itself, or fix the name."
+            )
+        if part not in place:
+            raise InvalidInputError(
+                f"Search space parameters.{key}: {where} has no key {part!r}, so every "
+                f"trial would fail. Give {key} a value in the pipeline's config (or add it "
+                f"with -s +{key}=VALUE), or fix the name."
+            )
+        place = place[part]
+    if isinstance(place, dict):
+        inside = ", ".join(f"{key}.{name}" for name in place) or "none"
+        raise InvalidInputError(
+            f"Search space parameters.{key} is a whole mapping of the config; a trial "
+            f"would replace it with one value. Search a key inside it ({inside})."
+        )
 
 
 def _tell(study: Any, trial: Any, outcome: TrialOutcome) -> None:
