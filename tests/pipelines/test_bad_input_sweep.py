@@ -3,6 +3,8 @@ line or key and what to do, before anything is stored or after only what is whol
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pipeline_project import CHAIN, CHAIN_STEPS, Project, log_numbers
 
@@ -133,4 +135,44 @@ def test_a_searched_key_no_trial_could_set_is_refused_before_any_trial(
 
     assert f"Search space parameters.{key}" in str(refused.value)
     assert message in str(refused.value)
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_one_override_or_forced_step_given_as_text_is_one_item_not_its_letters(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.run(sqlite_client)
+
+    overridden = prodml.run_pipeline(project.pipeline, "scale.factor=4", client=sqlite_client)
+    forced = prodml.run_pipeline(project.pipeline, [], "total", client=sqlite_client)
+
+    assert overridden.ran == ["scale", "total"] and overridden.metrics == {"total": 24.0}
+    assert forced.ran == ["total"]
+
+
+@pytest.mark.parametrize(
+    ("path", "overrides", "force", "message"),
+    [
+        (None, [], [], "The pipeline file is None; give its path, e.g. 'pipeline.yaml'."),
+        ("pipeline.yaml", [8], [], "overrides[0] is 8 (int); give text, e.g. 'train.max_depth=8'."),
+        (
+            "pipeline.yaml",
+            8,
+            [],
+            "overrides is 8; give a list of text, e.g. ['train.max_depth=8'].",
+        ),
+        ("pipeline.yaml", [], [None], "force[0] is None (NoneType); give text, e.g. 'load'."),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused_naming_them(
+    sqlite_client: Client, project: Project, path: Any, overrides: Any, force: Any, message: str
+) -> None:
+    _chain(sqlite_client, project)
+    where = None if path is None else project.folder / path
+
+    with pytest.raises(InvalidInputError) as refused:
+        prodml.run_pipeline(where, overrides, force, client=sqlite_client)  # type: ignore[arg-type]
+
+    assert str(refused.value) == message
     assert prodml.list_runs("demo", client=sqlite_client) == []

@@ -42,6 +42,26 @@ def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, An
     return result
 
 
+def texts(values: Iterable[str] | str, what: str, example: str) -> list[str]:
+    """``values`` as a list of text, one text being one item (never its characters);
+    ``what`` and ``example`` name the argument and an item in errors."""
+    if isinstance(values, str):
+        return [values]
+    try:
+        items = list(values)
+    except TypeError:
+        raise InvalidInputError(
+            f"{what} is {values!r:.40}; give a list of text, e.g. [{example!r}]."
+        ) from None
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InvalidInputError(
+                f"{what}[{index}] is {item!r:.40} ({type(item).__name__}); give text, "
+                f"e.g. {example!r}."
+            )
+    return items
+
+
 def config_slice(config: Mapping[str, Any], path: str, step: str) -> dict[str, Any]:
     """The mapping at dotted ``path`` (empty when the tree has none)."""
     place: Any = config

@@ -5,6 +5,7 @@ against the function's parameters, and the digest of the code it runs."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Any
 from prodml import documents, yaml_text
 from prodml.errors import InvalidInputError
 from prodml.pipelines import code, signature
-from prodml.pipelines.config import config_slice, override
+from prodml.pipelines.config import config_slice, override, texts
 from prodml.pipelines.document import LeakageDocument, PipelineDocument, StepDocument
 
 RUN_ARGUMENT = "run"  # a step that takes ``run`` gets its own active run
@@ -76,17 +77,22 @@ class Pipeline:
 
 
 def load(
-    path: str | Path, settings: Iterable[str] = (), config: Mapping[str, Any] | None = None
+    path: str | Path, settings: Iterable[str] | str = (), config: Mapping[str, Any] | None = None
 ) -> Pipeline:
     """The pipeline in ``path`` with ``settings`` (``KEY=VALUE``) applied to its config,
     or ``config`` in place of the file's (a sweep's trial)."""
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidInputError(
+            f"The pipeline file is {path!r:.40}; give its path, e.g. 'pipeline.yaml'."
+        )
     file = Path(path)
     if not file.is_file():
         raise InvalidInputError(f"No pipeline file at {file}. Check the path.")
     document = documents.check(
         PipelineDocument, yaml_text.read(file, "pipeline file"), f"Pipeline file {file}"
     )
-    tree = override(config if config is not None else document.config, settings)
+    overrides = texts(settings, "overrides", "train.max_depth=8")
+    tree = override(config if config is not None else document.config, overrides)
     root = file.resolve().parent
     if str(root) in sys.path:  # first, so its modules win over another pipeline's
         sys.path.remove(str(root))

@@ -5,7 +5,7 @@ step that fails ends its run and the pipeline's as failed and caches nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from prodml.domain.ids import utcnow
 from prodml.domain.steps import CachedStep, OutputKind, StepOutput
 from prodml.errors import InvalidInputError, ProdmlError, StepFailedError
 from prodml.pipelines import randomness
-from prodml.pipelines.config import seeded
+from prodml.pipelines.config import seeded, texts
 from prodml.pipelines.keys import step_key
 from prodml.pipelines.plan import Pipeline, Step, arguments
 from prodml.track.run import ActiveRun
@@ -119,7 +119,7 @@ class _Produced:
 def run_pipeline(
     client: Client,
     pipeline: Pipeline,
-    force: Collection[str] = (),
+    force: Iterable[str] | str = (),
     parent: ActiveRun | str | None = None,
     tags: Mapping[str, str] | None = None,
     report: Report | None = None,
@@ -133,7 +133,7 @@ def run_pipeline(
     logs through its run and may raise :class:`Pruned` to stop the pipeline there;
     ``accept_leakage`` is the reason to train although a leakage check found hard
     problems (recorded)."""
-    forced = pipeline.downstream(force)
+    forced = pipeline.downstream(texts(force, "force", pipeline.steps[0].name))
     steps = [s for s in pipeline.steps if only is None or s.name in only]
     datasets = _datasets(client, pipeline)
     produced = _Produced(client)

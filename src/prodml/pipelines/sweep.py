@@ -18,6 +18,7 @@ from prodml.client import Client
 from prodml.domain.ids import new_id
 from prodml.errors import InvalidInputError
 from prodml.pipelines import plan, runner, space
+from prodml.pipelines.config import texts
 from prodml.pipelines.space_document import SpaceDocument
 from prodml.pipelines.trials import TrialOutcome, TrialTask, run_trial, values_as_overrides
 from prodml.track.start import start_run
@@ -64,7 +65,7 @@ def run_sweep(
     space_source: str | Path | dict[str, Any],
     trials: int,
     executor: TrialExecutor,
-    overrides: Iterable[str] = (),
+    overrides: Iterable[str] | str = (),
     name: str | None = None,
     report: Callable[[Trial], None] | None = None,
 ) -> SweepResult:
@@ -73,7 +74,7 @@ def run_sweep(
         raise InvalidInputError(f"trials must be 1 or more, not {trials}.")
     started = time.perf_counter()
     searched = space.read(space_source)
-    base = tuple(overrides)
+    base = tuple(texts(overrides, "overrides", "train.max_depth=8"))
     pipeline = plan.load(path, base)
     shared = _shared_steps(pipeline, searched)
     if searched.sampler == "grid":

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def run_pipeline(
     path: str | Path,
-    overrides: Iterable[str] = (),
-    force: Iterable[str] = (),
+    overrides: Iterable[str] | str = (),
+    force: Iterable[str] | str = (),
     report: Callable[[StepResult], None] | None = None,
     client: Client | None = None,
 ) -> PipelineResult:
@@ -32,8 +32,8 @@ def run_pipeline(
 
     chosen = client or default_client()
     follow_settings(chosen)
-    pipeline = plan.load(path, list(overrides))
-    return runner.run_pipeline(chosen, pipeline, list(force), report=report)
+    pipeline = plan.load(path, overrides)
+    return runner.run_pipeline(chosen, pipeline, force, report=report)
 
 
 def step_model(model: Any, example: Any = None) -> ModelOutput:

@@ -27,7 +27,7 @@ def sweep(
     trials: int = 20,
     parallel: int = 1,
     executor: str = "local",
-    overrides: Iterable[str] = (),
+    overrides: Iterable[str] | str = (),
     name: str | None = None,
     address: str | None = None,
     report: Callable[[Trial], None] | None = None,
