@@ -176,3 +176,29 @@ def test_arguments_of_the_wrong_type_are_refused_naming_them(
 
     assert str(refused.value) == message
     assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_a_step_name_or_function_of_the_wrong_shape_says_what_shape_to_give(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.write(
+        "pipeline.yaml",
+        """
+        name: demo
+        steps:
+          - {name: ../load, function: steps, inputs: {"a table": numbers@latest}}
+        """,
+    )
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    lines = str(refused.value).splitlines()[1:]
+    assert sorted(line.strip() for line in lines) == [
+        "steps[0].function is 'steps'; give module:function, e.g. steps:train.",
+        "steps[0].inputs['a table'] is not a valid key; give 1-64 letters, digits, '_' or "
+        "'-', starting with a letter or '_'.",
+        "steps[0].name is '../load'; give 1-64 letters, digits, '_' or '-', starting with "
+        "a letter or '_'.",
+    ]

@@ -12,14 +12,49 @@ steps:
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from prodml.documents import Document, Name
 
-StepName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
+STEP_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 FUNCTION = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+
+
+def _matching(pattern: str, wanted: str) -> Callable[[str], str]:
+    """A check that text matches ``pattern``, saying what to give when it does not."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if compiled.match(value) is None:
+            raise ValueError(f"give {wanted}")
+        return value
+
+    return check
+
+
+StepName = Annotated[
+    str,
+    AfterValidator(
+        _matching(STEP_NAME, "1-64 letters, digits, '_' or '-', starting with a letter or '_'")
+    ),
+    WithJsonSchema({"type": "string", "pattern": STEP_NAME}),
+]
+Function = Annotated[
+    str,
+    AfterValidator(_matching(FUNCTION, "module:function, e.g. steps:train")),
+    WithJsonSchema({"type": "string", "pattern": FUNCTION}),
+]
 
 
 class LeakageDocument(Document):
@@ -46,7 +81,7 @@ class StepDocument(Document):
     model_config = ConfigDict(title="Step")
 
     name: StepName = Field(description="unique within the pipeline; other steps' inputs name it")
-    function: Annotated[str, StringConstraints(pattern=FUNCTION)] = Field(
+    function: Function = Field(
         description="module:function, importable from the pipeline file's folder"
     )
     inputs: dict[StepName, Name] = Field(
