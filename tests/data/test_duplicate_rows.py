@@ -108,3 +108,18 @@ def test_a_table_with_decimals_of_more_than_38_digits_is_logged_with_its_profile
     profile = profiles_of(sqlite_client, version)[0]
     assert profile.duplicate_rows == 1
     assert profile.columns["amount"].nulls == 1
+
+
+def test_hashes_counted_by_a_sort_and_in_duckdb_give_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = _table(5000, 77)
+    table = table.append_column("tags", pa.array([[v % 7] for v in table["a"].to_pylist()]))
+    sorted_way = rows.duplicate_rows(table)
+
+    monkeypatch.setattr(rows, "SORTED_ROWS", 100)
+    duckdb_way = rows.duplicate_rows(table)
+
+    assert sorted_way[0] == duckdb_way[0] == 77
+    assert np.array_equal(sorted_way[1], duckdb_way[1])
+    assert len(sorted_way[1]) == rows.ROW_SAMPLE
