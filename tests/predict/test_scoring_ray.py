@@ -91,3 +91,17 @@ def test_the_command_scores_on_a_running_cluster(tmp_path: Path, cluster: str) -
     assert "Traceback" not in result.stderr
     assert "customers-scored-churn@1" in result.stdout
     assert "3,000 rows of customers@1 scored by churn@1 (ray, 2 parts)" in result.stdout
+
+
+def test_a_ray_task_decodes_on_as_many_threads_as_it_was_given_cpus(cluster: str) -> None:
+    """Two parts on two CPUs with Arrow's pool left at every core ran four decoding
+    threads, and each part took twice as long."""
+    import operator
+
+    import pyarrow as pa
+
+    from prodml.sdk.executors import executor_for
+
+    threads = executor_for("ray").map(operator.call, [pa.cpu_count] * 3)  # in the tasks
+
+    assert threads == [1, 1, 1]

@@ -88,7 +88,21 @@ class RayExecutor:
 
 
 def _apply(function: Callable[[P], R], part: P) -> R:
+    _fit_threads()
     return function(part)
+
+
+def _fit_threads() -> None:
+    """Arrow's thread pool as wide as the CPUs Ray gave the task (one by default), as Ray
+    sets OMP_NUM_THREADS for BLAS: left at every core of the machine, two parts on two
+    cores ran four decoding threads and each part took twice as long (scoring 2M rows of
+    4M: 2.2-2.5 s against 1.15-1.4 s with one thread each)."""
+    import pyarrow as pa
+
+    assigned = _ray().get_runtime_context().get_assigned_resources().get("CPU", 1)
+    wanted = max(1, int(assigned))
+    if pa.cpu_count() != wanted:
+        pa.set_cpu_count(wanted)
 
 
 def _ray() -> Any:
