@@ -10,7 +10,7 @@ from pipeline_project import CHAIN, CHAIN_STEPS, Project, log_numbers
 
 import prodml
 from prodml.client import Client
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, StepFailedError
 
 
 def _chain(client: Client, project: Project) -> None:
@@ -202,3 +202,23 @@ def test_a_step_name_or_function_of_the_wrong_shape_says_what_shape_to_give(
         "steps[0].name is '../load'; give 1-64 letters, digits, '_' or '-', starting with "
         "a letter or '_'.",
     ]
+
+
+def test_a_step_calling_sys_exit_fails_that_step_and_keeps_the_steps_before_it(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.write("steps.py", CHAIN_STEPS + "\n\ndef leave(table):\n    raise SystemExit(3)\n")
+    project.edit("pipeline.yaml", "steps:total", "steps:leave")
+
+    with pytest.raises(StepFailedError) as failed:
+        project.run(sqlite_client)
+
+    assert "Step 'total' (steps:leave) failed: SystemExit: 3." in str(failed.value)
+    cached = [e.step for e in prodml.step_cache("demo", client=sqlite_client)]
+    assert sorted(cached) == ["load", "scale"]
+    statuses = {
+        r.tags.get("prodml.step", ""): r.status.value
+        for r in prodml.list_runs("demo", client=sqlite_client)
+    }
+    assert statuses == {"": "failed", "load": "finished", "scale": "finished", "total": "failed"}

@@ -292,7 +292,7 @@ def _call(step: Step, given: dict[str, Any]) -> Any:
         return step.function()(**given)
     except (ProdmlError, Pruned):
         raise
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # sys.exit() in a step ends the step only
         raise StepFailedError(
             f"Step {step.name!r} ({step.target}) failed: {type(error).__name__}: {error}. "
             "Nothing it made is cached; fix it and run the pipeline again (steps before "
