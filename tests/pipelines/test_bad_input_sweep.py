@@ -3,6 +3,10 @@ line or key and what to do, before anything is stored or after only what is whol
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,3 +226,24 @@ def test_a_step_calling_sys_exit_fails_that_step_and_keeps_the_steps_before_it(
         for r in prodml.list_runs("demo", client=sqlite_client)
     }
     assert statuses == {"": "failed", "load": "finished", "scale": "finished", "total": "failed"}
+
+
+def test_a_sweep_whose_every_trial_failed_exits_non_zero_saying_so(
+    sqlite_client: Client, project: Project, tmp_path: Path
+) -> None:
+    _chain(sqlite_client, project)
+    space = tmp_path / "space.yaml"
+    space.write_text("objective: accuracy\nparameters: {scale.factor: {int: [1, 4]}}\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
+    environ |= {"PRODML_HOME": sqlite_client.settings.home, "COLUMNS": "200"}
+    command = [sys.executable, "-m", "prodml.cli.main", "sweep", str(project.pipeline)]
+
+    ran = subprocess.run(
+        [*command, "--space", str(space), "--name", "s", "--trials", "2"],
+        capture_output=True, text=True, env=environ, check=False,
+    )  # fmt: skip
+
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert ran.stderr.count("The pipeline logged no metric 'accuracy'") == 2
+    assert "Error: no trial of sweep s completed" in ran.stderr
+    assert "Traceback" not in ran.stderr and "best:" not in ran.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 import prodml
 from prodml.cli.output import console, emit_json, errors
@@ -73,17 +74,31 @@ def sweep(
     )
     if json:
         emit_json(result)
-        return
+    else:
+        _summary(result)
+    if result.best is None:  # every trial failed or was pruned: a script must see it
+        raise typer.Exit(1)
+
+
+def _summary(result: Any) -> None:
     best = result.best
     console.print(
         f"sweep {result.name}: {len(result.trials)} trials in {result.seconds:.1f} s "
         f"(run {result.run_id[:12]})"
     )
-    if best is not None:
-        console.print(
-            f"  best: trial {best.number}, {result.objective}={best.outcome.value:.6g}, "
-            f"run {(best.outcome.run_id or '')[:12]}"
+    if best is None:
+        errors.print(
+            Text.assemble(
+                ("Error:", "red"),
+                f" no trial of sweep {result.name} completed; fix what the trials above "
+                "report and run the sweep again.",
+            )
         )
+        return
+    console.print(
+        f"  best: trial {best.number}, {result.objective}={best.outcome.value:.6g}, "
+        f"run {(best.outcome.run_id or '')[:12]}"
+    )
     console.print(f"  compare it: prodml sweep best {result.name} --compare SUITE")
 
 
