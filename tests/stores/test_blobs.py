@@ -98,6 +98,36 @@ def test_a_file_and_the_same_bytes_share_one_blob(store: ArtifactStore, tmp_path
     assert store.read_bytes(big[0]) == large.read_bytes()
 
 
+def test_an_owned_file_is_stored_whole_and_only_an_owned_one_is_taken(
+    store: ArtifactStore, tmp_path: Path
+) -> None:
+    data = os.urandom(SMALL + 5000)
+    kept, owned, stored_twice = (tmp_path / name for name in ("kept", "owned", "again"))
+    for path in (kept, owned, stored_twice):
+        path.write_bytes(data)
+
+    first = store.put_file(kept)
+    digest, size = store.put_file(owned, owned=True)
+    again = store.put_file(stored_twice, owned=True)  # stored already: nothing to take
+
+    assert first == (digest, size) == again == (blake3.blake3(data).hexdigest(), len(data))
+    assert store.read_bytes(digest) == data
+    assert kept.read_bytes() == data  # a file not owned is copied, never taken
+    assert stored_files(store) == [blob_file(digest)]
+
+
+def test_an_owned_file_on_a_fresh_local_store_is_renamed_not_copied(tmp_path: Path) -> None:
+    store = LocalArtifactStore(tmp_path / "blobs")
+    owned = tmp_path / "blobs-scratch.bin"
+    owned.write_bytes(os.urandom(SMALL + 10))
+    inode = owned.stat().st_ino
+
+    digest, _ = store.put_file(owned, owned=True)
+
+    assert not owned.exists()
+    assert store.local_path(digest).stat().st_ino == inode
+
+
 def test_a_put_leaves_no_temporary_files_behind(store: ArtifactStore, tmp_path: Path) -> None:
     large = tmp_path / "large.bin"
     large.write_bytes(os.urandom(SMALL + 1))

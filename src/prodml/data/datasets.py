@@ -150,7 +150,7 @@ def _store_parquet(client: Client, table: pa.Table) -> tuple[str, int, pa.Table]
         stored = as_stored(table, pq.read_schema(path))
         if stored is None:
             stored = tables.plain(pq.read_table(path))
-        digest, size = client.artifacts.put_file(path)
+        digest, size = client.artifacts.put_file(path, owned=True)  # renamed, not copied
     finally:
         path.unlink(missing_ok=True)
     return digest, size, stored

@@ -54,13 +54,24 @@ def hash_file(path: Path) -> str:
 class ArtifactStore(Protocol):
     url: str
 
-    def put_file(self, path: Path, digest: str | None = None) -> tuple[str, int]: ...
+    def put_file(
+        self, path: Path, digest: str | None = None, owned: bool = False
+    ) -> tuple[str, int]: ...
     def put_bytes(self, data: bytes) -> tuple[str, int]: ...
     def exists(self, digest: str) -> bool: ...
     def read_bytes(self, digest: str) -> bytes: ...
     def local_path(self, digest: str) -> Path: ...
     def list_blobs(self) -> Iterator[BlobInfo]: ...
     def delete(self, digest: str, older_than: float | None = None) -> bool: ...
+
+
+def _moved(path: Path, target: Path) -> bool:
+    """Whether ``path`` could be renamed to ``target`` (not across disks)."""
+    try:
+        os.replace(path, target)
+    except OSError:
+        return False
+    return True
 
 
 def _fsync(path: Path) -> None:
@@ -137,7 +148,11 @@ class LocalArtifactStore:
             self._folders.add("tmp")
         return self._tmp / uuid.uuid4().hex
 
-    def put_file(self, path: Path, digest: str | None = None) -> tuple[str, int]:
+    def put_file(
+        self, path: Path, digest: str | None = None, owned: bool = False
+    ) -> tuple[str, int]:
+        """Store a file's bytes as a blob. ``owned``: the file is the caller's scratch,
+        which the store may take (renamed into place on the same disk, not copied)."""
         before = path.stat()
         if before.st_size <= SMALL and digest is None:
             return self.put_bytes(path.read_bytes())
@@ -145,8 +160,9 @@ class LocalArtifactStore:
         if self._missing(digest, before.st_size):
             temporary = self._temporary()
             try:
-                shutil.copyfile(path, temporary)
-                ensure_unchanged(path, before)
+                if not (owned and _moved(path, temporary)):
+                    shutil.copyfile(path, temporary)
+                    ensure_unchanged(path, before)
                 self._commit(temporary, digest)
             finally:
                 temporary.unlink(missing_ok=True)

@@ -85,7 +85,10 @@ class FsspecArtifactStore:
 
     # Writing
 
-    def put_file(self, path: Path, digest: str | None = None) -> tuple[str, int]:
+    def put_file(
+        self, path: Path, digest: str | None = None, owned: bool = False
+    ) -> tuple[str, int]:
+        """Upload a file's bytes as a blob (``owned`` or not: uploading copies anyway)."""
         before = path.stat()
         if before.st_size <= SMALL and digest is None:
             return self.put_bytes(path.read_bytes())
