@@ -247,3 +247,18 @@ def test_a_sweep_whose_every_trial_failed_exits_non_zero_saying_so(
     assert ran.stderr.count("The pipeline logged no metric 'accuracy'") == 2
     assert "Error: no trial of sweep s completed" in ran.stderr
     assert "Traceback" not in ran.stderr and "best:" not in ran.stdout
+
+
+def test_a_sweep_on_ray_refused_for_its_files_starts_no_ray(
+    sqlite_client: Client, project: Project
+) -> None:
+    ray = pytest.importorskip("ray")
+    if ray.is_initialized():
+        pytest.skip("Ray was started in this process by an earlier test.")
+    _chain(sqlite_client, project)
+    space = {"objective": "total", "parameters": {"scale.factr": {"int": [1, 4]}}}
+
+    with pytest.raises(InvalidInputError, match=r"parameters\.scale\.factr"):
+        prodml.sweep(project.pipeline, space, 2, 2, "ray", client=sqlite_client)
+
+    assert not ray.is_initialized()

@@ -87,22 +87,28 @@ def best_trial(name: str, client: Client | None = None) -> Run:
 
 
 class RayTrials:
-    """Each trial a Ray task (one CPU), ``workers`` at once."""
+    """Each trial a Ray task (one CPU), ``workers`` at once. Ray is started (or the
+    cluster joined) at the first trial: a pipeline or space file the sweep refuses
+    never waits for it."""
 
     name = "ray"
 
     def __init__(self, workers: int, address: str | None = None) -> None:
-        from prodml.sdk.executors import RayExecutor, _reachable
+        from prodml.sdk.executors import _reachable
 
         if address:
             _reachable(address)
         self.workers = workers
-        self._ray = RayExecutor(address)._connected()
-        from prodml.pipelines.trials import run_trial
-
-        self._remote = self._ray.remote(num_cpus=1)(run_trial)
+        self._address = address
+        self._remote: Any = None
 
     def submit(self, task: TrialTask) -> Future[TrialOutcome]:
+        if self._remote is None:
+            from prodml.pipelines.trials import run_trial
+            from prodml.sdk.executors import RayExecutor
+
+            ray = RayExecutor(self._address)._connected()
+            self._remote = ray.remote(num_cpus=1)(run_trial)
         reference = self._remote.remote(task)
         future: Future[TrialOutcome] = reference.future()
         return future
