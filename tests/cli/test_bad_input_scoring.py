@@ -73,3 +73,20 @@ def test_a_table_file_whose_column_names_are_not_utf8_is_refused_naming_the_file
         message = _fails(home, *command)
         assert "Cannot read latin1.csv as a table: its column names are not UTF-8" in message
         assert "Save the file as UTF-8" in message
+
+
+@pytest.mark.parametrize(
+    ("model", "dataset", "words"),
+    [
+        ("@1", "holdout@1", ["Model reference '@1' names no model", "prodml models list"]),
+        ("m@1", "@1", ["Dataset reference '@1' names no dataset", "prodml datasets list"]),
+    ],
+)
+def test_a_reference_without_a_name_says_which_and_its_form(
+    home: Path, model: str, dataset: str, words: list[str]
+) -> None:
+    message = _fails(home, "score", model, dataset)
+
+    for word in words:
+        assert word in message
+    assert "log_model(model, '')" not in message

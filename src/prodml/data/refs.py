@@ -11,6 +11,11 @@ from prodml.errors import InvalidInputError
 def get_dataset(client: Client, ref: str) -> DatasetVersion:
     """``NAME``, ``NAME@3``, ``NAME@latest`` or ``NAME@<digest prefix>``."""
     name, version = split_ref(ref)
+    if not name.strip():
+        raise InvalidInputError(
+            f"Dataset reference {ref!r} names no dataset: give NAME@VERSION, e.g. "
+            "flights@3 or flights@latest. List datasets: prodml datasets list"
+        )
     return client.metadata.get_dataset_version(name, version)
 
 

@@ -10,7 +10,7 @@ from prodml import yaml_text
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.ids import split_ref
-from prodml.errors import NotFoundError
+from prodml.errors import InvalidInputError, NotFoundError
 from prodml.track import model as models
 
 if TYPE_CHECKING:  # the predictor and guardrails load numpy and pyarrow: only to predict
@@ -24,6 +24,11 @@ def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion
     """``NAME``, ``NAME@3``, ``NAME@latest``, ``NAME@champion`` (any alias, at ``as_of``)
     or ``NAME@<id prefix>``."""
     name, version = split_ref(ref)
+    if not name.strip():
+        raise InvalidInputError(
+            f"Model reference {ref!r} names no model: give MODEL@VERSION, e.g. churn@3 or "
+            "churn@champion. List models: prodml models list"
+        )
     store = client.metadata
     if version and version != "latest" and not version.isdigit():
         number = store.alias_version(name, version, as_of.timestamp() if as_of else None)
