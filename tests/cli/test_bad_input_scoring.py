@@ -90,3 +90,15 @@ def test_a_reference_without_a_name_says_which_and_its_form(
     for word in words:
         assert word in message
     assert "log_model(model, '')" not in message
+
+
+@pytest.mark.parametrize("span", ["0d", "12h", "now"])
+def test_a_prune_span_under_a_day_is_refused_naming_the_flag_as_typed(
+    tmp_path: Path, span: str
+) -> None:
+    message = _fails(tmp_path / ".prodml", "predictions", "prune", "--older-than", span)
+
+    assert message == (
+        f"Error: --older-than '{span}' is less than a day back; retention deletes whole "
+        "days, so give a day or more (e.g. 90d)."
+    )
