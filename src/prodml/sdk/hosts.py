@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from prodml.client import Client, default_client
 from prodml.domain.hosts import CONTROLLER, MONITOR, Heartbeat, Lease
+from prodml.errors import InvalidInputError
 
 LEASES = (CONTROLLER, MONITOR)  # the leases a deployment's processes take
 
@@ -14,6 +15,10 @@ def hosts(within: float = 3600.0, *, client: Client | None = None) -> list[Heart
     """Every gateway and worker heard from in the last ``within`` seconds, by id: what
     it serves, the routing version its table was built from, the leases it holds and
     how long ago it beat (``stale`` past ``prodml.domain.hosts.STALE_AFTER`` s)."""
+    if isinstance(within, bool) or not isinstance(within, int | float) or not within >= 0:
+        raise InvalidInputError(
+            f"within (--within) is {within!r}; give seconds, 0 or more (3600 for the last hour)."
+        )
     client = client or default_client()
     return client.metadata.hosts(within=within)
 
