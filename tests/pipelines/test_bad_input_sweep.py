@@ -262,3 +262,54 @@ def test_a_sweep_on_ray_refused_for_its_files_starts_no_ray(
         prodml.sweep(project.pipeline, space, 2, 2, "ray", client=sqlite_client)
 
     assert not ray.is_initialized()
+
+
+@pytest.mark.parametrize(
+    ("setting", "given"),
+    [
+        ("scale.factor=abc", "'abc', which is text."),
+        ("scale.factor=1e3", "'1e3', which is text (YAML reads 1e3 as text; write 1.0e+3)."),
+        ("scale.factor=[1, 2]", "[1, 2], which is a list."),
+        ("scale.factor=true", "True, which is true or false."),
+    ],
+)
+def test_a_config_value_the_steps_annotation_does_not_take_is_refused_before_any_run(
+    sqlite_client: Client, project: Project, setting: str, given: str
+) -> None:
+    _chain(sqlite_client, project)
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client, setting)
+
+    assert str(refused.value) == (
+        f"Step 'scale' (steps:scale) takes factor: int, but the config gives scale.factor = "
+        f"{given} Fix the value in the pipeline file or the -s override."
+    )
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_config_values_of_a_kind_the_annotation_allows_or_does_not_say_are_taken(
+    sqlite_client: Client, project: Project
+) -> None:
+    project.write(
+        "pipeline.yaml",
+        """
+        name: kinds
+        config:
+          take: {number: 2.5, maybe: null, either: text, items: [1], free: {a: 1}}
+        steps:
+          - {name: take, function: steps:take}
+        """,
+    )
+    project.write(
+        "steps.py",
+        """
+        from typing import Any, Optional
+
+        def take(number: int, maybe: Optional[int], either: "int | str", items: list[int],
+                 free: Any) -> dict[str, float]:
+            return {"number": float(number)}
+        """,
+    )
+
+    assert project.run(sqlite_client).metrics == {"number": 2.5}

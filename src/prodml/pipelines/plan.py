@@ -14,7 +14,7 @@ from typing import Any
 
 from prodml import documents, yaml_text
 from prodml.errors import InvalidInputError
-from prodml.pipelines import code, signature
+from prodml.pipelines import code, config_types, signature
 from prodml.pipelines.config import config_slice, override, texts
 from prodml.pipelines.document import LeakageDocument, PipelineDocument, StepDocument
 
@@ -113,6 +113,8 @@ def _step(pipeline: str, spec: StepDocument, tree: dict[str, Any], root: Path) -
     sliced = config_slice(tree, spec.config or spec.name, spec.name)
     parameters = signature.read(path, module, name, spec.name)
     _check_arguments(where, parameters, spec, sliced)
+    if CONFIG_ARGUMENT not in parameters.names:  # a slice taken whole is the step's to read
+        config_types.check(where, spec.config or spec.name, sliced, parameters.annotations)
     digest, covered = code.code_digest(path, module, name, root)
     return Step(
         name=spec.name,

@@ -1,0 +1,88 @@
+"""A step's config values checked against its function's annotations before any step
+runs: ``factor: int`` given the text ``abc`` (or ``1e-3``, which YAML reads as text)
+is refused naming the key, instead of failing inside the step's library halfway
+through the run. Only plain annotations are read (``int``, ``float``, ``str``,
+``bool``, ``list``, ``dict``, unions of them, ``Optional``); any other is the
+function's own business, and null is always let through (a default of None)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from prodml.errors import InvalidInputError
+
+KINDS = {
+    "int": "a number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "list": "a list",
+    "tuple": "a list",
+    "List": "a list",
+    "Sequence": "a list",
+    "dict": "a mapping",
+    "Dict": "a mapping",
+    "Mapping": "a mapping",
+}
+_NUMBER_AS_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")  # YAML 1.1 reads as text
+
+
+def check(where: str, path: str, config: Mapping[str, Any], annotations: Mapping[str, str]) -> None:
+    """``where`` names the step, ``path`` its config slice; ``annotations`` are its
+    parameters' annotations as written."""
+    for key, value in config.items():
+        wanted = _wanted(annotations.get(key, ""))
+        given = _kind(value)
+        if wanted is None or given is None or given in wanted:
+            continue
+        raise InvalidInputError(
+            f"{where} takes {key}: {annotations[key]}, but the config gives {path}.{key} = "
+            f"{value!r:.40}, which is {given}{_hint(value)}. Fix the value in the pipeline "
+            "file or the -s override."
+        )
+
+
+def _hint(value: Any) -> str:
+    """How to write a number YAML reads as text (``1e-3`` needs a point and a sign)."""
+    if not isinstance(value, str) or not _NUMBER_AS_TEXT.match(value.strip()):
+        return ""
+    mantissa, _, exponent = value.strip().lower().partition("e")
+    mantissa += "" if "." in mantissa else ".0"
+    exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
+    return f" (YAML reads {value.strip()} as text; write {mantissa}e{exponent})"
+
+
+def _wanted(annotation: str) -> set[str] | None:
+    """The kinds of value an annotation takes, or None when it says no plain kind."""
+    text = annotation.strip().strip("'\"")
+    optional = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)
+    parts = [optional[1]] if optional else text.split("|")
+    kinds = set()
+    for part in (p.strip() for p in parts):
+        if part == "None":
+            continue
+        kind = KINDS.get(
+            part.split("[", 1)[0].removeprefix("typing.").removeprefix("collections.abc.")
+        )
+        if kind is None:
+            return None
+        kinds.add(kind)
+    return kinds or None
+
+
+def _kind(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return KINDS["bool"]
+    if isinstance(value, int | float):
+        return KINDS["int"]
+    if isinstance(value, str):
+        return KINDS["str"]
+    if isinstance(value, list):
+        return KINDS["list"]
+    if isinstance(value, dict):
+        return KINDS["dict"]
+    return None
