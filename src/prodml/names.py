@@ -6,7 +6,8 @@ import re
 
 from prodml.errors import InvalidInputError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/ ]{0,199}$")
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-/ ]{0,199}$"  # of experiments, datasets, models
+_NAME = re.compile(NAME_PATTERN)
 
 
 def check_artifact_name(name: object) -> str:

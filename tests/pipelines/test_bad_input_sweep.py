@@ -313,3 +313,27 @@ def test_config_values_of_a_kind_the_annotation_allows_or_does_not_say_are_taken
     )
 
     assert project.run(sqlite_client).metrics == {"number": 2.5}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("name: demo", "name: ../../etc", "name is '../../etc'"),
+        ("name: demo", 'name: "x\'; DROP TABLE runs; --"', 'name is "x\'; DROP TABLE runs; --"'),
+        ("steps:total,", "steps:total, model: 'a@b',", "steps[2].model is 'a@b'"),
+    ],
+)
+def test_a_pipeline_or_model_name_that_cannot_be_stored_is_refused_naming_the_field(
+    sqlite_client: Client, project: Project, old: str, new: str, field: str
+) -> None:
+    _chain(sqlite_client, project)
+    project.edit("pipeline.yaml", old, new)
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    assert str(refused.value) == (
+        f"Pipeline file {project.pipeline}: {field}; use 1-200 letters, digits, '_', '-', "
+        "'.', '/' or spaces, starting with a letter or digit (no '@')."
+    )
+    assert prodml.step_cache("demo", client=sqlite_client) == []

@@ -26,6 +26,8 @@ from pydantic import (
 )
 
 from prodml.documents import Document, Name
+from prodml.errors import InvalidInputError
+from prodml.names import NAME_PATTERN, check_name
 
 STEP_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 FUNCTION = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
@@ -43,6 +45,20 @@ def _matching(pattern: str, wanted: str) -> Callable[[str], str]:
     return check
 
 
+def _stored_name(value: str) -> str:
+    """A name runs, datasets and models are stored under (checked here, not after a
+    step has run)."""
+    try:
+        return check_name(value, "stored")
+    except InvalidInputError as error:
+        raise ValueError(str(error).partition(" is not valid: ")[2].rstrip(".")) from None
+
+
+StoredName = Annotated[
+    str,
+    AfterValidator(_stored_name),
+    WithJsonSchema({"type": "string", "pattern": NAME_PATTERN}),
+]
 StepName = Annotated[
     str,
     AfterValidator(
@@ -95,7 +111,7 @@ class StepDocument(Document):
     packages: list[Name] = Field(
         [], description="distributions whose versions belong to its cache key (scikit-learn)"
     )
-    model: Name | None = Field(
+    model: StoredName | None = Field(
         None, description="the name its model output is registered under (default: the pipeline)"
     )
     cache: bool = Field(True, description="false: run it every time")
@@ -107,7 +123,7 @@ class PipelineDocument(Document):
 
     model_config = ConfigDict(title="Pipeline")
 
-    name: Name = Field(description="the experiment its runs are recorded under")
+    name: StoredName = Field(description="the experiment its runs are recorded under")
     config: dict[str, Any] = Field({}, description="the config tree; overridden with -s KEY=VALUE")
     steps: Annotated[list[StepDocument], Field(min_length=1)] = Field(
         description="the steps, each after the steps whose outputs it takes"
