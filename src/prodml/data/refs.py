@@ -5,14 +5,14 @@ from __future__ import annotations
 from prodml.client import Client
 from prodml.domain.dataset import DatasetVersion
 from prodml.domain.ids import split_ref
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, NotFoundError
 
 
 def get_dataset(client: Client, ref: str) -> DatasetVersion:
     """``NAME``, ``NAME@3``, ``NAME@latest`` or ``NAME@<digest prefix>``."""
     name, version = split_ref(ref)
-    if not name.strip():
-        raise InvalidInputError(
+    if not name.strip():  # not found, as other names: callers add where it was given
+        raise NotFoundError(
             f"Dataset reference {ref!r} names no dataset: give NAME@VERSION, e.g. "
             "flights@3 or flights@latest. List datasets: prodml datasets list"
         )

@@ -10,7 +10,7 @@ from prodml import yaml_text
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.ids import split_ref
-from prodml.errors import InvalidInputError, NotFoundError
+from prodml.errors import NotFoundError
 from prodml.track import model as models
 
 if TYPE_CHECKING:  # the predictor and guardrails load numpy and pyarrow: only to predict
@@ -25,7 +25,7 @@ def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion
     or ``NAME@<id prefix>``."""
     name, version = split_ref(ref)
     if not name.strip():
-        raise InvalidInputError(
+        raise NotFoundError(
             f"Model reference {ref!r} names no model: give MODEL@VERSION, e.g. churn@3 or "
             "churn@champion. List models: prodml models list"
         )
