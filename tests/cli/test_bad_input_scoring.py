@@ -102,3 +102,11 @@ def test_a_prune_span_under_a_day_is_refused_naming_the_flag_as_typed(
         f"Error: --older-than '{span}' is less than a day back; retention deletes whole "
         "days, so give a day or more (e.g. 90d)."
     )
+
+
+def test_an_empty_output_name_is_refused_not_replaced_by_the_default(home: Path) -> None:
+    message = _fails(home, "score", "m@1", "holdout@1", "-o", "")
+
+    assert message.startswith("Error: Dataset name '' is not valid: use 1-200 letters")
+    listed = run_prodml(home, "datasets", "list", "--json")
+    assert "scored" not in listed.stdout

@@ -50,7 +50,9 @@ def score(
     the model, the dataset or a column the model takes is missing."""
     predictor = loading.predictor(client, model_ref)
     version = get_dataset(client, dataset_ref)
-    target = check_name(name or output_name(version.name, predictor.version.name), "dataset")
+    target = check_name(
+        output_name(version.name, predictor.version.name) if name is None else name, "dataset"
+    )
     _check_input(predictor, version)
     _check_collisions(_added_names(predictor), version)
     blob = client.metadata.dataset_blob(version)
