@@ -38,8 +38,10 @@ def storable_text(text: str) -> bool:
 
 def check_name(name: object, what: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
+        long = isinstance(name, str) and len(name) > 80
+        shown = f"{str(name)[:60]!r}... ({len(str(name))} characters)" if long else repr(name)
         raise InvalidInputError(
-            f"{what.capitalize()} name {name!r} is not valid: use 1-200 letters, digits, "
+            f"{what.capitalize()} name {shown} is not valid: use 1-200 letters, digits, "
             "'_', '-', '.', '/' or spaces, starting with a letter or digit (no '@')."
         )
     return name

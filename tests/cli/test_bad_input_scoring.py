@@ -110,3 +110,10 @@ def test_an_empty_output_name_is_refused_not_replaced_by_the_default(home: Path)
     assert message.startswith("Error: Dataset name '' is not valid: use 1-200 letters")
     listed = run_prodml(home, "datasets", "list", "--json")
     assert "scored" not in listed.stdout
+
+
+def test_a_very_long_output_name_is_shown_shortened_with_its_length(home: Path) -> None:
+    message = _fails(home, "score", "m@1", "holdout@1", "-o", "a" * 500)
+
+    assert f"Error: Dataset name '{'a' * 60}'... (500 characters) is not valid" in message
+    assert "a" * 61 not in message
