@@ -117,3 +117,17 @@ def test_a_very_long_output_name_is_shown_shortened_with_its_length(home: Path) 
 
     assert f"Error: Dataset name '{'a' * 60}'... (500 characters) is not valid" in message
     assert "a" * 61 not in message
+
+
+def test_a_file_that_is_not_a_table_is_refused_in_a_short_printable_message(
+    tmp_path: Path,
+) -> None:
+    noise = bytes(range(256)) * 40  # control characters, no newline for 10 kB
+    (tmp_path / "noise.csv").write_bytes(b"a,b\n1,2,3," + noise + b"\n")
+
+    result = run_prodml(tmp_path / ".prodml", "profile", "noise.csv")
+
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert message.startswith("Error: Cannot read noise.csv as a table: CSV parse error")
+    assert len(message) < 400 and message.isprintable()

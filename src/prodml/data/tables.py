@@ -39,14 +39,22 @@ def read_table(path: Path) -> pa.Table:
         )
     except (OSError, pa.ArrowInvalid) as error:
         raise DataReadError(
-            f"Cannot read {path} as a table: {str(error).rstrip('.')}. Check the file is "
-            "complete and in the format its suffix says."
+            f"Cannot read {path} as a table: {_printable(str(error)).rstrip('.')}. Check the "
+            "file is complete and in the format its suffix says."
         ) from None
     except UnicodeDecodeError:  # Arrow reads values that are not UTF-8 as bytes, not names
         raise DataReadError(
             f"Cannot read {path} as a table: its column names are not UTF-8 text. Save the "
             "file as UTF-8 and try again."
         ) from None
+
+
+def _printable(text: str, limit: int = 160) -> str:
+    """A reader's complaint fit for a terminal: it may quote a row of the file, which in
+    a file that is not text holds control characters and goes on for pages."""
+    words = " ".join(text.split())
+    shown = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in words)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
 def to_arrow(data: Any, name: str) -> pa.Table:
