@@ -17,8 +17,23 @@ def parse(text: str, what: str, verb: str = "is") -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        first = str(error).splitlines()[0]
-        raise InvalidInputError(f"{what} {verb} not valid YAML: {first}.") from None
+        raise InvalidInputError(f"{what} {verb} not valid YAML: {_complaint(error)}.") from None
+    except RecursionError:
+        raise InvalidInputError(
+            f"{what} {verb} nested too deeply to read (lists or mappings hundreds of levels "
+            "inside one another); flatten it."
+        ) from None
+
+
+def _complaint(error: Any) -> str:
+    """What the parser found wrong and where (``problem`` and ``problem_mark`` of a
+    marked error), else the first line of its message."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem is None or mark is None:
+        return str(error).splitlines()[0].rstrip(".")
+    context = getattr(error, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}"
+    return f"{problem} at {where}" + (f" ({context})" if context else "")
 
 
 def read(path: Path, what: str) -> Any:

@@ -337,3 +337,27 @@ def test_a_pipeline_or_model_name_that_cannot_be_stored_is_refused_naming_the_fi
         "'.', '/' or spaces, starting with a letter or digit (no '@')."
     )
     assert prodml.step_cache("demo", client=sqlite_client) == []
+
+
+def test_a_pipeline_file_that_is_not_yaml_names_the_line_and_column(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.write("pipeline.yaml", CHAIN.replace("inputs: {table: load}}", "inputs: {table: load}"))
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    assert str(refused.value) == (
+        f"Pipeline file {project.pipeline} is not valid YAML: expected ',' or '}}', but got "
+        "'-' at line 7, column 3 (while parsing a flow mapping)."
+    )
+
+
+def test_a_value_nested_too_deeply_to_read_is_refused_not_a_recursion_error(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+
+    with pytest.raises(InvalidInputError, match=r"override 'scale.factor' is nested too deeply"):
+        project.run(sqlite_client, "scale.factor=" + "[" * 5000 + "]" * 5000)
