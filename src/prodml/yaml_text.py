@@ -4,6 +4,7 @@ What their fields mean is :mod:`prodml.documents`' part."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ def parse(text: str, what: str, verb: str = "is") -> Any:
     import yaml  # here: commands that never read a document start without it
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_loader())  # a SafeLoader
     except yaml.YAMLError as error:
         raise InvalidInputError(f"{what} {verb} not valid YAML: {_complaint(error)}.") from None
     except RecursionError:
@@ -23,6 +24,40 @@ def parse(text: str, what: str, verb: str = "is") -> Any:
             f"{what} {verb} nested too deeply to read (lists or mappings hundreds of levels "
             "inside one another); flatten it."
         ) from None
+
+
+@functools.cache
+def _loader() -> Any:
+    """PyYAML's SafeLoader that refuses a key given twice in one mapping (it keeps the
+    last silently: a second ``train:`` in a config would hide the first). Keys a merge
+    (``<<: *defaults``) brings in may still be overridden."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if _hashable(key) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"the key {key!r}, first given on line {seen[key]}, is given again",
+                        problem_mark=key_node.start_mark,
+                    )
+                if _hashable(key):
+                    seen[key] = key_node.start_mark.line + 1
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeys
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _complaint(error: Any) -> str:

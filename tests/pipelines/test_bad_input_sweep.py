@@ -361,3 +361,34 @@ def test_a_value_nested_too_deeply_to_read_is_refused_not_a_recursion_error(
 
     with pytest.raises(InvalidInputError, match=r"override 'scale.factor' is nested too deeply"):
         project.run(sqlite_client, "scale.factor=" + "[" * 5000 + "]" * 5000)
+
+
+def test_a_key_given_twice_is_refused_naming_both_lines_not_the_last_kept(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.edit(
+        "pipeline.yaml", "  scale: {factor: 3}\n", "  scale: {factor: 3}\n  scale: {factor: 5}\n"
+    )
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    assert str(refused.value) == (
+        f"Pipeline file {project.pipeline} is not valid YAML: the key 'scale', first given "
+        "on line 3, is given again at line 4, column 3."
+    )
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_keys_a_merge_brings_in_may_still_be_overridden(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.edit(
+        "pipeline.yaml",
+        "  scale: {factor: 3}\n",
+        "  base: &base {factor: 3}\n  scale: {<<: *base, factor: 5}\n",
+    )
+
+    assert project.run(sqlite_client).metrics == {"total": 30.0}
