@@ -44,7 +44,18 @@ def test_a_pipeline_or_space_file_that_is_not_utf8_names_the_file_and_line(
 
 
 HALF = """
+import threading
+
+import pandas as pd
 import pyarrow as pa
+
+
+class Locked:
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def predict(self, rows):
+        return [0] * len(rows)
 
 
 def load(table: pa.Table) -> pa.Table:
@@ -61,6 +72,8 @@ def split(table: pa.Table) -> dict[str, object]:
     [
         ('"odd"', "object()", "returned 'odd' 'object', which prodml cannot store"),
         ('"x" * 300', "table", "an output named 'xxxxx"),
+        ('"mixed"', 'pd.DataFrame({"x": [1, "a"]})', "dataset 'half-split-mixed' into a table"),
+        ('"model"', "Locked()", "Model 'half-model' cannot be serialised"),
     ],
 )
 def test_a_step_with_one_output_it_cannot_store_stores_none_of_its_outputs(

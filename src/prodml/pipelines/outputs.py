@@ -57,18 +57,43 @@ def named(value: Any) -> dict[str, Any]:
     return {"": value}
 
 
-def check(named_outputs: Mapping[str, Any], names: tuple[str, str, str]) -> None:
-    """Refuse a step's outputs before any is stored: one that cannot be stored must not
-    leave the others stored beside the step's failed run."""
+def store_all(
+    client: Client,
+    run: ActiveRun,
+    names: tuple[str, str, str],
+    named_outputs: Mapping[str, Any],
+    example: Any = None,
+) -> tuple[StepOutput, ...]:
+    """Store a step's outputs (in the order returned), or none when one cannot be: each
+    is checked and each table made Arrow first, then the models, whose serialising may
+    still fail, are stored before the tables."""
+    ready = _checked(named_outputs, names)
+    first = sorted(ready, key=lambda output: not _is_model(ready[output]))
+    stored = {output: store(client, run, names, output, ready[output], example) for output in first}
+    return tuple(stored[output] for output in ready)
+
+
+def _checked(named_outputs: Mapping[str, Any], names: tuple[str, str, str]) -> dict[str, Any]:
+    """The outputs with each table as Arrow; one that cannot be stored is refused here,
+    so that it does not leave the others stored beside the step's failed run."""
     pipeline, step, model_name = names
+    ready = {}
     for output, value in named_outputs.items():
         suffix = f"-{output}" if output else ""
+        ready[output] = value
         if _is_table(value):
-            _check_output_name(output, f"{pipeline}-{step}{suffix}", "dataset", names)
-        elif isinstance(value, ModelOutput) or hasattr(value, "predict"):
+            dataset = f"{pipeline}-{step}{suffix}"
+            _check_output_name(output, dataset, "dataset", names)
+            ready[output] = tables.to_arrow(value, dataset)
+        elif _is_model(value):
             _check_output_name(output, model_name + suffix, "model", names)
         elif not (isinstance(value, Mapping) and _metrics(value)):
             _json_size(output, value, f"{pipeline}:{step}")
+    return ready
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, ModelOutput) or hasattr(value, "predict")
 
 
 def _check_output_name(output: str, name: str, kind: str, names: tuple[str, str, str]) -> None:

@@ -247,13 +247,8 @@ def _one_step(
         warnings = leaks + _unseeded(step, draws)
         first_table = next(iter(values.values()), None)
         named = outputs.named(returned)
-        outputs.check(named, (pipeline.name, step.name, step.model))
-        stored = tuple(
-            outputs.store(
-                client, run, (pipeline.name, step.name, step.model), name, value, first_table
-            )
-            for name, value in named.items()
-        )
+        names = (pipeline.name, step.name, step.model)
+        stored = outputs.store_all(client, run, names, named, first_table)
         if len(warnings) > len(leaks):
             client.metadata.set_run_tags(run.id, {"prodml.step.unseeded": "true"})
     if pruned:
