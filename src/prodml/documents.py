@@ -210,7 +210,8 @@ def _expected(kind: str, context: dict[str, Any], error: ErrorDetails, whole: bo
     bounds |= {"less_than_equal": "<="}
     if kind in bounds:
         limit = next(iter(context.values()))
-        return f"give {'a whole' if whole else 'a'} number {bounds[kind]} {limit:g}"
+        shown = str(limit) if isinstance(limit, int) else f"{limit:g}"  # 2**32 - 1 in full
+        return f"give {'a whole' if whole else 'a'} number {bounds[kind]} {shown}"
     if kind == "string_pattern_mismatch":
         return "give non-blank text" if context["pattern"] == NOT_BLANK else "give valid text"
     if kind in ("too_short", "too_long"):

@@ -405,3 +405,38 @@ def test_keys_a_merge_brings_in_may_still_be_overridden(
     )
 
     assert project.run(sqlite_client).metrics == {"total": 30.0}
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        (
+            {"seed": -1},
+            "seed is -1; give a whole number >= 0",
+        ),
+        (
+            {"seed": 2**40},
+            "seed is 1099511627776; give a whole number <= 4294967295",
+        ),
+        (
+            {"parameters": {"scale.factor": {"int": [1, 10], "step": 0.5}}},
+            "parameters['scale.factor'] step of an int range is a whole number, not 0.5",
+        ),
+        (
+            {"parameters": {"scale.factor": {"choice": [1, [2, 3]]}}},
+            "parameters['scale.factor'].choice[1] is [2, 3]; give true or false or a whole "
+            "number or a number or text",
+        ),
+    ],
+)
+def test_a_space_optuna_cannot_take_is_refused_naming_the_field(
+    sqlite_client: Client, project: Project, field: dict[str, Any], message: str
+) -> None:
+    _chain(sqlite_client, project)
+    space = {"objective": "total", "parameters": {"scale.factor": {"int": [1, 4]}}, **field}
+
+    with pytest.raises(InvalidInputError) as refused:
+        prodml.sweep(project.pipeline, space, trials=2, client=sqlite_client)
+
+    assert str(refused.value) == f"Search space: {message}."
+    assert prodml.list_runs("demo", client=sqlite_client) == []

@@ -13,13 +13,15 @@ parameters:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
 from prodml.documents import Document, Name
 
 Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+Choice = bool | int | float | str | None  # what Optuna stores for a categorical value
+MAX_SEED = 2**32 - 1  # NumPy's, which Optuna's samplers seed
 
 
 class ParameterDocument(Document):
@@ -31,8 +33,8 @@ class ParameterDocument(Document):
         None, alias="int", title="Int", description="[low, high] whole numbers, both included"
     )
     number: Bounds | None = Field(None, alias="float", title="Float", description="[low, high]")
-    choice: Annotated[list[Any], Field(min_length=1)] | None = Field(
-        None, description="the values to choose from"
+    choice: Annotated[list[Choice], Field(min_length=1)] | None = Field(
+        None, description="the values to choose from: numbers, text, true, false or null"
     )
     log: bool = Field(False, description="search the range on a log scale")
     step: Annotated[float, Field(gt=0)] | None = Field(
@@ -46,6 +48,8 @@ class ParameterDocument(Document):
             raise ValueError(
                 "give exactly one of int: [low, high], float: [low, high], choice: [...]"
             )
+        if self.whole is not None and self.step is not None and self.step != int(self.step):
+            raise ValueError(f"step of an int range is a whole number, not {self.step:g}")
         bounds = self.whole or self.number
         if bounds is not None and not bounds[0] < bounds[1]:
             raise ValueError(f"needs low < high, not {bounds}")
@@ -64,7 +68,9 @@ class SpaceDocument(Document):
         "maximize", description="whether a larger objective is better"
     )
     sampler: Literal["grid", "random", "tpe"] = Field("tpe", description="Optuna's sampler")
-    seed: int = Field(0, description="the sampler's seed: the same seed, the same trials")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Field(
+        0, description="the sampler's seed: the same seed, the same trials"
+    )
     pruner: Literal["none", "median", "hyperband"] = Field(
         "none", description="Optuna's pruner: stops trials whose intermediate metric lags"
     )
