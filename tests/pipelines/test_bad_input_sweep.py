@@ -440,3 +440,16 @@ def test_a_space_optuna_cannot_take_is_refused_naming_the_field(
 
     assert str(refused.value) == f"Search space: {message}."
     assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_a_grid_too_fine_to_list_is_refused_counting_its_points_not_listing_them(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    fine = {"float": [0, 1], "step": 1e-12}  # a trillion points: listing them would not end
+    space = {"objective": "total", "sampler": "grid", "parameters": {"scale.factor": fine}}
+
+    with pytest.raises(InvalidInputError, match=r"more than 100,000 points \(1,000,000,000,00"):
+        prodml.sweep(project.pipeline, space, trials=2, client=sqlite_client)
+
+    assert prodml.list_runs("demo", client=sqlite_client) == []

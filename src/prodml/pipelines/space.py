@@ -77,13 +77,13 @@ def suggest(trial: Any, space: SpaceDocument) -> dict[str, Any]:
 
 def grid(space: SpaceDocument) -> dict[str, list[Any]]:
     """Every value of each parameter, for the grid sampler."""
-    values = {key: _values(key, p) for key, p in space.parameters.items()}
-    if math.prod(len(v) for v in values.values()) > MAX_GRID:
+    counted = math.prod(_count(key, p) for key, p in space.parameters.items())
+    if counted > MAX_GRID:  # counted first: a fine step would list billions of values
         raise InvalidInputError(
-            f"The grid has more than {MAX_GRID:,} points; narrow the ranges or use "
-            "sampler: random or tpe."
+            f"The grid has more than {MAX_GRID:,} points ({counted:,}); narrow the ranges, "
+            "widen the steps or use sampler: random or tpe."
         )
-    return values
+    return {key: _values(key, p) for key, p in space.parameters.items()}
 
 
 def grid_size(space: SpaceDocument) -> int:
@@ -100,18 +100,31 @@ def grid_points(space: SpaceDocument) -> list[dict[str, Any]]:
     return points
 
 
-def _values(key: str, parameter: ParameterDocument) -> list[Any]:
+def _count(key: str, parameter: ParameterDocument) -> int:
     if parameter.choice is not None:
-        return list(parameter.choice)
+        return len(parameter.choice)
     if parameter.whole is not None:
-        step = int(parameter.step or 1)
-        return list(range(parameter.whole[0], parameter.whole[1] + 1, step))
+        return len(range(parameter.whole[0], parameter.whole[1] + 1, int(parameter.step or 1)))
+    low, high = _float_range(key, parameter)
+    return math.floor((high - low) / (parameter.step or 1) + 1e-9) + 1
+
+
+def _float_range(key: str, parameter: ParameterDocument) -> tuple[float, float]:
     if parameter.step is None:
         raise InvalidInputError(
             f"parameters.{key}: a grid over a float range needs step: (the spacing), or "
             "give choice: [...] values."
         )
     assert parameter.number is not None
-    low, high = parameter.number
-    count = math.floor((high - low) / parameter.step + 1e-9) + 1
-    return [round(low + i * parameter.step, 12) for i in range(count)]
+    return parameter.number[0], parameter.number[1]
+
+
+def _values(key: str, parameter: ParameterDocument) -> list[Any]:
+    if parameter.choice is not None:
+        return list(parameter.choice)
+    if parameter.whole is not None:
+        every = int(parameter.step or 1)
+        return list(range(parameter.whole[0], parameter.whole[1] + 1, every))
+    low = _float_range(key, parameter)[0]
+    spacing = parameter.step or 1.0
+    return [round(low + i * spacing, 12) for i in range(_count(key, parameter))]
