@@ -453,3 +453,19 @@ def test_a_grid_too_fine_to_list_is_refused_counting_its_points_not_listing_them
         prodml.sweep(project.pipeline, space, trials=2, client=sqlite_client)
 
     assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_an_async_step_function_is_refused_before_any_step_runs(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.write("steps.py", CHAIN_STEPS.replace("def total(", "async def total("))
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    assert str(refused.value) == (
+        "Step 'total': steps:total is an async function, which a step cannot be (prodml "
+        "calls steps and stores what they return). Make it a plain def."
+    )
+    assert prodml.list_runs("demo", client=sqlite_client) == []

@@ -31,7 +31,12 @@ def read(path: Path, module: str, name: str, step: str) -> Parameters:
     """The parameters of ``name`` in ``path``; a function the file does not define with
     ``def`` (made by a decorator or assigned) is imported and inspected instead."""
     for node in code.parse(path).body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == name:
+            raise InvalidInputError(
+                f"Step {step!r}: {module}:{name} is an async function, which a step cannot "
+                "be (prodml calls steps and stores what they return). Make it a plain def."
+            )
+        if isinstance(node, ast.FunctionDef) and node.name == name:
             return _from_tree(node.args)
     return _from_object(load(f"{module}:{name}", step))
 
