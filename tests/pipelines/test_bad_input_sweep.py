@@ -469,3 +469,20 @@ def test_an_async_step_function_is_refused_before_any_step_runs(
         "calls steps and stores what they return). Make it a plain def."
     )
     assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_a_config_path_a_step_names_that_the_config_lacks_is_refused(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    project.edit("pipeline.yaml", "steps:scale,", "steps:scale, config: sacle,")
+    project.write("steps.py", CHAIN_STEPS.replace("factor: int)", "factor: int = 1)"))
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    assert str(refused.value) == (
+        "Step 'scale' takes the config at 'sacle', which the config does not have (keys: "
+        "scale.factor). Fix the step's config: or add sacle to the config."
+    )
+    assert prodml.list_runs("demo", client=sqlite_client) == []

@@ -62,12 +62,21 @@ def texts(values: Iterable[str] | str, what: str, example: str) -> list[str]:
     return items
 
 
-def config_slice(config: Mapping[str, Any], path: str, step: str) -> dict[str, Any]:
-    """The mapping at dotted ``path`` (empty when the tree has none)."""
+def config_slice(
+    config: Mapping[str, Any], path: str, step: str, named: bool = False
+) -> dict[str, Any]:
+    """The mapping at dotted ``path``: empty when the tree has none, unless the step
+    ``named`` the path itself (``config: train.model``), where a missing one is a typo."""
     place: Any = config
     for key in path.split("."):
         if not isinstance(place, Mapping) or key not in place:
-            return {}
+            if not named:
+                return {}
+            known = ", ".join(sorted(flatten_config(dict(config)))[:20]) or "none"
+            raise InvalidInputError(
+                f"Step {step!r} takes the config at {path!r}, which the config does not "
+                f"have (keys: {known}). Fix the step's config: or add {path} to the config."
+            )
         place = place[key]
     if not isinstance(place, Mapping):
         raise InvalidInputError(

@@ -110,7 +110,7 @@ def _step(pipeline: str, spec: StepDocument, tree: dict[str, Any], root: Path) -
             f"{module.replace('.', '/')}.py beside the pipeline file or on PYTHONPATH."
         )
     where = f"Step {spec.name!r} ({spec.function})"
-    sliced = config_slice(tree, spec.config or spec.name, spec.name)
+    sliced = config_slice(tree, spec.config or spec.name, spec.name, spec.config is not None)
     parameters = signature.read(path, module, name, spec.name)
     _check_arguments(where, parameters, spec, sliced)
     if CONFIG_ARGUMENT not in parameters.names:  # a slice taken whole is the step's to read
