@@ -486,3 +486,26 @@ def test_a_config_path_a_step_names_that_the_config_lacks_is_refused(
         "scale.factor). Fix the step's config: or add sacle to the config."
     )
     assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ({"trials": "3"}, "trials must be a whole number, 1 or more, not '3'."),
+        ({"trials": 2.5}, "trials must be a whole number, 1 or more, not 2.5."),
+        ({"trials": True}, "trials must be a whole number, 1 or more, not True."),
+        ({"parallel": None}, "parallel must be a whole number, 1 or more, not None."),
+        ({"parallel": 0}, "parallel must be a whole number, 1 or more, not 0."),
+    ],
+)
+def test_a_count_of_trials_or_workers_that_is_not_a_whole_number_is_refused(
+    sqlite_client: Client, project: Project, counts: dict[str, Any], message: str
+) -> None:
+    _chain(sqlite_client, project)
+    space = {"objective": "total", "parameters": {"scale.factor": {"int": [1, 4]}}}
+
+    with pytest.raises(InvalidInputError) as refused:
+        prodml.sweep(project.pipeline, space, client=sqlite_client, **counts)
+
+    assert str(refused.value) == message
+    assert prodml.list_runs("demo", client=sqlite_client) == []

@@ -38,10 +38,11 @@ def sweep(
     processes of this machine) or "ray" (Ray tasks; ``address`` as for ``score``)."""
     from prodml.pipelines import sweep as sweeps
 
+    for argument, count in (("trials", trials), ("parallel", parallel)):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidInputError(f"{argument} must be a whole number, 1 or more, not {count!r}.")
     chosen = client or default_client()
     follow_settings(chosen)
-    if parallel < 1:
-        raise InvalidInputError(f"parallel must be 1 or more, not {parallel}.")
     runner: TrialExecutor
     if executor == "local":
         runner = sweeps.local_executor(parallel)
