@@ -10,6 +10,11 @@ from prodml.errors import InvalidInputError, NotFoundError
 
 def get_dataset(client: Client, ref: str) -> DatasetVersion:
     """``NAME``, ``NAME@3``, ``NAME@latest`` or ``NAME@<digest prefix>``."""
+    if not isinstance(ref, str):
+        raise InvalidInputError(
+            f"A dataset reference is text such as 'flights@3', not {type(ref).__name__} "
+            f"{ref!r:.40}."
+        )
     name, version = split_ref(ref)
     if not name.strip():  # not found, as other names: callers add where it was given
         raise NotFoundError(

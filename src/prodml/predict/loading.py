@@ -10,7 +10,7 @@ from prodml import yaml_text
 from prodml.client import Client
 from prodml.domain.artifact import ModelVersion
 from prodml.domain.ids import split_ref
-from prodml.errors import NotFoundError
+from prodml.errors import InvalidInputError, NotFoundError
 from prodml.track import model as models
 
 if TYPE_CHECKING:  # the predictor and guardrails load numpy and pyarrow: only to predict
@@ -23,6 +23,11 @@ MIN_ID_PREFIX = 6  # a shorter hex word is read as an alias, never as a version 
 def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion:
     """``NAME``, ``NAME@3``, ``NAME@latest``, ``NAME@champion`` (any alias, at ``as_of``)
     or ``NAME@<id prefix>``."""
+    if not isinstance(ref, str):
+        raise InvalidInputError(
+            f"A model reference is text such as 'churn@3' or 'churn@champion', not "
+            f"{type(ref).__name__} {ref!r:.40}."
+        )
     name, version = split_ref(ref)
     if not name.strip():
         raise NotFoundError(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from prodml.client import Client, default_client
+from prodml.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from prodml.domain.backfill import Backfill
@@ -42,6 +43,11 @@ def backfill_metric(
     versions finish."""
     from prodml.evaluate import backfill
 
+    for argument, given in (("metric", metric), ("model", model)):
+        if not isinstance(given, str):
+            raise InvalidInputError(
+                f"{argument} is text (e.g. metric='auc', model='churn'), not {given!r:.40}."
+            )
     return backfill.backfill(
         client or default_client(),
         model,

@@ -38,8 +38,12 @@ def score(
     from prodml.predict import scoring
     from prodml.sdk.executors import executor_for
 
-    if partitions is not None and partitions < 1:
-        raise InvalidInputError(f"partitions must be 1 or more, not {partitions}.")
+    if partitions is not None and (
+        isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1
+    ):
+        raise InvalidInputError(
+            f"partitions must be 1 or more (a whole number), not {partitions!r}."
+        )
     chosen = client or default_client()
     follow_settings(chosen)
     runner = executor_for(executor, address) if isinstance(executor, str) else executor
