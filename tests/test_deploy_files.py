@@ -58,7 +58,7 @@ PRODML = {
 SETTINGS = {setting.env for setting in TABLE}
 # PRODML_ variables read by one process, not settings of the store: where each is read.
 PROCESS_VARIABLES = {
-    "PRODML_HOST": ROOT / "src/prodml/deploy/heartbeats.py",
+    "PRODML_HOST": ROOT / "src/prodml/settings.py",
     "PRODML_DEBUG": ROOT / "src/prodml/cli/main.py",
     "PRODML_TEST_POSTGRES_URL": ROOT / "tests/conftest.py",
 }
