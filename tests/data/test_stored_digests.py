@@ -130,20 +130,24 @@ def test_a_slice_has_the_digest_of_the_same_rows_made_afresh() -> None:
     assert tables.content_digest(sliced) == tables.content_digest(fresh)
 
 
+@pytest.mark.parametrize(
+    ("count", "piece"),
+    [(300_000, 1_000), (2_300_000, 700_001)],  # one row group; three, chunks across them
+)
 def test_the_same_rows_held_otherwise_in_memory_give_the_same_size_and_summaries(
-    tmp_path: Any,
+    tmp_path: Any, count: int, piece: int
 ) -> None:
     """A version's bytes and its columns' means do not depend on how the table was
     split in memory (one chunk, many, read back from a file): a scored table joined
-    from parts and the same table made whole are the same version in every field."""
-    count = 300_000
+    from parts and the same table made whole are the same version in every field,
+    also when it is written in several row groups whose rows span chunks."""
     whole = pa.table(
         {
             "id": pa.array(range(count), pa.int64()),
             "score": pa.array(np.random.default_rng(0).random(count) * 1e3, pa.float64()),
         }
     )
-    parts = pa.concat_tables([whole.slice(start, 1_000) for start in range(0, count, 1_000)])
+    parts = pa.concat_tables([whole.slice(start, piece) for start in range(0, count, piece)])
     assert parts.column("score").num_chunks > 1
     seen = []
     for index, table in enumerate((whole, parts)):
@@ -156,3 +160,4 @@ def test_the_same_rows_held_otherwise_in_memory_give_the_same_size_and_summaries
     assert dictionary == []  # both columns mostly distinct: written plainly
     pq.write_table(whole, tmp_path / "whole.parquet", compression="zstd", use_dictionary=dictionary)
     assert seen[0][1] == (tmp_path / "whole.parquet").stat().st_size  # the bytes stored
+    assert pq.ParquetFile(tmp_path / "whole.parquet").num_row_groups == -(-count // 1024**2)

@@ -22,6 +22,8 @@ from prodml.errors import DataReadError, InvalidInputError
 from prodml.names import check_name
 from prodml.stores.protocol import NodeRef
 
+ROW_GROUP = 1024 * 1024  # rows in each of a table's Parquet row groups (pyarrow's default)
+
 
 def log_dataset(
     client: Client,
@@ -137,16 +139,21 @@ def _store_parquet(client: Client, table: pa.Table) -> tuple[str, int, pa.Table]
     handle, name = tempfile.mkstemp(suffix=".parquet", dir=scratch)
     os.close(handle)
     path = Path(name)
-    if any(column.num_chunks > 1 for column in table.columns):
-        table = table.combine_chunks()  # Parquet's pages follow the chunks: the same rows,
-        # split otherwise, would be other bytes (and another size) for the same version
     try:
-        pq.write_table(
-            table,
+        with pq.ParquetWriter(
             path,
+            table.schema,
             compression="zstd",
             use_dictionary=distinct.dictionary_columns(table),
-        )
+        ) as writer:
+            for start in range(0, max(table.num_rows, 1), ROW_GROUP):
+                # Parquet's pages follow the chunks: the same rows, split otherwise, would
+                # be other bytes (and another size) for the same version, so each row
+                # group is written whole; one at a time, not a copy of the whole table
+                group = table.slice(start, ROW_GROUP)
+                if any(column.num_chunks > 1 for column in group.columns):
+                    group = group.combine_chunks()
+                writer.write_table(group, row_group_size=ROW_GROUP)
         stored = as_stored(table, pq.read_schema(path))
         if stored is None:
             stored = tables.plain(pq.read_table(path))
