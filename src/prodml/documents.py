@@ -118,6 +118,10 @@ def check(model: type[Model], document: Any, what: str) -> Model:
     """A parsed document (a mapping, as YAML or JSON give it) read as ``model``."""
     if isinstance(document, Mapping) and not isinstance(document, dict):
         document = dict(document)
+    if document is None:  # an empty file, or one of comments only
+        raise InvalidInputError(
+            f"{what} is empty; give a mapping with the fields {', '.join(_fields_at(model, []))}."
+        )
     try:
         return model.model_validate(document)
     except ValidationError as error:

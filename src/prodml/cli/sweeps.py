@@ -53,8 +53,24 @@ def sweep(
     if target == "best":
         if name is None:
             raise InvalidInputError("Name the sweep: prodml sweep best NAME.")
+        if baseline is not None and compare is None:
+            raise InvalidInputError(
+                "--baseline is the model a comparison runs against; give the suite too: "
+                f"prodml sweep best {name} --compare SUITE --baseline {baseline}."
+            )
         _best(name, compare, baseline, json)
         return
+    if name is not None:
+        raise InvalidInputError(
+            f"prodml sweep {target} takes one file; {name!r} is one argument too many. "
+            f"For a sweep's best trial: prodml sweep best {name}."
+        )
+    for flag, given in (("--compare", compare), ("--baseline", baseline)):
+        if given is not None:
+            raise InvalidInputError(
+                f"{flag} is for a finished sweep's best trial: run the sweep, then "
+                f"prodml sweep best NAME {flag} {given}."
+            )
     if space is None:
         raise InvalidInputError("Give the search space: prodml sweep PIPELINE --space SPACE.yaml.")
 

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client
 from prodml.data import datasets, stored_tables, tables
@@ -25,6 +25,9 @@ from prodml.names import check_name
 from prodml.pipelines.config import canonical
 from prodml.track import model as models
 from prodml.track.run import ActiveRun
+
+if TYPE_CHECKING:
+    from prodml.track.formats.native import Saved
 
 MAX_VALUE_BYTES = 64 * 1024  # a JSON value kept inline; more belongs in a table
 
@@ -65,12 +68,29 @@ def store_all(
     example: Any = None,
 ) -> tuple[StepOutput, ...]:
     """Store a step's outputs (in the order returned), or none when one cannot be: each
-    is checked and each table made Arrow first, then the models, whose serialising may
-    still fail, are stored before the tables."""
+    is checked, each table made Arrow and each model saved (serialising is what may fail
+    of a model) before any is stored."""
     ready = _checked(named_outputs, names)
-    first = sorted(ready, key=lambda output: not _is_model(ready[output]))
-    stored = {output: store(client, run, names, output, ready[output], example) for output in first}
+    saved = {
+        output: _saved(client, names, output, value, example)
+        for output, value in ready.items()
+        if _is_model(value)
+    }
+    stored = {
+        output: store(client, run, names, output, ready[output], example, saved.get(output))
+        for output in ready
+    }
     return tuple(stored[output] for output in ready)
+
+
+def _saved(
+    client: Client, names: tuple[str, str, str], output: str, value: Any, example: Any
+) -> tuple[Any, Any, Saved]:
+    """A model output as stored: the model, the rows of its signature, its bytes."""
+    model, given = (value.model, value.example) if isinstance(value, ModelOutput) else (value, None)
+    rows = _example(model, given, example)
+    name = names[2] + (f"-{output}" if output else "")
+    return model, rows, models.save(model, name, rows, None, client.settings.allow_pickle)
 
 
 def _checked(named_outputs: Mapping[str, Any], names: tuple[str, str, str]) -> dict[str, Any]:
@@ -120,8 +140,10 @@ def store(
     output: str,
     value: Any,
     example: Any = None,
+    saved: tuple[Any, Any, Saved] | None = None,
 ) -> StepOutput:
-    """Store one output of a step's run; ``names`` are the pipeline, step and model name."""
+    """Store one output of a step's run; ``names`` are the pipeline, step and model name
+    (``saved``: a model output already saved by ``_saved``)."""
     pipeline, step, model_name = names
     suffix = f"-{output}" if output else ""
     if _is_table(value):
@@ -139,11 +161,9 @@ def store(
         return StepOutput(
             name=output, kind=OutputKind.DATASET, id=version.id, ref=version.ref, digest=version.id
         )
-    if isinstance(value, ModelOutput) or hasattr(value, "predict"):
-        model, given = (
-            (value.model, value.example) if isinstance(value, ModelOutput) else (value, None)
-        )
-        stored = run.log_model(model, model_name + suffix, _example(model, given, example))
+    if _is_model(value):
+        model, rows, payload = saved or _saved(client, names, output, value, example)
+        stored = run.store_saved_model(model, model_name + suffix, rows, payload)
         return StepOutput(
             name=output, kind=OutputKind.MODEL, id=stored.id, ref=stored.ref, digest=stored.digest
         )

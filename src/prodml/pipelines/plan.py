@@ -148,14 +148,26 @@ def arguments(step: Step, inputs: dict[str, Any], run: Any) -> dict[str, Any]:
 def _check_arguments(
     where: str, parameters: signature.Parameters, spec: StepDocument, sliced: dict[str, Any]
 ) -> None:
+    if parameters.positional_only:
+        only = ", ".join(sorted(parameters.positional_only))
+        raise InvalidInputError(
+            f"{where} takes {only} by position only (before '/'); a step is given its "
+            "inputs and config by name. Remove the '/' from the function's parameters."
+        )
     spread = set() if CONFIG_ARGUMENT in parameters.names else set(sliced)
     if not parameters.flexible:
         extra = sorted((set(spec.inputs) | spread) - set(parameters.names))
         if extra:
+            takes = ", ".join(parameters.names) or "no argument by name"
+            if parameters.variadic:
+                takes += (
+                    f" (*{parameters.variadic} takes values by position, which a step is "
+                    "never given: name a parameter for each input and config key)"
+                )
             raise InvalidInputError(
                 f"{where} is given {', '.join(extra)} (from its inputs or its config slice "
                 f"{spec.config or spec.name!r}), which the function does not take; it takes: "
-                f"{', '.join(parameters.names) or 'nothing'}. Fix the name in the pipeline file."
+                f"{takes}. Fix the name in the pipeline file."
             )
     offered = set(spec.inputs) | spread | {RUN_ARGUMENT, CONFIG_ARGUMENT}
     missing = sorted(parameters.required - offered)

@@ -25,6 +25,8 @@ class Parameters:
     required: frozenset[str]  # without a default
     annotations: dict[str, str]  # name -> the annotation as written
     flexible: bool  # takes **kwargs
+    positional_only: frozenset[str] = frozenset()  # before ``/`` without a default
+    variadic: str | None = None  # the name of ``*args``, which a step is never given
 
 
 def read(path: Path, module: str, name: str, step: str) -> Parameters:
@@ -104,6 +106,10 @@ def _from_tree(arguments: ast.arguments) -> Parameters:
         required=frozenset(a.arg for a in named if a.arg not in with_default),
         annotations={a.arg: ast.unparse(a.annotation) if a.annotation else "" for a in named},
         flexible=arguments.kwarg is not None,
+        positional_only=frozenset(
+            a.arg for a in arguments.posonlyargs if a.arg not in with_default
+        ),
+        variadic=arguments.vararg.arg if arguments.vararg else None,
     )
 
 
@@ -116,4 +122,12 @@ def _from_object(function: Callable[..., Any]) -> Parameters:
         required=frozenset(p.name for p in named if p.default is inspect.Parameter.empty),
         annotations={p.name: str(p.annotation) for p in named},
         flexible=any(p.kind is inspect.Parameter.VAR_KEYWORD for p in found.values()),
+        positional_only=frozenset(
+            p.name
+            for p in found.values()
+            if p.kind is inspect.Parameter.POSITIONAL_ONLY and p.default is inspect.Parameter.empty
+        ),
+        variadic=next(
+            (p.name for p in found.values() if p.kind is inspect.Parameter.VAR_POSITIONAL), None
+        ),
     )

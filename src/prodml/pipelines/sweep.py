@@ -49,6 +49,7 @@ class SweepResult:
     direction: str
     trials: tuple[Trial, ...]
     seconds: float
+    workers: int = 1  # trials at once
 
     @property
     def best(self) -> Trial | None:
@@ -155,6 +156,7 @@ def run_sweep(
             direction=searched.direction,
             trials=tuple(sorted(finished, key=lambda t: t.number)),
             seconds=time.perf_counter() - started,
+            workers=executor.workers,
         )
         best = result.best
         if best is not None and best.outcome.value is not None:

@@ -5,6 +5,7 @@ reuses the cached steps it shares with the others."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from pathlib import Path
@@ -41,16 +42,28 @@ def sweep(
     for argument, count in (("trials", trials), ("parallel", parallel)):
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InvalidInputError(f"{argument} must be a whole number, 1 or more, not {count!r}.")
+    if executor not in ("local", "ray"):
+        raise InvalidInputError(f"No executor {executor!r}; choose local or ray.")
+    most = local_workers_at_most()
+    if executor == "local" and parallel > most:
+        raise InvalidInputError(
+            f"parallel {parallel} is more worker processes than this machine can run "
+            f"({os.cpu_count() or 1} CPUs): give at most {most}, or run the trials on Ray "
+            "(--executor ray)."
+        )
+    workers = min(parallel, trials)  # more workers than trials would never get one
     chosen = client or default_client()
     follow_settings(chosen)
-    runner: TrialExecutor
-    if executor == "local":
-        runner = sweeps.local_executor(parallel)
-    elif executor == "ray":
-        runner = RayTrials(parallel, address)
-    else:
-        raise InvalidInputError(f"No executor {executor!r}; choose local or ray.")
+    runner: TrialExecutor = (
+        sweeps.local_executor(workers) if executor == "local" else RayTrials(workers, address)
+    )
     return sweeps.run_sweep(chosen, path, space, trials, runner, overrides, name, report)
+
+
+def local_workers_at_most() -> int:
+    """The most trials a sweep runs at once in processes of this machine: four per CPU
+    (trials that wait on I/O can share one), and never fewer than eight."""
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
 def sweep_trials(name: str, client: Client | None = None) -> list[Run]:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prodml.client import Client
 from prodml.domain.artifact import Artifact, ModelVersion
@@ -48,6 +48,9 @@ from prodml.errors import (
 from prodml.names import check_artifact_name, check_name, storable_text
 from prodml.track import model as models
 from prodml.track.metrics import as_metric, check_key
+
+if TYPE_CHECKING:
+    from prodml.track.formats.native import Saved
 
 _open_runs: set[ActiveRun] = set()  # ended at exit if their owner never ends them
 MAX_STEP = 2**63 - 1
@@ -228,6 +231,14 @@ class ActiveRun:
         self._check_open()
         check_name(name, "model")
         saved = models.save(model, name, example, format, self.client.settings.allow_pickle)
+        return self.store_saved_model(model, name, example, saved)
+
+    def store_saved_model(self, model: Any, name: str, example: Any, saved: Saved) -> ModelVersion:
+        """Store a model already saved (``prodml.track.model.save``) as the next
+        version of ``name``: a step with several models saves them all before storing
+        one, so that one that cannot be saved leaves none stored."""
+        self._check_open()
+        check_name(name, "model")
         digest, _ = self.client.artifacts.put_bytes(saved.payload)
         return self.client.metadata.add_model_version(
             ModelVersion(

@@ -1,0 +1,188 @@
+"""Hostile or mistaken pipeline files, step functions and sweep arguments: each is one
+error that names what is wrong and what to do, and stores nothing half."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pipeline_project import CHAIN, CHAIN_STEPS, Project, log_numbers
+
+import prodml
+from cli.cli_process import run_prodml
+from prodml.client import Client
+from prodml.errors import InvalidInputError
+from prodml.sdk.sweeps import local_workers_at_most
+
+
+def _chain(client: Client, project: Project) -> None:
+    log_numbers(client, [1, 2, 3])
+    project.write("pipeline.yaml", CHAIN)
+    project.write("steps.py", CHAIN_STEPS)
+
+
+@pytest.mark.parametrize("text", ["", "\n# nothing here yet\n", "---\n"])
+def test_an_empty_pipeline_file_says_it_is_empty_and_what_it_holds(
+    sqlite_client: Client, project: Project, text: str
+) -> None:
+    _chain(sqlite_client, project)
+    project.pipeline.write_text(text)
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    message = str(refused.value)
+    assert message.startswith(f"Pipeline file {project.pipeline} is empty; give a mapping")
+    assert "steps" in message and "None" not in message
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+@pytest.mark.parametrize(
+    ("signature", "fragment"),
+    [
+        (
+            "*tables",
+            "it takes: no argument by name (*tables takes values by position, which a step "
+            "is never given: name a parameter for each input and config key)",
+        ),
+        (
+            "table, /, *rest",
+            "takes table by position only (before '/'); a step is given its inputs and "
+            "config by name. Remove the '/'",
+        ),
+    ],
+)
+def test_a_step_taking_values_only_by_position_is_refused_saying_how_steps_are_called(
+    sqlite_client: Client, project: Project, signature: str, fragment: str
+) -> None:
+    _chain(sqlite_client, project)
+    project.edit("steps.py", "def load(table: pa.Table) -> pa.Table:", f"def load({signature}):")
+    project.edit("steps.py", 'table["x"], pa.float64()', 'rest[0]["x"], pa.float64()')
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client)
+
+    assert "Step 'load' (steps:load)" in str(refused.value)
+    assert fragment in str(refused.value)
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+TWO_MODELS = """
+import threading
+
+import pyarrow as pa
+
+
+class Mean:
+    def predict(self, rows):
+        return [0.0] * len(rows)
+
+
+class Locked(Mean):
+    def __init__(self):
+        self.lock = threading.Lock()
+
+
+def load(table: pa.Table) -> pa.Table:
+    return table
+
+
+def train(table: pa.Table) -> dict[str, object]:
+    return {"a": Mean(), "b": Locked()}
+"""
+
+
+def test_a_step_whose_second_model_cannot_be_saved_stores_neither_model(
+    sqlite_client: Client, project: Project
+) -> None:
+    log_numbers(sqlite_client, [1, 2, 3])
+    project.write(
+        "pipeline.yaml",
+        """
+        name: pair
+        steps:
+          - {name: load, function: steps:load, inputs: {table: numbers@latest}}
+          - {name: train, function: steps:train, inputs: {table: load}}
+        """,
+    )
+    project.write("steps.py", TWO_MODELS)
+
+    with pytest.raises(InvalidInputError, match="'pair-b' cannot be serialised"):
+        project.run(sqlite_client)
+
+    assert prodml.list_models(client=sqlite_client) == []
+    assert [e.step for e in prodml.step_cache("pair", client=sqlite_client)] == ["load"]
+
+    project.edit("steps.py", '"b": Locked()', '"b": Mean()')
+    result = project.run(sqlite_client)
+    assert sorted(m.name for m in prodml.list_models(client=sqlite_client)) == ["pair-a", "pair-b"]
+    assert result.ran == ["train"]
+
+
+def test_more_worker_processes_than_a_machine_can_run_are_refused_before_any_run(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    space = {"objective": "total", "parameters": {"scale.factor": {"int": [1, 4]}}}
+    most = local_workers_at_most()
+    assert most >= 4 * (os.cpu_count() or 1)
+
+    with pytest.raises(InvalidInputError) as refused:
+        prodml.sweep(project.pipeline, space, trials=10**6, parallel=10**6, client=sqlite_client)
+
+    assert str(refused.value) == (
+        f"parallel 1000000 is more worker processes than this machine can run "
+        f"({os.cpu_count()} CPUs): give at most {most}, or run the trials on Ray "
+        "(--executor ray)."
+    )
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_more_workers_than_trials_start_only_as_many_as_there_are_trials(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    space = {
+        "objective": "total",
+        "sampler": "grid",
+        "parameters": {"scale.factor": {"choice": [1, 2]}},
+    }
+
+    result = prodml.sweep(project.pipeline, space, trials=2, parallel=8, client=sqlite_client)
+
+    assert result.workers == 2
+    assert sorted(t.outcome.value for t in result.trials) == [6.0, 12.0]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["best", "s1", "--baseline", "m@1"],
+            "Error: --baseline is the model a comparison runs against; give the suite too: "
+            "prodml sweep best s1 --compare SUITE --baseline m@1.",
+        ),
+        (
+            ["pipeline.yaml", "--space", "space.yaml", "--compare", "suite"],
+            "Error: --compare is for a finished sweep's best trial: run the sweep, then "
+            "prodml sweep best NAME --compare suite.",
+        ),
+        (
+            ["pipeline.yaml", "s1", "--space", "space.yaml"],
+            "Error: prodml sweep pipeline.yaml takes one file; 's1' is one argument too many. "
+            "For a sweep's best trial: prodml sweep best s1.",
+        ),
+    ],
+)
+def test_sweep_options_that_belong_to_the_other_form_are_refused_not_ignored(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+
+    ran = run_prodml(home, "sweep", *arguments)
+
+    assert ran.returncode != 0
+    assert message in " ".join(ran.stderr.split())
+    assert ran.stdout == ""
