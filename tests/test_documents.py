@@ -191,6 +191,39 @@ def test_the_reader_takes_yaml_text_and_names_the_document_in_its_errors() -> No
         documents.read(PlanDocument, "stages: [{stage: canary, steps: [500]}]", "Plan")
 
 
+LAUGHS = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)
+)  # nine lines that stand for 10**9 values
+
+
+@pytest.mark.parametrize("kind", ["plan", "suite", "monitor", "pipeline"])
+def test_aliases_that_stand_for_a_billion_values_or_an_endless_one_are_refused_at_once(
+    kind: str,
+) -> None:
+    model = documents.model_of(kind)
+
+    with pytest.raises(InvalidInputError) as refused:
+        documents.read(model, LAUGHS, "Document d.yaml")
+    assert str(refused.value) == (
+        "Document d.yaml: more than 1,000,000 values once its aliases (*name) are written "
+        "out, more than a document written by hand needs. Use fewer aliases, or put the "
+        "data in a dataset."
+    )
+    with pytest.raises(InvalidInputError, match=r"^Document d.yaml: a list or mapping in it "):
+        documents.read(model, "name: &n {x: [1, *n]}\n", "Document d.yaml")
+
+
+def test_aliases_that_share_values_within_bounds_are_read_as_written_out() -> None:
+    text = "defaults: &d {lr: 0.1, depth: [1, 2]}\nconfig: {a: *d, b: *d}\n"
+
+    from prodml import yaml_text
+
+    assert yaml_text.parse(text, "Config") == {
+        "defaults": {"lr": 0.1, "depth": [1, 2]},
+        "config": {"a": {"lr": 0.1, "depth": [1, 2]}, "b": {"lr": 0.1, "depth": [1, 2]}},
+    }
+
+
 def test_a_value_no_shape_of_a_field_takes_is_one_problem() -> None:
     message = _refusal("monitor", {"model": "m", "sensitivity": "high"})
 

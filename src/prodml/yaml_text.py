@@ -16,7 +16,8 @@ def parse(text: str, what: str, verb: str = "is") -> Any:
     import yaml  # here: commands that never read a document start without it
 
     try:
-        return yaml.load(text, Loader=_loader())  # a SafeLoader
+        document = yaml.load(text, Loader=_loader())  # a SafeLoader
+        _check_expanded(document, what)
     except yaml.YAMLError as error:
         raise InvalidInputError(f"{what} {verb} not valid YAML: {_complaint(error)}.") from None
     except RecursionError:
@@ -24,6 +25,45 @@ def parse(text: str, what: str, verb: str = "is") -> Any:
             f"{what} {verb} nested too deeply to read (lists or mappings hundreds of levels "
             "inside one another); flatten it."
         ) from None
+    return document
+
+
+MAX_VALUES = 1_000_000  # values in a document with every alias written out
+
+
+def _check_expanded(document: Any, what: str) -> None:
+    """Refuse a document whose aliases (``*name``) make it larger than ``MAX_VALUES``
+    values written out, or make a list or mapping hold itself: the loader shares what
+    an alias names, so a few lines can stand for billions of values (or an endless
+    one), which every later step (checking, digesting, storing) would expand."""
+    sizes: dict[int, int] = {}  # id of a list or mapping -> its values written out
+    open_: set[int] = set()
+
+    def size(value: Any) -> int:
+        if not isinstance(value, list | dict):
+            return 1
+        known = sizes.get(id(value))
+        if known is not None:
+            return known
+        if id(value) in open_:
+            raise InvalidInputError(
+                f"{what}: a list or mapping in it holds itself through an alias (&name "
+                "with *name inside it), which has no end when written out; remove the alias."
+            )
+        open_.add(id(value))
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 1 + sum(size(item) for item in items)
+        open_.discard(id(value))
+        if total > MAX_VALUES:
+            raise InvalidInputError(
+                f"{what}: more than {MAX_VALUES:,} values once its aliases (*name) are "
+                "written out, more than a document written by hand needs. Use fewer "
+                "aliases, or put the data in a dataset."
+            )
+        sizes[id(value)] = total
+        return total
+
+    size(document)
 
 
 @functools.cache

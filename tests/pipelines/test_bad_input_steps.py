@@ -186,3 +186,24 @@ def test_sweep_options_that_belong_to_the_other_form_are_refused_not_ignored(
     assert ran.returncode != 0
     assert message in " ".join(ran.stderr.split())
     assert ran.stdout == ""
+
+
+def test_a_config_whose_aliases_stand_for_a_billion_values_is_refused_at_once(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    laughs = "".join(
+        f"  a{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else 'x'] * 10)}]\n" for i in range(9)
+    )
+    (tmp_path / "pipeline.yaml").write_text(
+        "name: demo\nconfig:\n" + laughs + "steps:\n"
+        "  - {name: load, function: steps:load, inputs: {table: numbers@latest}}\n"
+    )
+
+    ran = run_prodml(home, "run", "pipeline.yaml")
+
+    assert ran.returncode == 1
+    assert "Error: Pipeline file pipeline.yaml: more than 1,000,000 values once its " in " ".join(
+        ran.stderr.split()
+    )
