@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pytest
 from log_rows import log_row
 
 import prodml
 from prodml.client import Client
-from prodml.errors import InvalidInputError
+from prodml.errors import DataReadError
 from prodml.predictions.segments import table_of, write_segment
 
 MARCH_1 = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -37,7 +36,7 @@ def test_a_narrowed_query_reads_only_its_models_segments_of_its_days(tmp_path: P
     )
 
     assert narrowed.to_pylist() == [{"n": 10}]
-    with pytest.raises((InvalidInputError, duckdb.Error)):  # the whole log is opened
+    with pytest.raises(DataReadError, match=r"bad\.parquet"):  # the whole log is opened
         prodml.query_predictions(SQL, client=client)
     client.close()
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from prodml.errors import InvalidInputError, ProdmlError
+from prodml.errors import DataReadError, InvalidInputError, ProdmlError
 from prodml.predictions.layout import SHADOW_KIND
 from prodml.predictions.views import create_predictions
 from prodml.sql_text import literal, one_select, seal
@@ -346,6 +346,23 @@ def connect(
     local = place.local_paths([*files, *labels])  # an object store's: copies, read once
     files, labels = local[: len(files)], local[len(files) :]
     connection = duckdb.connect()
+    try:
+        _create_views(connection, files, labels, filename)
+    except duckdb.Error as error:
+        connection.close()
+        raise DataReadError(
+            f"Cannot read the prediction log at {place.url}: "
+            f"{str(error).splitlines()[0].rstrip('.')}. A file there is not a segment "
+            "prodml wrote (empty, cut short or foreign): move it out of the log folder, "
+            "then run again."
+        ) from None
+    seal(connection, [*files, *labels])
+    return connection
+
+
+def _create_views(
+    connection: duckdb.DuckDBPyConnection, files: list[str], labels: list[str], filename: bool
+) -> None:
     create_predictions(connection, files, filename)
     source = (
         f"SELECT * FROM read_parquet({literal(labels)}, union_by_name=true)"
@@ -361,8 +378,6 @@ def connect(
         "CREATE VIEW labelled AS SELECT p.*, l.label, l.labelled_at, l.lag_seconds "
         "FROM predictions p JOIN labels l USING (request_id)"
     )
-    seal(connection, [*files, *labels])
-    return connection
 
 
 def query(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 FOOTERS = 20_000  # footers kept in memory (a few KiB each): a day of 1-second segments
@@ -107,9 +108,10 @@ class LogFiles:
     def footers(self, keys: Sequence[str]) -> None:
         """Read the footers of ``keys`` not read yet (an object store fetches them at
         once), so that :meth:`footer` answers from memory; a file deleted since it was
-        listed is skipped (:meth:`footer` says so when asked)."""
+        listed, or not Parquet (empty, cut short, foreign), is skipped (:meth:`footer`
+        says so when asked)."""
         for key in keys:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError, pa.ArrowException):
                 self.footer(key)
 
     def footer(self, key: str) -> pq.FileMetaData:

@@ -266,7 +266,8 @@ class RemoteLogFiles(LogFiles):
                 continue  # deleted since listed: a later read says so
             if isinstance(tail, BaseException):
                 raise StoreError(self._explained(tail, f"read {key}"))
-            self._keep(key, self._parsed(key, bytes(tail), sizes[key]))
+            with contextlib.suppress(ValueError, pa.ArrowException):  # not Parquet: skipped
+                self._keep(key, self._parsed(key, bytes(tail), sizes[key]))
 
     def _read_footer(self, key: str) -> pq.FileMetaData:
         copy = self.cache / key
