@@ -207,3 +207,20 @@ def test_a_config_whose_aliases_stand_for_a_billion_values_is_refused_at_once(
     assert "Error: Pipeline file pipeline.yaml: more than 1,000,000 values once its " in " ".join(
         ran.stderr.split()
     )
+
+
+def test_a_step_returning_a_nan_metric_is_failed_naming_the_metric_and_not_cached(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client, "scale.factor=.nan")
+
+    assert str(refused.value) == (
+        "Step demo:total returned the metric total=nan; a step's metrics must be finite "
+        "numbers. Check what the step computes from its inputs and config."
+    )
+    cached = prodml.step_cache("demo", client=sqlite_client)
+    assert sorted(entry.step for entry in cached) == ["load", "scale"]
+    assert project.run(sqlite_client).ran == ["scale", "total"]

@@ -107,7 +107,9 @@ def _checked(named_outputs: Mapping[str, Any], names: tuple[str, str, str]) -> d
             ready[output] = tables.to_arrow(value, dataset)
         elif _is_model(value):
             _check_output_name(output, model_name + suffix, "model", names)
-        elif not (isinstance(value, Mapping) and _metrics(value)):
+        elif isinstance(value, Mapping) and _metrics(value):
+            _check_finite(output, value, f"{pipeline}:{step}")
+        else:
             _json_size(output, value, f"{pipeline}:{step}")
     return ready
 
@@ -226,14 +228,27 @@ def _is_table(value: Any) -> bool:
 
 
 def _metrics(value: Mapping[Any, Any]) -> bool:
+    """Whether a mapping is a step's metrics: names to numbers (finite or not: a NaN
+    metric is refused by name in ``_checked``, not taken for outputs named by it)."""
     return (
         bool(value)
-        and all(
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-            for v in value.values()
-        )
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
         and all(isinstance(k, str) for k in value)
     )
+
+
+def _check_finite(output: str, metrics: Mapping[str, float], where: str) -> None:
+    """A step's metrics are compared (sweeps, gates) and kept with its cache entry: a
+    NaN or infinite one is a failed step, not a result to reuse."""
+    bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+    if bad:
+        named = ", ".join(f"{k}={v}" for k, v in sorted(bad.items())[:5])
+        inside = f" (output {output!r})" if output else ""
+        raise InvalidInputError(
+            f"Step {where} returned the metric{'s' if len(bad) > 1 else ''} {named}{inside}; "
+            "a step's metrics must be finite numbers. Check what the step computes from "
+            "its inputs and config."
+        )
 
 
 def _example(model: Any, given: Any, table: Any) -> Any:
