@@ -53,6 +53,7 @@ _KINDS_OF_INPUT = {
     "bool_type": "true or false",
     "dict_type": "a mapping",
     "float_type": "a number",
+    "finite_number": "a finite number",
     "int_type": "a whole number",
     "list_type": "a list",
     "model_type": "a mapping",

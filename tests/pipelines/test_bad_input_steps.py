@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pipeline_project import CHAIN, CHAIN_STEPS, Project, log_numbers
@@ -224,3 +225,25 @@ def test_a_step_returning_a_nan_metric_is_failed_naming_the_metric_and_not_cache
     cached = prodml.step_cache("demo", client=sqlite_client)
     assert sorted(entry.step for entry in cached) == ["load", "scale"]
     assert project.run(sqlite_client).ran == ["scale", "total"]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "message"),
+    [
+        ({"float": [0, float("inf")]}, "parameters['scale.factor'].float[1] is inf; give a "),
+        ({"float": [float("nan"), 1]}, "parameters['scale.factor'].float[0] is nan; give a "),
+        ({"float": [0, 1], "step": float("inf")}, "parameters['scale.factor'].step is inf; "),
+    ],
+)
+def test_a_search_range_that_is_not_finite_is_refused_naming_the_bound(
+    sqlite_client: Client, project: Project, parameter: dict[str, Any], message: str
+) -> None:
+    _chain(sqlite_client, project)
+    space = {"objective": "total", "parameters": {"scale.factor": parameter}}
+
+    with pytest.raises(InvalidInputError) as refused:
+        prodml.sweep(project.pipeline, space, trials=2, client=sqlite_client)
+
+    assert message in str(refused.value)
+    assert str(refused.value).endswith("give a finite number.")
+    assert prodml.list_runs("demo", client=sqlite_client) == []

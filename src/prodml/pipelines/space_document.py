@@ -19,7 +19,8 @@ from pydantic import ConfigDict, Field, model_validator
 
 from prodml.documents import Document, Name
 
-Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Bounds = Annotated[list[Finite], Field(min_length=2, max_length=2)]
 Choice = bool | int | float | str | None  # what Optuna stores for a categorical value
 MAX_SEED = 2**32 - 1  # NumPy's, which Optuna's samplers seed
 
@@ -37,7 +38,7 @@ class ParameterDocument(Document):
         None, description="the values to choose from: numbers, text, true, false or null"
     )
     log: bool = Field(False, description="search the range on a log scale")
-    step: Annotated[float, Field(gt=0)] | None = Field(
+    step: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="spacing of the values tried (a grid needs it for a float range)"
     )
 
