@@ -6,6 +6,7 @@ Every error names the ids involved and the next step a user can take::
     ├── NotFoundError             an id, name or version that is not in the store
     ├── InvalidInputError         a value the caller passed that cannot be accepted
     │   ├── MetricValueError      a metric that is not a finite-or-NaN number
+    │   ├── MetricFunctionError   a module:function metric that raised or gave no number
     │   └── ParamConflictError    a param re-logged with a different value
     ├── DataReadError             a file or folder that cannot be read as data
     ├── StoreError                the metadata or artifact store cannot serve the request
@@ -41,6 +42,10 @@ class InvalidInputError(ProdmlError):
 
 class MetricValueError(InvalidInputError):
     """A metric value that is not a number."""
+
+
+class MetricFunctionError(InvalidInputError):
+    """A ``module:function`` metric that raised, or returned what is not a number."""
 
 
 class ParamConflictError(InvalidInputError):

@@ -95,8 +95,14 @@ def backfill(
         )
     if json:
         emit_json(result)
-        return
-    _show(result)
+    else:
+        _show(result)
+    if all(version.status is BackfillStatus.FAILED for version in result.versions):
+        errors.print(
+            f"No version of {models} has a value of {metric}: each failed, as said above. "
+            "Fix what it says, then run the backfill again."
+        )
+        raise typer.Exit(1)
 
 
 def _show(result: Backfill) -> None:

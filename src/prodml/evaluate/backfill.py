@@ -15,7 +15,7 @@ from prodml.domain.artifact import ModelVersion
 from prodml.domain.backfill import Backfill, BackfilledVersion, BackfillStatus
 from prodml.domain.evaluation import ALL, Estimate, Evaluation, EvaluationFinding
 from prodml.domain.ids import new_id, utcnow
-from prodml.errors import NotFoundError, ProdmlError
+from prodml.errors import MetricFunctionError, NotFoundError, ProdmlError
 from prodml.evaluate import engine, records
 from prodml.evaluate.backfill_request import MARK, Request, request
 from prodml.evaluate.engine import Scored, Valset
@@ -143,6 +143,12 @@ def _scored(
         )
     try:
         (scored,) = engine.run(asked.suite, [predictor], [target])
+    except MetricFunctionError as error:  # the metric's fault, not the set's
+        return _failed(
+            version,
+            f"{version.ref} cannot be scored on {target.ref}: {error} Then run the backfill "
+            "again; the other versions were scored.",
+        )
     except ProdmlError as error:
         return _failed(
             version,

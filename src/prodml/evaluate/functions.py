@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, MetricFunctionError
 from prodml.evaluate.suite import FunctionMetric
 
 FUNCTION = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -70,7 +70,7 @@ def call(metric: FunctionMetric, function: Callable[..., Any], available: dict[s
     try:
         return function(**arguments)
     except Exception as error:
-        raise InvalidInputError(
+        raise MetricFunctionError(
             f"Metric {metric.name!r} ({metric.function}) raised {type(error).__name__}: "
             f"{error}. Fix the function; it gets {', '.join(sorted(arguments))}."
         ) from None
@@ -83,12 +83,12 @@ def per_row(
     try:
         values = np.asarray(returned, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise InvalidInputError(
+        raise MetricFunctionError(
             f"Metric {metric.name!r} ({metric.function}) returned values that are not "
             "numbers; a per-row metric returns one number per row."
         ) from None
     if len(values) != rows:
-        raise InvalidInputError(
+        raise MetricFunctionError(
             f"Metric {metric.name!r} ({metric.function}) returned {len(values)} values for "
             f"{rows} rows; a per-row metric returns one value per row (or use kind: table)."
         )
@@ -102,7 +102,7 @@ def one_number(
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise InvalidInputError(
+        raise MetricFunctionError(
             f"Metric {metric.name!r} ({metric.function}) returned {type(value).__name__}, "
-            "not a number."
+            "not a number. Fix the function to return one number (NaN where it has none)."
         ) from None
