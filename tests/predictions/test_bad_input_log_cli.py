@@ -89,3 +89,21 @@ def test_compaction_on_object_storage_too_leaves_a_file_that_is_not_parquet(
 
     assert (report.merged, report.written, report.rows) == (3, 1, 3)
     assert ODD in [f"{FOLDER}/{entry.name}" for entry in log.files(FOLDER)]
+
+
+def test_compact_leaves_a_folder_not_named_for_a_day_as_it_is(tmp_path: Path) -> None:
+    home = tmp_path / ".prodml"
+    client = Client(home=str(home), user="dana")
+    _seed(client.log_files)
+    client.close()
+    kept = _log(home) / "m" / "copy-by-hand"
+    kept.mkdir()
+    for segment in (_log(home) / FOLDER).glob("*.parquet"):
+        (kept / segment.name).write_bytes(segment.read_bytes())
+    before = sorted(path.name for path in kept.iterdir())
+
+    result = run_prodml(home, "predictions", "compact", "--older-than", "0m")
+
+    assert result.returncode == 0, result.stderr
+    assert "Merged 3 segment(s) into 1 file(s): 3 rows" in " ".join(result.stdout.split())
+    assert sorted(path.name for path in kept.iterdir()) == before

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ PAUSE = 60.0
 LOCK = ".compaction.lock"  # in each day folder; hidden, so no reader lists it
 WORKING = ".compacting"  # the suffix of a compacted file being written (local folders)
 _ORDER = ("ts", "ingested_at", "labelled_at")  # the time a file's rows are sorted by
+DAY = re.compile(r"^\d{4}-\d\d-\d\d$")  # a day folder's name
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,14 @@ def compact(
 
 def day_folders(log: LogFiles | Path, model: str | None = None) -> list[str]:
     """The day folders (keys) of ``model``'s segments, or of every model's and the
-    labels' (never the quarantine's: its rows are JSON lines kept as they came)."""
+    labels' (never the quarantine's: its rows are JSON lines kept as they came); a
+    folder not named for a day (``YYYY-MM-DD``, e.g. a copy kept by hand) is left as it is."""
     files = open_log_files(log)
     if model is not None:
         models = [model]
     else:
         models = [m for m in files.folders("") if m[:1] != "_"] + [query.LABELS]
-    return sorted(f"{m}/{day}" for m in models for day in files.folders(m))
+    return sorted(f"{m}/{day}" for m in models for day in files.folders(m) if DAY.match(day))
 
 
 def _compact_day(
