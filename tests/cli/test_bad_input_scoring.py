@@ -112,6 +112,20 @@ def test_an_empty_output_name_is_refused_not_replaced_by_the_default(home: Path)
     assert "scored" not in listed.stdout
 
 
+def test_an_output_named_as_the_input_is_refused_and_the_input_keeps_its_versions(
+    home: Path,
+) -> None:
+    message = _fails(home, "score", "m@1", "holdout@1", "-o", "holdout")
+
+    assert message == (
+        "Error: The output name 'holdout' is the input's: the scored rows would become the "
+        "next version of holdout, and holdout@latest a scored table that cannot be scored "
+        "again. Give another name (-o), or leave it out for 'holdout-scored-m'."
+    )
+    shown = run_prodml(home, "datasets", "show", "holdout@latest")
+    assert "holdout@1" in shown.stdout and "holdout@2" not in shown.stdout
+
+
 def test_a_very_long_output_name_is_shown_shortened_with_its_length(home: Path) -> None:
     message = _fails(home, "score", "m@1", "holdout@1", "-o", "a" * 500)
 

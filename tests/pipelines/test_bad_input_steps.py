@@ -214,6 +214,7 @@ def test_a_step_returning_a_nan_metric_is_failed_naming_the_metric_and_not_cache
     sqlite_client: Client, project: Project
 ) -> None:
     _chain(sqlite_client, project)
+    project.edit("steps.py", "factor: int", "factor: float")
 
     with pytest.raises(InvalidInputError) as refused:
         project.run(sqlite_client, "scale.factor=.nan")
@@ -247,3 +248,39 @@ def test_a_search_range_that_is_not_finite_is_refused_naming_the_bound(
     assert message in str(refused.value)
     assert str(refused.value).endswith("give a finite number.")
     assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (
+            "scale.factor=2.5",
+            "Step 'scale' (steps:scale) takes factor: int, but the config gives scale.factor "
+            "= 2.5, which is a number with a fraction. Fix the value in the pipeline file or "
+            "the -s override.",
+        ),
+        (
+            "+scale.factor=2",
+            "Override '+scale.factor=2' adds scale.factor, which the config already has "
+            "(= 3). Set it without the '+': -s scale.factor=2.",
+        ),
+    ],
+)
+def test_an_override_that_does_not_fit_the_step_or_the_config_is_refused_before_any_run(
+    sqlite_client: Client, project: Project, setting: str, message: str
+) -> None:
+    _chain(sqlite_client, project)
+
+    with pytest.raises(InvalidInputError) as refused:
+        project.run(sqlite_client, setting)
+
+    assert str(refused.value) == message
+    assert prodml.list_runs("demo", client=sqlite_client) == []
+
+
+def test_a_whole_number_in_float_form_is_taken_where_a_whole_number_is_wanted(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+
+    assert project.run(sqlite_client, "scale.factor=2.0").metrics == {"total": 12.0}

@@ -309,7 +309,7 @@ def test_config_values_of_a_kind_the_annotation_allows_or_does_not_say_are_taken
         """
         name: kinds
         config:
-          take: {number: 2.5, maybe: null, either: text, items: [1], free: {a: 1}}
+          take: {number: 2.0, maybe: null, either: text, items: [1], free: {a: 1}}
         steps:
           - {name: take, function: steps:take}
         """,
@@ -325,7 +325,7 @@ def test_config_values_of_a_kind_the_annotation_allows_or_does_not_say_are_taken
         """,
     )
 
-    assert project.run(sqlite_client).metrics == {"number": 2.5}
+    assert project.run(sqlite_client).metrics == {"number": 2.0}
 
 
 @pytest.mark.parametrize(

@@ -107,3 +107,20 @@ def test_compact_leaves_a_folder_not_named_for_a_day_as_it_is(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     assert "Merged 3 segment(s) into 1 file(s): 3 rows" in " ".join(result.stdout.split())
     assert sorted(path.name for path in kept.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["predictions", "compact"], ["predictions", "prune", "--older-than", "90d"]],
+)
+def test_a_model_neither_the_log_nor_the_store_has_is_named_not_reported_tidy(
+    home: Path, command: list[str]
+) -> None:
+    result = run_prodml(home, *command, "--model", "mm")
+
+    assert result.returncode == 1
+    assert " ".join(result.stderr.split()) == (
+        "Error: No model 'mm' in this store. List models: prodml models list (or leave out "
+        "--model for every model's log)."
+    )
+    assert run_prodml(home, *command, "--model", "m").returncode == 0

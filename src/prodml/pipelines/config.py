@@ -38,6 +38,12 @@ def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, An
             place = nested
         if keys[-1] not in place and not adding:
             raise InvalidInputError(_unknown(setting, ".".join(keys), result))
+        if keys[-1] in place and adding:
+            raise InvalidInputError(
+                f"Override {setting!r} adds {'.'.join(keys)}, which the config already has "
+                f"(= {place[keys[-1]]!r:.40}). Set it without the '+': "
+                f"-s {setting.strip().lstrip('+')}."
+            )
         place[keys[-1]] = _plain(value)
     return result
 

@@ -14,7 +14,7 @@ from typing import Any
 from prodml.errors import InvalidInputError
 
 KINDS = {
-    "int": "a number",
+    "int": "a whole number",
     "float": "a number",
     "str": "text",
     "bool": "true or false",
@@ -35,13 +35,26 @@ def check(where: str, path: str, config: Mapping[str, Any], annotations: Mapping
     for key, value in config.items():
         wanted = _wanted(annotations.get(key, ""))
         given = _kind(value)
-        if wanted is None or given is None or given in wanted:
+        if wanted is None or given is None or given in wanted or _widens(value, given, wanted):
             continue
         raise InvalidInputError(
             f"{where} takes {key}: {annotations[key]}, but the config gives {path}.{key} = "
-            f"{value!r:.40}, which is {given}{_hint(value)}. Fix the value in the pipeline "
-            "file or the -s override."
+            f"{value!r:.40}, which is {_fraction(value) or given}{_hint(value)}. Fix the "
+            "value in the pipeline file or the -s override."
         )
+
+
+def _widens(value: Any, given: str, wanted: set[str]) -> bool:
+    """A whole number is a number (``lr: float`` takes 1), and a number without a
+    fraction (2.0) is a whole number (``depth: int`` takes it, not 2.5)."""
+    if given == KINDS["int"]:
+        return KINDS["float"] in wanted
+    return given == KINDS["float"] and KINDS["int"] in wanted and float(value).is_integer()
+
+
+def _fraction(value: Any) -> str:
+    fractional = isinstance(value, float) and not value.is_integer()
+    return "a number with a fraction" if fractional else ""
 
 
 def _hint(value: Any) -> str:
@@ -77,8 +90,10 @@ def _kind(value: Any) -> str | None:
         return None
     if isinstance(value, bool):
         return KINDS["bool"]
-    if isinstance(value, int | float):
+    if isinstance(value, int):
         return KINDS["int"]
+    if isinstance(value, float):
+        return KINDS["float"]
     if isinstance(value, str):
         return KINDS["str"]
     if isinstance(value, list):

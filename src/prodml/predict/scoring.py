@@ -53,6 +53,13 @@ def score(
     target = check_name(
         output_name(version.name, predictor.version.name) if name is None else name, "dataset"
     )
+    if target == version.name:
+        raise InvalidInputError(
+            f"The output name {target!r} is the input's: the scored rows would become the "
+            f"next version of {target}, and {target}@latest a scored table that cannot be "
+            f"scored again. Give another name (-o), or leave it out for "
+            f"{output_name(version.name, predictor.version.name)!r}."
+        )
     _check_input(predictor, version)
     _check_collisions(_added_names(predictor), version)
     blob = client.metadata.dataset_blob(version)

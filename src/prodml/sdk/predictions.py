@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from prodml.client import Client, default_client
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
 from prodml.predictions.labels import LabelReport
 
@@ -80,6 +80,8 @@ def compact_predictions(
             raise InvalidInputError(f"{option} is {seconds!r} seconds; give 0 or more.")
     client = client or default_client()
     report = compaction.compact(client.log_files, model, older_than, grace)
+    if not (report.merged or report.deleted or report.busy):
+        _check_known(client, model)
     if report.merged or report.deleted:
         counts = ("merged", "written", "rows", "bytes_before", "bytes_after", "deleted")
         details: dict[str, object] = {name: getattr(report, name) for name in counts}
@@ -106,6 +108,8 @@ def prune_predictions(
         )
     client = client or default_client()
     report = retention.prune(client.log_files, older_than, model)
+    if not report.days:
+        _check_known(client, model)
     if report.days:
         details: dict[str, object] = {
             "days": report.days, "files": report.files, "bytes": report.bytes,
@@ -115,3 +119,16 @@ def prune_predictions(
             "predictions.pruned", ("predictions", model or "*"), None, details
         )
     return report
+
+
+def _check_known(client: Client, model: str | None) -> None:
+    """A model named that neither the log nor the store has: said, rather than reported
+    as a log with nothing to do (a misspelt name would look like a tidy log)."""
+    if model is None or model in client.log_files.folders(""):
+        return
+    if any(m.name == model for m in client.metadata.registered_models()):
+        return
+    raise NotFoundError(
+        f"No model {model!r} in this store. List models: prodml models list "
+        "(or leave out --model for every model's log)."
+    )
