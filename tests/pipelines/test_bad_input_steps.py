@@ -284,3 +284,20 @@ def test_a_whole_number_in_float_form_is_taken_where_a_whole_number_is_wanted(
     _chain(sqlite_client, project)
 
     assert project.run(sqlite_client, "scale.factor=2.0").metrics == {"total": 12.0}
+
+
+def test_a_float_range_searched_for_an_int_parameter_is_refused_before_any_trial(
+    sqlite_client: Client, project: Project
+) -> None:
+    _chain(sqlite_client, project)
+    space = {"objective": "total", "parameters": {"scale.factor": {"float": [1, 4]}}}
+
+    with pytest.raises(InvalidInputError) as refused:
+        prodml.sweep(project.pipeline, space, trials=2, client=sqlite_client)
+
+    assert str(refused.value) == (
+        "Search space parameters.scale.factor gives numbers with fractions, but step "
+        "'scale' takes factor: int. Search it as int: [low, high] (or choices of whole "
+        "numbers)."
+    )
+    assert prodml.list_runs("demo", client=sqlite_client) == []

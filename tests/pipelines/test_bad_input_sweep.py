@@ -446,6 +446,7 @@ def test_a_grid_too_fine_to_list_is_refused_counting_its_points_not_listing_them
     sqlite_client: Client, project: Project
 ) -> None:
     _chain(sqlite_client, project)
+    project.edit("steps.py", "factor: int", "factor: float")
     fine = {"float": [0, 1], "step": 1e-12}  # a trillion points: listing them would not end
     space = {"objective": "total", "sampler": "grid", "parameters": {"scale.factor": fine}}
 

@@ -33,7 +33,7 @@ def check(where: str, path: str, config: Mapping[str, Any], annotations: Mapping
     """``where`` names the step, ``path`` its config slice; ``annotations`` are its
     parameters' annotations as written."""
     for key, value in config.items():
-        wanted = _wanted(annotations.get(key, ""))
+        wanted = wanted_kinds(annotations.get(key, ""))
         given = _kind(value)
         if wanted is None or given is None or given in wanted or _widens(value, given, wanted):
             continue
@@ -67,7 +67,7 @@ def _hint(value: Any) -> str:
     return f" (YAML reads {value.strip()} as text; write {mantissa}e{exponent})"
 
 
-def _wanted(annotation: str) -> set[str] | None:
+def wanted_kinds(annotation: str) -> set[str] | None:
     """The kinds of value an annotation takes, or None when it says no plain kind."""
     text = annotation.strip().strip("'\"")
     optional = re.fullmatch(r"(?:typing\.)?Optional\[(.+)\]", text)

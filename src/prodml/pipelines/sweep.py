@@ -179,8 +179,32 @@ def _shared_steps(pipeline: plan.Pipeline, searched: SpaceDocument) -> set[str]:
                 f"{slices}); a trial would change nothing. Name a key under one of them."
             )
         _check_value(pipeline.config, key)
+        for name in sorted(reading):
+            _check_kind(pipeline.step(name), key, searched.parameters[key])
         varying |= reading
     return {s.name for s in pipeline.steps} - pipeline.downstream(varying)
+
+
+def _check_kind(step: plan.Step, key: str, parameter: Any) -> None:
+    """A float range (or choices with fractions) searched for a parameter the step
+    annotates ``int``: every trial but a lucky one would be refused, so say it now."""
+    from prodml.pipelines import config_types
+
+    argument = key.removeprefix(step.config_path + ".")
+    wanted = config_types.wanted_kinds(step.annotations.get(argument, ""))
+    if wanted is None or config_types.KINDS["float"] in wanted:
+        return
+    if config_types.KINDS["int"] not in wanted:
+        return
+    fractional = parameter.number is not None or any(
+        isinstance(c, float) and not c.is_integer() for c in parameter.choice or []
+    )
+    if fractional:
+        raise InvalidInputError(
+            f"Search space parameters.{key} gives numbers with fractions, but step "
+            f"{step.name!r} takes {argument}: {step.annotations[argument]}. Search it as "
+            "int: [low, high] (or choices of whole numbers)."
+        )
 
 
 def _check_value(config: dict[str, Any], key: str) -> None:
