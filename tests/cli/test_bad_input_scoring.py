@@ -47,6 +47,7 @@ def _fails(home: Path, *args: str) -> str:
         ("raise RuntimeError('no config')\n", "raises:share", ["RuntimeError: no config"]),
         ("", ":share", ["':share' is not module:function"]),
         ("", "../up:share", ["'../up:share' is not module:function"]),
+        ("share = 3\n", "notfn:share", ["is 'int', not a function", "Name a function"]),
     ],
 )
 def test_a_metric_module_that_cannot_be_imported_is_named_with_why(
@@ -145,3 +146,12 @@ def test_a_file_that_is_not_a_table_is_refused_in_a_short_printable_message(
     message = " ".join(result.stderr.split())
     assert message.startswith("Error: Cannot read noise.csv as a table: CSV parse error")
     assert len(message) < 400 and message.isprintable()
+
+
+def test_prune_to_a_date_reports_that_date_to_the_second(home: Path) -> None:
+    result = run_prodml(home, "predictions", "prune", "--older-than", "2020-01-01")
+
+    assert result.returncode == 0, result.stderr
+    assert "every day that ended before 2020-01-01T00:00:00+00:00." in " ".join(
+        result.stdout.split()
+    )

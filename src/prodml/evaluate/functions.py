@@ -49,7 +49,10 @@ def load(metric: FunctionMetric) -> Callable[..., Any]:
             f"{type(error).__name__}: {error}. Fix the module and run again."
         ) from None
     if not callable(target):
-        raise InvalidInputError(f"Metric {metric.name!r}: {metric.function} is not a function.")
+        raise InvalidInputError(
+            f"Metric {metric.name!r}: {metric.function} is {type(target).__name__!r}, not a "
+            "function. Name a function of the module (def NAME(y_true, y_pred): ...)."
+        )
     return target  # type: ignore[no-any-return]
 
 

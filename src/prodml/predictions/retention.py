@@ -49,7 +49,9 @@ def prune(
                 found, weight = files.delete_folder(f"{owner}/{day}")
                 count, size = count + found, size + weight
                 deleted.append(f"{owner}/{day}")
-    return PruneReport(len(deleted), count, size, cutoff.isoformat(), tuple(deleted))
+    return PruneReport(
+        len(deleted), count, size, cutoff.isoformat(timespec="seconds"), tuple(deleted)
+    )
 
 
 def _is_day(name: str) -> bool:
