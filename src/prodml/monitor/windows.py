@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from prodml.domain.monitoring import at
 from prodml.monitor.spec import MonitorSpec
-from prodml.predictions import query
+from prodml.predictions import query, segment_spans
 from prodml.stores.log_files import LogFiles
 from prodml.stores.log_places import open_log_files
 
@@ -63,7 +63,7 @@ def first_logged(folder: LogFiles | Path, model: str) -> float | None:
     place = open_log_files(folder)
     first_day = [f for f in files if f.rsplit("/", 1)[0] == files[0].rsplit("/", 1)[0]]
     place.footers([place.key_of(f) for f in first_day])
-    spans = [query.time_span(place, f) for f in first_day]
+    spans = [segment_spans.time_span(place, f) for f in first_day]
     if all(span is not None for span in spans):
         return min(span[0] for span in spans if span is not None)
     connection = duckdb.connect()

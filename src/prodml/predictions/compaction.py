@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from prodml.errors import ProdmlError
-from prodml.predictions import query
+from prodml.predictions import query, segment_spans
 from prodml.predictions.layout import WRITER
 from prodml.stores.log_files import Entry, LogFiles
 from prodml.stores.log_places import open_log_files
@@ -214,7 +214,7 @@ def _candidate(
     if footer.num_rows >= FULL:
         return None
     kind, stamp, writer = named["kind"] or "", named["stamp"], named["writer"]
-    span = query.time_span(files, files.path(entry.key))
+    span = segment_spans.time_span(files, files.path(entry.key))
     segment = _Segment(
         entry.key, entry.name, kind, stamp, writer, footer.num_rows, entry.size, span
     )

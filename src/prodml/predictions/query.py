@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from prodml.errors import DataReadError, InvalidInputError, ProdmlError
 from prodml.predictions.layout import SHADOW_KIND
+from prodml.predictions.segment_spans import time_span
 from prodml.predictions.views import create_predictions
 from prodml.sql_text import literal, one_select, seal
 from prodml.stores.log_files import Entry, LogFiles
@@ -281,23 +282,6 @@ def _replacing(files: LogFiles, entry: Entry) -> tuple[frozenset[str], float]:
         created = entry.modified
     found = frozenset(str(n) for n in names) if isinstance(names, list) else frozenset()
     return found - {entry.name}, created
-
-
-def time_span(files: LogFiles, path: str) -> tuple[float, float] | None:
-    """The earliest and latest ``ts`` in a segment, from its footer (None: unknown)."""
-    try:
-        metadata = files.footer(files.key_of(path))
-        column = metadata.schema.names.index("ts")
-        lows, highs = [], []
-        for group in range(metadata.num_row_groups):
-            statistics = metadata.row_group(group).column(column).statistics
-            if statistics is None or not statistics.has_min_max:
-                return None
-            lows.append(statistics.min.timestamp())
-            highs.append(statistics.max.timestamp())
-    except (OSError, ValueError, AttributeError, pa.ArrowException, ProdmlError):
-        return None
-    return (min(lows), max(highs)) if lows else None
 
 
 def _overlaps(span: tuple[float, float] | None, between: tuple[float, float]) -> bool:
