@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -65,7 +66,38 @@ def app_for(arguments: list[str]) -> typer.Typer:
 
 
 def run() -> None:
-    """Entry point: Typer reports usage errors; prodml errors become one red line."""
+    """Entry point: Typer reports usage errors; prodml errors become one red line. The
+    process then leaves as ``_leave`` says."""
+    try:
+        _command()
+    except SystemExit as done:
+        _leave(done.code)
+    _leave(0)
+
+
+def _leave(code: object) -> None:
+    """End the process after what Python's own exit does for it (the threads that are
+    not daemons joined, the exit handlers run: runs ended, stores flushed and closed),
+    without the native libraries' teardown: Arrow's thread pool, torn down while a
+    worker is alive, can abort a finished command with SIGABRT ("terminate called
+    without an active exception", apache/arrow#34314), turning its exit code to -6."""
+    import atexit
+    import threading
+
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code or 0)
+
+
+def _command() -> None:
     try:
         app_for(sys.argv[1:])()
     except ProdmlError as error:
