@@ -250,34 +250,6 @@ def test_a_search_range_that_is_not_finite_is_refused_naming_the_bound(
     assert prodml.list_runs("demo", client=sqlite_client) == []
 
 
-@pytest.mark.parametrize(
-    ("setting", "message"),
-    [
-        (
-            "scale.factor=2.5",
-            "Step 'scale' (steps:scale) takes factor: int, but the config gives scale.factor "
-            "= 2.5, which is a number with a fraction. Fix the value in the pipeline file or "
-            "the -s override.",
-        ),
-        (
-            "+scale.factor=2",
-            "Override '+scale.factor=2' adds scale.factor, which the config already has "
-            "(= 3). Set it without the '+': -s scale.factor=2.",
-        ),
-    ],
-)
-def test_an_override_that_does_not_fit_the_step_or_the_config_is_refused_before_any_run(
-    sqlite_client: Client, project: Project, setting: str, message: str
-) -> None:
-    _chain(sqlite_client, project)
-
-    with pytest.raises(InvalidInputError) as refused:
-        project.run(sqlite_client, setting)
-
-    assert str(refused.value) == message
-    assert prodml.list_runs("demo", client=sqlite_client) == []
-
-
 def test_a_whole_number_in_float_form_is_taken_where_a_whole_number_is_wanted(
     sqlite_client: Client, project: Project
 ) -> None:

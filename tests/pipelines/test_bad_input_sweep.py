@@ -118,6 +118,17 @@ def test_a_step_with_one_output_it_cannot_store_stores_none_of_its_outputs(
             "Override '+scale.factor.deep=2': scale.factor is 3, not a mapping, so it has no "
             "key 'deep'. Override scale.factor itself (-s scale.factor=VALUE).",
         ),
+        (
+            "scale.factor=2.5",
+            "Step 'scale' (steps:scale) takes factor: int, but the config gives scale.factor "
+            "= 2.5, which is a number with a fraction. Fix the value in the pipeline file or "
+            "the -s override.",
+        ),
+        (
+            "+scale.factor=2",
+            "Override '+scale.factor=2' adds scale.factor, which the config already has "
+            "(= 3). Set it without the '+': -s scale.factor=2.",
+        ),
     ],
 )
 def test_an_override_without_a_value_or_inside_a_plain_value_is_refused_before_any_run(
