@@ -192,10 +192,10 @@ def _check_kind(step: plan.Step, key: str, parameter: Any) -> None:
 
     argument = key.removeprefix(step.config_path + ".")
     wanted = config_types.wanted_kinds(step.annotations.get(argument, ""))
-    if wanted is None or config_types.KINDS["float"] in wanted:
-        return
-    if config_types.KINDS["int"] not in wanted:
-        return
+    if wanted is None or config_types.KINDS["int"] not in wanted:
+        return  # not a whole-number parameter
+    if config_types.KINDS["float"] in wanted:
+        return  # int | float takes a fraction
     fractional = parameter.number is not None or any(
         isinstance(c, float) and not c.is_integer() for c in parameter.choice or []
     )
