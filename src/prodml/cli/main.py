@@ -87,9 +87,11 @@ def _leave(code: object) -> None:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    # Python's own order: the threading exit hooks first (they tell idle pool workers,
+    # such as concurrent.futures', to stop), then the wait for non-daemon threads,
+    # then the exit handlers. Joining the threads before the hooks waits forever on
+    # a pool worker that was never told to stop.
+    threading._shutdown()  # type: ignore[attr-defined]
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
