@@ -77,12 +77,12 @@ def test_a_run_prints_a_line_per_step_and_a_summary_and_a_rerun_reuses_every_ste
         ["total", "ran"],
     ]
     assert lines[0].split()[-1] == "demo-load@1" and lines[0].split()[3] == "s"
-    assert "3 of 3 steps ran (load, scale, total), the rest reused" in first.stdout
+    assert "all 3 steps ran (load, scale, total)" in first.stdout
     assert "metrics: total=18" in first.stdout
     assert first.stdout.startswith("run ") and "details: prodml runs show " in first.stdout
     assert again.returncode == 0, again.stderr
     assert [line.split()[1] for line in again.stderr.splitlines()] == ["cached"] * 3
-    assert "0 of 3 steps ran (none), the rest reused" in again.stdout
+    assert "nothing ran, all 3 steps reused from the cache" in again.stdout
     assert "metrics: total=18" in again.stdout
 
 
@@ -115,6 +115,15 @@ def test_overrides_and_forced_steps_rerun_what_they_reach(home: Path) -> None:
     assert forced.returncode == 0, forced.stderr
     ran = [s["name"] for s in json.loads(forced.stdout)["steps"] if not s["cached"]]
     assert ran == ["scale", "total"]
+
+
+def test_the_summary_names_the_steps_that_ran_and_those_reused(home: Path) -> None:
+    run_prodml(home, "run", PIPELINE_FILE)
+
+    done = run_prodml(home, "run", PIPELINE_FILE, "-s", "scale.factor=4")
+
+    assert done.returncode == 0, done.stderr
+    assert "2 of 3 steps ran (scale, total), 1 reused (load)" in done.stdout
 
 
 def test_a_warning_is_printed_under_its_step_as_plain_text(home: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -45,15 +46,29 @@ def run(
     if json:
         emit_json(result)
         return
-    ran = result.ran
-    console.print(
-        f"run {result.run_id[:12]} of {result.pipeline}: {len(ran)} of {len(result.steps)} "
-        f"steps ran ({', '.join(ran) or 'none'}), the rest reused"
-    )
+    console.print(f"run {result.run_id[:12]} of {result.pipeline}: {_what_ran(result.steps)}")
     if result.metrics:
         shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(result.metrics.items()))
         console.print(f"  metrics: {shown}")
     console.print(f"  details: prodml runs show {result.run_id[:12]}")
+
+
+def _what_ran(steps: Sequence[Any]) -> str:
+    """Which steps ran and which were reused, e.g. "2 of 5 steps ran (train, evaluate),
+    3 reused (load, clean, features)"."""
+    ran = [s.name for s in steps if not s.cached]
+    reused = [s.name for s in steps if s.cached]
+    counted = "step" if len(steps) == 1 else "steps"
+    if not steps:
+        return "no step ran"
+    if not reused:
+        return f"all {len(steps)} {counted} ran ({', '.join(ran)})"
+    if not ran:
+        return f"nothing ran, all {len(steps)} {counted} reused from the cache"
+    return (
+        f"{len(ran)} of {len(steps)} {counted} ran ({', '.join(ran)}), "
+        f"{len(reused)} reused ({', '.join(reused)})"
+    )
 
 
 def register(app: typer.Typer) -> None:
