@@ -10,6 +10,7 @@ import sys
 import typer
 from rich.text import Text
 
+from prodml.cli import help_text
 from prodml.cli.output import errors
 from prodml.errors import ProdmlError
 
@@ -101,7 +102,9 @@ def _leave(code: object) -> None:
 
 def _command() -> None:
     try:
-        app_for(sys.argv[1:])()
+        command = typer.main.get_command(app_for(sys.argv[1:]))
+        help_text.unwrap(command)
+        command()
     except ProdmlError as error:
         errors.print(Text.assemble(("Error:", "red"), f" {error}"))
         sys.exit(error.exit_code)
