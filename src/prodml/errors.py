@@ -25,6 +25,16 @@ to one status code.
 
 from __future__ import annotations
 
+ECHOED = 60  # characters of what a user typed that an error message repeats
+
+
+def echoed(text: str) -> str:
+    """What a user typed, quoted for an error message: cut to ``ECHOED`` characters
+    with its length said, so that a pasted megabyte does not fill the terminal."""
+    if len(text) <= ECHOED:
+        return repr(text)
+    return f"{text[:ECHOED]!r}... ({len(text):,} characters)"
+
 
 class ProdmlError(Exception):
     """Base of every error prodml raises on purpose."""

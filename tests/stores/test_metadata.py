@@ -135,6 +135,27 @@ def test_an_unknown_or_short_prefix_says_how_to_list_runs(client: Client) -> Non
     assert "at least 4" in str(short.value)
 
 
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        lambda store, text: store.get_run(text),
+        lambda store, text: store.get_dataset_version(text, "3"),
+        lambda store, text: store.get_model_version(text, None),
+        lambda store, text: store.get_model_version("churn", text),
+    ],
+    ids=["run id", "dataset name", "model name", "model version"],
+)
+def test_a_pasted_megabyte_is_echoed_cut_short_with_its_length(
+    client: Client, lookup: Callable[[MetadataStore, str], object]
+) -> None:
+    with pytest.raises(NotFoundError) as missing:
+        lookup(client.metadata, "ab" * 5_000)
+
+    message = str(missing.value)
+    assert len(message) < 250, message
+    assert "abababab" in message and "(10,0" in message and "characters)" in message
+
+
 def test_a_finished_or_failed_run_keeps_its_end_and_error(client: Client) -> None:
     store = client.metadata
     done, broken = make_run(store), make_run(store)

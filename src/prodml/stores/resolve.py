@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from prodml.errors import InvalidInputError, NotFoundError
+from prodml.errors import ECHOED, InvalidInputError, NotFoundError, echoed
 
 MIN_PREFIX = 4
 # SQLite's LIKE ignores case, so it cannot use an index: a prefix of hex digits is also
@@ -23,7 +23,7 @@ def by_prefix(
     text = prefix.strip().lower()
     if len(text) < MIN_PREFIX:
         raise InvalidInputError(
-            f"Id {prefix!r} is too short: give at least {MIN_PREFIX} characters. {hint}"
+            f"Id {echoed(prefix)} is too short: give at least {MIN_PREFIX} characters. {hint}"
         )
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     query = sa.select(column).where(column.like(f"{escaped}%", escape="\\"))
@@ -32,11 +32,11 @@ def by_prefix(
     rows = connection.execute(query.distinct().limit(5)).scalars()
     matches = list(rows)
     if not matches:
-        raise NotFoundError(f"No {what} {prefix!r} in this store. {hint}")
+        raise NotFoundError(f"No {what} {echoed(prefix)} in this store. {hint}")
     if len(matches) > 1:
         listed = ", ".join(match[:12] for match in matches)
         raise InvalidInputError(
-            f"Id {prefix!r} matches several {what}s ({listed}); give more characters."
+            f"Id {echoed(prefix)} matches several {what}s ({listed}); give more characters."
         )
     return matches[0]
 
@@ -58,7 +58,9 @@ def one_version(
         query = query.where(prefix).order_by(columns.version)
     rows = connection.execute(query).all()
     if not rows:
-        raise NotFoundError(f"No version {name}@{version or 'latest'} in this store. {missing}")
+        ref = f"{name}@{version or 'latest'}"
+        shown = ref if len(ref) <= ECHOED else echoed(ref)
+        raise NotFoundError(f"No version {shown} in this store. {missing}")
     if len(rows) > 1:
         listed = ", ".join(f"{name}@{row.version}" for row in rows)
         raise InvalidInputError(

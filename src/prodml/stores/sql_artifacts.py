@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from prodml.domain.artifact import Artifact, ModelVersion
 from prodml.domain.ids import from_epoch, new_id
-from prodml.errors import InvalidInputError, NotFoundError
+from prodml.errors import ECHOED, InvalidInputError, NotFoundError, echoed
 from prodml.stores import schema
 from prodml.stores.resolve import one_version
 from prodml.stores.sql_lineage import LineageQueries
@@ -180,7 +180,9 @@ class ArtifactQueries(LineageQueries):
                 schema.model_versions,
                 name,
                 version,
-                f"Log one with run.log_model(model, {name!r}).",
+                f"Log one with run.log_model(model, {echoed(name)})."
+                if len(name) <= ECHOED
+                else "Check the model's name: prodml models list.",
             )
         return _model(row)
 
