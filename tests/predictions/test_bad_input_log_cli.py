@@ -14,6 +14,7 @@ from log_rows import log_row
 
 from cli.cli_process import run_prodml
 from prodml.client import Client
+from prodml.errors import DataReadError
 from prodml.predictions import compaction, query
 from prodml.predictions.segments import table_of, write_segment
 from prodml.stores.log_files import LogFiles
@@ -89,6 +90,19 @@ def test_compaction_on_object_storage_too_leaves_a_file_that_is_not_parquet(
 
     assert (report.merged, report.written, report.rows) == (3, 1, 3)
     assert ODD in [f"{FOLDER}/{entry.name}" for entry in log.files(FOLDER)]
+
+
+def test_a_query_names_the_file_where_it_lies_not_where_it_was_copied_to(log: LogFiles) -> None:
+    _seed(log)
+    log.write(ODD, lambda handle: handle.write(CONTENTS["cut short"]))
+
+    with pytest.raises(DataReadError) as refused:
+        query.query(log.url, "SELECT count(*) FROM predictions")
+
+    message = str(refused.value)
+    assert f"{log.url.rstrip('/')}/{ODD}" in message, message
+    assert "prodml-log-cache" not in message
+    assert "move it out of the log folder" in message
 
 
 def test_compact_leaves_a_folder_not_named_for_a_day_as_it_is(tmp_path: Path) -> None:

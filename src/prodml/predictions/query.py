@@ -328,17 +328,20 @@ def connect(
         place.footers([place.key_of(f) for f in files])
         files = [f for f in files if _overlaps(time_span(place, f), between)]
     local = place.local_paths([*files, *labels])  # an object store's: copies, read once
+    originals = dict(zip(local, [*files, *labels], strict=True))
     files, labels = local[: len(files)], local[len(files) :]
     connection = duckdb.connect()
     try:
         _create_views(connection, files, labels, filename)
     except duckdb.Error as error:
         connection.close()
+        detail = str(error).splitlines()[0].rstrip(".")
+        for copy, where in originals.items():  # a file where it lies, not its local copy
+            detail = detail.replace(copy, where)
         raise DataReadError(
-            f"Cannot read the prediction log at {place.url}: "
-            f"{str(error).splitlines()[0].rstrip('.')}. A file there is not a segment "
-            "prodml wrote (empty, cut short or foreign): move it out of the log folder, "
-            "then run again."
+            f"Cannot read the prediction log at {place.url}: {detail}. A file there is not "
+            "a segment prodml wrote (empty, cut short or foreign): move it out of the log "
+            "folder, then run again."
         ) from None
     seal(connection, [*files, *labels])
     return connection
