@@ -188,12 +188,13 @@ def test_the_cli_runs_a_sweep_and_shows_its_best_trial(
 ) -> None:
     _project(project, sqlite_client)
     space = tmp_path / "space.yaml"
-    space.write_text(json.dumps(_space()))
+    # 0.1 + 0.2 is 0.30000000000000004: a trial's line shows it to six digits
+    space.write_text(json.dumps(_space(parameters={"train.alpha": {"choice": [0.1, 0.1 + 0.2]}})))
     env = {"PRODML_HOME": sqlite_client.settings.home, "COLUMNS": "200"}
     command = [sys.executable, "-m", "prodml.cli.main", "sweep"]
 
     ran = subprocess.run(
-        [*command, str(project.pipeline), "--space", str(space), "--name", "s", "--trials", "3"],
+        [*command, str(project.pipeline), "--space", str(space), "--name", "s", "--trials", "2"],
         capture_output=True, text=True, env={**_environ(), **env},
     )  # fmt: skip
     best = subprocess.run(
@@ -204,8 +205,9 @@ def test_the_cli_runs_a_sweep_and_shows_its_best_trial(
     )
 
     assert ran.returncode == 0, ran.stderr
-    assert "sweep s: 3 trials" in ran.stdout and "best: trial" in ran.stdout
-    assert ran.stderr.count("complete") == 3
+    assert "sweep s: 2 trials" in ran.stdout and "best: trial" in ran.stdout
+    assert ran.stderr.count("complete") == 2
+    assert "train.alpha=0.3" in ran.stderr and "0.30000000000000004" not in ran.stderr
     assert best.returncode == 0 and "'alpha': 0.3" in best.stdout
     assert unknown.returncode == 1 and "No sweep 'nope'" in unknown.stderr
     assert "Traceback" not in unknown.stderr

@@ -79,7 +79,9 @@ def sweep(
             return
         outcome = trial.outcome
         value = "-" if outcome.value is None else f"{outcome.value:.6g}"
-        shown = ", ".join(f"{k}={v}" for k, v in trial.values.items())
+        shown = ", ".join(
+            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.values.items()
+        )
         errors.print(
             f"  trial {trial.number:>3} {outcome.state:<8} {value:>10}  {outcome.seconds:6.1f} s"
             f"  {shown}" + (f"  ({outcome.error})" if outcome.error else "")
