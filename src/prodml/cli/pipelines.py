@@ -26,6 +26,15 @@ def run(
         list[str] | None,
         typer.Option("--force", help="Run STEP again though cached, and the steps after it."),
     ] = None,
+    accept_leakage: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-leakage",
+            metavar="WHY",
+            help="Train although a step's leakage check found hard problems; the reason is "
+            "recorded on the step's run.",
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Run a pipeline as one run with a child run per step.
@@ -42,7 +51,9 @@ def run(
             for warning in step.warnings:
                 errors.print(Text.assemble("  ", ("warning:", "yellow"), f" {warning}"))
 
-    result = prodml.run_pipeline(path, settings or [], force or [], report=report)
+    result = prodml.run_pipeline(
+        path, settings or [], force or [], report=report, accept_leakage=accept_leakage
+    )
     if json:
         emit_json(result)
         return

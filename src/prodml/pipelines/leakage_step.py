@@ -40,8 +40,17 @@ def check(
         values[declared.valid],
         declarations,
         force=accept,
+        block=False,
         run_id=run_id,
     )
+    if result.refused:
+        found = "; ".join(f"{f.statistic} of {f.column}" for f in result.of_kind(FindingKind.HARD))
+        raise InvalidInputError(
+            f"Step {step.name!r}: leakage between its inputs {declared.train!r} (training) "
+            f"and {declared.valid!r} (validation): {found}. Fix the split in the steps "
+            "before it and run again, or train anyway: prodml run PIPELINE --accept-leakage "
+            "'why' (accept_leakage='why' in Python), which is recorded on the step's run."
+        )
     client.metadata.set_run_tags(run_id, {"prodml.leakage": _verdict(result)})
     return tuple(
         f"Step {step.name!r}: leakage: {f.message}" for f in result.of_kind(FindingKind.SOFT)

@@ -23,17 +23,22 @@ def run_pipeline(
     force: Iterable[str] | str = (),
     report: Callable[[StepResult], None] | None = None,
     client: Client | None = None,
+    accept_leakage: str | None = None,
 ) -> PipelineResult:
     """Run the pipeline file ``path`` with ``overrides`` (``"train.max_depth=8"``,
     ``"+train.new=1"`` to add a key) applied to its config. ``force`` names steps to
     run again although cached (and every step after them that uses their outputs).
-    ``report`` is called with each step's result as it finishes."""
+    ``report`` is called with each step's result as it finishes. ``accept_leakage`` is
+    the reason to train although a step's leakage check found hard problems (recorded
+    on the step's run and the checked versions)."""
     from prodml.pipelines import plan, runner
 
     chosen = client or default_client()
     follow_settings(chosen)
     pipeline = plan.load(path, overrides)
-    return runner.run_pipeline(chosen, pipeline, force, report=report)
+    return runner.run_pipeline(
+        chosen, pipeline, force, report=report, accept_leakage=accept_leakage
+    )
 
 
 def step_model(model: Any, example: Any = None) -> ModelOutput:
