@@ -22,6 +22,7 @@ PIPELINE = """
 name: leaky
 config:
   split: {overlap: 2}
+  train: {weight: 1.0}
 steps:
   - {name: split, function: steps:split, inputs: {table: numbers@latest}}
   - name: train
@@ -39,8 +40,8 @@ def split(table: pa.Table, overlap: int) -> dict[str, pa.Table]:
     return {"train": table.slice(0, half + overlap), "valid": table.slice(half)}
 
 
-def train(table: pa.Table, valid: pa.Table) -> dict[str, float]:
-    return {"rows": float(table.num_rows)}
+def train(table: pa.Table, valid: pa.Table, weight: float) -> dict[str, float]:
+    return {"rows": weight * table.num_rows}
 """
 
 
@@ -133,3 +134,24 @@ def test_the_accept_leakage_option_is_in_the_commands_help(tmp_path: Path) -> No
     )
 
     assert done.returncode == 0 and "--accept-leakage" in done.stdout
+
+
+def test_a_sweeps_trials_are_refused_then_train_with_accept_leakage(
+    sqlite_client: Client, leaky: Project
+) -> None:
+    space = {
+        "objective": "rows",
+        "sampler": "grid",
+        "parameters": {"train.weight": {"choice": [1.0, 2.0]}},
+    }
+
+    refused = prodml.sweep(leaky.pipeline, space, trials=2, client=sqlite_client)
+    accepted = prodml.sweep(
+        leaky.pipeline, space, trials=2, client=sqlite_client, accept_leakage="toy data"
+    )
+
+    assert [t.outcome.state for t in refused.trials] == ["failed", "failed"]
+    assert all("--accept-leakage" in (t.outcome.error or "") for t in refused.trials)
+    assert sorted(t.outcome.value or 0 for t in accepted.trials) == [7.0, 14.0]
+    sweep_run = prodml.get_run(accepted.run_id, client=sqlite_client)
+    assert sweep_run.config["accept_leakage"] == "toy data"

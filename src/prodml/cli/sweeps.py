@@ -43,6 +43,15 @@ def sweep(
         str | None,
         typer.Option("--baseline", help="With --compare: the model to beat (MODEL@champion)."),
     ] = None,
+    accept_leakage: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-leakage",
+            metavar="WHY",
+            help="Train although a step's leakage check found hard problems (every trial); "
+            "the reason is recorded on each step's run.",
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Run trials of a pipeline chosen by Optuna, or show the best trial of a sweep.
@@ -57,6 +66,11 @@ def sweep(
             raise InvalidInputError(
                 "--baseline is the model a comparison runs against; give the suite too: "
                 f"prodml sweep best {name} --compare SUITE --baseline {baseline}."
+            )
+        if accept_leakage is not None:
+            raise InvalidInputError(
+                "--accept-leakage is for running a sweep's trials; prodml sweep best "
+                "trains nothing."
             )
         _best(name, compare, baseline, json)
         return
@@ -88,7 +102,16 @@ def sweep(
         )
 
     result = prodml.sweep(
-        target, space, trials, parallel, executor, settings or [], sweep_name, address, report
+        target,
+        space,
+        trials,
+        parallel,
+        executor,
+        settings or [],
+        sweep_name,
+        address,
+        report,
+        accept_leakage=accept_leakage,
     )
     if json:
         emit_json(result)

@@ -48,8 +48,8 @@ def check(
         raise InvalidInputError(
             f"Step {step.name!r}: leakage between its inputs {declared.train!r} (training) "
             f"and {declared.valid!r} (validation): {found}. Fix the split in the steps "
-            "before it and run again, or train anyway: prodml run PIPELINE --accept-leakage "
-            "'why' (accept_leakage='why' in Python), which is recorded on the step's run."
+            "before it and run again, or train anyway with --accept-leakage 'why' (prodml run "
+            "or prodml sweep; accept_leakage='why' in Python), recorded on the step's run."
         )
     client.metadata.set_run_tags(run_id, {"prodml.leakage": _verdict(result)})
     return tuple(

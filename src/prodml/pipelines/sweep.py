@@ -69,8 +69,10 @@ def run_sweep(
     overrides: Iterable[str] | str = (),
     name: str | None = None,
     report: Callable[[Trial], None] | None = None,
+    accept_leakage: str | None = None,
 ) -> SweepResult:
-    """Run up to ``trials`` trials, as many at once as the executor has workers."""
+    """Run up to ``trials`` trials, as many at once as the executor has workers
+    (``accept_leakage``: as for :func:`runner.run_pipeline`, for every trial)."""
     if trials < 1:
         raise InvalidInputError(f"trials must be 1 or more, not {trials}.")
     started = time.perf_counter()
@@ -87,6 +89,7 @@ def run_sweep(
         "space": searched.model_dump(by_alias=True),
         "trials": trials,
         "overrides": list(base),
+        **({"accept_leakage": accept_leakage} if accept_leakage is not None else {}),
     }
     with start_run(client, pipeline.name, document, tags=tags) as sweep_run:
         base_run = None
@@ -97,6 +100,7 @@ def run_sweep(
                 parent=sweep_run,
                 only=shared,
                 tags={"prodml.sweep": name, "prodml.sweep.role": "base"},
+                accept_leakage=accept_leakage,
             )
             base_run = done.run_id
         journal = Path(client.settings.home) / "sweeps" / f"{sweep_run.id}.journal"
@@ -135,6 +139,7 @@ def run_sweep(
                         study=(str(journal), name),
                         trial_id=trial._trial_id,
                         pruner=searched.pruner,
+                        accept_leakage=accept_leakage,
                     )
                     running[executor.submit(task)] = (trial, values)
                     asked += 1

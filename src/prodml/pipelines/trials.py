@@ -30,6 +30,7 @@ class TrialTask:
     study: tuple[str, str] | None = None  # (journal file, study name): pruning in the worker
     trial_id: int | None = None
     pruner: str = "none"
+    accept_leakage: str | None = None  # the reason to train despite hard leakage findings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +56,12 @@ def run_trial(task: TrialTask) -> TrialOutcome:
     try:
         pipeline = plan.load(task.path, task.overrides)
         result = runner.run_pipeline(
-            client, pipeline, parent=task.sweep_run, tags=tags, watch=_watcher(task)
+            client,
+            pipeline,
+            parent=task.sweep_run,
+            tags=tags,
+            watch=_watcher(task),
+            accept_leakage=task.accept_leakage,
         )
     except ProdmlError as error:
         return TrialOutcome(

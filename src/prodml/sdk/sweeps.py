@@ -33,10 +33,13 @@ def sweep(
     address: str | None = None,
     report: Callable[[Trial], None] | None = None,
     client: Client | None = None,
+    accept_leakage: str | None = None,
 ) -> SweepResult:
     """Run up to ``trials`` trials of the pipeline file ``path`` over the search space
     ``space`` (a file or a mapping), ``parallel`` at once: ``executor`` "local" (worker
-    processes of this machine) or "ray" (Ray tasks; ``address`` as for ``score``)."""
+    processes of this machine) or "ray" (Ray tasks; ``address`` as for ``score``).
+    ``accept_leakage`` is the reason to train although a step's leakage check found
+    hard problems, for every trial (recorded on each step's run)."""
     from prodml.pipelines import sweep as sweeps
 
     for argument, count in (("trials", trials), ("parallel", parallel)):
@@ -57,7 +60,9 @@ def sweep(
     runner: TrialExecutor = (
         sweeps.local_executor(workers) if executor == "local" else RayTrials(workers, address)
     )
-    return sweeps.run_sweep(chosen, path, space, trials, runner, overrides, name, report)
+    return sweeps.run_sweep(
+        chosen, path, space, trials, runner, overrides, name, report, accept_leakage
+    )
 
 
 def local_workers_at_most() -> int:
