@@ -69,15 +69,15 @@ def _what_ran(steps: Sequence[Any]) -> str:
     3 reused (load, clean, features)"."""
     ran = [s.name for s in steps if not s.cached]
     reused = [s.name for s in steps if s.cached]
-    counted = "step" if len(steps) == 1 else "steps"
+    every = "its one step" if len(steps) == 1 else f"all {len(steps)} steps"
     if not steps:
         return "no step ran"
     if not reused:
-        return f"all {len(steps)} {counted} ran ({', '.join(ran)})"
+        return f"{every} ran ({', '.join(ran)})"
     if not ran:
-        return f"nothing ran, all {len(steps)} {counted} reused from the cache"
+        return f"nothing ran, {every} reused from the cache"
     return (
-        f"{len(ran)} of {len(steps)} {counted} ran ({', '.join(ran)}), "
+        f"{len(ran)} of {len(steps)} steps ran ({', '.join(ran)}), "
         f"{len(reused)} reused ({', '.join(reused)})"
     )
 
