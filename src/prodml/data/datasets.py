@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,7 @@ def _log_table(
             f"No column {partition_by!r} to partition dataset {name!r} by. "
             f"Columns: {', '.join(table.column_names[:20])}."
         )
-    blob, size, table = _store_parquet(client, table)
-    digest = tables.content_digest(table)
+    blob, size, table, digest, columns = _stored_and_described(client, table, carried)
     carried = carried if carried is not None and _carries(table, carried) else None
     version = DatasetVersion(
         id=digest,
@@ -100,7 +100,7 @@ def _log_table(
         num_files=1,
         num_bytes=size,
         schema={f.name: str(f.type) for f in table.schema},
-        columns=_summaries(table, carried),
+        columns=columns,
         key=key,
         source=source,
     )
@@ -110,6 +110,42 @@ def _log_table(
     if partition_by:
         profiles_of(client, stored, partition_by, table)
     return stored
+
+
+def _stored_and_described(
+    client: Client, table: pa.Table, carried: DatasetVersion | None
+) -> tuple[str, int, pa.Table, str, tuple[ColumnSummary, ...]]:
+    """The table stored as Parquet (its blob and size), the table as Parquet gives it
+    back, its content digest and its column summaries. The digest and summaries are
+    made while another thread writes the file (both mostly outside the GIL), from the
+    table as a file of its schema would give it back; in the rare case that the file
+    written says otherwise, they are made again from what it says."""
+    expected = as_stored(table, _parquet_schema(table))
+    if expected is None:  # a column Parquet changes: known only once read back
+        blob, size, stored = _store_parquet(client, table)
+        return blob, size, stored, tables.content_digest(stored), _described(stored, carried)
+    with ThreadPoolExecutor(1, thread_name_prefix="prodml-parquet") as pool:
+        writing = pool.submit(_store_parquet, client, table)
+        try:
+            digest, columns = tables.content_digest(expected), _described(expected, carried)
+        finally:
+            blob, size, stored = writing.result()  # its error, if any, is the one raised
+    if stored.schema != expected.schema:
+        digest, columns = tables.content_digest(stored), _described(stored, carried)
+    return blob, size, stored, digest, columns
+
+
+def _parquet_schema(table: pa.Table) -> pa.Schema:
+    """The schema a Parquet file of ``table`` has: that of a file of none of its rows."""
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.slice(0, 0), sink)
+    return pq.read_schema(pa.BufferReader(sink.getvalue()))
+
+
+def _described(table: pa.Table, carried: DatasetVersion | None) -> tuple[ColumnSummary, ...]:
+    return _summaries(table, carried if carried is not None and _carries(table, carried) else None)
 
 
 def _carries(table: pa.Table, version: DatasetVersion) -> bool:
