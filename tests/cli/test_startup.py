@@ -132,3 +132,24 @@ def test_reading_the_registry_and_lineage_loads_none_either(
         f"import sys\nfrom prodml.cli.main import run\nsys.argv = ['prodml', *{command!r}]\nrun()\n"
     )
     assert _loaded(run, seeded, (*HEAVY, POSTGRESQL)) == []
+
+
+def test_the_command_collects_garbage_less_often_while_it_imports(tmp_path: Path) -> None:
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('THRESHOLD', gc.get_threshold()[0], file=sys.stderr))\n"
+        "from prodml.cli.main import run\n"
+        "sys.argv = ['prodml', 'runs', 'list']\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PRODML_HOME": str(tmp_path / ".prodml")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "THRESHOLD 50000" in done.stderr
