@@ -70,6 +70,26 @@ def test_hard_findings_stop_the_step_and_say_how_to_train_anyway(
     assert {run.status for run in runs if run.tags.get("prodml.step") != "split"} == {
         RunStatus.FAILED
     }
+    (train,) = [run for run in runs if run.tags.get("prodml.step") == "train"]
+    assert train.tags["prodml.leakage"] == "refused"
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_blank_reason_is_refused_before_any_step_runs(
+    sqlite_client: Client, leaky: Project, reason: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=r"--accept-leakage .* needs a reason"):
+        prodml.run_pipeline(leaky.pipeline, client=sqlite_client, accept_leakage=reason)
+    with pytest.raises(InvalidInputError, match="needs a reason"):
+        prodml.sweep(
+            leaky.pipeline,
+            {"objective": "rows", "parameters": {"train.weight": {"choice": [1.0]}}},
+            trials=1,
+            client=sqlite_client,
+            accept_leakage=reason,
+        )
+
+    assert sqlite_client.metadata.list_runs(experiment="leaky") == []
 
 
 def test_accepted_with_a_reason_the_step_runs_and_the_reason_is_recorded(

@@ -44,6 +44,7 @@ def check(
         run_id=run_id,
     )
     if result.refused:
+        client.metadata.set_run_tags(run_id, {"prodml.leakage": "refused"})
         found = "; ".join(f"{f.statistic} of {f.column}" for f in result.of_kind(FindingKind.HARD))
         raise InvalidInputError(
             f"Step {step.name!r}: leakage between its inputs {declared.train!r} (training) "

@@ -133,6 +133,7 @@ def run_pipeline(
     logs through its run and may raise :class:`Pruned` to stop the pipeline there;
     ``accept_leakage`` is the reason to train although a leakage check found hard
     problems (recorded)."""
+    check_accept_reason(accept_leakage)
     forced = pipeline.downstream(texts(force, "force", pipeline.steps[0].name))
     steps = [s for s in pipeline.steps if only is None or s.name in only]
     datasets = _datasets(client, pipeline)
@@ -184,6 +185,14 @@ def run_pipeline(
     return PipelineResult(
         run_id=run.id, pipeline=pipeline.name, steps=tuple(results), metrics=metrics, pruned=pruned
     )
+
+
+def check_accept_reason(accept: str | None) -> None:
+    """A reason to accept leakage says something; checked before any step runs."""
+    if accept is not None and (not isinstance(accept, str) or not accept.strip()):
+        raise InvalidInputError(
+            "--accept-leakage (accept_leakage) needs a reason: say why training may use these sets."
+        )
 
 
 def _datasets(client: Client, pipeline: Pipeline) -> dict[str, DatasetVersion]:

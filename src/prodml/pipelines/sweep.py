@@ -75,6 +75,7 @@ def run_sweep(
     (``accept_leakage``: as for :func:`runner.run_pipeline`, for every trial)."""
     if trials < 1:
         raise InvalidInputError(f"trials must be 1 or more, not {trials}.")
+    runner.check_accept_reason(accept_leakage)
     started = time.perf_counter()
     searched = space.read(space_source)
     base = tuple(texts(overrides, "overrides", "train.max_depth=8"))
