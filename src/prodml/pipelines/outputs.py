@@ -20,7 +20,7 @@ from prodml.data import datasets, stored_tables, tables
 from prodml.data.refs import get_dataset
 from prodml.domain.ids import split_ref
 from prodml.domain.steps import OutputKind, StepOutput
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, echoed
 from prodml.names import check_name
 from prodml.pipelines.config import canonical
 from prodml.track import model as models
@@ -125,14 +125,10 @@ def _check_output_name(output: str, name: str, kind: str, names: tuple[str, str,
         if not output:
             raise
         raise InvalidInputError(
-            f"Step {names[0]}:{names[1]} returned an output named {_short(output)}, stored as "
-            f"{kind} {_short(name)}: {str(error).partition(' is not valid: ')[2]} Nothing the "
+            f"Step {names[0]}:{names[1]} returned an output named {echoed(output)}, stored as "
+            f"{kind} {echoed(name)}: {str(error).partition(' is not valid: ')[2]} Nothing the "
             "step returned was stored; rename the output in what it returns."
         ) from None
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
 
 
 def store(
