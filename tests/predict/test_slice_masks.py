@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+import pytest
 
+from prodml.errors import InvalidInputError
 from prodml.predict.slices import masks
 
 SLICES = {
@@ -46,3 +50,18 @@ def test_many_slices_of_a_million_flights_follow_the_row_order() -> None:
 
     for name, where in SLICES.items():
         assert np.array_equal(found[name], frame.eval(where).to_numpy()), name
+
+
+def test_a_slice_reads_the_rows_it_is_given_and_no_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nhunter2\n")
+    table = pa.table({"x": [1, 2, 3]})
+    reads_a_file = f"x > (SELECT count(*) FROM read_csv('{secret}'))"
+
+    with pytest.raises(InvalidInputError) as refused:
+        masks(table, {"sneaky": reads_a_file}, "valid@1")
+
+    assert "Slice 'sneaky'" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+    kept = masks(table, {"big": "x > 1"}, "valid@1")  # the next request is answered
+    assert kept["big"].tolist() == [False, True, True]

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from prodml.errors import InvalidInputError
-from prodml.sql_text import identifier, literal
+from prodml.sql_text import identifier, literal, seal
 
 AUTO_PREFIX = "auto: "
 CANDIDATE_VALUES = 50
@@ -84,6 +84,7 @@ def _connection() -> Any:
     connection = getattr(_local, "connection", None)
     if connection is None:
         connection = duckdb.connect()
+        seal(connection)  # a slice is SQL from a suite or a command line: it reads rows only
         _local.connection = connection
     return connection
 
