@@ -182,6 +182,20 @@ def test_prune_deletes_whole_days_past_the_cutoff_and_keeps_the_rest(log: LogFil
     assert log.folders("_labels") and log.folders("_quarantine/m")  # written today
 
 
+@pytest.mark.parametrize("now", [1_764_806_400.123456, 1_764_806_399.999999, 1_900_000_000.5])
+def test_prune_reports_the_moment_it_was_given_to_the_second(tmp_path: Path, now: float) -> None:
+    """``prodml predictions prune --older-than 2020-01-01`` passes the span back from the
+    moment it read the clock, and that moment: the cutoff reported is the date given,
+    however long the command took to get there and however the seconds subtract."""
+    client = Client(home=str(tmp_path / ".prodml"), user="dana")
+    moment = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
+
+    report = prodml.prune_predictions(now - moment, client=client, now=now)
+    client.close()
+
+    assert report.cutoff == "2020-01-01T00:00:00+00:00"
+
+
 def test_prune_refuses_less_than_a_day(tmp_path: Path) -> None:
     client = Client(home=str(tmp_path / "home"), user="tester")
     with pytest.raises(InvalidInputError, match=r"older_than.*90d"):

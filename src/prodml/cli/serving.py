@@ -155,13 +155,14 @@ def prune(
 ) -> None:
     """Delete whole days of the log (segments, labels, quarantined rows) older than a span."""
     moment = parse(older_than, "--older-than").timestamp()
-    back = time.time() - moment  # now taken after the span's: 1d is a day back, not less
+    now = time.time()  # taken after the span's: 1d is a day back, not less
+    back = now - moment
     if back < 86_400:  # said here too, as the flag was given, not as seconds
         raise InvalidInputError(
             f"--older-than {older_than!r} is less than a day back; retention deletes whole "
             "days, so give a day or more (e.g. 90d)."
         )
-    report = prodml.prune_predictions(back, model)
+    report = prodml.prune_predictions(back, model, now=now)  # the cutoff is the moment given
     if json:
         emit_json(report)
         return

@@ -49,9 +49,8 @@ def prune(
                 found, weight = files.delete_folder(f"{owner}/{day}")
                 count, size = count + found, size + weight
                 deleted.append(f"{owner}/{day}")
-    return PruneReport(
-        len(deleted), count, size, cutoff.isoformat(timespec="seconds"), tuple(deleted)
-    )
+    shown = (cutoff + timedelta(microseconds=500_000)).isoformat(timespec="seconds")
+    return PruneReport(len(deleted), count, size, shown, tuple(deleted))
 
 
 def _is_day(name: str) -> bool:

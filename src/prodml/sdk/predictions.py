@@ -92,11 +92,15 @@ def compact_predictions(
 
 
 def prune_predictions(
-    older_than: float, model: str | None = None, client: Client | None = None
+    older_than: float,
+    model: str | None = None,
+    client: Client | None = None,
+    now: float | None = None,
 ) -> PruneReport:
     """Delete the log's days (segments, labels and quarantined rows; of ``model``, or of
-    every model) that ended more than ``older_than`` seconds ago. A day is deleted
-    whole, and only once all of it is past the cutoff."""
+    every model) that ended more than ``older_than`` seconds before ``now`` (epoch
+    seconds; default: now). A day is deleted whole, and only once all of it is past the
+    cutoff."""
     from prodml.predictions import retention
 
     if model is not None and ".." in Path(check_name(model, "model")).parts:
@@ -107,7 +111,7 @@ def prune_predictions(
             "day or more (e.g. 90d)."
         )
     client = client or default_client()
-    report = retention.prune(client.log_files, older_than, model)
+    report = retention.prune(client.log_files, older_than, model, now)
     if not report.days:
         _check_known(client, model)
     if report.days:
