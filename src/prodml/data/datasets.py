@@ -91,7 +91,7 @@ def _log_table(
             f"No column {partition_by!r} to partition dataset {name!r} by. "
             f"Columns: {', '.join(table.column_names[:20])}."
         )
-    blob, size, table, digest, columns = _stored_and_described(client, table, carried)
+    blob, size, table, digest, columns = _stored_and_summaries(client, table, carried)
     carried = carried if carried is not None and _carries(table, carried) else None
     version = DatasetVersion(
         id=digest,
@@ -116,7 +116,7 @@ def _log_table(
     return stored
 
 
-def _stored_and_described(
+def _stored_and_summaries(
     client: Client, table: pa.Table, carried: DatasetVersion | None
 ) -> tuple[str, int, pa.Table, str, tuple[ColumnSummary, ...]]:
     """The table stored as Parquet (its blob and size), the table as Parquet gives it
@@ -129,15 +129,15 @@ def _stored_and_described(
         expected = as_stored(table, _parquet_schema(table))
     if expected is None:  # small, or a column Parquet changes: known only once read back
         blob, size, stored = _store_parquet(client, table)
-        return blob, size, stored, tables.content_digest(stored), _described(stored, carried)
+        return blob, size, stored, tables.content_digest(stored), _summaries(stored, carried)
     with ThreadPoolExecutor(1, thread_name_prefix="prodml-parquet") as pool:
         writing = pool.submit(_store_parquet, client, table)
         try:
-            digest, columns = tables.content_digest(expected), _described(expected, carried)
+            digest, columns = tables.content_digest(expected), _summaries(expected, carried)
         finally:
             blob, size, stored = writing.result()  # its error, if any, is the one raised
     if stored.schema != expected.schema:
-        digest, columns = tables.content_digest(stored), _described(stored, carried)
+        digest, columns = tables.content_digest(stored), _summaries(stored, carried)
     return blob, size, stored, digest, columns
 
 
@@ -150,10 +150,6 @@ def _parquet_schema(table: pa.Table) -> pa.Schema:
     return pq.read_schema(pa.BufferReader(sink.getvalue()))
 
 
-def _described(table: pa.Table, carried: DatasetVersion | None) -> tuple[ColumnSummary, ...]:
-    return _summaries(table, carried if carried is not None and _carries(table, carried) else None)
-
-
 def _carries(table: pa.Table, version: DatasetVersion) -> bool:
     """Whether the table starts with the version's columns, as many rows and types."""
     first = [(f.name, str(f.type)) for f in list(table.schema)[: len(version.schema)]]
@@ -161,7 +157,12 @@ def _carries(table: pa.Table, version: DatasetVersion) -> bool:
 
 
 def _summaries(table: pa.Table, carried: DatasetVersion | None) -> tuple[ColumnSummary, ...]:
-    if carried is None or len(carried.columns) != len(carried.schema):
+    """Per column: those ``carried`` has (when the table carries it) taken from it."""
+    if (
+        carried is None
+        or not _carries(table, carried)
+        or len(carried.columns) != len(carried.schema)
+    ):
         return tables.summarise(table)
     rest = tables.summarise(table.drop_columns(list(carried.schema)))
     return (*carried.columns, *rest)

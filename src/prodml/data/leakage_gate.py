@@ -69,15 +69,17 @@ def read_input(client: Client | None, data: Any, what: str) -> Input:
     return tables.to_arrow(data, what), what, None
 
 
+def hard_findings(result: LeakageResult) -> str:
+    """The hard findings, named: "key_overlap of x; time_order of when"."""
+    return "; ".join(f"{f.statistic} of {f.column}" for f in result.of_kind(FindingKind.HARD))
+
+
 def refusal(result: LeakageResult) -> str:
     """Why a training step was refused, and how to go on."""
-    found = "; ".join(
-        f"{finding.statistic} of {finding.column}" for finding in result.of_kind(FindingKind.HARD)
-    )
     return (
-        f"Leakage between {result.train} and {result.valid}: {found}. Fix the split and "
-        "check again, or train anyway with force='why' (prodml datasets leakage ... --force "
-        "'why'), which is recorded."
+        f"Leakage between {result.train} and {result.valid}: {hard_findings(result)}. "
+        "Fix the split and check again, or train anyway with force='why' (prodml datasets "
+        "leakage ... --force 'why'), which is recorded."
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from prodml.client import Client
-from prodml.data.leakage_gate import guard
+from prodml.data.leakage_gate import guard, hard_findings
 from prodml.domain.leakage import LeakageDeclarations, LeakageResult
 from prodml.domain.validation import FindingKind
 from prodml.errors import InvalidInputError
@@ -45,12 +45,12 @@ def check(
     )
     if result.refused:
         client.metadata.set_run_tags(run_id, {"prodml.leakage": "refused"})
-        found = "; ".join(f"{f.statistic} of {f.column}" for f in result.of_kind(FindingKind.HARD))
         raise InvalidInputError(
             f"Step {step.name!r}: leakage between its inputs {declared.train!r} (training) "
-            f"and {declared.valid!r} (validation): {found}. Fix the split in the steps "
-            "before it and run again, or train anyway with --accept-leakage 'why' (prodml run "
-            "or prodml sweep; accept_leakage='why' in Python), recorded on the step's run."
+            f"and {declared.valid!r} (validation): {hard_findings(result)}. Fix the split in "
+            "the steps before it and run again, or train anyway with --accept-leakage 'why' "
+            "(prodml run or prodml sweep; accept_leakage='why' in Python), recorded on the "
+            "step's run."
         )
     client.metadata.set_run_tags(run_id, {"prodml.leakage": _verdict(result)})
     return tuple(
