@@ -36,6 +36,7 @@ class Step:
     code: str  # digest of the code it runs
     sources: dict[str, Path]  # its module and the project modules it uses: their files
     annotations: dict[str, str]  # argument -> its annotation's text
+    qualified: dict[str, str]  # the same with imported names in full (pandas.DataFrame)
     takes_run: bool
 
     def function(self) -> Callable[..., Any]:
@@ -129,6 +130,7 @@ def _step(pipeline: str, spec: StepDocument, tree: dict[str, Any], root: Path) -
         code=digest,
         sources={module: path, **covered},
         annotations=parameters.annotations,
+        qualified=signature.qualified(path, parameters.annotations),
         takes_run=RUN_ARGUMENT in parameters.names,
     )
 

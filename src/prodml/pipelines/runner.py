@@ -239,7 +239,7 @@ def _one_step(
                 datasets_table(client, datasets[source])
                 if "@" in source
                 else produced.value(source),
-                step.annotations.get(argument, ""),
+                step.qualified.get(argument, ""),
             )
             for argument, source in step.inputs.items()
         }

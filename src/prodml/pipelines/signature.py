@@ -94,6 +94,35 @@ def _stamp(path: Path) -> tuple[Path, int, int]:
     return path, stat.st_mtime_ns, stat.st_size
 
 
+def qualified(path: Path, annotations: dict[str, str]) -> dict[str, str]:
+    """``annotations`` with each name the module at ``path`` imported written as what it
+    imported: ``DataFrame`` after ``from pandas import DataFrame`` is
+    ``pandas.DataFrame``, ``pd.DataFrame`` after ``import pandas as pd`` too."""
+    names: dict[str, str] = {}
+    for node in ast.walk(code.parse(path)):
+        if isinstance(node, ast.Import):
+            names.update({a.asname: a.name for a in node.names if a.asname})
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.update({a.asname or a.name: f"{node.module}.{a.name}" for a in node.names})
+    return {argument: _qualify(text, names) for argument, text in annotations.items()}
+
+
+def _qualify(text: str, names: dict[str, str]) -> str:
+    try:  # a quoted annotation ("pd.DataFrame") is read inside its quotes
+        tree = ast.parse(text.strip().strip("'\""), mode="eval")
+    except SyntaxError:  # not Python (the text of a class: <class 'pandas...'>)
+        return text
+
+    class Qualify(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            full = names.get(node.id)
+            if full is None:
+                return node
+            return ast.copy_location(ast.parse(full, mode="eval").body, node)
+
+    return ast.unparse(Qualify().visit(tree))
+
+
 def _from_tree(arguments: ast.arguments) -> Parameters:
     positional = [*arguments.posonlyargs, *arguments.args]
     with_default = {a.arg for a in positional[len(positional) - len(arguments.defaults) :]}
