@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,7 @@ def _checked(named_outputs: Mapping[str, Any], names: tuple[str, str, str]) -> d
         elif isinstance(value, Mapping) and _metrics(value):
             _check_finite(output, value, f"{pipeline}:{step}")
         else:
-            _json_size(output, value, f"{pipeline}:{step}")
+            _json_size(output, _plain(value), f"{pipeline}:{step}")
     return ready
 
 
@@ -228,9 +229,19 @@ def _metrics(value: Mapping[Any, Any]) -> bool:
     metric is refused by name in ``_checked``, not taken for outputs named by it)."""
     return (
         bool(value)
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value.values())
+        and all(_number(v) for v in value.values())
         and all(isinstance(k, str) for k in value)
     )
+
+
+def _number(value: Any) -> bool:
+    """A number, Python's or NumPy's (``np.float32``, ``np.int64``), not a truth value."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy number as the Python number it holds (JSON takes only those)."""
+    return value.item() if _number(value) and hasattr(value, "item") else value
 
 
 def _check_finite(output: str, metrics: Mapping[str, float], where: str) -> None:
@@ -262,6 +273,7 @@ def _example(model: Any, given: Any, table: Any) -> Any:
 
 
 def _value(output: str, value: Any, where: str) -> StepOutput:
+    value = _plain(value)
     _json_size(output, value, where)
     return StepOutput(
         name=output,
