@@ -73,6 +73,31 @@ Function = Annotated[
 ]
 
 
+_KEY_KINDS = {bool: "true or false", int: "a number", float: "a number", type(None): "null"}
+
+
+def _text_keys(tree: dict[Any, Any], where: str) -> None:
+    """Every key of the config tree is text: a step is given its slice by name, and
+    the config is stored as JSON. YAML reads ``1:``, ``yes:`` or ``2013-03-15:`` as a
+    number, a truth value or a date."""
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            kind = _KEY_KINDS.get(type(key), "a date" if hasattr(key, "isoformat") else "")
+            shown = key.isoformat() if hasattr(key, "isoformat") else key
+            shown = str(key).lower() if isinstance(key, bool) else shown
+            shown = "null" if key is None else shown
+            raise ValueError(
+                f"holds the key {shown} ({kind or type(key).__name__}) in {where}, which "
+                f"YAML did not read as text; config keys are text: quote it ('{shown}')"
+            )
+        if isinstance(value, dict):
+            _text_keys(value, f"{where}.{key}")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    _text_keys(item, f"{where}.{key}[{index}]")
+
+
 class LeakageDocument(Document):
     """Checks of a training step's inputs before it runs (hard findings stop the run)."""
 
@@ -132,6 +157,8 @@ class PipelineDocument(Document):
     @field_validator("config", mode="before")
     @classmethod
     def _mapping(cls, value: object) -> object:
+        if isinstance(value, dict):
+            _text_keys(value, "config")
         return value if value is not None else {}
 
     @model_validator(mode="after")
