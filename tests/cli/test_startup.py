@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_process import run_prodml
+
+import prodml
 
 HEAVY = ("pyarrow", "numpy", "scipy", "duckdb", "sklearn", "pandas", "polars", "pydantic", "yaml")
 # Loaded by the migrations that create a store, not by a command on an existing SQLite one.
@@ -153,3 +156,17 @@ def test_the_command_collects_garbage_less_often_while_it_imports(tmp_path: Path
 
     assert done.returncode == 0, done.stderr
     assert "THRESHOLD 50000" in done.stderr
+
+
+def test_version_is_answered_without_building_a_command(tmp_path: Path) -> None:
+    home = tmp_path / ".prodml"
+    alone = run_prodml(home, "--version")
+    assert alone.returncode == 0
+    assert alone.stdout.strip().startswith(f"prodml {prodml.__version__} (Python 3.")
+    assert not home.exists(), "asking the version created a store"
+    # among other words Typer answers it, and --help lists it
+    assert run_prodml(home, "--version", "runs", "list").stdout == alone.stdout
+    assert "--version" in run_prodml(home, "--help").stdout
+    code = "import sys\nsys.argv = ['prodml', '--version']\n"
+    code += "from prodml.cli.main import run\nrun()\n"
+    assert _loaded(code, home, (*HEAVY, "sqlalchemy", "typer")) == ["typer"]

@@ -56,8 +56,25 @@ def build_app(modules: list[str] | None = None) -> typer.Typer:
     return app
 
 
-def _group() -> None:
-    """No options of its own: ``prodml`` only holds the commands."""
+def _group(
+    version: bool = typer.Option(
+        False, "--version", help="Show prodml's version and exit.", is_eager=True
+    ),
+) -> None:
+    """Its one option of its own is --version (answered by ``run`` before any command is
+    built); ``prodml`` otherwise only holds the commands."""
+    if version:  # reached only when Typer parses it among other words
+        print(version_line())
+        raise typer.Exit()
+
+
+def version_line() -> str:
+    """``prodml 0.1.0 (Python 3.11.7)``: what an issue report asks for first."""
+    import platform
+
+    from prodml import __version__
+
+    return f"prodml {__version__} (Python {platform.python_version()})"
 
 
 def app_for(arguments: list[str]) -> typer.Typer:
@@ -112,6 +129,9 @@ def _leave(code: object) -> None:
 
 
 def _command() -> None:
+    if sys.argv[1:] == ["--version"]:  # no command to build for it
+        print(version_line())
+        return
     try:
         command = typer.main.get_command(app_for(sys.argv[1:]))
         help_text.unwrap(command)
