@@ -20,7 +20,7 @@ from prodml.client import Client
 from prodml.data.datasets import log_dataset
 from prodml.data.executors import Executor, Progress, map_partitions, row_ranges
 from prodml.data.refs import get_dataset
-from prodml.data.sketches import ColumnProfile
+from prodml.data.sketches import ColumnProfile, profile_column
 from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.scoring import ScoredDataset
 from prodml.errors import InvalidInputError, NotFoundError
@@ -76,7 +76,7 @@ def score(
     sources = [(("model", predictor.version.id), "scored"), (("dataset", version.id), "input")]
     stored = log_dataset(
         client, target, output, list(version.key), sources=sources, carried=version,
-        profiles=_merged_profiles(results),
+        profiles=_merged_profiles(results, output),
     )  # fmt: skip
     errors = [r.error for r in results if r.error is not None]
     return ScoredDataset(
@@ -94,14 +94,23 @@ def score(
     )
 
 
-def _merged_profiles(results: list[parts.Part]) -> dict[str, ColumnProfile]:
-    """The added columns' profiles, each part's merged in the parts' order."""
+def _merged_profiles(results: list[parts.Part], output: pa.Table) -> dict[str, ColumnProfile]:
+    """The added columns' profiles, each part's merged in the parts' order; a column
+    that a part holds only nulls in (every row raised) is profiled whole here, as the
+    output's type."""
     merged: dict[str, ColumnProfile] = {}
-    for result in results:
-        for name, doc in result.profiles.items():
-            made = ColumnProfile.from_dict(doc)
+    for name in results[0].profiles if results else ():
+        if any(_all_null(result.rows.column(name)) for result in results):
+            merged[name] = profile_column(name, output.column(name))
+            continue
+        for result in results:
+            made = ColumnProfile.from_dict(result.profiles[name])
             merged[name] = merged[name].merge(made) if name in merged else made
     return merged
+
+
+def _all_null(column: pa.ChunkedArray) -> bool:
+    return bool(column.null_count == len(column))
 
 
 def _check_input(predictor: Predictor, version: DatasetVersion) -> None:

@@ -60,6 +60,7 @@ def score_part(job: Job, rows: tuple[int, int]) -> Part:
     predictor = predictor_of(job)
     table = read_rows(_client(job.settings), job.blob, *rows)
     labels, proba = _raw(predictor, table)
+    labels, proba = _filled(labels, proba, table.num_rows)
     answers = answers_of(labels, 0.5)
     if job.guardrails is not None:
         if proba is not None and any(r.confidence_below is not None for r in job.guardrails.rules):
@@ -94,6 +95,18 @@ def _raw(predictor: Predictor, table: pa.Table) -> tuple[Raw, Raw | None]:
     outputs, failed, error = robust(model.predict_proba, frame, count)
     _check_shape(predictor, outputs, failed, count, 2)
     return labels, Raw(None, outputs, classes, failed, error)
+
+
+def _filled(labels: Raw, proba: Raw | None, rows: int) -> tuple[Raw, Raw | None]:
+    """Answers where every row raised, as null answers of one per row (probabilities
+    one per class), so such a part has the columns and rows of any other."""
+    if labels.failed.all():
+        labels = dataclasses.replace(labels, labels=np.full(rows, None, dtype=object))
+    if proba is not None and proba.failed.all():
+        width = len(proba.classes)
+        filled = np.full((rows, width), np.nan) if width else None
+        proba = dataclasses.replace(proba, probabilities=filled)
+    return labels, proba
 
 
 def _check_shape(
