@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from prodml.client import Client
 from prodml.domain.ids import new_id
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, echoed
 from prodml.pipelines import plan, runner, space
 from prodml.pipelines.config import texts
 from prodml.pipelines.space_document import SpaceDocument
@@ -83,6 +83,8 @@ def run_sweep(
     shared = _shared_steps(pipeline, searched)
     if searched.sampler == "grid":
         trials = min(trials, space.grid_size(searched))
+    if name:
+        _check_new_name(client, name)
     name = name or f"{pipeline.name}-sweep-{new_id()[:8]}"
     optuna = space.optuna()
     tags = {"prodml.sweep": name, "prodml.sweep.role": "sweep"}
@@ -171,6 +173,22 @@ def run_sweep(
                 sweep_run.id, {"prodml.sweep.best": best.outcome.run_id or ""}
             )
     return result
+
+
+def _check_new_name(client: Client, name: str) -> None:
+    """A sweep is found by its name: a second sweep under it would have its trials
+    ranked with the first one's."""
+    from prodml.domain.run_query import quoted_value
+    from prodml.track.search import search_runs
+
+    query = f"tags.prodml.sweep = {quoted_value(name)} and tags.prodml.sweep.role = 'sweep'"
+    earlier = search_runs(client, query, "started desc", 1).runs
+    if earlier:
+        raise InvalidInputError(
+            f"A sweep named {echoed(name)} exists already (run {earlier[0].id[:12]}); its "
+            "trials and this one's would be ranked together. Give this sweep another "
+            "--name, or none for a new one."
+        )
 
 
 def _shared_steps(pipeline: plan.Pipeline, searched: SpaceDocument) -> set[str]:
