@@ -46,7 +46,17 @@ class TrialOutcome:
 
 
 def values_as_overrides(values: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(f"{key}={json.dumps(value)}" for key, value in values.items())
+    return tuple(f"{key}={_yaml_value(value)}" for key, value in values.items())
+
+
+def _yaml_value(value: Any) -> str:
+    """``value`` as YAML text that reads back as it: a float Python writes with an
+    exponent and no point (1e-05) is text to YAML 1.1, so it gets one (1.0e-05)."""
+    text = json.dumps(value)
+    if isinstance(value, float) and "e" in text:
+        mantissa, _, exponent = text.partition("e")
+        text = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
+    return text
 
 
 def run_trial(task: TrialTask) -> TrialOutcome:
