@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prodml.client import Client
 from prodml.domain.ids import new_id
@@ -22,6 +22,9 @@ from prodml.pipelines.config import texts
 from prodml.pipelines.space_document import SpaceDocument
 from prodml.pipelines.trials import TrialOutcome, TrialTask, run_trial, values_as_overrides
 from prodml.track.start import start_run
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 class TrialExecutor(Protocol):
@@ -123,7 +126,7 @@ def run_sweep(
                 study.enqueue_trial(point)
         settings = dataclasses.asdict(client.settings)
         finished: list[Trial] = []
-        running: dict[Future[TrialOutcome], tuple[Any, dict[str, Any]]] = {}
+        running: dict[Future[TrialOutcome], tuple[Any, dict[str, Any], float]] = {}
         asked = 0
         try:
             while asked < trials or running:
@@ -144,12 +147,12 @@ def run_sweep(
                         pruner=searched.pruner,
                         accept_leakage=accept_leakage,
                     )
-                    running[executor.submit(task)] = (trial, values)
+                    running[executor.submit(task)] = (trial, values, time.perf_counter())
                     asked += 1
                 done_now, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done_now:
-                    trial, values = running.pop(future)
-                    outcome = future.result()
+                    trial, values, submitted = running.pop(future)
+                    outcome = _outcome(client, future, trial.number, name, submitted)
                     _tell(study, trial, outcome)
                     finished.append(Trial(number=outcome.number, values=values, outcome=outcome))
                     if report is not None:
@@ -257,6 +260,44 @@ def _check_value(config: dict[str, Any], key: str) -> None:
         )
 
 
+def _outcome(
+    client: Client, future: Future[TrialOutcome], number: int, sweep: str, submitted: float
+) -> TrialOutcome:
+    """The trial's outcome; a trial whose worker died (killed by the system for memory,
+    a crash in native code, os._exit) is a failed trial, its runs ended as failed."""
+    try:
+        return future.result()
+    except Exception as error:  # the worker, not the trial's code, failed: it said nothing
+        reason = (
+            f"its worker process ended abruptly ({type(error).__name__}): the system may "
+            "have killed it for memory, or native code in a step crashed; trials running "
+            "beside it end with it"
+        )
+        _end_runs(client, sweep, number, reason)
+        return TrialOutcome(
+            number=number,
+            state="failed",
+            value=None,
+            run_id=None,
+            seconds=time.perf_counter() - submitted,
+            error=reason[0].upper() + reason[1:],
+        )
+
+
+def _end_runs(client: Client, sweep: str, number: int, reason: str) -> None:
+    """End as failed the runs a dead worker left running: the trial's and its steps'."""
+    from prodml.domain.run import RunStatus
+    from prodml.domain.run_query import quoted_value
+    from prodml.track.search import search_runs
+
+    query = f"tags.prodml.sweep = {quoted_value(sweep)} and tags.prodml.trial = '{number}'"
+    for trial_run in search_runs(client, query, None, 50).runs:
+        steps = search_runs(client, f"tags.prodml.parent = '{trial_run.id}'", None, 500).runs
+        for run in [*steps, trial_run]:
+            if run.status is RunStatus.RUNNING:
+                client.metadata.finish_run(run.id, RunStatus.FAILED, time.time(), reason)
+
+
 def _tell(study: Any, trial: Any, outcome: TrialOutcome) -> None:
     from optuna.trial import TrialState
 
@@ -290,14 +331,24 @@ class LocalProcesses:
     name = "local"
 
     def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool = self._new_pool()
+
+    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._pool.submit(run_trial, task)
+        except BrokenProcessPool:  # a worker died: the trials it ended failed, start afresh
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            return self._pool.submit(run_trial, task)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self.workers = workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-
-    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
-        return self._pool.submit(run_trial, task)
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

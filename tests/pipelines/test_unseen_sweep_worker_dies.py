@@ -1,0 +1,54 @@
+"""A trial whose worker process dies (the system killed it for memory, a crash in
+native code, os._exit) is a failed trial saying so; the sweep goes on with fresh
+workers and leaves no run of the dead workers running. The whole sweep stopped with
+'Unexpected error: BrokenProcessPool' and its trials' runs stayed running."""
+
+from __future__ import annotations
+
+from pipeline_project import Project, log_numbers
+
+import prodml
+from prodml.client import Client
+
+STEPS = """
+import os
+
+import pyarrow as pa
+
+
+def train(numbers: pa.Table, alpha: float) -> dict:
+    if alpha == 0.7:
+        os._exit(3)
+    return {"score": alpha}
+"""
+PIPELINE = """
+name: dies
+config:
+  train: {alpha: 0.5}
+steps:
+  - {name: train, function: "steps:train", inputs: {numbers: numbers@latest}}
+"""
+
+
+def test_a_trial_whose_worker_dies_fails_and_the_sweep_goes_on(
+    project: Project, sqlite_client: Client
+) -> None:
+    log_numbers(sqlite_client, [1])
+    project.write("steps.py", STEPS)
+    project.write("pipeline.yaml", PIPELINE)
+    space = {
+        "objective": "score",
+        "sampler": "grid",
+        "parameters": {"train.alpha": {"choice": [0.1, 0.7, 0.2, 0.3, 0.4]}},
+    }
+
+    result = prodml.sweep(project.pipeline, space, trials=5, parallel=2, client=sqlite_client)
+
+    assert len(result.trials) == 5
+    states = {t.values["train.alpha"]: t.outcome for t in result.trials}
+    assert states[0.7].state == "failed"
+    assert "worker process" in (states[0.7].error or "")
+    assert sum(o.state == "complete" for o in states.values()) >= 3
+    assert result.best is not None
+    runs = prodml.search_runs("experiment = dies", limit=500, client=sqlite_client).runs
+    assert [r.id for r in runs if r.status.value == "running"] == []
