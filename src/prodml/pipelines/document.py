@@ -177,5 +177,27 @@ class PipelineDocument(Document):
                         f"steps[{index}].inputs.{argument} is {source!r}, not an earlier step "
                         f"(earlier steps: {known}) nor a dataset version NAME@VERSION"
                     )
+            _leakage_inputs(index, step)
             seen.add(step.name)
         return self
+
+
+def _leakage_inputs(index: int, step: StepDocument) -> None:
+    """The leakage section names two of the step's inputs (checked before any step runs,
+    not when the step is reached)."""
+    if step.leakage is None:
+        return
+    inputs = ", ".join(step.inputs) or "none"
+    for role in ("train", "valid"):
+        argument = getattr(step.leakage, role)
+        if argument not in step.inputs:
+            raise ValueError(
+                f"steps[{index}].leakage.{role} is {argument!r}, not one of the step's "
+                f"inputs ({inputs}); name the input holding its {role} rows"
+            )
+    if step.leakage.train == step.leakage.valid:
+        raise ValueError(
+            f"steps[{index}].leakage names the same input {step.leakage.train!r} as train and "
+            f"valid; name the input holding the training rows and the one holding the "
+            f"validation rows (inputs: {inputs})"
+        )

@@ -34,15 +34,21 @@ def check(
         label=declared.label,
         max_overlap=declared.max_overlap,
     )
-    result = guard(
-        client,
-        values[declared.train],
-        values[declared.valid],
-        declarations,
-        force=accept,
-        block=False,
-        run_id=run_id,
-    )
+    try:
+        result = guard(
+            client,
+            values[declared.train],
+            values[declared.valid],
+            declarations,
+            force=accept,
+            block=False,
+            run_id=run_id,
+        )
+    except InvalidInputError as error:  # a column the tables lack: say whose check it is
+        text = str(error)
+        field = text.partition(":")[0]
+        inside = f"leakage.{text}" if field in type(declared).model_fields else f"leakage: {text}"
+        raise InvalidInputError(f"Step {step.name!r}: {inside}") from None
     if result.refused:
         client.metadata.set_run_tags(run_id, {"prodml.leakage": "refused"})
         raise InvalidInputError(
