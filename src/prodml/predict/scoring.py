@@ -65,10 +65,14 @@ def score(
     blob = client.metadata.dataset_blob(version)
     if blob is None:
         raise NotFoundError(f"Dataset {version.ref} has no stored table.")
-    job = parts.Job(_portable(client.settings), predictor.version, predictor.guardrails, blob)
-    parts.remember(job, predictor)  # parts run in this process reuse it
     rows = version.num_rows or 0
-    ranges = parts.aligned(row_ranges(rows, partitions or (executor.workers if executor else 1)))
+    block = parts.block_rows(rows)
+    job = parts.Job(
+        _portable(client.settings), predictor.version, predictor.guardrails, blob, block
+    )
+    parts.remember(job, predictor)  # parts run in this process reuse it
+    wanted = partitions or (executor.workers if executor else 1)
+    ranges = parts.aligned(row_ranges(rows, wanted), block)
     results = map_partitions(functools.partial(parts.score_part, job), ranges, executor, progress)
     output = pa.concat_tables([r.rows for r in results], promote_options="default")
     added = output.column_names[len(version.schema) :]

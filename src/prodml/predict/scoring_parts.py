@@ -31,9 +31,15 @@ from prodml.track import model as models
 
 PREDICTION = "prediction"
 PROBA = "proba_"
-BLOCK = 1024  # rows a model call takes; parts hold whole blocks (the last may be short)
-BLOCK_CALLS = 512  # calls spent isolating the rows a block's model raises on
-GIVE_UP_DEPTH = 6  # halvings after which a block whose every piece raised is all failed
+# The model is called on blocks of rows counted from the table's first, each block within
+# one part (the last may be short): a row's answer then depends on its block alone, not on
+# how the table was cut into parts (a BLAS's kernels round a row's sums by where it sits
+# in the call). Blocks grow with the table, so a large one pays few calls.
+PIECE = 1024  # the smallest block; a block the model raises on is retried piece by piece
+BLOCKS = 64  # a table is cut into about this many blocks, from one piece ...
+LARGEST_BLOCK = 65_536  # ... up to this many rows
+BLOCK_CALLS = 512  # calls spent isolating the rows a piece's model raises on
+GIVE_UP_DEPTH = 6  # halvings after which a piece whose every part raised is all failed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Job:
     model: ModelVersion
     guardrails: rails.Guardrails | None
     blob: str
+    block: int = PIECE  # rows a model call takes (see :func:`block_rows`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +72,7 @@ def score_part(job: Job, rows: tuple[int, int]) -> Part:
     ``proba_<class>`` per class. The rows are read here, from the verified blob."""
     predictor = predictor_of(job)
     table = read_rows(_client(job.settings), job.blob, *rows)
-    labels, proba = _raw(predictor, table)
+    labels, proba = _raw(predictor, table, job.block)
     labels, proba = _filled(labels, proba, table.num_rows)
     answers = answers_of(labels, 0.5)
     if job.guardrails is not None:
@@ -87,18 +94,18 @@ def score_part(job: Job, rows: tuple[int, int]) -> Part:
     return Part(table, int(labels.failed.sum()), abstained, labels.error, profiles)
 
 
-def _raw(predictor: Predictor, table: pa.Table) -> tuple[Raw, Raw | None]:
+def _raw(predictor: Predictor, table: pa.Table, block: int) -> tuple[Raw, Raw | None]:
     """``predict`` and, for a classifier, ``predict_proba`` on one model input, as
     ``Predictor.raw`` makes it (the signature's columns, conformed)."""
     frame = predictor.model_input(predictor.features(table))
     model, count = predictor.model, table.num_rows
     classes = tuple(getattr(model, "classes_", ()))
     with _one_blas_thread():
-        outputs, failed, error = _answers(predictor, model.predict, frame, count, 1)
+        outputs, failed, error = _answers(predictor, model.predict, frame, count, 1, block)
         labels = Raw(outputs, None, classes, failed, error)
         if not callable(getattr(model, "predict_proba", None)):
             return labels, None
-        outputs, failed, error = _answers(predictor, model.predict_proba, frame, count, 2)
+        outputs, failed, error = _answers(predictor, model.predict_proba, frame, count, 2, block)
     return labels, Raw(None, outputs, classes, failed, error)
 
 
@@ -108,38 +115,77 @@ class _WrongShape(Exception):
 
 
 def _answers(
-    predictor: Predictor, call: Any, frame: Any, rows: int, dimensions: int
+    predictor: Predictor, call: Any, frame: Any, rows: int, dimensions: int, block: int
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
     try:
-        outputs, failed, error = blocked(call, frame, rows)
+        outputs, failed, error = blocked(call, frame, rows, block)
     except _WrongShape as wrong:
         outputs, failed, error, rows = np.empty(wrong.shape), np.zeros(1, bool), None, wrong.rows
     _check_shape(predictor, outputs, failed, rows, dimensions)
     return outputs, failed, error
 
 
-def aligned(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The runs of rows with their bounds moved to the nearest multiple of ``BLOCK``
+def block_rows(rows: int) -> int:
+    """The rows of a model call for a table of ``rows``: a power of two near a
+    ``BLOCKS``-th of it, from ``PIECE`` to ``LARGEST_BLOCK``."""
+    size = PIECE
+    while size < LARGEST_BLOCK and size * 2 * BLOCKS <= rows:
+        size *= 2
+    return size
+
+
+def aligned(ranges: list[tuple[int, int]], block: int) -> list[tuple[int, int]]:
+    """The runs of rows with their bounds moved to the nearest multiple of ``block``
     (runs left empty dropped), so that every block is scored within one part."""
     rows = ranges[-1][1] if ranges else 0
-    cuts = {min(rows, round(stop / BLOCK) * BLOCK) for _, stop in ranges[:-1]}
+    cuts = {min(rows, round(stop / block) * block) for _, stop in ranges[:-1]}
     bounds = [0, *sorted(cut for cut in cuts if 0 < cut < rows), rows]
     return list(itertools.pairwise(bounds))
 
 
-def blocked(call: Any, frame: Any, rows: int) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """The model's outputs over all rows, called on each run of ``BLOCK`` rows from the
-    part's first (a block's answers then depend on its own rows alone, not on how the
-    table was cut into parts); rows a block raises on are isolated within it."""
-    pieces = [
-        _isolated(call, _rows(frame, start, min(start + BLOCK, rows)), min(BLOCK, rows - start))
-        for start in range(0, rows, BLOCK)
-    ]
+def blocked(
+    call: Any, frame: Any, rows: int, block: int = PIECE
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """The model's outputs over all rows, called on each run of ``block`` rows from the
+    part's first; a block it raises on is answered piece by piece (``PIECE`` rows), and
+    the rows a piece raises on are isolated within it."""
+    return _joined(
+        [_block(call, frame, start, min(start + block, rows)) for start in range(0, rows, block)]
+    )
+
+
+def _block(
+    call: Any, frame: Any, start: int, stop: int
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    if stop - start > PIECE:
+        try:
+            values = np.asarray(call(_rows(frame, start, stop)))
+        except Exception:
+            pieces = range(start, stop, PIECE)
+            return _joined(
+                [
+                    _isolated(call, _rows(frame, s, min(s + PIECE, stop)), min(PIECE, stop - s))
+                    for s in pieces
+                ]
+            )
+        if values.ndim == 0 or len(values) != stop - start:
+            raise _WrongShape(values.shape, stop - start)
+        return values, np.zeros(stop - start, dtype=bool), None
+    return _isolated(call, _rows(frame, start, stop), stop - start)
+
+
+def _joined(
+    pieces: list[tuple[np.ndarray, np.ndarray, str | None]],
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """Consecutive pieces' outputs as one (NaN, or zero, where a whole piece failed)."""
+    rows = sum(len(bad) for _, bad, _ in pieces)
     failed = np.concatenate([bad for _, bad, _ in pieces]) if pieces else np.zeros(0, bool)
     error = next((error for _, _, error in pieces if error is not None), None)
     answered = [values for values, bad, _ in pieces if not bad.all()]
     if not answered:
         return np.empty(0), np.ones(rows, dtype=bool), error
+    if len(pieces) == 1:
+        return pieces[0]
     sample = answered[0]
     outputs = np.zeros((rows, *sample.shape[1:]), dtype=sample.dtype)
     if outputs.dtype.kind == "f":
