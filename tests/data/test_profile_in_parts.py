@@ -111,3 +111,15 @@ def test_partitions_below_one_are_refused(sqlite_client: Client) -> None:
     prodml.log_dataset("small", pd.DataFrame({"x": [1.0]}), client=sqlite_client)
     with pytest.raises(InvalidInputError, match="partitions must be 1 or more"):
         prodml.profile_version("small@1", partitions=0, client=sqlite_client)
+
+
+def test_a_column_without_a_value_profiles_in_parts_as_in_one_process(
+    sqlite_client: Client,
+) -> None:
+    frame = _flights().assign(empty=np.full(ROWS, np.nan), unset=pd.Series([None] * ROWS))
+    prodml.log_dataset("holes", frame, client=sqlite_client)
+    single = profile_table(prodml.load_table("holes@1", client=sqlite_client), "holes@1")
+
+    made = prodml.profile_version("holes@1", partitions=3, client=sqlite_client)
+
+    _same(made.to_summary(), single.to_summary())

@@ -314,6 +314,8 @@ def _ends(a: ColumnProfile, b: ColumnProfile) -> tuple[np.ndarray | None, np.nda
     """The ends of a union are the ends of the two sides' ends; unknown if either side
     has values but no ends kept (a profile written before they were)."""
     sides = [p for p in (a, b) if p.valid]
+    if not sides:  # two parts of a column that holds no value
+        return a.lowest, a.highest
     if any(p.lowest is None or p.highest is None for p in sides):
         return None, None
     if len(sides) == 1:
