@@ -8,6 +8,7 @@ is kept with the cache entry. ``None`` is no output."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -197,14 +198,19 @@ def load(client: Client, output: StepOutput) -> Any:
 
 
 def as_argument(value: Any, annotation: str) -> Any:
-    """A table in the form the step's argument is annotated with (Arrow by default)."""
+    """A table in the form the step's argument is annotated with (Arrow by default).
+    Each step gets its own copy of a DataFrame, list or mapping: one that changes its
+    input in place must not change what the next step gets (a run reusing the output
+    from the cache would give that step the output as stored)."""
     if not _is_table(value):
-        return value
+        return copy.deepcopy(value) if isinstance(value, list | dict) else value
     wanted = "pandas" if "pd." in annotation or "pandas" in annotation else None
     wanted = "polars" if "pl." in annotation or "polars" in annotation else wanted
     kind = type(value).__module__.split(".")[0]
     if wanted == kind or (wanted is None and kind == "pyarrow"):
-        return value
+        if kind == "pyarrow":  # cannot be changed in place
+            return value
+        return value.copy(deep=True) if kind == "pandas" else value.clone()
     table = value if kind == "pyarrow" else tables.to_arrow(value, "input")
     if wanted == "pandas":
         return table.to_pandas()
