@@ -8,7 +8,9 @@ import typer
 from rich.text import Text
 
 import prodml
+from prodml.cli.evaluation import _comparison as show_comparison
 from prodml.cli.output import console, emit_json, errors
+from prodml.domain.evaluation import Verdict
 from prodml.errors import InvalidInputError
 
 
@@ -150,7 +152,7 @@ def _best(name: str, suite: str | None, baseline: str | None, json: bool) -> Non
     if suite is not None:
         if not models:
             raise InvalidInputError(f"The best trial of {name!r} made no model to compare.")
-        against = baseline or f"{models[0].partition('@')[0]}@champion"
+        against = baseline or _champion(name, suite, models[0])
         comparison = prodml.compare_models(suite, against, models[0])
     if json:
         emit_json({"run": best, "models": models, "comparison": comparison})
@@ -160,8 +162,26 @@ def _best(name: str, suite: str | None, baseline: str | None, json: bool) -> Non
     console.print(f"  config: {best.config}")
     console.print(f"  metrics: {metrics}")
     console.print(f"  models: {', '.join(models) or 'none'}")
-    if comparison is not None:
-        console.print(prodml.evaluation_report(comparison))
+    if comparison is not None:  # as prodml evaluate compare shows it, and exits
+        show_comparison(comparison)
+        if comparison.gate and comparison.gate.verdict is not Verdict.PASS:
+            raise typer.Exit(1)
+
+
+def _champion(name: str, suite: str, model: str) -> str:
+    """The default model to compare with: the champion of the best trial's model."""
+    from prodml.errors import NotFoundError
+
+    champion = f"{model.partition('@')[0]}@champion"
+    try:
+        prodml.get_model(champion)
+    except NotFoundError:
+        raise InvalidInputError(
+            f"Model {model.partition('@')[0]!r} has no champion to compare the best trial's "
+            f"model with; name one: prodml sweep best {name} --compare {suite} --baseline "
+            f"{model.partition('@')[0]}@VERSION."
+        ) from None
+    return champion
 
 
 def register(app: typer.Typer) -> None:
