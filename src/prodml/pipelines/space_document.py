@@ -13,9 +13,10 @@ parameters:
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from prodml.documents import Document, Name
 
@@ -41,6 +42,14 @@ class ParameterDocument(Document):
     step: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
         None, description="spacing of the values tried (a grid needs it for a float range)"
     )
+
+    @field_validator("choice", mode="before")
+    @classmethod
+    def _dates_as_text(cls, value: object) -> object:
+        """A date (``2013-03-15`` unquoted) is its ISO text, as in the pipeline's config."""
+        if isinstance(value, list):
+            return [v.isoformat() if isinstance(v, datetime.date) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _one_kind(self) -> ParameterDocument:
