@@ -87,6 +87,7 @@ def run_trial(task: TrialTask) -> TrialOutcome:
     missing = (
         f"The pipeline logged no metric {task.objective!r} (it logged: "
         f"{', '.join(sorted(result.metrics)) or 'none'}); set objective: to one of them."
+        + _as_value(result, task.objective)
     )
     return TrialOutcome(
         number=task.number,
@@ -98,6 +99,22 @@ def run_trial(task: TrialTask) -> TrialOutcome:
         error=missing if state == "failed" else None,
         metrics=result.metrics,
     )
+
+
+def _as_value(result: runner.PipelineResult, objective: str) -> str:
+    """A hint when a step returned the objective as one named output among others (a
+    value kept with its cache entry, not a metric)."""
+    from prodml.domain.steps import OutputKind
+
+    for step in result.steps:
+        for output in step.outputs:
+            if output.name == objective and output.kind is OutputKind.VALUE:
+                return (
+                    f" Step {step.name!r} returned {objective!r} as a value beside its other "
+                    f"outputs; return metrics as a mapping of their own: "
+                    f"{{'metrics': {{{objective!r}: ...}}, ...}}."
+                )
+    return ""
 
 
 def _client(settings: dict[str, Any]) -> Client:
