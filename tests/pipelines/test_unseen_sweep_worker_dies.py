@@ -5,6 +5,7 @@ workers and leaves no run of the dead workers running. The whole sweep stopped w
 
 from __future__ import annotations
 
+import pytest
 from pipeline_project import Project, log_numbers
 
 import prodml
@@ -52,3 +53,30 @@ def test_a_trial_whose_worker_dies_fails_and_the_sweep_goes_on(
     assert result.best is not None
     runs = prodml.search_runs("experiment = dies", limit=500, client=sqlite_client).runs
     assert [r.id for r in runs if r.status.value == "running"] == []
+
+
+def test_a_trial_whose_worker_raises_outside_its_steps_fails_with_that_error(
+    project: Project, sqlite_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prodml.pipelines import sweep, trials
+
+    def broken(task: trials.TrialTask) -> trials.TrialOutcome:
+        raise RuntimeError("the study's journal is not on this machine")
+
+    monkeypatch.setattr(sweep, "run_trial", broken)
+    log_numbers(sqlite_client, [1])
+    project.write("steps.py", STEPS)
+    project.write("pipeline.yaml", PIPELINE)
+    space = {
+        "objective": "score",
+        "sampler": "grid",
+        "parameters": {"train.alpha": {"choice": [0.1]}},
+    }
+
+    result = prodml.sweep(project.pipeline, space, trials=1, client=sqlite_client)
+
+    (trial,) = result.trials
+    assert trial.outcome.state == "failed"
+    assert trial.outcome.error == (
+        "It failed in its worker: RuntimeError: the study's journal is not on this machine"
+    )

@@ -260,6 +260,10 @@ def _check_value(config: dict[str, Any], key: str) -> None:
         )
 
 
+# the errors of a worker that died (this machine's process pool; Ray)
+WORKER_DIED = {"BrokenProcessPool", "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError"}
+
+
 def _outcome(
     client: Client, future: Future[TrialOutcome], number: int, sweep: str, submitted: float
 ) -> TrialOutcome:
@@ -267,11 +271,14 @@ def _outcome(
     a crash in native code, os._exit) is a failed trial, its runs ended as failed."""
     try:
         return future.result()
-    except Exception as error:  # the worker, not the trial's code, failed: it said nothing
+    except Exception as error:  # the worker, not the trial's code, failed
+        died = type(error).__name__ in WORKER_DIED
         reason = (
             f"its worker process ended abruptly ({type(error).__name__}): the system may "
             "have killed it for memory, or native code in a step crashed; trials running "
             "beside it end with it"
+            if died
+            else f"it failed in its worker: {type(error).__name__}: {error}"
         )
         _end_runs(client, sweep, number, reason)
         return TrialOutcome(
@@ -317,7 +324,10 @@ class InProcess:
 
     def submit(self, task: TrialTask) -> Future[TrialOutcome]:
         future: Future[TrialOutcome] = Future()
-        future.set_result(run_trial(task))
+        try:
+            future.set_result(run_trial(task))
+        except Exception as error:  # told as the failed trial, as from a worker process
+            future.set_exception(error)
         return future
 
     def close(self) -> None:
