@@ -31,8 +31,13 @@ def run_pipeline(
     ``report`` is called with each step's result as it finishes. ``accept_leakage`` is
     the reason to train although a step's leakage check found hard problems (recorded
     on the step's run and the checked versions)."""
+    from prodml.errors import InvalidInputError
     from prodml.pipelines import plan, runner
 
+    if report is not None and not callable(report):
+        raise InvalidInputError(
+            f"report is {report!r:.40}; give a function taking each step's result, or None."
+        )
     chosen = client or default_client()
     follow_settings(chosen)
     pipeline = plan.load(path, overrides)
