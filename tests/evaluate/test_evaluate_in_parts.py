@@ -4,6 +4,7 @@ order, and every figure (values, intervals, rows, findings) is the one process's
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from evaluation_helpers import (
@@ -49,6 +50,23 @@ def test_parts_in_this_process_give_every_figure_of_one_process(client: Client) 
     assert _figures(parted) == _figures(whole)
     assert [f.message for f in parted.findings] == [f.message for f in whole.findings]
     assert any("raised on 3 of 3,000 rows" in f.message for f in parted.findings)
+
+
+def test_many_scattered_rows_the_model_refuses_are_counted_alike_in_any_number_of_parts(
+    client: Client,
+) -> None:
+    holdout = customers(3_000, seed=4).assign(balance=100.0)
+    refused = np.random.default_rng(6).random(len(holdout)) < 0.3
+    holdout.loc[refused, "balance"] = -1.0  # more than halving could isolate in one call
+    _logged(client, [Fussy(classifier())], holdout, [*FEATURES, "balance"])
+
+    whole = prodml.evaluate_model("churn@1", client=client)
+    raised = f"raised on {int(refused.sum()):,} of 3,000 rows"
+    assert any(raised in f.message for f in whole.findings), [f.message for f in whole.findings]
+    for partitions in (2, 3):
+        parted = prodml.evaluate_model("churn@1", client=client, partitions=partitions)
+        assert _figures(parted) == _figures(whole), partitions
+        assert [f.message for f in parted.findings] == [f.message for f in whole.findings]
 
 
 def test_a_comparison_on_ray_gives_the_verdict_and_figures_of_one_process(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodml.predict import scoring_parts as parts
+from prodml.predict import blocks as parts
 
 
 class Counting:

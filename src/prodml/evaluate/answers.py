@@ -11,6 +11,7 @@ import pyarrow as pa
 from prodml.domain.evaluation import EvaluationFinding
 from prodml.errors import InvalidInputError
 from prodml.evaluate.outcomes import Outcomes, Task
+from prodml.predict import blocks
 from prodml.predict import guardrails as rails
 from prodml.predict.predictor import Predictor, Raw, answers_of
 
@@ -60,7 +61,8 @@ def outcomes(
     findings: list[EvaluationFinding] = []
     probabilities = task is Task.CLASSIFICATION
     if answer is None:
-        raw = predictor.raw(table, probabilities=probabilities)
+        block = blocks.block_rows(len(table))  # as in parts: the same answers
+        raw = predictor.raw(table, probabilities=probabilities, block=block)
     else:
         raw = answer(predictor, table, probabilities)
     if raw.error is not None:

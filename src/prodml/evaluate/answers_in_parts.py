@@ -17,6 +17,7 @@ import pyarrow as pa
 from prodml.client import Client
 from prodml.data.executors import Executor, map_partitions, row_ranges
 from prodml.domain.artifact import ModelVersion
+from prodml.predict import blocks
 from prodml.predict.predictor import Predictor, Raw
 from prodml.predict.scoring_parts import Job, predictor_of, remember
 from prodml.settings import Settings
@@ -27,6 +28,7 @@ class AnswerJob:
     settings: Settings
     model: ModelVersion
     probabilities: bool
+    block: int  # rows a model call takes, from the whole table's rows
 
 
 class PartedAnswers:
@@ -37,10 +39,12 @@ class PartedAnswers:
         self.settings, self.executor, self.partitions = client.settings, executor, partitions
 
     def __call__(self, predictor: Predictor, table: pa.Table, probabilities: bool) -> Raw:
-        job = AnswerJob(self.settings, predictor.version, probabilities)
+        block = blocks.block_rows(table.num_rows)
+        job = AnswerJob(self.settings, predictor.version, probabilities, block)
         if self.executor.name == "local":  # this process: the predictor already loaded
             remember(_scoring(job), predictor)
-        ranges = row_ranges(table.num_rows, self.partitions or self.executor.workers)
+        wanted = self.partitions or self.executor.workers
+        ranges = blocks.aligned(row_ranges(table.num_rows, wanted), block)
         slices = [table.slice(start, stop - start) for start, stop in ranges]
         raws = map_partitions(functools.partial(answer_part, job), slices, self.executor)
         return joined(raws, [stop - start for start, stop in ranges])
@@ -48,7 +52,7 @@ class PartedAnswers:
 
 def answer_part(job: AnswerJob, rows: pa.Table) -> Raw:
     """The model's raw answers on one part's rows, in whatever process runs it."""
-    return predictor_of(_scoring(job)).raw(rows, probabilities=job.probabilities)
+    return predictor_of(_scoring(job)).raw(rows, job.probabilities, job.block)
 
 
 def _scoring(job: AnswerJob) -> Job:

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from prodml.domain.artifact import ModelVersion
 from prodml.errors import InvalidInputError
+from prodml.predict import blocks
 from prodml.predict import guardrails as rails
 from prodml.predict.signature import conform
 
@@ -56,12 +57,23 @@ class Predictor:
             return np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
         return table.to_pandas()
 
-    def raw(self, table: pa.Table, probabilities: bool = True) -> Raw:
-        """Call the model on every row; rows it raises on are found by halving."""
+    def raw(self, table: pa.Table, probabilities: bool = True, block: int | None = None) -> Raw:
+        """Call the model on every row; rows it raises on are found by halving. With
+        ``block``, on blocks of that many rows and one BLAS thread (see
+        :mod:`prodml.predict.blocks`): the answers of a large table cut into parts."""
         frame = self.model_input(self.features(table))
         proba = probabilities and callable(getattr(self.model, "predict_proba", None))
         call = self.model.predict_proba if proba else self.model.predict
-        outputs, failed, error = robust(call, frame, len(table))
+        if block is None:
+            outputs, failed, error = robust(call, frame, len(table))
+        else:
+            try:
+                with blocks.one_blas_thread():
+                    outputs, failed, error = blocks.blocked(call, frame, len(table), block)
+            except blocks.WrongShape as wrong:
+                method = "predict_proba" if proba else "predict"
+                self._check_shape(np.empty(wrong.shape), wrong.rows, method)
+                raise
         if not failed.all():
             self._check_shape(outputs, len(table), "predict_proba" if proba else "predict")
         classes = tuple(getattr(self.model, "classes_", ()))

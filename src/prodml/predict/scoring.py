@@ -25,7 +25,7 @@ from prodml.domain.dataset import DatasetKind, DatasetVersion
 from prodml.domain.scoring import ScoredDataset
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
-from prodml.predict import loading
+from prodml.predict import blocks, loading
 from prodml.predict import scoring_parts as parts
 from prodml.predict.predictor import Predictor
 from prodml.predict.signature import columns as signature_columns
@@ -66,13 +66,13 @@ def score(
     if blob is None:
         raise NotFoundError(f"Dataset {version.ref} has no stored table.")
     rows = version.num_rows or 0
-    block = parts.block_rows(rows)
+    block = blocks.block_rows(rows)
     job = parts.Job(
         _portable(client.settings), predictor.version, predictor.guardrails, blob, block
     )
     parts.remember(job, predictor)  # parts run in this process reuse it
     wanted = partitions or (executor.workers if executor else 1)
-    ranges = parts.aligned(row_ranges(rows, wanted), block)
+    ranges = blocks.aligned(row_ranges(rows, wanted), block)
     results = map_partitions(functools.partial(parts.score_part, job), ranges, executor, progress)
     output = pa.concat_tables([r.rows for r in results], promote_options="default")
     added = output.column_names[len(version.schema) :]

@@ -8,12 +8,10 @@ settings, once per process, so a worker scoring several parts reads it once."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ from prodml.data.sketches import profile_column
 from prodml.data.stored_tables import read_rows
 from prodml.domain.artifact import ModelVersion
 from prodml.errors import InvalidInputError
+from prodml.predict import blocks
 from prodml.predict import guardrails as rails
 from prodml.predict.predictor import Predictor, Raw, answers_of
 from prodml.settings import Settings
@@ -31,15 +30,6 @@ from prodml.track import model as models
 
 PREDICTION = "prediction"
 PROBA = "proba_"
-# The model is called on blocks of rows counted from the table's first, each block within
-# one part (the last may be short): a row's answer then depends on its block alone, not on
-# how the table was cut into parts (a BLAS's kernels round a row's sums by where it sits
-# in the call). Blocks grow with the table, so a large one pays few calls.
-PIECE = 1024  # the smallest block; a block the model raises on is retried piece by piece
-BLOCKS = 64  # a table is cut into about this many blocks, from one piece ...
-LARGEST_BLOCK = 65_536  # ... up to this many rows
-BLOCK_CALLS = 512  # calls spent isolating the rows a piece's model raises on
-GIVE_UP_DEPTH = 6  # halvings after which a piece whose every part raised is all failed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +41,7 @@ class Job:
     model: ModelVersion
     guardrails: rails.Guardrails | None
     blob: str
-    block: int = PIECE  # rows a model call takes (see :func:`block_rows`)
+    block: int = blocks.PIECE  # rows a model call takes (see :func:`blocks.block_rows`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +90,7 @@ def _raw(predictor: Predictor, table: pa.Table, block: int) -> tuple[Raw, Raw | 
     frame = predictor.model_input(predictor.features(table))
     model, count = predictor.model, table.num_rows
     classes = tuple(getattr(model, "classes_", ()))
-    with _one_blas_thread():
+    with blocks.one_blas_thread():
         outputs, failed, error = _answers(predictor, model.predict, frame, count, 1, block)
         labels = Raw(outputs, None, classes, failed, error)
         if not callable(getattr(model, "predict_proba", None)):
@@ -109,149 +99,15 @@ def _raw(predictor: Predictor, table: pa.Table, block: int) -> tuple[Raw, Raw | 
     return labels, Raw(None, outputs, classes, failed, error)
 
 
-class _WrongShape(Exception):
-    def __init__(self, shape: tuple[int, ...], rows: int) -> None:
-        self.shape, self.rows = shape, rows
-
-
 def _answers(
     predictor: Predictor, call: Any, frame: Any, rows: int, dimensions: int, block: int
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
     try:
-        outputs, failed, error = blocked(call, frame, rows, block)
-    except _WrongShape as wrong:
+        outputs, failed, error = blocks.blocked(call, frame, rows, block)
+    except blocks.WrongShape as wrong:
         outputs, failed, error, rows = np.empty(wrong.shape), np.zeros(1, bool), None, wrong.rows
     _check_shape(predictor, outputs, failed, rows, dimensions)
     return outputs, failed, error
-
-
-def block_rows(rows: int) -> int:
-    """The rows of a model call for a table of ``rows``: a power of two near a
-    ``BLOCKS``-th of it, from ``PIECE`` to ``LARGEST_BLOCK``."""
-    size = PIECE
-    while size < LARGEST_BLOCK and size * 2 * BLOCKS <= rows:
-        size *= 2
-    return size
-
-
-def aligned(ranges: list[tuple[int, int]], block: int) -> list[tuple[int, int]]:
-    """The runs of rows with their bounds moved to the nearest multiple of ``block``
-    (runs left empty dropped), so that every block is scored within one part."""
-    rows = ranges[-1][1] if ranges else 0
-    cuts = {min(rows, round(stop / block) * block) for _, stop in ranges[:-1]}
-    bounds = [0, *sorted(cut for cut in cuts if 0 < cut < rows), rows]
-    return list(itertools.pairwise(bounds))
-
-
-def blocked(
-    call: Any, frame: Any, rows: int, block: int = PIECE
-) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """The model's outputs over all rows, called on each run of ``block`` rows from the
-    part's first; a block it raises on is answered piece by piece (``PIECE`` rows), and
-    the rows a piece raises on are isolated within it."""
-    return _joined(
-        [_block(call, frame, start, min(start + block, rows)) for start in range(0, rows, block)]
-    )
-
-
-def _block(
-    call: Any, frame: Any, start: int, stop: int
-) -> tuple[np.ndarray, np.ndarray, str | None]:
-    if stop - start > PIECE:
-        try:
-            values = np.asarray(call(_rows(frame, start, stop)))
-        except Exception:
-            pieces = range(start, stop, PIECE)
-            return _joined(
-                [
-                    _isolated(call, _rows(frame, s, min(s + PIECE, stop)), min(PIECE, stop - s))
-                    for s in pieces
-                ]
-            )
-        if values.ndim == 0 or len(values) != stop - start:
-            raise _WrongShape(values.shape, stop - start)
-        return values, np.zeros(stop - start, dtype=bool), None
-    return _isolated(call, _rows(frame, start, stop), stop - start)
-
-
-def _joined(
-    pieces: list[tuple[np.ndarray, np.ndarray, str | None]],
-) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """Consecutive pieces' outputs as one (NaN, or zero, where a whole piece failed)."""
-    rows = sum(len(bad) for _, bad, _ in pieces)
-    failed = np.concatenate([bad for _, bad, _ in pieces]) if pieces else np.zeros(0, bool)
-    error = next((error for _, _, error in pieces if error is not None), None)
-    answered = [values for values, bad, _ in pieces if not bad.all()]
-    if not answered:
-        return np.empty(0), np.ones(rows, dtype=bool), error
-    if len(pieces) == 1:
-        return pieces[0]
-    sample = answered[0]
-    outputs = np.zeros((rows, *sample.shape[1:]), dtype=sample.dtype)
-    if outputs.dtype.kind == "f":
-        outputs[:] = np.nan
-    offset = 0
-    for values, bad, _ in pieces:
-        if not bad.all():
-            outputs[offset : offset + len(bad)] = values
-        offset += len(bad)
-    return outputs, failed, error
-
-
-def _isolated(call: Any, frame: Any, rows: int) -> tuple[np.ndarray, np.ndarray, str | None]:
-    """One block's outputs: one call, and where it raises, halves level by level until
-    the rows it raises on are found (at most ``BLOCK_CALLS`` calls; a block whose every
-    piece raised for ``GIVE_UP_DEPTH`` levels is failed whole)."""
-    failed = np.zeros(rows, dtype=bool)
-    results: dict[int, np.ndarray] = {}
-    first: str | None = None
-    level, depth, calls = [(0, rows)], 0, 0
-    while level:
-        below: list[tuple[int, int]] = []
-        for start, stop in level:
-            if calls >= BLOCK_CALLS:
-                failed[start:stop] = True
-                continue
-            calls += 1
-            try:
-                values = np.asarray(call(_rows(frame, start, stop)))
-            except Exception as error:
-                first = first or f"{type(error).__name__}: {error}"
-                if stop - start == 1:
-                    failed[start] = True
-                else:
-                    middle = (start + stop) // 2
-                    below += [(start, middle), (middle, stop)]
-                continue
-            if values.ndim == 0 or len(values) != stop - start:
-                raise _WrongShape(values.shape, stop - start)
-            results[start] = values
-        depth += 1
-        if not results and depth >= GIVE_UP_DEPTH:
-            for start, stop in below:
-                failed[start:stop] = True
-            break
-        level = below
-    if not results:
-        return np.empty(0), failed, first
-    sample = next(iter(results.values()))
-    outputs = np.zeros((rows, *sample.shape[1:]), dtype=sample.dtype)
-    for start, values in results.items():
-        outputs[start : start + len(values)] = values
-    return outputs, failed, first
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """Linear algebra on one thread while the model answers: how many threads a BLAS
-    splits a product over changes the last bits of its sums, and a Ray worker has one."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # no scikit-learn, which brings it: nothing to limit
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def _filled(labels: Raw, proba: Raw | None, rows: int) -> tuple[Raw, Raw | None]:
@@ -290,10 +146,6 @@ def proba_names(classes: Sequence[object]) -> list[str]:
             name = f"{base}_{count}"
         names.append(name)
     return names
-
-
-def _rows(frame: Any, start: int, stop: int) -> Any:
-    return frame.iloc[start:stop] if hasattr(frame, "iloc") else frame[start:stop]
 
 
 def _masked(values: np.ndarray, missing: np.ndarray) -> pa.Array:
