@@ -105,6 +105,13 @@ def test_a_prune_span_under_a_day_is_refused_naming_the_flag_as_typed(
     )
 
 
+@pytest.mark.parametrize("moment", ["2099-01-01", "2099-01-01T00:00:00Z"])
+def test_a_prune_cutoff_in_the_future_is_called_so(tmp_path: Path, moment: str) -> None:
+    message = _fails(tmp_path / ".prodml", "predictions", "prune", "--older-than", moment)
+
+    assert message.startswith(f"Error: --older-than '{moment}' is in the future; give a span")
+
+
 def test_an_empty_output_name_is_refused_not_replaced_by_the_default(home: Path) -> None:
     message = _fails(home, "score", "m@1", "holdout@1", "-o", "")
 

@@ -157,6 +157,11 @@ def prune(
     moment = parse(older_than, "--older-than").timestamp()
     now = time.time()  # taken after the span's: 1d is a day back, not less
     back = now - moment
+    if back < 0:
+        raise InvalidInputError(
+            f"--older-than {older_than!r} is in the future; give a span back (e.g. 90d) or "
+            "a past date, at least a day ago."
+        )
     if back < 86_400:  # said here too, as the flag was given, not as seconds
         raise InvalidInputError(
             f"--older-than {older_than!r} is less than a day back; retention deletes whole "
