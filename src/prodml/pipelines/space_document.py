@@ -65,6 +65,7 @@ class ParameterDocument(Document):
             raise ValueError(f"needs low < high, not {bounds}")
         if self.log and (bounds is None or bounds[0] <= 0):
             raise ValueError("log: true needs a range of positive numbers")
+
         return self
 
 
@@ -90,6 +91,20 @@ class SpaceDocument(Document):
     parameters: Annotated[dict[Name, ParameterDocument], Field(min_length=1)] = Field(
         description="config keys (train.max_depth) and the values each may take"
     )
+
+    @model_validator(mode="after")
+    def _log_steps(self) -> SpaceDocument:
+        """Optuna's samplers search a log scale without a step (a grid lists the values
+        of a range by its step and has no scale)."""
+        for key, p in self.parameters.items():
+            stepped = p.step is not None and (p.whole is None or p.step != 1)
+            if self.sampler != "grid" and p.log and stepped:
+                raise ValueError(
+                    f"parameters[{key!r}] has log: true and step: {p.step:g}, which the "
+                    f"{self.sampler} sampler cannot take together; search the range on a log "
+                    "scale without a step, or give evenly spaced values with step and no log"
+                )
+        return self
 
     @model_validator(mode="after")
     def _pruning(self) -> SpaceDocument:
