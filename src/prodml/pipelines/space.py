@@ -63,12 +63,14 @@ def suggest(trial: Any, space: SpaceDocument) -> dict[str, Any]:
             chosen[key] = trial.suggest_categorical(key, parameter.choice)
         elif parameter.whole is not None:
             first, last = parameter.whole
-            chosen[key] = trial.suggest_int(
-                key, first, last, step=int(parameter.step or 1), log=parameter.log
-            )
+            every = int(parameter.step or 1)
+            last = first + (last - first) // every * every  # the last value the step reaches
+            chosen[key] = trial.suggest_int(key, first, last, step=every, log=parameter.log)
         else:
             assert parameter.number is not None
             lowest, highest = parameter.number
+            if parameter.step is not None:  # the last value the step reaches, as in a grid
+                highest = _values(key, parameter)[-1]
             chosen[key] = trial.suggest_float(
                 key, lowest, highest, step=parameter.step, log=parameter.log
             )

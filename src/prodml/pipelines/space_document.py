@@ -22,7 +22,8 @@ from prodml.documents import Document, Name
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Bounds = Annotated[list[Finite], Field(min_length=2, max_length=2)]
-Choice = bool | int | float | str | None  # what Optuna stores for a categorical value
+# what Optuna stores for a categorical value (a number finite: a config holds no NaN)
+Choice = bool | int | Annotated[float, Field(allow_inf_nan=False)] | str | None
 MAX_SEED = 2**32 - 1  # NumPy's, which Optuna's samplers seed
 
 
