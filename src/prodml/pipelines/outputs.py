@@ -58,8 +58,14 @@ def named(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if isinstance(value, Mapping) and not _metrics(value):
-        return {str(name): item for name, item in value.items() if item is not None}
-    return {"": value}
+        return {str(name): _collected(item) for name, item in value.items() if item is not None}
+    return {"": _collected(value)}
+
+
+def _collected(value: Any) -> Any:
+    """A polars LazyFrame as the table it makes (a step may return its query)."""
+    lazy = type(value).__name__ == "LazyFrame" and type(value).__module__.startswith("polars")
+    return value.collect() if lazy else value
 
 
 def store_all(
@@ -210,15 +216,17 @@ def as_argument(value: Any, annotation: str) -> Any:
     if wanted == kind or (wanted is None and kind == "pyarrow"):
         if kind == "pyarrow":  # cannot be changed in place
             return value
-        return value.copy(deep=True) if kind == "pandas" else value.clone()
-    table = value if kind == "pyarrow" else tables.to_arrow(value, "input")
-    if wanted == "pandas":
-        return table.to_pandas()
-    if wanted == "polars":
+        given = value.copy(deep=True) if kind == "pandas" else value.clone()
+    else:
+        table = value if kind == "pyarrow" else tables.to_arrow(value, "input")
+        if wanted is None:
+            return table
+        if wanted == "pandas":
+            return table.to_pandas()
         import polars
 
-        return polars.from_arrow(table)
-    return table
+        given = polars.from_arrow(table)
+    return given.lazy() if wanted == "polars" and "LazyFrame" in annotation else given
 
 
 def _is_table(value: Any) -> bool:
