@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from prodml.track.formats.native import Saved
 
 MAX_VALUE_BYTES = 64 * 1024  # a JSON value kept inline; more belongs in a table
+ARRAY_HINT = "; an array or a Series as a table: pd.DataFrame(array), series.to_frame()."
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,8 @@ def _json_size(output: str, value: Any, where: str) -> None:
             f"Step {where} returned{named} {type(value).__name__!r}, which prodml cannot "
             "store as a step output. Return a table (Arrow, pandas, polars), a model, a "
             "mapping of metric names to numbers, a JSON value under 64 KiB, or a mapping "
-            "of names to these."
+            "of names to these"
+            + (ARRAY_HINT if type(value).__name__ in ("ndarray", "Series") else ".")
         )
 
 
