@@ -1,7 +1,7 @@
 """prodml sweep best NAME --compare SUITE shows the comparison as prodml evaluate
 compare does (a table of differences and the gate, exit 1 unless the gate passes); it
-printed the whole HTML report to the terminal. Without --baseline and without a
-champion, it says to give --baseline."""
+printed the whole HTML report to the terminal, and exited 0 whatever the gate said.
+Without --baseline and without a champion, it says to give --baseline."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def test_the_comparison_of_the_best_trial_is_a_table_not_html(
         "validation_sets": ["leavers-holdout"],
         "bootstrap": {"resamples": 50},
         "auto_slices": {"count": 0},
+        "gate": {"min_rows": 10, "rules": [{"metric": "accuracy", "at_least": 0.999}]},
     }
     prodml.register_suite("leavers", suite, client=sqlite_client)
     space = {
@@ -72,10 +73,15 @@ def test_the_comparison_of_the_best_trial_is_a_table_not_html(
 
     shown = run_prodml(home, "sweep", "best", "lv", "--compare", "leavers", "--baseline", baseline)
 
-    assert shown.returncode in (0, 1), shown.stderr  # 1: the gate did not pass
+    assert shown.returncode == 1, shown.stderr  # the gate did not pass
     assert "<html" not in shown.stdout.lower() and "<svg" not in shown.stdout
     assert f"A = {baseline} with B = leavers@2" in shown.stdout
     assert "leavers-holdout" in shown.stdout
+
+    as_json = run_prodml(
+        home, "sweep", "best", "lv", "--compare", "leavers", "--baseline", baseline, "--json"
+    )
+    assert as_json.returncode == 1  # the gate's verdict, for scripts too
 
     refused = run_prodml(home, "sweep", "best", "lv", "--compare", "leavers")
 

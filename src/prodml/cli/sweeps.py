@@ -156,16 +156,17 @@ def _best(name: str, suite: str | None, baseline: str | None, json: bool) -> Non
         comparison = prodml.compare_models(suite, against, models[0])
     if json:
         emit_json({"run": best, "models": models, "comparison": comparison})
-        return
-    metrics = ", ".join(f"{k}={v:.6g}" for k, v in sorted(best.metrics.items()))
-    console.print(f"best trial {best.tags.get('prodml.trial')} of {name}: run {best.id[:12]}")
-    console.print(f"  config: {best.config}")
-    console.print(f"  metrics: {metrics}")
-    console.print(f"  models: {', '.join(models) or 'none'}")
-    if comparison is not None:  # as prodml evaluate compare shows it, and exits
-        show_comparison(comparison)
-        if comparison.gate and comparison.gate.verdict is not Verdict.PASS:
-            raise typer.Exit(1)
+    else:
+        metrics = ", ".join(f"{k}={v:.6g}" for k, v in sorted(best.metrics.items()))
+        trial = best.tags.get("prodml.trial")
+        console.print(f"best trial {trial} of {name}: run {best.id[:12]}")
+        console.print(f"  config: {best.config}")
+        console.print(f"  metrics: {metrics}")
+        console.print(f"  models: {', '.join(models) or 'none'}")
+        if comparison is not None:  # as prodml evaluate compare shows it
+            show_comparison(comparison)
+    if comparison is not None and comparison.gate and comparison.gate.verdict is not Verdict.PASS:
+        raise typer.Exit(1)  # as prodml evaluate compare: a script sees the gate
 
 
 def _champion(name: str, suite: str, model: str) -> str:
