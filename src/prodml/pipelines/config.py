@@ -14,7 +14,7 @@ from typing import Any
 
 from prodml import yaml_text
 from prodml.domain.run import flatten_config
-from prodml.errors import InvalidInputError
+from prodml.errors import ECHOED, InvalidInputError, echoed
 
 SEED_KEYS = ("seed", "random_state", "random_seed")
 
@@ -40,9 +40,9 @@ def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, An
             raise InvalidInputError(_unknown(setting, ".".join(keys), result))
         if keys[-1] in place and adding:
             raise InvalidInputError(
-                f"Override {setting!r} adds {'.'.join(keys)}, which the config already has "
-                f"(= {place[keys[-1]]!r:.40}). Set it without the '+': "
-                f"-s {setting.strip().lstrip('+')}."
+                f"Override {echoed(setting)} adds {'.'.join(keys)}, which the config already "
+                f"has (= {place[keys[-1]]!r:.40}). Set it without the '+': "
+                f"-s {_again(setting.strip().lstrip('+'), 'KEY=VALUE')}."
             )
         place[keys[-1]] = _plain(value)
     return result
@@ -118,28 +118,34 @@ def _split(setting: str) -> tuple[str, Any]:
     path, equals, text = setting.partition("=")
     if not equals or not path.strip().lstrip("+") or any(not k for k in path.split(".")):
         raise InvalidInputError(
-            f"Override {setting!r} is not KEY=VALUE; write e.g. -s train.max_depth=8."
+            f"Override {echoed(setting)} is not KEY=VALUE; write e.g. -s train.max_depth=8."
         )
     if not text.strip():
         raise InvalidInputError(
-            f"Override {setting!r} has no value after '='. Give one (-s {path.strip()}=8), "
-            f"or null for none (-s {path.strip()}=null)."
+            f"Override {echoed(setting)} has no value after '='. Give one "
+            f"(-s {_again(path.strip(), 'KEY')}=8), or null for none "
+            f"(-s {_again(path.strip(), 'KEY')}=null)."
         )
-    return path.strip(), yaml_text.parse(text, f"The value of override {path.strip()!r}")
+    return path.strip(), yaml_text.parse(text, f"The value of override {echoed(path.strip())}")
 
 
 def _not_mapping(setting: str, keys: list[str], value: Any) -> str:
     """A key asked for inside a value that holds no keys (``-s train.depth.max=3``)."""
     above = ".".join(keys[:-1])
     return (
-        f"Override {setting!r}: {above} is {value!r:.40}, not a mapping, so it has no key "
-        f"{keys[-1]!r}. Override {above} itself (-s {above}=VALUE)."
+        f"Override {echoed(setting)}: {above} is {value!r:.40}, not a mapping, so it has no "
+        f"key {echoed(keys[-1])}. Override {above} itself (-s {_again(above, 'KEY')}=VALUE)."
     )
 
 
 def _unknown(setting: str, path: str, config: Mapping[str, Any]) -> str:
     known = ", ".join(sorted(flatten_config(dict(config)))[:20]) or "none"
     return (
-        f"Override {setting!r}: the config has no {path!r} (keys: {known}). Fix the name, "
-        f"or add a new key with -s +{setting.lstrip('+')}."
+        f"Override {echoed(setting)}: the config has no {echoed(path)} (keys: {known}). Fix "
+        f"the name, or add a new key with -s +{_again(setting.lstrip('+'), 'KEY=VALUE')}."
     )
+
+
+def _again(typed: str, placeholder: str) -> str:
+    """What a user typed, repeated in a suggestion when short enough to read."""
+    return typed if len(typed) <= ECHOED else placeholder

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prodml import documents, yaml_text
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, echoed
 from prodml.pipelines import code, config_types, signature
 from prodml.pipelines.config import config_slice, override, texts
 from prodml.pipelines.document import LeakageDocument, PipelineDocument, StepDocument
@@ -58,7 +58,9 @@ class Pipeline:
             if step.name == name:
                 return step
         known = ", ".join(s.name for s in self.steps)
-        raise InvalidInputError(f"Pipeline {self.name!r} has no step {name!r}; its steps: {known}.")
+        raise InvalidInputError(
+            f"Pipeline {self.name!r} has no step {echoed(name)}; its steps: {known}."
+        )
 
     def reading(self, key: str) -> set[str]:
         """The steps whose config slice holds the dotted config ``key``."""
