@@ -98,3 +98,34 @@ def test_a_step_made_by_a_decorator_reads_its_annotations_the_same_way(
     project.write("steps.py", DECORATED)
 
     assert project.run(sqlite_client).metrics == {"rows": 2.0}
+
+
+def test_a_class_from_a_module_whose_name_ends_in_pl_or_pd_is_not_taken_for_a_dataframe(
+    sqlite_client: Client, project: Project
+) -> None:
+    log_numbers(sqlite_client, [1, 2])
+    project.write(
+        "pipeline.yaml",
+        """
+        name: impl
+        steps:
+          - {name: rows, function: steps:rows, inputs: {table: numbers@latest}}
+        """,
+    )
+    project.write("impl.py", "from typing import Any as Table\n")
+    project.write("stdpd.py", "from typing import Any as Frame\n")
+    project.write(
+        "steps.py",
+        """
+        import pyarrow as pa
+        from impl import Table
+        from stdpd import Frame
+
+
+        def rows(table: Table | Frame) -> dict[str, float]:
+            assert isinstance(table, pa.Table), type(table)
+            return {"rows": float(table.num_rows)}
+        """,
+    )
+
+    assert project.run(sqlite_client).metrics == {"rows": 2.0}

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -211,8 +212,8 @@ def as_argument(value: Any, annotation: str) -> Any:
     from the cache would give that step the output as stored)."""
     if not _is_table(value):
         return copy.deepcopy(value) if isinstance(value, list | dict) else value
-    wanted = "pandas" if "pd." in annotation or "pandas" in annotation else None
-    wanted = "polars" if "pl." in annotation or "polars" in annotation else wanted
+    wanted = "pandas" if re.search(r"(?<![\w.])(pd|pandas)\.", annotation) else None
+    wanted = "polars" if re.search(r"(?<![\w.])(pl|polars)\.", annotation) else wanted
     kind = type(value).__module__.split(".")[0]
     if wanted == kind or (wanted is None and kind == "pyarrow"):
         if kind == "pyarrow":  # cannot be changed in place
