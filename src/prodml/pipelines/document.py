@@ -30,6 +30,7 @@ from prodml.errors import InvalidInputError
 from prodml.names import NAME_PATTERN, check_name
 
 STEP_NAME = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+MAX_STORED = 200  # characters of a dataset name (<pipeline>-<step>)
 FUNCTION = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
 
 
@@ -178,6 +179,13 @@ class PipelineDocument(Document):
                         f"(earlier steps: {known}) nor a dataset version NAME@VERSION"
                     )
             _leakage_inputs(index, step)
+            stored = len(self.name) + 1 + len(step.name)
+            if stored > MAX_STORED:
+                raise ValueError(
+                    f"steps[{index}].name {step.name!r} makes the name its tables are stored "
+                    f"under, {self.name[:20]!r}...-{step.name}, {stored} characters, over the "
+                    f"{MAX_STORED} a name may have; shorten the pipeline's name or the step's"
+                )
             seen.add(step.name)
         return self
 
