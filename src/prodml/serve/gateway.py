@@ -36,6 +36,18 @@ class UnansweredError(ProdmlError):
     """Neither the model nor any fallback could answer."""
 
 
+class GatewayHeartbeats(Heartbeats):
+    """The gateway's heartbeats, noting when its view of every process (``seen``) was
+    last read, so ``/healthz`` ages that view while the store cannot be reached."""
+
+    read_at = 0.0  # time.monotonic() of the last good read
+
+    def beat(self) -> None:
+        super().beat()
+        if self.error is None:
+            self.read_at = time.monotonic()
+
+
 @dataclass(frozen=True)
 class Options:
     timeout: float = 2.0  # seconds a model may take before the fallback answers
@@ -64,7 +76,7 @@ class Gateway:
         self.router = Router(client, names, options.timeout, options.poll, options.allow_unsigned)
         self.recorder: Recorder | None = None
         self.telemetry = Telemetry()
-        self.heartbeats = Heartbeats(
+        self.heartbeats = GatewayHeartbeats(
             client, GATEWAY, names, options.address, lambda: self.router.version
         )
 

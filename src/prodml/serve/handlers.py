@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from prodml.deploy import rollouts
+from prodml.domain.hosts import STALE_AFTER
 from prodml.errors import NotFoundError, ProdmlError
 from prodml.serve import bodies, openapi
 from prodml.serve.gateway import Gateway
@@ -159,12 +160,19 @@ def _routing(gateway: Gateway) -> dict[str, Any]:
 
 def _hosts(gateway: Gateway) -> list[dict[str, Any]]:
     """Every gateway and worker heard from in the last hour, as the heartbeat thread
-    last read them (``/healthz`` makes no query of its own)."""
-    return [
-        {
-            "id": h.id, "host": h.host, "role": h.role, "address": h.address,
-            "models": list(h.models), "routing_version": h.routing_version,
-            "leases": list(h.leases), "seen_s_ago": round(h.age, 1), "stale": h.stale,
-        }
-        for h in gateway.heartbeats.seen
-    ]  # fmt: skip
+    last read them (``/healthz`` makes no query of its own), aged by the time since
+    that read: while the store cannot be reached, every heartbeat (this process's
+    too) grows older and turns stale."""
+    since = max(0.0, time.monotonic() - gateway.heartbeats.read_at)
+    shown = []
+    for h in gateway.heartbeats.seen:
+        age = h.age + since
+        shown.append(
+            {
+                "id": h.id, "host": h.host, "role": h.role, "address": h.address,
+                "models": list(h.models), "routing_version": h.routing_version,
+                "leases": list(h.leases), "seen_s_ago": round(age, 1),
+                "stale": age > STALE_AFTER,
+            }
+        )  # fmt: skip
+    return shown
