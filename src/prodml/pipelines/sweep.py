@@ -261,7 +261,8 @@ def _check_value(config: dict[str, Any], key: str) -> None:
 
 
 # the errors of a worker that died (this machine's process pool; Ray)
-WORKER_DIED = {"BrokenProcessPool", "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError"}
+POOL = "BrokenProcessPool"  # this machine's pool ends every trial it was running
+WORKER_DIED = {POOL, "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError"}
 
 
 def _outcome(
@@ -273,10 +274,10 @@ def _outcome(
         return future.result()
     except Exception as error:  # the worker, not the trial's code, failed
         died = type(error).__name__ in WORKER_DIED
+        beside = "; trials running beside it end with it" * (type(error).__name__ == POOL)
         reason = (
             f"its worker process ended abruptly ({type(error).__name__}): the system may "
-            "have killed it for memory, or native code in a step crashed; trials running "
-            "beside it end with it"
+            f"have killed it for memory, or native code in a step crashed{beside}"
             if died
             else f"it failed in its worker: {type(error).__name__}: {error}"
         )
