@@ -58,7 +58,7 @@ def test_hosts_lists_each_process_marks_stale_and_behind_and_the_leases(tmp_path
     assert found["routing_version"] == 1
     rows = {row["id"]: row for row in found["hosts"]}
     assert list(rows) == [new, old, worker]  # by id
-    assert rows[old]["stale"] and rows[old]["behind"] and rows[old]["age"] > STALE_AFTER
+    assert rows[old]["stale"] and not rows[old]["behind"] and rows[old]["age"] > STALE_AFTER
     assert not rows[new]["stale"] and not rows[new]["behind"]
     assert rows[new]["address"] == "gw-new:8000" and rows[new]["models"] == ["fraud"]
     assert rows[worker]["routing_version"] is None and not rows[worker]["behind"]
@@ -70,7 +70,7 @@ def test_hosts_lists_each_process_marks_stale_and_behind_and_the_leases(tmp_path
     table = run_prodml(home, "hosts")
     assert table.returncode == 0, table.stderr
     lines = {line.split()[1]: line for line in table.stdout.splitlines() if "│" in line[:2]}
-    assert "0 (behind)" in lines["gw-old"] and "stale" in lines["gw-old"]
+    assert "stale" in lines["gw-old"] and "behind" not in lines["gw-old"]  # serves nothing
     assert "live" in lines["gw-new"] and "behind" not in lines["gw-new"]
     assert "rollout-controller" in lines["wk"]
     assert "Routing version of the store: 1." in table.stdout

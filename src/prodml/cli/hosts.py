@@ -74,7 +74,9 @@ def hosts(
 
 
 def _behind(heartbeat: Heartbeat, current: int) -> bool:
-    return heartbeat.routing_version is not None and heartbeat.routing_version != current
+    """A live gateway serving an older routing table; a stale one serves nothing."""
+    version = heartbeat.routing_version
+    return version is not None and version != current and not heartbeat.stale
 
 
 def _routing(heartbeat: Heartbeat, current: int) -> Text:

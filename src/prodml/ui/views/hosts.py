@@ -41,8 +41,9 @@ def _live(request: Request) -> dict[str, Any]:
 
 
 def _behind(heartbeat: Heartbeat, current: int) -> bool:
+    """A live gateway serving an older routing table; a stale one serves nothing."""
     version = heartbeat.routing_version
-    return version is not None and version != current
+    return version is not None and version != current and not heartbeat.stale
 
 
 def _row(heartbeat: Heartbeat, current: int) -> dict[str, Any]:
