@@ -21,7 +21,8 @@ class HostStore(Protocol):
         started_at: float,
     ) -> None:
         """Record that the process ``id`` is alive now, with what it serves; processes
-        silent for a day are forgotten."""
+        silent for a day are forgotten, and stale ones of the same host, role and
+        address at once (the host was restarted)."""
 
     def leave(self, id: str) -> None:
         """The process ``id`` stopped: its heartbeat goes, and the leases it held end now."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from prodml.domain.hosts import Fence, Heartbeat, Lease
+from prodml.domain.hosts import STALE_AFTER, Fence, Heartbeat, Lease
 from prodml.domain.ids import from_epoch
 from prodml.errors import RunStateError
 from prodml.stores import driver
@@ -29,6 +29,11 @@ _BEAT = (
     " seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
     " address = excluded.address, models = excluded.models,"
     " routing_version = excluded.routing_version, seen_at = excluded.seen_at"
+)
+# A host restarted under its name after a crash: its new process takes the place of
+# the dead ones of the same host, role and address (live ones stay).
+_REPLACED = (
+    "DELETE FROM hosts WHERE host = ? AND role = ? AND address = ? AND id <> ? AND seen_at < ?"
 )
 _TAKE = (
     "UPDATE leases SET token = CASE WHEN holder = ? THEN token ELSE token + 1 END,"
@@ -56,7 +61,8 @@ class HostQueries(SqlBase):
         started_at: float,
     ) -> None:
         """Record that the process ``id`` is alive now, with what it serves; processes
-        silent for a day are forgotten."""
+        silent for a day are forgotten, and stale ones of the same host, role and
+        address at once (the host was restarted)."""
         with self.write() as connection:
             now = clock(connection)
             driver.execute(
@@ -68,6 +74,7 @@ class HostQueries(SqlBase):
                 ),
             )  # fmt: skip
             driver.execute(connection, "DELETE FROM hosts WHERE seen_at < ?", (now - FORGET_AFTER,))
+            driver.execute(connection, _REPLACED, (host, role, address, id, now - STALE_AFTER))
 
     def leave(self, id: str) -> None:
         """The process ``id`` stopped: its heartbeat goes, and the leases it held end now."""
