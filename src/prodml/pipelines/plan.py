@@ -159,6 +159,13 @@ def _check_arguments(
             "inputs and config by name. Remove the '/' from the function's parameters."
         )
     spread = set() if CONFIG_ARGUMENT in parameters.names else set(sliced)
+    run = {RUN_ARGUMENT} if RUN_ARGUMENT in parameters.names else set()
+    for key in sorted(spread & (set(spec.inputs) | run)):  # one would hide the other
+        raise InvalidInputError(
+            f"{where} is given {key} both {'as an input' if key in spec.inputs else 'as its run'} "
+            f"and from its config slice ({spec.config or spec.name}.{key} = "
+            f"{sliced[key]!r:.40}). Rename the config key or the input."
+        )
     if not parameters.flexible:
         extra = sorted((set(spec.inputs) | spread) - set(parameters.names))
         if extra:
