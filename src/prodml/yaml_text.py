@@ -20,6 +20,12 @@ def parse(text: str, what: str, verb: str = "is") -> Any:
         _check_expanded(document, what)
     except yaml.YAMLError as error:
         raise InvalidInputError(f"{what} {verb} not valid YAML: {_complaint(error)}.") from None
+    except ValueError as error:  # a date or number the loader cannot make (2013-13-45)
+        reason = str(error).split(":")[0]
+        raise InvalidInputError(
+            f"{what} {verb} not valid YAML: a value reads as a date or number that cannot "
+            f"be one ({reason}). Correct it, or quote it to keep it as text."
+        ) from None
     except RecursionError:
         raise InvalidInputError(
             f"{what} {verb} nested too deeply to read (lists or mappings hundreds of levels "
