@@ -2,12 +2,13 @@
 what it serves: ``/healthz`` and the dashboard list every host from these, with its
 last heartbeat and the routing version its table was built from.
 
-A process is named ``<host>/<pid>``; the host is ``PRODML_HOST`` when set (a
+A process is named ``<host>/<pid>-<8 hex>``; the host is ``PRODML_HOST`` when set (a
 container's hostname is often a random id), else the machine's name."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import threading
 import time
@@ -20,9 +21,19 @@ from prodml.settings import host_name
 EVERY = 1.0  # seconds between heartbeats
 
 
+_drawn: tuple[int, str] | None = None  # (pid, hex) of this process
+
+
 def process_id() -> str:
-    """This process's name in heartbeats and leases: ``<host>/<pid>``."""
-    return f"{host_name()}/{os.getpid()}"
+    """This process's name in heartbeats and leases: ``<host>/<pid>-<8 hex>``, the hex
+    drawn once per process (again in a forked child). Host and pid alone are not
+    enough: replicas of one service share their ``PRODML_HOST``, and in containers each
+    runs as pid 1, so two of them would both hold one lease, fencing token and all."""
+    global _drawn
+    pid = os.getpid()
+    if _drawn is None or _drawn[0] != pid:
+        _drawn = (pid, secrets.token_hex(4))
+    return f"{host_name()}/{pid}-{_drawn[1]}"
 
 
 class Heartbeats:

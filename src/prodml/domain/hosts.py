@@ -23,7 +23,7 @@ STALE_AFTER = 10.0  # seconds without a heartbeat before a process is shown as s
 class Heartbeat:
     """One process's latest heartbeat."""
 
-    id: str  # "<host>/<pid>", unique while the process lives
+    id: str  # "<host>/<pid>-<8 hex>", one per process
     host: str
     pid: int
     role: str  # gateway or worker
