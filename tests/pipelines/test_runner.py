@@ -282,14 +282,17 @@ def test_a_nondeterministic_step_run_again_is_flagged_and_warned_about_on_reuse(
     assert forced.steps[0].key == first.steps[0].key
     assert forced.steps[0].outputs != first.steps[0].outputs
     (entry,) = prodml.step_cache("dice", "roll", client=client)
-    assert entry.nondeterministic and entry.run_id == first.steps[0].run_id
+    assert entry.nondeterministic and entry.run_id == forced.steps[0].run_id
     assert client.metadata.cached_step(first.steps[0].key) == entry
-    assert entry.outputs == first.steps[0].outputs  # the first outputs stay the cached ones
+    assert entry.outputs == forced.steps[0].outputs  # the forced run's are reused from now on
     (event,) = prodml.events(action="step.nondeterministic", client=client)
-    assert event.subject_id == first.steps[0].run_id
+    assert event.subject_id == forced.steps[0].run_id
     assert event.details["step"] == "roll" and event.details["pipeline"] == "dice"
     assert event.details["runs"] == [first.steps[0].run_id, forced.steps[0].run_id]
-    assert later.ran == [] and later.steps[0].reused_from == first.steps[0].run_id
+    replaced = prodml.events(action="step.cached", client=client)
+    assert [e.details.get("replaced") for e in replaced].count(first.steps[0].run_id) == 1
+    assert later.ran == [] and later.steps[0].reused_from == forced.steps[0].run_id
+    assert later.metrics == forced.metrics != first.metrics  # not undone by the next run
     assert any("nondeterministic" in w for w in later.steps[0].warnings)
     assert not any("nondeterministic" in w for w in later.steps[1].warnings)
     reports = prodml.step_cache("dice", "report", client=client)

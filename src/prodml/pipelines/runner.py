@@ -375,20 +375,16 @@ def _keep(
     earlier: CachedStep | None,
 ) -> None:
     entry = CachedStep(
-        key=key,
-        pipeline=pipeline.name,
-        step=step.name,
-        run_id=run_id,
-        outputs=stored,
-        seconds=seconds,
-        created_at=utcnow(),
-    )
+        key=key, pipeline=pipeline.name, step=step.name, run_id=run_id, outputs=stored,
+        seconds=seconds, created_at=utcnow(),
+    )  # fmt: skip
     if earlier is None:
         client.metadata.cache_step(entry)
         return
     before = {o.name: o.digest for o in earlier.outputs}
     now = {o.name: o.digest for o in stored}
     if before != now:
+        client.metadata.cache_step(entry, replace=True)  # the next run reuses these
         client.metadata.flag_nondeterministic(
             key,
             {

@@ -25,33 +25,39 @@ class StepQueries(SqlBase):
             row = connection.execute(sa.select(table).where(table.c.key == key)).first()
         return None if row is None else _entry(row._mapping)
 
-    def cache_step(self, entry: CachedStep) -> bool:
+    def cache_step(self, entry: CachedStep, replace: bool = False) -> bool:
         table = schema.step_cache
+        values = {
+            "run_id": entry.run_id,
+            "outputs": json.dumps([_output_row(o) for o in entry.outputs], default=str),
+            "seconds": entry.seconds,
+            "created_at": entry.created_at.timestamp(),
+        }
+        details: dict[str, object] = {
+            "pipeline": entry.pipeline, "step": entry.step, "key": entry.key,
+        }  # fmt: skip
         with self.write() as connection:
-            exists = connection.execute(
-                sa.select(sa.literal(1)).where(table.c.key == entry.key)
+            earlier = connection.execute(
+                sa.select(table.c.run_id).where(table.c.key == entry.key)
             ).first()
-            if exists is not None:
+            if earlier is not None and not replace:
                 return False
-            connection.execute(
-                table.insert().values(
-                    key=entry.key,
-                    pipeline=entry.pipeline,
-                    step=entry.step,
-                    run_id=entry.run_id,
-                    outputs=json.dumps([_output_row(o) for o in entry.outputs], default=str),
-                    seconds=entry.seconds,
-                    created_at=entry.created_at.timestamp(),
-                    nondeterministic=entry.nondeterministic,
+            if earlier is None:
+                connection.execute(
+                    table.insert().values(
+                        key=entry.key,
+                        pipeline=entry.pipeline,
+                        step=entry.step,
+                        nondeterministic=entry.nondeterministic,
+                        **values,
+                    )
                 )
-            )
-            self.event(
-                connection,
-                "step.cached",
-                ("run", entry.run_id),
-                None,
-                {"pipeline": entry.pipeline, "step": entry.step, "key": entry.key},
-            )
+            else:  # a forced rerun's outputs are the ones reused from now on
+                connection.execute(
+                    sa.update(table).where(table.c.key == entry.key).values(**values)
+                )
+                details["replaced"] = earlier[0]
+            self.event(connection, "step.cached", ("run", entry.run_id), None, details)
         return True
 
     def flag_nondeterministic(self, key: str, details: dict[str, object]) -> None:
