@@ -226,3 +226,24 @@ def test_bad_input_is_one_line_naming_the_field_and_the_next_step(
 
     for word in words:
         assert word in message
+
+
+LONG = "q" * 5000
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [LONG, "--models", "m", *SET, "--label", "y"],
+        ["auc", "--models", LONG],
+        ["auc", "--models", "m", "--valset", f"{LONG}@1"],
+        ["auc", "--models", "m", *SET, "--label", LONG],
+        ["auc", "--models", "m", *SET, "--label", "y", "--task", LONG],
+        ["auc", "--models", "m", *SET, "--label", "y", "--slice", f"{{by: {LONG}"],
+    ],
+)
+def test_what_was_typed_is_echoed_cut_to_sixty_characters(home: Path, args: list[str]) -> None:
+    message = _fails(home, "backfill", *args)
+
+    assert len(message) < 700, message[:300]
+    assert "5,0" in message  # its length

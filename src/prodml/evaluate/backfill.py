@@ -15,7 +15,7 @@ from prodml.domain.artifact import ModelVersion
 from prodml.domain.backfill import Backfill, BackfilledVersion, BackfillStatus
 from prodml.domain.evaluation import ALL, Estimate, Evaluation, EvaluationFinding
 from prodml.domain.ids import new_id, utcnow
-from prodml.errors import MetricFunctionError, NotFoundError, ProdmlError
+from prodml.errors import MetricFunctionError, NotFoundError, ProdmlError, echoed
 from prodml.evaluate import engine, records
 from prodml.evaluate.backfill_request import MARK, Request, request
 from prodml.evaluate.engine import Scored, Valset
@@ -93,7 +93,7 @@ def model_versions(client: Client, name: str) -> list[ModelVersion]:
             break
     if not found:
         raise NotFoundError(
-            f"models: no model named {name!r} in this store. List models: prodml models list"
+            f"models: no model named {echoed(name)} in this store. List models: prodml models list"
         )
     return sorted(found, key=lambda version: (version.created_at, version.version))
 

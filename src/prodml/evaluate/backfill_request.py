@@ -15,7 +15,7 @@ from prodml.client import Client
 from prodml.data.refs import get_dataset
 from prodml.domain.dataset import DatasetVersion
 from prodml.domain.evaluation import ALL
-from prodml.errors import InvalidInputError, NotFoundError
+from prodml.errors import InvalidInputError, NotFoundError, echoed
 from prodml.evaluate import functions
 from prodml.evaluate import metrics as built_ins
 from prodml.evaluate import suite as suites
@@ -87,7 +87,7 @@ def request(
         known = ", ".join(built_ins.FOR_TASK[chosen])
         other = next(t for t in Task if t is not chosen)
         raise InvalidInputError(
-            f"metric {metric!r} is not a {chosen} metric ({known}). Give one of those, or "
+            f"metric {echoed(metric)} is not a {chosen} metric ({known}). Give one of those, or "
             f"--task {other} (task='{other}' in Python) if the model is a {other} model."
         )
     suite = suites.parse(document, _suite_version(entry, registered))
@@ -117,7 +117,7 @@ def _dataset(
     if valset is None:
         if registered is None or not registered.valsets:
             raise InvalidInputError(
-                f"valset: model {name!r} has no suite naming a validation set. Give one: "
+                f"valset: model {echoed(name)} has no suite naming a validation set. Give one: "
                 "--valset NAME@VERSION (valset='NAME@VERSION' in Python)."
             )
         valset = registered.valsets[0]
@@ -125,7 +125,7 @@ def _dataset(
         return get_dataset(client, valset)
     except NotFoundError:
         raise NotFoundError(
-            f"valset: {valset!r} is not a dataset version in this store. List them: "
+            f"valset: {echoed(valset)} is not a dataset version in this store. List them: "
             "prodml datasets list; add one: prodml valsets add NAME FILE"
         ) from None
 
@@ -136,12 +136,12 @@ def _label(
     column = label or (registered.label if registered else None)
     if column is None:
         raise InvalidInputError(
-            f"label: model {name!r} has no suite naming the label column. Give it: "
+            f"label: model {echoed(name)} has no suite naming the label column. Give it: "
             "--label COLUMN (label='COLUMN' in Python)."
         )
     if dataset.schema and column not in dataset.schema:
         raise InvalidInputError(
-            f"label: validation set {dataset.ref} has no column {column!r}. Its columns: "
+            f"label: validation set {dataset.ref} has no column {echoed(column)}. Its columns: "
             f"{', '.join(dataset.schema)}. Give the label column with --label COLUMN."
         )
     return column
@@ -159,14 +159,15 @@ def _metric(
         return {"name": metric}
     if ":" in metric:
         if kind not in KINDS:
-            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}, not {echoed(kind)}.")
         higher = True if higher_is_better is None else higher_is_better
         return _entry(suites.FunctionMetric(metric, metric, higher, kind == "row"))
     own = [f.name for f in registered.functions] if registered else []
     raise InvalidInputError(
-        f"metric {metric!r} is not a metric of the model's suite ({', '.join(own) or 'none'}), "
-        f"not a built-in ({', '.join(built_ins.BUILT_IN)}) and not module:function. Give "
-        "one of those, e.g. auc or my_metrics:cost (the module importable from here)."
+        f"metric {echoed(metric)} is not a metric of the model's suite "
+        f"({', '.join(own) or 'none'}), not a built-in ({', '.join(built_ins.BUILT_IN)}) "
+        "and not module:function. Give one of those, e.g. auc or my_metrics:cost (the "
+        "module importable from here)."
     )
 
 
@@ -198,7 +199,7 @@ def _task(
             return Task(task)
         except ValueError:
             raise InvalidInputError(
-                f"task must be classification or regression, not {task!r}."
+                f"task must be classification or regression, not {echoed(task)}."
             ) from None
     if registered is not None:
         return registered.task
@@ -211,7 +212,7 @@ def _task(
 def _slice(text: str) -> dict[str, Any]:
     """A slice as a suite writes it (``{name: N, where: SQL}``, ``{by: COLUMN}``), or
     ``NAME: SQL`` for short, or bare SQL, which names itself."""
-    what = f"--slice {text!r}"
+    what = f"--slice {echoed(text)}"
     parsed = yaml_text.parse(text, what)
     if isinstance(parsed, str):
         parsed = {"name": parsed.strip(), "where": parsed}
