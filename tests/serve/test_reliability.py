@@ -582,6 +582,11 @@ def test_two_workers_serve_and_follow_a_rollback_within_a_second(
         if line.startswith("prodml_requests_total{") and 'status="200"' in line
     )
     assert answered == len(replies)  # the scrape sums both workers' counters
+    # the process that started the workers holds the controller's lease, and is shown
+    seen = store.client.metadata.hosts(within=60.0)
+    assert sorted(h.role for h in seen if not h.stale) == ["gateway", "gateway", "supervisor"]
+    (supervisor,) = [h for h in seen if h.role == "supervisor"]
+    assert supervisor.leases == ("rollout-controller",), seen
     assert served.stop(), served.log()
     assert store.count() == len(replies)
     late_rows: dict[str, set[int]] = {}  # logged 1 s after the rollback, by process

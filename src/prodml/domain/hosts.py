@@ -16,6 +16,7 @@ from datetime import datetime
 CONTROLLER = "rollout-controller"  # the lease of the process that judges rollouts
 MONITOR = "monitor-worker"  # the lease of the process that runs the monitors
 GATEWAY, WORKER = "gateway", "worker"  # roles of a process's heartbeat
+SUPERVISOR = "supervisor"  # starts a gateway's workers (--workers N) and judges rollouts
 STALE_AFTER = 10.0  # seconds without a heartbeat before a process is shown as stale
 
 
@@ -26,7 +27,7 @@ class Heartbeat:
     id: str  # "<host>/<pid>-<8 hex>", one per process
     host: str
     pid: int
-    role: str  # gateway or worker
+    role: str  # gateway, worker or supervisor
     address: str  # where it listens ("host:port"), or "" for a worker
     models: tuple[str, ...]  # what it serves or watches
     routing_version: int | None  # the routing stamp its table was built from

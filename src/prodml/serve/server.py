@@ -17,8 +17,9 @@ from typing import Any
 
 from prodml.client import Client, default_client
 from prodml.deploy import controller
+from prodml.deploy.heartbeats import Heartbeats
 from prodml.deploy.leases import Leadership
-from prodml.domain.hosts import CONTROLLER
+from prodml.domain.hosts import CONTROLLER, SUPERVISOR
 from prodml.errors import InvalidInputError
 from prodml.serve.app import create_app
 from prodml.serve.gateway import NO_DEFAULT, Options
@@ -114,6 +115,7 @@ def run(
         "access_log": False,
     }
     made: str | None = None
+    beats: Heartbeats | None = None
     try:
         if workers <= 1:
             options = Options(
@@ -122,6 +124,10 @@ def run(
             )  # fmt: skip
             uvicorn.run(create_app(client, names, options), **settings)
             return
+        # this process serves nothing but holds the controller's lease: it beats too,
+        # so that every view can name the host judging rollouts
+        beats = Heartbeats(client, SUPERVISOR, names, address)  # the lease's holder id
+        beats.start()
         made = _metrics_folder()
         os.environ[ENVIRONMENT] = json.dumps(
             {
@@ -137,6 +143,8 @@ def run(
         stop.set()
         if leadership is not None:
             leadership.close()
+        if beats is not None:
+            beats.close()
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
