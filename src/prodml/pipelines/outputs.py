@@ -205,6 +205,17 @@ def load(client: Client, output: StepOutput) -> Any:
     return output.value
 
 
+def _pandas_copy(frame: Any) -> Any:
+    """A DataFrame the step may change without changing ``frame``: under pandas'
+    copy-on-write (always on from pandas 3) a shallow copy is one, and costs nothing."""
+    import pandas
+
+    copy_on_write = int(pandas.__version__.split(".")[0]) >= 3 or bool(
+        pandas.options.mode.copy_on_write is True
+    )
+    return frame.copy(deep=not copy_on_write)
+
+
 def as_argument(value: Any, annotation: str) -> Any:
     """A table in the form the step's argument is annotated with (Arrow by default).
     Each step gets its own copy of a DataFrame, list or mapping: one that changes its
@@ -218,7 +229,7 @@ def as_argument(value: Any, annotation: str) -> Any:
     if wanted == kind or (wanted is None and kind == "pyarrow"):
         if kind == "pyarrow":  # cannot be changed in place
             return value
-        given = value.copy(deep=True) if kind == "pandas" else value.clone()
+        given = _pandas_copy(value) if kind == "pandas" else value.clone()
     else:
         table = value if kind == "pyarrow" else tables.to_arrow(value, "input")
         if wanted is None:
