@@ -49,6 +49,7 @@ def serve(
             default = orjson.loads(fallback_default)
         except orjson.JSONDecodeError:
             default = fallback_default
+    server.check_address(host, port)
     server.check(names, allow_unsigned=allow_unsigned)
     console.print(f"Serving {', '.join(names)} on http://{host}:{port} ({workers} worker(s)).")
     server.run(

@@ -80,6 +80,24 @@ def _metrics_folder() -> str | None:
     return None
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse an address this process cannot listen on (a port in use, an address not
+    of this machine) before saying it serves there."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except (OSError, OverflowError) as error:
+        reason = (getattr(error, "strerror", None) or str(error)).rstrip(".")
+        raise InvalidInputError(
+            f"Cannot listen on {host}:{port}: {reason}. Give another address (--port N, "
+            "--host ADDRESS), or stop what listens there."
+        ) from None
+
+
 def run(
     names: list[str],
     host: str = "127.0.0.1",
