@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +34,7 @@ def log(
     ] = None,
 ) -> None:
     """Version a table file (Parquet, CSV) or any file or folder."""
+    started = datetime.now(UTC) - timedelta(seconds=1)  # stored times may be whole seconds
     columns = [TimeRemainingColumn()]
     with Progress(
         "[progress.description]{task.description}",
@@ -54,6 +56,16 @@ def log(
         f"{version.ref} [{version.id[:12]}] {version.kind.value}: "
         f"{number(version.num_rows)} rows, {version.num_files} file(s), {version.num_bytes:,} bytes"
     )
+    if version.created_at < started:  # the same content was stored before: no new version
+        latest = prodml.get_dataset(f"{name}@latest")
+        if latest.version == version.version:
+            console.print(f"Unchanged: the same content as {version.ref}, the latest.")
+        else:
+            console.print(
+                f"Stored before as {version.ref}: {name}@latest is still {latest.ref}, which "
+                f"steps and checks reading {name}@latest keep reading. Name {version.ref} "
+                "where you want this content."
+            )
 
 
 @app.command("checkout")
