@@ -17,6 +17,7 @@ from prodml.domain.steps import CachedStep, OutputKind, StepOutput
 from prodml.errors import InvalidInputError, ProdmlError, StepFailedError
 from prodml.pipelines import randomness
 from prodml.pipelines.config import seeded, texts
+from prodml.pipelines.inputs import resolved
 from prodml.pipelines.keys import step_key
 from prodml.pipelines.plan import Pipeline, Step, arguments
 from prodml.track.run import ActiveRun
@@ -136,7 +137,7 @@ def run_pipeline(
     check_accept_reason(accept_leakage)
     forced = pipeline.downstream(texts(force, "force", pipeline.steps[0].name))
     steps = [s for s in pipeline.steps if only is None or s.name in only]
-    datasets = _datasets(client, pipeline)
+    datasets = resolved(client, pipeline)
     produced = _Produced(client)
     results: list[StepResult] = []
     marks = {"prodml.pipeline": pipeline.name, **(tags or {})}
@@ -193,12 +194,6 @@ def check_accept_reason(accept: str | None) -> None:
         raise InvalidInputError(
             "--accept-leakage (accept_leakage) needs a reason: say why training may use these sets."
         )
-
-
-def _datasets(client: Client, pipeline: Pipeline) -> dict[str, DatasetVersion]:
-    """Every dataset version a step reads, resolved once (``@latest`` fixed for the run)."""
-    refs = {s for step in pipeline.steps for s in step.inputs.values() if "@" in s}
-    return {ref: get_dataset(client, ref) for ref in sorted(refs)}
 
 
 def _one_step(
