@@ -81,3 +81,24 @@ class Project:
 def log_numbers(client: Client, values: list[int], name: str = "numbers") -> DatasetVersion:
     """A one-column table ``x`` logged as dataset ``name``."""
     return prodml.log_dataset(name, pa.table({"x": values}), client=client)
+
+
+def one_training_step(project: Project, client: Client, name: str, steps: str, config: str) -> None:
+    """Dataset ``numbers``, the module ``steps`` and pipeline ``name`` of one step,
+    ``steps:train`` reading ``numbers@latest``, with ``config`` as its slice."""
+    log_numbers(client, [1])
+    project.write("steps.py", steps)
+    project.write(
+        "pipeline.yaml",
+        f"name: {name}\nconfig:\n  train: {config}\nsteps:\n"
+        '  - {name: train, function: "steps:train", inputs: {numbers: numbers@latest}}\n',
+    )
+
+
+def alpha_grid(*choices: float) -> dict[str, object]:
+    """A grid space over ``train.alpha`` maximising the metric ``score``."""
+    return {
+        "objective": "score",
+        "sampler": "grid",
+        "parameters": {"train.alpha": {"choice": list(choices)}},
+    }

@@ -4,7 +4,7 @@ metric; it said only that the pipeline logged no metric 'auc'."""
 
 from __future__ import annotations
 
-from pipeline_project import Project, log_numbers
+from pipeline_project import Project, alpha_grid, one_training_step
 
 import prodml
 from prodml.client import Client
@@ -16,28 +16,13 @@ import pyarrow as pa
 def train(numbers: pa.Table, alpha: float) -> dict:
     return {"weights": [alpha, 1.0], "score": alpha}
 """
-PIPELINE = """
-name: hint
-config:
-  train: {alpha: 0.5}
-steps:
-  - {name: train, function: "steps:train", inputs: {numbers: numbers@latest}}
-"""
 
 
 def test_an_objective_returned_as_a_value_is_named_in_the_failure(
     project: Project, sqlite_client: Client
 ) -> None:
-    log_numbers(sqlite_client, [1])
-    project.write("steps.py", STEPS)
-    project.write("pipeline.yaml", PIPELINE)
-    space = {
-        "objective": "score",
-        "sampler": "grid",
-        "parameters": {"train.alpha": {"choice": [0.1]}},
-    }
-
-    result = prodml.sweep(project.pipeline, space, trials=1, client=sqlite_client)
+    one_training_step(project, sqlite_client, "hint", STEPS, "{alpha: 0.5}")
+    result = prodml.sweep(project.pipeline, alpha_grid(0.1), trials=1, client=sqlite_client)
 
     (trial,) = result.trials
     assert trial.outcome.state == "failed"

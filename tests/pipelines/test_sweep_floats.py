@@ -6,7 +6,7 @@ which is text")."""
 from __future__ import annotations
 
 import pytest
-from pipeline_project import Project, log_numbers
+from pipeline_project import Project, one_training_step
 
 import prodml
 from prodml.client import Client
@@ -21,13 +21,6 @@ def train(numbers: pa.Table, alpha: float, name: str) -> dict:
     assert isinstance(alpha, float), repr(alpha)
     assert isinstance(name, str), repr(name)
     return {"score": -abs(alpha - 1e-05)}
-"""
-PIPELINE = """
-name: small-floats
-config:
-  train: {alpha: 0.5, name: a}
-steps:
-  - {name: train, function: "steps:train", inputs: {numbers: numbers@latest}}
 """
 
 
@@ -46,9 +39,7 @@ def test_a_trial_value_reads_back_as_itself(value: object) -> None:
 def test_a_sweep_over_small_floats_completes_every_trial(
     project: Project, sqlite_client: Client
 ) -> None:
-    log_numbers(sqlite_client, [1])
-    project.write("steps.py", STEPS)
-    project.write("pipeline.yaml", PIPELINE)
+    one_training_step(project, sqlite_client, "small-floats", STEPS, "{alpha: 0.5, name: a}")
     space = {
         "objective": "score",
         "sampler": "grid",

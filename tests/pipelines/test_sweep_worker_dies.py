@@ -6,7 +6,7 @@ workers and leaves no run of the dead workers running. The whole sweep stopped w
 from __future__ import annotations
 
 import pytest
-from pipeline_project import Project, log_numbers
+from pipeline_project import Project, alpha_grid, one_training_step
 
 import prodml
 from prodml.client import Client
@@ -22,27 +22,13 @@ def train(numbers: pa.Table, alpha: float) -> dict:
         os._exit(3)
     return {"score": alpha}
 """
-PIPELINE = """
-name: dies
-config:
-  train: {alpha: 0.5}
-steps:
-  - {name: train, function: "steps:train", inputs: {numbers: numbers@latest}}
-"""
 
 
 def test_a_trial_whose_worker_dies_fails_and_the_sweep_goes_on(
     project: Project, sqlite_client: Client
 ) -> None:
-    log_numbers(sqlite_client, [1])
-    project.write("steps.py", STEPS)
-    project.write("pipeline.yaml", PIPELINE)
-    space = {
-        "objective": "score",
-        "sampler": "grid",
-        "parameters": {"train.alpha": {"choice": [0.1, 0.7, 0.2, 0.3, 0.4]}},
-    }
-
+    one_training_step(project, sqlite_client, "dies", STEPS, "{alpha: 0.5}")
+    space = alpha_grid(0.1, 0.7, 0.2, 0.3, 0.4)
     result = prodml.sweep(project.pipeline, space, trials=5, parallel=2, client=sqlite_client)
 
     assert len(result.trials) == 5
@@ -64,16 +50,8 @@ def test_a_trial_whose_worker_raises_outside_its_steps_fails_with_that_error(
         raise RuntimeError("the study's journal is not on this machine")
 
     monkeypatch.setattr(sweep, "run_trial", broken)
-    log_numbers(sqlite_client, [1])
-    project.write("steps.py", STEPS)
-    project.write("pipeline.yaml", PIPELINE)
-    space = {
-        "objective": "score",
-        "sampler": "grid",
-        "parameters": {"train.alpha": {"choice": [0.1]}},
-    }
-
-    result = prodml.sweep(project.pipeline, space, trials=1, client=sqlite_client)
+    one_training_step(project, sqlite_client, "dies", STEPS, "{alpha: 0.5}")
+    result = prodml.sweep(project.pipeline, alpha_grid(0.1), trials=1, client=sqlite_client)
 
     (trial,) = result.trials
     assert trial.outcome.state == "failed"
