@@ -44,12 +44,12 @@ def test_a_trial_whose_worker_dies_fails_and_the_sweep_goes_on(
 def test_a_trial_whose_worker_raises_outside_its_steps_fails_with_that_error(
     project: Project, sqlite_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prodml.pipelines import sweep, trials
+    from prodml.pipelines import pools, trials
 
     def broken(task: trials.TrialTask) -> trials.TrialOutcome:
         raise RuntimeError("the study's journal is not on this machine")
 
-    monkeypatch.setattr(sweep, "run_trial", broken)
+    monkeypatch.setattr(pools, "run_trial", broken)
     one_training_step(project, sqlite_client, "dies", STEPS, "{alpha: 0.5}")
     result = prodml.sweep(project.pipeline, alpha_grid(0.1), trials=1, client=sqlite_client)
 

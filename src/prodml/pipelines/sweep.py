@@ -1,18 +1,18 @@
 """Sweeps: many trials of one pipeline over a search space, chosen by Optuna's
-samplers (grid, random, TPE), pruned on an intermediate metric, run by an executor
-(local processes here; Ray Tune above the core). The sweep is a run; each trial is a
-child run of it; the steps no swept key reaches run once first, as the sweep's base
-run, and every trial builds on them from the cache."""
+samplers (grid, random, TPE), pruned on an intermediate metric, run by a driver
+(processes of this machine, :mod:`prodml.pipelines.pools`; Ray Tune above the core).
+The sweep is a run; each trial is a child run of it; the steps no swept key reaches
+run once first, as the sweep's base run, and every trial builds on them from the
+cache."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from prodml.client import Client
 from prodml.domain.ids import new_id
@@ -20,27 +20,20 @@ from prodml.errors import InvalidInputError, echoed
 from prodml.pipelines import plan, runner, space
 from prodml.pipelines.config import texts
 from prodml.pipelines.space_document import SpaceDocument
-from prodml.pipelines.trials import TrialOutcome, TrialTask, run_trial, values_as_overrides
+from prodml.pipelines.trials import SweepPlan, Trial
 from prodml.track.start import start_run
 
-if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+__all__ = ["SweepResult", "Trial", "TrialDriver", "run_sweep"]
 
 
-class TrialExecutor(Protocol):
+class TrialDriver(Protocol):
+    """Asks Optuna for up to ``sweep.trials`` trials, ``workers`` at once, runs each
+    with :func:`prodml.pipelines.trials.run_trial` and tells Optuna how it ended."""
+
     name: str
     workers: int
 
-    def submit(self, task: TrialTask) -> Future[TrialOutcome]: ...
-
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class Trial:
-    number: int
-    values: dict[str, Any]
-    outcome: TrialOutcome
+    def drive(self, client: Client, sweep: SweepPlan) -> list[Trial]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,13 +61,13 @@ def run_sweep(
     path: str | Path,
     space_source: str | Path | dict[str, Any],
     trials: int,
-    executor: TrialExecutor,
+    driver: TrialDriver,
     overrides: Iterable[str] | str = (),
     name: str | None = None,
     report: Callable[[Trial], None] | None = None,
     accept_leakage: str | None = None,
 ) -> SweepResult:
-    """Run up to ``trials`` trials, as many at once as the executor has workers
+    """Run up to ``trials`` trials, as many at once as the driver has workers
     (``accept_leakage``: as for :func:`runner.run_pipeline`, for every trial)."""
     if trials < 1:
         raise InvalidInputError(f"trials must be 1 or more, not {trials}.")
@@ -89,7 +82,7 @@ def run_sweep(
     if name:
         _check_new_name(client, name)
     name = name or f"{pipeline.name}-sweep-{new_id()[:8]}"
-    optuna = space.optuna()
+    space.optuna()  # refused now when missing, not after the base run
     tags = {"prodml.sweep": name, "prodml.sweep.role": "sweep"}
     document = {
         "space": searched.model_dump(by_alias=True),
@@ -109,56 +102,19 @@ def run_sweep(
                 accept_leakage=accept_leakage,
             )
             base_run = done.run_id
-        journal = Path(client.settings.home) / "sweeps" / f"{sweep_run.id}.journal"
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        storage = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(journal))
+        sweep = SweepPlan(
+            searched=searched,
+            trials=trials,
+            name=name,
+            run_id=sweep_run.id,
+            path=str(pipeline.path),
+            base=base,
+            settings=dataclasses.asdict(client.settings),
+            home=str(client.settings.home),
+            accept_leakage=accept_leakage,
+            report=report,
         )
-        study = optuna.create_study(
-            study_name=name,
-            storage=storage,
-            direction=searched.direction,
-            sampler=space.sampler(searched),
-            pruner=space.pruner(searched.pruner),
-        )
-        if searched.sampler == "grid":
-            for point in space.grid_points(searched)[:trials]:
-                study.enqueue_trial(point)
-        settings = dataclasses.asdict(client.settings)
-        finished: list[Trial] = []
-        running: dict[Future[TrialOutcome], tuple[Any, dict[str, Any], float]] = {}
-        asked = 0
-        try:
-            while asked < trials or running:
-                while asked < trials and len(running) < executor.workers:
-                    trial = study.ask()
-                    values = space.suggest(trial, searched)
-                    task = TrialTask(
-                        settings=settings,
-                        path=str(pipeline.path),
-                        overrides=base + values_as_overrides(values),
-                        number=trial.number,
-                        sweep=name,
-                        sweep_run=sweep_run.id,
-                        objective=searched.objective,
-                        intermediate=searched.intermediate,
-                        study=(str(journal), name),
-                        trial_id=trial._trial_id,
-                        pruner=searched.pruner,
-                        accept_leakage=accept_leakage,
-                    )
-                    running[executor.submit(task)] = (trial, values, time.perf_counter())
-                    asked += 1
-                done_now, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in done_now:
-                    trial, values, submitted = running.pop(future)
-                    outcome = _outcome(client, future, trial.number, name, submitted)
-                    _tell(study, trial, outcome)
-                    finished.append(Trial(number=outcome.number, values=values, outcome=outcome))
-                    if report is not None:
-                        report(finished[-1])
-        finally:
-            executor.close()
+        finished = driver.drive(client, sweep)
         result = SweepResult(
             name=name,
             run_id=sweep_run.id,
@@ -167,7 +123,7 @@ def run_sweep(
             direction=searched.direction,
             trials=tuple(sorted(finished, key=lambda t: t.number)),
             seconds=time.perf_counter() - started,
-            workers=executor.workers,
+            workers=driver.workers,
         )
         best = result.best
         if best is not None and best.outcome.value is not None:
@@ -258,114 +214,3 @@ def _check_value(config: dict[str, Any], key: str) -> None:
             f"Search space parameters.{key} is a whole mapping of the config; a trial "
             f"would replace it with one value. Search a key inside it ({inside})."
         )
-
-
-# the errors of a worker that died (this machine's process pool; Ray)
-POOL = "BrokenProcessPool"  # this machine's pool ends every trial it was running
-WORKER_DIED = {POOL, "WorkerCrashedError", "NodeDiedError", "OutOfMemoryError"}
-
-
-def _outcome(
-    client: Client, future: Future[TrialOutcome], number: int, sweep: str, submitted: float
-) -> TrialOutcome:
-    """The trial's outcome; a trial whose worker died (killed by the system for memory,
-    a crash in native code, os._exit) is a failed trial, its runs ended as failed."""
-    try:
-        return future.result()
-    except Exception as error:  # the worker, not the trial's code, failed
-        died = type(error).__name__ in WORKER_DIED
-        beside = "; trials running beside it end with it" * (type(error).__name__ == POOL)
-        reason = (
-            f"its worker process ended abruptly ({type(error).__name__}): the system may "
-            f"have killed it for memory, or native code in a step crashed{beside}"
-            if died
-            else f"it failed in its worker: {type(error).__name__}: {error}"
-        )
-        _end_runs(client, sweep, number, reason)
-        return TrialOutcome(
-            number=number,
-            state="failed",
-            value=None,
-            run_id=None,
-            seconds=time.perf_counter() - submitted,
-            error=reason[0].upper() + reason[1:],
-        )
-
-
-def _end_runs(client: Client, sweep: str, number: int, reason: str) -> None:
-    """End as failed the runs a dead worker left running: the trial's and its steps'."""
-    from prodml.domain.run import RunStatus
-    from prodml.domain.run_query import quoted_value
-    from prodml.track.search import search_runs
-
-    query = f"tags.prodml.sweep = {quoted_value(sweep)} and tags.prodml.trial = '{number}'"
-    for trial_run in search_runs(client, query, None, 50).runs:
-        steps = search_runs(client, f"tags.prodml.parent = '{trial_run.id}'", None, 500).runs
-        for run in [*steps, trial_run]:
-            if run.status is RunStatus.RUNNING:
-                client.metadata.finish_run(run.id, RunStatus.FAILED, time.time(), reason)
-
-
-def _tell(study: Any, trial: Any, outcome: TrialOutcome) -> None:
-    from optuna.trial import TrialState
-
-    if outcome.state == "complete":
-        study.tell(trial, outcome.value)
-    elif outcome.state == "pruned":
-        study.tell(trial, state=TrialState.PRUNED)
-    else:
-        study.tell(trial, state=TrialState.FAIL)
-
-
-class InProcess:
-    """Trials one after another in this process (``--parallel 1``)."""
-
-    name = "local"
-    workers = 1
-
-    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
-        future: Future[TrialOutcome] = Future()
-        try:
-            future.set_result(run_trial(task))
-        except Exception as error:  # told as the failed trial, as from a worker process
-            future.set_exception(error)
-        return future
-
-    def close(self) -> None:
-        return None
-
-
-class LocalProcesses:
-    """Trials in ``workers`` worker processes of this machine (started fresh, not forked:
-    a forked copy of an open store and its writer thread is not safe)."""
-
-    name = "local"
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool = self._new_pool()
-
-    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            return self._pool.submit(run_trial, task)
-        except BrokenProcessPool:  # a worker died: the trials it ended failed, start afresh
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            return self._pool.submit(run_trial, task)
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def local_executor(parallel: int) -> TrialExecutor:
-    if parallel < 1:
-        raise InvalidInputError(f"parallel must be 1 or more, not {parallel}.")
-    return InProcess() if parallel == 1 else LocalProcesses(parallel)

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from prodml.client import Client
 from prodml.errors import ProdmlError
-from prodml.pipelines import plan, runner
+from prodml.pipelines import plan, runner, space
+from prodml.pipelines.space_document import SpaceDocument
 
 State = Literal["complete", "pruned", "failed"]
 _clients: dict[str, Client] = {}  # one per worker process and settings
@@ -45,6 +47,63 @@ class TrialOutcome:
     metrics: dict[str, float] | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Trial:
+    number: int
+    values: dict[str, Any]
+    outcome: TrialOutcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepPlan:
+    """What every trial of one sweep shares: a driver asks Optuna for each trial's
+    values, runs :func:`run_trial` on the tasks this makes, and tells the outcomes."""
+
+    searched: SpaceDocument
+    trials: int  # at most this many
+    name: str  # the sweep's
+    run_id: str  # the sweep's run
+    path: str  # the pipeline file
+    base: tuple[str, ...]  # the sweep's own overrides
+    settings: dict[str, Any]  # the client's, for workers to open their own
+    home: str  # a folder of this machine for the driver's files
+    accept_leakage: str | None = None
+    report: Callable[[Trial], None] | None = None
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """The values of an Optuna trial, by config key."""
+        return space.suggest(trial, self.searched)
+
+    def queued(self) -> list[dict[str, Any]]:
+        """The points tried first, in order: a grid's, shuffled by its seed."""
+        if self.searched.sampler != "grid":
+            return []
+        return space.grid_points(self.searched)[: self.trials]
+
+    def task(
+        self,
+        number: int,
+        values: dict[str, Any],
+        study: tuple[str, str] | None = None,
+        trial_id: int | None = None,
+    ) -> TrialTask:
+        searched = self.searched
+        return TrialTask(
+            settings=self.settings,
+            path=self.path,
+            overrides=self.base + values_as_overrides(values),
+            number=number,
+            sweep=self.name,
+            sweep_run=self.run_id,
+            objective=searched.objective,
+            intermediate=searched.intermediate,
+            study=study,
+            trial_id=trial_id,
+            pruner=searched.pruner,
+            accept_leakage=self.accept_leakage,
+        )
+
+
 def values_as_overrides(values: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f"{key}={_yaml_value(value)}" for key, value in values.items())
 
@@ -59,7 +118,9 @@ def _yaml_value(value: Any) -> str:
     return text
 
 
-def run_trial(task: TrialTask) -> TrialOutcome:
+def run_trial(task: TrialTask, watch: runner.Watch | None = None) -> TrialOutcome:
+    """Run the trial; ``watch`` sees each metric a step logs (default: the trial's
+    pruner, through the study's journal, when the space names an intermediate metric)."""
     started = time.perf_counter()
     client = _client(task.settings)
     tags = {"prodml.sweep": task.sweep, "prodml.trial": str(task.number)}
@@ -70,7 +131,7 @@ def run_trial(task: TrialTask) -> TrialOutcome:
             pipeline,
             parent=task.sweep_run,
             tags=tags,
-            watch=_watcher(task),
+            watch=watch or _watcher(task),
             accept_leakage=task.accept_leakage,
         )
     except ProdmlError as error:
@@ -128,8 +189,6 @@ def _watcher(task: TrialTask) -> runner.Watch | None:
     """Reports the intermediate metric to the trial; raises Pruned when the pruner says so."""
     if task.intermediate is None or task.study is None or task.trial_id is None:
         return None
-    from prodml.pipelines import space
-
     optuna = space.optuna()
     journal, name = task.study
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))

@@ -111,7 +111,7 @@ def _ray() -> Any:
     except ImportError:
         raise InvalidInputError(
             "The ray executor needs Ray, which is not installed: pip install 'prodml[ray]'. "
-            "Or score in this process: --executor local."
+            "Or run it in this process: --executor local."
         ) from None
     return ray
 

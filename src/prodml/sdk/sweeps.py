@@ -1,13 +1,12 @@
 """Sweeps: ``prodml.sweep("pipeline.yaml", "space.yaml", trials=40, parallel=4)`` runs
 trials of a pipeline chosen by Optuna (grid, random, TPE; pruning on an intermediate
-metric), in worker processes or as Ray tasks, each a child run of the sweep's run that
+metric), in worker processes or as Ray Tune trials, each a child run of the sweep's run that
 reuses the cached steps it shares with the others."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +17,7 @@ from prodml.errors import InvalidInputError, NotFoundError
 from prodml.sdk.openlineage import follow_settings
 
 if TYPE_CHECKING:
-    from prodml.pipelines.sweep import SweepResult, Trial, TrialExecutor
-    from prodml.pipelines.trials import TrialOutcome, TrialTask
+    from prodml.pipelines.sweep import SweepResult, Trial, TrialDriver
 
 
 def sweep(
@@ -37,10 +35,12 @@ def sweep(
 ) -> SweepResult:
     """Run up to ``trials`` trials of the pipeline file ``path`` over the search space
     ``space`` (a file or a mapping), ``parallel`` at once: ``executor`` "local" (worker
-    processes of this machine) or "ray" (Ray tasks; ``address`` as for ``score``).
+    processes of this machine) or "ray" (Ray Tune trials; ``address`` as for ``score``).
     ``accept_leakage`` is the reason to train although a step's leakage check found
     hard problems, for every trial (recorded on each step's run)."""
     from prodml.pipelines import sweep as sweeps
+    from prodml.pipelines.pools import local_trials
+    from prodml.sdk.tune_trials import TuneTrials
 
     for argument, count in (("trials", trials), ("parallel", parallel)):
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -57,11 +57,11 @@ def sweep(
     workers = min(parallel, trials)  # more workers than trials would never get one
     chosen = client or default_client()
     follow_settings(chosen)
-    runner: TrialExecutor = (
-        sweeps.local_executor(workers) if executor == "local" else RayTrials(workers, address)
+    driver: TrialDriver = (
+        local_trials(workers) if executor == "local" else TuneTrials(workers, address)
     )
     return sweeps.run_sweep(
-        chosen, path, space, trials, runner, overrides, name, report, accept_leakage
+        chosen, path, space, trials, driver, overrides, name, report, accept_leakage
     )
 
 
@@ -103,37 +103,6 @@ def best_trial(name: str, client: Client | None = None) -> Run:
         raise NotFoundError(f"No trial of sweep {name!r} finished with {objective!r}.")
     sign = 1.0 if direction == "maximize" else -1.0
     return max(scored, key=lambda r: sign * r.metrics[objective])
-
-
-class RayTrials:
-    """Each trial a Ray task (one CPU), ``workers`` at once. Ray is started (or the
-    cluster joined) at the first trial: a pipeline or space file the sweep refuses
-    never waits for it."""
-
-    name = "ray"
-
-    def __init__(self, workers: int, address: str | None = None) -> None:
-        from prodml.sdk.executors import _reachable
-
-        if address:
-            _reachable(address)
-        self.workers = workers
-        self._address = address
-        self._remote: Any = None
-
-    def submit(self, task: TrialTask) -> Future[TrialOutcome]:
-        if self._remote is None:
-            from prodml.pipelines.trials import run_trial
-            from prodml.sdk.executors import RayExecutor
-
-            ray = RayExecutor(self._address)._connected()
-            self._remote = ray.remote(num_cpus=1)(run_trial)
-        reference = self._remote.remote(task)
-        future: Future[TrialOutcome] = reference.future()
-        return future
-
-    def close(self) -> None:
-        return None
 
 
 def trial_models(run: Run, client: Client | None = None) -> list[str]:

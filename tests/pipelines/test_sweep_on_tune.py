@@ -1,0 +1,137 @@
+"""Sweeps on Ray are driven by Ray Tune (its Optuna search, a scheduler that asks the
+sweep's pruner): the same seed tries the same values as on this machine, the pruner
+stops the same trials, a trial's worker that dies fails that trial alone, and each
+trial is told to the caller as it ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pipeline_project import Project, alpha_grid, log_numbers
+
+import prodml
+from prodml.client import Client
+from prodml.pipelines.sweep import Trial
+
+STEPS = """
+import os
+
+import pyarrow as pa
+
+
+def prep(numbers: pa.Table) -> pa.Table:
+    return pa.table({"x": [v * 2 for v in numbers["x"].to_pylist()]})
+
+
+def train(table: pa.Table, alpha: float, run) -> dict:
+    if alpha == 0.9:
+        os._exit(3)
+    for step in range(1, 6):
+        run.log_metric("curve", alpha * step, step=step)
+    return {"score": -((alpha - 0.3) ** 2)}
+"""
+PIPELINE = """
+name: tuned
+config:
+  train: {alpha: 0.5}
+steps:
+  - {name: prep, function: "steps:prep", inputs: {numbers: numbers@latest}}
+  - {name: train, function: "steps:train", inputs: {table: prep}}
+"""
+
+
+def _project(project: Project, client: Client) -> Project:
+    log_numbers(client, [1, 2, 3])
+    project.write("steps.py", STEPS)
+    project.write("pipeline.yaml", PIPELINE)
+    return project
+
+
+def _states(result: Any) -> dict[float, str]:
+    return {t.values["train.alpha"]: t.outcome.state for t in result.trials}
+
+
+def _running(client: Client) -> list[str]:
+    runs = prodml.search_runs("experiment = tuned", limit=500, client=client).runs
+    return [r.id for r in runs if r.status.value == "running"]
+
+
+def test_the_pruner_stops_the_same_trials_on_ray_as_on_this_machine(
+    project: Project, sqlite_client: Client, client: Client, cluster: str
+) -> None:
+    _project(project, sqlite_client)
+    log_numbers(client, [1, 2, 3])  # a second store: no trial reuses the other's steps
+    space = {
+        "objective": "score",
+        "sampler": "grid",
+        "seed": 3,
+        "pruner": "median",
+        "intermediate": "curve",
+        "parameters": {"train.alpha": {"choice": [0.5, 0.6, 0.7, 0.1, 0.05, 0.8]}},
+    }
+
+    here = prodml.sweep(project.pipeline, space, trials=6, client=sqlite_client)
+    told: list[Trial] = []
+    tuned = prodml.sweep(
+        project.pipeline, space, trials=6, executor="ray", address=cluster,
+        report=told.append, client=client,
+    )  # fmt: skip
+
+    assert "pruned" in _states(here).values()
+    assert _states(tuned) == _states(here)
+    assert sorted(t.number for t in told) == list(range(6))  # each told as it ended
+    for trial in tuned.trials:
+        run = client.metadata.get_run(trial.outcome.run_id or "")
+        assert run.status.value == "finished"
+        if trial.outcome.state == "pruned":
+            assert run.tags["prodml.pruned"] == "train"  # ended by its worker, as here
+            assert "score" not in run.metrics
+        else:
+            assert run.metrics["score"] == pytest.approx(trial.outcome.value)
+    assert _running(client) == []
+    assert here.best is not None
+    best = prodml.best_trial(tuned.name, client=client)
+    assert best.metrics["score"] == pytest.approx(here.best.outcome.value)
+
+
+def test_a_seed_tries_the_same_values_on_ray_two_at_a_time(
+    project: Project, sqlite_client: Client, cluster: str
+) -> None:
+    _project(project, sqlite_client)
+    space = {
+        "objective": "score",
+        "sampler": "random",
+        "seed": 5,
+        "parameters": {"train.alpha": {"float": [0.0, 0.8]}},
+    }
+
+    tuned = prodml.sweep(
+        project.pipeline, space, trials=4, parallel=2, executor="ray", address=cluster,
+        client=sqlite_client,
+    )  # fmt: skip
+    here = prodml.sweep(project.pipeline, space, trials=4, parallel=2, client=sqlite_client)
+
+    assert [t.values for t in tuned.trials] == [t.values for t in here.trials]
+    assert [t.outcome.value for t in tuned.trials] == [t.outcome.value for t in here.trials]
+    assert tuned.workers == 2
+    assert all(t.outcome.ran == ("train",) for t in tuned.trials)  # prep ran once, first
+
+
+def test_a_trial_whose_ray_worker_dies_fails_alone(
+    project: Project, sqlite_client: Client, cluster: str
+) -> None:
+    _project(project, sqlite_client)
+    result = prodml.sweep(
+        project.pipeline, alpha_grid(0.1, 0.9, 0.3), trials=3, parallel=2, executor="ray",
+        address=cluster, client=sqlite_client,
+    )  # fmt: skip
+
+    states = {t.values["train.alpha"]: t.outcome for t in result.trials}
+    assert states[0.9].state == "failed" and "worker process" in (states[0.9].error or "")
+    assert states[0.1].state == states[0.3].state == "complete"
+    assert result.best is not None and result.best.values == {"train.alpha": 0.3}
+    assert _running(sqlite_client) == []
+    tune_files = Path(sqlite_client.settings.home) / "sweeps" / "tune"
+    assert not list(tune_files.rglob("*"))  # Tune's experiment is not kept
