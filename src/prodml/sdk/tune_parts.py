@@ -26,8 +26,9 @@ VALUE = "prodml_value"  # the objective's final value (None in an intermediate r
 STEP = "prodml_step"  # an intermediate report's step (None in the final one)
 INTERMEDIATE = "prodml_intermediate"
 OUTCOME = "prodml_outcome"  # the final report: the TrialOutcome as JSON
-# the driver's handler of a trial that ended (trial, error, seconds), by sweep run id
-HANDLERS: dict[str, Callable[[Any, BaseException | None, float], None]] = {}
+# the driver's handler of a trial that ended (config, last report, error, seconds), by
+# sweep run id; absent where Tune runs on a cluster through Ray Client
+HANDLERS: dict[str, Callable[[dict[str, Any], Any, Any, float], None]] = {}
 
 
 def trainable(config: dict[str, Any], sweep: SweepPlan) -> None:
@@ -49,9 +50,10 @@ def trainable(config: dict[str, Any], sweep: SweepPlan) -> None:
 
     pruning = task.intermediate is not None and task.pruner != "none"
     outcome = run_trial(task, watch if pruning else lambda *_: None)
-    if not stopped:
-        text = json.dumps(dataclasses.asdict(outcome))
-        tune.report({VALUE: outcome.value, STEP: None, OUTCOME: text})
+    if stopped:  # its runs ended as pruned: now leave as Tune's stop expects
+        raise SystemExit(0)
+    text = json.dumps(dataclasses.asdict(outcome))
+    tune.report({VALUE: outcome.value, STEP: None, OUTCOME: text})
 
 
 def outcome_of(result: dict[str, Any] | None) -> TrialOutcome | None:
@@ -118,7 +120,6 @@ class Pruning(FIFOScheduler):
     def __init__(self, searcher: Search) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.searcher = searcher
-        self.pruned: set[str] = set()
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         step = result.get(STEP)
@@ -127,7 +128,6 @@ class Pruning(FIFOScheduler):
             return str(TrialScheduler.CONTINUE)
         asked.report(result[INTERMEDIATE], step)
         if asked.should_prune():
-            self.pruned.add(trial.trial_id)
             return str(TrialScheduler.STOP)
         return str(TrialScheduler.CONTINUE)
 
@@ -143,10 +143,15 @@ class Finished(Callback):
         self.started[trial.trial_id] = time.perf_counter()
 
     def on_trial_complete(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
-        HANDLERS[self.key](trial, None, self._seconds(trial))
+        self._done(trial, None)
 
     def on_trial_error(self, iteration: int, trials: Any, trial: Any, **info: Any) -> None:
-        HANDLERS[self.key](trial, _error(trial), self._seconds(trial))
+        self._done(trial, _error(trial))
+
+    def _done(self, trial: Any, error: BaseException | None) -> None:
+        handler = HANDLERS.get(self.key)
+        if handler is not None:
+            handler(trial.config, trial.last_result, error, self._seconds(trial))
 
     def _seconds(self, trial: Any) -> float:
         return time.perf_counter() - self.started.get(trial.trial_id, time.perf_counter())
@@ -165,6 +170,11 @@ def _error(trial: Any) -> BaseException:
     if path and os.path.exists(path):
         with open(path, "rb") as file, contextlib.suppress(Exception):
             error = pickle.load(file)
+    return unwrapped(error)
+
+
+def unwrapped(error: BaseException) -> BaseException:
+    """The error inside Ray's wrappers (a task's error carries its ``cause``)."""
     while getattr(error, "cause", None) is not None:
         error = error.cause  # type: ignore[attr-defined]
     return error

@@ -25,7 +25,7 @@ from prodml.client import Client
 from prodml.pipelines.pools import trial_runs, worker_failed
 from prodml.pipelines.trials import SweepPlan, Trial, TrialOutcome
 
-ENDING_SECONDS = 5.0  # a stopped trial's worker gets this long to end its runs itself
+ENDING_SECONDS = 5.0  # after the sweep, for a stopped trial's worker to end its runs
 
 
 class TuneTrials:
@@ -64,8 +64,16 @@ class TuneTrials:
         )
         searcher.study.pruner = space.pruner(searched.pruner)
         scheduler = parts.Pruning(searcher)
-        finished: list[Trial] = []
-        parts.HANDLERS[sweep.run_id] = _handler(client, sweep, scheduler, finished)
+        finished: dict[int, Trial] = {}
+
+        def done(config: dict[str, Any], last: Any, error: Any, seconds: float) -> None:
+            trial = _trial(client, sweep, config, last, error, seconds)
+            if trial.number not in finished:
+                finished[trial.number] = trial
+                if sweep.report is not None:
+                    sweep.report(trial)
+
+        parts.HANDLERS[sweep.run_id] = done
         folder = Path(sweep.home) / "sweeps" / "tune"
         shipped = dataclasses.replace(sweep, report=None)  # the caller's callback stays here
         trainable = tune.with_parameters(parts.trainable, sweep=shipped)
@@ -76,6 +84,7 @@ class TuneTrials:
                     search_alg=ConcurrencyLimiter(searcher, max_concurrent=self.workers),
                     scheduler=scheduler,
                     num_samples=sweep.trials,
+                    reuse_actors=True,  # a worker keeps its imports from trial to trial
                 ),
                 run_config=tune.RunConfig(
                     name=sweep.run_id,
@@ -86,45 +95,63 @@ class TuneTrials:
                 ),
             )
             try:
-                tuner.fit()
+                results = tuner.fit()
             finally:
                 parts.HANDLERS.pop(sweep.run_id, None)
                 shutil.rmtree(folder / sweep.run_id, ignore_errors=True)
-        return finished
+        for index in range(len(results)):  # through Ray Client Tune ran on the cluster,
+            result = results[index]  # and no callback reached this process
+            error = parts.unwrapped(result.error) if result.error is not None else None
+            done(result.config or {}, result.metrics, error, 0.0)
+        _end_pruned(client, sweep.name, list(finished.values()))
+        return list(finished.values())
 
 
-def _handler(client: Client, sweep: SweepPlan, scheduler: Any, finished: list[Trial]) -> Any:
-    from prodml.sdk.tune_parts import outcome_of
+def _trial(
+    client: Client,
+    sweep: SweepPlan,
+    config: dict[str, Any],
+    last: dict[str, Any] | None,
+    error: BaseException | None,
+    seconds: float,
+) -> Trial:
+    """A trial that ended, from its config, its last report and its error: a final
+    report carries its outcome; a trial whose last report was an intermediate one,
+    with no error, was stopped by the pruner; any other failed in its worker."""
+    from prodml.sdk.tune_parts import STEP, outcome_of
 
-    def done(trial: Any, error: BaseException | None, seconds: float) -> None:
-        number, values = int(trial.config["number"]), dict(trial.config["values"])
-        outcome = outcome_of(trial.last_result)
-        if outcome is None and trial.trial_id in scheduler.pruned:
-            outcome = _pruned(client, sweep.name, number, seconds)
-        elif outcome is None:
-            failure = error or RuntimeError("it ended without a result")
-            outcome = worker_failed(client, failure, number, sweep.name, seconds)
-        finished.append(Trial(number=number, values=values, outcome=outcome))
-        if sweep.report is not None:
-            sweep.report(finished[-1])
-
-    return done
+    number, values = int(config["number"]), dict(config["values"])
+    outcome = outcome_of(last)
+    if outcome is None and error is None and (last or {}).get(STEP) is not None:
+        run_id = trial_runs(client, sweep.name, number)[0]  # its worker ends its runs
+        outcome = TrialOutcome(
+            number=number, state="pruned", value=None, run_id=run_id, seconds=seconds
+        )
+    elif outcome is None:
+        failure = error or RuntimeError("it ended without a result")
+        outcome = worker_failed(client, failure, number, sweep.name, seconds)
+    return Trial(number=number, values=values, outcome=outcome)
 
 
-def _pruned(client: Client, sweep: str, number: int, seconds: float) -> TrialOutcome:
-    """A trial the scheduler stopped. Its worker ends its runs as pruned on its way out;
-    those Ray ended the worker before it did are ended so here."""
+def _end_pruned(client: Client, sweep: str, trials: list[Trial]) -> None:
+    """The runs of pruned trials their workers left running: Tune ends a stopped trial's
+    worker at the end of the sweep (or reuses it for another trial), which its runs'
+    endings normally precede by milliseconds; those still running after
+    ``ENDING_SECONDS`` end here, as pruned."""
     from prodml.domain.run import RunStatus
 
+    pruned = [t.number for t in trials if t.outcome.state == "pruned"]
     deadline = time.monotonic() + ENDING_SECONDS
-    run_id, running = trial_runs(client, sweep, number)
-    while running and time.monotonic() < deadline:
-        time.sleep(0.05)
-        run_id, running = trial_runs(client, sweep, number)
-    for left in running:
-        client.metadata.set_run_tags(left, {"prodml.pruned": "true"})
-        client.metadata.finish_run(left, RunStatus.FINISHED, time.time())
-    return TrialOutcome(number=number, state="pruned", value=None, run_id=run_id, seconds=seconds)
+    while pruned:
+        left = {n: trial_runs(client, sweep, n)[1] for n in pruned}
+        pruned = [n for n, running in left.items() if running]
+        if pruned and time.monotonic() >= deadline:
+            for run_id in (r for n in pruned for r in left[n]):
+                client.metadata.set_run_tags(run_id, {"prodml.pruned": "true"})
+                client.metadata.finish_run(run_id, RunStatus.FINISHED, time.time())
+            return
+        if pruned:
+            time.sleep(0.05)
 
 
 class _quiet:
