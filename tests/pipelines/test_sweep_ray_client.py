@@ -63,7 +63,7 @@ def ray_client() -> Iterator[tuple[str, dict[str, str]]]:
             time.sleep(1)
         yield address, env
     finally:
-        subprocess.run(["pkill", "-f", folder], check=False)
+        subprocess.run(["pkill", "-9", "-f", folder], check=False)
         shutil.rmtree(folder, ignore_errors=True)
 
 
