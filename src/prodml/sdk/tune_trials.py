@@ -2,14 +2,16 @@
 Optuna sampler for each trial's values (the same sampler, seed and queued grid points
 as on this machine, so a seed tries the same values on either executor), a
 ``ConcurrencyLimiter`` keeps ``workers`` trials running, and each trial is a Tune
-function trainable of one CPU that runs the pipeline as a child run of the sweep.
+function trainable of one CPU that runs the pipeline as a child run of the sweep, in a
+worker Tune reuses from trial to trial (its imports paid once).
 
 Pruning is the sweep's Optuna pruner, consulted by a Tune scheduler in the driver
 each time a trial reports its intermediate metric: a trial it stops leaves Tune's
-``report`` at once (Tune ends a stopped function with ``SystemExit`` there), which the
-trial's step takes as :class:`~prodml.pipelines.runner.Pruned`, so its runs end as a
-pruned trial's do on this machine. Nothing is shared through files: a cluster's
-workers need the store, not the driver's disk."""
+``report`` with ``SystemExit`` (how Tune ends a stopped function), which the trial's
+step takes as :class:`~prodml.pipelines.runner.Pruned`, so its runs end as a pruned
+trial's do on this machine before the function leaves. Nothing is shared through
+files: a cluster's workers need the store, not the driver's disk. Through Ray Client
+Tune itself runs on the cluster, and the outcomes come back with its results."""
 
 from __future__ import annotations
 
