@@ -2,7 +2,8 @@
 ``-s train.max_depth=8`` (the value read as YAML: ``8`` is a number, ``[1, 2]`` a
 list, ``'8'`` text, and a date such as ``2013-04-01`` its text, as in the file: the
 config is stored as JSON). Overriding a key the file does not have is refused, since
-it is most often a typo; ``-s +train.new_key=1`` adds one on purpose."""
+it is most often a typo; ``-s +train.new_key=1`` adds one on purpose. A key that holds
+a dot (a column such as ``Solar.R``) is quoted: ``-s 'impute."Solar.R"=mean'``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, An
     for setting in settings:
         path, value = _split(setting)
         adding = path.startswith("+")
-        keys = path.removeprefix("+").split(".")
+        keys = key_parts(path.removeprefix("+"))
         place = result
         for depth, key in enumerate(keys[:-1]):
             nested = place.get(key)
@@ -34,18 +35,42 @@ def override(config: Mapping[str, Any], settings: Iterable[str]) -> dict[str, An
             if nested is not None and not isinstance(nested, dict):
                 raise InvalidInputError(_not_mapping(setting, keys[: depth + 2], nested))
             if not isinstance(nested, dict):
-                raise InvalidInputError(_unknown(setting, ".".join(keys[: depth + 1]), result))
+                raise InvalidInputError(_unknown(setting, keys[: depth + 1], result, keys))
             place = nested
         if keys[-1] not in place and not adding:
-            raise InvalidInputError(_unknown(setting, ".".join(keys), result))
+            raise InvalidInputError(_unknown(setting, keys, result, keys))
         if keys[-1] in place and adding:
             raise InvalidInputError(
-                f"Override {echoed(setting)} adds {'.'.join(keys)}, which the config already "
+                f"Override {echoed(setting)} adds {joined(keys)}, which the config already "
                 f"has (= {place[keys[-1]]!r:.40}). Set it without the '+': "
                 f"-s {_again(setting.strip().lstrip('+'), 'KEY=VALUE')}."
             )
         place[keys[-1]] = _plain(value)
     return result
+
+
+def key_parts(path: str) -> list[str]:
+    """The keys of the dotted ``path``, a key quoted where it holds a dot
+    (``impute."Solar.R"`` is ``["impute", "Solar.R"]``). ValueError for a quote left open."""
+    parts: list[str] = []
+    current, quote = "", ""
+    for char in path:
+        if quote:
+            current, quote = (current, "") if char == quote else (current + char, quote)
+        elif char in "\"'" and not current:
+            quote = char
+        elif char == ".":
+            parts, current = [*parts, current], ""
+        else:
+            current += char
+    if quote:
+        raise ValueError(f"the quote {quote} is not closed")
+    return [*parts, current]
+
+
+def joined(keys: list[str]) -> str:
+    """Keys as one dotted path, those holding a dot quoted: what :func:`key_parts` reads."""
+    return ".".join(f'"{key}"' if "." in key else key for key in keys)
 
 
 def texts(values: Iterable[str] | str, what: str, example: str) -> list[str]:
@@ -116,7 +141,14 @@ def _plain(value: Any) -> Any:
 
 def _split(setting: str) -> tuple[str, Any]:
     path, equals, text = setting.partition("=")
-    if not equals or not path.strip().lstrip("+") or any(not k for k in path.split(".")):
+    try:
+        keys = key_parts(path.strip().lstrip("+"))
+    except ValueError as error:
+        raise InvalidInputError(
+            f"Override {echoed(setting)}: {error}; quote a key that holds a dot whole, e.g. "
+            "-s 'impute.\"Solar.R\"=mean'."
+        ) from None
+    if not equals or not path.strip().lstrip("+") or any(not k for k in keys):
         raise InvalidInputError(
             f"Override {echoed(setting)} is not KEY=VALUE; write e.g. -s train.max_depth=8."
         )
@@ -138,12 +170,32 @@ def _not_mapping(setting: str, keys: list[str], value: Any) -> str:
     )
 
 
-def _unknown(setting: str, path: str, config: Mapping[str, Any]) -> str:
+def _unknown(setting: str, keys: list[str], config: Mapping[str, Any], typed: list[str]) -> str:
+    """``keys`` (the start of the ``typed`` path) are not in the config."""
+    spelled = _spelled(config, ".".join(typed))
+    if spelled is not None and spelled != typed:  # typed unquoted, a key holds a dot
+        value = setting.partition("=")[2].strip()
+        return (
+            f"Override {echoed(setting)}: a key on that path holds a dot; quote it whole: "
+            f"-s '{_again(joined(spelled) + '=' + value, joined(spelled) + '=VALUE')}'."
+        )
     known = ", ".join(sorted(flatten_config(dict(config)))[:20]) or "none"
     return (
-        f"Override {echoed(setting)}: the config has no {echoed(path)} (keys: {known}). Fix "
-        f"the name, or add a new key with -s +{_again(setting.lstrip('+'), 'KEY=VALUE')}."
+        f"Override {echoed(setting)}: the config has no {echoed(joined(keys))} (keys: {known}). "
+        f"Fix the name, or add a new key with -s +{_again(setting.lstrip('+'), 'KEY=VALUE')}."
     )
+
+
+def _spelled(config: Mapping[str, Any], text: str) -> list[str] | None:
+    """The keys of a path through ``config`` that, joined by dots, read ``text``."""
+    for key, value in config.items():
+        if str(key) == text:
+            return [str(key)]
+        if text.startswith(f"{key}.") and isinstance(value, Mapping):
+            inside = _spelled(value, text[len(str(key)) + 1 :])
+            if inside is not None:
+                return [str(key), *inside]
+    return None
 
 
 def _again(typed: str, placeholder: str) -> str:

@@ -193,9 +193,18 @@ def _check_kind(step: plan.Step, key: str, parameter: Any) -> None:
 def _check_value(config: dict[str, Any], key: str) -> None:
     """A searched key names one value the config has: a trial overrides it, so a key
     the config lacks, or a whole mapping, would fail or break every trial."""
+    from prodml.pipelines.config import joined, key_parts
+
     place: Any = config
-    for depth, part in enumerate(key.split(".")):
-        where = ".".join(key.split(".")[:depth]) or "the config"
+    try:
+        parts = key_parts(key)
+    except ValueError as error:
+        raise InvalidInputError(
+            f"Search space parameters.{key}: {error}; quote a key that holds a dot whole, "
+            'e.g. impute."Solar.R".'
+        ) from None
+    for depth, part in enumerate(parts):
+        where = joined(parts[:depth]) or "the config"
         if not isinstance(place, dict):
             raise InvalidInputError(
                 f"Search space parameters.{key}: {where} is {place!r:.40}, not a mapping "
