@@ -1,15 +1,22 @@
 """Sweeps on Ray are driven by Ray Tune (its Optuna search, a scheduler that asks the
 sweep's pruner): the same seed tries the same values as on this machine, the pruner
-stops the same trials, a trial's worker that dies fails that trial alone, and each
-trial is told to the caller as it ends."""
+stops the same trials, a trial's worker that dies fails that trial alone, each trial is
+told to the caller as it ends, and Ctrl-C stops the sweep (Tune's own handler ended it
+quietly, exit 0, as if every trial had run)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_project import Project, alpha_grid, log_numbers
+from pipeline_project import Project, alpha_grid, log_numbers, one_training_step
 
 import prodml
 from prodml.client import Client
@@ -135,3 +142,53 @@ def test_a_trial_whose_ray_worker_dies_fails_alone(
     assert _running(sqlite_client) == []
     tune_files = Path(sqlite_client.settings.home) / "sweeps" / "tune"
     assert not list(tune_files.rglob("*"))  # Tune's experiment is not kept
+
+
+SLOW = """
+import time
+
+import pyarrow as pa
+
+
+def train(numbers: pa.Table, alpha: float) -> dict:
+    time.sleep(30)
+    return {"score": alpha}
+"""
+
+
+def test_ctrl_c_stops_a_sweep_on_ray_and_ends_the_runs_of_its_running_trials(
+    project: Project, sqlite_client: Client, cluster: str
+) -> None:
+    one_training_step(project, sqlite_client, "tuned", SLOW, "{alpha: 0.5}")
+    (project.folder / "space.json").write_text(json.dumps(alpha_grid(0.1, 0.2, 0.3, 0.4)))
+    env = {**os.environ, "PRODML_HOME": sqlite_client.settings.home}
+    command = [
+        str(Path(sys.executable).with_name("prodml")), "sweep", "pipeline.yaml", "--space",
+        "space.json", "--trials", "4", "--parallel", "2", "--executor", "ray",
+        "--address", cluster,
+    ]  # fmt: skip
+    sweep = subprocess.Popen(
+        command, cwd=project.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len([r for r in _trial_runs(sqlite_client) if r.status.value == "running"]) < 2:
+            assert sweep.poll() is None, sweep.communicate()
+            assert time.monotonic() < deadline, "no two trials started"
+            time.sleep(0.2)
+        sweep.send_signal(signal.SIGINT)
+        _, err = sweep.communicate(timeout=60)
+    finally:
+        sweep.kill()
+
+    assert sweep.returncode == 130, err[-2000:]
+    assert _running(sqlite_client) == []
+    ended = [r for r in _trial_runs(sqlite_client) if r.status.value == "failed"]
+    assert len(ended) == 2
+    assert all("interrupted (Ctrl-C)" in (r.error or "") for r in ended)
+
+
+def _trial_runs(client: Client) -> list[Any]:
+    runs = prodml.search_runs("experiment = tuned", limit=500, client=client).runs
+    return [r for r in runs if "prodml.trial" in r.tags]

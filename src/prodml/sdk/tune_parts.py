@@ -90,6 +90,10 @@ class Search(OptunaSearch):
         asked = self._ot_trials[trial_id]
         return {"number": asked.number, "values": dict(asked.params)}
 
+    def asked(self) -> set[int]:
+        """The numbers of the trials asked so far."""
+        return {asked.number for asked in self._ot_trials.values()}
+
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         return None  # the scheduler reports the intermediate values (it is called first)
 

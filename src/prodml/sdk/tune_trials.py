@@ -98,6 +98,10 @@ class TuneTrials:
             )
             try:
                 results = tuner.fit()
+            except KeyboardInterrupt:  # Ctrl-C: the trials still running end as failed
+                for number in searcher.asked() - set(finished):
+                    _interrupted(client, sweep.name, number)
+                raise
             finally:
                 parts.HANDLERS.pop(sweep.run_id, None)
                 shutil.rmtree(folder / sweep.run_id, ignore_errors=True)
@@ -133,6 +137,14 @@ def _trial(
         failure = error or RuntimeError("it ended without a result")
         outcome = worker_failed(client, failure, number, sweep.name, seconds)
     return Trial(number=number, values=values, outcome=outcome)
+
+
+def _interrupted(client: Client, sweep: str, number: int) -> None:
+    from prodml.domain.run import RunStatus
+
+    reason = "The sweep was interrupted (Ctrl-C) before this trial ended."
+    for run_id in trial_runs(client, sweep, number)[1]:
+        client.metadata.finish_run(run_id, RunStatus.FAILED, time.time(), reason)
 
 
 def _end_pruned(client: Client, sweep: str, trials: list[Trial]) -> None:
@@ -179,5 +191,8 @@ class _quiet:
 
 _ENV = {
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",  # no CSV, JSON or TensorBoard files per trial
+    # Ctrl-C stops the sweep as it does on this machine (Tune's own handler would end it
+    # quietly, as if every trial had been run)
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",
     "RAY_AIR_NEW_OUTPUT": "0",  # whose experiment summary verbose=0 does not keep quiet
 }
