@@ -25,7 +25,7 @@ def sweep(
     trials: Annotated[int, typer.Option("--trials", min=1, help="Trials to run.")] = 20,
     parallel: Annotated[int, typer.Option("--parallel", min=1, help="Trials at once.")] = 1,
     executor: Annotated[
-        str, typer.Option("--executor", help="local (processes of this machine) or ray.")
+        str, typer.Option("--executor", help="local (processes of this machine) or ray (Ray Tune).")
     ] = "local",
     address: Annotated[
         str | None, typer.Option("--address", help="Ray cluster (default: a local Ray).")
