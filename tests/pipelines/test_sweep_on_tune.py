@@ -192,3 +192,56 @@ def test_ctrl_c_stops_a_sweep_on_ray_and_ends_the_runs_of_its_running_trials(
 def _trial_runs(client: Client) -> list[Any]:
     runs = prodml.search_runs("experiment = tuned", limit=500, client=client).runs
     return [r for r in runs if "prodml.trial" in r.tags]
+
+
+READS_A_FILE = """
+from pathlib import Path
+
+import pyarrow as pa
+
+
+def train(numbers: pa.Table, alpha: float) -> dict:
+    return {"score": alpha * float(Path("weights.txt").read_text())}
+"""
+
+
+def test_a_step_on_ray_reads_a_relative_path_from_where_the_sweep_ran(
+    project: Project, sqlite_client: Client, cluster: str, tmp_path: Path
+) -> None:
+    one_training_step(project, sqlite_client, "tuned", READS_A_FILE, "{alpha: 0.5}")
+    (tmp_path / "weights.txt").write_text("10")  # the tests run in tmp_path
+
+    result = prodml.sweep(
+        project.pipeline, alpha_grid(0.1, 0.2), trials=2, parallel=2, executor="ray",
+        address=cluster, client=sqlite_client,
+    )  # fmt: skip
+
+    assert sorted(t.outcome.value or 0 for t in result.trials) == [1.0, 2.0], [
+        t.outcome.error for t in result.trials
+    ]
+
+
+def test_hyperband_stops_the_same_trials_on_ray_as_on_this_machine(
+    project: Project, sqlite_client: Client, tmp_path: Path, cluster: str
+) -> None:
+    _project(project, sqlite_client)
+    other = Client(home=str(tmp_path / "other"), user="tester", flush_interval=0.05)
+    log_numbers(other, [1, 2, 3])  # a second store: no trial reuses the other's steps
+    space = {
+        "objective": "score",
+        "sampler": "random",
+        "seed": 1,
+        "pruner": "hyperband",
+        "intermediate": "curve",
+        "parameters": {"train.alpha": {"float": [0.0, 1.0]}},
+    }
+    try:
+        here = prodml.sweep(project.pipeline, space, 10, name="hb", client=sqlite_client)
+        tuned = prodml.sweep(
+            project.pipeline, space, 10, executor="ray", address=cluster, name="hb", client=other
+        )
+    finally:
+        other.close()
+
+    assert "pruned" in _states(here).values()
+    assert _states(tuned) == _states(here)

@@ -31,8 +31,14 @@ OUTCOME = "prodml_outcome"  # the final report: the TrialOutcome as JSON
 HANDLERS: dict[str, Callable[[dict[str, Any], Any, Any, float], None]] = {}
 
 
-def trainable(config: dict[str, Any], sweep: SweepPlan) -> None:
-    """One trial in a Ray worker: the pipeline with the trial's values."""
+def trainable(config: dict[str, Any], sweep: SweepPlan, folder: str) -> None:
+    """One trial in a Ray worker: the pipeline with the trial's values, in the sweep's
+    working ``folder`` where this machine has it (Tune moves a trial into a folder of
+    its own; a step reading a file by a relative path reads it where the sweep ran)."""
+    import os
+
+    if os.path.isdir(folder):
+        os.chdir(folder)
     number, values = int(config["number"]), dict(config["values"])
     task = sweep.task(number, values)
     reported: set[int] = set()
@@ -89,10 +95,6 @@ class Search(OptunaSearch):
             return None
         asked = self._ot_trials[trial_id]
         return {"number": asked.number, "values": dict(asked.params)}
-
-    def asked(self) -> set[int]:
-        """The numbers of the trials asked so far."""
-        return {asked.number for asked in self._ot_trials.values()}
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         return None  # the scheduler reports the intermediate values (it is called first)

@@ -63,6 +63,7 @@ class TuneTrials:
             mode="max" if searched.direction == "maximize" else "min",
             sampler=space.sampler(searched),
             points_to_evaluate=sweep.queued() or None,
+            study_name=sweep.name,  # Hyperband's brackets hash it, as on this machine
         )
         searcher.study.pruner = space.pruner(searched.pruner)
         scheduler = parts.Pruning(searcher)
@@ -78,7 +79,7 @@ class TuneTrials:
         parts.HANDLERS[sweep.run_id] = done
         folder = Path(sweep.home) / "sweeps" / "tune"
         shipped = dataclasses.replace(sweep, report=None)  # the caller's callback stays here
-        trainable = tune.with_parameters(parts.trainable, sweep=shipped)
+        trainable = tune.with_parameters(parts.trainable, sweep=shipped, folder=os.getcwd())
         with _quiet():
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": 1}),
@@ -99,8 +100,7 @@ class TuneTrials:
             try:
                 results = tuner.fit()
             except KeyboardInterrupt:  # Ctrl-C: the trials still running end as failed
-                for number in searcher.asked() - set(finished):
-                    _interrupted(client, sweep.name, number)
+                _interrupted(client, sweep.name, sweep.trials, set(finished))
                 raise
             finally:
                 parts.HANDLERS.pop(sweep.run_id, None)
@@ -139,12 +139,20 @@ def _trial(
     return Trial(number=number, values=values, outcome=outcome)
 
 
-def _interrupted(client: Client, sweep: str, number: int) -> None:
+def _interrupted(client: Client, sweep: str, trials: int, finished: set[int]) -> None:
+    """End as failed the runs of the trials still running (found in the store: through
+    Ray Client the searcher that asked them ran on the cluster)."""
     from prodml.domain.run import RunStatus
+    from prodml.domain.run_query import quoted_value
+    from prodml.track.search import search_runs
 
     reason = "The sweep was interrupted (Ctrl-C) before this trial ended."
-    for run_id in trial_runs(client, sweep, number)[1]:
-        client.metadata.finish_run(run_id, RunStatus.FAILED, time.time(), reason)
+    query = f"tags.prodml.sweep = {quoted_value(sweep)} and status = 'running'"
+    running = search_runs(client, query, None, max(50, 2 * trials)).runs
+    numbers = {int(r.tags["prodml.trial"]) for r in running if "prodml.trial" in r.tags}
+    for number in sorted(numbers - finished):
+        for run_id in trial_runs(client, sweep, number)[1]:
+            client.metadata.finish_run(run_id, RunStatus.FAILED, time.time(), reason)
 
 
 def _end_pruned(client: Client, sweep: str, trials: list[Trial]) -> None:
