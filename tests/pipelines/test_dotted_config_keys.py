@@ -68,3 +68,14 @@ def test_a_sweep_searches_a_quoted_key(project: Project, sqlite_client: Client) 
     result = prodml.sweep(project.pipeline, space, trials=2, client=sqlite_client)
 
     assert sorted(t.outcome.value or 0 for t in result.trials) == [7.0, 9.0]
+
+
+def test_a_quoted_key_may_hold_an_equals_sign_and_refusals_spell_keys_as_typed() -> None:
+    from prodml.pipelines.config import override
+
+    config = {"fill": {"columns": {"a=b": 1, "Solar.R": 2}}}
+
+    assert override(config, ['fill.columns."a=b"=9'])["fill"]["columns"]["a=b"] == 9
+    with pytest.raises(InvalidInputError) as refused:
+        override(config, ["fill.columns.Wind=1"])
+    assert 'fill.columns."Solar.R", fill.columns."a=b"' in str(refused.value)

@@ -70,7 +70,7 @@ def key_parts(path: str) -> list[str]:
 
 def joined(keys: list[str]) -> str:
     """Keys as one dotted path, those holding a dot quoted: what :func:`key_parts` reads."""
-    return ".".join(f'"{key}"' if "." in key else key for key in keys)
+    return ".".join(f'"{key}"' if "." in key or "=" in key else key for key in keys)
 
 
 def texts(values: Iterable[str] | str, what: str, example: str) -> list[str]:
@@ -140,7 +140,7 @@ def _plain(value: Any) -> Any:
 
 
 def _split(setting: str) -> tuple[str, Any]:
-    path, equals, text = setting.partition("=")
+    path, equals, text = _at_equals(setting)
     try:
         keys = key_parts(path.strip().lstrip("+"))
     except ValueError as error:
@@ -161,6 +161,31 @@ def _split(setting: str) -> tuple[str, Any]:
     return path.strip(), yaml_text.parse(text, f"The value of override {echoed(path.strip())}")
 
 
+def _at_equals(setting: str) -> tuple[str, str, str]:
+    """``setting`` split at its first ``=`` outside a quoted key (``a."b=c"=1``)."""
+    quote = ""
+    for index, char in enumerate(setting):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'" and (index == 0 or setting[index - 1] in ".+"):
+            quote = char
+        elif char == "=":
+            return setting[:index], "=", setting[index + 1 :]
+    return setting.partition("=")
+
+
+def _listing(config: Mapping[str, Any], above: list[str] | None = None) -> list[str]:
+    """Every leaf key of ``config``, spelled as an override takes it (dots quoted)."""
+    found: list[str] = []
+    for key, value in config.items():
+        path = [*(above or []), str(key)]
+        if isinstance(value, Mapping) and value:
+            found += _listing(value, path)
+        else:
+            found.append(joined(path))
+    return found
+
+
 def _not_mapping(setting: str, keys: list[str], value: Any) -> str:
     """A key asked for inside a value that holds no keys (``-s train.depth.max=3``)."""
     above = ".".join(keys[:-1])
@@ -179,7 +204,7 @@ def _unknown(setting: str, keys: list[str], config: Mapping[str, Any], typed: li
             f"Override {echoed(setting)}: a key on that path holds a dot; quote it whole: "
             f"-s '{_again(joined(spelled) + '=' + value, joined(spelled) + '=VALUE')}'."
         )
-    known = ", ".join(sorted(flatten_config(dict(config)))[:20]) or "none"
+    known = ", ".join(sorted(_listing(config))[:20]) or "none"
     return (
         f"Override {echoed(setting)}: the config has no {echoed(joined(keys))} (keys: {known}). "
         f"Fix the name, or add a new key with -s +{_again(setting.lstrip('+'), 'KEY=VALUE')}."
