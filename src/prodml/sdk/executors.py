@@ -24,6 +24,9 @@ P = TypeVar("P")
 R = TypeVar("R")
 KINDS = ("local", "ray")
 CONNECT_SECONDS = 10.0  # to open a connection to a cluster's address
+# Through Ray Client a sweep's Tune runs on the cluster: no per-trial CSV, JSON or
+# TensorBoard files there either (the sweep's runs hold what each trial did)
+CLIENT_ENV = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
 
 
 def executor_for(kind: str, address: str | None = None) -> Executor:
@@ -120,7 +123,9 @@ def _connect(ray: Any, address: str | None) -> None:
     quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
-        if address:
+        if address and address.startswith("ray://"):  # what runs on the cluster for us
+            ray.init(address=address, runtime_env={"env_vars": dict(CLIENT_ENV)}, **quiet)
+        elif address:
             ray.init(address=address, **quiet)
         elif os.environ.get("RAY_ADDRESS"):  # Ray's own way of naming the cluster
             ray.init(**quiet)

@@ -49,7 +49,7 @@ class TuneTrials:
     def drive(self, client: Client, sweep: SweepPlan) -> list[Trial]:
         from prodml.sdk.executors import RayExecutor
 
-        RayExecutor(self._address)._connected()
+        ray = RayExecutor(self._address)._connected()
         from ray import tune
         from ray.tune.search import ConcurrencyLimiter
 
@@ -91,7 +91,9 @@ class TuneTrials:
                 ),
                 run_config=tune.RunConfig(
                     name=sweep.run_id,
-                    storage_path=str(folder),
+                    # through Ray Client Tune runs on the cluster's head, where this
+                    # machine's folders may not exist: Ray's own place there
+                    storage_path=None if ray.util.client.ray.is_connected() else str(folder),
                     verbose=0,
                     callbacks=[parts.Finished(sweep.run_id)],
                     log_to_file=False,
