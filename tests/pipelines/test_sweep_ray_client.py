@@ -4,9 +4,11 @@ outcome, pruned ones included, comes back with Tune's results."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -63,8 +65,23 @@ def ray_client() -> Iterator[tuple[str, dict[str, str]]]:
             time.sleep(1)
         yield address, env
     finally:
-        subprocess.run(["pkill", "-9", "-f", folder], check=False)
+        _kill_tree(folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kill_tree(folder: str) -> None:
+    """SIGKILL the processes whose command line names ``folder`` and every process they
+    started (Ray's agents rename themselves, so their command lines do not name it)."""
+    every = ["ps", "-ww", "-eo", "pid=,ppid=,args="]  # -ww: whole command lines
+    listed = subprocess.run(every, capture_output=True, text=True)
+    rows = [line.split(None, 2) for line in listed.stdout.splitlines()]
+    parent = {int(row[0]): int(row[1]) for row in rows if len(row) >= 2}
+    doomed = {int(row[0]) for row in rows if len(row) == 3 and folder in row[2]}
+    while grown := {pid for pid, up in parent.items() if up in doomed} - doomed:
+        doomed |= grown
+    for pid in doomed - {os.getpid()}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_sweep_through_ray_client_tells_every_trial_pruned_ones_too(
