@@ -57,16 +57,25 @@ def ray_client() -> Iterator[tuple[str, dict[str, str]]]:
     try:
         assert started.returncode == 0, started.stderr[-2000:]
         probe = f"import ray; ray.init({address!r}); ray.shutdown()"
-        deadline = time.monotonic() + 60
-        while subprocess.run(
-            [sys.executable, "-c", probe], env=env, capture_output=True
-        ).returncode:
-            assert time.monotonic() < deadline, "the Ray client server never answered"
+        deadline = time.monotonic() + 180  # a busy machine starts the client server slowly
+        while not _answers([sys.executable, "-c", probe], env):
+            assert time.monotonic() < deadline, "the Ray client server never answered:\n" + (
+                "\n".join(
+                    p.read_text()[-1500:] for p in Path(folder).rglob("ray_client_server*.err")
+                )
+            )
             time.sleep(1)
         yield address, env
     finally:
         _kill_tree(folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _answers(command: list[str], env: dict[str, str]) -> bool:
+    try:
+        return subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def _kill_tree(folder: str) -> None:
