@@ -95,20 +95,6 @@ def one_training_step(project: Project, client: Client, name: str, steps: str, c
     )
 
 
-def prep_and_train(project: Project, client: Client, name: str, steps: str, config: str) -> None:
-    """Dataset ``numbers`` ([1, 2, 3]), the module ``steps`` and pipeline ``name`` of two
-    steps, ``steps:prep`` reading ``numbers@latest`` and ``steps:train`` reading prep's
-    output, with ``config`` as train's slice."""
-    log_numbers(client, [1, 2, 3])
-    project.write("steps.py", steps)
-    project.write(
-        "pipeline.yaml",
-        f"name: {name}\nconfig:\n  train: {config}\nsteps:\n"
-        '  - {name: prep, function: "steps:prep", inputs: {numbers: numbers@latest}}\n'
-        '  - {name: train, function: "steps:train", inputs: {table: prep}}\n',
-    )
-
-
 def alpha_grid(*choices: float) -> dict[str, object]:
     """A grid space over ``train.alpha`` maximising the metric ``score``."""
     return {

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_project import Project, prep_and_train
+from pipeline_project import Project, log_numbers
 
 import prodml
 from prodml.client import Client
@@ -28,10 +28,20 @@ STEPS = """
             run.log_metric("curve", alpha * step, step=step)
         return {"score": -((alpha - 0.3) ** 2), "rows": total}
 """
+PIPELINE = """
+    name: tiny
+    config:
+      train: {alpha: 0.5, seed: 1}
+    steps:
+      - {name: prep, function: "steps:prep", inputs: {numbers: numbers@latest}}
+      - {name: train, function: "steps:train", inputs: {table: prep}}
+"""
 
 
 def _project(project: Project, client: Client) -> Project:
-    prep_and_train(project, client, "tiny", STEPS, "{alpha: 0.5, seed: 1}")
+    log_numbers(client, [1, 2, 3])
+    project.write("steps.py", STEPS)
+    project.write("pipeline.yaml", PIPELINE)
     return project
 
 

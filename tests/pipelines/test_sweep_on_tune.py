@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_project import Project, alpha_grid, log_numbers, one_training_step, prep_and_train
+from pipeline_project import Project, alpha_grid, log_numbers, one_training_step
 
 import prodml
 from prodml.client import Client
@@ -39,17 +39,21 @@ def train(table: pa.Table, alpha: float, run) -> dict:
         run.log_metric("curve", alpha * step, step=step)
     return {"score": -((alpha - 0.3) ** 2)}
 """
+PIPELINE = """
+name: tuned
+config:
+  train: {alpha: 0.5}
+steps:
+  - {name: prep, function: "steps:prep", inputs: {numbers: numbers@latest}}
+  - {name: train, function: "steps:train", inputs: {table: prep}}
+"""
 
 
 def _project(project: Project, client: Client) -> Project:
-    prep_and_train(project, client, "tuned", STEPS, "{alpha: 0.5}")
+    log_numbers(client, [1, 2, 3])
+    project.write("steps.py", STEPS)
+    project.write("pipeline.yaml", PIPELINE)
     return project
-
-
-def _pruning(pruner: str, sampler: str, **fields: Any) -> dict[str, Any]:
-    """A space maximising ``score``, pruned on ``curve`` by ``pruner``."""
-    common = {"objective": "score", "pruner": pruner, "intermediate": "curve"}
-    return {**common, "sampler": sampler, **fields}
 
 
 def _states(result: Any) -> dict[float, str]:
@@ -66,8 +70,14 @@ def test_the_pruner_stops_the_same_trials_on_ray_as_on_this_machine(
 ) -> None:
     _project(project, sqlite_client)
     log_numbers(client, [1, 2, 3])  # a second store: no trial reuses the other's steps
-    choices = [0.5, 0.6, 0.7, 0.1, 0.05, 0.8]
-    space = _pruning("median", "grid", seed=3, parameters={"train.alpha": {"choice": choices}})
+    space = {
+        "objective": "score",
+        "sampler": "grid",
+        "seed": 3,
+        "pruner": "median",
+        "intermediate": "curve",
+        "parameters": {"train.alpha": {"choice": [0.5, 0.6, 0.7, 0.1, 0.05, 0.8]}},
+    }
 
     here = prodml.sweep(project.pipeline, space, trials=6, client=sqlite_client)
     told: list[Trial] = []
@@ -217,7 +227,14 @@ def test_hyperband_stops_the_same_trials_on_ray_as_on_this_machine(
     _project(project, sqlite_client)
     other = Client(home=str(tmp_path / "other"), user="tester", flush_interval=0.05)
     log_numbers(other, [1, 2, 3])  # a second store: no trial reuses the other's steps
-    space = _pruning("hyperband", "random", seed=1, parameters={"train.alpha": {"float": [0, 1]}})
+    space = {
+        "objective": "score",
+        "sampler": "random",
+        "seed": 1,
+        "pruner": "hyperband",
+        "intermediate": "curve",
+        "parameters": {"train.alpha": {"float": [0.0, 1.0]}},
+    }
     try:
         here = prodml.sweep(project.pipeline, space, 10, name="hb", client=sqlite_client)
         tuned = prodml.sweep(
