@@ -318,20 +318,30 @@ def test_the_ray_executor_without_ray_says_what_to_install(home: Path, tmp_path:
 def test_the_added_columns_profiles_made_in_parts_say_what_one_process_says(
     sqlite_client: Client,
 ) -> None:
+    import datasketches
+
     from prodml.data.profile import profile_table
+    from prodml.data.sketches import KLL_K
     from prodml.data.stored_profiles import profiles_of
 
     logged(sqlite_client)
     scored = prodml.score("churn@1", "customers@1", partitions=3, client=sqlite_client)
 
     (stored,) = profiles_of(sqlite_client, scored.output)
-    whole = profile_table(prodml.load_table(scored.output, client=sqlite_client))
+    table = prodml.load_table(scored.output, client=sqlite_client)
+    whole = profile_table(table)
     summary = {c["name"]: c for c in stored.to_summary()["columns"]}
     expected = {c["name"]: c for c in whole.to_summary()["columns"]}
     assert list(summary) == list(expected)
+    # a quantile sketch promises ranks, not values: twice its 99% bound on the rank error
+    slack = 2 * datasketches.kll_doubles_sketch.get_normalized_rank_error(KLL_K, False)
     for name in ("prediction", "proba_leave", "proba_stay"):
         for key in ("rows", "nulls", "nans", "min", "max"):
             assert summary[name][key] == expected[name][key], (name, key)
         assert summary[name]["distinct"] == pytest.approx(expected[name]["distinct"], rel=0.03)
         if isinstance(expected[name]["median"], float):
-            assert summary[name]["median"] == pytest.approx(expected[name]["median"], rel=0.03)
+            values = np.sort(table.column(name).to_numpy())
+            median = summary[name]["median"]
+            below = np.searchsorted(values, median, side="left") / len(values)
+            at_or_below = np.searchsorted(values, median, side="right") / len(values)
+            assert below - slack <= 0.5 <= at_or_below + slack, (name, median, below)
