@@ -216,7 +216,7 @@ def cpu_lines(figures: Figures) -> None:
         if done.scheduling is not None:
             watched = done.scheduling
             print(
-                f"  its {watched.processes} processes ran {watched.on_cpu:.1f} s on a CPU "
+                f"  its processes ({watched.threads} threads) ran {watched.on_cpu:.1f} s on a CPU "
                 f"({watched.on_cpu / done.seconds:.2f} CPUs) and were runnable without one "
                 f"{watched.waiting:.1f} s ({watched.waiting_share:.0%}); other work "
                 f"{_others(done):.2f} CPUs"

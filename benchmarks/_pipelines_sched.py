@@ -1,11 +1,13 @@
 """How long a command's processes ran on a CPU and how long they waited, runnable, for
-one: Linux ``/proc/PID/schedstat`` summed over the command and every process under it
-(a sweep's worker processes, Ray's raylet and workers), sampled while it runs.
+one: Linux ``schedstat`` of every thread, summed over the command and every process under it
+(a sweep's worker processes, Ray's raylet and workers), and over what else this process
+started and keeps running (a local Ray the sweeps join: only what it did meanwhile),
+sampled while the command runs.
 
 Waiting means every CPU was busy: with other work on a shared machine, or with the
 command's own other processes. Two trials at once on two CPUs finish in half the time
 only if neither waits. A process's last sample may be up to one interval old when it
-exits, so the sums are slightly low."""
+exits (a thread's, when it ends), so the sums are slightly low."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ INTERVAL = 0.25  # seconds between samples
 class Scheduling:
     on_cpu: float  # seconds its processes ran
     waiting: float  # seconds they were runnable but had no CPU
-    processes: int
+    threads: int
 
     @property
     def waiting_share(self) -> float:
@@ -35,13 +37,15 @@ def run_watched(
     args: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float
 ) -> tuple[subprocess.CompletedProcess[str], Scheduling]:
     """Run ``args`` like ``subprocess.run`` (output captured), sampling its processes."""
+    before: dict[int, tuple[int, int]] = {}
+    _sample(os.getpid(), before)  # what was running already counts from now on
     process = subprocess.Popen(
         list(args), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     seen: dict[int, tuple[int, int]] = {}
     deadline = time.monotonic() + timeout
     while True:
-        _sample(process.pid, seen)
+        _sample(os.getpid(), seen)
         try:
             stdout, stderr = process.communicate(timeout=INTERVAL)
             break
@@ -50,19 +54,30 @@ def run_watched(
                 process.kill()
                 raise
     done = subprocess.CompletedProcess(list(args), process.returncode, stdout, stderr)
+    for pid, (ran, waited) in before.items():
+        if pid in seen:
+            seen[pid] = (seen[pid][0] - ran, seen[pid][1] - waited)
     on_cpu = sum(ran for ran, _ in seen.values()) / 1e9
     waiting = sum(waited for _, waited in seen.values()) / 1e9
-    return done, Scheduling(on_cpu=on_cpu, waiting=waiting, processes=len(seen))
+    return done, Scheduling(on_cpu=on_cpu, waiting=waiting, threads=len(seen))
 
 
 def _sample(root: int, seen: dict[int, tuple[int, int]]) -> None:
-    for pid in _tree(root):
+    """Every thread of every process under ``root`` (not ``root``, this sampler, itself):
+    a process's own ``schedstat`` is its main thread's, and Ray Tune runs a trial in
+    another thread of its worker."""
+    for pid in _tree(root) - {root}:
         try:
-            with open(f"/proc/{pid}/schedstat") as stat:
-                ran, waited, _ = (int(value) for value in stat.read().split())
-        except (OSError, ValueError):
+            threads = os.listdir(f"/proc/{pid}/task")
+        except OSError:
             continue
-        seen[pid] = (ran, waited)
+        for thread in threads:
+            try:
+                with open(f"/proc/{pid}/task/{thread}/schedstat") as stat:
+                    ran, waited, _ = (int(value) for value in stat.read().split())
+            except (OSError, ValueError):
+                continue
+            seen[int(thread)] = (ran, waited)
 
 
 def _tree(root: int) -> set[int]:

@@ -66,7 +66,7 @@ class TuneTrials:
             study_name=sweep.name,  # Hyperband's brackets hash it, as on this machine
         )
         searcher.study.pruner = space.pruner(searched.pruner)
-        scheduler = parts.Pruning(searcher)
+        scheduler = parts.Pruning(searcher, sweep.run_id)
         finished: dict[int, Trial] = {}
 
         def done(config: dict[str, Any], last: Any, error: Any, seconds: float) -> None:
@@ -95,7 +95,6 @@ class TuneTrials:
                     # machine's folders may not exist: Ray's own place there
                     storage_path=None if ray.util.client.ray.is_connected() else str(folder),
                     verbose=0,
-                    callbacks=[parts.Finished(sweep.run_id)],
                     log_to_file=False,
                 ),
             )
