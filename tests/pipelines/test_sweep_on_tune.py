@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,43 @@ def test_ctrl_c_stops_a_sweep_on_ray_and_ends_the_runs_of_its_running_trials(
     ended = [r for r in _trial_runs(sqlite_client) if r.status.value == "failed"]
     assert len(ended) == 2
     assert all("interrupted (Ctrl-C)" in (r.error or "") for r in ended)
+
+
+def test_ctrl_c_stops_a_sweep_on_the_callers_own_ray_and_leaves_that_ray_up(
+    project: Project, sqlite_client: Client, cluster: str
+) -> None:
+    import ray
+
+    one_training_step(project, sqlite_client, "tuned", SLOW, "{alpha: 0.5}")
+    watcher = Client(home=sqlite_client.settings.home, user="watcher")
+
+    def press_ctrl_c_when_two_trials_run() -> None:
+        deadline = time.monotonic() + 120
+        while len([r for r in _trial_runs(watcher) if r.status.value == "running"]) < 2:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    assert ray.is_initialized()  # the caller's session, which the sweep joins
+    threading.Thread(target=press_ctrl_c_when_two_trials_run, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        prodml.sweep(
+            project.pipeline, alpha_grid(0.1, 0.2, 0.3, 0.4), trials=4, parallel=2,
+            executor="ray", address=cluster, client=sqlite_client,
+        )  # fmt: skip
+
+    assert ray.is_initialized()
+    ended = [r for r in _trial_runs(sqlite_client) if r.status.value == "failed"]
+    assert len(ended) == 2
+    assert all("interrupted (Ctrl-C)" in (r.error or "") for r in ended)
+    assert _running(sqlite_client) == []
+    # the trials' workers are gone (left running, they would hold a CPU each for 30 s)
+    deadline = time.monotonic() + 10
+    while ray.available_resources().get("CPU", 0) < 2:
+        assert time.monotonic() < deadline, ray.available_resources()
+        time.sleep(0.2)
+    watcher.close()
 
 
 def _trial_runs(client: Client) -> list[Any]:

@@ -15,11 +15,15 @@ Tune itself runs on the cluster, and the outcomes come back with its results."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ from prodml.pipelines.pools import trial_runs, worker_failed
 from prodml.pipelines.trials import SweepPlan, Trial, TrialOutcome
 
 ENDING_SECONDS = 5.0  # after the sweep, for a stopped trial's worker to end its runs
+TUNE_STOP_HANDLER = "signal_interrupt_tune_run"  # what Tune runs on SIGUSR1 while it runs
 
 
 class TuneTrials:
@@ -47,8 +52,9 @@ class TuneTrials:
         self._address = address
 
     def drive(self, client: Client, sweep: SweepPlan) -> list[Trial]:
-        from prodml.sdk.executors import RayExecutor
+        from prodml.sdk.executors import RayExecutor, _ray
 
+        owned = not _ray().is_initialized()  # Ray started or joined for this sweep
         ray = RayExecutor(self._address)._connected()
         from ray import tune
         from ray.tune.search import ConcurrencyLimiter
@@ -68,8 +74,11 @@ class TuneTrials:
         searcher.study.pruner = space.pruner(searched.pruner)
         scheduler = parts.Pruning(searcher, sweep.run_id)
         finished: dict[int, Trial] = {}
+        pressed = threading.Event()  # Ctrl-C, while Tune stops the trials
 
         def done(config: dict[str, Any], last: Any, error: Any, seconds: float) -> None:
+            if pressed.is_set() and parts.outcome_of(last) is None:
+                return  # stopped by Ctrl-C: its runs end as interrupted below
             trial = _trial(client, sweep, config, last, error, seconds)
             if trial.number not in finished:
                 finished[trial.number] = trial
@@ -99,8 +108,13 @@ class TuneTrials:
                 ),
             )
             try:
-                results = tuner.fit()
+                with contextlib.nullcontext() if owned else _stopping_on_ctrl_c(pressed):
+                    results = tuner.fit()
+                if pressed.is_set():  # Tune has stopped its workers
+                    raise KeyboardInterrupt
             except KeyboardInterrupt:  # Ctrl-C: the trials still running end as failed
+                if owned:  # leaving Ray ends this job's workers, which would go on with
+                    ray.shutdown()  # their trials, and start runs, until this process ends
                 _interrupted(client, sweep.name, sweep.trials, set(finished))
                 raise
             finally:
@@ -140,20 +154,51 @@ def _trial(
     return Trial(number=number, values=values, outcome=outcome)
 
 
+@contextlib.contextmanager
+def _stopping_on_ctrl_c(pressed: threading.Event) -> Iterator[None]:
+    """For a sweep on the caller's own Ray session, which it must not leave: while Tune
+    runs the trials, Ctrl-C sets ``pressed`` and asks Tune to stop (with SIGUSR1, Tune's
+    own signal for it, handled while it runs), so that Tune stops and kills its workers
+    (in 5 to 10 s) before the sweep ends their runs; a worker left running would go on
+    with its trial, and start runs. A second Ctrl-C, or one while Tune is not running
+    (or runs on a cluster through Ray Client), interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers are the main thread's
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        tune_handler = signal.getsignal(signal.SIGUSR1)
+        if pressed.is_set() or getattr(tune_handler, "__name__", "") != TUNE_STOP_HANDLER:
+            raise KeyboardInterrupt
+        pressed.set()
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _interrupted(client: Client, sweep: str, trials: int, finished: set[int]) -> None:
     """End as failed the runs of the trials still running (found in the store: through
-    Ray Client the searcher that asked them ran on the cluster)."""
+    Ray Client the searcher that asked them ran on the cluster), until none has been
+    left running for a moment: a worker being killed may still start a step's run."""
     from prodml.domain.run import RunStatus
     from prodml.domain.run_query import quoted_value
     from prodml.track.search import search_runs
 
     reason = "The sweep was interrupted (Ctrl-C) before this trial ended."
     query = f"tags.prodml.sweep = {quoted_value(sweep)} and status = 'running'"
-    running = search_runs(client, query, None, max(50, 2 * trials)).runs
-    numbers = {int(r.tags["prodml.trial"]) for r in running if "prodml.trial" in r.tags}
-    for number in sorted(numbers - finished):
-        for run_id in trial_runs(client, sweep, number)[1]:
+    deadline, quiet = time.monotonic() + ENDING_SECONDS, 0
+    while quiet < 2 and time.monotonic() < deadline:
+        running = search_runs(client, query, None, max(50, 2 * trials)).runs
+        numbers = {int(r.tags["prodml.trial"]) for r in running if "prodml.trial" in r.tags}
+        ended = [r for n in sorted(numbers - finished) for r in trial_runs(client, sweep, n)[1]]
+        for run_id in ended:
             client.metadata.finish_run(run_id, RunStatus.FAILED, time.time(), reason)
+        quiet = 0 if ended else quiet + 1
+        time.sleep(0.25)
 
 
 def _end_pruned(client: Client, sweep: str, trials: list[Trial]) -> None:
