@@ -224,8 +224,8 @@ def test_ctrl_c_stops_a_sweep_on_the_callers_own_ray_and_leaves_that_ray_up(
     assert _running(sqlite_client) == []
     # the trials' workers are gone (left running, they would hold a CPU each for 30 s)
     deadline = time.monotonic() + 10
-    while ray.available_resources().get("CPU", 0) < 2:
-        assert time.monotonic() < deadline, ray.available_resources()
+    while (free := ray.available_resources()).get("CPU", 0) < 2:  # type: ignore[no-untyped-call]
+        assert time.monotonic() < deadline, free
         time.sleep(0.2)
     watcher.close()
 
