@@ -132,6 +132,7 @@ def test_a_sweep_through_ray_client_tells_every_trial_pruned_ones_too(
     pruned = [o for o in trials.values() if o["state"] == "pruned"]
     assert all(o["number"] >= 3 for o in pruned)  # after the median pruner's warm-up
     assert all(o["run_id"] for o in trials.values())
+    assert all(o["seconds"] > 0 for o in trials.values())  # pruned ones too
     assert trials[0.5]["value"] == pytest.approx(-0.04)
     tune_folder = Path.home() / "ray_results" / json.loads(done.stdout)["run_id"]
     try:  # Tune ran on the head, in Ray's own folder there, and wrote no per-trial files

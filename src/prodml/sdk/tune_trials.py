@@ -123,7 +123,8 @@ class TuneTrials:
         for index in range(len(results)):  # through Ray Client Tune ran on the cluster,
             result = results[index]  # and no callback reached this process
             error = parts.unwrapped(result.error) if result.error is not None else None
-            done(result.config or {}, result.metrics, error, 0.0)
+            seconds = float((result.metrics or {}).get("time_total_s") or 0.0)  # Tune's
+            done(result.config or {}, result.metrics, error, seconds)
         _end_pruned(client, sweep.name, list(finished.values()))
         return list(finished.values())
 
