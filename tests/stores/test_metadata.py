@@ -171,6 +171,24 @@ def test_a_finished_or_failed_run_keeps_its_end_and_error(client: Client) -> Non
     assert actions == ["run.started", "run.failed"]
 
 
+def test_a_runs_end_is_final_and_a_later_end_keeps_only_its_points(client: Client) -> None:
+    store = client.metadata
+    run = make_run(store)
+    store.finish_run(run.id, RunStatus.FAILED, time.time(), "interrupted (Ctrl-C)")
+    first = store.get_run(run.id)
+
+    point = (run.id, "loss", 3, 0.5, time.time())
+    store.write_batch([], [point], (run.id, RunStatus.FINISHED, time.time() + 5, None))
+
+    again = store.get_run(run.id)
+    assert (again.status, again.ended_at, again.error) == (
+        RunStatus.FAILED, first.ended_at, "interrupted (Ctrl-C)",
+    )  # fmt: skip
+    assert [p.value for p in store.metric_history(run.id, "loss")] == [0.5]
+    actions = [e.action for e in store.list_events(subject=("run", run.id))]
+    assert actions == ["run.started", "run.failed"]
+
+
 def test_params_are_write_once_and_the_same_value_again_is_fine(client: Client) -> None:
     store = client.metadata
     run = make_run(store)

@@ -71,13 +71,15 @@ class RunQueries(ArtifactQueries):
         finish: Finish | None = None,
     ) -> None:
         """Store buffered params and metric points of any runs, and optionally the
-        end of a run, in one transaction. The rows are made before it begins."""
+        end of a run, in one transaction. The rows are made before it begins. A run's
+        end is final: a run that has ended already keeps its first end (a sweep that
+        ended an interrupted trial's run as failed stays so when the trial's worker,
+        stopped later, ends its open runs on its way out); its points are kept."""
         ending = self._ending(*finish) if finish is not None else None
         fresh = prepare_params(params)
         rows, latest = _point_rows(points), _latest(points)
         with self.write() as connection:
-            if ending is not None:
-                driver.change(connection, _UPDATE_ENDED, ending[0])
+            if ending is not None and driver.change(connection, _UPDATE_ENDED, ending[0]):
                 driver.change(connection, INSERT_EVENT, ending[1])
             store_params(connection, fresh)
             _insert_point_rows(connection, rows)
@@ -288,7 +290,9 @@ _INSERT_STARTED = (
     "INSERT INTO runs (id, experiment, status, author, started_at, hypothesis, config,"
     " environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_UPDATE_ENDED = "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?"
+_UPDATE_ENDED = (
+    "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ? AND status = 'running'"
+)
 _INSERT_RUN = (
     "INSERT INTO runs (id, experiment, author, started_at, hypothesis, config, status, ended_at,"
     " error, environment, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
