@@ -79,3 +79,6 @@ def test_a_quoted_key_may_hold_an_equals_sign_and_refusals_spell_keys_as_typed()
     with pytest.raises(InvalidInputError) as refused:
         override(config, ["fill.columns.Wind=1"])
     assert 'fill.columns."Solar.R", fill.columns."a=b"' in str(refused.value)
+    with pytest.raises(InvalidInputError) as refused:
+        override(config, ['fill.columns."Solar.R".low=1'])
+    assert 'Override fill.columns."Solar.R" itself' in str(refused.value)

@@ -188,7 +188,7 @@ def _listing(config: Mapping[str, Any], above: list[str] | None = None) -> list[
 
 def _not_mapping(setting: str, keys: list[str], value: Any) -> str:
     """A key asked for inside a value that holds no keys (``-s train.depth.max=3``)."""
-    above = ".".join(keys[:-1])
+    above = joined(keys[:-1])
     return (
         f"Override {echoed(setting)}: {above} is {value!r:.40}, not a mapping, so it has no "
         f"key {echoed(keys[-1])}. Override {above} itself (-s {_again(above, 'KEY')}=VALUE)."
