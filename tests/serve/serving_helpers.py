@@ -5,14 +5,17 @@ fixture puts it there)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from functools import cache
 from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
+import uvicorn
 from sklearn.linear_model import LogisticRegression
 from starlette.applications import Starlette
 
@@ -85,6 +88,24 @@ def crown(client: Client, version: ModelVersion) -> None:
 
 def gateway(client: Client, names: tuple[str, ...] = ("m",), **options: Any) -> Starlette:
     return create_app(client, list(names), Options(**{"poll": 0.05, **options}))
+
+
+@contextlib.contextmanager
+def served(app: Starlette) -> Iterator[int]:
+    """``app`` on a real uvicorn server on loopback, in a thread: its port."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started, "the gateway did not start"
+    try:
+        yield running.servers[0].sockets[0].getsockname()[1]
+    finally:
+        running.should_exit = True
+        thread.join(10)
 
 
 Scenario = Callable[[httpx.AsyncClient], Awaitable[Any]]

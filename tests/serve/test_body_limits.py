@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
-from serving_helpers import Constant, crown, gateway, log_versions
+from serving_helpers import Constant, crown, gateway, log_versions, served
 
 from prodml.client import Client
 
@@ -21,19 +19,8 @@ CHUNK = b"[" + b"0," * 32_767 + b"0]"  # 64 KiB of a JSON list, sent again and a
 @pytest.fixture
 def server(sqlite_client: Client) -> Iterator[int]:
     crown(sqlite_client, log_versions(sqlite_client, Constant(1))[0])
-    config = uvicorn.Config(
-        gateway(sqlite_client), host="127.0.0.1", port=0, log_level="warning", lifespan="on"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started, "the gateway did not start"
-    yield running.servers[0].sockets[0].getsockname()[1]
-    running.should_exit = True
-    thread.join(10)
+    with served(gateway(sqlite_client)) as port:
+        yield port
 
 
 def _send_chunked(port: int, path: str, total: int) -> tuple[int, bytes]:

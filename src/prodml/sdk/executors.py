@@ -153,7 +153,7 @@ def _reachable(address: str) -> None:
     if address == "auto":
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not (port.isascii() and port.isdigit()):
         raise InvalidInputError(
             f"Ray address {address!r} is not one of: auto, HOST:PORT (the head's GCS, "
             "6379 by default) or ray://HOST:PORT (Ray Client, 10001 by default)."

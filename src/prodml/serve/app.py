@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from prodml.client import Client
 from prodml.errors import ProdmlError
 from prodml.serve.gateway import Gateway, Options
 from prodml.serve.handlers import Handlers
-from prodml.serve.responses import crashed, refused
+from prodml.serve.responses import crashed, refused, unrouted
 
 
 def create_app(client: Client, names: list[str], options: Options | None = None) -> Starlette:
@@ -35,7 +36,7 @@ def create_app(client: Client, names: list[str], options: Options | None = None)
     app = Starlette(
         routes=Handlers(gateway, client).routes(),
         lifespan=lifespan,
-        exception_handlers={ProdmlError: refused, Exception: crashed},
+        exception_handlers={ProdmlError: refused, HTTPException: unrouted, Exception: crashed},
     )
     app.state.gateway = gateway
     return app

@@ -1,7 +1,7 @@
 """Request bodies and headers read with limits: the body's declared length is
-checked before a byte is read and the stream is read with a cap, so a client cannot
-make the gateway buffer more than the limit; request ids and admin bodies are
-checked by field."""
+checked before a byte is read and the stream is read with a cap and a deadline, so a
+client cannot make the gateway buffer more than the limit nor hold a request open by
+sending its body slowly; request ids and admin bodies are checked by field."""
 
 from __future__ import annotations
 
@@ -10,28 +10,46 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import anyio
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from prodml.serve.values import Rejected
 
 MAX_WHY = 2_000
+BODY_SECONDS = 10.0  # for the whole body to arrive
+GONE = 499  # the client left before its body was read (nginx's code)
 
 
-async def read(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it is known to pass ``limit``."""
+async def read(request: Request, limit: int, seconds: float = BODY_SECONDS) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to pass ``limit`` and
+    with 408 when it has not all arrived ``seconds`` after the handler asked for it."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             raise Rejected("The Content-Length header is not a number.", "content-length", 400)
         if int(declared) > limit:
             raise _too_large(int(declared), limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit, "at least ")
-        chunks.append(chunk)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with anyio.fail_after(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(size, limit, "at least ")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise Rejected(
+            f"The body did not arrive within {seconds:g} s ({size:,} bytes came); "
+            "send it at once, or split the rows over several requests.",
+            "body",
+            408,
+        ) from None
+    except ClientDisconnect:  # nobody to answer; counted under its own status
+        raise Rejected(
+            "The client closed the connection before its body came.", "body", GONE
+        ) from None
     return b"".join(chunks)
 
 
@@ -47,9 +65,9 @@ def _too_large(size: int, limit: int, bound: str = "") -> Rejected:
 LONG_NUMBER = re.compile(rb"\d{16}")
 
 
-async def parsed(request: Request, limit: int) -> Any:
+async def parsed(request: Request, limit: int, seconds: float = BODY_SECONDS) -> Any:
     """The body as JSON (400 when it is not)."""
-    return loads(await read(request, limit))
+    return loads(await read(request, limit, seconds))
 
 
 def loads(raw: bytes) -> Any:
@@ -72,9 +90,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-async def why_of(request: Request, limit: int) -> str | None:
+async def why_of(request: Request, limit: int, seconds: float = BODY_SECONDS) -> str | None:
     """The reason an admin action carries: an optional body ``{"why": "..."}``."""
-    raw = await read(request, limit)
+    raw = await read(request, limit, seconds)
     if not raw.strip():
         return None
     body = loads(raw)

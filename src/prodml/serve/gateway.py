@@ -20,7 +20,7 @@ import pyarrow as pa
 from prodml.client import Client
 from prodml.deploy.heartbeats import Heartbeats
 from prodml.domain.hosts import GATEWAY
-from prodml.errors import NotFoundError, ProdmlError
+from prodml.errors import NotFoundError, ProdmlError, echoed
 from prodml.predict.slices import masks
 from prodml.serve import values
 from prodml.serve.inputs import rows_of
@@ -53,6 +53,7 @@ class Options:
     timeout: float = 2.0  # seconds a model may take before the fallback answers
     default: Any = NO_DEFAULT  # the last answer in the fallback chain
     max_body: int = 1 << 20
+    body_seconds: float = 10.0  # for a request's whole body to arrive (408 after)
     poll: float = 0.25
     allow_unsigned: bool = False  # serve versions logged without an input signature
     address: str = ""  # where this gateway listens, shown beside its heartbeat
@@ -103,7 +104,9 @@ class Gateway:
         route = self.router.routes.get(name)
         if route is None:
             served = ", ".join(sorted(self.router.routes)) or "none"
-            raise NotFoundError(f"This gateway does not serve model {name!r}; it serves: {served}.")
+            raise NotFoundError(
+                f"This gateway does not serve model {echoed(name)}; it serves: {served}."
+            )
         return route
 
     async def answer(

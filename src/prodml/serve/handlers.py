@@ -29,24 +29,28 @@ class Handlers(Handling):
     def routes(self) -> list[Route]:
         oip = OipHandlers(self.gateway, self.client)
         kserve = KServeV1(self.gateway, self.client)
-        version = "/v2/models/{name}/versions/{version}"
+        # A model's name may hold '/' (team/churn), sent as it is or as %2F: each name
+        # takes the rest of the path up to its route's own ending, so the routes with a
+        # longer ending come first (the first route a path matches whole answers it).
+        model = "/v2/models/{name:path}"
+        version = f"{model}/versions/{{version}}"
         return [  # the prediction routes first: each request is matched in this order
-            Route("/v1/models/{name}/predict", self.predict, methods=["POST"]),
-            Route("/v2/models/{name}/infer", oip.infer, methods=["POST"]),
-            Route("/v1/models/{name}:predict", kserve.predict, methods=["POST"]),
+            Route("/v1/models/{name:path}/predict", self.predict, methods=["POST"]),
             Route(f"{version}/infer", oip.infer, methods=["POST"]),
+            Route(f"{model}/infer", oip.infer, methods=["POST"]),
+            Route("/v1/models/{name:path}:predict", kserve.predict, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
-            Route("/v1/models/{name}", kserve.ready, methods=["GET"]),
-            Route("/v1/models/{name}/rollback", self.rollback, methods=["POST"]),
-            Route("/v1/rollouts/{name}/{action}", self.rollout_action, methods=["POST"]),
+            Route("/v1/models/{name:path}/rollback", self.rollback, methods=["POST"]),
+            Route("/v1/models/{name:path}", kserve.ready, methods=["GET"]),
+            Route("/v1/rollouts/{name:path}/{action}", self.rollout_action, methods=["POST"]),
             Route("/", kserve.live, methods=["GET"]),
             Route("/v2", oip.server, methods=["GET"]),
             Route("/v2/health/live", self.live, methods=["GET"]),
             Route("/v2/health/ready", self.ready, methods=["GET"]),
-            Route("/v2/models/{name}", oip.metadata, methods=["GET"]),
-            Route("/v2/models/{name}/ready", oip.ready, methods=["GET"]),
-            Route(version, oip.metadata, methods=["GET"]),
             Route(f"{version}/ready", oip.ready, methods=["GET"]),
+            Route(version, oip.metadata, methods=["GET"]),
+            Route(f"{model}/ready", oip.ready, methods=["GET"]),
+            Route(model, oip.metadata, methods=["GET"]),
             Route("/healthz", self.health, methods=["GET"]),
             Route("/metrics", self.metrics, methods=["GET"]),
             Route("/openapi.json", self.spec, methods=["GET"]),
@@ -120,7 +124,7 @@ class Handlers(Handling):
 
     async def rollback(self, request: Request) -> Response:
         await self.allow(request, "rollback")
-        why = await bodies.why_of(request, self.gateway.options.max_body)
+        why = await bodies.why_of(request, *self.limits)
         name = request.path_params["name"]
         self.gateway.route(name)
         done = await run_in_threadpool(rollouts.rollback, self.client, name, why)
@@ -133,7 +137,7 @@ class Handlers(Handling):
             known = ", ".join(rollouts.ACTIONS)
             raise NotFoundError(f"No rollout action {action[:40]!r}; use one of: {known}.")
         await self.allow(request, "rollout")
-        why = await bodies.why_of(request, self.gateway.options.max_body)
+        why = await bodies.why_of(request, *self.limits)
         done = await run_in_threadpool(
             rollouts.act, self.client, action, request.path_params["name"], why
         )

@@ -22,9 +22,10 @@ class Handling:
     def __init__(self, gateway: Gateway, client: Client) -> None:
         self.gateway = gateway
         self.client = client
+        self.limits = (gateway.options.max_body, gateway.options.body_seconds)
 
     async def body(self, request: Request) -> Any:
-        return await bodies.parsed(request, self.gateway.options.max_body)
+        return await bodies.parsed(request, *self.limits)
 
     async def allow(self, request: Request, action: str) -> None:
         if tokens.needed(self.client, action) is None:

@@ -80,9 +80,17 @@ def _tensors(inputs: list[Any], rest: memoryview) -> list[Tensor]:
         raise Rejected(
             f"'inputs' holds {len(inputs):,} tensors; the limit is {MAX_FIELDS:,}.", "inputs", 413
         )
+    seen: dict[str, int] = {}
     for index, tensor in enumerate(inputs):
         if not isinstance(tensor, Mapping) or not isinstance(tensor.get("name"), str):
             raise Rejected(f"inputs[{index}] needs a 'name'.", f"inputs[{index}].name")
+        first = seen.setdefault(tensor["name"], index)
+        if first != index:
+            raise Rejected(
+                f"inputs[{index}] is named {tensor['name'][:40]!r}, as inputs[{first}] is; "
+                "send each input once.",
+                f"inputs[{index}].name",
+            )
     sizes = [oip_binary.binary_size(t, f"inputs[{i}]") for i, t in enumerate(inputs)]
     parts = oip_binary.cut(sizes, rest)
     pairs = enumerate(zip(inputs, parts, strict=True))

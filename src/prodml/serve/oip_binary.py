@@ -38,7 +38,7 @@ def split(raw: bytes, header: str | None) -> tuple[Any, memoryview]:
     if header is None:
         return bodies.loads(raw), memoryview(b"")
     text = header.strip()
-    if not text.isdigit() or len(text) > 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise Rejected(f"The {HEADER} header is {header[:40]!r}, not a byte count.", HEADER, 400)
     length = int(text)
     if length > len(raw):

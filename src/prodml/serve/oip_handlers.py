@@ -68,7 +68,7 @@ class OipHandlers(Handling):
                 "content-encoding",
                 415,
             )
-        raw = await bodies.read(request, self.gateway.options.max_body)
+        raw = await bodies.read(request, *self.limits)
         body, rest = oip_binary.split(raw, request.headers.get(oip_binary.HEADER))
         headers: Mapping[str, str] = request.headers
         if isinstance(body, dict) and "id" in body:  # the header, when sent, wins

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +18,7 @@ from prodml.errors import (
     ProdmlError,
     RunStateError,
     StoreError,
+    echoed,
 )  # fmt: skip
 from prodml.serve.gateway import UnansweredError
 from prodml.serve.inputs import Rejected
@@ -60,3 +62,22 @@ async def refused(request: Request, error: Exception) -> Response:
 
 async def crashed(request: Request, error: Exception) -> Response:
     return json({"error": f"Internal error: {type(error).__name__}", "kind": "InternalError"}, 500)
+
+
+async def unrouted(request: Request, error: Exception) -> Response:
+    """A path no route takes (404) or a method the path does not take (405), in the
+    same JSON shape as every other refusal (the ``Allow`` header kept)."""
+    assert isinstance(error, HTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        allowed = next((v for k, v in headers.items() if k.lower() == "allow"), "")
+        message, kind = (
+            f"{request.method[:10]} is not taken here; use {allowed}.",
+            "MethodNotAllowed",
+        )
+    elif error.status_code == 404:
+        path = echoed(request.url.path)
+        message, kind = f"No route {path}; the routes are listed at /openapi.json.", "NotFound"
+    else:
+        message, kind = str(error.detail), "HTTPError"
+    return json({"error": message, "kind": kind}, error.status_code, headers)
