@@ -35,7 +35,7 @@ def get(client: Client, ref: str, as_of: datetime | None = None) -> ModelVersion
             "churn@champion. List models: prodml models list"
         )
     store = client.metadata
-    if version and version != "latest" and not version.isdigit():
+    if version and version != "latest" and not (version.isascii() and version.isdigit()):
         number = store.alias_version(name, version, as_of.timestamp() if as_of else None)
         if number is not None:
             return store.get_model_version(name, str(number))

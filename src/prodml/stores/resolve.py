@@ -51,7 +51,7 @@ def one_version(
     query = sa.select(table).where(columns.name == name)
     if version is None or version == "latest":
         query = query.order_by(columns.version.desc()).limit(1)
-    elif version.isdigit() and len(version) < 6:
+    elif version.isascii() and version.isdigit() and len(version) < 6:
         query = query.where(columns.version == int(version))
     else:
         prefix = columns.id.startswith(version.lower(), autoescape=True)

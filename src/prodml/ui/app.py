@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prodml.client import Client
 from prodml.errors import AccessDeniedError, InvalidInputError, NotFoundError, ProdmlError
 from prodml.ui import pages, views
-from prodml.ui.session import SessionMiddleware, Sessions
+from prodml.ui.paths import EncodedSlashes
+from prodml.ui.session import FormTooLargeError, SessionMiddleware, Sessions
 
 # Vega compiles chart expressions with Function(); nothing else needs more than 'self'.
 POLICY = (
@@ -30,7 +31,12 @@ HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 ]
-STATUS = {NotFoundError: 404, InvalidInputError: 400, AccessDeniedError: 403}
+STATUS = {
+    NotFoundError: 404,
+    FormTooLargeError: 413,  # before InvalidInputError, which it is
+    InvalidInputError: 400,
+    AccessDeniedError: 403,
+}
 
 
 def create_app(client: Client | None = None, *, read_only: bool = False) -> Starlette:
@@ -44,7 +50,11 @@ def create_app(client: Client | None = None, *, read_only: bool = False) -> Star
     sessions = Sessions()
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Timing), Middleware(SessionMiddleware, sessions=sessions)],
+        middleware=[
+            Middleware(EncodedSlashes),
+            Middleware(Timing),
+            Middleware(SessionMiddleware, sessions=sessions),
+        ],
         exception_handlers={ProdmlError: _refused, HTTPException: _http, Exception: _failed},
     )
     app.state.client = client or Client()

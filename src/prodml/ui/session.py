@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prodml.client import Client
-from prodml.errors import AccessDeniedError
+from prodml.errors import AccessDeniedError, InvalidInputError
 
 COOKIE = "prodml_session"
 MAX_SESSIONS = 10_000  # the least recently seen go first
@@ -117,10 +117,24 @@ def session_of(request: Request) -> Session:
     return session
 
 
+class FormTooLargeError(InvalidInputError):
+    """A posted form past ``MAX_FORM_BYTES`` (413)."""
+
+
 async def checked_form(request: Request) -> FormData:
-    """The posted form, once its CSRF token matches the session's."""
+    """The posted form, once its CSRF token matches the session's. Its body is read
+    with a cap whether or not it declares its length (a chunked body does not), so
+    that no form is parsed, nor held in memory, past ``MAX_FORM_BYTES``."""
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise AccessDeniedError("The form is too large (64 KiB at most).")
+        raise FormTooLargeError("The form is too large (64 KiB at most).")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise FormTooLargeError("The form is too large (64 KiB at most).")
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # what request.form() reads instead of the stream
     form = await request.form(max_files=0, max_fields=100)
     sent = form.get("csrf")
     if not isinstance(sent, str) or not hmac.compare_digest(sent, session_of(request).csrf):

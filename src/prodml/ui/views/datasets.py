@@ -15,6 +15,7 @@ from prodml.errors import InvalidInputError, NotFoundError
 from prodml.sdk import datasets
 from prodml.ui import links, pages
 from prodml.ui.pages import client_of
+from prodml.ui.paths import NAME
 
 NAV = ("Datasets", "/datasets", 20)
 MAX_NAME = 200
@@ -281,9 +282,9 @@ def _shift_chart(shift: ColumnShift, before: str, after: str) -> dict[str, Any]:
 
 ROUTES = [
     Route("/datasets", index, methods=["GET"]),
-    Route("/datasets/{name}", versions, methods=["GET"]),
-    Route("/datasets/{name}/diff", diff_page, methods=["GET"]),
-    Route("/datasets/{name}/diff/rows", diff_rows, methods=["GET"]),
-    Route("/datasets/{name}/{version}", version_page, methods=["GET"]),
-    Route("/datasets/{name}/{version}/report", report, methods=["GET"]),
+    Route(f"/datasets/{NAME}", versions, methods=["GET"]),
+    Route(f"/datasets/{NAME}/diff", diff_page, methods=["GET"]),
+    Route(f"/datasets/{NAME}/diff/rows", diff_rows, methods=["GET"]),
+    Route(f"/datasets/{NAME}/{{version}}", version_page, methods=["GET"]),
+    Route(f"/datasets/{NAME}/{{version}}/report", report, methods=["GET"]),
 ]

@@ -17,6 +17,7 @@ from prodml.errors import AccessDeniedError, InvalidInputError, NotFoundError
 from prodml.sdk import approvals, models
 from prodml.ui import links, model_charts, pages, session
 from prodml.ui.pages import client_of
+from prodml.ui.paths import NAME
 
 NAV = ("Models", "/models", 30)
 MAX_TIME = 64
@@ -235,9 +236,9 @@ async def promote(request: Request) -> Response:
 
 ROUTES = [
     Route("/models", index, methods=["GET"]),
-    Route("/models/{name}", model_page, methods=["GET"]),
-    Route("/models/{name}/compare", compare_page, methods=["GET"]),
-    Route("/models/{name}/{version}", version_page, methods=["GET"]),
-    Route("/models/{name}/{version}/approve", approve, methods=["POST"]),
-    Route("/models/{name}/{version}/promote", promote, methods=["POST"]),
+    Route(f"/models/{NAME}", model_page, methods=["GET"]),
+    Route(f"/models/{NAME}/compare", compare_page, methods=["GET"]),
+    Route(f"/models/{NAME}/{{version}}", version_page, methods=["GET"]),
+    Route(f"/models/{NAME}/{{version}}/approve", approve, methods=["POST"]),
+    Route(f"/models/{NAME}/{{version}}/promote", promote, methods=["POST"]),
 ]

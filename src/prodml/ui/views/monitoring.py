@@ -14,6 +14,7 @@ from prodml.errors import InvalidInputError, NotFoundError
 from prodml.sdk import drift, monitoring
 from prodml.ui import pages, window_charts
 from prodml.ui.pages import client_of
+from prodml.ui.paths import MODEL
 
 NAV = ("Monitoring", "/monitoring", 50)
 MAX_NAME = 200
@@ -92,5 +93,5 @@ async def model_page(request: Request) -> Response:
 
 ROUTES = [
     Route("/monitoring", index, methods=["GET"]),
-    Route("/monitoring/{model:path}", model_page, methods=["GET"]),
+    Route(f"/monitoring/{MODEL}", model_page, methods=["GET"]),
 ]

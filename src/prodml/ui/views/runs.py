@@ -52,7 +52,7 @@ def _columns(text: str) -> list[str]:
 
 def _limit(request: Request) -> int:
     text = request.query_params.get("limit") or "50"
-    if not text.isdigit() or int(text) not in PAGE_SIZES:
+    if not (text.isascii() and text.isdigit()) or int(text) not in PAGE_SIZES:
         raise InvalidInputError(f"limit is one of {', '.join(map(str, PAGE_SIZES))}.")
     return int(text)
 
