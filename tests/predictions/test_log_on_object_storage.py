@@ -182,6 +182,31 @@ def test_prune_deletes_whole_days_past_the_cutoff_and_keeps_the_rest(log: LogFil
     assert log.folders("_labels") and log.folders("_quarantine/m")  # written today
 
 
+def test_models_whose_names_hold_a_slash_are_kept_queried_and_pruned_as_others(
+    log: LogFiles,
+) -> None:
+    """A model x/2020-01-01 is not model x's day 2020-01-01: its rows of today stay,
+    and team/churn's old day goes with every other model's (each model's folder is one
+    level of the log, listed with the others)."""
+    old, today = NOON, NOON + timedelta(days=200)
+    for model in ("flat", "team/churn", "x/2020-01-01"):
+        for at in (old, today):
+            row = log_row(f"{model}-{at.day}", model=model, ts=at)
+            write_segment(log, model, table_of([row], ("output",)), at=at.timestamp())
+    by_model = "SELECT model, count(*) AS n FROM predictions GROUP BY model ORDER BY model"
+    every = {"flat": 2, "team/churn": 2, "x/2020-01-01": 2}
+    assert {r["model"]: r["n"] for r in query.query(log, by_model).to_pylist()} == every
+    one = query.query(log, by_model, model="team/churn").to_pylist()
+    assert one == [{"model": "team/churn", "n": 2}]
+    assert len(compaction.day_folders(log, "x/2020-01-01")) == 2
+
+    report = retention.prune(log, older_than=90 * 86_400, now=today.timestamp())
+
+    assert len(report.deleted) == 3 and all(d.endswith("/2025-03-01") for d in report.deleted)
+    left = {r["model"]: r["n"] for r in query.query(log, by_model).to_pylist()}
+    assert left == {"flat": 1, "team/churn": 1, "x/2020-01-01": 1}
+
+
 @pytest.mark.parametrize("now", [1_764_806_400.123456, 1_764_806_399.999999, 1_900_000_000.5])
 def test_prune_reports_the_moment_it_was_given_to_the_second(tmp_path: Path, now: float) -> None:
     """``prodml predictions prune --older-than 2020-01-01`` passes the span back from the

@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 
 from prodml.errors import ProdmlError
 from prodml.predictions import query, segment_spans
-from prodml.predictions.layout import WRITER
+from prodml.predictions.layout import WRITER, folder_of
 from prodml.stores.log_files import Entry, LogFiles
 from prodml.stores.log_places import open_log_files
 
@@ -129,7 +129,7 @@ def day_folders(log: LogFiles | Path, model: str | None = None) -> list[str]:
     folder not named for a day (``YYYY-MM-DD``, e.g. a copy kept by hand) is left as it is."""
     files = open_log_files(log)
     if model is not None:
-        models = [model]
+        models = [folder_of(model)]
     else:
         models = [m for m in files.folders("") if m[:1] != "_"] + [query.LABELS]
     return sorted(f"{m}/{day}" for m in models for day in files.folders(m) if DAY.match(day))

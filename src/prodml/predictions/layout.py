@@ -116,3 +116,15 @@ def storage(kind: str) -> Storage:
     if kind.startswith(("timestamp", "date")):
         return "time"
     return "json"
+
+
+# A model's folder in the log (``<folder>/<YYYY-MM-DD>/``) is one level whatever the
+# model's name: its '/' (team/churn) is written as '~', which no name holds, so that a
+# listing of the log's top level finds every model and no part of a name is ever taken
+# for a day (a model x/2020-01-01 is not model x's day 2020-01-01).
+NAME_SLASH = "~"
+
+
+def folder_of(model: str) -> str:
+    """The folder of ``model``'s segments (and of its quarantined rows)."""
+    return model.replace("/", NAME_SLASH)

@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from prodml.errors import DataReadError, InvalidInputError, ProdmlError
-from prodml.predictions.layout import SHADOW_KIND
+from prodml.predictions.layout import SHADOW_KIND, folder_of
 from prodml.predictions.segment_spans import time_span
 from prodml.predictions.views import create_predictions
 from prodml.sql_text import literal, one_select, seal
@@ -88,7 +88,7 @@ def prediction_files(
 
 def _models(files: LogFiles, model: str | None) -> list[str]:
     # folders named "_..." hold labels and quarantined rows, never a model's segments
-    return [model] if model else [m for m in files.folders("") if m[:1] != "_"]
+    return [folder_of(model)] if model else [m for m in files.folders("") if m[:1] != "_"]
 
 
 def _prediction_folders(

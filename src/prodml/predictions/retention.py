@@ -1,10 +1,11 @@
 """Retention of the prediction log: whole days deleted once they are older than a span.
 
 The log is laid out by day (``<model>/<YYYY-MM-DD>/``, the labels' and the
-quarantine's too), so a day past retention goes in one folder delete: on an object
-store one listing of its prefix and a batched delete, never a scan of the log. A day
-is deleted only when all of it is older than the cutoff (its last second included),
-so retention never takes a row younger than it promises to keep."""
+quarantine's too; a model's folder is one level, see ``layout.folder_of``), so a day
+past retention goes in one folder delete: on an object store one listing of its
+prefix and a batched delete, never a scan of the log. A day is deleted only when all
+of it is older than the cutoff (its last second included), so retention never takes a
+row younger than it promises to keep."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from prodml.predictions.layout import folder_of
 from prodml.predictions.query import LABELS
 from prodml.predictions.segments import QUARANTINE
 from prodml.stores.log_files import LogFiles
@@ -37,18 +39,25 @@ def prune(
     cutoff = current - timedelta(seconds=older_than)
     last_kept = cutoff.strftime("%Y-%m-%d")  # a day ending after the cutoff stays whole
     if model is not None:
-        owners = [model]
+        owners = [folder_of(model)]
     else:
         owners = [m for m in files.folders("") if m[:1] != "_"] + [LABELS]
         owners += [f"{QUARANTINE}/{m}" for m in files.folders(QUARANTINE)]
+    past = [
+        f"{owner}/{day}"
+        for owner, days in zip(owners, files.folder_lists(owners), strict=True)
+        for day in days
+        if _is_day(day) and day < last_kept
+    ]
     count = size = 0
     deleted = []
-    for owner in owners:
-        for day in files.folders(owner):
-            if _is_day(day) and day < last_kept:
-                found, weight = files.delete_folder(f"{owner}/{day}")
-                count, size = count + found, size + weight
-                deleted.append(f"{owner}/{day}")
+    # A day folder holds files only. One holding folders is not a day: a log written
+    # before a model's folder was one level kept model x/2020-01-01 in x/2020-01-01/.
+    for folder, inside in zip(past, files.folder_lists(past), strict=True):
+        if not inside:
+            found, weight = files.delete_folder(folder)
+            count, size = count + found, size + weight
+            deleted.append(folder)
     shown = (cutoff + timedelta(microseconds=500_000)).isoformat(timespec="seconds")
     return PruneReport(len(deleted), count, size, shown, tuple(deleted))
 

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from prodml.predictions.layout import folder_of
 from prodml.predictions.rows import as_json
 from prodml.settings import host_name
 from prodml.stores.log_files import LogFiles
@@ -38,7 +39,7 @@ def write_segment(
     default now, as a gateway does; a replay of past traffic gives its time); returns
     the path readers open."""
     files = open_log_files(log)
-    key = placed(model, kind, "parquet", at)
+    key = placed(folder_of(model), kind, "parquet", at)
     return files.write(key, lambda handle: pq.write_table(table, handle, compression="zstd"))
 
 
@@ -51,7 +52,7 @@ def write_quarantine(
         as_json({"error": error, "row": row}).encode() + b"\n"
         for row, error in zip(rows, errors, strict=True)
     )
-    key = placed(f"{QUARANTINE}/{model}", "", "jsonl", None)
+    key = placed(f"{QUARANTINE}/{folder_of(model)}", "", "jsonl", None)
     return open_log_files(log).write(key, lambda handle: handle.write(text))
 
 

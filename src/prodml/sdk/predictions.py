@@ -12,6 +12,7 @@ from prodml.client import Client, default_client
 from prodml.errors import InvalidInputError, NotFoundError
 from prodml.names import check_name
 from prodml.predictions.labels import LabelReport
+from prodml.predictions.layout import folder_of
 
 if TYPE_CHECKING:
     from prodml.predictions.compaction import CompactionReport as CompactionReport
@@ -128,7 +129,7 @@ def prune_predictions(
 def _check_known(client: Client, model: str | None) -> None:
     """A model named that neither the log nor the store has: said, rather than reported
     as a log with nothing to do (a misspelt name would look like a tidy log)."""
-    if model is None or model in client.log_files.folders(""):
+    if model is None or folder_of(model) in client.log_files.folders(""):
         return
     if any(m.name == model for m in client.metadata.registered_models()):
         return
