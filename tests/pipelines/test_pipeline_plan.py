@@ -41,6 +41,10 @@ def scale(table: pa.Table, factor: int, offset: int = 0) -> pa.Table:
 
 def unstorable(table: pa.Table, factor: int) -> object:
     return {"fine": table, "odd": {1, 2}}
+
+
+def logged(table: pa.Table, factor: int, run: object = None) -> pa.Table:
+    return table
 """
 
 Change = Callable[[dict[str, Any]], None]
@@ -103,7 +107,7 @@ BEFORE_ANY_RUN = [
         [
             "Step 'scale'",
             "no function 'scaled'",
-            "its functions: load, scale, unstorable",
+            "its functions: load, logged, scale, unstorable",
             "Fix the step's function",
         ],
     ),
@@ -151,6 +155,11 @@ BEFORE_ANY_RUN = [
         "a function that is not module:function",
         _step(1, function="steps.scale"),
         ["steps[1].function", "'steps.scale'"],
+    ),
+    (
+        "an input named as the step's own run",
+        _step(1, function="steps:logged", inputs={"table": "load", "run": "load"}),
+        ["Step 'scale' (steps:logged)", "takes 'run'", "its own run", "Rename the input"],
     ),
     (
         "a misspelt field",

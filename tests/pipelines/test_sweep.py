@@ -167,6 +167,20 @@ def test_a_bad_search_space_is_refused_before_any_trial(
     assert prodml.list_runs("tiny", client=client) == []
 
 
+@pytest.mark.parametrize("name", ["a@b", "a\nb", "", "n" * 201, "\u03a9"])
+def test_a_sweep_name_that_is_no_name_is_refused_before_any_trial(
+    project: Project, client: Client, name: str
+) -> None:
+    _project(project, client)
+
+    with pytest.raises(InvalidInputError, match="Sweep name"):
+        prodml.sweep(project.pipeline, _space(), trials=2, name=name, client=client)
+    with pytest.raises(InvalidInputError, match="Sweep name"):
+        prodml.best_trial(name, client=client)
+
+    assert prodml.list_runs("tiny", client=client) == []
+
+
 def test_runs_record_the_run_they_build_on_when_started_by_hand(client: Client) -> None:
     with (
         prodml.start_run("exp", client=client) as first,

@@ -11,7 +11,7 @@ import prodml
 from prodml.cli.evaluation import _comparison as show_comparison
 from prodml.cli.output import console, emit_json, errors
 from prodml.domain.evaluation import Verdict
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, echoed
 
 
 def sweep(
@@ -39,7 +39,11 @@ def sweep(
     ] = None,
     compare: Annotated[
         str | None,
-        typer.Option("--compare", help="With `best`: compare its model on this suite."),
+        typer.Option(
+            "--compare",
+            metavar="MODEL",
+            help="With `best`: compare its model on its suite (the suite of MODEL).",
+        ),
     ] = None,
     baseline: Annotated[
         str | None,
@@ -152,6 +156,13 @@ def _best(name: str, suite: str | None, baseline: str | None, json: bool) -> Non
     if suite is not None:
         if not models:
             raise InvalidInputError(f"The best trial of {name!r} made no model to compare.")
+        model = models[0].partition("@")[0]
+        if suite != model:  # a suite is registered under its model's name
+            raise InvalidInputError(
+                f"--compare {echoed(suite)} is not the suite of the best trial's model "
+                f"{model!r}: a model is compared on its own suite (prodml suites register "
+                f"{model} FILE). Run: prodml sweep best {name} --compare {model}"
+            )
         against = baseline or _champion(name, suite, models[0])
         comparison = prodml.compare_models(suite, against, models[0])
     if json:

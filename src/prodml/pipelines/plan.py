@@ -158,6 +158,12 @@ def _check_arguments(
             f"{where} takes {only} by position only (before '/'); a step is given its "
             "inputs and config by name. Remove the '/' from the function's parameters."
         )
+    for reserved, what in ((RUN_ARGUMENT, "its own run"), (CONFIG_ARGUMENT, "its config slice")):
+        if reserved in parameters.names and reserved in spec.inputs:  # the input would be lost
+            raise InvalidInputError(
+                f"{where} takes {reserved!r}, which a step is given {what} by, and its inputs "
+                f"name one {reserved!r} too. Rename the input (and the parameter that takes it)."
+            )
     spread = set() if CONFIG_ARGUMENT in parameters.names else set(sliced)
     run = {RUN_ARGUMENT} if RUN_ARGUMENT in parameters.names else set()
     for key in sorted(spread & (set(spec.inputs) | run)):  # one would hide the other

@@ -14,6 +14,7 @@ from prodml.client import Client, default_client
 from prodml.domain.run import Run
 from prodml.domain.run_query import quoted_value
 from prodml.errors import InvalidInputError, NotFoundError
+from prodml.names import check_name
 from prodml.sdk.openlineage import follow_settings
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def sweep(
             raise InvalidInputError(f"{argument} must be a whole number, 1 or more, not {count!r}.")
     if executor not in ("local", "ray"):
         raise InvalidInputError(f"No executor {executor!r}; choose local or ray.")
+    if name is not None:
+        check_name(name, "sweep")  # an empty one too: the made-up name is for None
     most = local_workers_at_most()
     if executor == "local" and parallel > most:
         raise InvalidInputError(
@@ -75,6 +78,7 @@ def sweep_trials(name: str, client: Client | None = None) -> list[Run]:
     """The trial runs of the sweep ``name``, by trial number."""
     from prodml.track.search import search_runs
 
+    check_name(name, "sweep")
     chosen = client or default_client()
     found: list[Run] = []
     token = None
