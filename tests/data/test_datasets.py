@@ -3,6 +3,7 @@ keys and the errors a user sees for bad input."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -262,6 +263,24 @@ def test_a_broken_link_in_a_folder_names_the_link(sqlite_client: Client, tmp_pat
         prodml.log_dataset("images", folder, client=sqlite_client)
 
     assert str(folder / "b.jpg") in str(raised.value)
+    assert prodml.list_datasets(client=sqlite_client) == []
+
+
+def test_a_named_pipe_is_refused_by_name_not_waited_on(
+    sqlite_client: Client, tmp_path: Path
+) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"jpg")
+    os.mkfifo(folder / "pipe")  # reading it would wait for a writer forever
+    os.mkfifo(tmp_path / "alone")
+
+    with pytest.raises(InvalidInputError, match="not a regular file") as raised:
+        prodml.log_dataset("images", folder, client=sqlite_client)
+    assert str(folder / "pipe") in str(raised.value)
+    with pytest.raises(InvalidInputError, match="neither a file nor a folder"):
+        prodml.log_dataset("alone", tmp_path / "alone", client=sqlite_client)
+
     assert prodml.list_datasets(client=sqlite_client) == []
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -40,6 +41,11 @@ def list_files(root: Path) -> list[Listed]:
     (a single file keeps its own name)."""
     if root.is_file():
         return [Listed(root.name, str(root), _size(str(root)))]
+    if root.exists() and not root.is_dir():  # reading a named pipe would wait forever
+        raise InvalidInputError(
+            f"{root} is neither a file nor a folder (a named pipe, a socket or a device); "
+            "give a file or a folder of files."
+        )
     found: list[Listed] = []
     seen: set[str] = set()  # linked folders are followed, each real folder once
     for folder, subfolders, names in os.walk(root, onerror=_unreadable, followlinks=True):
@@ -76,10 +82,17 @@ def _read_error(path: str, error: OSError) -> DataReadError:
 
 
 def _size(path: str) -> int:
+    """The size of a regular file; anything else in a folder is refused by name."""
     try:
-        return os.stat(path).st_size
+        found = os.stat(path)
     except OSError as error:
         raise _read_error(path, error) from None
+    if not stat.S_ISREG(found.st_mode):
+        raise InvalidInputError(
+            f"{path} is not a regular file (a named pipe, a socket or a device), which "
+            "cannot be stored: move it out of the folder, then log the folder again."
+        )
+    return found.st_size
 
 
 def store_files(
