@@ -246,6 +246,24 @@ def test_a_custom_metric_named_module_function_is_called_as_a_suite_calls_it(
     assert _statuses(again) == [STATUS.STORED] * 3
 
 
+def test_a_metric_function_that_fails_on_the_first_version_stops_the_backfill(
+    client: Client, tmp_path: Path
+) -> None:
+    _three_versions(client)
+    name = f"broken_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(
+        "def raises(y_true, y_pred):\n    raise ValueError('boom')\n"
+    )
+
+    with pytest.raises(InvalidInputError) as stopped:
+        prodml.backfill_metric(f"{name}:raises", "churn", "holdout@1", label=LABEL, client=client)
+
+    message = str(stopped.value)
+    assert "boom" in message and "churn@1, the first version scored" in message
+    assert "Nothing was recorded" in message and "other versions were scored" not in message
+    assert _backfilled_evaluations(client, "churn") == 0
+
+
 def test_a_metric_of_the_models_suite_is_taken_by_name(client: Client) -> None:
     _three_versions(client)
     caught = {"name": "caught", "function": "evaluation_helpers:churners_caught"}

@@ -65,7 +65,8 @@ def backfill(
         if progress is not None:
             progress(len(done), len(versions))
         kept = None if force else _stored(client, version, asked, wheres)
-        done.append(kept or _scored(client, version, asked, target, wheres))
+        scored_any = any(v.status is not BackfillStatus.FAILED for v in done)
+        done.append(kept or _scored(client, version, asked, target, wheres, scored_any))
     if progress is not None:
         progress(len(done), len(versions))
     return Backfill(
@@ -132,28 +133,36 @@ def _scored(
     asked: Request,
     target: Valset,
     wheres: dict[str, str],
+    scored_any: bool,
 ) -> BackfilledVersion:
+    """``version`` scored and stored, or failed saying why. A metric function that fails
+    before any version was scored with it stops the backfill: it would fail every one."""
     try:
         predictor = loading.predictor(client, version)
     except ProdmlError as error:
         return _failed(
             version,
-            f"Loading {version.ref} failed: {error} Then run the backfill again; the "
-            "other versions were scored.",
+            f"Loading {version.ref} failed: {error} Then run the backfill again (the "
+            "versions scored are kept).",
         )
     try:
         (scored,) = engine.run(asked.suite, [predictor], [target])
     except MetricFunctionError as error:  # the metric's fault, not the set's
+        if not scored_any:
+            raise MetricFunctionError(
+                f"{version.ref}, the first version scored, cannot be scored on {target.ref}: "
+                f"{error} Nothing was recorded."
+            ) from None
         return _failed(
             version,
             f"{version.ref} cannot be scored on {target.ref}: {error} Then run the backfill "
-            "again; the other versions were scored.",
+            "again (the versions scored are kept).",
         )
     except ProdmlError as error:
         return _failed(
             version,
             f"{version.ref} cannot be scored on {target.ref}: {error} Give a validation "
-            "set this version can read (--valset NAME@V); the other versions were scored.",
+            "set this version can read (--valset NAME@V).",
         )
     values = _values(scored, target.ref, asked.metric, wheres)
     unusable = _why_unusable(scored, values, version, target.ref)
