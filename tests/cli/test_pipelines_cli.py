@@ -5,12 +5,16 @@ exit code 1, never a traceback."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from cli_process import run_prodml
+from cli_process import COMMAND, run_prodml
 
 import prodml
 from pipelines.pipeline_project import CHAIN, CHAIN_STEPS
@@ -33,6 +37,13 @@ def broken(table: pa.Table) -> pa.Table:
 
 def unstorable(table: pa.Table) -> object:
     return object()
+
+
+def slow(table: pa.Table) -> pa.Table:
+    import time
+
+    time.sleep(60)
+    return table
 """
 )
 
@@ -185,3 +196,45 @@ def test_a_missing_pipeline_file_is_one_line(home: Path) -> None:
 
     assert done.returncode == 1
     assert "No pipeline file at project/nothing.yaml" in done.stderr
+
+
+def test_sigterm_mid_step_ends_its_runs_as_failed_and_exits_143(home: Path) -> None:
+    """A service manager, ``timeout`` or ``kill`` stops the command: the pipeline's run and
+    the running step's run end as failed saying so (none left running), exit code 143."""
+    project = home.parent / "project"
+    (project / "pipeline.yaml").write_text(
+        CHAIN.replace("steps:scale", "steps:slow").replace("scale: {factor: 3}", "scale: {}")
+    )
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
+    command = subprocess.Popen(
+        [*COMMAND, "run", "pipeline.yaml"],
+        env={**kept, "PRODML_HOME": str(home), "PRODML_USER": "dana"},
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watcher = Client(home=str(home), user="watcher")
+    try:
+        deadline = time.monotonic() + 60
+        while not [
+            r
+            for r in prodml.list_runs("demo", client=watcher)
+            if r.tags.get("prodml.step") == "scale"
+        ]:
+            assert command.poll() is None, command.communicate()
+            assert time.monotonic() < deadline, "the slow step did not start"
+            time.sleep(0.1)
+        command.send_signal(signal.SIGTERM)
+        _, err = command.communicate(timeout=30)
+    finally:
+        command.kill()
+    runs = prodml.list_runs("demo", client=watcher)
+    watcher.close()
+
+    assert command.returncode == 143, err
+    assert "Stopped (SIGTERM)." in err and "Traceback" not in err
+    assert runs and {r.status.value for r in runs if r.tags.get("prodml.step") != "load"} == {
+        "failed"
+    }
+    assert all("SIGTERM" in (r.error or "") for r in runs if r.status.value == "failed")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import signal
 import sys
+from typing import Any
 
 import typer
 from rich.text import Text
@@ -91,12 +93,22 @@ def app_for(arguments: list[str]) -> typer.Typer:
 COLLECT_EVERY = 50_000
 
 
+class Terminated(BaseException):
+    """SIGTERM (a service manager, ``timeout``, ``kill``): raised in the main thread,
+    so that what is open unwinds as for an error; the command exits 143."""
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise Terminated("stopped by SIGTERM")
+
+
 def run() -> None:
     """Entry point: Typer reports usage errors; prodml errors become one red line. The
     process then leaves as ``_leave`` says."""
     import gc
 
     gc.set_threshold(COLLECT_EVERY, 10, 10)
+    signal.signal(signal.SIGTERM, _terminated)  # servers put their own while they serve
     try:
         _command()
     except SystemExit as done:
@@ -142,6 +154,12 @@ def _command() -> None:
     except KeyboardInterrupt:
         errors.print("Aborted.")
         sys.exit(130)
+    except Terminated as stop:  # the runs still open end as failed, not finished at exit
+        from prodml.sdk.runs import fail_open_runs
+
+        errors.print("Stopped (SIGTERM).")
+        fail_open_runs(stop)
+        sys.exit(143)
     except Exception as error:
         if os.environ.get("PRODML_DEBUG"):
             raise

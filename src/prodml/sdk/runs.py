@@ -15,7 +15,7 @@ from prodml.track.compare import Difference as Difference  # the rows of a compa
 from prodml.track.compare import RunComparison
 from prodml.track.compare import compare_runs as _compare
 from prodml.track.handoff import attach_run as _attach
-from prodml.track.run import ActiveRun, RunHandle
+from prodml.track.run import ActiveRun, RunHandle, end_open_runs
 from prodml.track.start import start_run as _start_run
 
 if TYPE_CHECKING:  # table libraries load on first use, not with the SDK
@@ -44,6 +44,12 @@ def start_run(
     return _start_run(
         chosen, experiment, config, hypothesis, inputs, force_inputs, parent, builds_on, tags
     )
+
+
+def fail_open_runs(error: BaseException) -> None:
+    """End every run this process still has open as failed with ``error``'s text (what a
+    stopped process does before it exits; at exit they would end as finished)."""
+    end_open_runs(error=error)
 
 
 def attach_run(run: RunHandle | str, client: Client | None = None) -> ActiveRun:
