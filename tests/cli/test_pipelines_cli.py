@@ -11,6 +11,7 @@ import subprocess
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -39,7 +40,7 @@ def unstorable(table: pa.Table) -> object:
     return object()
 
 
-def slow(table: pa.Table) -> pa.Table:
+def slow(table: pa.Table, factor: int = 1) -> pa.Table:
     import time
 
     time.sleep(60)
@@ -198,43 +199,75 @@ def test_a_missing_pipeline_file_is_one_line(home: Path) -> None:
     assert "No pipeline file at project/nothing.yaml" in done.stderr
 
 
-def test_sigterm_mid_step_ends_its_runs_as_failed_and_exits_143(home: Path) -> None:
-    """A service manager, ``timeout`` or ``kill`` stops the command: the pipeline's run and
-    the running step's run end as failed saying so (none left running), exit code 143."""
-    project = home.parent / "project"
-    (project / "pipeline.yaml").write_text(
-        CHAIN.replace("steps:scale", "steps:slow").replace("scale: {factor: 3}", "scale: {}")
-    )
+def _stopped_when(home: Path, started: int, *words: str) -> tuple[int, str, list[Any]]:
+    """Run ``prodml WORDS`` in the project, send it SIGTERM once ``started`` runs of
+    the slow step run, and return its exit code, its errors and the runs of ``demo``."""
     kept = {k: v for k, v in os.environ.items() if not k.startswith("PRODML_")}
     command = subprocess.Popen(
-        [*COMMAND, "run", "pipeline.yaml"],
+        [*COMMAND, *words],
         env={**kept, "PRODML_HOME": str(home), "PRODML_USER": "dana"},
-        cwd=project,
+        cwd=home.parent / "project",
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     watcher = Client(home=str(home), user="watcher")
     try:
-        deadline = time.monotonic() + 60
-        while not [
-            r
-            for r in prodml.list_runs("demo", client=watcher)
-            if r.tags.get("prodml.step") == "scale"
-        ]:
+        deadline = time.monotonic() + 90
+        while len(_slow_runs(watcher, "running")) < started:
             assert command.poll() is None, command.communicate()
-            assert time.monotonic() < deadline, "the slow step did not start"
+            assert time.monotonic() < deadline, "the slow steps did not start"
             time.sleep(0.1)
         command.send_signal(signal.SIGTERM)
-        _, err = command.communicate(timeout=30)
+        _, err = command.communicate(timeout=60)
     finally:
         command.kill()
-    runs = prodml.list_runs("demo", client=watcher)
+    runs = prodml.search_runs("experiment = demo", limit=500, client=watcher).runs
     watcher.close()
+    return command.returncode, err, runs
 
-    assert command.returncode == 143, err
+
+def _slow_runs(client: Client, status: str) -> list[Any]:
+    runs = prodml.search_runs("experiment = demo", limit=500, client=client).runs
+    return [r for r in runs if r.tags.get("prodml.step") == "scale" and r.status.value == status]
+
+
+def _slow_pipeline(home: Path) -> None:
+    slow = CHAIN.replace("steps:scale", "steps:slow")
+    (home.parent / "project" / "pipeline.yaml").write_text(slow)
+
+
+def test_sigterm_mid_step_ends_its_runs_as_failed_and_exits_143(home: Path) -> None:
+    """A service manager, ``timeout`` or ``kill`` stops the command: the pipeline's run and
+    the running step's run end as failed saying so (none left running), exit code 143."""
+    _slow_pipeline(home)
+
+    code, err, runs = _stopped_when(home, 1, "run", "pipeline.yaml")
+
+    assert code == 143, err
     assert "Stopped (SIGTERM)." in err and "Traceback" not in err
     assert runs and {r.status.value for r in runs if r.tags.get("prodml.step") != "load"} == {
         "failed"
     }
     assert all("SIGTERM" in (r.error or "") for r in runs if r.status.value == "failed")
+
+
+def test_sigterm_stops_a_sweeps_worker_processes_and_leaves_no_run_running(home: Path) -> None:
+    """SIGTERM reaches the sweep's process only (not its workers, as Ctrl-C at a terminal
+    does): the sweep interrupts the trials its workers run, and exits without waiting for
+    them to end on their own (a minute each here)."""
+    _slow_pipeline(home)
+    (home.parent / "project" / "space.yaml").write_text(
+        "objective: total\nsampler: grid\nparameters:\n  scale.factor: {choice: [1, 2]}\n"
+    )
+    started = time.monotonic()
+
+    code, err, runs = _stopped_when(
+        home, 2, "sweep", "pipeline.yaml", "--space", "space.yaml", "--trials", "2",
+        "--parallel", "2",
+    )  # fmt: skip
+
+    assert code == 143, err
+    assert time.monotonic() - started < 55  # the trials' steps would sleep 60 s
+    assert [r.id for r in runs if r.status.value == "running"] == []
+    assert len([r for r in runs if r.tags.get("prodml.step") == "scale"]) == 2

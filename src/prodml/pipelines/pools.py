@@ -5,6 +5,9 @@ the store, which every worker on this machine can open."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
@@ -28,6 +31,8 @@ class TrialExecutor(Protocol):
     workers: int
 
     def submit(self, task: TrialTask) -> Future[TrialOutcome]: ...
+
+    def stop(self) -> None: ...  # interrupt the trials running
 
     def close(self) -> None: ...
 
@@ -76,6 +81,11 @@ class Pooled:
                     finished.append(Trial(number=outcome.number, values=values, outcome=outcome))
                     if sweep.report is not None:
                         sweep.report(finished[-1])
+        except KeyboardInterrupt:  # Ctrl-C at a terminal reaches the workers too
+            raise
+        except BaseException:  # stopped alone (SIGTERM): the trials running stop with it
+            self.executor.stop()
+            raise
         finally:
             self.executor.close()
         return finished
@@ -163,6 +173,9 @@ class InProcess:
             future.set_exception(error)
         return future
 
+    def stop(self) -> None:
+        return None
+
     def close(self) -> None:
         return None
 
@@ -192,6 +205,14 @@ class LocalProcesses:
         from concurrent.futures import ProcessPoolExecutor
 
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def stop(self) -> None:
+        """Interrupt the trials running, as Ctrl-C would: each worker's trial ends its
+        runs as failed, then the worker takes no more."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGINT)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
