@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prodml.errors import InvalidInputError, MetricValueError
+from prodml.errors import ECHOED, InvalidInputError, MetricValueError, echoed
 from prodml.names import storable_text
 
 MAX_KEY = 255  # the width of metric and param names in the store
@@ -12,8 +12,9 @@ MAX_KEY = 255  # the width of metric and param names in the store
 
 def check_key(key: Any, what: str, run_id: str) -> str:
     if not isinstance(key, str) or not key or len(key) > MAX_KEY or not storable_text(key):
+        shown = echoed(key) if isinstance(key, str) else repr(key)[:ECHOED]
         raise InvalidInputError(
-            f"{what.capitalize()} name {key!r} of run {run_id[:12]} must be text of 1 to "
+            f"{what.capitalize()} name {shown} of run {run_id[:12]} must be text of 1 to "
             f"{MAX_KEY} characters, valid UTF-8 without NUL."
         )
     return key
