@@ -181,6 +181,17 @@ def test_a_sweep_name_that_is_no_name_is_refused_before_any_trial(
     assert prodml.list_runs("tiny", client=client) == []
 
 
+def test_an_address_for_the_local_executor_is_refused_not_ignored(
+    project: Project, client: Client
+) -> None:
+    _project(project, client)
+
+    with pytest.raises(InvalidInputError, match="Add --executor ray"):
+        prodml.sweep(project.pipeline, _space(), trials=2, address="10.0.0.5:6379", client=client)
+
+    assert prodml.list_runs("tiny", client=client) == []
+
+
 def test_runs_record_the_run_they_build_on_when_started_by_hand(client: Client) -> None:
     with (
         prodml.start_run("exp", client=client) as first,

@@ -50,6 +50,11 @@ def sweep(
         raise InvalidInputError(f"No executor {executor!r}; choose local or ray.")
     if name is not None:
         check_name(name, "sweep")  # an empty one too: the made-up name is for None
+    if executor == "local" and address is not None:
+        raise InvalidInputError(
+            f"address {address!r} is a Ray cluster's; the local executor runs trials in "
+            "processes of this machine. Add --executor ray, or leave out --address."
+        )
     most = local_workers_at_most()
     if executor == "local" and parallel > most:
         raise InvalidInputError(
