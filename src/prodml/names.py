@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from prodml.errors import InvalidInputError
+from prodml.errors import InvalidInputError, echoed
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-/ ]{0,199}$"  # of experiments, datasets, models
 _NAME = re.compile(NAME_PATTERN)
@@ -21,6 +21,24 @@ def check_artifact_name(name: object) -> str:
     ):
         raise InvalidInputError(
             f"Artifact name {name!r} is not valid: use 1-255 printable characters."
+        )
+    return name
+
+
+def check_label(name: object, what: str) -> str:
+    """A name that is only ever shown and matched whole (a sweep's): any printable text
+    of 1 to 200 characters, quotes and letters of any script included."""
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name) > 200
+        or any(ord(char) < 32 or char == "\x7f" for char in name)
+        or not storable_text(name)
+    ):
+        shown = echoed(name) if isinstance(name, str) else repr(name)[:60]
+        raise InvalidInputError(
+            f"{what.capitalize()} name {shown} is not valid: use 1-200 printable characters "
+            "(no line breaks), not only spaces."
         )
     return name
 

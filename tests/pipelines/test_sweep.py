@@ -167,7 +167,7 @@ def test_a_bad_search_space_is_refused_before_any_trial(
     assert prodml.list_runs("tiny", client=client) == []
 
 
-@pytest.mark.parametrize("name", ["a@b", "a\nb", "", "n" * 201, "\u03a9"])
+@pytest.mark.parametrize("name", ["a\nb", "", "   ", "n" * 201, "tab\there"])
 def test_a_sweep_name_that_is_no_name_is_refused_before_any_trial(
     project: Project, client: Client, name: str
 ) -> None:

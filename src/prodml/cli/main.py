@@ -93,6 +93,11 @@ def app_for(arguments: list[str]) -> typer.Typer:
 COLLECT_EVERY = 50_000
 
 
+# uvicorn stops these gracefully on SIGTERM, then raises it again for the handler it
+# found: the default one, so that the process ends by the signal as a server should.
+SERVERS = {"serve", "ui"}
+
+
 class Terminated(BaseException):
     """SIGTERM (a service manager, ``timeout``, ``kill``): raised in the main thread,
     so that what is open unwinds as for an error; the command exits 143."""
@@ -108,7 +113,9 @@ def run() -> None:
     import gc
 
     gc.set_threshold(COLLECT_EVERY, 10, 10)
-    signal.signal(signal.SIGTERM, _terminated)  # servers put their own while they serve
+    word = next((argument for argument in sys.argv[1:] if not argument.startswith("-")), None)
+    if word not in SERVERS:
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         _command()
     except SystemExit as done:

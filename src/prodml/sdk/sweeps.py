@@ -14,7 +14,7 @@ from prodml.client import Client, default_client
 from prodml.domain.run import Run
 from prodml.domain.run_query import quoted_value
 from prodml.errors import InvalidInputError, NotFoundError
-from prodml.names import check_name
+from prodml.names import check_label
 from prodml.sdk.openlineage import follow_settings
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def sweep(
     if executor not in ("local", "ray"):
         raise InvalidInputError(f"No executor {executor!r}; choose local or ray.")
     if name is not None:
-        check_name(name, "sweep")  # an empty one too: the made-up name is for None
+        check_label(name, "sweep")  # an empty one too: the made-up name is for None
     if executor == "local" and address is not None:
         raise InvalidInputError(
             f"address {address!r} is a Ray cluster's; the local executor runs trials in "
@@ -83,7 +83,7 @@ def sweep_trials(name: str, client: Client | None = None) -> list[Run]:
     """The trial runs of the sweep ``name``, by trial number."""
     from prodml.track.search import search_runs
 
-    check_name(name, "sweep")
+    check_label(name, "sweep")
     chosen = client or default_client()
     found: list[Run] = []
     token = None
