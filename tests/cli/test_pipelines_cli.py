@@ -245,7 +245,7 @@ def test_sigterm_mid_step_ends_its_runs_as_failed_and_exits_143(home: Path) -> N
     code, err, runs = _stopped_when(home, 1, "run", "pipeline.yaml")
 
     assert code == 143, err
-    assert "Stopped (SIGTERM)." in err and "Traceback" not in err
+    assert "Stopped by SIGTERM." in err and "Traceback" not in err
     assert runs and {r.status.value for r in runs if r.tags.get("prodml.step") != "load"} == {
         "failed"
     }

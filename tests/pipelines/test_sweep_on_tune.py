@@ -160,8 +160,15 @@ def train(numbers: pa.Table, alpha: float) -> dict:
 """
 
 
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [
+        (signal.SIGINT, 130, "interrupted (Ctrl-C)"),
+        (signal.SIGTERM, 143, "stopped by SIGTERM before"),
+    ],
+)
 def test_ctrl_c_stops_a_sweep_on_ray_and_ends_the_runs_of_its_running_trials(
-    project: Project, sqlite_client: Client, cluster: str
+    project: Project, sqlite_client: Client, cluster: str, stop: int, code: int, said: str
 ) -> None:
     one_training_step(project, sqlite_client, "tuned", SLOW, "{alpha: 0.5}")
     (project.folder / "space.json").write_text(json.dumps(alpha_grid(0.1, 0.2, 0.3, 0.4)))
@@ -181,16 +188,16 @@ def test_ctrl_c_stops_a_sweep_on_ray_and_ends_the_runs_of_its_running_trials(
             assert sweep.poll() is None, sweep.communicate()
             assert time.monotonic() < deadline, "no two trials started"
             time.sleep(0.2)
-        sweep.send_signal(signal.SIGINT)
+        sweep.send_signal(stop)
         _, err = sweep.communicate(timeout=60)
     finally:
         sweep.kill()
 
-    assert sweep.returncode == 130, err[-2000:]
+    assert sweep.returncode == code, err[-2000:]
     assert _running(sqlite_client) == []
     ended = [r for r in _trial_runs(sqlite_client) if r.status.value == "failed"]
     assert len(ended) == 2
-    assert all("interrupted (Ctrl-C)" in (r.error or "") for r in ended)
+    assert all(said in (r.error or "") for r in ended)
 
 
 def test_ctrl_c_stops_a_sweep_on_the_callers_own_ray_and_leaves_that_ray_up(

@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
+from prodml import stops
 from prodml.cli import help_text
 from prodml.cli.output import errors
 from prodml.errors import ProdmlError
@@ -96,15 +97,15 @@ COLLECT_EVERY = 50_000
 # uvicorn stops these gracefully on SIGTERM, then raises it again for the handler it
 # found: the default one, so that the process ends by the signal as a server should.
 SERVERS = {"serve", "ui"}
-
-
-class Terminated(BaseException):
-    """SIGTERM (a service manager, ``timeout``, ``kill``): raised in the main thread,
-    so that what is open unwinds as for an error; the command exits 143."""
+STOPPED = "stopped by SIGTERM"
 
 
 def _terminated(signum: int, frame: Any) -> None:
-    raise Terminated("stopped by SIGTERM")
+    """SIGTERM (a service manager, ``timeout``, ``kill``) stops a command as Ctrl-C does:
+    what stops on Ctrl-C (Ray's waits, a sweep's trials) stops on it too and what is
+    open unwinds; then the runs still open end as failed and the command exits 143."""
+    stops.stopping(STOPPED)
+    raise KeyboardInterrupt(STOPPED)
 
 
 def run() -> None:
@@ -116,11 +117,18 @@ def run() -> None:
     word = next((argument for argument in sys.argv[1:] if not argument.startswith("-")), None)
     if word not in SERVERS:
         signal.signal(signal.SIGTERM, _terminated)
+    code: object = 0
     try:
         _command()
     except SystemExit as done:
-        _leave(done.code)
-    _leave(0)
+        code = done.code
+    if stops.stopped_by() is not None:  # Ctrl-C's way out was taken (Typer's exit 130)
+        from prodml.sdk.runs import fail_open_runs
+
+        errors.print(f"{STOPPED[0].upper()}{STOPPED[1:]}.")
+        fail_open_runs(KeyboardInterrupt(STOPPED))  # not finished at exit
+        code = 143
+    _leave(code)
 
 
 def _leave(code: object) -> None:
@@ -159,14 +167,9 @@ def _command() -> None:
         errors.print(Text.assemble(("Error:", "red"), f" {error}"))
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
-        errors.print("Aborted.")
+        if stops.stopped_by() is None:
+            errors.print("Aborted.")
         sys.exit(130)
-    except Terminated as stop:  # the runs still open end as failed, not finished at exit
-        from prodml.sdk.runs import fail_open_runs
-
-        errors.print("Stopped (SIGTERM).")
-        fail_open_runs(stop)
-        sys.exit(143)
     except Exception as error:
         if os.environ.get("PRODML_DEBUG"):
             raise

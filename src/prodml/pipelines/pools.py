@@ -13,6 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from prodml import stops
 from prodml.client import Client
 from prodml.errors import InvalidInputError
 from prodml.pipelines import space
@@ -81,10 +82,9 @@ class Pooled:
                     finished.append(Trial(number=outcome.number, values=values, outcome=outcome))
                     if sweep.report is not None:
                         sweep.report(finished[-1])
-        except KeyboardInterrupt:  # Ctrl-C at a terminal reaches the workers too
-            raise
-        except BaseException:  # stopped alone (SIGTERM): the trials running stop with it
-            self.executor.stop()
+        except BaseException as stop:
+            if stops.stopped_by() or not isinstance(stop, KeyboardInterrupt):  # Ctrl-C at a
+                self.executor.stop()  # terminal reaches the workers too; SIGTERM does not
             raise
         finally:
             self.executor.close()

@@ -11,10 +11,13 @@ a local folder). ``RAY_ADDRESS``, when set, names the cluster as Ray reads it.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from prodml.data.executors import Executor, LocalExecutor, Progress
@@ -122,6 +125,25 @@ def _ray() -> Any:
 def _connect(ray: Any, address: str | None) -> None:
     quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    with _own_sigterm():
+        _init(ray, address, quiet)
+
+
+@contextlib.contextmanager
+def _own_sigterm() -> Iterator[None]:
+    """Keep the process's own SIGTERM handler through ``ray.init``, which puts Ray's in
+    its place (in its native core the process then exits with status 1 at once), so that
+    a command stopped by SIGTERM still ends its runs as failed."""
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if callable(before):
+            signal.signal(signal.SIGTERM, before)
+
+
+def _init(ray: Any, address: str | None, quiet: dict[str, Any]) -> None:
     try:
         if address and address.startswith("ray://"):  # what runs on the cluster for us
             ray.init(address=address, runtime_env={"env_vars": dict(CLIENT_ENV)}, **quiet)

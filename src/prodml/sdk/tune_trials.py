@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from prodml import stops
 from prodml.client import Client
 from prodml.pipelines.pools import trial_runs, worker_failed
 from prodml.pipelines.trials import SweepPlan, Trial, TrialOutcome
@@ -112,10 +113,11 @@ class TuneTrials:
                     results = tuner.fit()
                 if pressed.is_set():  # Tune has stopped its workers
                     raise KeyboardInterrupt
-            except KeyboardInterrupt:  # Ctrl-C: the trials still running end as failed
-                if owned:  # leaving Ray ends this job's workers, which would go on with
-                    ray.shutdown()  # their trials, and start runs, until this process ends
-                _interrupted(client, sweep.name, sweep.trials, set(finished))
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the trials running end
+                if owned:  # as failed; leaving Ray ends this job's workers, which would go on
+                    ray.shutdown()  # with their trials, and start runs, until this process ends
+                why = stops.stopped_by() or "interrupted (Ctrl-C)"
+                _interrupted(client, sweep.name, sweep.trials, set(finished), why)
                 raise
             finally:
                 parts.HANDLERS.pop(sweep.run_id, None)
@@ -181,7 +183,9 @@ def _stopping_on_ctrl_c(pressed: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _interrupted(client: Client, sweep: str, trials: int, finished: set[int]) -> None:
+def _interrupted(
+    client: Client, sweep: str, trials: int, finished: set[int], why: str = "interrupted (Ctrl-C)"
+) -> None:
     """End as failed the runs of the trials still running (found in the store: through
     Ray Client the searcher that asked them ran on the cluster), until none has been
     left running for a moment: a worker being killed may still start a step's run."""
@@ -189,7 +193,7 @@ def _interrupted(client: Client, sweep: str, trials: int, finished: set[int]) ->
     from prodml.domain.run_query import quoted_value
     from prodml.track.search import search_runs
 
-    reason = "The sweep was interrupted (Ctrl-C) before this trial ended."
+    reason = f"The sweep was {why} before this trial ended."
     query = f"tags.prodml.sweep = {quoted_value(sweep)} and status = 'running'"
     deadline, quiet = time.monotonic() + ENDING_SECONDS, 0
     while quiet < 2 and time.monotonic() < deadline:
