@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from prodml.errors import InvalidInputError, echoed
 
@@ -12,13 +13,7 @@ _NAME = re.compile(NAME_PATTERN)
 
 def check_artifact_name(name: object) -> str:
     """Artifact names are file names: any printable text but no control characters."""
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name) > 255
-        or any(ord(char) < 32 or char == "\x7f" for char in name)
-        or not storable_text(name)
-    ):
+    if not _printable(name, 255):
         raise InvalidInputError(
             f"Artifact name {name!r} is not valid: use 1-255 printable characters."
         )
@@ -28,19 +23,25 @@ def check_artifact_name(name: object) -> str:
 def check_label(name: object, what: str) -> str:
     """A name that is only ever shown and matched whole (a sweep's): any printable text
     of 1 to 200 characters, quotes and letters of any script included."""
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name) > 200
-        or any(ord(char) < 32 or char == "\x7f" for char in name)
-        or not storable_text(name)
-    ):
+    if not _printable(name, 200):
         shown = echoed(name) if isinstance(name, str) else repr(name)[:60]
         raise InvalidInputError(
             f"{what.capitalize()} name {shown} is not valid: use 1-200 printable characters "
             "(no line breaks), not only spaces."
         )
     return name
+
+
+def _printable(name: object, most: int) -> TypeGuard[str]:
+    """Text of 1 to ``most`` characters, not all spaces, with no control character,
+    that every store accepts."""
+    return (
+        isinstance(name, str)
+        and bool(name.strip())
+        and len(name) <= most
+        and not any(ord(char) < 32 or char == "\x7f" for char in name)
+        and storable_text(name)
+    )
 
 
 def storable_text(text: str) -> bool:
