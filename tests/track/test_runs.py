@@ -178,6 +178,31 @@ def test_a_process_that_dies_of_an_exception_marks_its_open_run_failed(
     assert run.metrics == {"loss": 0.5}
 
 
+def test_a_run_whose_with_block_an_exit_cut_short_is_failed_not_finished(
+    sqlite_client: Client, run_script: RunScript
+) -> None:
+    """A worker's main thread leaves (a stopped Ray worker raises SystemExit there) while
+    a run's with block still runs in another thread: the run did not finish."""
+    result = run_script(
+        sqlite_client,
+        "import sys, threading, time, prodml\n"
+        "entered = threading.Event()\n"
+        "def trial():\n"
+        "    with prodml.start_run('trial') as run:\n"
+        "        print(run.id, flush=True)\n"
+        "        entered.set()\n"
+        "        time.sleep(60)\n"
+        "threading.Thread(target=trial, daemon=True).start()\n"
+        "entered.wait(30)\n"
+        "sys.exit(1)\n",
+    )
+
+    assert result.returncode == 1, result.stderr
+    run = prodml.get_run(result.stdout.strip(), client=sqlite_client)
+    assert run.status is RunStatus.FAILED
+    assert "with block was still running" in (run.error or "")
+
+
 def test_a_hard_exit_keeps_everything_logged_before_the_flush(
     client: Client, run_script: RunScript
 ) -> None:

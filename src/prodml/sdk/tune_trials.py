@@ -114,9 +114,12 @@ class TuneTrials:
                 if pressed.is_set():  # Tune has stopped its workers
                     raise KeyboardInterrupt
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the trials running end
-                if owned:  # as failed; leaving Ray ends this job's workers, which would go on
-                    ray.shutdown()  # with their trials, and start runs, until this process ends
                 why = stops.stopped_by() or "interrupted (Ctrl-C)"
+                if owned:  # as failed; leaving Ray ends this job's workers, which would go on
+                    # with their trials, and start runs, until this process ends (their
+                    # runs end first, so that this reason is the one they keep)
+                    _interrupted(client, sweep.name, sweep.trials, set(finished), why, False)
+                    ray.shutdown()
                 _interrupted(client, sweep.name, sweep.trials, set(finished), why)
                 raise
             finally:
@@ -184,11 +187,18 @@ def _stopping_on_ctrl_c(pressed: threading.Event) -> Iterator[None]:
 
 
 def _interrupted(
-    client: Client, sweep: str, trials: int, finished: set[int], why: str = "interrupted (Ctrl-C)"
+    client: Client,
+    sweep: str,
+    trials: int,
+    finished: set[int],
+    why: str = "interrupted (Ctrl-C)",
+    settle: bool = True,
 ) -> None:
     """End as failed the runs of the trials still running (found in the store: through
     Ray Client the searcher that asked them ran on the cluster), until none has been
-    left running for a moment: a worker being killed may still start a step's run."""
+    left running for a moment: a worker being killed may still start a step's run
+    (``settle`` False: one pass, before the workers are stopped, so that the sweep's
+    reason is the one their runs keep)."""
     from prodml.domain.run import RunStatus
     from prodml.domain.run_query import quoted_value
     from prodml.track.search import search_runs
@@ -203,6 +213,8 @@ def _interrupted(
         for run_id in ended:
             client.metadata.finish_run(run_id, RunStatus.FAILED, time.time(), reason)
         quiet = 0 if ended else quiet + 1
+        if not settle:
+            return
         time.sleep(0.25)
 
 

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from prodml.track.formats.native import Saved
 
 _open_runs: set[ActiveRun] = set()  # ended at exit if their owner never ends them
+CUT_SHORT = "The process exited while the run's with block was still running (stopped or killed)."
 MAX_STEP = 2**63 - 1
 
 
@@ -79,6 +80,7 @@ class ActiveRun:
         self._open = True
         self._ended = False
         self._forked = False
+        self._inside = False  # in its ``with`` block, which has not exited yet
         self._lock = threading.Lock()
         _open_runs.add(self)
 
@@ -106,6 +108,7 @@ class ActiveRun:
         return self._open
 
     def __enter__(self) -> ActiveRun:
+        self._inside = True
         return self
 
     def __exit__(
@@ -114,6 +117,7 @@ class ActiveRun:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._inside = False
         if error is None:
             self.end()
         elif not self.owned:
@@ -325,6 +329,10 @@ def _end_at_exit() -> None:
     # (an interactive session keeps its last error there too, so it is not a crash).
     crash = None if hasattr(sys, "ps1") else getattr(sys, "last_value", None)
     try:
+        # A run whose with block is still running (in a thread the exit cut off, as when
+        # a stopped worker's main thread leaves) did not finish: it was cut short.
+        for run in [r for r in _open_runs if r._inside and crash is None]:
+            run.end(RunStatus.FAILED, CUT_SHORT)
         end_open_runs(error=crash)
     except Exception as error:  # exit must go on; say what was lost
         print(f"prodml: could not end open runs at exit: {error}")
