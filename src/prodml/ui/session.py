@@ -125,14 +125,15 @@ async def checked_form(request: Request) -> FormData:
     """The posted form, once its CSRF token matches the session's. Its body is read
     with a cap whether or not it declares its length (a chunked body does not), so
     that no form is parsed, nor held in memory, past ``MAX_FORM_BYTES``."""
+    too_large = FormTooLargeError(f"The form is too large ({MAX_FORM_BYTES >> 10} KiB at most).")
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise FormTooLargeError("The form is too large (64 KiB at most).")
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_FORM_BYTES:
-            raise FormTooLargeError("The form is too large (64 KiB at most).")
+            raise too_large
         chunks.append(chunk)
     request._body = b"".join(chunks)  # what request.form() reads instead of the stream
     form = await request.form(max_files=0, max_fields=100)
